@@ -1,0 +1,36 @@
+import { once } from 'node:events';
+import { loadConfigOrExit, loadDotEnv, required } from './config';
+import { createApp } from './http/app';
+import { createLogger } from './logger';
+import { onShutdown, openDatabase, openTepKeys, syncMiniapps } from './runtime';
+import { createTemporal } from './temporal/client';
+
+async function main(): Promise<void> {
+  loadDotEnv();
+  const config = loadConfigOrExit();
+  const log = createLogger(config.logLevel, 'tmcp-api');
+  if (config.mode === 'production') required(config.adminToken, 'ADMIN_TOKEN');
+  const pool = await openDatabase(config, log);
+  await syncMiniapps(config, pool, log);
+  const keys = await openTepKeys(config, log);
+  const temporal = createTemporal({
+    address: required(config.temporal.address, 'TEMPORAL_ADDRESS'),
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+  });
+  const app = createApp({ config, pool, keys, temporal, log });
+  const server = app.listen(config.http.port, config.http.host);
+  await once(server, 'listening');
+  log.info({ url: `http://${config.http.host}:${config.http.port}`, public_url: config.http.publicUrl }, 'API listening');
+
+  onShutdown(log, async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await temporal.close();
+    await pool.end();
+  });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`tmcp-api failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

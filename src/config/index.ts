@@ -1,0 +1,176 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { isCurrency, parseAmount, type Currency } from '../domain/money';
+import { DomainError } from '../domain/errors';
+
+const port = z.coerce.number().int().min(1).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+const decimalAmount = z.string().regex(/^\d+(\.\d+)?$/, 'a decimal amount such as 1000.00');
+const url = z.string().url();
+
+/**
+ * Every environment variable the server reads, with what it expects. `.env.example` documents the
+ * same list (a test keeps them in step), and docker-compose.yml may only set variables named here.
+ */
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development').describe('development, production or test'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('a pino log level'),
+  TMCP_DATA_DIR: z.string().default('.data').describe('folder for local state of the dev launcher'),
+
+  HOST: z.string().default('127.0.0.1').describe('interface the API listens on'),
+  PORT: port.default(3000).describe('API port, 1-65535'),
+  PUBLIC_URL: optionalString.pipe(url.optional()).describe('public base URL of the API; the TEP issuer'),
+
+  DATABASE_URL: optionalString.pipe(url.optional()).describe('postgres:// connection URL'),
+  DATABASE_POOL_SIZE: positiveInt.default(10).describe('maximum PostgreSQL connections per process'),
+  EMBEDDED_PG_PORT: port.default(54329).describe('port of the embedded PostgreSQL (npm start)'),
+
+  TEMPORAL_ADDRESS: optionalString.describe('host:port of the Temporal frontend'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default').describe('Temporal namespace'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('tmcp').describe('task queue of the worker'),
+  TEMPORAL_CLI_PATH: optionalString.describe('path to the temporal CLI used for the embedded dev server'),
+  TEMPORAL_DEV_PORT: port.default(7233).describe('gRPC port of the embedded Temporal dev server'),
+  TEMPORAL_UI_PORT: port.default(8233).describe('Web UI port of the embedded Temporal dev server'),
+  WORKFLOW_BUNDLE_PATH: optionalString.describe('prebuilt workflow bundle (npm run build) for production workers'),
+
+  TEP_KEYS_FILE: optionalString.describe('JSON Web Key Set with RS256 private keys; the first signs, all verify'),
+  TEP_TOKEN_TTL_SECONDS: positiveInt.default(3600).describe('lifetime of a TEP access token in seconds'),
+
+  ADMIN_TOKEN: optionalString.pipe(z.string().min(32, 'at least 32 characters').optional()).describe('bearer token for /api/v1/admin (32+ chars)'),
+  MINIAPPS_FILE: optionalString.describe('YAML file of registered mini-apps'),
+
+  WALLET_DEFAULT_CURRENCY: z.string().refine(isCurrency, 'a supported ISO 4217 code').default('USD').describe('currency of new wallets'),
+  WALLET_TRANSACTION_LIMIT: decimalAmount.default('50000.00').describe('default per-transaction limit of a new wallet'),
+  WALLET_DAILY_LIMIT: decimalAmount.default('100000.00').describe('default daily limit of a new wallet'),
+  WALLET_MONTHLY_LIMIT: decimalAmount.default('1000000.00').describe('default monthly limit of a new wallet'),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  mode: 'development' | 'production' | 'test';
+  logLevel: Env['LOG_LEVEL'];
+  dataDir: string;
+  http: { host: string; port: number; publicUrl: string };
+  database: { url: string | undefined; poolSize: number; embeddedPort: number };
+  temporal: {
+    address: string | undefined;
+    namespace: string;
+    taskQueue: string;
+    cliPath: string | undefined;
+    devPort: number;
+    uiPort: number;
+    workflowBundlePath: string | undefined;
+  };
+  tep: { keysFile: string; ttlSeconds: number };
+  adminToken: string | undefined;
+  miniappsFile: string;
+  wallet: { defaultCurrency: Currency; transactionLimit: bigint; dailyLimit: bigint; monthlyLimit: bigint };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+
+/** Relative paths resolve against the working directory: the project root for every npm script. */
+/** Validates the environment once into the typed Config; throws ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const key = String(issue.path[0]);
+        const expected = envSchema.shape[key as keyof Env]?.description;
+        return `${key}: ${issue.message}${expected ? ` (expected ${expected})` : ''}`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
+  const problems: string[] = [];
+  const requireInProduction = (key: keyof Env, value: unknown) => {
+    if (production && value === undefined) problems.push(`${key}: required when NODE_ENV=production (expected ${envSchema.shape[key].description})`);
+  };
+  requireInProduction('PUBLIC_URL', e.PUBLIC_URL);
+  requireInProduction('DATABASE_URL', e.DATABASE_URL);
+  requireInProduction('TEMPORAL_ADDRESS', e.TEMPORAL_ADDRESS);
+  requireInProduction('TEP_KEYS_FILE', e.TEP_KEYS_FILE);
+  requireInProduction('MINIAPPS_FILE', e.MINIAPPS_FILE);
+
+  const currency = e.WALLET_DEFAULT_CURRENCY as Currency;
+  const limit = (key: 'WALLET_TRANSACTION_LIMIT' | 'WALLET_DAILY_LIMIT' | 'WALLET_MONTHLY_LIMIT'): bigint => {
+    try {
+      return parseAmount(e[key], currency, key);
+    } catch (err) {
+      problems.push(err instanceof DomainError ? err.message : `${key}: invalid`);
+      return 0n;
+    }
+  };
+  const wallet = {
+    defaultCurrency: currency,
+    transactionLimit: limit('WALLET_TRANSACTION_LIMIT'),
+    dailyLimit: limit('WALLET_DAILY_LIMIT'),
+    monthlyLimit: limit('WALLET_MONTHLY_LIMIT'),
+  };
+
+  const dataDir = path.resolve(e.TMCP_DATA_DIR);
+  const miniappsFile = e.MINIAPPS_FILE ?? path.resolve('config', 'miniapps.dev.yaml');
+  if (e.MINIAPPS_FILE !== undefined && !existsSync(e.MINIAPPS_FILE)) problems.push(`MINIAPPS_FILE: no file at ${e.MINIAPPS_FILE}`);
+  if (e.TEP_KEYS_FILE !== undefined && !existsSync(e.TEP_KEYS_FILE)) problems.push(`TEP_KEYS_FILE: no file at ${e.TEP_KEYS_FILE}`);
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    mode: e.NODE_ENV,
+    logLevel: e.LOG_LEVEL,
+    dataDir,
+    http: { host: e.HOST, port: e.PORT, publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/$/, '') },
+    database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, embeddedPort: e.EMBEDDED_PG_PORT },
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.TEMPORAL_TASK_QUEUE,
+      cliPath: e.TEMPORAL_CLI_PATH,
+      devPort: e.TEMPORAL_DEV_PORT,
+      uiPort: e.TEMPORAL_UI_PORT,
+      workflowBundlePath: e.WORKFLOW_BUNDLE_PATH,
+    },
+    tep: { keysFile: e.TEP_KEYS_FILE ?? path.join(dataDir, 'tep-keys.json'), ttlSeconds: e.TEP_TOKEN_TTL_SECONDS },
+    adminToken: e.ADMIN_TOKEN,
+    miniappsFile,
+    wallet,
+  };
+}
+
+/** Reads `.env` when present (Node's own parser), so a local override file needs no extra tool. */
+export function loadDotEnv(file = path.resolve('.env')): void {
+  if (existsSync(file)) process.loadEnvFile(file);
+}
+
+/** For process entry points: load config or print every problem and exit non-zero. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
+
+/** Requires a value that only development may leave out because the launcher provides it. */
+export function required<T>(value: T | undefined, name: string): T {
+  if (value === undefined) {
+    throw new ConfigError([`${name}: required for this process (npm start provides one on embedded defaults)`]);
+  }
+  return value;
+}

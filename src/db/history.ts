@@ -1,0 +1,50 @@
+import { sql } from 'slonik';
+import { z } from 'zod';
+import type { DatabaseConnection } from './pool';
+
+export const HistoryRow = z.object({
+  txn_id: z.string(),
+  kind: z.string(),
+  reference: z.string().nullable(),
+  metadata: z.record(z.unknown()),
+  created_at: z.date(),
+  currency: z.string().transform((c) => c.trim()),
+  amount: z.bigint(),
+});
+export type HistoryRow = z.infer<typeof HistoryRow>;
+
+/** pg_snapshot text form: xmin:xmax:xip,xip,... */
+export const SNAPSHOT_PATTERN = /^\d{1,20}:\d{1,20}:(\d{1,20}(,\d{1,20}){0,1000})?$/;
+
+export interface HistoryPage {
+  rows: readonly HistoryRow[];
+  total: number;
+  snapshot: string;
+}
+
+/**
+ * One page of the wallet's movements, newest first. Every page is read against one PostgreSQL
+ * snapshot (taken on the first page, handed back by the client for the next), so entries committed
+ * meanwhile neither shift offsets nor appear twice: pages of one listing never overlap or skip.
+ */
+export async function walletHistory(
+  db: DatabaseConnection,
+  walletId: string,
+  page: { limit: number; offset: number; snapshot?: string },
+): Promise<HistoryPage> {
+  const snapshot =
+    page.snapshot ?? (await db.oneFirst(sql.type(z.object({ s: z.string() }))`SELECT pg_current_snapshot()::text AS s`));
+  const visible = sql.fragment`
+    FROM accounts a
+    JOIN postings p ON p.account_id = a.id
+    JOIN journal_entries e ON e.id = p.entry_id
+    WHERE a.kind = 'wallet' AND a.owner = ${walletId}
+      AND pg_visible_in_snapshot(e.xid, ${snapshot}::pg_snapshot)`;
+  const total = await db.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n ${visible}`);
+  const rows = await db.any(sql.type(HistoryRow)`
+    SELECT e.txn_id, e.kind, e.reference, e.metadata, e.created_at, p.currency, p.amount
+    ${visible}
+    ORDER BY e.id DESC
+    LIMIT ${page.limit} OFFSET ${page.offset}`);
+  return { rows, total, snapshot };
+}

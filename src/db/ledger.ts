@@ -1,0 +1,161 @@
+import { sql, CheckIntegrityConstraintViolationError, ForeignKeyIntegrityConstraintViolationError } from 'slonik';
+import { z } from 'zod';
+import { DomainError } from '../domain/errors';
+import { accountKey, accountOwner, type AccountRef, type EntryInput } from '../domain/ledger';
+import { amountToJson, type Currency } from '../domain/money';
+import { newId } from '../ids';
+import type { DatabaseConnection, DatabaseTransactionConnection } from './pool';
+
+export interface PostedEntry {
+  txnId: string;
+  idempotencyKey: string;
+  createdAt: Date;
+  /** True when the key had been posted before and nothing new was written. */
+  replayed: boolean;
+}
+
+const EntryRow = z.object({ id: z.bigint(), txn_id: z.string(), created_at: z.date() });
+const AccountRow = z.object({ id: z.bigint(), kind: z.string(), owner: z.string(), currency: z.string(), balance: z.bigint() });
+type AccountRow = z.infer<typeof AccountRow>;
+const PostingRow = z.object({ kind: z.string(), owner: z.string(), currency: z.string(), amount: z.bigint() });
+
+function checkBalanced(input: EntryInput): void {
+  if (input.postings.length < 2) throw new Error(`entry ${input.idempotencyKey} needs at least two postings`);
+  const sums = new Map<string, bigint>();
+  const seen = new Set<string>();
+  for (const { account, amount } of input.postings) {
+    if (amount === 0n) throw new Error(`entry ${input.idempotencyKey} has a zero posting`);
+    const key = accountKey(account);
+    if (seen.has(key)) throw new Error(`entry ${input.idempotencyKey} posts twice to ${key}`);
+    seen.add(key);
+    sums.set(account.currency, (sums.get(account.currency) ?? 0n) + amount);
+  }
+  for (const [currency, sum] of sums) {
+    if (sum !== 0n) throw new Error(`entry ${input.idempotencyKey} does not balance in ${currency}`);
+  }
+}
+
+/**
+ * Posts one balanced journal entry. Idempotent by `idempotencyKey`: a second post of the same key
+ * returns the first result, and a second post of the same key with different postings is refused.
+ * Accounts are locked in id order so concurrent entries cannot deadlock; a debit that would take
+ * any account but the funding account below zero is refused with INSUFFICIENT_FUNDS (and the
+ * database's CHECK refuses it again should this code ever be wrong).
+ */
+export async function postEntry(db: DatabaseConnection, input: EntryInput): Promise<PostedEntry> {
+  checkBalanced(input);
+  try {
+    return await db.transaction(async (tx) => {
+      const inserted = await tx.maybeOne(sql.type(EntryRow)`
+        INSERT INTO journal_entries (txn_id, idempotency_key, kind, reference, metadata)
+        VALUES (${newId('transaction')}, ${input.idempotencyKey}, ${input.kind}, ${input.reference ?? null},
+                ${sql.jsonb(JSON.parse(JSON.stringify(input.metadata ?? {})))})
+        ON CONFLICT (idempotency_key) DO NOTHING
+        RETURNING id, txn_id, created_at`);
+      if (!inserted) return replay(tx, input);
+
+      const accounts = await lockAccounts(tx, input.postings.map((p) => p.account));
+      for (const { account, amount } of input.postings) {
+        const row = accounts.get(accountKey(account))!;
+        if (account.kind !== 'funding' && row.balance + amount < 0n) {
+          throw new DomainError('INSUFFICIENT_FUNDS', 'Wallet balance too low', {
+            required_amount: amountToJson(-amount, account.currency),
+            available_balance: amountToJson(row.balance, account.currency),
+            currency: account.currency,
+          });
+        }
+      }
+      await tx.query(sql.unsafe`
+        INSERT INTO postings (entry_id, account_id, currency, amount)
+        SELECT ${inserted.id}, account_id, currency, amount
+        FROM ${sql.unnest(
+          input.postings.map((p) => [accounts.get(accountKey(p.account))!.id, p.account.currency, p.amount]),
+          ['int8', 'bpchar', 'int8'],
+        )} AS t(account_id, currency, amount)`);
+      return { txnId: inserted.txn_id, idempotencyKey: input.idempotencyKey, createdAt: inserted.created_at, replayed: false };
+    });
+  } catch (err) {
+    if (err instanceof CheckIntegrityConstraintViolationError && err.constraint === 'balance_non_negative') {
+      throw new DomainError('INSUFFICIENT_FUNDS', 'Wallet balance too low');
+    }
+    if (err instanceof ForeignKeyIntegrityConstraintViolationError && err.constraint === 'accounts_wallet_id_fkey') {
+      throw new DomainError('NO_WALLET', 'Wallet does not exist');
+    }
+    throw err;
+  }
+}
+
+async function replay(tx: DatabaseTransactionConnection, input: EntryInput): Promise<PostedEntry> {
+  const entry = await tx.one(sql.type(EntryRow.extend({ kind: z.string() }))`
+    SELECT id, txn_id, created_at, kind FROM journal_entries WHERE idempotency_key = ${input.idempotencyKey}`);
+  const stored = await tx.any(sql.type(PostingRow)`
+    SELECT a.kind, a.owner, p.currency, p.amount
+    FROM postings p JOIN accounts a ON a.id = p.account_id
+    WHERE p.entry_id = ${entry.id}`);
+  const want = new Map(input.postings.map((p) => [accountKey(p.account), p.amount]));
+  const same =
+    entry.kind === input.kind &&
+    stored.length === want.size &&
+    stored.every((row) => want.get(`${row.kind}:${row.owner}:${row.currency}`) === row.amount);
+  if (!same) {
+    throw new DomainError('DUPLICATE_TRANSACTION', 'Idempotency key was already used for a different movement', {
+      idempotency_key: input.idempotencyKey,
+    });
+  }
+  return { txnId: entry.txn_id, idempotencyKey: input.idempotencyKey, createdAt: entry.created_at, replayed: true };
+}
+
+/** Creates missing accounts, then locks all of them in id order. Returns them by accountKey. */
+async function lockAccounts(tx: DatabaseTransactionConnection, refs: AccountRef[]): Promise<Map<string, AccountRow>> {
+  const sorted = [...refs].sort((a, b) => accountKey(a).localeCompare(accountKey(b)));
+  const kinds = sorted.map((r) => r.kind);
+  const owners = sorted.map(accountOwner);
+  const currencies = sorted.map((r) => r.currency);
+  const select = () =>
+    tx.any(sql.type(AccountRow)`
+      SELECT id, kind, owner, currency, balance FROM accounts
+      WHERE (kind, owner, currency) IN (
+        SELECT * FROM unnest(${sql.array(kinds, 'text')}, ${sql.array(owners, 'text')}, ${sql.array(currencies, 'bpchar')}))
+      ORDER BY id
+      FOR UPDATE`);
+  let rows = await select();
+  if (rows.length < refs.length) {
+    await tx.query(sql.unsafe`
+      INSERT INTO accounts (kind, owner, wallet_id, currency)
+      SELECT kind, owner, CASE WHEN kind IN ('wallet', 'hold') THEN owner END, currency
+      FROM unnest(${sql.array(kinds, 'text')}, ${sql.array(owners, 'text')}, ${sql.array(currencies, 'bpchar')})
+        AS t(kind, owner, currency)
+      ON CONFLICT (kind, owner, currency) DO NOTHING`);
+    rows = await select();
+  }
+  return new Map(rows.map((row) => [`${row.kind}:${row.owner}:${row.currency}`, row]));
+}
+
+const BalanceRow = z.object({ kind: z.string(), balance: z.bigint() });
+
+/** Available (wallet account) and pending (held, not yet settled) balances of one wallet in one currency. */
+export async function walletBalances(db: DatabaseConnection, walletId: string, currency: Currency): Promise<{ available: bigint; pending: bigint }> {
+  const rows = await db.any(sql.type(BalanceRow)`
+    SELECT kind, balance FROM accounts WHERE owner = ${walletId} AND kind IN ('wallet', 'hold') AND currency = ${currency}`);
+  const of = (kind: string) => rows.find((r) => r.kind === kind)?.balance ?? 0n;
+  return { available: of('wallet'), pending: of('hold') };
+}
+
+/** Money that left the wallet account since the start of the UTC day (or month), for limit checks. */
+export async function walletOutflow(db: DatabaseConnection, walletId: string, currency: Currency, period: 'day' | 'month'): Promise<bigint> {
+  return db.oneFirst(sql.type(z.object({ used: z.bigint() }))`
+    SELECT coalesce(sum(-p.amount), 0)::int8 AS used
+    FROM accounts a
+    JOIN postings p ON p.account_id = a.id AND p.amount < 0
+    JOIN journal_entries e ON e.id = p.entry_id
+    WHERE a.kind = 'wallet' AND a.owner = ${walletId} AND a.currency = ${currency}
+      AND e.created_at >= date_trunc(${period}, now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`);
+}
+
+const TotalsRow = z.object({ currency: z.string(), total: z.bigint() });
+
+/** Sum of all balances per currency: zero for every currency, always. */
+export async function balanceTotals(db: DatabaseConnection): Promise<Map<string, bigint>> {
+  const rows = await db.any(sql.type(TotalsRow)`SELECT currency, sum(balance)::int8 AS total FROM accounts GROUP BY currency`);
+  return new Map(rows.map((r) => [r.currency.trim(), r.total]));
+}

@@ -1,0 +1,43 @@
+import {
+  createPool,
+  createTypeParserPreset,
+  SchemaValidationError,
+  type DatabasePool,
+  type Interceptor,
+  type QueryResultRow,
+} from 'slonik';
+
+export type { DatabasePool };
+export type { DatabaseConnection, DatabaseTransactionConnection } from 'slonik';
+
+/** Slonik hands the query's zod schema to interceptors but does not apply it; this checks every row. */
+const resultParser: Interceptor = {
+  name: 'result-parser',
+  transformRow(context, query, row) {
+    const parser = context.resultParser;
+    if (!parser) return row;
+    const result = parser.safeParse(row);
+    if (!result.success) throw new SchemaValidationError(query, row, result.error.issues);
+    return result.data as QueryResultRow;
+  },
+};
+
+/** timestamptz as Date objects rather than slonik's default epoch milliseconds. */
+const typeParsers = [
+  ...createTypeParserPreset().filter((p) => p.name !== 'timestamptz'),
+  { name: 'timestamptz', parse: (value: string) => new Date(value) },
+];
+
+export async function createDatabasePool(url: string, options: { maximumPoolSize?: number } = {}): Promise<DatabasePool> {
+  const pool = await createPool(url, {
+    interceptors: [resultParser],
+    typeParsers,
+    maximumPoolSize: options.maximumPoolSize ?? 10,
+    captureStackTrace: false,
+    statementTimeout: 30_000,
+  });
+  // slonik also emits every failed query.query() as an 'error' event; without a listener Node turns
+  // that into an ERR_UNHANDLED_ERROR that hides the real error. The caller gets the error anyway.
+  pool.on('error', () => undefined);
+  return pool;
+}

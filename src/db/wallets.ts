@@ -1,0 +1,67 @@
+import { sql } from 'slonik';
+import { z } from 'zod';
+import type { Currency } from '../domain/money';
+import type { DatabaseConnection } from './pool';
+
+export const WALLET_STATUSES = ['active', 'suspended', 'closed'] as const;
+export type WalletStatus = (typeof WALLET_STATUSES)[number];
+
+export const WalletRow = z.object({
+  id: z.string(),
+  user_id: z.string(),
+  currency: z.string().transform((c) => c.trim() as Currency),
+  status: z.enum(WALLET_STATUSES),
+  verification_level: z.number().int(),
+  verified_at: z.date().nullable(),
+  transaction_limit: z.bigint(),
+  daily_limit: z.bigint(),
+  monthly_limit: z.bigint(),
+  created_at: z.date(),
+});
+export type Wallet = z.infer<typeof WalletRow>;
+
+const COLUMNS = sql.fragment`id, user_id, currency, status, verification_level, verified_at, transaction_limit, daily_limit, monthly_limit, created_at`;
+
+export interface NewWallet {
+  id: string;
+  userId: string;
+  currency: Currency;
+  transactionLimit: bigint;
+  dailyLimit: bigint;
+  monthlyLimit: bigint;
+}
+
+/** Creates the user's wallet with its account, or returns the existing one (`created: false`). */
+export async function insertWallet(db: DatabaseConnection, w: NewWallet): Promise<{ wallet: Wallet; created: boolean }> {
+  return db.transaction(async (tx) => {
+    const inserted = await tx.maybeOne(sql.type(WalletRow)`
+      INSERT INTO wallets (id, user_id, currency, transaction_limit, daily_limit, monthly_limit)
+      VALUES (${w.id}, ${w.userId}, ${w.currency}, ${w.transactionLimit}, ${w.dailyLimit}, ${w.monthlyLimit})
+      ON CONFLICT (user_id) DO NOTHING
+      RETURNING ${COLUMNS}`);
+    if (!inserted) {
+      return { wallet: await tx.one(sql.type(WalletRow)`SELECT ${COLUMNS} FROM wallets WHERE user_id = ${w.userId}`), created: false };
+    }
+    await tx.query(sql.unsafe`
+      INSERT INTO accounts (kind, owner, wallet_id, currency) VALUES ('wallet', ${w.id}, ${w.id}, ${w.currency})
+      ON CONFLICT DO NOTHING`);
+    return { wallet: inserted, created: true };
+  });
+}
+
+export function walletByUser(db: DatabaseConnection, userId: string): Promise<Wallet | null> {
+  return db.maybeOne(sql.type(WalletRow)`SELECT ${COLUMNS} FROM wallets WHERE user_id = ${userId}`);
+}
+
+export function walletById(db: DatabaseConnection, walletId: string): Promise<Wallet | null> {
+  return db.maybeOne(sql.type(WalletRow)`SELECT ${COLUMNS} FROM wallets WHERE id = ${walletId}`);
+}
+
+export function walletsByUsers(db: DatabaseConnection, userIds: readonly string[]): Promise<readonly Wallet[]> {
+  return db.any(sql.type(WalletRow)`SELECT ${COLUMNS} FROM wallets WHERE user_id = ANY(${sql.array([...userIds], 'text')})`);
+}
+
+export function setWalletStatus(db: DatabaseConnection, walletId: string, status: WalletStatus): Promise<Wallet | null> {
+  return db.maybeOne(sql.type(WalletRow)`
+    UPDATE wallets SET status = ${status}, updated_at = now() WHERE id = ${walletId} RETURNING ${COLUMNS}`);
+}

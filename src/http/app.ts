@@ -1,0 +1,52 @@
+import { bodyParser } from '@koa/bodyparser';
+import Koa from 'koa';
+import type { Config } from '../config';
+import type { TepKeys } from '../auth/keys';
+import type { DatabasePool } from '../db/pool';
+import { invalidField } from '../domain/errors';
+import type { Logger } from '../logger';
+import type { Temporal } from '../temporal/client';
+import { tepAuth } from './middleware/auth';
+import { protoErrors } from './middleware/errors';
+import { accessLog, requestId } from './middleware/requestId';
+import { adminRoutes } from './routes/admin';
+import { systemRoutes } from './routes/system';
+import { walletRoutes } from './routes/wallet';
+import type { AppState } from './state';
+
+export interface AppDeps {
+  config: Config;
+  pool: DatabasePool;
+  keys: TepKeys;
+  temporal: Temporal;
+  log: Logger;
+}
+
+export function createApp(deps: AppDeps): Koa<AppState> {
+  const app = new Koa<AppState>({ proxy: false });
+  app.silent = true; // errors are answered and logged by protoErrors, not printed by Koa
+  const auth = tepAuth(deps.keys, deps.config.http.publicUrl);
+  const routers = [
+    systemRoutes(deps),
+    walletRoutes(deps, auth),
+    adminRoutes(deps, deps.config.adminToken),
+  ];
+
+  app.use(requestId(deps.log));
+  app.use(accessLog());
+  app.use(protoErrors());
+  app.use(
+    bodyParser({
+      enableTypes: ['json'],
+      jsonLimit: '256kb',
+      onError: () => {
+        throw invalidField('body', 'is not valid JSON');
+      },
+    }),
+  );
+  for (const router of routers) {
+    app.use(router.routes());
+    app.use(router.allowedMethods({ throw: true }));
+  }
+  return app;
+}

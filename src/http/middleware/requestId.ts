@@ -1,0 +1,34 @@
+import type { Middleware } from 'koa';
+import { newId } from '../../ids';
+import type { Logger } from '../../logger';
+import type { AppState } from '../state';
+
+const ACCEPTABLE = /^[A-Za-z0-9._-]{8,64}$/;
+
+/**
+ * Every request gets an id (the caller's X-Request-Id when it is sane, else a new one), echoed in
+ * the response header and in every error body, and a child logger that carries it.
+ */
+export function requestId(log: Logger): Middleware<AppState> {
+  return async (ctx, next) => {
+    const offered = ctx.get('x-request-id');
+    const id = ACCEPTABLE.test(offered) ? offered : newId('request');
+    ctx.state.requestId = id;
+    ctx.state.log = log.child({ request_id: id });
+    ctx.set('X-Request-Id', id);
+    await next();
+  };
+}
+
+/** One line per request: method, path without the query (it may carry tokens), status, duration. */
+export function accessLog(): Middleware<AppState> {
+  return async (ctx, next) => {
+    const started = process.hrtime.bigint();
+    try {
+      await next();
+    } finally {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      ctx.state.log.info({ method: ctx.method, path: ctx.path, status: ctx.status, duration_ms: Math.round(ms * 10) / 10 }, 'request');
+    }
+  };
+}

@@ -1,0 +1,93 @@
+import Router from '@koa/router';
+import { z } from 'zod';
+import { DomainError } from '../../domain/errors';
+import { historyView } from '../../wallet/history';
+import {
+  balanceView,
+  ownWallet,
+  registerWallet,
+  resolveUser,
+  resolveUsers,
+  verificationStatusView,
+  walletView,
+  type WalletDeps,
+} from '../../wallet/wallets';
+import { walletBalances } from '../../db/ledger';
+import { SNAPSHOT_PATTERN } from '../../db/history';
+import type { tepAuth } from '../middleware/auth';
+import { Currency, MatrixUserId, Pagination, RoomId } from '../schemas';
+import type { AppState } from '../state';
+import { parseInput } from '../validate';
+
+const RegisterBody = z
+  .object({
+    user_id: MatrixUserId.optional(),
+    currency: Currency.optional(),
+    initial_settings: z
+      .object({ mfa_enabled: z.boolean().optional(), daily_limit: z.union([z.number(), z.string()]).optional() })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+const BalanceQuery = z.object({ currency: Currency.optional() }).strict();
+const TransactionsQuery = Pagination.extend({
+  snapshot: z.string().regex(SNAPSHOT_PATTERN, 'must be the pagination.snapshot of an earlier page').optional(),
+}).strict();
+const ResolveQuery = z.object({ room_id: RoomId.optional() }).strict();
+const BatchBody = z
+  .object({
+    user_ids: z.array(MatrixUserId).min(1).max(100).refine((ids) => new Set(ids).size === ids.length, 'must not repeat a user id'),
+    room_id: RoomId.optional(),
+  })
+  .strict();
+
+/** PROTO 6.2-6.4 under /api/v1/wallet. */
+export function walletRoutes(deps: WalletDeps, auth: ReturnType<typeof tepAuth>): Router<AppState> {
+  const router = new Router<AppState>({ prefix: '/api/v1/wallet' });
+
+  router.post('/register', auth('wallet:balance'), async (ctx) => {
+    const body = parseInput(RegisterBody, ctx.request.body ?? {});
+    const userId = ctx.state.tep!.userId;
+    if (body.user_id !== undefined && body.user_id !== userId) {
+      throw new DomainError('INSUFFICIENT_PERMISSIONS', 'user_id must be the token subject', { field: 'user_id' });
+    }
+    const { wallet, created } = await registerWallet(deps, userId, {
+      currency: body.currency,
+      dailyLimit: body.initial_settings?.daily_limit,
+    });
+    const balances = await walletBalances(deps.pool, wallet.id, wallet.currency);
+    ctx.status = created ? 201 : 200;
+    ctx.body = walletView(wallet, balances);
+  });
+
+  router.get('/balance', auth('wallet:balance'), async (ctx) => {
+    const query = parseInput(BalanceQuery, ctx.query, 'query');
+    const wallet = await ownWallet(deps, ctx.state.tep!.userId);
+    ctx.body = await balanceView(deps, wallet, query.currency);
+  });
+
+  router.get('/transactions', auth('wallet:history'), async (ctx) => {
+    const query = parseInput(TransactionsQuery, ctx.query, 'query');
+    const wallet = await ownWallet(deps, ctx.state.tep!.userId);
+    ctx.body = await historyView(deps.pool, wallet, query);
+  });
+
+  router.get('/verification', auth('wallet:balance'), async (ctx) => {
+    const wallet = await ownWallet(deps, ctx.state.tep!.userId);
+    ctx.body = verificationStatusView(wallet);
+  });
+
+  router.post('/resolve/batch', auth('wallet:pay'), async (ctx) => {
+    const body = parseInput(BatchBody, ctx.request.body ?? {});
+    ctx.body = await resolveUsers(deps, body.user_ids);
+  });
+
+  router.get('/resolve/:user_id', auth('wallet:pay'), async (ctx) => {
+    const userId = parseInput(MatrixUserId, ctx.params.user_id, 'user_id');
+    parseInput(ResolveQuery, ctx.query, 'query');
+    ctx.body = await resolveUser(deps, userId);
+  });
+
+  return router;
+}

@@ -1,0 +1,53 @@
+import { z } from 'zod';
+import { DomainError } from '../domain/errors';
+import { parseAmount, parseCurrency, type Currency as CurrencyCode } from '../domain/money';
+
+/** Matrix user id grammar (spec: "User Identifiers"), lenient on historical localparts. */
+export const MatrixUserId = z
+  .string()
+  .max(255)
+  .regex(/^@[\x21-\x39\x3b-\x7e]+:[A-Za-z0-9.-]+(:\d{1,5})?$|^@[\x21-\x39\x3b-\x7e]+:\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/, 'must be a Matrix user id like @alice:example.org');
+
+export const RoomId = z.string().max(255).regex(/^![^:\s]+:[^\s]+$/, 'must be a Matrix room id like !abc:example.org');
+
+export const IdempotencyKey = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
+
+export const Currency = z.string().transform((value, ctx): CurrencyCode => {
+  try {
+    return parseCurrency(value);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: err instanceof DomainError ? String(err.details?.reason) : 'invalid currency' });
+    return z.NEVER;
+  }
+});
+
+/**
+ * `{amount, currency}` to exact minor units: the amount is checked against the currency's
+ * precision, so the two fields are validated together.
+ */
+export function withMoney<T extends z.ZodRawShape>(shape: T) {
+  return z
+    .object({ ...shape, amount: z.union([z.number(), z.string()]), currency: z.string() })
+    .strict()
+    .transform((value, ctx) => {
+      try {
+        const currency = parseCurrency(value.currency);
+        return { ...value, currency, amount: parseAmount(value.amount, currency) };
+      } catch (err) {
+        if (!(err instanceof DomainError)) throw err;
+        ctx.addIssue({ code: 'custom', path: [String(err.details?.field ?? 'amount')], message: String(err.details?.reason ?? err.message) });
+        return z.NEVER;
+      }
+    });
+}
+
+export const Pagination = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(100).default(50),
+    offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+  })
+  .passthrough();

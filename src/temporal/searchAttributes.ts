@@ -1,0 +1,12 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+/**
+ * Custom search attributes, so operators can filter sagas in the Temporal Web UI
+ * (e.g. `TmcpUserIds = "@alice:example.org"`). The dev server registers them at start;
+ * a production cluster needs `temporal operator search-attribute create` once (see README).
+ */
+export const TMCP_STATUS = defineSearchAttributeKey('TmcpStatus', SearchAttributeType.KEYWORD);
+export const TMCP_USER_IDS = defineSearchAttributeKey('TmcpUserIds', SearchAttributeType.KEYWORD_LIST);
+export const TMCP_ROOM_ID = defineSearchAttributeKey('TmcpRoomId', SearchAttributeType.KEYWORD);
+
+export const SEARCH_ATTRIBUTES = [TMCP_STATUS, TMCP_USER_IDS, TMCP_ROOM_ID];

@@ -1,0 +1,49 @@
+import { walletHistory, type HistoryRow } from '../db/history';
+import type { DatabasePool } from '../db/pool';
+import type { Wallet } from '../db/wallets';
+import { amountToJson, isCurrency } from '../domain/money';
+
+/** Transaction type as PROTO 6.2.2 names it, from the entry kind and the direction of the posting. */
+function transactionType(row: HistoryRow): string {
+  switch (row.kind) {
+    case 'funding':
+      return 'deposit';
+    case 'p2p_transfer':
+    case 'p2p_hold':
+    case 'p2p_release':
+      return row.amount < 0n ? 'p2p_sent' : 'p2p_received';
+    case 'p2p_refund':
+      return 'p2p_refund';
+    default:
+      return row.kind;
+  }
+}
+
+function transactionView(row: HistoryRow) {
+  const currency = isCurrency(row.currency) ? row.currency : 'USD';
+  const meta = row.metadata;
+  const str = (key: string) => (typeof meta[key] === 'string' ? (meta[key] as string) : undefined);
+  const counterparty = str('counterparty');
+  return {
+    txn_id: row.txn_id,
+    type: transactionType(row),
+    amount: amountToJson(row.amount < 0n ? -row.amount : row.amount, currency),
+    direction: row.amount < 0n ? 'debit' : 'credit',
+    currency,
+    ...(counterparty ? { [row.amount < 0n ? 'to' : 'from']: { user_id: counterparty } } : {}),
+    status: str('status') ?? 'completed',
+    ...(str('note') ? { note: str('note') } : {}),
+    ...(row.reference && row.kind !== 'funding' ? { reference: row.reference } : {}),
+    timestamp: row.created_at.toISOString(),
+    ...(str('room_id') ? { room_id: str('room_id') } : {}),
+  };
+}
+
+/** PROTO 6.2.2, plus `pagination.snapshot` to pass back so later pages read the same listing. */
+export async function historyView(pool: DatabasePool, wallet: Wallet, page: { limit: number; offset: number; snapshot?: string }) {
+  const { rows, total, snapshot } = await walletHistory(pool, wallet.id, page);
+  return {
+    transactions: rows.map(transactionView),
+    pagination: { total, limit: page.limit, offset: page.offset, has_more: page.offset + rows.length < total, snapshot },
+  };
+}

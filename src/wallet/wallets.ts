@@ -1,0 +1,178 @@
+import type { Config } from '../config';
+import { postEntry, walletBalances, walletOutflow } from '../db/ledger';
+import type { DatabasePool } from '../db/pool';
+import { insertWallet, walletById, walletByUser, walletsByUsers, type Wallet } from '../db/wallets';
+import { DomainError, invalidField } from '../domain/errors';
+import { amountToJson, parseAmount, type Currency } from '../domain/money';
+import { MAX_VERIFICATION_LEVEL, verificationLevel } from '../domain/verification';
+import { newId } from '../ids';
+
+export interface WalletDeps {
+  pool: DatabasePool;
+  config: Pick<Config, 'wallet'>;
+}
+
+/**
+ * Creates the caller's wallet, or returns the existing one. A user may set a daily limit below the
+ * configured default when registering (PROTO 6.3.4 `initial_settings.daily_limit`), never above it.
+ */
+export async function registerWallet(
+  deps: WalletDeps,
+  userId: string,
+  request: { currency?: Currency; dailyLimit?: number | string } = {},
+): Promise<{ wallet: Wallet; created: boolean }> {
+  const { wallet } = deps.config;
+  const currency = request.currency ?? wallet.defaultCurrency;
+  let dailyLimit = wallet.dailyLimit;
+  if (request.dailyLimit !== undefined) {
+    dailyLimit = parseAmount(request.dailyLimit, currency, 'initial_settings.daily_limit');
+    if (dailyLimit > wallet.dailyLimit) {
+      throw invalidField('initial_settings.daily_limit', `must not exceed ${amountToJson(wallet.dailyLimit, currency)}`);
+    }
+  }
+  return insertWallet(deps.pool, {
+    id: newId('wallet'),
+    userId,
+    currency,
+    transactionLimit: wallet.transactionLimit,
+    dailyLimit,
+    monthlyLimit: wallet.monthlyLimit,
+  });
+}
+
+/** The caller's own wallet; 404 NO_WALLET until they register one. */
+export async function ownWallet(deps: Pick<WalletDeps, 'pool'>, userId: string): Promise<Wallet> {
+  const wallet = await walletByUser(deps.pool, userId);
+  if (!wallet) throw new DomainError('NO_WALLET', 'You do not have a wallet yet; register one first', { user_id: userId });
+  return wallet;
+}
+
+export function walletView(wallet: Wallet, balance: { available: bigint }) {
+  return {
+    wallet_id: wallet.id,
+    user_id: wallet.user_id,
+    status: wallet.status,
+    balance: { available: amountToJson(balance.available, wallet.currency), currency: wallet.currency },
+    created_at: wallet.created_at.toISOString(),
+  };
+}
+
+function verificationView(wallet: Wallet) {
+  const level = verificationLevel(wallet.verification_level);
+  const next = wallet.verification_level < MAX_VERIFICATION_LEVEL ? wallet.verification_level + 1 : null;
+  return {
+    level: wallet.verification_level,
+    level_name: level.name,
+    features: level.features,
+    can_upgrade: next !== null,
+    ...(next !== null ? { next_level: next, upgrade_requirements: [...level.requirements] } : {}),
+  };
+}
+
+/** PROTO 6.2.1 */
+export async function balanceView(deps: Pick<WalletDeps, 'pool'>, wallet: Wallet, currency: Currency = wallet.currency) {
+  const [balances, dailyUsed] = await Promise.all([
+    walletBalances(deps.pool, wallet.id, currency),
+    walletOutflow(deps.pool, wallet.id, currency, 'day'),
+  ]);
+  const money = (minor: bigint) => amountToJson(minor, currency);
+  return {
+    wallet_id: wallet.id,
+    user_id: wallet.user_id,
+    balance: { available: money(balances.available), pending: money(balances.pending), currency },
+    limits: {
+      daily_limit: amountToJson(wallet.daily_limit, wallet.currency),
+      daily_used: money(dailyUsed),
+      transaction_limit: amountToJson(wallet.transaction_limit, wallet.currency),
+      currency: wallet.currency,
+    },
+    verification: verificationView(wallet),
+    status: wallet.status,
+  };
+}
+
+/** PROTO 6.4.2 */
+export function verificationStatusView(wallet: Wallet) {
+  const view = verificationView(wallet);
+  return {
+    level: view.level,
+    level_name: view.level_name,
+    verified_at: wallet.verified_at?.toISOString() ?? null,
+    limits: {
+      daily_limit: amountToJson(wallet.daily_limit, wallet.currency),
+      transaction_limit: amountToJson(wallet.transaction_limit, wallet.currency),
+      monthly_limit: amountToJson(wallet.monthly_limit, wallet.currency),
+      currency: wallet.currency,
+    },
+    features: view.features,
+    can_upgrade: view.can_upgrade,
+  };
+}
+
+/** PROTO 6.3.2: 200 for an active wallet, 404 NO_WALLET, 403 WALLET_SUSPENDED for any other status. */
+export async function resolveUser(deps: Pick<WalletDeps, 'pool'>, userId: string) {
+  const wallet = await walletByUser(deps.pool, userId);
+  if (!wallet) {
+    throw new DomainError('NO_WALLET', 'User does not have a wallet', { user_id: userId, can_invite: true });
+  }
+  if (wallet.status !== 'active') {
+    throw new DomainError('WALLET_SUSPENDED', 'User wallet is not active', { user_id: userId, wallet_status: wallet.status });
+  }
+  return {
+    user_id: wallet.user_id,
+    wallet_id: wallet.id,
+    wallet_status: wallet.status,
+    payment_enabled: true,
+    created_at: wallet.created_at.toISOString(),
+  };
+}
+
+/** PROTO 6.3.3: one result per requested id, in request order. */
+export async function resolveUsers(deps: Pick<WalletDeps, 'pool'>, userIds: readonly string[]) {
+  const found = new Map((await walletsByUsers(deps.pool, userIds)).map((w) => [w.user_id, w]));
+  const results = userIds.map((userId) => {
+    const wallet = found.get(userId);
+    if (!wallet) return { user_id: userId, error: { code: 'NO_WALLET', message: 'User does not have a wallet' } };
+    if (wallet.status !== 'active') {
+      return { user_id: userId, wallet_status: wallet.status, payment_enabled: false, error: { code: 'WALLET_SUSPENDED', message: 'User wallet is not active' } };
+    }
+    return { user_id: userId, wallet_id: wallet.id, wallet_status: wallet.status, payment_enabled: true };
+  });
+  return { results, resolved_count: results.filter((r) => 'wallet_id' in r).length, total_count: results.length };
+}
+
+/**
+ * Operator funding: money enters from the system funding account as an ordinary journal entry.
+ * The operator's idempotency key makes a retried call return the first result.
+ */
+export async function fundWallet(
+  deps: Pick<WalletDeps, 'pool'>,
+  walletId: string,
+  request: { amount: bigint; currency: Currency; idempotencyKey: string; note?: string },
+) {
+  const wallet = await walletById(deps.pool, walletId);
+  if (!wallet) throw new DomainError('NO_WALLET', 'Wallet does not exist', { wallet_id: walletId });
+  if (wallet.status === 'closed') throw new DomainError('WALLET_SUSPENDED', 'Wallet is closed', { wallet_id: walletId });
+  const entry = await postEntry(deps.pool, {
+    idempotencyKey: `admin-fund:${request.idempotencyKey}`,
+    kind: 'funding',
+    reference: walletId,
+    metadata: request.note ? { note: request.note } : {},
+    postings: [
+      { account: { kind: 'funding', currency: request.currency }, amount: -request.amount },
+      { account: { kind: 'wallet', walletId, currency: request.currency }, amount: request.amount },
+    ],
+  });
+  return {
+    replayed: entry.replayed,
+    body: {
+      txn_id: entry.txnId,
+      wallet_id: walletId,
+      type: 'deposit',
+      amount: amountToJson(request.amount, request.currency),
+      currency: request.currency,
+      status: 'completed',
+      created_at: entry.createdAt.toISOString(),
+    },
+  };
+}

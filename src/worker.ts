@@ -1,0 +1,41 @@
+import { loadConfigOrExit, loadDotEnv, required } from './config';
+import { createLogger } from './logger';
+import { openDatabase } from './runtime';
+import { createWorker, installSdkLogging } from './temporal/worker';
+
+async function main(): Promise<void> {
+  loadDotEnv();
+  const config = loadConfigOrExit();
+  const log = createLogger(config.logLevel, 'tmcp-worker');
+  // The SDK drains a running worker on SIGINT/SIGTERM, but while the worker is still being created
+  // its signal hooks would keep the process alive retrying a server that may be gone: leave at once.
+  let running = false;
+  const leaveIfStarting = () => {
+    if (!running) process.exit(0);
+  };
+  process.once('SIGINT', leaveIfStarting);
+  process.once('SIGTERM', leaveIfStarting);
+  installSdkLogging(log);
+  const pool = await openDatabase(config, log);
+  const { worker, connection } = await createWorker(
+    {
+      address: required(config.temporal.address, 'TEMPORAL_ADDRESS'),
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+      workflowBundlePath: config.temporal.workflowBundlePath,
+    },
+    { pool, log },
+  );
+  running = true;
+  log.info({ task_queue: config.temporal.taskQueue, namespace: config.temporal.namespace }, 'worker running');
+  // The SDK installs its own SIGINT/SIGTERM handling: run() resolves once the worker has drained.
+  await worker.run();
+  await connection.close();
+  await pool.end();
+  log.info('worker stopped');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`tmcp-worker failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,125 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadTepKeys } from '../../src/auth/keys';
+import { issueTep } from '../../src/auth/tep';
+import { freePort } from '../setup/globalSetup';
+
+/**
+ * Boots the same process tree `npm start` boots (embedded PostgreSQL, Temporal dev server with UI,
+ * migrations, worker, API) in a scratch data folder, uses it, stops it with Ctrl-C (SIGINT to the
+ * process group, as a terminal does), and starts it again on the same data.
+ */
+jest.setTimeout(240_000);
+
+let dataDir: string;
+let ports: { api: number; pg: number; temporal: number; ui: number };
+beforeAll(async () => {
+  dataDir = await mkdtemp(path.join(tmpdir(), 'tmcp-smoke-'));
+  await chmod(dataDir, 0o755);
+  ports = { api: await freePort(), pg: await freePort(), temporal: await freePort(), ui: await freePort() };
+});
+afterAll(async () => {
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+function launch(): { child: ChildProcess; output: () => string } {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const key of Object.keys(env)) if (key.startsWith('TMCP_TEST_')) delete env[key];
+  delete env.DATABASE_URL;
+  delete env.TEMPORAL_ADDRESS;
+  Object.assign(env, {
+    NODE_ENV: 'development',
+    LOG_LEVEL: 'warn',
+    TMCP_DATA_DIR: dataDir,
+    PORT: String(ports.api),
+    EMBEDDED_PG_PORT: String(ports.pg),
+    TEMPORAL_DEV_PORT: String(ports.temporal),
+    TEMPORAL_UI_PORT: String(ports.ui),
+  });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/dev/launcher.ts'], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  return { child, output: () => output };
+}
+
+async function waitForHealthy(url: string, output: () => string): Promise<any> {
+  const deadline = Date.now() + 150_000;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url);
+      last = await res.json();
+      if (res.ok && (last as any).status === 'ok' && output().includes('TMCP server is running')) return last;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`not healthy: ${JSON.stringify(last)}\n${output()}`);
+}
+
+async function ctrlC(child: ChildProcess): Promise<number | null> {
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  process.kill(-child.pid!, 'SIGINT');
+  return exited;
+}
+
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function portOpen(port: number): Promise<boolean> {
+  try {
+    await fetch(`http://127.0.0.1:${port}/`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('npm start runs everything, stops cleanly on Ctrl-C and keeps its data for the next start', async () => {
+  const api = `http://127.0.0.1:${ports.api}`;
+  const first = launch();
+  const health = await waitForHealthy(`${api}/health`, first.output);
+  expect(health).toMatchObject({ postgres: { reachable: true }, temporal: { reachable: true } });
+  expect(first.output()).toContain(`Temporal UI    http://localhost:${ports.ui}`);
+  expect((await fetch(`http://127.0.0.1:${ports.ui}/`)).status).toBe(200);
+
+  const keys = await loadTepKeys(path.join(dataDir, 'tep-keys.json'));
+  const { token } = await issueTep(keys, { issuer: `http://localhost:${ports.api}`, ttlSeconds: 600 }, {
+    userId: '@smoke:localhost', clientId: 'ma_demo', scopes: ['wallet:balance'], walletId: null,
+  });
+  const registered = await fetch(`${api}/api/v1/wallet/register`, {
+    method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}',
+  });
+  expect(registered.status).toBe(201);
+  const walletId = ((await registered.json()) as { wallet_id: string }).wallet_id;
+
+  expect(await ctrlC(first.child)).toBe(0);
+  await new Promise((r) => setTimeout(r, 500));
+  expect(groupAlive(first.child.pid!)).toBe(false);
+  expect(await portOpen(ports.api)).toBe(false);
+  expect(await portOpen(ports.ui)).toBe(false);
+
+  const second = launch();
+  try {
+    await waitForHealthy(`${api}/health`, second.output);
+    const again = await fetch(`${api}/api/v1/wallet/register`, {
+      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}',
+    });
+    expect(again.status).toBe(200);
+    expect(((await again.json()) as { wallet_id: string }).wallet_id).toBe(walletId);
+  } finally {
+    expect(await ctrlC(second.child)).toBe(0);
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  expect(groupAlive(second.child.pid!)).toBe(false);
+});

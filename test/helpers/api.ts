@@ -1,0 +1,114 @@
+import type { Server } from 'node:http';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { loadConfig, type Config } from '../../src/config';
+import { issueTep } from '../../src/auth/tep';
+import type { TepKeys } from '../../src/auth/keys';
+import { createApp } from '../../src/http/app';
+import { syncMiniapps } from '../../src/runtime';
+import { createTemporal, type Temporal } from '../../src/temporal/client';
+import { testEnv } from '../setup/env';
+import type { TestDatabase } from './db';
+import { testKeys } from './keys';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef0123456789';
+
+export interface CallOptions {
+  token?: string;
+  body?: unknown;
+  /** Raw request body, sent as is (for malformed JSON). */
+  raw?: string;
+  headers?: Record<string, string>;
+}
+
+export interface ApiResponse<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+export interface TestApi {
+  url: string;
+  config: Config;
+  keys: TepKeys;
+  temporal: Temporal;
+  /** Every log line the API wrote, parsed. */
+  logs: Record<string, unknown>[];
+  /** Every log line as written, for searching for secrets. */
+  rawLogs: string[];
+  call<T = any>(method: string, path: string, options?: CallOptions): Promise<ApiResponse<T>>;
+  token(userId: string, scopes: string[], clientId?: string, walletId?: string | null): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** The real Koa app on a real port, on the test file's own database and the shared Temporal server. */
+export async function startTestApi(db: TestDatabase, env: Record<string, string> = {}): Promise<TestApi> {
+  const { file, keys } = await testKeys();
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'info',
+    DATABASE_URL: db.url,
+    TEMPORAL_ADDRESS: testEnv('temporalAddress'),
+    TEP_KEYS_FILE: file,
+    ADMIN_TOKEN,
+    PUBLIC_URL: 'http://tmcp.test',
+    ...env,
+  });
+  const rawLogs: string[] = [];
+  const logs: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
+        rawLogs.push(line);
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+      }
+      done();
+    },
+  });
+  const log = pino({ level: 'debug' }, sink);
+  await syncMiniapps(config, db.pool, log);
+  const temporal = createTemporal({
+    address: config.temporal.address!,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+  });
+  const app = createApp({ config, pool: db.pool, keys, temporal, log });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const address = server.address();
+  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+
+  return {
+    url,
+    config,
+    keys,
+    temporal,
+    logs,
+    rawLogs,
+    async call(method, path, options = {}) {
+      const headers: Record<string, string> = { ...options.headers };
+      if (options.token) headers.authorization = `Bearer ${options.token}`;
+      let body: string | undefined = options.raw;
+      if (options.body !== undefined) body = JSON.stringify(options.body);
+      if (body !== undefined) headers['content-type'] ??= 'application/json';
+      const res = await fetch(`${url}${path}`, { method, headers, body });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        // not JSON; keep the text
+      }
+      return { status: res.status, body: parsed as any, headers: res.headers };
+    },
+    async token(userId, scopes, clientId = 'ma_demo', walletId = null) {
+      const issued = await issueTep(keys, { issuer: config.http.publicUrl, ttlSeconds: 600 }, { userId, clientId, scopes, walletId });
+      return issued.token;
+    },
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await temporal.close();
+    },
+  };
+}

@@ -1,0 +1,52 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { balanceTotals } from '../../src/db/ledger';
+import { createDatabasePool, type DatabasePool } from '../../src/db/pool';
+import { TEMPLATE_DATABASE, testEnv } from '../setup/env';
+
+export interface TestDatabase {
+  name: string;
+  url: string;
+  pool: DatabasePool;
+  /** Checks that the ledger sums to zero per currency, then drops the database. */
+  close(): Promise<void>;
+}
+
+async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: testEnv('adminUrl') });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export function databaseUrl(name: string): string {
+  const url = new URL(testEnv('adminUrl'));
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** A fresh, migrated database of its own for one test file (a copy of the migrated template). */
+export async function freshDatabase(): Promise<TestDatabase> {
+  const name = `tmcp_t_${randomBytes(6).toString('hex')}`;
+  await admin((c) => c.query(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DATABASE}`));
+  const url = databaseUrl(name);
+  const pool = await createDatabasePool(url, { maximumPoolSize: 20 });
+  return {
+    name,
+    url,
+    pool,
+    async close() {
+      try {
+        const totals = await balanceTotals(pool);
+        const unbalanced = [...totals].filter(([, total]) => total !== 0n);
+        if (unbalanced.length > 0) throw new Error(`ledger does not sum to zero: ${JSON.stringify(unbalanced.map(([c, t]) => [c, String(t)]))}`);
+      } finally {
+        await pool.end();
+        await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+      }
+    },
+  };
+}

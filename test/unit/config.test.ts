@@ -1,0 +1,53 @@
+import { readFileSync } from 'node:fs';
+import { ConfigError, envSchema, loadConfig } from '../../src/config';
+
+test('development needs nothing and applies the documented defaults', () => {
+  const config = loadConfig({});
+  expect(config).toMatchObject({
+    mode: 'development',
+    http: { port: 3000, publicUrl: 'http://localhost:3000' },
+    temporal: { namespace: 'default', taskQueue: 'tmcp', uiPort: 8233, address: undefined },
+    database: { url: undefined },
+    wallet: { defaultCurrency: 'USD', transactionLimit: 5000000n, dailyLimit: 10000000n },
+  });
+  expect(config.tep.keysFile).toMatch(/\.data\/tep-keys\.json$/);
+});
+
+test('a bad value names the variable and what it expects', () => {
+  const error = (() => {
+    try {
+      loadConfig({ PORT: 'eighty', WALLET_DEFAULT_CURRENCY: 'XXX', DATABASE_URL: 'not a url', ADMIN_TOKEN: 'short' });
+    } catch (err) {
+      return err;
+    }
+    return undefined;
+  })();
+  expect(error).toBeInstanceOf(ConfigError);
+  const problems = (error as ConfigError).problems.join('\n');
+  expect(problems).toMatch(/^PORT: .*expected API port/m);
+  expect(problems).toMatch(/^WALLET_DEFAULT_CURRENCY: /m);
+  expect(problems).toMatch(/^DATABASE_URL: /m);
+  expect(problems).toMatch(/^ADMIN_TOKEN: .*32/m);
+});
+
+test('production refuses to start without its required settings, naming each', () => {
+  expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(ConfigError);
+  try {
+    loadConfig({ NODE_ENV: 'production' });
+  } catch (err) {
+    const names = (err as ConfigError).problems.map((p) => p.split(':')[0]);
+    expect(names.sort()).toEqual(['DATABASE_URL', 'MINIAPPS_FILE', 'PUBLIC_URL', 'TEMPORAL_ADDRESS', 'TEP_KEYS_FILE']);
+  }
+});
+
+test('limits must fit the default currency', () => {
+  expect(() => loadConfig({ WALLET_DEFAULT_CURRENCY: 'JPY', WALLET_DAILY_LIMIT: '10.5' })).toThrow(/WALLET_DAILY_LIMIT: JPY allows at most 0 decimal places/);
+});
+
+test('.env.example documents every variable the schema reads, and nothing else', () => {
+  const documented = readFileSync('.env.example', 'utf8')
+    .split('\n')
+    .map((line) => /^#?\s*([A-Z][A-Z0-9_]+)=/.exec(line)?.[1])
+    .filter((name): name is string => name !== undefined);
+  expect(new Set(documented)).toEqual(new Set(Object.keys(envSchema.shape)));
+});
