@@ -1,9 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadTepKeys } from '../../src/auth/keys';
 import { issueTep } from '../../src/auth/tep';
+import { scratchFile } from '../helpers/scratch';
 import { freePort } from '../setup/globalSetup';
 
 /**
@@ -16,12 +15,8 @@ jest.setTimeout(240_000);
 let dataDir: string;
 let ports: { api: number; pg: number; temporal: number; ui: number };
 beforeAll(async () => {
-  dataDir = await mkdtemp(path.join(tmpdir(), 'tmcp-smoke-'));
-  await chmod(dataDir, 0o755);
+  dataDir = scratchFile('smoke-data');
   ports = { api: await freePort(), pg: await freePort(), temporal: await freePort(), ui: await freePort() };
-});
-afterAll(async () => {
-  await rm(dataDir, { recursive: true, force: true });
 });
 
 function launch(): { child: ChildProcess; output: () => string } {

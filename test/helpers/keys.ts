@@ -1,13 +1,11 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { writeFile } from 'node:fs/promises';
 import type { JWK } from 'jose';
 import { generateTepJwk, loadTepKeys, type TepKeys } from '../../src/auth/keys';
+import { scratchFile } from './scratch';
 
-/** A key set file with the given keys (first signs), in a fresh temporary folder. */
+/** A key set file with the given keys (first signs), in the run's scratch folder. */
 export async function writeKeySet(keys: JWK[]): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'tmcp-keys-'));
-  const file = path.join(dir, 'tep-keys.json');
+  const file = scratchFile('tep-keys.json');
   await writeFile(file, JSON.stringify({ keys }));
   return file;
 }

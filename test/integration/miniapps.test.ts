@@ -1,12 +1,11 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { writeFile } from 'node:fs/promises';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { miniappById, upsertMiniapps } from '../../src/db/miniapps';
 import { ALL_SCOPES } from '../../src/domain/scopes';
 import { readMiniappsFile } from '../../src/miniapps/registryFile';
 import { freshDatabase, type TestDatabase } from '../helpers/db';
+import { scratchFile } from '../helpers/scratch';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -17,7 +16,7 @@ afterAll(async () => {
 });
 
 async function yamlFile(text: string): Promise<string> {
-  const file = path.join(await mkdtemp(path.join(tmpdir(), 'tmcp-apps-')), 'miniapps.yaml');
+  const file = scratchFile('miniapps.yaml');
   await writeFile(file, text);
   return file;
 }

@@ -2,6 +2,8 @@
 export const TEST_ENV = {
   adminUrl: 'TMCP_TEST_PG_ADMIN_URL',
   temporalAddress: 'TMCP_TEST_TEMPORAL_ADDRESS',
+  /** A scratch folder for this run; globalTeardown removes it. */
+  scratchDir: 'TMCP_TEST_SCRATCH_DIR',
 } as const;
 
 export const TEMPLATE_DATABASE = 'tmcp_test_template';

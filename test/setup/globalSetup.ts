@@ -23,15 +23,16 @@ export async function freePort(): Promise<number> {
  * migrates a template database that every test file clones into its own fresh database.
  */
 export default async function globalSetup(): Promise<void> {
-  const handles: { postgres?: RunningPostgres; temporal?: RunningTemporal } = {};
+  const scratchDir = await mkdtemp(path.join(tmpdir(), 'tmcp-test-'));
+  // As root, PostgreSQL runs as the postgres user and must reach its data folder.
+  await chmod(scratchDir, 0o755);
+  const handles: { postgres?: RunningPostgres; temporal?: RunningTemporal; scratchDir: string } = { scratchDir };
   (globalThis as Record<string, unknown>).__tmcpTestHandles = handles;
 
   let adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) {
-    const dir = await mkdtemp(path.join(tmpdir(), 'tmcp-test-pg-'));
-    await chmod(dir, 0o755); // as root, PostgreSQL runs as the postgres user and must reach its data folder
     handles.postgres = await startEmbeddedPostgres({
-      dataDir: path.join(dir, 'data'),
+      dataDir: path.join(scratchDir, 'postgres'),
       port: await freePort(),
       password: 'test-only-password',
       database: 'postgres',
@@ -56,4 +57,5 @@ export default async function globalSetup(): Promise<void> {
   }
   process.env[TEST_ENV.adminUrl] = adminUrl;
   process.env[TEST_ENV.temporalAddress] = temporalAddress;
+  process.env[TEST_ENV.scratchDir] = scratchDir;
 }
