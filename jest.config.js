@@ -5,7 +5,7 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.(t|j|mj)s$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
   // ESM-only packages are compiled to CommonJS for jest's module system (Node itself loads them natively).
-  transformIgnorePatterns: ['/node_modules/(?!(?:.*/node_modules/)?(?:jose|p-limit|yocto-queue)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(?:.*/node_modules/)?(?:jose|p-limit|yocto-queue|otplib|@otplib|@noble|@scure)/)'],
   globalSetup: '<rootDir>/test/setup/globalSetup.ts',
   globalTeardown: '<rootDir>/test/setup/globalTeardown.ts',
   testTimeout: 60_000,

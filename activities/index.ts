@@ -1,9 +1,15 @@
 import type { DatabasePool } from '../src/db/pool';
 import type { Logger } from '../src/logger';
+import type { MatrixSettings } from '../src/matrix/client';
+import { matrixActivities } from './matrix';
+import { p2pActivities } from './p2p';
 
 export interface ActivityDeps {
   pool: DatabasePool;
   log: Logger;
+  /** Undefined when no homeserver is configured: room events are skipped. */
+  matrix: MatrixSettings | undefined;
+  now?: () => Date;
 }
 
 /**
@@ -11,8 +17,11 @@ export interface ActivityDeps {
  * their own dependencies. Workflows import only the type.
  */
 export function createActivities(deps: ActivityDeps) {
-  void deps;
-  return {};
+  const now = deps.now ?? (() => new Date());
+  return {
+    ...p2pActivities({ pool: deps.pool, now }),
+    ...matrixActivities({ log: deps.log, matrix: deps.matrix }),
+  };
 }
 
 export type Activities = ReturnType<typeof createActivities>;

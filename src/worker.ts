@@ -24,7 +24,7 @@ async function main(): Promise<void> {
       taskQueue: config.temporal.taskQueue,
       workflowBundlePath: config.temporal.workflowBundlePath,
     },
-    { pool, log },
+    { pool, log, matrix: config.matrix },
   );
   running = true;
   log.info({ task_queue: config.temporal.taskQueue, namespace: config.temporal.namespace }, 'worker running');

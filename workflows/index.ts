@@ -1,2 +1,2 @@
 // Every workflow the worker runs is exported here; the worker bundles this file.
-export {};
+export { p2pTransfer } from './p2pTransfer';

@@ -48,6 +48,16 @@ export const envSchema = z.object({
   WALLET_TRANSACTION_LIMIT: decimalAmount.default('50000.00').describe('default per-transaction limit of a new wallet'),
   WALLET_DAILY_LIMIT: decimalAmount.default('100000.00').describe('default daily limit of a new wallet'),
   WALLET_MONTHLY_LIMIT: decimalAmount.default('1000000.00').describe('default monthly limit of a new wallet'),
+
+  P2P_AUTHORIZATION_WINDOW_SECONDS: positiveInt.default(900).describe('seconds a P2P transfer waits for confirmation before it is cancelled'),
+  P2P_ACCEPTANCE_WINDOW_SECONDS: positiveInt.default(86_400).describe('seconds a recipient has to accept before the transfer expires and is refunded'),
+  P2P_ACCEPTANCE_THRESHOLD: decimalAmount.default('1000.00').describe('amount above which the recipient must accept a P2P transfer'),
+  P2P_MAX_AUTH_ATTEMPTS: positiveInt.default(3).describe('failed proofs after which a transfer ends as auth_failed'),
+  MATRIX_EVENT_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(3000).describe('milliseconds confirm waits for the Matrix event before answering without event_id'),
+
+  MATRIX_HOMESERVER_URL: optionalString.pipe(url.optional()).describe('client-server API base URL of the homeserver; unset turns Matrix off'),
+  MATRIX_SERVER_NAME: z.string().min(1).default('localhost').describe('server name in Matrix user ids (the part after the colon)'),
+  MATRIX_AS_TOKEN: optionalString.describe('as_token of the Application Service registration'),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -71,6 +81,17 @@ export interface Config {
   adminToken: string | undefined;
   miniappsFile: string;
   wallet: { defaultCurrency: Currency; transactionLimit: bigint; dailyLimit: bigint; monthlyLimit: bigint };
+  p2p: {
+    authorizationWindowMs: number;
+    acceptanceWindowMs: number;
+    /** In the wallet's currency, as a decimal string (applied to the transfer currency's minor units). */
+    acceptanceThreshold: string;
+    maxAuthAttempts: number;
+    eventWaitMs: number;
+  };
+  /** Undefined when no homeserver is configured: events are skipped and the money still moves. */
+  matrix: { homeserverUrl: string; asToken: string; serverName: string } | undefined;
+  matrixServerName: string;
 }
 
 export class ConfigError extends Error {
@@ -125,6 +146,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const miniappsFile = e.MINIAPPS_FILE ?? path.resolve('config', 'miniapps.dev.yaml');
   if (e.MINIAPPS_FILE !== undefined && !existsSync(e.MINIAPPS_FILE)) problems.push(`MINIAPPS_FILE: no file at ${e.MINIAPPS_FILE}`);
   if (e.TEP_KEYS_FILE !== undefined && !existsSync(e.TEP_KEYS_FILE)) problems.push(`TEP_KEYS_FILE: no file at ${e.TEP_KEYS_FILE}`);
+  if ((e.MATRIX_HOMESERVER_URL === undefined) !== (e.MATRIX_AS_TOKEN === undefined)) {
+    problems.push('MATRIX_HOMESERVER_URL / MATRIX_AS_TOKEN: set both to turn Matrix on, or neither');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -146,6 +170,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminToken: e.ADMIN_TOKEN,
     miniappsFile,
     wallet,
+    p2p: {
+      authorizationWindowMs: e.P2P_AUTHORIZATION_WINDOW_SECONDS * 1000,
+      acceptanceWindowMs: e.P2P_ACCEPTANCE_WINDOW_SECONDS * 1000,
+      acceptanceThreshold: e.P2P_ACCEPTANCE_THRESHOLD,
+      maxAuthAttempts: e.P2P_MAX_AUTH_ATTEMPTS,
+      eventWaitMs: e.MATRIX_EVENT_WAIT_MS,
+    },
+    matrix:
+      e.MATRIX_HOMESERVER_URL && e.MATRIX_AS_TOKEN
+        ? { homeserverUrl: e.MATRIX_HOMESERVER_URL.replace(/\/$/, ''), asToken: e.MATRIX_AS_TOKEN, serverName: e.MATRIX_SERVER_NAME }
+        : undefined,
+    matrixServerName: e.MATRIX_SERVER_NAME,
   };
 }
 

@@ -10,6 +10,10 @@ export const HistoryRow = z.object({
   created_at: z.date(),
   currency: z.string().transform((c) => c.trim()),
   amount: z.bigint(),
+  /** Set for P2P entries: the transfer as it stands now (a sent transfer may since have been rejected). */
+  transfer: z
+    .object({ status: z.string(), sender: z.string(), recipient: z.string(), note: z.string().nullable(), room_id: z.string().nullable() })
+    .nullable(),
 });
 export type HistoryRow = z.infer<typeof HistoryRow>;
 
@@ -34,16 +38,22 @@ export async function walletHistory(
 ): Promise<HistoryPage> {
   const snapshot =
     page.snapshot ?? (await db.oneFirst(sql.type(z.object({ s: z.string() }))`SELECT pg_current_snapshot()::text AS s`));
-  const visible = sql.fragment`
+  const from = sql.fragment`
     FROM accounts a
     JOIN postings p ON p.account_id = a.id
-    JOIN journal_entries e ON e.id = p.entry_id
+    JOIN journal_entries e ON e.id = p.entry_id`;
+  const where = sql.fragment`
     WHERE a.kind = 'wallet' AND a.owner = ${walletId}
       AND pg_visible_in_snapshot(e.xid, ${snapshot}::pg_snapshot)`;
-  const total = await db.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n ${visible}`);
+  const total = await db.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n ${from} ${where}`);
   const rows = await db.any(sql.type(HistoryRow)`
-    SELECT e.txn_id, e.kind, e.reference, e.metadata, e.created_at, p.currency, p.amount
-    ${visible}
+    SELECT e.txn_id, e.kind, e.reference, e.metadata, e.created_at, p.currency, p.amount,
+      CASE WHEN t.id IS NOT NULL THEN json_build_object(
+        'status', t.status, 'sender', t.sender_user_id, 'recipient', t.recipient_user_id, 'note', t.note, 'room_id', t.room_id)
+      END AS transfer
+    ${from}
+    LEFT JOIN p2p_transfers t ON t.id = e.reference AND e.kind LIKE 'p2p%'
+    ${where}
     ORDER BY e.id DESC
     LIMIT ${page.limit} OFFSET ${page.offset}`);
   return { rows, total, snapshot };

@@ -42,7 +42,14 @@ function checkBalanced(input: EntryInput): void {
  * any account but the funding account below zero is refused with INSUFFICIENT_FUNDS (and the
  * database's CHECK refuses it again should this code ever be wrong).
  */
-export async function postEntry(db: DatabaseConnection, input: EntryInput): Promise<PostedEntry> {
+export async function postEntry(
+  db: DatabaseConnection,
+  input: EntryInput,
+  options: {
+    /** Runs after the accounts are locked and before the postings: checks that must not race (limits, statuses). */
+    guard?: (tx: DatabaseTransactionConnection) => Promise<void>;
+  } = {},
+): Promise<PostedEntry> {
   checkBalanced(input);
   try {
     return await db.transaction(async (tx) => {
@@ -55,6 +62,7 @@ export async function postEntry(db: DatabaseConnection, input: EntryInput): Prom
       if (!inserted) return replay(tx, input);
 
       const accounts = await lockAccounts(tx, input.postings.map((p) => p.account));
+      await options.guard?.(tx);
       for (const { account, amount } of input.postings) {
         const row = accounts.get(accountKey(account))!;
         if (account.kind !== 'funding' && row.balance + amount < 0n) {

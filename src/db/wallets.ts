@@ -16,11 +16,12 @@ export const WalletRow = z.object({
   transaction_limit: z.bigint(),
   daily_limit: z.bigint(),
   monthly_limit: z.bigint(),
+  require_p2p_acceptance: z.boolean(),
   created_at: z.date(),
 });
 export type Wallet = z.infer<typeof WalletRow>;
 
-const COLUMNS = sql.fragment`id, user_id, currency, status, verification_level, verified_at, transaction_limit, daily_limit, monthly_limit, created_at`;
+const COLUMNS = sql.fragment`id, user_id, currency, status, verification_level, verified_at, transaction_limit, daily_limit, monthly_limit, require_p2p_acceptance, created_at`;
 
 export interface NewWallet {
   id: string;
@@ -64,4 +65,10 @@ export function walletsByUsers(db: DatabaseConnection, userIds: readonly string[
 export function setWalletStatus(db: DatabaseConnection, walletId: string, status: WalletStatus): Promise<Wallet | null> {
   return db.maybeOne(sql.type(WalletRow)`
     UPDATE wallets SET status = ${status}, updated_at = now() WHERE id = ${walletId} RETURNING ${COLUMNS}`);
+}
+
+/** The recipient-side policy: when true, every P2P transfer to this wallet waits for acceptance. */
+export function setRequireP2PAcceptance(db: DatabaseConnection, walletId: string, required: boolean): Promise<Wallet> {
+  return db.one(sql.type(WalletRow)`
+    UPDATE wallets SET require_p2p_acceptance = ${required}, updated_at = now() WHERE id = ${walletId} RETURNING ${COLUMNS}`);
 }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { SEARCH_ATTRIBUTES } from '../temporal/searchAttributes';
+import { SEARCH_ATTRIBUTES } from '../domain/searchAttributes';
 
 /**
  * Where the Temporal CLI comes from: TEMPORAL_CLI_PATH, then `temporal` on PATH, then the

@@ -47,6 +47,8 @@ export class DomainError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly details?: ErrorDetails,
+    /** Where PROTO prints the details beside `code` and `message` too (e.g. RECIPIENT_NO_WALLET, 6.3.5). */
+    readonly inline = false,
   ) {
     super(message);
   }

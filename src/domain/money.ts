@@ -5,14 +5,14 @@ import { invalidField } from './errors';
  * `currencies` table is seeded with the same list (a test keeps the two equal).
  */
 export const CURRENCIES = {
-  USD: { exponent: 2, name: 'US Dollar' },
-  EUR: { exponent: 2, name: 'Euro' },
-  GBP: { exponent: 2, name: 'Pound Sterling' },
-  NGN: { exponent: 2, name: 'Naira' },
-  KES: { exponent: 2, name: 'Kenyan Shilling' },
-  GHS: { exponent: 2, name: 'Ghana Cedi' },
-  ZAR: { exponent: 2, name: 'Rand' },
-  JPY: { exponent: 0, name: 'Yen' },
+  USD: { exponent: 2, name: 'US Dollar', symbol: '$' },
+  EUR: { exponent: 2, name: 'Euro', symbol: '€' },
+  GBP: { exponent: 2, name: 'Pound Sterling', symbol: '£' },
+  NGN: { exponent: 2, name: 'Naira', symbol: '₦' },
+  KES: { exponent: 2, name: 'Kenyan Shilling', symbol: 'KSh ' },
+  GHS: { exponent: 2, name: 'Ghana Cedi', symbol: 'GH₵' },
+  ZAR: { exponent: 2, name: 'Rand', symbol: 'R ' },
+  JPY: { exponent: 0, name: 'Yen', symbol: '¥' },
 } as const;
 
 export type Currency = keyof typeof CURRENCIES;
@@ -81,4 +81,14 @@ export function formatAmount(minor: bigint, currency: Currency): string {
  */
 export function amountToJson(minor: bigint, currency: Currency): number {
   return Number(formatAmount(minor, currency));
+}
+
+/**
+ * For people: symbol and thousands separators, e.g. 500000n USD -> "$5,000.00". Written out rather
+ * than Intl.NumberFormat so workflow code gets the same text on every replay and Node version.
+ */
+export function displayAmount(minor: bigint, currency: Currency): string {
+  const [whole = '0', fraction] = formatAmount(minor < 0n ? -minor : minor, currency).split('.');
+  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return `${minor < 0n ? '-' : ''}${CURRENCIES[currency].symbol}${grouped}${fraction !== undefined ? `.${fraction}` : ''}`;
 }

@@ -10,6 +10,8 @@ import { tepAuth } from './middleware/auth';
 import { protoErrors } from './middleware/errors';
 import { accessLog, requestId } from './middleware/requestId';
 import { adminRoutes } from './routes/admin';
+import { p2pRoutes } from './routes/p2p';
+import { paymentMethodRoutes } from './routes/paymentMethods';
 import { systemRoutes } from './routes/system';
 import { walletRoutes } from './routes/wallet';
 import type { AppState } from './state';
@@ -29,6 +31,8 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const routers = [
     systemRoutes(deps),
     walletRoutes(deps, auth),
+    paymentMethodRoutes(deps, auth),
+    p2pRoutes(deps, auth),
     adminRoutes(deps, deps.config.adminToken),
   ];
 

@@ -23,7 +23,17 @@ function transactionView(row: HistoryRow) {
   const currency = isCurrency(row.currency) ? row.currency : 'USD';
   const meta = row.metadata;
   const str = (key: string) => (typeof meta[key] === 'string' ? (meta[key] as string) : undefined);
-  const counterparty = str('counterparty');
+  const transfer = row.transfer;
+  // The other person: a refund comes back from the recipient who did not take the money.
+  const counterparty = transfer
+    ? row.amount < 0n || row.kind === 'p2p_refund'
+      ? transfer.recipient
+      : transfer.sender
+    : str('counterparty');
+  const note = transfer?.note ?? str('note');
+  const roomId = transfer?.room_id ?? str('room_id');
+  // A refund or release is done when written; the original movement shows where its transfer ended up.
+  const status = transfer && (row.kind === 'p2p_transfer' || row.kind === 'p2p_hold') ? transfer.status : (str('status') ?? 'completed');
   return {
     txn_id: row.txn_id,
     type: transactionType(row),
@@ -31,11 +41,11 @@ function transactionView(row: HistoryRow) {
     direction: row.amount < 0n ? 'debit' : 'credit',
     currency,
     ...(counterparty ? { [row.amount < 0n ? 'to' : 'from']: { user_id: counterparty } } : {}),
-    status: str('status') ?? 'completed',
-    ...(str('note') ? { note: str('note') } : {}),
+    status,
+    ...(note ? { note } : {}),
     ...(row.reference && row.kind !== 'funding' ? { reference: row.reference } : {}),
     timestamp: row.created_at.toISOString(),
-    ...(str('room_id') ? { room_id: str('room_id') } : {}),
+    ...(roomId ? { room_id: roomId } : {}),
   };
 }
 

@@ -71,6 +71,16 @@ function groupAlive(pid: number): boolean {
   }
 }
 
+/** Polls until the process group is gone (children may take a moment after the launcher exits). */
+async function groupGone(pid: number, withinMs = 10_000): Promise<boolean> {
+  const deadline = Date.now() + withinMs;
+  while (groupAlive(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return true;
+}
+
 async function portOpen(port: number): Promise<boolean> {
   try {
     await fetch(`http://127.0.0.1:${port}/`);
@@ -98,13 +108,14 @@ test('npm start runs everything, stops cleanly on Ctrl-C and keeps its data for 
   expect(registered.status).toBe(201);
   const walletId = ((await registered.json()) as { wallet_id: string }).wallet_id;
 
-  expect(await ctrlC(first.child)).toBe(0);
-  await new Promise((r) => setTimeout(r, 500));
-  expect(groupAlive(first.child.pid!)).toBe(false);
+  const firstExit = await ctrlC(first.child);
+  if (firstExit !== 0) throw new Error(`launcher exited with ${firstExit}:\n${first.output()}`);
+  expect(await groupGone(first.child.pid!)).toBe(true);
   expect(await portOpen(ports.api)).toBe(false);
   expect(await portOpen(ports.ui)).toBe(false);
 
   const second = launch();
+  let secondExit: number | null;
   try {
     await waitForHealthy(`${api}/health`, second.output);
     const again = await fetch(`${api}/api/v1/wallet/register`, {
@@ -113,8 +124,8 @@ test('npm start runs everything, stops cleanly on Ctrl-C and keeps its data for 
     expect(again.status).toBe(200);
     expect(((await again.json()) as { wallet_id: string }).wallet_id).toBe(walletId);
   } finally {
-    expect(await ctrlC(second.child)).toBe(0);
+    secondExit = await ctrlC(second.child);
   }
-  await new Promise((r) => setTimeout(r, 500));
-  expect(groupAlive(second.child.pid!)).toBe(false);
+  if (secondExit !== 0) throw new Error(`launcher exited with ${secondExit}:\n${second.output()}`);
+  expect(await groupGone(second.child.pid!)).toBe(true);
 });

@@ -4,6 +4,8 @@ export const TEST_ENV = {
   temporalAddress: 'TMCP_TEST_TEMPORAL_ADDRESS',
   /** A scratch folder for this run; globalTeardown removes it. */
   scratchDir: 'TMCP_TEST_SCRATCH_DIR',
+  /** The workflows, bundled once per run so each test file's worker starts in well under a second. */
+  workflowBundle: 'TMCP_TEST_WORKFLOW_BUNDLE',
 } as const;
 
 export const TEMPLATE_DATABASE = 'tmcp_test_template';

@@ -1,11 +1,13 @@
-import { chmod, mkdtemp } from 'node:fs/promises';
+import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import pg from 'pg';
 import { migrate } from '../../src/db/migrate';
 import { startEmbeddedPostgres, type RunningPostgres } from '../../src/dev/embeddedPostgres';
 import { findTemporalCli, startTemporalDevServer, type RunningTemporal } from '../../src/dev/temporalDevServer';
+import { WORKFLOWS_PATH } from '../../src/temporal/worker';
 import { TEMPLATE_DATABASE, TEST_ENV } from './env';
 
 export async function freePort(): Promise<number> {
@@ -17,6 +19,8 @@ export async function freePort(): Promise<number> {
     });
   });
 }
+
+const quietBundler = { trace() {}, debug() {}, info() {}, log() {}, warn: console.warn, error: console.error };
 
 /**
  * Starts PostgreSQL and Temporal once per test run (or uses DATABASE_URL / TEMPORAL_ADDRESS), and
@@ -55,6 +59,11 @@ export default async function globalSetup(): Promise<void> {
     handles.temporal = await startTemporalDevServer({ cliPath: findTemporalCli(process.env.TEMPORAL_CLI_PATH) });
     temporalAddress = handles.temporal.address;
   }
+  const bundlePath = path.join(scratchDir, 'workflow-bundle.js');
+  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve(WORKFLOWS_PATH), logger: quietBundler });
+  await writeFile(bundlePath, code);
+
+  process.env[TEST_ENV.workflowBundle] = bundlePath;
   process.env[TEST_ENV.adminUrl] = adminUrl;
   process.env[TEST_ENV.temporalAddress] = temporalAddress;
   process.env[TEST_ENV.scratchDir] = scratchDir;

@@ -3,11 +3,12 @@ import { DomainError, type ErrorCode } from '../../domain/errors';
 import type { AppContext, AppState } from '../state';
 
 /** PROTO 12.1 error body. */
-export function errorBody(ctx: AppContext, code: ErrorCode, message: string, details?: Record<string, unknown>) {
+export function errorBody(ctx: AppContext, code: ErrorCode, message: string, details?: Record<string, unknown>, inline = false) {
   return {
     error: {
       code,
       message,
+      ...(inline ? details : {}),
       ...(details ? { details } : {}),
       timestamp: new Date().toISOString(),
       request_id: ctx.state.requestId,
@@ -35,7 +36,7 @@ export function protoErrors(): Middleware<AppState> {
     } catch (err) {
       if (err instanceof DomainError) {
         ctx.status = err.status;
-        ctx.body = errorBody(ctx, err.code, err.message, err.details);
+        ctx.body = errorBody(ctx, err.code, err.message, err.details, err.inline);
         if (err.code === 'INVALID_TOKEN') ctx.set('WWW-Authenticate', 'Bearer');
         return;
       }

@@ -4,6 +4,7 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
  * Custom search attributes, so operators can filter sagas in the Temporal Web UI
  * (e.g. `TmcpUserIds = "@alice:example.org"`). The dev server registers them at start;
  * a production cluster needs `temporal operator search-attribute create` once (see README).
+ * Kept in src/domain because workflows upsert them.
  */
 export const TMCP_STATUS = defineSearchAttributeKey('TmcpStatus', SearchAttributeType.KEYWORD);
 export const TMCP_USER_IDS = defineSearchAttributeKey('TmcpUserIds', SearchAttributeType.KEYWORD_LIST);

@@ -1,0 +1,150 @@
+import { sql } from 'slonik';
+import { z } from 'zod';
+import type { Currency } from '../domain/money';
+import { P2P_STATES, type P2PState } from '../domain/p2p';
+import type { DatabaseConnection } from './pool';
+
+export const TransferRow = z.object({
+  id: z.string(),
+  sender_user_id: z.string(),
+  sender_wallet_id: z.string(),
+  recipient_user_id: z.string(),
+  recipient_wallet_id: z.string(),
+  amount: z.bigint(),
+  currency: z.string().transform((c) => c.trim() as Currency),
+  note: z.string().nullable(),
+  room_id: z.string().nullable(),
+  status: z.enum(P2P_STATES),
+  status_reason: z.string().nullable(),
+  recipient_acceptance_required: z.boolean(),
+  idempotency_key: z.string(),
+  request_hash: z.string(),
+  initiate_response: z.record(z.unknown()),
+  auth_method: z.string().nullable(),
+  auth_attempts: z.number(),
+  event_id: z.string().nullable(),
+  status_event_id: z.string().nullable(),
+  event_error: z.string().nullable(),
+  authorization_expires_at: z.date(),
+  acceptance_expires_at: z.date().nullable(),
+  created_at: z.date(),
+  updated_at: z.date(),
+  confirmed_at: z.date().nullable(),
+  completed_at: z.date().nullable(),
+  rejected_at: z.date().nullable(),
+  expired_at: z.date().nullable(),
+  cancelled_at: z.date().nullable(),
+});
+export type Transfer = z.infer<typeof TransferRow>;
+
+export interface NewTransfer {
+  id: string;
+  senderUserId: string;
+  senderWalletId: string;
+  recipientUserId: string;
+  recipientWalletId: string;
+  amount: bigint;
+  currency: Currency;
+  note?: string;
+  roomId?: string;
+  recipientAcceptanceRequired: boolean;
+  idempotencyKey: string;
+  requestHash: string;
+  initiateResponse: Record<string, unknown>;
+  createdAt: Date;
+  authorizationExpiresAt: Date;
+}
+
+/**
+ * Records a new transfer, or returns the one the sender already made with this idempotency key
+ * (`created: false`); the unique key settles concurrent identical requests in the database.
+ */
+export async function insertTransfer(db: DatabaseConnection, t: NewTransfer): Promise<{ transfer: Transfer; created: boolean }> {
+  const inserted = await db.maybeOne(sql.type(TransferRow)`
+    INSERT INTO p2p_transfers (id, sender_user_id, sender_wallet_id, recipient_user_id, recipient_wallet_id, amount, currency,
+      note, room_id, status, recipient_acceptance_required, idempotency_key, request_hash, initiate_response,
+      created_at, updated_at, authorization_expires_at)
+    VALUES (${t.id}, ${t.senderUserId}, ${t.senderWalletId}, ${t.recipientUserId}, ${t.recipientWalletId}, ${t.amount}, ${t.currency},
+      ${t.note ?? null}, ${t.roomId ?? null}, 'pending_authorization', ${t.recipientAcceptanceRequired}, ${t.idempotencyKey},
+      ${t.requestHash}, ${sql.json(JSON.parse(JSON.stringify(t.initiateResponse)))}, ${t.createdAt.toISOString()}::timestamptz,
+      ${t.createdAt.toISOString()}::timestamptz, ${t.authorizationExpiresAt.toISOString()}::timestamptz)
+    ON CONFLICT (sender_user_id, idempotency_key) DO NOTHING
+    RETURNING *`);
+  if (inserted) return { transfer: inserted, created: true };
+  const existing = await transferByKey(db, t.senderUserId, t.idempotencyKey);
+  if (!existing) throw new Error(`transfer with key ${t.idempotencyKey} vanished`);
+  return { transfer: existing, created: false };
+}
+
+export function transferByKey(db: DatabaseConnection, senderUserId: string, idempotencyKey: string): Promise<Transfer | null> {
+  return db.maybeOne(sql.type(TransferRow)`
+    SELECT * FROM p2p_transfers WHERE sender_user_id = ${senderUserId} AND idempotency_key = ${idempotencyKey}`);
+}
+
+export function transferById(db: DatabaseConnection, id: string, lock = false): Promise<Transfer | null> {
+  return db.maybeOne(sql.type(TransferRow)`
+    SELECT * FROM p2p_transfers WHERE id = ${id} ${lock ? sql.fragment`FOR UPDATE` : sql.fragment``}`);
+}
+
+const TIMESTAMP_COLUMN: Partial<Record<P2PState, string>> = {
+  completed: 'completed_at',
+  rejected: 'rejected_at',
+  expired: 'expired_at',
+  cancelled: 'cancelled_at',
+  auth_failed: 'cancelled_at',
+};
+
+export interface StatusChange {
+  status: P2PState;
+  /** Only from these states: a retried activity finds the row already moved and changes nothing. */
+  from: readonly P2PState[];
+  reason?: string;
+  authMethod?: string;
+  authAttempts?: number;
+  confirmed?: boolean;
+  acceptanceExpiresAt?: string;
+}
+
+/** Moves a transfer to a new status; returns the row as it is afterwards (moved or not). */
+export async function changeTransferStatus(db: DatabaseConnection, id: string, change: StatusChange): Promise<Transfer> {
+  const stamp = TIMESTAMP_COLUMN[change.status];
+  const sets = [
+    sql.fragment`status = ${change.status}`,
+    sql.fragment`updated_at = now()`,
+    ...(stamp ? [sql.fragment`${sql.identifier([stamp])} = now()`] : []),
+    ...(change.reason !== undefined ? [sql.fragment`status_reason = ${change.reason}`] : []),
+    ...(change.authMethod !== undefined ? [sql.fragment`auth_method = ${change.authMethod}`] : []),
+    ...(change.authAttempts !== undefined ? [sql.fragment`auth_attempts = ${change.authAttempts}`] : []),
+    ...(change.confirmed ? [sql.fragment`confirmed_at = now()`] : []),
+    ...(change.acceptanceExpiresAt !== undefined
+      ? [sql.fragment`acceptance_expires_at = ${change.acceptanceExpiresAt}::timestamptz`]
+      : []),
+  ];
+  const moved = await db.maybeOne(sql.type(TransferRow)`
+    UPDATE p2p_transfers SET ${sql.join(sets, sql.fragment`, `)}
+    WHERE id = ${id} AND status = ANY(${sql.array([...change.from], 'text')})
+    RETURNING *`);
+  if (moved) return moved;
+  const current = await transferById(db, id);
+  if (!current) throw new Error(`transfer ${id} does not exist`);
+  return current;
+}
+
+export async function setAuthAttempts(db: DatabaseConnection, id: string, attempts: number): Promise<void> {
+  await db.query(sql.unsafe`UPDATE p2p_transfers SET auth_attempts = greatest(auth_attempts, ${attempts}), updated_at = now() WHERE id = ${id}`);
+}
+
+/** Writes the outcome of a room event: its id, or why the homeserver refused it. */
+export async function recordTransferEvent(
+  db: DatabaseConnection,
+  id: string,
+  slot: 'transfer' | 'status',
+  outcome: { eventId?: string; error?: string },
+): Promise<void> {
+  const column = slot === 'transfer' ? 'event_id' : 'status_event_id';
+  await db.query(sql.unsafe`
+    UPDATE p2p_transfers
+    SET ${sql.identifier([column])} = coalesce(${outcome.eventId ?? null}, ${sql.identifier([column])}),
+        event_error = ${outcome.error ?? null}, updated_at = now()
+    WHERE id = ${id}`);
+}

@@ -1,0 +1,95 @@
+import Router from '@koa/router';
+import { z } from 'zod';
+import { isId } from '../../domain/ids';
+import { acceptTransfer, cancelTransfer, confirmTransfer, getTransfer, initiateTransfer, rejectTransfer, type P2PDeps } from '../../wallet/p2p';
+import { invalidField } from '../../domain/errors';
+import type { tepAuth } from '../middleware/auth';
+import { IdempotencyKey, MatrixUserId, RoomId, withMoney } from '../schemas';
+import type { AppContext, AppState } from '../state';
+import { parseInput } from '../validate';
+
+const InitiateBody = withMoney({
+  recipient: MatrixUserId,
+  note: z.string().max(280).optional(),
+  room_id: RoomId.optional(),
+  idempotency_key: IdempotencyKey,
+});
+
+const Timestamp = z.string().max(64).refine((v) => !Number.isNaN(Date.parse(v)), 'must be an ISO 8601 timestamp');
+const DeviceId = z.string().min(1).max(128);
+
+/** PROTO 7.2.4 auth_proof: one shape per method. */
+const AuthProof = z.discriminatedUnion('method', [
+  z.object({
+    method: z.literal('biometric'),
+    proof: z.object({ signature: z.string().min(1).max(1024).regex(/^[A-Za-z0-9+/=_-]+$/, 'must be base64'), device_id: DeviceId, timestamp: Timestamp }).strict(),
+  }).strict(),
+  z.object({
+    method: z.literal('pin'),
+    proof: z.object({ hashed_pin: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be the hex SHA-256 of the PIN'), device_id: DeviceId.optional() }).strict(),
+  }).strict(),
+  z.object({
+    method: z.literal('otp'),
+    proof: z.object({ otp_code: z.string().regex(/^\d{6}$/, 'must be 6 digits'), timestamp: Timestamp.optional() }).strict(),
+  }).strict(),
+]);
+
+const ConfirmBody = z.object({ auth_proof: AuthProof }).strict();
+// PROTO 7.2.7 shows device_id and timestamp on accept; they are accepted and not needed.
+const AcceptBody = z.object({ device_id: DeviceId.optional(), timestamp: Timestamp.optional() }).strict();
+const RejectBody = z.object({ reason: z.string().max(64).optional(), message: z.string().max(280).optional() }).strict();
+
+function transferIdOf(ctx: AppContext): string {
+  const id = ctx.params.transfer_id;
+  if (!isId('transfer', id)) throw invalidField('transfer_id', 'must be a transfer id like p2p_...');
+  return id;
+}
+
+/** PROTO 7.2 under /api/v1/wallet/p2p: each state change is an Update of the transfer's saga. */
+export function p2pRoutes(deps: P2PDeps, auth: ReturnType<typeof tepAuth>): Router<AppState> {
+  const router = new Router<AppState>({ prefix: '/api/v1/wallet/p2p' });
+
+  router.post('/initiate', auth('wallet:pay'), async (ctx) => {
+    const body = parseInput(InitiateBody, ctx.request.body ?? {});
+    const result = await initiateTransfer(deps, ctx.state.tep!.userId, {
+      recipient: body.recipient,
+      amount: body.amount,
+      currency: body.currency,
+      note: body.note,
+      roomId: body.room_id,
+      idempotencyKey: body.idempotency_key,
+    });
+    if (result.replayed) ctx.set('Idempotent-Replayed', 'true');
+    ctx.status = 201;
+    ctx.body = result.body;
+  });
+
+  router.post('/:transfer_id/confirm', auth('wallet:pay'), async (ctx) => {
+    const id = transferIdOf(ctx);
+    const body = parseInput(ConfirmBody, ctx.request.body ?? {});
+    ctx.body = await confirmTransfer(deps, ctx.state.tep!.userId, id, body.auth_proof);
+  });
+
+  router.post('/:transfer_id/accept', auth('wallet:pay'), async (ctx) => {
+    const id = transferIdOf(ctx);
+    parseInput(AcceptBody, ctx.request.body ?? {});
+    ctx.body = await acceptTransfer(deps, ctx.state.tep!.userId, id);
+  });
+
+  router.post('/:transfer_id/reject', auth('wallet:pay'), async (ctx) => {
+    const id = transferIdOf(ctx);
+    const body = parseInput(RejectBody, ctx.request.body ?? {});
+    ctx.body = await rejectTransfer(deps, ctx.state.tep!.userId, id, body);
+  });
+
+  router.post('/:transfer_id/cancel', auth('wallet:pay'), async (ctx) => {
+    const id = transferIdOf(ctx);
+    ctx.body = await cancelTransfer(deps, ctx.state.tep!.userId, id);
+  });
+
+  router.get('/:transfer_id', auth('wallet:pay'), async (ctx) => {
+    ctx.body = await getTransfer(deps, ctx.state.tep!.userId, transferIdOf(ctx));
+  });
+
+  return router;
+}

@@ -1,0 +1,316 @@
+import { createHash } from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { Config } from '../config';
+import { walletBalances } from '../db/ledger';
+import { insertTransfer, transferById, transferByKey, type Transfer } from '../db/p2p';
+import type { DatabasePool } from '../db/pool';
+import { walletByUser } from '../db/wallets';
+import { DomainError, invalidField } from '../domain/errors';
+import { amountToJson, parseAmount, type Currency } from '../domain/money';
+import { p2pWorkflowId, P2P_TERMINAL_STATES, refuseAction, type P2PAction, type P2PInput, type P2PSnapshot, type P2PState } from '../domain/p2p';
+import { TMCP_ROOM_ID, TMCP_STATUS, TMCP_USER_IDS } from '../domain/searchAttributes';
+import { newId } from '../ids';
+import type { Logger } from '../logger';
+import type { Temporal } from '../temporal/client';
+import { domainErrorFromUpdate, isWorkflowGone } from '../temporal/failures';
+import { acceptP2P, cancelP2P, confirmP2P, rejectP2P } from '../../workflows/p2pMessages';
+import type { p2pTransfer } from '../../workflows/p2pTransfer';
+import { availableMethods } from './mfa';
+import { checkSendLimits } from './p2pLedger';
+import { ownWallet } from './wallets';
+
+export interface P2PDeps {
+  pool: DatabasePool;
+  temporal: Temporal;
+  config: Pick<Config, 'p2p' | 'wallet'>;
+  log: Logger;
+}
+
+export interface InitiateRequest {
+  recipient: string;
+  amount: bigint;
+  currency: Currency;
+  note?: string;
+  roomId?: string;
+  idempotencyKey: string;
+}
+
+const iso = (d: Date | null | undefined) => d?.toISOString();
+
+function requestHash(r: InitiateRequest): string {
+  const canonical = JSON.stringify([r.recipient, r.amount.toString(), r.currency, r.note ?? null, r.roomId ?? null]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+function sagaInput(t: Transfer, config: P2PDeps['config']): P2PInput {
+  return {
+    transferId: t.id,
+    sender: { userId: t.sender_user_id, walletId: t.sender_wallet_id },
+    recipient: { userId: t.recipient_user_id, walletId: t.recipient_wallet_id },
+    amountMinor: t.amount.toString(),
+    currency: t.currency,
+    ...(t.note !== null ? { note: t.note } : {}),
+    ...(t.room_id !== null ? { roomId: t.room_id } : {}),
+    recipientAcceptanceRequired: t.recipient_acceptance_required,
+    createdAt: t.created_at.toISOString(),
+    authorizationWindowMs: Math.max(0, t.authorization_expires_at.getTime() - t.created_at.getTime()),
+    acceptanceWindowMs: config.p2p.acceptanceWindowMs,
+    eventWaitMs: config.p2p.eventWaitMs,
+    maxAuthAttempts: config.p2p.maxAuthAttempts,
+  };
+}
+
+/**
+ * Starts the transfer's saga, or finds it running. The workflow id comes from the transfer id, so
+ * concurrent or retried requests reach one workflow; a finished one is left alone.
+ */
+async function startSaga(deps: P2PDeps, t: Transfer): Promise<void> {
+  const amount = `${amountToJson(t.amount, t.currency)} ${t.currency}`;
+  try {
+    await deps.temporal.client.workflow.start<typeof p2pTransfer>('p2pTransfer', {
+      taskQueue: deps.temporal.taskQueue,
+      workflowId: p2pWorkflowId(t.id),
+      args: [sagaInput(t, deps.config)],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      staticSummary: `P2P ${t.id}: ${t.sender_user_id} → ${t.recipient_user_id}, ${amount}${t.room_id ? ` in ${t.room_id}` : ''}`,
+      typedSearchAttributes: [
+        { key: TMCP_STATUS, value: t.status },
+        { key: TMCP_USER_IDS, value: [t.sender_user_id, t.recipient_user_id] },
+        ...(t.room_id ? [{ key: TMCP_ROOM_ID, value: t.room_id }] : []),
+      ],
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return;
+    deps.log.error({ err, transfer_id: t.id }, 'could not start the P2P saga');
+    throw new DomainError('SERVICE_UNAVAILABLE', 'Transfers are unavailable right now; retry with the same idempotency_key', {
+      transfer_id: t.id,
+    });
+  }
+}
+
+async function replay(deps: P2PDeps, existing: Transfer, hash: string) {
+  if (existing.request_hash !== hash) {
+    throw new DomainError('DUPLICATE_TRANSACTION', 'idempotency_key was already used for a different transfer', {
+      field: 'idempotency_key',
+      transfer_id: existing.id,
+    });
+  }
+  // The first request may have stored the transfer and then failed to start its saga.
+  if (existing.status === 'pending_authorization') await startSaga(deps, existing);
+  return { replayed: true, body: existing.initiate_response };
+}
+
+/** PROTO 7.2.3. Idempotent per sender and idempotency_key: a repeat answers the stored response. */
+export async function initiateTransfer(deps: P2PDeps, senderUserId: string, req: InitiateRequest) {
+  const hash = requestHash(req);
+  const existing = await transferByKey(deps.pool, senderUserId, req.idempotencyKey);
+  if (existing) return replay(deps, existing, hash);
+
+  const sender = await ownWallet(deps, senderUserId);
+  if (sender.status !== 'active') throw new DomainError('WALLET_SUSPENDED', 'Your wallet is not active', { wallet_status: sender.status });
+  if (req.recipient === senderUserId) throw invalidField('recipient', 'must not be the sender');
+  const recipient = await walletByUser(deps.pool, req.recipient);
+  if (!recipient) {
+    throw new DomainError(
+      'RECIPIENT_NO_WALLET',
+      'Recipient does not have a wallet',
+      { recipient: req.recipient, can_invite: true, invite_url: `tween://invite-wallet?user=${req.recipient}` },
+      true,
+    );
+  }
+  if (recipient.status !== 'active') {
+    throw new DomainError('WALLET_SUSPENDED', "The recipient's wallet is not active", { recipient: req.recipient, wallet_status: recipient.status });
+  }
+  if (req.currency !== sender.currency || req.currency !== recipient.currency) {
+    throw new DomainError('CURRENCY_MISMATCH', 'currency must be the currency of both wallets', {
+      field: 'currency',
+      currency: req.currency,
+      sender_currency: sender.currency,
+      recipient_currency: recipient.currency,
+    });
+  }
+  await checkSendLimits(deps.pool, sender, req.amount);
+  const methods = await availableMethods(deps.pool, senderUserId);
+  if (methods.length === 0) {
+    throw new DomainError('MFA_REQUIRED', 'Set up a payment PIN, a device key or TOTP before sending money', {
+      setup: ['POST /api/v1/wallet/pin', 'POST /api/v1/wallet/devices/register', 'POST /api/v1/wallet/totp/enroll'],
+    });
+  }
+
+  const acceptanceRequired = recipient.require_p2p_acceptance || req.amount > parseAmount(deps.config.p2p.acceptanceThreshold, req.currency);
+  const id = newId('transfer');
+  const createdAt = new Date();
+  const expiresAt = new Date(createdAt.getTime() + deps.config.p2p.authorizationWindowMs);
+  const response = {
+    transfer_id: id,
+    status: 'pending_authorization' satisfies P2PState,
+    available_methods: methods,
+    recipient_acceptance_required: acceptanceRequired,
+    amount: amountToJson(req.amount, req.currency),
+    currency: req.currency,
+    ...(req.note !== undefined ? { note: req.note } : {}),
+    ...(req.roomId !== undefined ? { room_id: req.roomId } : {}),
+    sender: { user_id: senderUserId },
+    recipient: { user_id: req.recipient },
+    timestamp: createdAt.toISOString(),
+    expires_at: expiresAt.toISOString(),
+  };
+  const { transfer, created } = await insertTransfer(deps.pool, {
+    id,
+    senderUserId,
+    senderWalletId: sender.id,
+    recipientUserId: req.recipient,
+    recipientWalletId: recipient.id,
+    amount: req.amount,
+    currency: req.currency,
+    note: req.note,
+    roomId: req.roomId,
+    recipientAcceptanceRequired: acceptanceRequired,
+    idempotencyKey: req.idempotencyKey,
+    requestHash: hash,
+    initiateResponse: response,
+    createdAt,
+    authorizationExpiresAt: expiresAt,
+  });
+  if (!created) return replay(deps, transfer, hash);
+  await startSaga(deps, transfer);
+  // The stored copy, so the first answer and every replay are the same bytes.
+  return { replayed: false, body: transfer.initiate_response };
+}
+
+/** A transfer the caller is a party to; anyone else is told it does not exist. */
+async function partyTransfer(deps: Pick<P2PDeps, 'pool'>, userId: string, transferId: string): Promise<Transfer> {
+  const t = await transferById(deps.pool, transferId);
+  if (!t || (t.sender_user_id !== userId && t.recipient_user_id !== userId)) {
+    throw new DomainError('TRANSFER_NOT_FOUND', 'Transfer not found', { transfer_id: transferId });
+  }
+  return t;
+}
+
+function refusalFor(action: P2PAction, t: Transfer, userId: string): DomainError | undefined {
+  const refusal = refuseAction(action, { transferId: t.id, status: t.status, senderUserId: t.sender_user_id, recipientUserId: t.recipient_user_id }, userId);
+  return refusal && new DomainError(refusal.code, refusal.message, refusal.details);
+}
+
+const UPDATES = { confirm: confirmP2P, accept: acceptP2P, reject: rejectP2P, cancel: cancelP2P } as const;
+
+/**
+ * Sends one action to the transfer's saga as a Workflow Update and returns the saga's answer.
+ * The saga's validator decides; a transfer whose saga has finished is answered from PostgreSQL
+ * with the same rule.
+ */
+async function act(
+  deps: P2PDeps,
+  action: P2PAction,
+  userId: string,
+  transferId: string,
+  payload: Record<string, unknown>,
+): Promise<{ transfer: Transfer; snapshot: P2PSnapshot }> {
+  const transfer = await partyTransfer(deps, userId, transferId);
+  if (P2P_TERMINAL_STATES.includes(transfer.status)) throw refusalFor(action, transfer, userId) ?? new Error('terminal transfer accepted an action');
+  const handle = deps.temporal.client.workflow.getHandle(p2pWorkflowId(transferId));
+  try {
+    // Each update takes the caller plus its own fields; the saga's validator checks both.
+    const update = UPDATES[action] as unknown as typeof acceptP2P;
+    const snapshot = await handle.executeUpdate(update, { args: [{ userId, ...payload }] });
+    return { transfer, snapshot };
+  } catch (err) {
+    const domain = domainErrorFromUpdate(err);
+    if (domain) throw domain;
+    if (isWorkflowGone(err)) {
+      const now = await partyTransfer(deps, userId, transferId);
+      const refusal = refusalFor(action, now, userId);
+      if (refusal) throw refusal;
+    }
+    deps.log.error({ err, transfer_id: transferId, action }, 'P2P saga did not answer');
+    throw new DomainError('SERVICE_UNAVAILABLE', 'The transfer could not be reached right now; retry', { transfer_id: transferId });
+  }
+}
+
+function parties(t: Transfer) {
+  return {
+    sender: { user_id: t.sender_user_id, wallet_id: t.sender_wallet_id },
+    recipient: { user_id: t.recipient_user_id, wallet_id: t.recipient_wallet_id },
+  };
+}
+
+/** PROTO 7.2.4 */
+export async function confirmTransfer(deps: P2PDeps, userId: string, transferId: string, authProof: unknown) {
+  const { transfer: t, snapshot } = await act(deps, 'confirm', userId, transferId, { authProof });
+  return {
+    transfer_id: t.id,
+    status: snapshot.status,
+    recipient_acceptance_required: t.recipient_acceptance_required,
+    amount: amountToJson(t.amount, t.currency),
+    currency: t.currency,
+    ...parties(t),
+    timestamp: snapshot.confirmedAt,
+    ...(snapshot.acceptanceExpiresAt ? { expires_at: snapshot.acceptanceExpiresAt } : {}),
+    ...(snapshot.eventId ? { event_id: snapshot.eventId } : {}),
+  };
+}
+
+/** PROTO 7.2.7 accept */
+export async function acceptTransfer(deps: P2PDeps, userId: string, transferId: string) {
+  const { transfer: t, snapshot } = await act(deps, 'accept', userId, transferId, {});
+  const balance = await walletBalances(deps.pool, t.recipient_wallet_id, t.currency);
+  return {
+    transfer_id: t.id,
+    status: snapshot.status,
+    amount: amountToJson(t.amount, t.currency),
+    currency: t.currency,
+    recipient: parties(t).recipient,
+    accepted_at: snapshot.completedAt,
+    new_balance: amountToJson(balance.available, t.currency),
+  };
+}
+
+/** PROTO 7.2.7 reject: the hold goes back to the sender in the same database transaction. */
+export async function rejectTransfer(deps: P2PDeps, userId: string, transferId: string, reason: { reason?: string; message?: string }) {
+  const { transfer: t, snapshot } = await act(deps, 'reject', userId, transferId, reason);
+  return {
+    transfer_id: t.id,
+    status: snapshot.status,
+    rejected_at: snapshot.rejectedAt,
+    refund_initiated: true,
+    refund_expected_at: snapshot.rejectedAt,
+  };
+}
+
+export async function cancelTransfer(deps: P2PDeps, userId: string, transferId: string) {
+  await act(deps, 'cancel', userId, transferId, {});
+  return transferView(await partyTransfer(deps, userId, transferId));
+}
+
+/** The transfer as PostgreSQL has it; every saga step writes there. */
+export function transferView(t: Transfer) {
+  return {
+    transfer_id: t.id,
+    status: t.status,
+    ...(t.status_reason ? { status_reason: t.status_reason } : {}),
+    recipient_acceptance_required: t.recipient_acceptance_required,
+    amount: amountToJson(t.amount, t.currency),
+    currency: t.currency,
+    ...(t.note !== null ? { note: t.note } : {}),
+    ...(t.room_id !== null ? { room_id: t.room_id } : {}),
+    ...parties(t),
+    ...(t.auth_method ? { auth_method: t.auth_method } : {}),
+    created_at: iso(t.created_at),
+    authorization_expires_at: iso(t.authorization_expires_at),
+    ...(t.confirmed_at ? { confirmed_at: iso(t.confirmed_at) } : {}),
+    ...(t.acceptance_expires_at ? { acceptance_expires_at: iso(t.acceptance_expires_at) } : {}),
+    ...(t.completed_at ? { completed_at: iso(t.completed_at) } : {}),
+    ...(t.rejected_at ? { rejected_at: iso(t.rejected_at) } : {}),
+    ...(t.expired_at ? { expired_at: iso(t.expired_at) } : {}),
+    ...(t.cancelled_at ? { cancelled_at: iso(t.cancelled_at) } : {}),
+    ...(t.event_id ? { event_id: t.event_id } : {}),
+    ...(t.status_event_id ? { status_event_id: t.status_event_id } : {}),
+    ...(t.event_error ? { event_error: t.event_error } : {}),
+    updated_at: iso(t.updated_at),
+  };
+}
+
+export async function getTransfer(deps: Pick<P2PDeps, 'pool'>, userId: string, transferId: string) {
+  return transferView(await partyTransfer(deps, userId, transferId));
+}

@@ -1,0 +1,54 @@
+import { randomBytes } from 'node:crypto';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import pino from 'pino';
+import { createActivities, type ActivityDeps } from '../../activities';
+import type { MatrixSettings } from '../../src/matrix/client';
+import { testEnv } from '../setup/env';
+import type { TestDatabase } from './db';
+
+export interface TestWorker {
+  taskQueue: string;
+  stop(): Promise<void>;
+}
+
+/** A unique task queue per test file, so workers of parallel files never take each other's tasks. */
+export function uniqueTaskQueue(name: string): string {
+  return `test-${name}-${randomBytes(4).toString('hex')}`;
+}
+
+/** The SDK logs every worker state change at INFO; tests want its warnings only. */
+function quietSdk(): void {
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // installed already by an earlier worker in this process
+  }
+}
+
+/**
+ * The real worker (the prebundled workflows and every activity) on the test file's database,
+ * polling its own task queue on the shared Temporal server (or the given connection).
+ */
+export async function startTestWorker(
+  db: TestDatabase,
+  options: { taskQueue: string; matrix?: MatrixSettings; connection?: NativeConnection; namespace?: string; now?: ActivityDeps['now'] },
+): Promise<TestWorker> {
+  quietSdk();
+  const ownConnection = options.connection ? undefined : await NativeConnection.connect({ address: testEnv('temporalAddress') });
+  const worker = await Worker.create({
+    connection: options.connection ?? ownConnection!,
+    namespace: options.namespace ?? 'default',
+    taskQueue: options.taskQueue,
+    workflowBundle: { codePath: testEnv('workflowBundle') },
+    activities: createActivities({ pool: db.pool, log: pino({ level: 'silent' }), matrix: options.matrix, now: options.now }),
+  });
+  const running = worker.run();
+  return {
+    taskQueue: options.taskQueue,
+    async stop() {
+      worker.shutdown();
+      await running;
+      await ownConnection?.close();
+    },
+  };
+}

@@ -1,0 +1,264 @@
+import { sql } from 'slonik';
+import { z } from 'zod';
+import { ADMIN_TOKEN, startTestApi, type TestApi } from '../helpers/api';
+import { freshDatabase, type TestDatabase } from '../helpers/db';
+import { available, confirm, expectError, initiate, pinProof, walletUser, type TestUser } from '../helpers/p2p';
+import { startTestWorker, uniqueTaskQueue, type TestWorker } from '../helpers/worker';
+
+let db: TestDatabase;
+let api: TestApi;
+let worker: TestWorker;
+beforeAll(async () => {
+  db = await freshDatabase();
+  const taskQueue = uniqueTaskQueue('p2p');
+  worker = await startTestWorker(db, { taskQueue });
+  api = await startTestApi(db, { TEMPORAL_TASK_QUEUE: taskQueue, P2P_ACCEPTANCE_THRESHOLD: '1000.00' });
+});
+afterAll(async () => {
+  await api.close();
+  await worker.stop();
+  await db.close();
+});
+
+async function pair(fund = '100.00'): Promise<{ alice: TestUser; bob: TestUser }> {
+  const [alice, bob] = await Promise.all([walletUser(api, { name: 'alice', fund }), walletUser(api, { name: 'bob' })]);
+  return { alice, bob };
+}
+
+describe('P2P without recipient acceptance', () => {
+  it('moves the money from sender to recipient on confirm and reports completed', async () => {
+    const { alice, bob } = await pair();
+    const started = await initiate(api, alice, { recipient: bob.userId, amount: '12.34', note: 'Lunch' });
+    expect(started.status).toBe(201);
+    expect(started.body).toMatchObject({
+      transfer_id: expect.stringMatching(/^p2p_[a-z2-7]{24}$/),
+      status: 'pending_authorization',
+      available_methods: ['pin'],
+      recipient_acceptance_required: false,
+      amount: 12.34,
+      currency: 'USD',
+      sender: { user_id: alice.userId },
+      recipient: { user_id: bob.userId },
+    });
+    const id = started.body.transfer_id;
+
+    const done = await confirm(api, alice, id);
+    expect(done.status).toBe(200);
+    expect(done.body).toMatchObject({
+      transfer_id: id,
+      status: 'completed',
+      recipient_acceptance_required: false,
+      amount: 12.34,
+      sender: { user_id: alice.userId, wallet_id: alice.walletId },
+      recipient: { user_id: bob.userId, wallet_id: bob.walletId },
+      timestamp: expect.any(String),
+    });
+    expect(await available(api, alice)).toBe(87.66);
+    expect(await available(api, bob)).toBe(12.34);
+
+    const view = await api.call('GET', `/api/v1/wallet/p2p/${id}`, { token: bob.token });
+    expect(view.body).toMatchObject({ status: 'completed', auth_method: 'pin', note: 'Lunch', completed_at: expect.any(String) });
+
+    const history = await api.call('GET', '/api/v1/wallet/transactions', { token: bob.token });
+    expect(history.body.transactions[0]).toMatchObject({ type: 'p2p_received', amount: 12.34, status: 'completed', reference: id });
+  });
+
+  it('refuses a second confirm and a confirm by the recipient', async () => {
+    const { alice, bob } = await pair();
+    const id = (await initiate(api, alice, { recipient: bob.userId, amount: 1 })).body.transfer_id;
+    expectError(await confirm(api, bob, id), 403, 'INSUFFICIENT_PERMISSIONS');
+    expect((await confirm(api, alice, id)).status).toBe(200);
+    const again = await confirm(api, alice, id);
+    expectError(again, 409, 'INVALID_STATE');
+    expect(again.body.error.details).toMatchObject({ status: 'completed' });
+    expect(await available(api, bob)).toBe(1);
+  });
+
+  it('hides a transfer from anyone who is not a party to it', async () => {
+    const { alice, bob } = await pair();
+    const eve = await walletUser(api, { name: 'eve' });
+    const id = (await initiate(api, alice, { recipient: bob.userId, amount: 1 })).body.transfer_id;
+    expectError(await api.call('GET', `/api/v1/wallet/p2p/${id}`, { token: eve.token }), 404, 'TRANSFER_NOT_FOUND');
+    expectError(await confirm(api, eve, id), 404, 'TRANSFER_NOT_FOUND');
+    expectError(await api.call('GET', '/api/v1/wallet/p2p/p2p_notanid', { token: alice.token }), 400, 'INVALID_REQUEST', 'transfer_id');
+  });
+
+  it('answers INSUFFICIENT_FUNDS on confirm and leaves the transfer open for a retry', async () => {
+    const { alice, bob } = await pair('5.00');
+    const id = (await initiate(api, alice, { recipient: bob.userId, amount: '8.00' })).body.transfer_id;
+    expectError(await confirm(api, alice, id), 402, 'INSUFFICIENT_FUNDS');
+    const view = await api.call('GET', `/api/v1/wallet/p2p/${id}`, { token: alice.token });
+    expect(view.body.status).toBe('pending_authorization');
+    await api.call('POST', `/api/v1/admin/wallets/${alice.walletId}/fund`, {
+      token: ADMIN_TOKEN,
+      body: { amount: '5.00', currency: 'USD', idempotency_key: `top-up-${id}` },
+    });
+    expect((await confirm(api, alice, id)).body.status).toBe('completed');
+    expect(await available(api, alice)).toBe(2);
+  });
+
+  it('cancels before confirmation, and then refuses to confirm', async () => {
+    const { alice, bob } = await pair();
+    const id = (await initiate(api, alice, { recipient: bob.userId, amount: 3 })).body.transfer_id;
+    expectError(await api.call('POST', `/api/v1/wallet/p2p/${id}/cancel`, { token: bob.token }), 403, 'INSUFFICIENT_PERMISSIONS');
+    const cancelled = await api.call('POST', `/api/v1/wallet/p2p/${id}/cancel`, { token: alice.token });
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body).toMatchObject({ status: 'cancelled', status_reason: 'cancelled_by_sender', cancelled_at: expect.any(String) });
+    expectError(await confirm(api, alice, id), 409, 'INVALID_STATE');
+    expect(await available(api, alice)).toBe(100);
+  });
+});
+
+describe('P2P initiate validation', () => {
+  it('names the bad field', async () => {
+    const { alice, bob } = await pair();
+    expectError(await initiate(api, alice, { recipient: 'bob', amount: 1 }), 400, 'INVALID_REQUEST', 'recipient');
+    expectError(await initiate(api, alice, { recipient: bob.userId, amount: '1.001' }), 400, 'INVALID_REQUEST', 'amount');
+    expectError(await initiate(api, alice, { recipient: bob.userId, amount: -1 }), 400, 'INVALID_REQUEST', 'amount');
+    expectError(await initiate(api, alice, { recipient: bob.userId, amount: 1, room_id: 'room' }), 400, 'INVALID_REQUEST', 'room_id');
+    expectError(await initiate(api, alice, { recipient: bob.userId, amount: 1, idempotency_key: '' }), 400, 'INVALID_REQUEST', 'idempotency_key');
+    expectError(await initiate(api, alice, { recipient: bob.userId, amount: 1, extra: true }), 400, 'INVALID_REQUEST', 'extra');
+    expectError(await initiate(api, alice, { recipient: alice.userId, amount: 1 }), 400, 'INVALID_REQUEST', 'recipient');
+  });
+
+  it('answers RECIPIENT_NO_WALLET with the PROTO 6.3.5 body', async () => {
+    const { alice } = await pair();
+    const res = await initiate(api, alice, { recipient: '@nobody:tmcp.test', amount: 1 });
+    expectError(res, 400, 'RECIPIENT_NO_WALLET');
+    expect(res.body.error).toMatchObject({
+      recipient: '@nobody:tmcp.test',
+      can_invite: true,
+      invite_url: 'tween://invite-wallet?user=@nobody:tmcp.test',
+    });
+  });
+
+  it('refuses mismatched currencies, amounts over the limits, and senders without a proof method', async () => {
+    const { alice, bob } = await pair();
+    const euro = await walletUser(api, { name: 'euro', currency: 'EUR' });
+    expectError(await initiate(api, alice, { recipient: euro.userId, amount: 1 }), 400, 'CURRENCY_MISMATCH', 'currency');
+    expectError(await initiate(api, alice, { recipient: bob.userId, amount: 1, currency: 'EUR' }), 400, 'CURRENCY_MISMATCH', 'currency');
+    expectError(await initiate(api, alice, { recipient: bob.userId, amount: '50000.01' }), 400, 'AMOUNT_EXCEEDS_LIMIT', 'amount');
+    const low = await walletUser(api, { name: 'low', fund: '10.00', pin: true });
+    await db.pool.query(sql.unsafe`UPDATE wallets SET daily_limit = 500 WHERE id = ${low.walletId}`);
+    expect((await confirm(api, low, (await initiate(api, low, { recipient: bob.userId, amount: '4.00' })).body.transfer_id)).status).toBe(200);
+    const over = await initiate(api, low, { recipient: bob.userId, amount: '1.01' });
+    expectError(over, 429, 'DAILY_LIMIT_EXCEEDED');
+    expect(over.body.error.details).toMatchObject({ daily_limit: 5, daily_used: 4, remaining: 1 });
+    const nopin = await walletUser(api, { name: 'nopin', fund: '10.00', pin: false });
+    expectError(await initiate(api, nopin, { recipient: bob.userId, amount: 1 }), 402, 'MFA_REQUIRED');
+    const noWallet = { userId: '@ghost:tmcp.test', token: await api.token('@ghost:tmcp.test', ['wallet:pay']), walletId: '' };
+    expectError(await initiate(api, noWallet, { recipient: bob.userId, amount: 1 }), 404, 'NO_WALLET');
+    expectError(
+      await api.call('POST', '/api/v1/wallet/p2p/initiate', { token: await api.token(alice.userId, ['wallet:balance']), body: {} }),
+      403,
+      'INSUFFICIENT_PERMISSIONS',
+    );
+  });
+
+  it('checks the daily limit again at settlement, under the account locks', async () => {
+    const low = await walletUser(api, { name: 'race', fund: '10.00' });
+    const { bob } = await pair();
+    await db.pool.query(sql.unsafe`UPDATE wallets SET daily_limit = 500 WHERE id = ${low.walletId}`);
+    const a = (await initiate(api, low, { recipient: bob.userId, amount: '3.00' })).body.transfer_id;
+    const b = (await initiate(api, low, { recipient: bob.userId, amount: '3.00' })).body.transfer_id;
+    const results = await Promise.all([confirm(api, low, a), confirm(api, low, b)]);
+    expect(results.map((r) => r.status).sort()).toEqual([200, 429]);
+    expect(await available(api, low)).toBe(7);
+  });
+});
+
+describe('P2P idempotency', () => {
+  it('answers 20 concurrent identical initiates with one transfer, one workflow and one response', async () => {
+    const { alice, bob } = await pair();
+    const body = { recipient: bob.userId, amount: '2.50', idempotency_key: 'same-key-20' };
+    const responses = await Promise.all(Array.from({ length: 20 }, () => initiate(api, alice, body)));
+    expect(new Set(responses.map((r) => r.status))).toEqual(new Set([201]));
+    const ids = new Set(responses.map((r) => r.body.transfer_id));
+    expect(ids.size).toBe(1);
+    expect(new Set(responses.map((r) => JSON.stringify(r.body))).size).toBe(1);
+    expect(responses.filter((r) => r.headers.get('idempotent-replayed') === 'true')).toHaveLength(19);
+    const rows = await db.pool.oneFirst(sql.type(z.object({ n: z.number() }))`
+      SELECT count(*)::int AS n FROM p2p_transfers WHERE sender_user_id = ${alice.userId}`);
+    expect(rows).toBe(1);
+    const [id] = [...ids];
+    const runs = [];
+    for await (const wf of api.temporal.client.workflow.list({ query: `WorkflowId = 'p2p-${id}'` })) runs.push(wf);
+    expect(runs).toHaveLength(1);
+  });
+
+  it('answers the same key with a different body 409 DUPLICATE_TRANSACTION', async () => {
+    const { alice, bob } = await pair();
+    expect((await initiate(api, alice, { recipient: bob.userId, amount: 1, idempotency_key: 'k-dup' })).status).toBe(201);
+    const res = await initiate(api, alice, { recipient: bob.userId, amount: 2, idempotency_key: 'k-dup' });
+    expectError(res, 409, 'DUPLICATE_TRANSACTION', 'idempotency_key');
+  });
+
+  it('keeps the original answer after the transfer moved on', async () => {
+    const { alice, bob } = await pair();
+    const body = { recipient: bob.userId, amount: 1, idempotency_key: 'k-later' };
+    const first = await initiate(api, alice, body);
+    await confirm(api, alice, first.body.transfer_id);
+    const again = await initiate(api, alice, body);
+    expect(again.body).toEqual(first.body);
+    expect(await available(api, bob)).toBe(1);
+  });
+});
+
+describe('P2P with recipient acceptance', () => {
+  it('holds the money until the recipient accepts', async () => {
+    const { alice, bob } = await pair('2000.00');
+    const started = await initiate(api, alice, { recipient: bob.userId, amount: '1500.00' });
+    expect(started.body.recipient_acceptance_required).toBe(true);
+    const id = started.body.transfer_id;
+    const held = await confirm(api, alice, id);
+    expect(held.body).toMatchObject({ status: 'pending_recipient_acceptance', expires_at: expect.any(String) });
+    const balance = await api.call('GET', '/api/v1/wallet/balance', { token: alice.token });
+    expect(balance.body.balance).toMatchObject({ available: 500, pending: 1500 });
+    expect(await available(api, bob)).toBe(0);
+
+    expectError(await api.call('POST', `/api/v1/wallet/p2p/${id}/accept`, { token: alice.token, body: {} }), 403, 'INSUFFICIENT_PERMISSIONS');
+    const accepted = await api.call('POST', `/api/v1/wallet/p2p/${id}/accept`, { token: bob.token, body: { device_id: 'd1' } });
+    expect(accepted.status).toBe(200);
+    expect(accepted.body).toMatchObject({ transfer_id: id, status: 'completed', accepted_at: expect.any(String), new_balance: 1500 });
+    expect(await available(api, bob)).toBe(1500);
+    const after = await api.call('GET', '/api/v1/wallet/balance', { token: alice.token });
+    expect(after.body.balance).toMatchObject({ available: 500, pending: 0 });
+    expectError(await api.call('POST', `/api/v1/wallet/p2p/${id}/reject`, { token: bob.token, body: {} }), 409, 'INVALID_STATE');
+  });
+
+  it('returns the hold to the sender when the recipient rejects', async () => {
+    const { alice, bob } = await pair();
+    const settings = await api.call('PUT', '/api/v1/wallet/settings', { token: bob.token, body: { require_p2p_acceptance: true } });
+    expect(settings.body).toEqual({ wallet_id: bob.walletId, require_p2p_acceptance: true });
+    const id = (await initiate(api, alice, { recipient: bob.userId, amount: '10.00' })).body.transfer_id;
+    expect((await confirm(api, alice, id)).body.status).toBe('pending_recipient_acceptance');
+    const rejected = await api.call('POST', `/api/v1/wallet/p2p/${id}/reject`, {
+      token: bob.token,
+      body: { reason: 'user_declined', message: 'Thanks but not needed' },
+    });
+    expect(rejected.body).toMatchObject({ transfer_id: id, status: 'rejected', refund_initiated: true, rejected_at: expect.any(String) });
+    expect(await available(api, alice)).toBe(100);
+    expect(await available(api, bob)).toBe(0);
+    const view = await api.call('GET', `/api/v1/wallet/p2p/${id}`, { token: alice.token });
+    expect(view.body).toMatchObject({ status: 'rejected', status_reason: 'user_declined' });
+    const history = await api.call('GET', '/api/v1/wallet/transactions', { token: alice.token });
+    expect(history.body.transactions.map((t: any) => [t.type, t.status])).toEqual([
+      ['p2p_refund', 'completed'],
+      ['p2p_sent', 'rejected'],
+      ['deposit', 'completed'],
+    ]);
+    expect(history.body.transactions[0]).toMatchObject({ direction: 'credit', from: { user_id: bob.userId }, reference: id });
+    expect(history.body.transactions[1]).toMatchObject({ direction: 'debit', to: { user_id: bob.userId }, amount: 10 });
+  });
+});
+
+describe('P2P confirm body', () => {
+  it('names the bad proof field', async () => {
+    const { alice, bob } = await pair();
+    const id = (await initiate(api, alice, { recipient: bob.userId, amount: 1 })).body.transfer_id;
+    expectError(await confirm(api, alice, id, {}), 400, 'INVALID_REQUEST', 'auth_proof');
+    expectError(await confirm(api, alice, id, { auth_proof: { method: 'pin', proof: { hashed_pin: '1234' } } }), 400, 'INVALID_REQUEST', 'auth_proof.proof.hashed_pin');
+    expectError(await confirm(api, alice, id, { auth_proof: { method: 'face', proof: {} } }), 400, 'INVALID_REQUEST', 'auth_proof.method');
+    expect((await confirm(api, alice, id, pinProof())).status).toBe(200);
+  });
+});

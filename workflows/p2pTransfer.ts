@@ -1,0 +1,226 @@
+import {
+  ActivityFailure,
+  allHandlersFinished,
+  ApplicationFailure,
+  condition,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { refuseAction, type P2PAction, type P2PInput, type P2PSnapshot, type P2PState } from '../src/domain/p2p';
+import { p2pEventContent, p2pStatusEventContent, P2P_EVENT_TYPE, P2P_STATUS_EVENT_TYPE } from '../src/domain/p2pEvents';
+import { TMCP_STATUS } from '../src/domain/searchAttributes';
+import { acceptP2P, cancelP2P, confirmP2P, p2pState, rejectP2P } from './p2pMessages';
+
+const ledger = proxyActivities<Activities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '200 ms', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+});
+
+// A homeserver that is down is waited for: the event arrives once it is back (for up to a week).
+const matrix = proxyActivities<Activities>({
+  startToCloseTimeout: '15 seconds',
+  scheduleToCloseTimeout: '7 days',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+});
+
+/** Proof failures that count toward the transfer's attempts. */
+const PROOF_FAILURES = new Set(['INVALID_SIGNATURE', 'INVALID_MFA_CREDENTIALS', 'MFA_LOCKED']);
+
+/** The domain error an activity failed with (its ApplicationFailure), if that is how it failed. */
+function domainFailure(err: unknown): ApplicationFailure | undefined {
+  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) return err.cause;
+  return undefined;
+}
+
+function detailsOf(failure: ApplicationFailure): Record<string, unknown> {
+  const [first] = failure.details ?? [];
+  return typeof first === 'object' && first !== null ? (first as Record<string, unknown>) : {};
+}
+
+/**
+ * One P2P transfer (PROTO 7.2): waits for the sender's proof, moves the money (straight to the
+ * recipient, or into a hold the recipient accepts or rejects), and announces it in the room.
+ * Every change is written to PostgreSQL by the activities; this code decides what happens next.
+ */
+export async function p2pTransfer(input: P2PInput): Promise<P2PSnapshot> {
+  const { transferId } = input;
+  const snapshot: P2PSnapshot = { transferId, status: 'pending_authorization', authAttempts: 0 };
+  // One state-changing call at a time; validators refuse others while one runs.
+  let busy = false;
+  // Numbers each confirmation so a proof used by one attempt cannot be used by the next.
+  let confirmations = 0;
+  const sends: Promise<void>[] = [];
+
+  const setStatus = (status: P2PState) => {
+    snapshot.status = status;
+    upsertSearchAttributes([{ key: TMCP_STATUS, value: status }]);
+  };
+
+  const validator = (action: P2PAction) => (request: { userId: string }) => {
+    const refusal = refuseAction(
+      action,
+      { transferId, status: snapshot.status, senderUserId: input.sender.userId, recipientUserId: input.recipient.userId },
+      request.userId,
+    );
+    if (refusal) throw ApplicationFailure.create({ type: refusal.code, message: refusal.message, details: [refusal.details], nonRetryable: true });
+    if (busy) {
+      throw ApplicationFailure.create({ type: 'INVALID_STATE', message: 'Another request for this transfer is in progress', details: [{ transfer_id: transferId }], nonRetryable: true });
+    }
+  };
+
+  /** Runs one state-changing handler with the busy flag held; activity domain errors fail the update with their code. */
+  const exclusive = async <T>(body: () => Promise<T>): Promise<T> => {
+    busy = true;
+    try {
+      return await body();
+    } catch (err) {
+      throw domainFailure(err) ?? err;
+    } finally {
+      busy = false;
+    }
+  };
+
+  /** Sends a room event in the background; its outcome is written on the transfer. The saga ends only after it. */
+  const announce = (slot: 'transfer' | 'status', type: string, content: Record<string, unknown>) => {
+    if (!input.roomId) return;
+    const roomId = input.roomId;
+    const sent = (async () => {
+      try {
+        const result = await matrix.sendMatrixEvent({ roomId, type, content, txnId: `${workflowInfo().workflowId}.${slot}` });
+        if (!result.eventId) return;
+        if (slot === 'transfer') snapshot.eventId = result.eventId;
+        else snapshot.statusEventId = result.eventId;
+        await ledger.recordP2PEvent({ transferId, slot, eventId: result.eventId });
+      } catch (err) {
+        const failure = domainFailure(err);
+        if (!failure) throw err;
+        snapshot.eventError = failure.message;
+        await ledger.recordP2PEvent({ transferId, slot, error: `${failure.type ?? 'error'}: ${failure.message}` });
+      }
+    })();
+    sends.push(sent);
+    return sent;
+  };
+
+  setHandler(p2pState, () => ({ ...snapshot }));
+
+  setHandler(
+    confirmP2P,
+    ({ userId, authProof }) =>
+      exclusive(async () => {
+        try {
+          await ledger.verifyP2PProof({
+            transferId,
+            userId,
+            amountMinor: input.amountMinor,
+            currency: input.currency,
+            proof: authProof,
+            attemptKey: `${transferId}#${(confirmations += 1)}`,
+          });
+        } catch (err) {
+          const failure = domainFailure(err);
+          if (!failure || !PROOF_FAILURES.has(failure.type ?? '')) throw err;
+          snapshot.authAttempts += 1;
+          const remaining = input.maxAuthAttempts - snapshot.authAttempts;
+          const details = detailsOf(failure);
+          if (failure.type === 'MFA_LOCKED' || remaining <= 0) {
+            setStatus('auth_failed');
+            await ledger.closeP2P({ transferId, status: 'auth_failed', reason: 'too_many_failed_proofs', authAttempts: snapshot.authAttempts });
+            throw ApplicationFailure.create({
+              type: 'MFA_LOCKED',
+              message: 'Too many failed proofs: the transfer was stopped',
+              details: [{ ...details, transfer_id: transferId, transfer_status: 'auth_failed', attempts_remaining: 0 }],
+              nonRetryable: true,
+            });
+          }
+          await ledger.recordAuthAttempts({ transferId, authAttempts: snapshot.authAttempts });
+          const userRemaining = typeof details.attempts_remaining === 'number' ? details.attempts_remaining : remaining;
+          throw ApplicationFailure.create({
+            type: failure.type ?? undefined,
+            message: failure.message,
+            details: [{ ...details, attempts_remaining: Math.min(remaining, userRemaining) }],
+            nonRetryable: true,
+          });
+        }
+        // Date.now() in workflow code is the deterministic workflow clock.
+        const acceptanceExpiresAt = input.recipientAcceptanceRequired
+          ? new Date(Date.now() + input.acceptanceWindowMs).toISOString()
+          : undefined;
+        const settled = await ledger.settleP2P({ transferId, authMethod: authProof.method, authAttempts: snapshot.authAttempts + 1, acceptanceExpiresAt });
+        snapshot.authAttempts += 1;
+        snapshot.confirmedAt = settled.at;
+        snapshot.acceptanceExpiresAt = acceptanceExpiresAt;
+        if (settled.status === 'completed') snapshot.completedAt = settled.at;
+        setStatus(settled.status);
+        let announced = false;
+        void announce('transfer', P2P_EVENT_TYPE, p2pEventContent(input, settled.status, settled.at, acceptanceExpiresAt))?.then(() => {
+          announced = true;
+        });
+        // Answer with the event id when the homeserver is quick; never hold the answer for long.
+        if (input.roomId) await condition(() => announced, input.eventWaitMs);
+        return { ...snapshot };
+      }),
+    { validator: validator('confirm') },
+  );
+
+  setHandler(
+    cancelP2P,
+    () =>
+      exclusive(async () => {
+        setStatus('cancelled');
+        await ledger.closeP2P({ transferId, status: 'cancelled', reason: 'cancelled_by_sender', authAttempts: snapshot.authAttempts });
+        return { ...snapshot };
+      }),
+    { validator: validator('cancel') },
+  );
+
+  setHandler(
+    acceptP2P,
+    () =>
+      exclusive(async () => {
+        const done = await ledger.finishP2P({ transferId, outcome: 'accepted' });
+        snapshot.completedAt = done.at;
+        setStatus('completed');
+        void announce('status', P2P_STATUS_EVENT_TYPE, p2pStatusEventContent(transferId, 'completed', done.at));
+        return { ...snapshot };
+      }),
+    { validator: validator('accept') },
+  );
+
+  setHandler(
+    rejectP2P,
+    ({ reason, message }) =>
+      exclusive(async () => {
+        const done = await ledger.finishP2P({ transferId, outcome: 'rejected', reason, message });
+        snapshot.rejectedAt = done.at;
+        setStatus('rejected');
+        void announce('status', P2P_STATUS_EVENT_TYPE, p2pStatusEventContent(transferId, 'rejected', done.at));
+        return { ...snapshot };
+      }),
+    { validator: validator('reject') },
+  );
+
+  await condition(() => snapshot.status !== 'pending_authorization', input.authorizationWindowMs, { summary: 'authorization window' });
+  await condition(() => !busy);
+  if (snapshot.status === 'pending_authorization') {
+    setStatus('cancelled');
+    await ledger.closeP2P({ transferId, status: 'cancelled', reason: 'authorization_window_elapsed', authAttempts: snapshot.authAttempts });
+  }
+
+  if (snapshot.status === 'pending_recipient_acceptance') {
+    await condition(() => snapshot.status !== 'pending_recipient_acceptance', input.acceptanceWindowMs, { summary: 'acceptance window' });
+    await condition(() => !busy);
+    if (snapshot.status === 'pending_recipient_acceptance') {
+      setStatus('expired');
+      const done = await ledger.finishP2P({ transferId, outcome: 'expired' });
+      void announce('status', P2P_STATUS_EVENT_TYPE, p2pStatusEventContent(transferId, 'expired', done.at));
+    }
+  }
+
+  await condition(allHandlersFinished);
+  await Promise.all(sends);
+  return { ...snapshot };
+}
