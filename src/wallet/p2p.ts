@@ -296,6 +296,7 @@ export function transferView(t: Transfer) {
     ...(t.room_id !== null ? { room_id: t.room_id } : {}),
     ...parties(t),
     ...(t.auth_method ? { auth_method: t.auth_method } : {}),
+    auth_attempts: t.auth_attempts,
     created_at: iso(t.created_at),
     authorization_expires_at: iso(t.authorization_expires_at),
     ...(t.confirmed_at ? { confirmed_at: iso(t.confirmed_at) } : {}),

@@ -31,7 +31,14 @@ function quietSdk(): void {
  */
 export async function startTestWorker(
   db: TestDatabase,
-  options: { taskQueue: string; matrix?: MatrixSettings; connection?: NativeConnection; namespace?: string; now?: ActivityDeps['now'] },
+  options: {
+    taskQueue: string;
+    matrix?: MatrixSettings;
+    connection?: NativeConnection;
+    namespace?: string;
+    now?: ActivityDeps['now'];
+    log?: ActivityDeps['log'];
+  },
 ): Promise<TestWorker> {
   quietSdk();
   const ownConnection = options.connection ? undefined : await NativeConnection.connect({ address: testEnv('temporalAddress') });
@@ -40,7 +47,7 @@ export async function startTestWorker(
     namespace: options.namespace ?? 'default',
     taskQueue: options.taskQueue,
     workflowBundle: { codePath: testEnv('workflowBundle') },
-    activities: createActivities({ pool: db.pool, log: pino({ level: 'silent' }), matrix: options.matrix, now: options.now }),
+    activities: createActivities({ pool: db.pool, log: options.log ?? pino({ level: 'silent' }), matrix: options.matrix, now: options.now }),
   });
   const running = worker.run();
   return {

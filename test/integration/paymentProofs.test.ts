@@ -1,0 +1,230 @@
+import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { generate } from 'otplib';
+import { sql } from 'slonik';
+import { z } from 'zod';
+import { startTestApi, type TestApi } from '../helpers/api';
+import { freshDatabase, type TestDatabase } from '../helpers/db';
+import { available, confirm, expectError, initiate, pinProof, walletUser, type TestUser } from '../helpers/p2p';
+import { recordHistory } from '../helpers/histories';
+import { startTestWorker, uniqueTaskQueue, type TestWorker } from '../helpers/worker';
+
+let db: TestDatabase;
+let api: TestApi;
+let worker: TestWorker;
+beforeAll(async () => {
+  db = await freshDatabase();
+  const taskQueue = uniqueTaskQueue('proofs');
+  worker = await startTestWorker(db, { taskQueue });
+  api = await startTestApi(db, { TEMPORAL_TASK_QUEUE: taskQueue });
+});
+afterAll(async () => {
+  await api.close();
+  await worker.stop();
+  await db.close();
+});
+
+async function transfer(from: TestUser, to: TestUser, amount = '1.50'): Promise<string> {
+  const res = await initiate(api, from, { recipient: to.userId, amount });
+  expect(res.status).toBe(201);
+  return res.body.transfer_id;
+}
+
+function deviceKeys(kind: 'ec' | 'rsa') {
+  const pair = kind === 'ec' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return { ...pair, spki: pair.publicKey.export({ format: 'der', type: 'spki' }).toString('base64') };
+}
+
+function registerDevice(user: TestUser, deviceId: string, spki: string, algorithm = 'ECDSA_P256') {
+  return api.call('POST', '/api/v1/wallet/devices/register', {
+    token: user.token,
+    body: { device_id: deviceId, device_name: 'Test phone', platform: 'ios', public_key: { algorithm, format: 'SPKI', key_data: spki }, biometric_capabilities: ['face_id'] },
+  });
+}
+
+function biometricProof(key: KeyObject, deviceId: string, transferId: string, amount: string, options: { timestamp?: string; encoding?: 'der' | 'ieee-p1363' } = {}) {
+  const timestamp = options.timestamp ?? new Date().toISOString();
+  const message = `${transferId}:${amount}:USD:${timestamp}`;
+  const signature = sign('sha256', Buffer.from(message), key.asymmetricKeyType === 'ec' ? { key, dsaEncoding: options.encoding ?? 'ieee-p1363' } : key);
+  return { auth_proof: { method: 'biometric', proof: { signature: signature.toString('base64'), device_id: deviceId, timestamp } } };
+}
+
+describe('device registration', () => {
+  it('registers an ECDSA P-256 key, answers its hash, and is idempotent for the same key', async () => {
+    const alice = await walletUser(api, { name: 'alice' });
+    const { spki } = deviceKeys('ec');
+    const first = await registerDevice(alice, 'device_a', spki);
+    expect(first.status).toBe(201);
+    expect(first.body).toEqual({ device_id: 'device_a', registered_at: expect.any(String), status: 'active', public_key_hash: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) });
+    const again = await registerDevice(alice, 'device_a', spki);
+    expect(again.status).toBe(200);
+    expect(again.body.public_key_hash).toBe(first.body.public_key_hash);
+    expectError(await registerDevice(alice, 'device_a', deviceKeys('ec').spki), 409, 'INVALID_STATE', 'device_id');
+  });
+
+  it('refuses keys that are not what they claim to be', async () => {
+    const alice = await walletUser(api, { name: 'alice' });
+    expectError(await registerDevice(alice, 'd1', 'bm90IGEga2V5'), 400, 'INVALID_REQUEST', 'public_key.key_data');
+    expectError(await registerDevice(alice, 'd2', deviceKeys('rsa').spki, 'ECDSA_P256'), 400, 'INVALID_REQUEST', 'public_key.key_data');
+    expectError(await registerDevice(alice, 'd3', deviceKeys('ec').spki, 'RSA'), 400, 'INVALID_REQUEST', 'public_key.key_data');
+    expectError(await registerDevice(alice, 'd4', deviceKeys('ec').spki, 'DSA'), 400, 'INVALID_REQUEST', 'public_key.algorithm');
+  });
+});
+
+describe('biometric proofs', () => {
+  it('accepts a raw or DER ECDSA signature and an RS256 signature over transfer:amount:currency:timestamp', async () => {
+    const alice = await walletUser(api, { name: 'alice', fund: '50.00', pin: false });
+    const bob = await walletUser(api, { name: 'bob' });
+    const ec = deviceKeys('ec');
+    const rsa = deviceKeys('rsa');
+    expect((await registerDevice(alice, 'phone', ec.spki)).status).toBe(201);
+    expect((await registerDevice(alice, 'laptop', rsa.spki, 'RSA')).status).toBe(201);
+
+    const t1 = await transfer(alice, bob, '1.50');
+    expect((await initiate(api, alice, { recipient: bob.userId, amount: 1 })).body.available_methods).toEqual(['biometric']);
+    expect((await confirm(api, alice, t1, biometricProof(ec.privateKey, 'phone', t1, '1.50'))).body.status).toBe('completed');
+    const t2 = await transfer(alice, bob, '2');
+    expect((await confirm(api, alice, t2, biometricProof(ec.privateKey, 'phone', t2, '2.00', { encoding: 'der' }))).body.status).toBe('completed');
+    const t3 = await transfer(alice, bob, '3.25');
+    expect((await confirm(api, alice, t3, biometricProof(rsa.privateKey, 'laptop', t3, '3.25'))).body.status).toBe('completed');
+    expect(await available(api, bob)).toBe(6.75);
+    const view = await api.call('GET', `/api/v1/wallet/p2p/${t3}`, { token: alice.token });
+    expect(view.body.auth_method).toBe('biometric');
+  });
+
+  it('refuses a wrong key, a stale timestamp, an amount that was not signed and a replayed signature', async () => {
+    const alice = await walletUser(api, { name: 'alice', fund: '50.00', pin: false });
+    const bob = await walletUser(api, { name: 'bob' });
+    const ec = deviceKeys('ec');
+    await registerDevice(alice, 'phone', ec.spki);
+
+    const t1 = await transfer(alice, bob, '1.50');
+    const wrongKey = await confirm(api, alice, t1, biometricProof(deviceKeys('ec').privateKey, 'phone', t1, '1.50'));
+    expectError(wrongKey, 401, 'INVALID_SIGNATURE');
+    expect(wrongKey.body.error.details).toMatchObject({ method: 'biometric', attempts_remaining: 2 });
+    const stale = await confirm(api, alice, t1, biometricProof(ec.privateKey, 'phone', t1, '1.50', { timestamp: new Date(Date.now() - 6 * 60_000).toISOString() }));
+    expectError(stale, 401, 'INVALID_SIGNATURE');
+    expect(stale.body.error.details).toMatchObject({ reason: expect.stringContaining('timestamp'), attempts_remaining: 1 });
+    expectError(await confirm(api, alice, t1, biometricProof(ec.privateKey, 'unknown-device', t1, '1.50')), 400, 'DEVICE_NOT_REGISTERED');
+
+    const proof = biometricProof(ec.privateKey, 'phone', t1, '1.50');
+    expect((await confirm(api, alice, t1, proof)).body.status).toBe('completed');
+
+    // The same signed message again, on another transfer of the same amount: the transfer id differs, so it fails.
+    const t2 = await transfer(alice, bob, '1.50');
+    expectError(await confirm(api, alice, t2, proof), 401, 'INVALID_SIGNATURE');
+    const tampered = biometricProof(ec.privateKey, 'phone', t2, '150.00');
+    expectError(await confirm(api, alice, t2, tampered), 401, 'INVALID_SIGNATURE');
+    expect(await available(api, bob)).toBe(1.5);
+  });
+
+  it('accepts a signed message once, even on a retry of the same transfer', async () => {
+    const alice = await walletUser(api, { name: 'alice', fund: '1.00', pin: false });
+    const bob = await walletUser(api, { name: 'bob' });
+    const ec = deviceKeys('ec');
+    await registerDevice(alice, 'phone', ec.spki);
+    const t1 = await transfer(alice, bob, '2.00');
+    const proof = biometricProof(ec.privateKey, 'phone', t1, '2.00');
+    // The proof is good but the money is short: the proof is spent and cannot be replayed after a top-up.
+    expectError(await confirm(api, alice, t1, proof), 402, 'INSUFFICIENT_FUNDS');
+    const replay = await confirm(api, alice, t1, proof);
+    expectError(replay, 401, 'INVALID_SIGNATURE');
+    expect(replay.body.error.details.reason).toBe('signature was already used');
+  });
+});
+
+describe('PIN proofs and lockout', () => {
+  it('sets a PIN once, changes it only with the current PIN, and never stores it', async () => {
+    const alice = await walletUser(api, { name: 'alice', pin: false });
+    expectError(await api.call('POST', '/api/v1/wallet/pin', { token: alice.token, body: { pin: '12' } }), 400, 'INVALID_REQUEST', 'pin');
+    expectError(await api.call('POST', '/api/v1/wallet/pin', { token: alice.token, body: { pin: '12a4' } }), 400, 'INVALID_REQUEST', 'pin');
+    expect((await api.call('POST', '/api/v1/wallet/pin', { token: alice.token, body: { pin: '2580' } })).status).toBe(201);
+    expectError(await api.call('POST', '/api/v1/wallet/pin', { token: alice.token, body: { pin: '1111' } }), 400, 'INVALID_REQUEST', 'current_pin');
+    expectError(await api.call('POST', '/api/v1/wallet/pin', { token: alice.token, body: { pin: '1111', current_pin: '0000' } }), 401, 'INVALID_MFA_CREDENTIALS');
+    const changed = await api.call('POST', '/api/v1/wallet/pin', { token: alice.token, body: { pin: '1111', current_pin: '2580' } });
+    expect(changed.status).toBe(200);
+    const stored = await db.pool.one(sql.type(z.object({ hash: z.instanceof(Buffer), params: z.string() }))`
+      SELECT hash, params FROM user_pins WHERE user_id = ${alice.userId}`);
+    expect(stored.params).toMatch(/^scrypt:/);
+    expect(stored.hash.toString('hex')).not.toContain(Buffer.from('1111').toString('hex'));
+    expect(api.rawLogs.join('\n')).not.toMatch(/"1111"|2580/);
+  });
+
+  it('ends a transfer as auth_failed after three wrong PINs, answering attempts remaining until then', async () => {
+    const alice = await walletUser(api, { name: 'alice', fund: '10.00' });
+    const bob = await walletUser(api, { name: 'bob' });
+    const id = await transfer(alice, bob);
+    const first = await confirm(api, alice, id, pinProof('0000'));
+    expectError(first, 401, 'INVALID_MFA_CREDENTIALS');
+    expect(first.body.error.details).toMatchObject({ method: 'pin', attempts_remaining: 2 });
+    expect((await confirm(api, alice, id, pinProof('0001'))).body.error.details.attempts_remaining).toBe(1);
+    const third = await confirm(api, alice, id, pinProof('0002'));
+    expectError(third, 429, 'MFA_LOCKED');
+    expect(third.body.error.details).toMatchObject({ transfer_status: 'auth_failed', attempts_remaining: 0 });
+    const view = await api.call('GET', `/api/v1/wallet/p2p/${id}`, { token: alice.token });
+    expect(view.body).toMatchObject({ status: 'auth_failed', auth_attempts: 3 });
+    expect(view.body.status_reason).toBe('too_many_failed_proofs');
+    expectError(await confirm(api, alice, id), 409, 'INVALID_STATE');
+    expect(await available(api, alice)).toBe(10);
+    await recordHistory(api.temporal.client, `p2p-${id}`, 'p2p-auth-failed');
+  });
+
+  it('locks the method for the user after five consecutive failures across transfers', async () => {
+    const alice = await walletUser(api, { name: 'alice', fund: '10.00' });
+    const bob = await walletUser(api, { name: 'bob' });
+    const a = await transfer(alice, bob);
+    const b = await transfer(alice, bob);
+    const c = await transfer(alice, bob);
+    await confirm(api, alice, a, pinProof('0000'));
+    await confirm(api, alice, a, pinProof('0000'));
+    await confirm(api, alice, b, pinProof('0000'));
+    const fourth = await confirm(api, alice, b, pinProof('0000'));
+    expect(fourth.body.error.details.attempts_remaining).toBe(1);
+    const fifth = await confirm(api, alice, c, pinProof('0000'));
+    expectError(fifth, 429, 'MFA_LOCKED');
+    expect(fifth.body.error.details.locked_until).toEqual(expect.any(String));
+    const d = await transfer(alice, bob);
+    const locked = await confirm(api, alice, d, pinProof());
+    expectError(locked, 429, 'MFA_LOCKED');
+    expect(await available(api, bob)).toBe(0);
+  });
+
+  it('a correct PIN clears earlier failures', async () => {
+    const alice = await walletUser(api, { name: 'alice', fund: '10.00' });
+    const bob = await walletUser(api, { name: 'bob' });
+    const a = await transfer(alice, bob);
+    await confirm(api, alice, a, pinProof('0000'));
+    await confirm(api, alice, a, pinProof('0000'));
+    expect((await confirm(api, alice, a)).body.status).toBe('completed');
+    const b = await transfer(alice, bob);
+    expect((await confirm(api, alice, b, pinProof('0000'))).body.error.details.attempts_remaining).toBe(2);
+  });
+});
+
+describe('TOTP proofs', () => {
+  function secretOf(uri: string): string {
+    return new URL(uri).searchParams.get('secret')!;
+  }
+  const otpProof = (code: string) => ({ auth_proof: { method: 'otp', proof: { otp_code: code } } });
+
+  it('enrolls once, accepts a current code once, and refuses wrong codes', async () => {
+    const alice = await walletUser(api, { name: 'alice', fund: '10.00', pin: false });
+    const bob = await walletUser(api, { name: 'bob' });
+    const enrolled = await api.call('POST', '/api/v1/wallet/totp/enroll', { token: alice.token });
+    expect(enrolled.status).toBe(201);
+    expect(enrolled.body.otpauth_uri).toMatch(/^otpauth:\/\/totp\/.*secret=[A-Z2-7]+/);
+    expectError(await api.call('POST', '/api/v1/wallet/totp/enroll', { token: alice.token }), 409, 'INVALID_STATE');
+    const secret = secretOf(enrolled.body.otpauth_uri);
+
+    const a = await transfer(alice, bob);
+    expect((await initiate(api, alice, { recipient: bob.userId, amount: 1 })).body.available_methods).toEqual(['otp']);
+    const code = await generate({ secret });
+    const wrong = code === '000000' ? '111111' : '000000';
+    expectError(await confirm(api, alice, a, otpProof(wrong)), 401, 'INVALID_MFA_CREDENTIALS');
+    expect((await confirm(api, alice, a, otpProof(code))).body.status).toBe('completed');
+    const b = await transfer(alice, bob);
+    const reused = await confirm(api, alice, b, otpProof(code));
+    expectError(reused, 401, 'INVALID_MFA_CREDENTIALS');
+    expect(reused.body.error.details.reason).toBe('code was already used');
+    expect(api.rawLogs.join('\n')).not.toContain(secret);
+  });
+});

@@ -1,0 +1,120 @@
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import pino from 'pino';
+import { sql } from 'slonik';
+import { z } from 'zod';
+import { loadConfig } from '../../src/config';
+import { walletBalances } from '../../src/db/ledger';
+import { p2pWorkflowId } from '../../src/domain/p2p';
+import { setRequireP2PAcceptance } from '../../src/db/wallets';
+import { setPin, pinDigest } from '../../src/wallet/mfa';
+import { acceptTransfer, confirmTransfer, getTransfer, initiateTransfer, rejectTransfer, type P2PDeps } from '../../src/wallet/p2p';
+import { fundWallet, registerWallet } from '../../src/wallet/wallets';
+import type { Temporal } from '../../src/temporal/client';
+import { freshDatabase, type TestDatabase } from '../helpers/db';
+import { newUserId } from '../helpers/p2p';
+import { recordHistory } from '../helpers/histories';
+import { findTimeSkippingServer, registerSearchAttributes } from '../helpers/timeSkipping';
+import { startTestWorker, uniqueTaskQueue, type TestWorker } from '../helpers/worker';
+
+/**
+ * The saga's timers on the time-skipping test server: 24 hours and 15 minutes pass in moments,
+ * against the real worker, activities and database.
+ */
+let env: TestWorkflowEnvironment;
+let db: TestDatabase;
+let worker: TestWorker;
+let deps: P2PDeps;
+beforeAll(async () => {
+  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: findTimeSkippingServer() } });
+  await registerSearchAttributes(env);
+  db = await freshDatabase();
+  const taskQueue = uniqueTaskQueue('timers');
+  worker = await startTestWorker(db, { taskQueue, connection: env.nativeConnection, namespace: env.namespace ?? 'default' });
+  const temporal: Temporal = { client: env.client, taskQueue, isReachable: async () => true, close: async () => undefined };
+  const config = loadConfig({ NODE_ENV: 'test', P2P_ACCEPTANCE_THRESHOLD: '1000.00' });
+  deps = { pool: db.pool, temporal, config, log: pino({ level: 'silent' }) };
+}, 120_000);
+afterAll(async () => {
+  await worker?.stop();
+  await db?.close();
+  await env?.teardown();
+});
+
+const PIN = '9137';
+const pinProof = { method: 'pin', proof: { hashed_pin: pinDigest(PIN) } };
+
+async function heldTransfer(amountMinor = 2500n) {
+  const alice = newUserId('alice');
+  const bob = newUserId('bob');
+  const { wallet: aw } = await registerWallet(deps, alice);
+  const { wallet: bw } = await registerWallet(deps, bob);
+  await fundWallet(deps, aw.id, { amount: 10_000n, currency: 'USD', idempotencyKey: `fund-${aw.id}` });
+  await setPin(db.pool, alice, PIN, undefined);
+  await setRequireP2PAcceptance(db.pool, bw.id, true);
+  const started = await initiateTransfer(deps, alice, { recipient: bob, amount: amountMinor, currency: 'USD', idempotencyKey: 'k1' });
+  const id = String(started.body.transfer_id);
+  const confirmed = await confirmTransfer(deps, alice, id, pinProof);
+  expect(confirmed.status).toBe('pending_recipient_acceptance');
+  return { alice, bob, aw, bw, id };
+}
+
+const entryKinds = (id: string) =>
+  db.pool.anyFirst(sql.type(z.object({ kind: z.string() }))`SELECT kind FROM journal_entries WHERE reference = ${id} ORDER BY id`);
+
+describe('P2P saga timers (time-skipping server)', () => {
+  it('expires an unanswered transfer after 24 hours and refunds the sender', async () => {
+    const { alice, aw, bw, id } = await heldTransfer();
+    expect(await walletBalances(db.pool, aw.id, 'USD')).toEqual({ available: 7_500n, pending: 2_500n });
+    const before = await env.currentTimeMs();
+    const result = await env.client.workflow.getHandle(p2pWorkflowId(id)).result();
+    expect(result.status).toBe('expired');
+    expect((await env.currentTimeMs()) - before).toBeGreaterThanOrEqual(24 * 3600_000 - 60_000);
+    expect(await walletBalances(db.pool, aw.id, 'USD')).toEqual({ available: 10_000n, pending: 0n });
+    expect((await walletBalances(db.pool, bw.id, 'USD')).available).toBe(0n);
+    expect(await entryKinds(id)).toEqual(['p2p_hold', 'p2p_refund']);
+    const view = await getTransfer(deps, alice, id);
+    expect(view).toMatchObject({ status: 'expired', expired_at: expect.any(String) });
+    await recordHistory(env.client, p2pWorkflowId(id), 'p2p-expired');
+  });
+
+  it('accepts after 23 hours: the hold goes to the recipient', async () => {
+    const { bob, bw, id } = await heldTransfer();
+    await env.sleep('23 hours');
+    const accepted = await acceptTransfer(deps, bob, id);
+    expect(accepted).toMatchObject({ status: 'completed', new_balance: 25 });
+    const result = await env.client.workflow.getHandle(p2pWorkflowId(id)).result();
+    expect(result.status).toBe('completed');
+    expect((await walletBalances(db.pool, bw.id, 'USD')).available).toBe(2_500n);
+    expect(await entryKinds(id)).toEqual(['p2p_hold', 'p2p_release']);
+    await recordHistory(env.client, p2pWorkflowId(id), 'p2p-accepted');
+  });
+
+  it('rejects: the hold returns to the sender, and a late accept is refused', async () => {
+    const { bob, aw, id } = await heldTransfer();
+    await env.sleep('2 hours');
+    const rejected = await rejectTransfer(deps, bob, id, { reason: 'user_declined' });
+    expect(rejected.status).toBe('rejected');
+    await expect(acceptTransfer(deps, bob, id)).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    expect((await env.client.workflow.getHandle(p2pWorkflowId(id)).result()).status).toBe('rejected');
+    expect(await walletBalances(db.pool, aw.id, 'USD')).toEqual({ available: 10_000n, pending: 0n });
+    expect(await entryKinds(id)).toEqual(['p2p_hold', 'p2p_refund']);
+    await recordHistory(env.client, p2pWorkflowId(id), 'p2p-rejected');
+  });
+
+  it('cancels a transfer nobody confirmed within the authorization window, moving no money', async () => {
+    const alice = newUserId('alice');
+    const bob = newUserId('bob');
+    const { wallet: aw } = await registerWallet(deps, alice);
+    await registerWallet(deps, bob);
+    await fundWallet(deps, aw.id, { amount: 500n, currency: 'USD', idempotencyKey: `fund-${aw.id}` });
+    await setPin(db.pool, alice, PIN, undefined);
+    const started = await initiateTransfer(deps, alice, { recipient: bob, amount: 100n, currency: 'USD', idempotencyKey: 'k2' });
+    const id = String(started.body.transfer_id);
+    const result = await env.client.workflow.getHandle(p2pWorkflowId(id)).result();
+    expect(result.status).toBe('cancelled');
+    expect(await getTransfer(deps, alice, id)).toMatchObject({ status: 'cancelled', status_reason: 'authorization_window_elapsed' });
+    await expect(confirmTransfer(deps, alice, id, pinProof)).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    expect(await entryKinds(id)).toEqual([]);
+    await recordHistory(env.client, p2pWorkflowId(id), 'p2p-authorization-window-elapsed');
+  });
+});
