@@ -18,6 +18,13 @@ export function findTemporalCli(configured: string | undefined, binary = 'tempor
   return existsSync(local) ? local : undefined;
 }
 
+/**
+ * The dev server has a single history shard, and each shard's task queues are read at most 20 times
+ * a second by default: every workflow or activity task would wait ~25 ms before it is dispatched.
+ * A cluster spreads that limit over many shards; on one shard it is lifted.
+ */
+const QUEUE_POLL_LIMITS = ['history.transferProcessorMaxPollRPS', 'history.timerProcessorMaxPollRPS', 'history.visibilityProcessorMaxPollRPS'];
+
 export interface DevServerOptions {
   cliPath: string | undefined;
   /** SQLite file that keeps workflows across restarts; omit for an in-memory server. */
@@ -48,6 +55,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
       extraArgs: [
         '--sqlite-pragma', 'journal_mode=wal',
         '--sqlite-pragma', 'synchronous=normal',
+        ...QUEUE_POLL_LIMITS.flatMap((key) => ['--dynamic-config-value', `${key}=10000`]),
       ],
       log: { format: 'json', level: 'warn' },
     },
