@@ -3,7 +3,9 @@ import {
   allHandlersFinished,
   ApplicationFailure,
   condition,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -14,10 +16,15 @@ import { p2pEventContent, p2pStatusEventContent, P2P_EVENT_TYPE, P2P_STATUS_EVEN
 import { TMCP_STATUS } from '../src/domain/searchAttributes';
 import { acceptP2P, cancelP2P, confirmP2P, p2pState, rejectP2P } from './p2pMessages';
 
-const ledger = proxyActivities<Activities>({
-  startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '200 ms', backoffCoefficient: 2, maximumInterval: '30 seconds' },
-});
+const LEDGER_RETRY = { initialInterval: '200 ms', backoffCoefficient: 2, maximumInterval: '30 seconds' } as const;
+
+// Ledger and state writes are short PostgreSQL transactions, run as local activities: inside the
+// workflow task, without a round trip through the Temporal server per step (confirm answers in one
+// task). Each is idempotent, so the re-run after a worker crash writes nothing twice.
+const localLedger = proxyLocalActivities<Activities>({ startToCloseTimeout: '10 seconds', retry: LEDGER_RETRY });
+// Sagas started before that change replay with the regular activities they scheduled.
+const remoteLedger = proxyActivities<Activities>({ startToCloseTimeout: '10 seconds', retry: LEDGER_RETRY });
+const LOCAL_LEDGER_PATCH = 'ledger-as-local-activities';
 
 // A homeserver that is down is waited for: the event arrives once it is back (for up to a week).
 const matrix = proxyActivities<Activities>({
@@ -29,10 +36,13 @@ const matrix = proxyActivities<Activities>({
 /** Proof failures that count toward the transfer's attempts. */
 const PROOF_FAILURES = new Set(['INVALID_SIGNATURE', 'INVALID_MFA_CREDENTIALS', 'MFA_LOCKED']);
 
-/** The domain error an activity failed with (its ApplicationFailure), if that is how it failed. */
+/**
+ * The domain error an activity failed with (its ApplicationFailure), if that is how it failed. A
+ * regular activity's failure wraps it in an ActivityFailure; a local activity's arrives as is.
+ */
 function domainFailure(err: unknown): ApplicationFailure | undefined {
-  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) return err.cause;
-  return undefined;
+  const failure = err instanceof ActivityFailure ? err.cause : err;
+  return failure instanceof ApplicationFailure ? failure : undefined;
 }
 
 function detailsOf(failure: ApplicationFailure): Record<string, unknown> {
@@ -47,6 +57,7 @@ function detailsOf(failure: ApplicationFailure): Record<string, unknown> {
  */
 export async function p2pTransfer(input: P2PInput): Promise<P2PSnapshot> {
   const { transferId } = input;
+  const ledger = patched(LOCAL_LEDGER_PATCH) ? localLedger : remoteLedger;
   const snapshot: P2PSnapshot = { transferId, status: 'pending_authorization', authAttempts: 0 };
   // One state-changing call at a time; validators refuse others while one runs.
   let busy = false;
