@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { p2pWorkflowId } from '../../src/domain/p2p';
@@ -7,7 +6,7 @@ import { freshDatabase, type TestDatabase } from '../helpers/db';
 import { available, confirm, initiate, walletUser } from '../helpers/p2p';
 import { startStubHomeserver, type StubHomeserver } from '../helpers/stubHomeserver';
 import { uniqueTaskQueue } from '../helpers/worker';
-import { testEnv } from '../setup/env';
+import { startWorkerProcess } from '../helpers/workerProcess';
 
 /**
  * Crash safety: the real worker process (`src/worker.ts`) is killed with SIGKILL after the ledger
@@ -34,39 +33,14 @@ afterAll(async () => {
   await db.close();
 });
 
-function startWorkerProcess(): { child: ChildProcess; ready: Promise<void>; output: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
-    env: {
-      PATH: process.env.PATH,
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'info',
-      DATABASE_URL: db.url,
-      TEMPORAL_ADDRESS: testEnv('temporalAddress'),
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      WORKFLOW_BUNDLE_PATH: testEnv('workflowBundle'),
-      MATRIX_HOMESERVER_URL: hs.url,
-      MATRIX_AS_TOKEN: AS_TOKEN,
-      MATRIX_SERVER_NAME: 'tmcp.test',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+function workerProcess() {
+  return startWorkerProcess({
+    DATABASE_URL: db.url,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    MATRIX_HOMESERVER_URL: hs.url,
+    MATRIX_AS_TOKEN: AS_TOKEN,
+    MATRIX_SERVER_NAME: 'tmcp.test',
   });
-  let output = '';
-  const ready = new Promise<void>((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      output += d.toString();
-      if (output.includes('worker running')) resolve();
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`worker exited early (${code}):\n${output}`)));
-  });
-  return { child, ready, output: () => output };
-}
-
-async function killed(child: ChildProcess): Promise<void> {
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGKILL');
-  await exited;
 }
 
 test('a worker killed between the ledger write and the Matrix send leaves one entry and one event after restart', async () => {
@@ -74,7 +48,7 @@ test('a worker killed between the ledger write and the Matrix send leaves one en
   const bob = await walletUser(api, { name: 'bob' });
   const id = (await initiate(api, alice, { recipient: bob.userId, amount: '7.00', room_id: '!crash:tmcp.test' })).body.transfer_id;
 
-  const first = startWorkerProcess();
+  const first = workerProcess();
   await first.ready;
   hs.reply('hold');
   const sendStarted = hs.nextRequest();
@@ -83,9 +57,9 @@ test('a worker killed between the ledger write and the Matrix send leaves one en
 
   // The money has moved: settlement commits before the event is sent.
   expect(await available(api, bob)).toBe(7);
-  await killed(first.child);
+  await first.kill();
 
-  const second = startWorkerProcess();
+  const second = workerProcess();
   try {
     await second.ready;
     const answer = await confirmed;
@@ -107,6 +81,6 @@ test('a worker killed between the ledger write and the Matrix send leaves one en
     const row = await db.pool.one(sql.type(z.object({ event_id: z.string().nullable() }))`SELECT event_id FROM p2p_transfers WHERE id = ${id}`);
     expect(row.event_id).toBe(events[0]!.eventId);
   } finally {
-    await killed(second.child);
+    await second.kill();
   }
 });
