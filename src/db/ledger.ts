@@ -1,7 +1,7 @@
 import { sql, CheckIntegrityConstraintViolationError, ForeignKeyIntegrityConstraintViolationError } from 'slonik';
 import { z } from 'zod';
 import { DomainError } from '../domain/errors';
-import { accountKey, accountOwner, type AccountRef, type EntryInput } from '../domain/ledger';
+import { accountKey, accountOwner, REFUND_KINDS, type AccountRef, type EntryInput } from '../domain/ledger';
 import { amountToJson, type Currency } from '../domain/money';
 import { newId } from '../ids';
 import type { DatabaseConnection, DatabaseTransactionConnection } from './pool';
@@ -149,15 +149,26 @@ export async function walletBalances(db: DatabaseConnection, walletId: string, c
   return { available: of('wallet'), pending: of('hold') };
 }
 
-/** Money that left the wallet account since the start of the UTC day (or month), for limit checks. */
+/**
+ * Money that left the wallet account since the start of the UTC day (or month), for limit checks.
+ * What came back by a refund of one of those movements (a rejected or expired transfer) does not count.
+ */
 export async function walletOutflow(db: DatabaseConnection, walletId: string, currency: Currency, period: 'day' | 'month'): Promise<bigint> {
   return db.oneFirst(sql.type(z.object({ used: z.bigint() }))`
-    SELECT coalesce(sum(-p.amount), 0)::int8 AS used
-    FROM accounts a
-    JOIN postings p ON p.account_id = a.id AND p.amount < 0
-    JOIN journal_entries e ON e.id = p.entry_id
-    WHERE a.kind = 'wallet' AND a.owner = ${walletId} AND a.currency = ${currency}
-      AND e.created_at >= date_trunc(${period}, now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`);
+    WITH wallet_postings AS (
+      SELECT p.amount, e.kind, e.reference, e.created_at
+      FROM accounts a
+      JOIN postings p ON p.account_id = a.id
+      JOIN journal_entries e ON e.id = p.entry_id
+      WHERE a.kind = 'wallet' AND a.owner = ${walletId} AND a.currency = ${currency}
+    ), outflow AS (
+      SELECT -amount AS amount, reference FROM wallet_postings
+      WHERE amount < 0 AND created_at >= date_trunc(${period}, now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+    )
+    SELECT (coalesce((SELECT sum(amount) FROM outflow), 0)
+          - coalesce((SELECT sum(amount) FROM wallet_postings
+                      WHERE amount > 0 AND kind = ANY(${sql.array([...REFUND_KINDS], 'text')})
+                        AND reference IN (SELECT reference FROM outflow)), 0))::int8 AS used`);
 }
 
 const TotalsRow = z.object({ currency: z.string(), total: z.bigint() });

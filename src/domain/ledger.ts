@@ -16,6 +16,9 @@ export type AccountKind = AccountRef['kind'];
 export const ENTRY_KINDS = ['funding', 'p2p_transfer', 'p2p_hold', 'p2p_release', 'p2p_refund'] as const;
 export type EntryKind = (typeof ENTRY_KINDS)[number];
 
+/** Entries that give money back to the wallet it left (they reference the same business object). */
+export const REFUND_KINDS: readonly EntryKind[] = ['p2p_refund'];
+
 export interface PostingInput {
   account: AccountRef;
   /** Minor units; positive credits the account, negative debits it. */
