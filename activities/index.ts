@@ -1,4 +1,5 @@
 import type { DatabasePool } from '../src/db/pool';
+import { proofSealer } from '../src/wallet/paymentProofs';
 import type { Logger } from '../src/logger';
 import type { MatrixSettings } from '../src/matrix/client';
 import { matrixActivities } from './matrix';
@@ -9,6 +10,8 @@ export interface ActivityDeps {
   log: Logger;
   /** Undefined when no homeserver is configured: room events are skipped. */
   matrix: MatrixSettings | undefined;
+  /** DATA_ENCRYPTION_KEY: opens the payment proofs the API sealed. */
+  dataKey: Buffer;
   now?: () => Date;
 }
 
@@ -19,7 +22,7 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   const now = deps.now ?? (() => new Date());
   return {
-    ...p2pActivities({ pool: deps.pool, now }),
+    ...p2pActivities({ pool: deps.pool, now, proofSealer: proofSealer(deps.dataKey) }),
     ...matrixActivities({ log: deps.log, matrix: deps.matrix }),
   };
 }

@@ -1,21 +1,31 @@
-import { recordTransferEvent, setAuthAttempts } from '../src/db/p2p';
+import type { Sealer } from '../src/crypto/sealing';
+import { recordTransferEvent, setAuthAttempts, transferById } from '../src/db/p2p';
 import type { DatabasePool } from '../src/db/pool';
 import type { Currency } from '../src/domain/money';
-import type { AuthProof } from '../src/domain/p2p';
+import type { SealedProof } from '../src/domain/p2p';
 import { closeTransfer, finishHeldTransfer, settleTransfer } from '../src/wallet/p2pLedger';
-import { verifyPaymentProof } from '../src/wallet/paymentProofs';
+import { openProof, verifyPaymentProof } from '../src/wallet/paymentProofs';
 import { domainFailures } from './failures';
 
 export interface P2PActivityDeps {
   pool: DatabasePool;
   now: () => Date;
+  proofSealer: Sealer;
 }
 
 /** The P2P saga's side effects; each is safe to retry (fixed ledger keys, status changes guarded by the current state). */
 export function p2pActivities(deps: P2PActivityDeps) {
   return {
-    verifyP2PProof(req: { transferId: string; userId: string; amountMinor: string; currency: Currency; proof: AuthProof; attemptKey: string }) {
-      return domainFailures(() => verifyPaymentProof(deps, { ...req, amountMinor: BigInt(req.amountMinor) }));
+    verifyP2PProof(req: { transferId: string; userId: string; amountMinor: string; currency: Currency; proof: SealedProof; attemptKey: string }) {
+      return domainFailures(async () => {
+        // Run again after the transfer was settled (a worker lost the workflow task after the
+        // settlement committed): the proof was accepted then, and a one-time code or a timestamp
+        // may no longer pass today.
+        const transfer = await transferById(deps.pool, req.transferId);
+        if (transfer?.confirmed_at && transfer.auth_method === req.proof.method) return { method: req.proof.method };
+        const proof = openProof(deps.proofSealer, req.transferId, req.proof);
+        return verifyPaymentProof(deps, { ...req, proof, amountMinor: BigInt(req.amountMinor) });
+      });
     },
 
     settleP2P(req: { transferId: string; authMethod: string; authAttempts: number; acceptanceExpiresAt?: string }) {

@@ -10,6 +10,7 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const log = createLogger(config.logLevel, 'tmcp-api');
   if (config.mode === 'production') required(config.adminToken, 'ADMIN_TOKEN');
+  required(config.dataKey, 'DATA_ENCRYPTION_KEY');
   const pool = await openDatabase(config, log);
   await syncMiniapps(config, pool, log);
   const keys = await openTepKeys(config, log);

@@ -16,6 +16,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', leaveIfStarting);
   process.once('SIGTERM', leaveIfStarting);
   installSdkLogging(log);
+  const dataKey = required(config.dataKey, 'DATA_ENCRYPTION_KEY');
   const pool = await openDatabase(config, log);
   const { worker, connection } = await createWorker(
     {
@@ -24,7 +25,7 @@ async function main(): Promise<void> {
       taskQueue: config.temporal.taskQueue,
       workflowBundlePath: config.temporal.workflowBundlePath,
     },
-    { pool, log, matrix: config.matrix },
+    { pool, log, matrix: config.matrix, dataKey },
   );
   running = true;
   log.info({ task_queue: config.temporal.taskQueue, namespace: config.temporal.namespace }, 'worker running');

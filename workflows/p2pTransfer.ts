@@ -22,9 +22,10 @@ const LEDGER_RETRY = { initialInterval: '200 ms', backoffCoefficient: 2, maximum
 // workflow task, without a round trip through the Temporal server per step (confirm answers in one
 // task). Each is idempotent, so the re-run after a worker crash writes nothing twice.
 const localLedger = proxyLocalActivities<Activities>({ startToCloseTimeout: '10 seconds', retry: LEDGER_RETRY });
-// Sagas started before that change replay with the regular activities they scheduled.
+// Sagas started before that change (v1) replay with the regular activities they scheduled.
 const remoteLedger = proxyActivities<Activities>({ startToCloseTimeout: '10 seconds', retry: LEDGER_RETRY });
-const LOCAL_LEDGER_PATCH = 'ledger-as-local-activities';
+/** v2: ledger steps as local activities, and a state changes only after PostgreSQL has it. */
+const P2P_V2 = 'p2p-v2-local-ledger-write-first';
 
 // A homeserver that is down is waited for: the event arrives once it is back (for up to a week).
 const matrix = proxyActivities<Activities>({
@@ -57,7 +58,8 @@ function detailsOf(failure: ApplicationFailure): Record<string, unknown> {
  */
 export async function p2pTransfer(input: P2PInput): Promise<P2PSnapshot> {
   const { transferId } = input;
-  const ledger = patched(LOCAL_LEDGER_PATCH) ? localLedger : remoteLedger;
+  const v2 = patched(P2P_V2);
+  const ledger = v2 ? localLedger : remoteLedger;
   const snapshot: P2PSnapshot = { transferId, status: 'pending_authorization', authAttempts: 0 };
   // One state-changing call at a time; validators refuse others while one runs.
   let busy = false;
@@ -94,6 +96,13 @@ export async function p2pTransfer(input: P2PInput): Promise<P2PSnapshot> {
     }
   };
 
+  /** Ends a transfer before any money moved; the state changes once PostgreSQL has it. */
+  const close = async (status: 'cancelled' | 'auth_failed', reason: string) => {
+    if (!v2) setStatus(status);
+    await ledger.closeP2P({ transferId, status, reason, authAttempts: snapshot.authAttempts });
+    if (v2) setStatus(status);
+  };
+
   /** Sends a room event in the background; its outcome is written on the transfer. The saga ends only after it. */
   const announce = (slot: 'transfer' | 'status', type: string, content: Record<string, unknown>) => {
     if (!input.roomId) return;
@@ -106,10 +115,13 @@ export async function p2pTransfer(input: P2PInput): Promise<P2PSnapshot> {
         else snapshot.statusEventId = result.eventId;
         await ledger.recordP2PEvent({ transferId, slot, eventId: result.eventId });
       } catch (err) {
+        // A refusal (domain failure), or retries that ran out (the send's schedule-to-close timeout).
         const failure = domainFailure(err);
-        if (!failure) throw err;
-        snapshot.eventError = failure.message;
-        await ledger.recordP2PEvent({ transferId, slot, error: `${failure.type ?? 'error'}: ${failure.message}` });
+        if (!failure && !(err instanceof ActivityFailure)) throw err;
+        const error = failure ? `${failure.type ?? 'error'}: ${failure.message}` : `gave up: ${(err as ActivityFailure).cause?.message ?? (err as ActivityFailure).message}`;
+        if (slot === 'transfer') snapshot.eventError = error;
+        else snapshot.statusEventError = error;
+        await ledger.recordP2PEvent({ transferId, slot, error });
       }
     })();
     sends.push(sent);
@@ -138,8 +150,7 @@ export async function p2pTransfer(input: P2PInput): Promise<P2PSnapshot> {
           const remaining = input.maxAuthAttempts - snapshot.authAttempts;
           const details = detailsOf(failure);
           if (failure.type === 'MFA_LOCKED' || remaining <= 0) {
-            setStatus('auth_failed');
-            await ledger.closeP2P({ transferId, status: 'auth_failed', reason: 'too_many_failed_proofs', authAttempts: snapshot.authAttempts });
+            await close('auth_failed', 'too_many_failed_proofs');
             throw ApplicationFailure.create({
               type: 'MFA_LOCKED',
               message: 'Too many failed proofs: the transfer was stopped',
@@ -181,8 +192,7 @@ export async function p2pTransfer(input: P2PInput): Promise<P2PSnapshot> {
     cancelP2P,
     () =>
       exclusive(async () => {
-        setStatus('cancelled');
-        await ledger.closeP2P({ transferId, status: 'cancelled', reason: 'cancelled_by_sender', authAttempts: snapshot.authAttempts });
+        await close('cancelled', 'cancelled_by_sender');
         return { ...snapshot };
       }),
     { validator: validator('cancel') },
@@ -214,20 +224,21 @@ export async function p2pTransfer(input: P2PInput): Promise<P2PSnapshot> {
     { validator: validator('reject') },
   );
 
+  // The timers' own transitions hold `busy` too, so a late confirm or accept is refused meanwhile.
   await condition(() => snapshot.status !== 'pending_authorization', input.authorizationWindowMs, { summary: 'authorization window' });
   await condition(() => !busy);
-  if (snapshot.status === 'pending_authorization') {
-    setStatus('cancelled');
-    await ledger.closeP2P({ transferId, status: 'cancelled', reason: 'authorization_window_elapsed', authAttempts: snapshot.authAttempts });
-  }
+  if (snapshot.status === 'pending_authorization') await exclusive(() => close('cancelled', 'authorization_window_elapsed'));
 
   if (snapshot.status === 'pending_recipient_acceptance') {
     await condition(() => snapshot.status !== 'pending_recipient_acceptance', input.acceptanceWindowMs, { summary: 'acceptance window' });
     await condition(() => !busy);
     if (snapshot.status === 'pending_recipient_acceptance') {
-      setStatus('expired');
-      const done = await ledger.finishP2P({ transferId, outcome: 'expired' });
-      void announce('status', P2P_STATUS_EVENT_TYPE, p2pStatusEventContent(transferId, 'expired', done.at));
+      await exclusive(async () => {
+        if (!v2) setStatus('expired');
+        const done = await ledger.finishP2P({ transferId, outcome: 'expired' });
+        if (v2) setStatus('expired');
+        void announce('status', P2P_STATUS_EVENT_TYPE, p2pStatusEventContent(transferId, 'expired', done.at));
+      });
     }
   }
 

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { isCurrency, parseAmount, type Currency } from '../domain/money';
 import { DomainError } from '../domain/errors';
+import { parseDataKey } from '../crypto/sealing';
 
 const port = z.coerce.number().int().min(1).max(65535);
 const positiveInt = z.coerce.number().int().positive();
@@ -42,6 +43,9 @@ export const envSchema = z.object({
   TEP_TOKEN_TTL_SECONDS: positiveInt.default(3600).describe('lifetime of a TEP access token in seconds'),
 
   ADMIN_TOKEN: optionalString.pipe(z.string().min(32, 'at least 32 characters').optional()).describe('bearer token for /api/v1/admin (32+ chars)'),
+  DATA_ENCRYPTION_KEY: optionalString
+    .refine((v) => v === undefined || parseDataKey(v) !== undefined, '32 bytes, as 64 hex characters or base64')
+    .describe('key that seals secrets kept outside PostgreSQL, such as payment proofs in Temporal histories (32 bytes, hex or base64)'),
   MINIAPPS_FILE: optionalString.describe('YAML file of registered mini-apps'),
 
   WALLET_DEFAULT_CURRENCY: z.string().refine(isCurrency, 'a supported ISO 4217 code').default('USD').describe('currency of new wallets'),
@@ -79,6 +83,8 @@ export interface Config {
   };
   tep: { keysFile: string; ttlSeconds: number };
   adminToken: string | undefined;
+  /** Shared by the api and the worker; `npm start` generates one into .data/dev-secrets.json. */
+  dataKey: Buffer | undefined;
   miniappsFile: string;
   wallet: { defaultCurrency: Currency; transactionLimit: bigint; dailyLimit: bigint; monthlyLimit: bigint };
   p2p: {
@@ -125,6 +131,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   requireInProduction('TEMPORAL_ADDRESS', e.TEMPORAL_ADDRESS);
   requireInProduction('TEP_KEYS_FILE', e.TEP_KEYS_FILE);
   requireInProduction('MINIAPPS_FILE', e.MINIAPPS_FILE);
+  requireInProduction('DATA_ENCRYPTION_KEY', e.DATA_ENCRYPTION_KEY);
 
   const currency = e.WALLET_DEFAULT_CURRENCY as Currency;
   const limit = (key: 'WALLET_TRANSACTION_LIMIT' | 'WALLET_DAILY_LIMIT' | 'WALLET_MONTHLY_LIMIT'): bigint => {
@@ -168,6 +175,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     tep: { keysFile: e.TEP_KEYS_FILE ?? path.join(dataDir, 'tep-keys.json'), ttlSeconds: e.TEP_TOKEN_TTL_SECONDS },
     adminToken: e.ADMIN_TOKEN,
+    dataKey: e.DATA_ENCRYPTION_KEY === undefined ? undefined : parseDataKey(e.DATA_ENCRYPTION_KEY),
     miniappsFile,
     wallet,
     p2p: {

@@ -25,6 +25,7 @@ export const TransferRow = z.object({
   event_id: z.string().nullable(),
   status_event_id: z.string().nullable(),
   event_error: z.string().nullable(),
+  status_event_error: z.string().nullable(),
   authorization_expires_at: z.date(),
   acceptance_expires_at: z.date().nullable(),
   created_at: z.date(),
@@ -141,10 +142,10 @@ export async function recordTransferEvent(
   slot: 'transfer' | 'status',
   outcome: { eventId?: string; error?: string },
 ): Promise<void> {
-  const column = slot === 'transfer' ? 'event_id' : 'status_event_id';
+  const [idColumn, errorColumn] = slot === 'transfer' ? ['event_id', 'event_error'] : ['status_event_id', 'status_event_error'];
   await db.query(sql.unsafe`
     UPDATE p2p_transfers
-    SET ${sql.identifier([column])} = coalesce(${outcome.eventId ?? null}, ${sql.identifier([column])}),
-        event_error = ${outcome.error ?? null}, updated_at = now()
+    SET ${sql.identifier([idColumn])} = coalesce(${outcome.eventId ?? null}, ${sql.identifier([idColumn])}),
+        ${sql.identifier([errorColumn])} = ${outcome.error ?? null}, updated_at = now()
     WHERE id = ${id}`);
 }

@@ -65,6 +65,7 @@ async function main(): Promise<void> {
       log.info({ address: temporal.address, cli: cliPath ?? 'SDK download' }, 'Temporal dev server running');
     }
     childEnv.ADMIN_TOKEN ??= secrets.admin_token;
+    childEnv.DATA_ENCRYPTION_KEY ??= secrets.data_encryption_key;
     if (config.mode !== 'production') await ensureDevKeysFile(config.tep.keysFile);
     childEnv.TEP_KEYS_FILE ??= config.tep.keysFile;
 

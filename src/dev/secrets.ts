@@ -3,18 +3,32 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { newDataKey } from '../crypto/sealing';
 
-const DevSecrets = z.object({ postgres_password: z.string().min(16), admin_token: z.string().min(32) });
+const DevSecrets = z.object({
+  postgres_password: z.string().min(16),
+  admin_token: z.string().min(32),
+  data_encryption_key: z.string(),
+});
 export type DevSecrets = z.infer<typeof DevSecrets>;
 
-/** Local secrets of the dev launcher, made once and kept under the data folder (owner-only). */
-export async function ensureDevSecrets(dataDir: string): Promise<DevSecrets> {
-  const file = path.join(dataDir, 'dev-secrets.json');
-  if (existsSync(file)) return DevSecrets.parse(JSON.parse(await readFile(file, 'utf8')));
-  const secrets: DevSecrets = {
+function freshSecrets(): DevSecrets {
+  return {
     postgres_password: randomBytes(18).toString('base64url'),
     admin_token: `adm_${randomBytes(24).toString('base64url')}`,
+    data_encryption_key: newDataKey(),
   };
+}
+
+/**
+ * Local secrets of the dev launcher, made once and kept under the data folder (owner-only). A file
+ * from an older version keeps its values and gains the secrets it lacks.
+ */
+export async function ensureDevSecrets(dataDir: string): Promise<DevSecrets> {
+  const file = path.join(dataDir, 'dev-secrets.json');
+  const existing = existsSync(file) ? (JSON.parse(await readFile(file, 'utf8')) as Partial<DevSecrets>) : undefined;
+  const secrets = DevSecrets.parse({ ...freshSecrets(), ...existing });
+  if (existing && Object.keys(secrets).every((key) => key in existing)) return secrets;
   await mkdir(dataDir, { recursive: true });
   await writeFile(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
   return secrets;

@@ -47,9 +47,18 @@ export interface P2PInput {
   maxAuthAttempts: number;
 }
 
+/**
+ * An auth_proof on its way through the saga: the method in clear, the proof itself sealed with the
+ * data key (it holds a PIN digest or a one-time code, and Temporal keeps update arguments).
+ */
+export interface SealedProof {
+  method: AuthMethod;
+  sealed: string;
+}
+
 export interface ConfirmRequest {
   userId: string;
-  authProof: AuthProof;
+  authProof: SealedProof;
 }
 
 export interface PartyRequest {
@@ -69,6 +78,7 @@ export interface P2PSnapshot {
   eventId?: string;
   statusEventId?: string;
   eventError?: string;
+  statusEventError?: string;
   confirmedAt?: string;
   acceptanceExpiresAt?: string;
   completedAt?: string;

@@ -1,11 +1,12 @@
 import { bodyParser } from '@koa/bodyparser';
 import Koa from 'koa';
-import type { Config } from '../config';
+import { required, type Config } from '../config';
 import type { TepKeys } from '../auth/keys';
 import type { DatabasePool } from '../db/pool';
 import { invalidField } from '../domain/errors';
 import type { Logger } from '../logger';
 import type { Temporal } from '../temporal/client';
+import { proofSealer } from '../wallet/paymentProofs';
 import { tepAuth } from './middleware/auth';
 import { protoErrors } from './middleware/errors';
 import { accessLog, requestId } from './middleware/requestId';
@@ -32,7 +33,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     systemRoutes(deps),
     walletRoutes(deps, auth),
     paymentMethodRoutes(deps, auth),
-    p2pRoutes(deps, auth),
+    p2pRoutes({ ...deps, proofSealer: proofSealer(required(deps.config.dataKey, 'DATA_ENCRYPTION_KEY')) }, auth),
     adminRoutes(deps, deps.config.adminToken),
   ];
 

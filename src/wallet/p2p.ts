@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Config } from '../config';
+import type { Sealer } from '../crypto/sealing';
 import { walletBalances } from '../db/ledger';
 import { insertTransfer, transferById, transferByKey, type Transfer } from '../db/p2p';
 import type { DatabasePool } from '../db/pool';
 import { walletByUser } from '../db/wallets';
 import { DomainError, invalidField } from '../domain/errors';
 import { amountToJson, parseAmount, type Currency } from '../domain/money';
-import { p2pWorkflowId, P2P_TERMINAL_STATES, refuseAction, type P2PAction, type P2PInput, type P2PSnapshot, type P2PState } from '../domain/p2p';
+import { p2pWorkflowId, P2P_TERMINAL_STATES, refuseAction, type AuthProof, type P2PAction, type P2PInput, type P2PSnapshot, type P2PState } from '../domain/p2p';
 import { TMCP_ROOM_ID, TMCP_STATUS, TMCP_USER_IDS } from '../domain/searchAttributes';
 import { newId } from '../ids';
 import type { Logger } from '../logger';
@@ -17,6 +18,7 @@ import { acceptP2P, cancelP2P, confirmP2P, rejectP2P } from '../../workflows/p2p
 import type { p2pTransfer } from '../../workflows/p2pTransfer';
 import { availableMethods } from './mfa';
 import { checkSendLimits } from './p2pLedger';
+import { sealProof } from './paymentProofs';
 import { ownWallet } from './wallets';
 
 export interface P2PDeps {
@@ -24,6 +26,8 @@ export interface P2PDeps {
   temporal: Temporal;
   config: Pick<Config, 'p2p' | 'wallet'>;
   log: Logger;
+  /** Seals auth proofs before they enter the saga's history. */
+  proofSealer: Sealer;
 }
 
 export interface InitiateRequest {
@@ -42,7 +46,7 @@ function requestHash(r: InitiateRequest): string {
   return createHash('sha256').update(canonical).digest('hex');
 }
 
-function sagaInput(t: Transfer, config: P2PDeps['config']): P2PInput {
+function sagaInput(t: Transfer, config: P2PDeps['config'], now: Date): P2PInput {
   return {
     transferId: t.id,
     sender: { userId: t.sender_user_id, walletId: t.sender_wallet_id },
@@ -53,7 +57,8 @@ function sagaInput(t: Transfer, config: P2PDeps['config']): P2PInput {
     ...(t.room_id !== null ? { roomId: t.room_id } : {}),
     recipientAcceptanceRequired: t.recipient_acceptance_required,
     createdAt: t.created_at.toISOString(),
-    authorizationWindowMs: Math.max(0, t.authorization_expires_at.getTime() - t.created_at.getTime()),
+    // From now: a saga started late (a retried initiate) still ends at the expires_at first answered.
+    authorizationWindowMs: Math.max(0, t.authorization_expires_at.getTime() - now.getTime()),
     acceptanceWindowMs: config.p2p.acceptanceWindowMs,
     eventWaitMs: config.p2p.eventWaitMs,
     maxAuthAttempts: config.p2p.maxAuthAttempts,
@@ -70,7 +75,7 @@ async function startSaga(deps: P2PDeps, t: Transfer): Promise<void> {
     await deps.temporal.client.workflow.start<typeof p2pTransfer>('p2pTransfer', {
       taskQueue: deps.temporal.taskQueue,
       workflowId: p2pWorkflowId(t.id),
-      args: [sagaInput(t, deps.config)],
+      args: [sagaInput(t, deps.config, new Date())],
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       staticSummary: `P2P ${t.id}: ${t.sender_user_id} → ${t.recipient_user_id}, ${amount}${t.room_id ? ` in ${t.room_id}` : ''}`,
@@ -111,16 +116,14 @@ export async function initiateTransfer(deps: P2PDeps, senderUserId: string, req:
   if (sender.status !== 'active') throw new DomainError('WALLET_SUSPENDED', 'Your wallet is not active', { wallet_status: sender.status });
   if (req.recipient === senderUserId) throw invalidField('recipient', 'must not be the sender');
   const recipient = await walletByUser(deps.pool, req.recipient);
-  if (!recipient) {
+  // A suspended or closed wallet is answered like a missing one: the sender learns nothing more.
+  if (!recipient || recipient.status !== 'active') {
     throw new DomainError(
       'RECIPIENT_NO_WALLET',
-      'Recipient does not have a wallet',
+      'Recipient does not have an active wallet',
       { recipient: req.recipient, can_invite: true, invite_url: `tween://invite-wallet?user=${req.recipient}` },
       true,
     );
-  }
-  if (recipient.status !== 'active') {
-    throw new DomainError('WALLET_SUSPENDED', "The recipient's wallet is not active", { recipient: req.recipient, wallet_status: recipient.status });
   }
   if (req.currency !== sender.currency || req.currency !== recipient.currency) {
     throw new DomainError('CURRENCY_MISMATCH', 'currency must be the currency of both wallets', {
@@ -236,8 +239,9 @@ function parties(t: Transfer) {
 }
 
 /** PROTO 7.2.4 */
-export async function confirmTransfer(deps: P2PDeps, userId: string, transferId: string, authProof: unknown) {
-  const { transfer: t, snapshot } = await act(deps, 'confirm', userId, transferId, { authProof });
+export async function confirmTransfer(deps: P2PDeps, userId: string, transferId: string, authProof: AuthProof) {
+  const sealed = sealProof(deps.proofSealer, transferId, authProof);
+  const { transfer: t, snapshot } = await act(deps, 'confirm', userId, transferId, { authProof: sealed });
   return {
     transfer_id: t.id,
     status: snapshot.status,
@@ -308,6 +312,7 @@ export function transferView(t: Transfer) {
     ...(t.event_id ? { event_id: t.event_id } : {}),
     ...(t.status_event_id ? { status_event_id: t.status_event_id } : {}),
     ...(t.event_error ? { event_error: t.event_error } : {}),
+    ...(t.status_event_error ? { status_event_error: t.status_event_error } : {}),
     updated_at: iso(t.updated_at),
   };
 }

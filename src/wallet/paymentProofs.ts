@@ -4,7 +4,8 @@ import { advanceTotpStep, claimProof, clearFailures, deviceOf, lockedUntil, pinO
 import type { DatabasePool } from '../db/pool';
 import { DomainError } from '../domain/errors';
 import { formatAmount, type Currency } from '../domain/money';
-import { biometricMessage, type AuthMethod, type AuthProof } from '../domain/p2p';
+import { biometricMessage, type AuthMethod, type AuthProof, type SealedProof } from '../domain/p2p';
+import { createSealer, type Sealer } from '../crypto/sealing';
 import { pinMatches } from './mfa';
 
 /** Consecutive failures of one method, across transfers, that lock it for LOCK_MS. */
@@ -26,6 +27,22 @@ export interface ProofCheck {
 export interface ProofDeps {
   pool: DatabasePool;
   now: () => Date;
+}
+
+/** The sealer for auth proofs; the API seals, the worker opens, both with DATA_ENCRYPTION_KEY. */
+export function proofSealer(dataKey: Buffer): Sealer {
+  return createSealer(dataKey, 'auth-proof');
+}
+
+/** Sealed for one transfer: a sealed proof cannot be presented for another. */
+export function sealProof(sealer: Sealer, transferId: string, proof: AuthProof): SealedProof {
+  return { method: proof.method, sealed: sealer.seal(JSON.stringify(proof), transferId) };
+}
+
+export function openProof(sealer: Sealer, transferId: string, sealed: SealedProof): AuthProof {
+  const proof = JSON.parse(sealer.open(sealed.sealed, transferId)) as AuthProof;
+  if (proof.method !== sealed.method) throw new Error('sealed proof does not match its method');
+  return proof;
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');

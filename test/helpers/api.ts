@@ -12,6 +12,8 @@ import type { TestDatabase } from './db';
 import { testKeys } from './keys';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef0123456789';
+/** DATA_ENCRYPTION_KEY of every test API and worker (32 bytes, hex). */
+export const TEST_DATA_KEY = '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff';
 
 export interface CallOptions {
   token?: string;
@@ -51,6 +53,7 @@ export async function startTestApi(db: TestDatabase, env: Record<string, string>
     TEMPORAL_ADDRESS: testEnv('temporalAddress'),
     TEP_KEYS_FILE: file,
     ADMIN_TOKEN,
+    DATA_ENCRYPTION_KEY: TEST_DATA_KEY,
     PUBLIC_URL: 'http://tmcp.test',
     ...env,
   });

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { sql } from 'slonik';
+import { z } from 'zod';
 import { balanceTotals } from '../../src/db/ledger';
 import { createDatabasePool, type DatabasePool } from '../../src/db/pool';
 import { TEMPLATE_DATABASE, testEnv } from '../setup/env';
@@ -8,7 +10,7 @@ export interface TestDatabase {
   name: string;
   url: string;
   pool: DatabasePool;
-  /** Checks that the ledger sums to zero per currency, then drops the database. */
+  /** Checks that the ledger sums to zero per currency and that no hold is stranded, then drops the database. */
   close(): Promise<void>;
 }
 
@@ -43,6 +45,14 @@ export async function freshDatabase(): Promise<TestDatabase> {
         const totals = await balanceTotals(pool);
         const unbalanced = [...totals].filter(([, total]) => total !== 0n);
         if (unbalanced.length > 0) throw new Error(`ledger does not sum to zero: ${JSON.stringify(unbalanced.map(([c, t]) => [c, String(t)]))}`);
+        // Money in a hold belongs to a transfer still waiting for its recipient, and to nothing else.
+        const stranded = await pool.any(sql.type(z.object({ owner: z.string(), balance: z.bigint(), waiting: z.bigint() }))`
+          SELECT a.owner, a.balance, coalesce(sum(t.amount) FILTER (WHERE t.status = 'pending_recipient_acceptance'), 0)::int8 AS waiting
+          FROM accounts a LEFT JOIN p2p_transfers t ON t.sender_wallet_id = a.owner AND t.currency = a.currency
+          WHERE a.kind = 'hold'
+          GROUP BY a.id, a.owner, a.balance
+          HAVING a.balance <> coalesce(sum(t.amount) FILTER (WHERE t.status = 'pending_recipient_acceptance'), 0)`);
+        if (stranded.length > 0) throw new Error(`holds that no waiting transfer explains: ${JSON.stringify(stranded, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`);
       } finally {
         await pool.end();
         await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));

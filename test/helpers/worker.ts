@@ -4,6 +4,7 @@ import pino from 'pino';
 import { createActivities, type ActivityDeps } from '../../activities';
 import type { MatrixSettings } from '../../src/matrix/client';
 import { testEnv } from '../setup/env';
+import { TEST_DATA_KEY } from './api';
 import type { TestDatabase } from './db';
 
 export interface TestWorker {
@@ -47,7 +48,13 @@ export async function startTestWorker(
     namespace: options.namespace ?? 'default',
     taskQueue: options.taskQueue,
     workflowBundle: { codePath: testEnv('workflowBundle') },
-    activities: createActivities({ pool: db.pool, log: options.log ?? pino({ level: 'silent' }), matrix: options.matrix, now: options.now }),
+    activities: createActivities({
+      pool: db.pool,
+      log: options.log ?? pino({ level: 'silent' }),
+      matrix: options.matrix,
+      now: options.now,
+      dataKey: Buffer.from(TEST_DATA_KEY, 'hex'),
+    }),
   });
   const running = worker.run();
   return {

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { testEnv } from '../setup/env';
+import { TEST_DATA_KEY } from './api';
 
 export interface WorkerProcess {
   child: ChildProcess;
@@ -19,6 +20,7 @@ export function startWorkerProcess(env: { DATABASE_URL: string; TEMPORAL_TASK_QU
       LOG_LEVEL: 'info',
       TEMPORAL_ADDRESS: testEnv('temporalAddress'),
       WORKFLOW_BUNDLE_PATH: testEnv('workflowBundle'),
+      DATA_ENCRYPTION_KEY: TEST_DATA_KEY,
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

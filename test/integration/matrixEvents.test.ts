@@ -47,8 +47,16 @@ afterAll(async () => {
 });
 
 const transferRow = (id: string) =>
-  db.pool.one(sql.type(z.object({ status: z.string(), event_id: z.string().nullable(), status_event_id: z.string().nullable(), event_error: z.string().nullable() }))`
-    SELECT status, event_id, status_event_id, event_error FROM p2p_transfers WHERE id = ${id}`);
+  db.pool.one(sql.type(
+    z.object({
+      status: z.string(),
+      event_id: z.string().nullable(),
+      status_event_id: z.string().nullable(),
+      event_error: z.string().nullable(),
+      status_event_error: z.string().nullable(),
+    }),
+  )`
+    SELECT status, event_id, status_event_id, event_error, status_event_error FROM p2p_transfers WHERE id = ${id}`);
 
 async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, withinMs = 20_000): Promise<T> {
   const deadline = Date.now() + withinMs;
@@ -164,6 +172,19 @@ describe('m.tween.wallet.p2p events', () => {
     });
     expect(row.status_event_id).toBe(status.eventId);
     await recordHistory(api.temporal.client, `p2p-${id}`, 'p2p-held-accepted-with-events');
+  });
+
+  it('announces a rejection, and keeps the refused transfer event recorded beside it', async () => {
+    const { alice, bob, id } = await sentTransfer(api, '1500.00');
+    hs.reply({ status: 400, body: { errcode: 'M_BAD_JSON', error: 'stub refuses' } });
+    expect((await confirm(api, alice, id)).body.status).toBe('pending_recipient_acceptance');
+    await eventually(() => transferRow(id), (r) => r.event_error !== null);
+    const rejected = await api.call('POST', `/api/v1/wallet/p2p/${id}/reject`, { token: bob.token, body: { reason: 'user_declined' } });
+    const row = await eventually(() => transferRow(id), (r) => r.status_event_id !== null);
+    expect(row).toMatchObject({ status: 'rejected', event_id: null, event_error: expect.stringContaining('M_BAD_JSON'), status_event_error: null });
+    const status = hs.events().find((e) => e.type === 'm.tween.wallet.p2p.status' && e.content.transfer_id === id)!;
+    expect(status.content).toMatchObject({ status: 'rejected', rejected_at: rejected.body.rejected_at, visual: { icon: '✕', status_text: 'Declined' } });
+    expect(row.status_event_id).toBe(status.eventId);
   });
 
   it('sends nothing for a transfer without a room', async () => {

@@ -2,6 +2,7 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import { ADMIN_TOKEN, startTestApi, type TestApi } from '../helpers/api';
 import { freshDatabase, type TestDatabase } from '../helpers/db';
+import { recordHistory } from '../helpers/histories';
 import { available, confirm, expectError, initiate, pinProof, walletUser, type TestUser } from '../helpers/p2p';
 import { startTestWorker, uniqueTaskQueue, type TestWorker } from '../helpers/worker';
 
@@ -95,6 +96,7 @@ describe('P2P without recipient acceptance', () => {
     });
     expect((await confirm(api, alice, id)).body.status).toBe('completed');
     expect(await available(api, alice)).toBe(2);
+    await recordHistory(api.temporal.client, `p2p-${id}`, 'p2p-insufficient-funds-then-completed');
   });
 
   it('cancels before confirmation, and then refuses to confirm', async () => {
@@ -106,6 +108,7 @@ describe('P2P without recipient acceptance', () => {
     expect(cancelled.body).toMatchObject({ status: 'cancelled', status_reason: 'cancelled_by_sender', cancelled_at: expect.any(String) });
     expectError(await confirm(api, alice, id), 409, 'INVALID_STATE');
     expect(await available(api, alice)).toBe(100);
+    await recordHistory(api.temporal.client, `p2p-${id}`, 'p2p-cancelled');
   });
 });
 
@@ -260,5 +263,122 @@ describe('P2P confirm body', () => {
     expectError(await confirm(api, alice, id, { auth_proof: { method: 'pin', proof: { hashed_pin: '1234' } } }), 400, 'INVALID_REQUEST', 'auth_proof.proof.hashed_pin');
     expectError(await confirm(api, alice, id, { auth_proof: { method: 'face', proof: {} } }), 400, 'INVALID_REQUEST', 'auth_proof.method');
     expect((await confirm(api, alice, id, pinProof())).status).toBe(200);
+  });
+});
+
+describe('P2P refusals by the saga and by the API', () => {
+  async function held() {
+    const { alice, bob } = await pair();
+    await api.call('PUT', '/api/v1/wallet/settings', { token: bob.token, body: { require_p2p_acceptance: true } });
+    const id = (await initiate(api, alice, { recipient: bob.userId, amount: '5.00' })).body.transfer_id;
+    expect((await confirm(api, alice, id)).body.status).toBe('pending_recipient_acceptance');
+    return { alice, bob, id };
+  }
+
+  async function acceptedUpdates(id: string): Promise<number> {
+    const history = await api.temporal.client.workflow.getHandle(`p2p-${id}`).fetchHistory();
+    return (history.events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes).length;
+  }
+
+  it('refuses a call in the wrong state in the validator, before it reaches the history', async () => {
+    const { alice, bob, id } = await held();
+    expect(await acceptedUpdates(id)).toBe(1);
+    expectError(await confirm(api, alice, id), 409, 'INVALID_STATE');
+    expectError(await api.call('POST', `/api/v1/wallet/p2p/${id}/cancel`, { token: alice.token }), 409, 'INVALID_STATE');
+    expectError(await api.call('POST', `/api/v1/wallet/p2p/${id}/reject`, { token: alice.token, body: {} }), 403, 'INSUFFICIENT_PERMISSIONS');
+    expect(await acceptedUpdates(id)).toBe(1);
+
+    const fresh = (await initiate(api, alice, { recipient: bob.userId, amount: '1.00' })).body.transfer_id;
+    expectError(await api.call('POST', `/api/v1/wallet/p2p/${fresh}/accept`, { token: bob.token, body: {} }), 409, 'INVALID_STATE');
+    expectError(await api.call('POST', `/api/v1/wallet/p2p/${fresh}/reject`, { token: bob.token, body: {} }), 409, 'INVALID_STATE');
+    expect(await acceptedUpdates(fresh)).toBe(0);
+  });
+
+  it('answers TRANSFER_NOT_FOUND to anyone who is not a party, on every action', async () => {
+    const { id } = await held();
+    const eve = await walletUser(api, { name: 'eve' });
+    for (const action of ['accept', 'reject', 'cancel', 'confirm']) {
+      expectError(await api.call('POST', `/api/v1/wallet/p2p/${id}/${action}`, { token: eve.token, body: action === 'confirm' ? pinProof() : {} }), 404, 'TRANSFER_NOT_FOUND');
+      expectError(await api.call('POST', `/api/v1/wallet/p2p/p2p_nope/${action}`, { token: eve.token, body: {} }), 400, 'INVALID_REQUEST', 'transfer_id');
+    }
+    expect(await acceptedUpdates(id)).toBe(1);
+  });
+
+  it('refuses cancel after confirmation and keeps the money where it went', async () => {
+    const { alice, bob } = await pair();
+    const id = (await initiate(api, alice, { recipient: bob.userId, amount: '2.00' })).body.transfer_id;
+    expect((await confirm(api, alice, id)).body.status).toBe('completed');
+    const res = await api.call('POST', `/api/v1/wallet/p2p/${id}/cancel`, { token: alice.token });
+    expectError(res, 409, 'INVALID_STATE');
+    expect(res.body.error.details).toMatchObject({ status: 'completed' });
+    expect(await available(api, bob)).toBe(2);
+  });
+
+  it('answers RECIPIENT_NO_WALLET for a recipient whose wallet is suspended, and WALLET_SUSPENDED to a suspended sender', async () => {
+    const { alice, bob } = await pair();
+    await api.call('PATCH', `/api/v1/admin/wallets/${bob.walletId}`, { token: ADMIN_TOKEN, body: { status: 'suspended' } });
+    const res = await initiate(api, alice, { recipient: bob.userId, amount: 1 });
+    expectError(res, 400, 'RECIPIENT_NO_WALLET');
+    expect(res.body.error).toMatchObject({ recipient: bob.userId, invite_url: `tween://invite-wallet?user=${bob.userId}` });
+    expect(JSON.stringify(res.body)).not.toContain('suspended');
+    await api.call('PATCH', `/api/v1/admin/wallets/${bob.walletId}`, { token: ADMIN_TOKEN, body: { status: 'active' } });
+    await api.call('PATCH', `/api/v1/admin/wallets/${alice.walletId}`, { token: ADMIN_TOKEN, body: { status: 'suspended' } });
+    expectError(await initiate(api, alice, { recipient: bob.userId, amount: 1 }), 403, 'WALLET_SUSPENDED');
+  });
+
+  it('does not count a rejected transfer against the daily limit', async () => {
+    const { alice, bob } = await pair('20.00');
+    await db.pool.query(sql.unsafe`UPDATE wallets SET daily_limit = 500 WHERE id = ${alice.walletId}`);
+    await api.call('PUT', '/api/v1/wallet/settings', { token: bob.token, body: { require_p2p_acceptance: true } });
+    const id = (await initiate(api, alice, { recipient: bob.userId, amount: '4.00' })).body.transfer_id;
+    await confirm(api, alice, id);
+    expectError(await initiate(api, alice, { recipient: bob.userId, amount: '2.00' }), 429, 'DAILY_LIMIT_EXCEEDED');
+    expect((await api.call('POST', `/api/v1/wallet/p2p/${id}/reject`, { token: bob.token, body: {} })).body.status).toBe('rejected');
+    const balance = await api.call('GET', '/api/v1/wallet/balance', { token: alice.token });
+    expect(balance.body.limits).toMatchObject({ daily_limit: 5, daily_used: 0 });
+    const again = (await initiate(api, alice, { recipient: bob.userId, amount: '5.00' })).body.transfer_id;
+    expect((await confirm(api, alice, again)).body.status).toBe('pending_recipient_acceptance');
+  });
+});
+
+/** Every payload in a history (update arguments, activity inputs, results), as text. */
+function payloadTexts(node: unknown, out: string[] = []): string[] {
+  if (node instanceof Uint8Array) {
+    out.push(Buffer.from(node).toString('utf8'));
+  } else if (Array.isArray(node)) {
+    for (const item of node) payloadTexts(item, out);
+  } else if (node && typeof node === 'object') {
+    for (const value of Object.values(node)) payloadTexts(value, out);
+  }
+  return out;
+}
+
+describe('P2P for operators', () => {
+  it('names who, how much and which room in the workflow summary, and is found by user and room', async () => {
+    const { alice, bob } = await pair();
+    const id = (await initiate(api, alice, { recipient: bob.userId, amount: '3.25', room_id: '!ops:tmcp.test' })).body.transfer_id;
+    const handle = api.temporal.client.workflow.getHandle(`p2p-${id}`);
+    const description = await handle.describe();
+    expect(await description.staticSummary()).toBe(`P2P ${id}: ${alice.userId} → ${bob.userId}, 3.25 USD in !ops:tmcp.test`);
+    await confirm(api, alice, id);
+    await handle.result();
+    const found: string[] = [];
+    const query = `TmcpUserIds = '${bob.userId}' AND TmcpRoomId = '!ops:tmcp.test' AND TmcpStatus = 'completed'`;
+    for (let attempt = 0; attempt < 50 && found.length === 0; attempt += 1) {
+      for await (const wf of api.temporal.client.workflow.list({ query })) found.push(wf.workflowId);
+      if (found.length === 0) await new Promise((r) => setTimeout(r, 100)); // visibility is eventually consistent
+    }
+    expect(found).toEqual([`p2p-${id}`]);
+  });
+
+  it('keeps the PIN out of the workflow history: the proof travels sealed', async () => {
+    const { alice, bob } = await pair();
+    const id = (await initiate(api, alice, { recipient: bob.userId, amount: 1 })).body.transfer_id;
+    expect((await confirm(api, alice, id)).status).toBe(200);
+    const history = await api.temporal.client.workflow.getHandle(`p2p-${id}`).fetchHistory();
+    const decoded = payloadTexts(history).join('\n');
+    expect(decoded).toContain('"method":"pin"');
+    expect(decoded).toMatch(/"sealed":"v1\./);
+    expect(decoded).not.toContain(pinProof().auth_proof.proof.hashed_pin);
   });
 });

@@ -2,7 +2,10 @@ import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { generate } from 'otplib';
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { startTestApi, type TestApi } from '../helpers/api';
+import pino from 'pino';
+import { createActivities } from '../../activities';
+import { proofSealer, sealProof } from '../../src/wallet/paymentProofs';
+import { startTestApi, TEST_DATA_KEY, type TestApi } from '../helpers/api';
 import { freshDatabase, type TestDatabase } from '../helpers/db';
 import { available, confirm, expectError, initiate, pinProof, walletUser, type TestUser } from '../helpers/p2p';
 import { recordHistory } from '../helpers/histories';
@@ -226,5 +229,33 @@ describe('TOTP proofs', () => {
     expectError(reused, 401, 'INVALID_MFA_CREDENTIALS');
     expect(reused.body.error.details.reason).toBe('code was already used');
     expect(api.rawLogs.join('\n')).not.toContain(secret);
+  });
+});
+
+describe('re-running a verification', () => {
+  it('accepts the proof of a transfer already settled, even when the one-time code could not pass again', async () => {
+    const alice = await walletUser(api, { name: 'alice', fund: '10.00', pin: false });
+    const bob = await walletUser(api, { name: 'bob' });
+    const enrolled = await api.call('POST', '/api/v1/wallet/totp/enroll', { token: alice.token });
+    const secret = new URL(enrolled.body.otpauth_uri).searchParams.get('secret')!;
+    const code = await generate({ secret });
+    const proof = { method: 'otp' as const, proof: { otp_code: code } };
+    const settled = await transfer(alice, bob);
+    expect((await confirm(api, alice, settled, { auth_proof: proof })).body.status).toBe('completed');
+    const pending = await transfer(alice, bob);
+
+    // What a worker does when it runs the workflow task again after losing it past the settlement.
+    const key = Buffer.from(TEST_DATA_KEY, 'hex');
+    const { verifyP2PProof } = createActivities({ pool: db.pool, log: pino({ level: 'silent' }), matrix: undefined, dataKey: key });
+    const sealer = proofSealer(key);
+    const check = (transferId: string) =>
+      verifyP2PProof({ transferId, userId: alice.userId, amountMinor: '150', currency: 'USD', proof: sealProof(sealer, transferId, proof), attemptKey: `${transferId}#9` });
+    await expect(check(settled)).resolves.toEqual({ method: 'otp' });
+    // The same code on a transfer that has not settled is a second use, and is refused.
+    await expect(check(pending)).rejects.toMatchObject({ type: 'INVALID_MFA_CREDENTIALS' });
+    // A sealed proof is bound to its transfer.
+    await expect(
+      verifyP2PProof({ transferId: pending, userId: alice.userId, amountMinor: '150', currency: 'USD', proof: sealProof(sealer, settled, proof), attemptKey: `${pending}#10` }),
+    ).rejects.toThrow();
   });
 });

@@ -16,7 +16,7 @@ test('development needs nothing and applies the documented defaults', () => {
 test('a bad value names the variable and what it expects', () => {
   const error = (() => {
     try {
-      loadConfig({ PORT: 'eighty', WALLET_DEFAULT_CURRENCY: 'XXX', DATABASE_URL: 'not a url', ADMIN_TOKEN: 'short' });
+      loadConfig({ PORT: 'eighty', WALLET_DEFAULT_CURRENCY: 'XXX', DATABASE_URL: 'not a url', ADMIN_TOKEN: 'short', DATA_ENCRYPTION_KEY: 'abc' });
     } catch (err) {
       return err;
     }
@@ -28,6 +28,7 @@ test('a bad value names the variable and what it expects', () => {
   expect(problems).toMatch(/^WALLET_DEFAULT_CURRENCY: /m);
   expect(problems).toMatch(/^DATABASE_URL: /m);
   expect(problems).toMatch(/^ADMIN_TOKEN: .*32/m);
+  expect(problems).toMatch(/^DATA_ENCRYPTION_KEY: 32 bytes/m);
 });
 
 test('production refuses to start without its required settings, naming each', () => {
@@ -36,7 +37,7 @@ test('production refuses to start without its required settings, naming each', (
     loadConfig({ NODE_ENV: 'production' });
   } catch (err) {
     const names = (err as ConfigError).problems.map((p) => p.split(':')[0]);
-    expect(names.sort()).toEqual(['DATABASE_URL', 'MINIAPPS_FILE', 'PUBLIC_URL', 'TEMPORAL_ADDRESS', 'TEP_KEYS_FILE']);
+    expect(names.sort()).toEqual(['DATABASE_URL', 'DATA_ENCRYPTION_KEY', 'MINIAPPS_FILE', 'PUBLIC_URL', 'TEMPORAL_ADDRESS', 'TEP_KEYS_FILE']);
   }
 });
 

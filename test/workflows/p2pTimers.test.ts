@@ -4,16 +4,19 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import { loadConfig } from '../../src/config';
 import { walletBalances } from '../../src/db/ledger';
-import { p2pWorkflowId } from '../../src/domain/p2p';
+import { p2pWorkflowId, type AuthProof } from '../../src/domain/p2p';
 import { setRequireP2PAcceptance } from '../../src/db/wallets';
 import { setPin, pinDigest } from '../../src/wallet/mfa';
+import { proofSealer } from '../../src/wallet/paymentProofs';
 import { acceptTransfer, confirmTransfer, getTransfer, initiateTransfer, rejectTransfer, type P2PDeps } from '../../src/wallet/p2p';
 import { fundWallet, registerWallet } from '../../src/wallet/wallets';
 import type { Temporal } from '../../src/temporal/client';
+import { TEST_DATA_KEY } from '../helpers/api';
 import { freshDatabase, type TestDatabase } from '../helpers/db';
 import { newUserId } from '../helpers/p2p';
 import { recordHistory } from '../helpers/histories';
 import { findTimeSkippingServer, registerSearchAttributes } from '../helpers/timeSkipping';
+import { startStubHomeserver, type StubHomeserver } from '../helpers/stubHomeserver';
 import { startTestWorker, uniqueTaskQueue, type TestWorker } from '../helpers/worker';
 
 /**
@@ -24,26 +27,34 @@ let env: TestWorkflowEnvironment;
 let db: TestDatabase;
 let worker: TestWorker;
 let deps: P2PDeps;
+let hs: StubHomeserver;
 beforeAll(async () => {
+  hs = await startStubHomeserver();
   env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: findTimeSkippingServer() } });
   await registerSearchAttributes(env);
   db = await freshDatabase();
   const taskQueue = uniqueTaskQueue('timers');
-  worker = await startTestWorker(db, { taskQueue, connection: env.nativeConnection, namespace: env.namespace ?? 'default' });
+  worker = await startTestWorker(db, {
+    taskQueue,
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    matrix: { homeserverUrl: hs.url, asToken: 'as-token-timers', serverName: 'tmcp.test' },
+  });
   const temporal: Temporal = { client: env.client, taskQueue, isReachable: async () => true, close: async () => undefined };
   const config = loadConfig({ NODE_ENV: 'test', P2P_ACCEPTANCE_THRESHOLD: '1000.00' });
-  deps = { pool: db.pool, temporal, config, log: pino({ level: 'silent' }) };
+  deps = { pool: db.pool, temporal, config, log: pino({ level: 'silent' }), proofSealer: proofSealer(Buffer.from(TEST_DATA_KEY, 'hex')) };
 }, 120_000);
 afterAll(async () => {
   await worker?.stop();
   await db?.close();
   await env?.teardown();
+  await hs?.close();
 });
 
 const PIN = '9137';
-const pinProof = { method: 'pin', proof: { hashed_pin: pinDigest(PIN) } };
+const pinProof: AuthProof = { method: 'pin', proof: { hashed_pin: pinDigest(PIN) } };
 
-async function heldTransfer(amountMinor = 2500n) {
+async function heldTransfer(amountMinor = 2500n, roomId?: string) {
   const alice = newUserId('alice');
   const bob = newUserId('bob');
   const { wallet: aw } = await registerWallet(deps, alice);
@@ -51,7 +62,7 @@ async function heldTransfer(amountMinor = 2500n) {
   await fundWallet(deps, aw.id, { amount: 10_000n, currency: 'USD', idempotencyKey: `fund-${aw.id}` });
   await setPin(db.pool, alice, PIN, undefined);
   await setRequireP2PAcceptance(db.pool, bw.id, true);
-  const started = await initiateTransfer(deps, alice, { recipient: bob, amount: amountMinor, currency: 'USD', idempotencyKey: 'k1' });
+  const started = await initiateTransfer(deps, alice, { recipient: bob, amount: amountMinor, currency: 'USD', idempotencyKey: 'k1', roomId });
   const id = String(started.body.transfer_id);
   const confirmed = await confirmTransfer(deps, alice, id, pinProof);
   expect(confirmed.status).toBe('pending_recipient_acceptance');
@@ -63,7 +74,7 @@ const entryKinds = (id: string) =>
 
 describe('P2P saga timers (time-skipping server)', () => {
   it('expires an unanswered transfer after 24 hours and refunds the sender', async () => {
-    const { alice, aw, bw, id } = await heldTransfer();
+    const { alice, bob, aw, bw, id } = await heldTransfer(2500n, '!timers:tmcp.test');
     expect(await walletBalances(db.pool, aw.id, 'USD')).toEqual({ available: 7_500n, pending: 2_500n });
     const before = await env.currentTimeMs();
     const result = await env.client.workflow.getHandle(p2pWorkflowId(id)).result();
@@ -73,7 +84,11 @@ describe('P2P saga timers (time-skipping server)', () => {
     expect((await walletBalances(db.pool, bw.id, 'USD')).available).toBe(0n);
     expect(await entryKinds(id)).toEqual(['p2p_hold', 'p2p_refund']);
     const view = await getTransfer(deps, alice, id);
-    expect(view).toMatchObject({ status: 'expired', expired_at: expect.any(String) });
+    expect(view).toMatchObject({ status: 'expired', expired_at: expect.any(String), status_event_id: expect.stringMatching(/^\$stub/) });
+    const status = hs.events().find((e) => e.type === 'm.tween.wallet.p2p.status' && e.content.transfer_id === id);
+    expect(status).toMatchObject({ roomId: '!timers:tmcp.test', txnId: `p2p-${id}.status`, userId: '@_tmcp_payments:tmcp.test' });
+    expect(status!.content).toMatchObject({ status: 'expired', expired_at: view.expired_at, visual: { status_text: 'Expired, refunded' } });
+    await expect(acceptTransfer(deps, bob, id)).rejects.toMatchObject({ code: 'TRANSFER_EXPIRED' });
     await recordHistory(env.client, p2pWorkflowId(id), 'p2p-expired');
   });
 
