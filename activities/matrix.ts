@@ -35,7 +35,7 @@ export function matrixActivities(deps: MatrixActivityDeps) {
         throw ApplicationFailure.create({
           type: err.retryable ? 'MATRIX_UNAVAILABLE' : 'MATRIX_SEND_REFUSED',
           message: err.message,
-          details: [{ status: err.status, errcode: err.errcode }],
+          details: [{ status: err.status, errcode: err.errcode, retry_after_ms: err.retryAfterMs }],
           nonRetryable: !err.retryable,
           nextRetryDelay: err.retryAfterMs,
         });

@@ -7,10 +7,12 @@ import {
   proxyActivities,
   proxyLocalActivities,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { RoomEvent } from '../activities/matrix';
 import { refuseAction, type P2PAction, type P2PInput, type P2PSnapshot, type P2PState } from '../src/domain/p2p';
 import { p2pEventContent, p2pStatusEventContent, P2P_EVENT_TYPE, P2P_STATUS_EVENT_TYPE } from '../src/domain/p2pEvents';
 import { TMCP_STATUS } from '../src/domain/searchAttributes';
@@ -103,13 +105,31 @@ export async function p2pTransfer(input: P2PInput): Promise<P2PSnapshot> {
     if (v2) setStatus(status);
   };
 
+  // v2: the first attempt runs inside the workflow task, so a homeserver that answers at once adds
+  // no round trip through Temporal to confirm; a failure worth retrying goes on as a regular activity.
+  const firstSend = proxyLocalActivities<Activities>({ startToCloseTimeout: Math.max(1, input.eventWaitMs), retry: { maximumAttempts: 1 } });
+  const send = async (event: RoomEvent) => {
+    if (v2 && input.eventWaitMs > 0) {
+      try {
+        return await firstSend.sendMatrixEvent(event);
+      } catch (err) {
+        const failure = domainFailure(err);
+        if (failure?.nonRetryable) throw err;
+        // A 429's retry_after_ms (the regular activity's retry policy honours it by itself).
+        const retryAfterMs = failure ? detailsOf(failure).retry_after_ms : undefined;
+        if (typeof retryAfterMs === 'number') await sleep(retryAfterMs);
+      }
+    }
+    return matrix.sendMatrixEvent(event);
+  };
+
   /** Sends a room event in the background; its outcome is written on the transfer. The saga ends only after it. */
   const announce = (slot: 'transfer' | 'status', type: string, content: Record<string, unknown>) => {
     if (!input.roomId) return;
     const roomId = input.roomId;
     const sent = (async () => {
       try {
-        const result = await matrix.sendMatrixEvent({ roomId, type, content, txnId: `${workflowInfo().workflowId}.${slot}` });
+        const result = await send({ roomId, type, content, txnId: `${workflowInfo().workflowId}.${slot}` });
         if (!result.eventId) return;
         if (slot === 'transfer') snapshot.eventId = result.eventId;
         else snapshot.statusEventId = result.eventId;

@@ -10,8 +10,10 @@ import { startWorkerProcess } from '../helpers/workerProcess';
 
 /**
  * Crash safety: the real worker process (`src/worker.ts`) is killed with SIGKILL after the ledger
- * write, while the homeserver holds the event send; a new worker finishes the saga. The ledger has
- * one entry and the room one event (the retried send reuses its txnId).
+ * write, while the homeserver holds the event send. The first send runs inside the workflow task
+ * that settled, so the new worker runs that task again: verification and settlement see the
+ * committed transfer and write nothing, then the send is retried. The ledger has one entry and the
+ * room one event (the retried send reuses its txnId).
  */
 jest.setTimeout(120_000);
 
