@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from '../src/logger';
-import { MatrixRequestError, paymentsBot, sendRoomEvent, type MatrixSettings } from '../src/matrix/client';
+import { paymentsBot } from '../src/matrix/bots';
+import { joinRoom, MatrixRequestError, sendRoomEvent, type MatrixSettings } from '../src/matrix/client';
 
 export interface MatrixActivityDeps {
   log: Logger;
@@ -16,29 +17,69 @@ export interface RoomEvent {
   txnId: string;
 }
 
+/**
+ * A homeserver refusal as the activity's failure: network errors, 5xx and 429 are retried (a 429
+ * after its retry_after_ms), anything else fails the step for good with the homeserver's words.
+ */
+function asFailure(err: MatrixRequestError, type: { retryable: string; refused: string }): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: err.retryable ? type.retryable : type.refused,
+    message: err.message,
+    details: [{ status: err.status, errcode: err.errcode, retry_after_ms: err.retryAfterMs }],
+    nonRetryable: !err.retryable,
+    nextRetryDelay: err.retryAfterMs,
+  });
+}
+
+const SEND = { retryable: 'MATRIX_UNAVAILABLE', refused: 'MATRIX_SEND_REFUSED' };
+const JOIN = { retryable: 'MATRIX_UNAVAILABLE', refused: 'MATRIX_JOIN_REFUSED' };
+
 export function matrixActivities(deps: MatrixActivityDeps) {
   return {
     /**
-     * Injects an event into a room as the payments bot. Network errors, 5xx and 429 are retried
-     * (429 after the homeserver's retry_after_ms); any other refusal fails the step for good.
+     * Injects an event into a room as the payments bot. Refused with M_FORBIDDEN (typically: the
+     * bot is not in the room), the bot joins (which works where it is invited or the room is
+     * public) and sends once more; a second refusal is final.
      */
     async sendMatrixEvent(event: RoomEvent): Promise<{ eventId?: string; skipped?: 'matrix_off' }> {
-      if (!deps.matrix) {
+      const { matrix } = deps;
+      if (!matrix) {
         deps.log.info({ room_id: event.roomId, type: event.type, txn_id: event.txnId }, 'Matrix is off: room event skipped');
         return { skipped: 'matrix_off' };
       }
+      const asUser = paymentsBot(matrix.serverName);
+      const send = () => sendRoomEvent(matrix, { ...event, asUser });
+      const log = (err: MatrixRequestError, message: string) =>
+        deps.log.warn({ room_id: event.roomId, type: event.type, txn_id: event.txnId, status: err.status, errcode: err.errcode }, message);
       try {
-        return await sendRoomEvent(deps.matrix, { ...event, asUser: paymentsBot(deps.matrix.serverName) });
+        return await send();
       } catch (err) {
         if (!(err instanceof MatrixRequestError)) throw err;
-        deps.log.warn({ room_id: event.roomId, type: event.type, txn_id: event.txnId, status: err.status, errcode: err.errcode }, err.message);
-        throw ApplicationFailure.create({
-          type: err.retryable ? 'MATRIX_UNAVAILABLE' : 'MATRIX_SEND_REFUSED',
-          message: err.message,
-          details: [{ status: err.status, errcode: err.errcode, retry_after_ms: err.retryAfterMs }],
-          nonRetryable: !err.retryable,
-          nextRetryDelay: err.retryAfterMs,
-        });
+        if (err.errcode !== 'M_FORBIDDEN') {
+          log(err, err.message);
+          throw asFailure(err, SEND);
+        }
+      }
+      try {
+        await joinRoom(matrix, event.roomId, asUser);
+        return await send();
+      } catch (err) {
+        if (!(err instanceof MatrixRequestError)) throw err;
+        log(err, `not in the room, and joining or sending after joining failed: ${err.message}`);
+        throw asFailure(err, SEND);
+      }
+    },
+
+    /** Joins one of our bots to a room it was invited to. */
+    async joinRoomAsBot(req: { roomId: string; botUserId: string }): Promise<{ roomId: string }> {
+      const { matrix } = deps;
+      if (!matrix) throw ApplicationFailure.create({ type: 'MATRIX_OFF', message: 'Matrix is off', nonRetryable: true });
+      try {
+        return await joinRoom(matrix, req.roomId, req.botUserId);
+      } catch (err) {
+        if (!(err instanceof MatrixRequestError)) throw err;
+        deps.log.warn({ room_id: req.roomId, user_id: req.botUserId, status: err.status, errcode: err.errcode }, `joining on invite failed: ${err.message}`);
+        throw asFailure(err, JOIN);
       }
     },
   };

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { loadConfigOrExit, loadDotEnv, required } from './config';
 import { createApp } from './http/app';
 import { createLogger } from './logger';
+import { ensureSystemBots } from './matrix/startup';
 import { onShutdown, openDatabase, openTepKeys, syncMiniapps } from './runtime';
 import { createTemporal } from './temporal/client';
 
@@ -23,8 +24,11 @@ async function main(): Promise<void> {
   const server = app.listen(config.http.port, config.http.host);
   await once(server, 'listening');
   log.info({ url: `http://${config.http.host}:${config.http.port}`, public_url: config.http.publicUrl }, 'API listening');
+  const bots = config.matrix ? ensureSystemBots(config.matrix, log) : undefined;
+  if (!config.matrix) log.info('Matrix is off (no MATRIX_HOMESERVER_URL): room events are skipped and room membership is not checked');
 
   onShutdown(log, async () => {
+    bots?.stop();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await temporal.close();
     await pool.end();

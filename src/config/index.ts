@@ -60,8 +60,18 @@ export const envSchema = z.object({
   MATRIX_EVENT_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(3000).describe('milliseconds confirm waits for the Matrix event before answering without event_id'),
 
   MATRIX_HOMESERVER_URL: optionalString.pipe(url.optional()).describe('client-server API base URL of the homeserver; unset turns Matrix off'),
-  MATRIX_SERVER_NAME: z.string().min(1).default('localhost').describe('server name in Matrix user ids (the part after the colon)'),
-  MATRIX_AS_TOKEN: optionalString.describe('as_token of the Application Service registration'),
+  MATRIX_SERVER_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'a Matrix server name such as example.org')
+    .default('localhost')
+    .describe('server name in Matrix user ids (the part after the colon)'),
+  MATRIX_AS_TOKEN: optionalString.describe('as_token of the Application Service registration (we call the homeserver with it)'),
+  MATRIX_HS_TOKEN: optionalString.describe('hs_token of the Application Service registration (the homeserver calls us with it)'),
+  MATRIX_AS_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . -').default('tween-miniapps').describe('id of the Application Service registration'),
+  MATRIX_AS_URL: optionalString.pipe(url.optional()).describe('URL at which the homeserver reaches this server (default PUBLIC_URL)'),
+  MATRIX_BOT_AVATAR_URL: optionalString
+    .pipe(z.string().regex(/^mxc:\/\/[^/]+\/[^/]+$/, 'an mxc:// URL').optional())
+    .describe('mxc:// avatar of the bots'),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -95,9 +105,10 @@ export interface Config {
     maxAuthAttempts: number;
     eventWaitMs: number;
   };
-  /** Undefined when no homeserver is configured: events are skipped and the money still moves. */
-  matrix: { homeserverUrl: string; asToken: string; serverName: string } | undefined;
-  matrixServerName: string;
+  /** Undefined when no homeserver is configured: events are skipped, room checks are off, the money still moves. */
+  matrix: { homeserverUrl: string; asToken: string; hsToken: string; serverName: string; botAvatarUrl: string | undefined } | undefined;
+  /** Who this server is as an Application Service; what `npm run registration` writes. */
+  appservice: { id: string; url: string; serverName: string; asToken: string | undefined; hsToken: string | undefined };
 }
 
 export class ConfigError extends Error {
@@ -153,16 +164,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const miniappsFile = e.MINIAPPS_FILE ?? path.resolve('config', 'miniapps.dev.yaml');
   if (e.MINIAPPS_FILE !== undefined && !existsSync(e.MINIAPPS_FILE)) problems.push(`MINIAPPS_FILE: no file at ${e.MINIAPPS_FILE}`);
   if (e.TEP_KEYS_FILE !== undefined && !existsSync(e.TEP_KEYS_FILE)) problems.push(`TEP_KEYS_FILE: no file at ${e.TEP_KEYS_FILE}`);
-  if ((e.MATRIX_HOMESERVER_URL === undefined) !== (e.MATRIX_AS_TOKEN === undefined)) {
-    problems.push('MATRIX_HOMESERVER_URL / MATRIX_AS_TOKEN: set both to turn Matrix on, or neither');
+  const matrixParts = [e.MATRIX_HOMESERVER_URL, e.MATRIX_AS_TOKEN, e.MATRIX_HS_TOKEN];
+  if (matrixParts.some((v) => v === undefined) && matrixParts.some((v) => v !== undefined)) {
+    problems.push('MATRIX_HOMESERVER_URL / MATRIX_AS_TOKEN / MATRIX_HS_TOKEN: set all three to turn Matrix on, or none');
   }
+  requireInProduction('MATRIX_HOMESERVER_URL', e.MATRIX_HOMESERVER_URL);
+  requireInProduction('MATRIX_AS_TOKEN', e.MATRIX_AS_TOKEN);
+  requireInProduction('MATRIX_HS_TOKEN', e.MATRIX_HS_TOKEN);
   if (problems.length > 0) throw new ConfigError(problems);
 
+  const publicUrl = (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/$/, '');
   return {
     mode: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
     dataDir,
-    http: { host: e.HOST, port: e.PORT, publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/$/, '') },
+    http: { host: e.HOST, port: e.PORT, publicUrl },
     database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, embeddedPort: e.EMBEDDED_PG_PORT },
     temporal: {
       address: e.TEMPORAL_ADDRESS,
@@ -186,10 +202,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       eventWaitMs: e.MATRIX_EVENT_WAIT_MS,
     },
     matrix:
-      e.MATRIX_HOMESERVER_URL && e.MATRIX_AS_TOKEN
-        ? { homeserverUrl: e.MATRIX_HOMESERVER_URL.replace(/\/$/, ''), asToken: e.MATRIX_AS_TOKEN, serverName: e.MATRIX_SERVER_NAME }
+      e.MATRIX_HOMESERVER_URL && e.MATRIX_AS_TOKEN && e.MATRIX_HS_TOKEN
+        ? {
+            homeserverUrl: e.MATRIX_HOMESERVER_URL.replace(/\/$/, ''),
+            asToken: e.MATRIX_AS_TOKEN,
+            hsToken: e.MATRIX_HS_TOKEN,
+            serverName: e.MATRIX_SERVER_NAME,
+            botAvatarUrl: e.MATRIX_BOT_AVATAR_URL,
+          }
         : undefined,
-    matrixServerName: e.MATRIX_SERVER_NAME,
+    appservice: {
+      id: e.MATRIX_AS_ID,
+      url: (e.MATRIX_AS_URL ?? publicUrl).replace(/\/$/, ''),
+      serverName: e.MATRIX_SERVER_NAME,
+      asToken: e.MATRIX_AS_TOKEN,
+      hsToken: e.MATRIX_HS_TOKEN,
+    },
   };
 }
 

@@ -31,6 +31,8 @@ export const Errors = {
   CONSENT_REQUIRED: { status: 403, retryable: false },
   INVALID_SCOPE: { status: 400, retryable: false },
   NOT_FOUND: { status: 404, retryable: false },
+  /** No such endpoint (Matrix M_UNRECOGNIZED). */
+  UNRECOGNIZED: { status: 404, retryable: false },
   METHOD_NOT_ALLOWED: { status: 405, retryable: false },
   SERVICE_UNAVAILABLE: { status: 503, retryable: true },
   INTERNAL_ERROR: { status: 500, retryable: true },

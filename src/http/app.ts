@@ -5,12 +5,15 @@ import type { TepKeys } from '../auth/keys';
 import type { DatabasePool } from '../db/pool';
 import { invalidField } from '../domain/errors';
 import type { Logger } from '../logger';
+import { inviteAcceptor } from '../matrix/invites';
+import { createRooms } from '../matrix/rooms';
 import type { Temporal } from '../temporal/client';
 import { proofSealer } from '../wallet/paymentProofs';
 import { tepAuth } from './middleware/auth';
 import { protoErrors } from './middleware/errors';
 import { accessLog, requestId } from './middleware/requestId';
 import { adminRoutes } from './routes/admin';
+import { appserviceApi } from './routes/appservice';
 import { p2pRoutes } from './routes/p2p';
 import { paymentMethodRoutes } from './routes/paymentMethods';
 import { systemRoutes } from './routes/system';
@@ -29,17 +32,19 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const app = new Koa<AppState>({ proxy: false });
   app.silent = true; // errors are answered and logged by protoErrors, not printed by Koa
   const auth = tepAuth(deps.keys, deps.config.http.publicUrl);
+  const rooms = createRooms({ pool: deps.pool, matrix: deps.config.matrix, log: deps.log });
   const routers = [
     systemRoutes(deps),
-    walletRoutes(deps, auth),
+    walletRoutes({ ...deps, rooms }, auth),
     paymentMethodRoutes(deps, auth),
-    p2pRoutes({ ...deps, proofSealer: proofSealer(required(deps.config.dataKey, 'DATA_ENCRYPTION_KEY')) }, auth),
+    p2pRoutes({ ...deps, rooms, proofSealer: proofSealer(required(deps.config.dataKey, 'DATA_ENCRYPTION_KEY')) }, auth),
     adminRoutes(deps, deps.config.adminToken),
   ];
 
   app.use(requestId(deps.log));
   app.use(accessLog());
   app.use(protoErrors());
+  app.use(appserviceApi({ pool: deps.pool, matrix: deps.config.matrix, acceptInvite: inviteAcceptor(deps.temporal) }));
   app.use(
     bodyParser({
       enableTypes: ['json'],

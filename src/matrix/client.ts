@@ -5,11 +5,6 @@ export interface MatrixSettings {
   serverName: string;
 }
 
-/** The bot that sends payment events (PROTO 4.17); an AS can only send as users in its namespace. */
-export function paymentsBot(serverName: string): string {
-  return `@_tmcp_payments:${serverName}`;
-}
-
 /** A homeserver call that did not succeed. `retryable` for network errors, 5xx and 429. */
 export class MatrixRequestError extends Error {
   override readonly name = 'MatrixRequestError';
@@ -43,29 +38,93 @@ async function errorFrom(res: Response): Promise<MatrixRequestError> {
   return new MatrixRequestError(`homeserver answered ${res.status}${errcode ? ` ${errcode}` : ''}: ${text}`, retryable, res.status, errcode, retryAfterMs);
 }
 
-/**
- * `PUT /_matrix/client/v3/rooms/{roomId}/send/{type}/{txnId}?user_id=...` with the as_token. The
- * homeserver deduplicates by (sender, txnId), so sending the same txnId again is safe.
- */
-export async function sendRoomEvent(
-  settings: MatrixSettings,
-  event: { roomId: string; type: string; content: Record<string, unknown>; txnId: string; asUser: string },
-): Promise<{ eventId: string }> {
-  const path = ['rooms', event.roomId, 'send', event.type, event.txnId].map(encodeURIComponent).join('/');
-  const url = `${settings.homeserverUrl}/_matrix/client/v3/${path}?user_id=${encodeURIComponent(event.asUser)}`;
+interface Call {
+  method: 'GET' | 'POST' | 'PUT';
+  /** Path segments after `/_matrix/client/`, each URI-encoded here. */
+  path: string[];
+  /** The AS user the call is made as (`?user_id=`); the AS's own sender when absent. */
+  asUser?: string;
+  body?: unknown;
+}
+
+/** One client-server API call with the as_token. Answers the JSON body; throws MatrixRequestError. */
+async function call<T>(settings: MatrixSettings, { method, path, asUser, body }: Call): Promise<T> {
+  const url = new URL(`${settings.homeserverUrl}/_matrix/client/${path.map(encodeURIComponent).join('/')}`);
+  if (asUser) url.searchParams.set('user_id', asUser);
   let res: Response;
   try {
     res = await fetch(url, {
-      method: 'PUT',
-      headers: { authorization: `Bearer ${settings.asToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify(event.content),
+      method,
+      headers: { authorization: `Bearer ${settings.asToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
   } catch (err) {
     throw new MatrixRequestError(`homeserver unreachable: ${err instanceof Error ? err.message : String(err)}`, true);
   }
   if (!res.ok) throw await errorFrom(res);
-  const body = (await res.json()) as { event_id?: unknown };
-  if (typeof body.event_id !== 'string') throw new MatrixRequestError('homeserver answered without event_id', true, res.status);
+  return (await res.json()) as T;
+}
+
+/**
+ * `PUT /rooms/{roomId}/send/{type}/{txnId}?user_id=...`. The homeserver deduplicates by (sender,
+ * txnId), so sending the same txnId again is safe.
+ */
+export async function sendRoomEvent(
+  settings: MatrixSettings,
+  event: { roomId: string; type: string; content: Record<string, unknown>; txnId: string; asUser: string },
+): Promise<{ eventId: string }> {
+  const body = await call<{ event_id?: unknown }>(settings, {
+    method: 'PUT',
+    path: ['v3', 'rooms', event.roomId, 'send', event.type, event.txnId],
+    asUser: event.asUser,
+    body: event.content,
+  });
+  if (typeof body.event_id !== 'string') throw new MatrixRequestError('homeserver answered without event_id', true);
   return { eventId: body.event_id };
+}
+
+/** `POST /join/{roomIdOrAlias}` as one of our users; joining a room one is in already is a no-op. */
+export async function joinRoom(settings: MatrixSettings, roomIdOrAlias: string, asUser: string): Promise<{ roomId: string }> {
+  const body = await call<{ room_id: string }>(settings, { method: 'POST', path: ['v3', 'join', roomIdOrAlias], asUser, body: {} });
+  return { roomId: body.room_id };
+}
+
+/** Registers a user of our namespace (`m.login.application_service`); one that exists already is fine. */
+export async function registerAppserviceUser(settings: MatrixSettings, localpart: string): Promise<void> {
+  try {
+    await call(settings, {
+      method: 'POST',
+      path: ['v3', 'register'],
+      body: { type: 'm.login.application_service', username: localpart, inhibit_login: true },
+    });
+  } catch (err) {
+    if (err instanceof MatrixRequestError && err.errcode === 'M_USER_IN_USE') return;
+    throw err;
+  }
+}
+
+export async function setProfile(settings: MatrixSettings, userId: string, field: 'displayname' | 'avatar_url', value: string): Promise<void> {
+  await call(settings, { method: 'PUT', path: ['v3', 'profile', userId, field], asUser: userId, body: { [field]: value } });
+}
+
+/** Creates a room as one of our users, with the alias localpart given (`room_alias_name`). */
+export async function createRoom(
+  settings: MatrixSettings,
+  asUser: string,
+  room: { aliasLocalpart: string; name: string; topic?: string },
+): Promise<{ roomId: string }> {
+  const body = await call<{ room_id: string }>(settings, {
+    method: 'POST',
+    path: ['v3', 'createRoom'],
+    asUser,
+    body: { room_alias_name: room.aliasLocalpart, name: room.name, ...(room.topic ? { topic: room.topic } : {}), preset: 'public_chat', visibility: 'private' },
+  });
+  return { roomId: body.room_id };
+}
+
+/** The joined members of a room, read as one of our users who is in it. */
+export async function joinedMembers(settings: MatrixSettings, roomId: string, asUser: string): Promise<string[]> {
+  const body = await call<{ joined?: Record<string, unknown> }>(settings, { method: 'GET', path: ['v3', 'rooms', roomId, 'joined_members'], asUser });
+  return Object.keys(body.joined ?? {});
 }

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { MINIAPP_CLIENT_ID } from '../domain/miniapps';
 import { isScope } from '../domain/scopes';
 import type { MiniappDefinition } from '../db/miniapps';
 
@@ -8,7 +9,7 @@ const scope = z.string().refine(isScope, (s) => ({ message: `unknown scope '${s}
 
 const MiniappEntry = z
   .object({
-    client_id: z.string().regex(/^ma_[a-z0-9_]{1,64}$/, 'must look like ma_shop_001'),
+    client_id: z.string().regex(MINIAPP_CLIENT_ID, 'must look like ma_shop_001'),
     name: z.string().min(1).max(200),
     scopes: z.array(scope).min(1),
     pre_approved_scopes: z.array(scope).default([]),

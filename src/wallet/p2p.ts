@@ -12,6 +12,7 @@ import { p2pWorkflowId, P2P_TERMINAL_STATES, refuseAction, type AuthProof, type 
 import { TMCP_ROOM_ID, TMCP_STATUS, TMCP_USER_IDS } from '../domain/searchAttributes';
 import { newId } from '../ids';
 import type { Logger } from '../logger';
+import type { Rooms } from '../matrix/rooms';
 import type { Temporal } from '../temporal/client';
 import { domainErrorFromUpdate, isWorkflowGone } from '../temporal/failures';
 import { acceptP2P, cancelP2P, confirmP2P, rejectP2P } from '../../workflows/p2pMessages';
@@ -28,6 +29,7 @@ export interface P2PDeps {
   log: Logger;
   /** Seals auth proofs before they enter the saga's history. */
   proofSealer: Sealer;
+  rooms: Rooms;
 }
 
 export interface InitiateRequest {
@@ -106,6 +108,17 @@ async function replay(deps: P2PDeps, existing: Transfer, hash: string) {
   return { replayed: true, body: existing.initiate_response };
 }
 
+/** PROTO 6.3.5: a transfer announced in a room is between two joined members of that room. */
+async function requireBothInRoom(rooms: Rooms, roomId: string, senderUserId: string, recipient: string): Promise<void> {
+  const joined = await rooms.joinedIn(roomId, [senderUserId, recipient]);
+  if (!joined.has(senderUserId)) {
+    throw new DomainError('INSUFFICIENT_PERMISSIONS', 'You are not a joined member of room_id', { field: 'room_id', room_id: roomId });
+  }
+  if (!joined.has(recipient)) {
+    throw new DomainError('INSUFFICIENT_PERMISSIONS', 'The recipient is not a joined member of room_id', { field: 'room_id', room_id: roomId });
+  }
+}
+
 /** PROTO 7.2.3. Idempotent per sender and idempotency_key: a repeat answers the stored response. */
 export async function initiateTransfer(deps: P2PDeps, senderUserId: string, req: InitiateRequest) {
   const hash = requestHash(req);
@@ -115,6 +128,7 @@ export async function initiateTransfer(deps: P2PDeps, senderUserId: string, req:
   const sender = await ownWallet(deps, senderUserId);
   if (sender.status !== 'active') throw new DomainError('WALLET_SUSPENDED', 'Your wallet is not active', { wallet_status: sender.status });
   if (req.recipient === senderUserId) throw invalidField('recipient', 'must not be the sender');
+  if (req.roomId !== undefined) await requireBothInRoom(deps.rooms, req.roomId, senderUserId, req.recipient);
   const recipient = await walletByUser(deps.pool, req.recipient);
   // A suspended or closed wallet is answered like a missing one: the sender learns nothing more.
   if (!recipient || recipient.status !== 'active') {

@@ -6,10 +6,17 @@ import { DomainError, invalidField } from '../domain/errors';
 import { amountToJson, parseAmount, type Currency } from '../domain/money';
 import { MAX_VERIFICATION_LEVEL, verificationLevel } from '../domain/verification';
 import { newId } from '../ids';
+import type { Rooms } from '../matrix/rooms';
 
 export interface WalletDeps {
   pool: DatabasePool;
   config: Pick<Config, 'wallet'>;
+}
+
+/** Wallet resolution (PROTO 6.3.7) answers only about people the caller shares a room with. */
+export interface ResolveDeps {
+  pool: DatabasePool;
+  rooms: Rooms;
 }
 
 /**
@@ -109,8 +116,34 @@ export function verificationStatusView(wallet: Wallet) {
   };
 }
 
-/** PROTO 6.3.2: 200 for an active wallet, 404 NO_WALLET, 403 WALLET_SUSPENDED for any other status. */
-export async function resolveUser(deps: Pick<WalletDeps, 'pool'>, userId: string) {
+/**
+ * The users among `userIds` that `callerId` may resolve: those sharing a room with the caller, or,
+ * with `roomId`, those joined to that room with the caller. The caller may always resolve themself.
+ */
+async function visibleTo(rooms: Rooms, callerId: string, userIds: readonly string[], roomId: string | undefined): Promise<Set<string>> {
+  const others = userIds.filter((u) => u !== callerId);
+  let visible: Set<string>;
+  if (roomId !== undefined) {
+    const joined = await rooms.joinedIn(roomId, [callerId, ...others]);
+    visible = joined.has(callerId) ? joined : new Set();
+  } else {
+    visible = await rooms.sharingARoom(callerId, others);
+  }
+  if (userIds.includes(callerId)) visible.add(callerId);
+  return visible;
+}
+
+function notShared(userId: string, roomId: string | undefined): DomainError {
+  return new DomainError(
+    'INSUFFICIENT_PERMISSIONS',
+    roomId ? 'You and this user are not both members of that room' : 'You can only resolve users you share a room with',
+    { user_id: userId, ...(roomId ? { room_id: roomId } : {}) },
+  );
+}
+
+/** PROTO 6.3.2: 200 for an active wallet, 404 NO_WALLET, 403 WALLET_SUSPENDED for any other status; 403 first when no room is shared. */
+export async function resolveUser(deps: ResolveDeps, callerId: string, userId: string, roomId?: string) {
+  if (!(await visibleTo(deps.rooms, callerId, [userId], roomId)).has(userId)) throw notShared(userId, roomId);
   const wallet = await walletByUser(deps.pool, userId);
   if (!wallet) {
     throw new DomainError('NO_WALLET', 'User does not have a wallet', { user_id: userId, can_invite: true });
@@ -127,10 +160,15 @@ export async function resolveUser(deps: Pick<WalletDeps, 'pool'>, userId: string
   };
 }
 
-/** PROTO 6.3.3: one result per requested id, in request order. */
-export async function resolveUsers(deps: Pick<WalletDeps, 'pool'>, userIds: readonly string[]) {
-  const found = new Map((await walletsByUsers(deps.pool, userIds)).map((w) => [w.user_id, w]));
+/** PROTO 6.3.3: one result per requested id, in request order; a user sharing no room with the caller is refused alone. */
+export async function resolveUsers(deps: ResolveDeps, callerId: string, userIds: readonly string[], roomId?: string) {
+  const visible = await visibleTo(deps.rooms, callerId, userIds, roomId);
+  const found = new Map((await walletsByUsers(deps.pool, userIds.filter((u) => visible.has(u)))).map((w) => [w.user_id, w]));
   const results = userIds.map((userId) => {
+    if (!visible.has(userId)) {
+      const refusal = notShared(userId, roomId);
+      return { user_id: userId, error: { code: refusal.code, message: refusal.message } };
+    }
     const wallet = found.get(userId);
     if (!wallet) return { user_id: userId, error: { code: 'NO_WALLET', message: 'User does not have a wallet' } };
     if (wallet.status !== 'active') {

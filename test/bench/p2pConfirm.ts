@@ -39,6 +39,7 @@ export async function benchP2PConfirm(n: number): Promise<Summary[]> {
     TEMPORAL_TASK_QUEUE: taskQueue,
     MATRIX_HOMESERVER_URL: hs.url,
     MATRIX_AS_TOKEN: 'bench-as-token',
+    MATRIX_HS_TOKEN: 'bench-hs-token',
     MATRIX_SERVER_NAME: 'tmcp.test',
   });
   await worker.ready;

@@ -41,6 +41,7 @@ function workerProcess() {
     TEMPORAL_TASK_QUEUE: taskQueue,
     MATRIX_HOMESERVER_URL: hs.url,
     MATRIX_AS_TOKEN: AS_TOKEN,
+    MATRIX_HS_TOKEN: 'hs-token-crash-test-not-used-by-the-worker',
     MATRIX_SERVER_NAME: 'tmcp.test',
   });
 }

@@ -10,60 +10,115 @@ export interface SentEvent {
   at: number;
 }
 
-/** What the stub answers to one send: a status and body, or `hold` to never answer (a homeserver that hangs). */
-export type Reply = { status: number; body?: Record<string, unknown> } | 'hold';
+/** Any other client-server call the stub received (join, register, profile, createRoom, joined_members). */
+export interface Call {
+  kind: CallKind;
+  method: string;
+  /** Decoded path segments after the endpoint name, e.g. the room id of a join. */
+  args: string[];
+  userId: string | null;
+  authorization: string | undefined;
+  body: Record<string, unknown> | undefined;
+  at: number;
+}
+
+export type CallKind = 'join' | 'register' | 'profile' | 'createRoom' | 'joined_members';
+
+/** What the stub answers to one request: a status and body, or `hold` to never answer (a homeserver that hangs). */
+export type Reply = { status: number; body?: unknown } | 'hold';
+
+const ROUTES: { kind: CallKind; method: string; pattern: RegExp }[] = [
+  { kind: 'join', method: 'POST', pattern: /^\/_matrix\/client\/v3\/join\/([^/]+)$/ },
+  { kind: 'register', method: 'POST', pattern: /^\/_matrix\/client\/v3\/register$/ },
+  { kind: 'profile', method: 'PUT', pattern: /^\/_matrix\/client\/v3\/profile\/([^/]+)\/([^/]+)$/ },
+  { kind: 'createRoom', method: 'POST', pattern: /^\/_matrix\/client\/v3\/createRoom$/ },
+  { kind: 'joined_members', method: 'GET', pattern: /^\/_matrix\/client\/v3\/rooms\/([^/]+)\/joined_members$/ },
+];
 
 /**
- * A stand-in homeserver for the client-server send endpoint, for unit-testing the send activity's
- * retries. Like Synapse it deduplicates by (sender, txnId): a repeated txnId gets the first
+ * A stand-in homeserver for the client-server calls the server makes, for unit-testing retries and
+ * refusals. Like Synapse it deduplicates sends by (sender, txnId): a repeated txnId gets the first
  * event id and stores nothing new. The real Synapse is tested in the Application Service suite.
  */
 export async function startStubHomeserver() {
   const requests: SentEvent[] = [];
+  const calls: Call[] = [];
   const stored = new Map<string, { eventId: string; event: SentEvent }>();
   const script: Reply[] = [];
+  const scripts = new Map<CallKind, Reply[]>();
   const held: ServerResponse[] = [];
   let counter = 0;
   let onRequest: ((e: SentEvent) => void) | undefined;
 
+  const answer = (res: ServerResponse, reply: Reply, ok: () => unknown) => {
+    if (reply === 'hold') {
+      held.push(res);
+      return;
+    }
+    const body = reply.status === 200 ? (reply.body ?? ok()) : (reply.body ?? { errcode: 'M_UNKNOWN', error: 'stub failure' });
+    res.writeHead(reply.status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  };
+
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://stub');
-    const match = /^\/_matrix\/client\/v3\/rooms\/([^/]+)\/send\/([^/]+)\/([^/]+)$/.exec(url.pathname);
     let raw = '';
     req.on('data', (chunk: Buffer) => (raw += chunk.toString()));
     req.on('end', () => {
-      if (req.method !== 'PUT' || !match) {
+      const send = /^\/_matrix\/client\/v3\/rooms\/([^/]+)\/send\/([^/]+)\/([^/]+)$/.exec(url.pathname);
+      if (req.method === 'PUT' && send) {
+        const event: SentEvent = {
+          roomId: decodeURIComponent(send[1]!),
+          type: decodeURIComponent(send[2]!),
+          txnId: decodeURIComponent(send[3]!),
+          userId: url.searchParams.get('user_id'),
+          authorization: req.headers.authorization,
+          content: JSON.parse(raw) as Record<string, unknown>,
+          at: Date.now(),
+        };
+        requests.push(event);
+        onRequest?.(event);
+        answer(res, script.shift() ?? { status: 200 }, () => {
+          const key = `${event.userId}|${event.txnId}`;
+          let entry = stored.get(key);
+          if (!entry) {
+            counter += 1;
+            entry = { eventId: `$stub${counter}:stub.test`, event };
+            stored.set(key, entry);
+          }
+          return { event_id: entry.eventId };
+        });
+        return;
+      }
+      const route = ROUTES.find((r) => r.method === req.method && r.pattern.test(url.pathname));
+      if (!route) {
         res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ errcode: 'M_UNRECOGNIZED', error: 'stub' }));
         return;
       }
-      const event: SentEvent = {
-        roomId: decodeURIComponent(match[1]!),
-        type: decodeURIComponent(match[2]!),
-        txnId: decodeURIComponent(match[3]!),
+      const call: Call = {
+        kind: route.kind,
+        method: req.method!,
+        args: route.pattern.exec(url.pathname)!.slice(1).map(decodeURIComponent),
         userId: url.searchParams.get('user_id'),
         authorization: req.headers.authorization,
-        content: JSON.parse(raw) as Record<string, unknown>,
+        body: raw ? (JSON.parse(raw) as Record<string, unknown>) : undefined,
         at: Date.now(),
       };
-      requests.push(event);
-      onRequest?.(event);
-      const reply = script.shift() ?? { status: 200 };
-      if (reply === 'hold') {
-        held.push(res);
-        return;
-      }
-      if (reply.status !== 200) {
-        res.writeHead(reply.status, { 'content-type': 'application/json' }).end(JSON.stringify(reply.body ?? { errcode: 'M_UNKNOWN', error: 'stub failure' }));
-        return;
-      }
-      const key = `${event.userId}|${event.txnId}`;
-      let entry = stored.get(key);
-      if (!entry) {
-        counter += 1;
-        entry = { eventId: `$stub${counter}:stub.test`, event };
-        stored.set(key, entry);
-      }
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ event_id: entry.eventId }));
+      calls.push(call);
+      answer(res, scripts.get(route.kind)?.shift() ?? { status: 200 }, () => {
+        switch (route.kind) {
+          case 'join':
+            return { room_id: call.args[0] };
+          case 'register':
+            return { user_id: `@${String(call.body?.username)}:stub.test` };
+          case 'createRoom':
+            counter += 1;
+            return { room_id: `!created${counter}:stub.test` };
+          case 'joined_members':
+            return { joined: {} };
+          default:
+            return {};
+        }
+      });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -72,13 +127,17 @@ export async function startStubHomeserver() {
 
   return {
     url,
-    /** Every request, including retries and failures. */
+    /** Every send request, including retries and failures. */
     requests,
+    /** Every other call, in order. */
+    calls,
     /** Events the stub stored, one per (sender, txnId). */
     events: () => [...stored.values()].map((e) => ({ ...e.event, eventId: e.eventId })),
-    /** Queues replies for the next requests (afterwards: 200). */
+    /** Queues replies for the next sends (afterwards: 200). */
     reply: (...replies: Reply[]) => void script.push(...replies),
-    /** Resolves at the next request. */
+    /** Queues replies for the next calls of one kind (afterwards: 200 with a plausible body). */
+    replyTo: (kind: CallKind, ...replies: Reply[]) => void scripts.set(kind, [...(scripts.get(kind) ?? []), ...replies]),
+    /** Resolves at the next send. */
     nextRequest: () => new Promise<SentEvent>((resolve) => (onRequest = (e) => ((onRequest = undefined), resolve(e)))),
     async close() {
       for (const res of held) res.destroy();

@@ -130,14 +130,29 @@ describe('m.tween.wallet.p2p events', () => {
     expect(res.body.event_id).toBe(hs.events().find((e) => e.content.transfer_id === id)!.eventId);
   });
 
+  it('joins the room when the bot is not in it, and sends again', async () => {
+    const { alice, id } = await sentTransfer(api);
+    hs.reply({ status: 403, body: { errcode: 'M_FORBIDDEN', error: 'User @_tmcp_payments:tmcp.test not in room' } });
+    const joinsBefore = hs.calls.filter((c) => c.kind === 'join').length;
+    const res = await confirm(api, alice, id);
+    expect(res.body.status).toBe('completed');
+    const joins = hs.calls.filter((c) => c.kind === 'join').slice(joinsBefore);
+    expect(joins).toMatchObject([{ args: [ROOM], userId: '@_tmcp_payments:tmcp.test', authorization: `Bearer ${AS_TOKEN}` }]);
+    const sends = hs.requests.filter((r) => r.content.transfer_id === id);
+    expect(sends).toHaveLength(2);
+    expect(res.body.event_id).toBe(hs.events().find((e) => e.content.transfer_id === id)!.eventId);
+  });
+
   it('does not retry a refusal: the error is recorded on the transfer and the money still moved', async () => {
     const { alice, bob, id } = await sentTransfer(api);
     hs.reply({ status: 403, body: { errcode: 'M_FORBIDDEN', error: 'User not in room' } });
+    hs.replyTo('join', { status: 403, body: { errcode: 'M_FORBIDDEN', error: 'You are not invited to this room.' } });
     const res = await confirm(api, alice, id);
     expect(res.body.status).toBe('completed');
     expect(res.body.event_id).toBeUndefined();
     const row = await eventually(() => transferRow(id), (r) => r.event_error !== null);
-    expect(row.event_error).toContain('M_FORBIDDEN');
+    expect(row.event_error).toContain('MATRIX_SEND_REFUSED');
+    expect(row.event_error).toContain('not invited');
     await new Promise((r) => setTimeout(r, 1500));
     expect(hs.requests.filter((r) => r.content.transfer_id === id)).toHaveLength(1);
     expect(await available(api, bob)).toBe(4.2);

@@ -39,7 +39,7 @@ test.each([
   [['--user', '@alice:localhost', '--client', 'ma_nope', '--scope', 'user:read'], {}, /no mini-app ma_nope is registered/],
   [['--user', '@alice:localhost', '--client', 'ma_shop_001', '--scope', 'wallet:pay messaging:send'], {}, /not registered for messaging:send/],
   [['--user', 'alice', '--client', 'ma_demo', '--scope', 'user:read'], {}, /--user: must be a Matrix user id/],
-  [['--user', '@alice:localhost', '--client', 'ma_demo', '--scope', 'user:read'], { NODE_ENV: 'production', TEMPORAL_ADDRESS: 'x:1', MINIAPPS_FILE: 'config/miniapps.dev.yaml', DATA_ENCRYPTION_KEY: '11'.repeat(32) }, /for development/],
+  [['--user', '@alice:localhost', '--client', 'ma_demo', '--scope', 'user:read'], { NODE_ENV: 'production', TEMPORAL_ADDRESS: 'x:1', MINIAPPS_FILE: 'config/miniapps.dev.yaml', DATA_ENCRYPTION_KEY: '11'.repeat(32), MATRIX_HOMESERVER_URL: 'http://hs.test', MATRIX_AS_TOKEN: 'a', MATRIX_HS_TOKEN: 'h' }, /for development/],
 ])('refuses %j', async (args, env, message) => {
   const error = await token(args, env).catch((e: { code: number; stderr: string }) => e);
   expect(error).toMatchObject({ code: 1, stderr: expect.stringMatching(message) });

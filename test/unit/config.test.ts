@@ -37,7 +37,17 @@ test('production refuses to start without its required settings, naming each', (
     loadConfig({ NODE_ENV: 'production' });
   } catch (err) {
     const names = (err as ConfigError).problems.map((p) => p.split(':')[0]);
-    expect(names.sort()).toEqual(['DATABASE_URL', 'DATA_ENCRYPTION_KEY', 'MINIAPPS_FILE', 'PUBLIC_URL', 'TEMPORAL_ADDRESS', 'TEP_KEYS_FILE']);
+    expect(names.sort()).toEqual([
+      'DATABASE_URL',
+      'DATA_ENCRYPTION_KEY',
+      'MATRIX_AS_TOKEN',
+      'MATRIX_HOMESERVER_URL',
+      'MATRIX_HS_TOKEN',
+      'MINIAPPS_FILE',
+      'PUBLIC_URL',
+      'TEMPORAL_ADDRESS',
+      'TEP_KEYS_FILE',
+    ]);
   }
 });
 

@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/config';
 import { walletBalances } from '../../src/db/ledger';
 import { p2pWorkflowId, type AuthProof } from '../../src/domain/p2p';
 import { setRequireP2PAcceptance } from '../../src/db/wallets';
+import { createRooms } from '../../src/matrix/rooms';
 import { setPin, pinDigest } from '../../src/wallet/mfa';
 import { proofSealer } from '../../src/wallet/paymentProofs';
 import { acceptTransfer, confirmTransfer, getTransfer, initiateTransfer, rejectTransfer, type P2PDeps } from '../../src/wallet/p2p';
@@ -42,7 +43,10 @@ beforeAll(async () => {
   });
   const temporal: Temporal = { client: env.client, taskQueue, isReachable: async () => true, close: async () => undefined };
   const config = loadConfig({ NODE_ENV: 'test', P2P_ACCEPTANCE_THRESHOLD: '1000.00' });
-  deps = { pool: db.pool, temporal, config, log: pino({ level: 'silent' }), proofSealer: proofSealer(Buffer.from(TEST_DATA_KEY, 'hex')) };
+  const log = pino({ level: 'silent' });
+  // No homeserver here: room membership is not checked (the Synapse suite checks it).
+  const rooms = createRooms({ pool: db.pool, matrix: undefined, log });
+  deps = { pool: db.pool, temporal, config, log, rooms, proofSealer: proofSealer(Buffer.from(TEST_DATA_KEY, 'hex')) };
 }, 120_000);
 afterAll(async () => {
   await worker?.stop();

@@ -10,6 +10,7 @@ import {
   resolveUsers,
   verificationStatusView,
   walletView,
+  type ResolveDeps,
   type WalletDeps,
 } from '../../wallet/wallets';
 import { walletBalances } from '../../db/ledger';
@@ -43,7 +44,7 @@ const BatchBody = z
   .strict();
 
 /** PROTO 6.2-6.4 under /api/v1/wallet. */
-export function walletRoutes(deps: WalletDeps, auth: ReturnType<typeof tepAuth>): Router<AppState> {
+export function walletRoutes(deps: WalletDeps & ResolveDeps, auth: ReturnType<typeof tepAuth>): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/wallet' });
 
   router.post('/register', auth('wallet:balance'), async (ctx) => {
@@ -80,13 +81,13 @@ export function walletRoutes(deps: WalletDeps, auth: ReturnType<typeof tepAuth>)
 
   router.post('/resolve/batch', auth('wallet:pay'), async (ctx) => {
     const body = parseInput(BatchBody, ctx.request.body ?? {});
-    ctx.body = await resolveUsers(deps, body.user_ids);
+    ctx.body = await resolveUsers(deps, ctx.state.tep!.userId, body.user_ids, body.room_id);
   });
 
   router.get('/resolve/:user_id', auth('wallet:pay'), async (ctx) => {
     const userId = parseInput(MatrixUserId, ctx.params.user_id, 'user_id');
-    parseInput(ResolveQuery, ctx.query, 'query');
-    ctx.body = await resolveUser(deps, userId);
+    const query = parseInput(ResolveQuery, ctx.query, 'query');
+    ctx.body = await resolveUser(deps, ctx.state.tep!.userId, userId, query.room_id);
   });
 
   return router;

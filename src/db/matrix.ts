@@ -1,0 +1,103 @@
+import { sql } from 'slonik';
+import { z } from 'zod';
+import type { DatabaseConnection } from './pool';
+
+export const MEMBERSHIPS = ['join', 'invite', 'leave', 'ban', 'knock'] as const;
+export type Membership = (typeof MEMBERSHIPS)[number];
+
+/** Records a transaction id; false when it was recorded already (the transaction was applied). */
+export async function claimTransaction(db: DatabaseConnection, txnId: string, eventCount: number): Promise<boolean> {
+  const row = await db.maybeOne(sql.type(z.object({ txn_id: z.string() }))`
+    INSERT INTO appservice_transactions (txn_id, event_count) VALUES (${txnId}, ${eventCount})
+    ON CONFLICT (txn_id) DO NOTHING
+    RETURNING txn_id`);
+  return row !== null;
+}
+
+async function ensureRoom(db: DatabaseConnection, roomId: string): Promise<void> {
+  await db.query(sql.unsafe`INSERT INTO matrix_rooms (room_id) VALUES (${roomId}) ON CONFLICT DO NOTHING`);
+}
+
+export async function setMembership(db: DatabaseConnection, roomId: string, userId: string, membership: Membership, eventId: string): Promise<void> {
+  await ensureRoom(db, roomId);
+  await db.query(sql.unsafe`
+    INSERT INTO room_members (room_id, user_id, membership, event_id) VALUES (${roomId}, ${userId}, ${membership}, ${eventId})
+    ON CONFLICT (room_id, user_id) DO UPDATE SET membership = EXCLUDED.membership, event_id = EXCLUDED.event_id, updated_at = now()`);
+}
+
+/** The room's member list as the homeserver gave it: these users joined, anyone else recorded as joined left. */
+export async function replaceJoinedMembers(db: DatabaseConnection, roomId: string, joined: readonly string[]): Promise<void> {
+  await db.transaction(async (tx) => {
+    await ensureRoom(tx, roomId);
+    await tx.query(sql.unsafe`
+      UPDATE room_members SET membership = 'leave', event_id = NULL, updated_at = now()
+      WHERE room_id = ${roomId} AND membership = 'join' AND NOT (user_id = ANY(${sql.array([...joined], 'text')}))`);
+    await tx.query(sql.unsafe`
+      INSERT INTO room_members (room_id, user_id, membership)
+      SELECT ${roomId}, u, 'join' FROM unnest(${sql.array([...joined], 'text')}) AS u
+      ON CONFLICT (room_id, user_id) DO UPDATE SET membership = 'join', updated_at = now()`);
+    await tx.query(sql.unsafe`UPDATE matrix_rooms SET members_synced_at = now(), updated_at = now() WHERE room_id = ${roomId}`);
+  });
+}
+
+/** We no longer see the room's events (none of our bots is in it): its member list must be read again. */
+export async function forgetMemberSync(db: DatabaseConnection, roomId: string): Promise<void> {
+  await db.query(sql.unsafe`UPDATE matrix_rooms SET members_synced_at = NULL, updated_at = now() WHERE room_id = ${roomId}`);
+}
+
+export async function isMemberListSynced(db: DatabaseConnection, roomId: string): Promise<boolean> {
+  const row = await db.maybeOne(sql.type(z.object({ synced: z.boolean() }))`
+    SELECT members_synced_at IS NOT NULL AS synced FROM matrix_rooms WHERE room_id = ${roomId}`);
+  return row?.synced ?? false;
+}
+
+/** Which of these users are joined members of the room, as far as we know. */
+export function joinedAmong(db: DatabaseConnection, roomId: string, userIds: readonly string[]): Promise<readonly string[]> {
+  return db.anyFirst(sql.type(z.object({ user_id: z.string() }))`
+    SELECT user_id FROM room_members WHERE room_id = ${roomId} AND membership = 'join' AND user_id = ANY(${sql.array([...userIds], 'text')})`);
+}
+
+export function joinedMembersOf(db: DatabaseConnection, roomId: string): Promise<readonly string[]> {
+  return db.anyFirst(sql.type(z.object({ user_id: z.string() }))`
+    SELECT user_id FROM room_members WHERE room_id = ${roomId} AND membership = 'join' ORDER BY user_id`);
+}
+
+/** Which of `others` share at least one room with `userId`, both joined. */
+export function usersSharingARoom(db: DatabaseConnection, userId: string, others: readonly string[]): Promise<readonly string[]> {
+  return db.anyFirst(sql.type(z.object({ user_id: z.string() }))`
+    SELECT DISTINCT other.user_id
+    FROM room_members mine
+    JOIN room_members other ON other.room_id = mine.room_id AND other.membership = 'join'
+    WHERE mine.user_id = ${userId} AND mine.membership = 'join' AND other.user_id = ANY(${sql.array([...others], 'text')})`);
+}
+
+export interface TweenEvent {
+  eventId: string;
+  txnId: string;
+  roomId: string;
+  type: string;
+  sender: string;
+  content: Record<string, unknown>;
+  originServerTs?: number;
+  outcome: string;
+}
+
+export async function tweenEventSeen(db: DatabaseConnection, eventId: string): Promise<boolean> {
+  const row = await db.maybeOne(sql.type(z.object({ event_id: z.string() }))`SELECT event_id FROM matrix_tween_events WHERE event_id = ${eventId}`);
+  return row !== null;
+}
+
+/** PostgreSQL's jsonb refuses the NUL character, which Matrix content may carry: it is replaced. */
+function storableJson(value: unknown): Parameters<typeof sql.jsonb>[0] {
+  return JSON.parse(JSON.stringify(value).replace(/\\u0000/g, '\\ufffd')) as Parameters<typeof sql.jsonb>[0];
+}
+
+/** Records an m.tween.* event; false when the event was recorded already. */
+export async function recordTweenEvent(db: DatabaseConnection, e: TweenEvent): Promise<boolean> {
+  const row = await db.maybeOne(sql.type(z.object({ event_id: z.string() }))`
+    INSERT INTO matrix_tween_events (event_id, txn_id, room_id, type, sender, content, origin_server_ts, outcome)
+    VALUES (${e.eventId}, ${e.txnId}, ${e.roomId}, ${e.type}, ${e.sender}, ${sql.jsonb(storableJson(e.content))}, ${e.originServerTs ?? null}, ${e.outcome})
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING event_id`);
+  return row !== null;
+}

@@ -1,0 +1,94 @@
+import { z } from 'zod';
+import { claimTransaction, forgetMemberSync, joinedMembersOf, MEMBERSHIPS, recordTweenEvent, setMembership, tweenEventSeen, type Membership } from '../db/matrix';
+import type { DatabasePool, DatabaseTransactionConnection } from '../db/pool';
+import type { InviteInput } from '../domain/matrix';
+import type { Logger } from '../logger';
+import { botFor, inNamespace } from './bots';
+import { dispatchTweenEvent, type IncomingEvent } from './tweenEvents';
+
+export interface TransactionDeps {
+  pool: DatabasePool;
+  log: Logger;
+  serverName: string;
+  /** Starts the saga that joins a bot to a room it was invited to (idempotent per invite). */
+  acceptInvite(invite: InviteInput): Promise<void>;
+}
+
+const ClientEvent = z
+  .object({
+    event_id: z.string().min(1),
+    room_id: z.string().min(1),
+    type: z.string().min(1),
+    sender: z.string().min(1),
+    content: z.record(z.unknown()),
+    state_key: z.string().optional(),
+    origin_server_ts: z.number().optional(),
+  })
+  .passthrough();
+type ClientEvent = z.infer<typeof ClientEvent>;
+
+const isMembership = (value: unknown): value is Membership => typeof value === 'string' && (MEMBERSHIPS as readonly string[]).includes(value);
+
+/**
+ * Applies one AS transaction (`PUT /_matrix/app/v1/transactions/{txnId}`). The txnId is recorded in
+ * the same database transaction as the effects of its events, so a transaction is applied once:
+ * a repeat answers `applied: false`, and a failure rolls everything back for Synapse to retry.
+ * Ephemeral events (MSC2409) are not asked for, and ignored when they come.
+ */
+export async function applyTransaction(deps: TransactionDeps, txnId: string, events: readonly unknown[]): Promise<{ applied: boolean }> {
+  return deps.pool.transaction(async (tx) => {
+    if (!(await claimTransaction(tx, txnId, events.length))) return { applied: false };
+    for (const raw of events) {
+      const parsed = ClientEvent.safeParse(raw);
+      if (!parsed.success) {
+        // One odd event must not make Synapse retry the whole transaction forever.
+        deps.log.warn({ txn_id: txnId, problems: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }, 'malformed event skipped');
+        continue;
+      }
+      await applyEvent(deps, tx, txnId, parsed.data);
+    }
+    return { applied: true };
+  });
+}
+
+async function applyEvent(deps: TransactionDeps, tx: DatabaseTransactionConnection, txnId: string, event: ClientEvent): Promise<void> {
+  if (event.type === 'm.room.member' && event.state_key !== undefined) {
+    const membership = event.content.membership;
+    if (!isMembership(membership)) return;
+    await setMembership(tx, event.room_id, event.state_key, membership, event.event_id);
+    if (inNamespace(event.state_key, deps.serverName)) await onOurMembership(deps, tx, event, membership);
+    return;
+  }
+  if (event.type.startsWith('m.tween.')) {
+    if (await tweenEventSeen(tx, event.event_id)) return;
+    const incoming: IncomingEvent = event;
+    const outcome = await dispatchTweenEvent(incoming, { tx, serverName: deps.serverName, log: deps.log });
+    await recordTweenEvent(tx, {
+      eventId: event.event_id,
+      txnId,
+      roomId: event.room_id,
+      type: event.type,
+      sender: event.sender,
+      content: event.content,
+      originServerTs: event.origin_server_ts,
+      outcome,
+    });
+  }
+}
+
+/** A membership change of one of our users: accept invites of the bots we run; notice when we lose sight of a room. */
+async function onOurMembership(deps: TransactionDeps, tx: DatabaseTransactionConnection, event: ClientEvent, membership: Membership): Promise<void> {
+  const userId = event.state_key!;
+  if (membership === 'invite') {
+    if (await botFor(tx, userId, deps.serverName)) {
+      await deps.acceptInvite({ roomId: event.room_id, botUserId: userId, inviter: event.sender, inviteEventId: event.event_id });
+    } else {
+      deps.log.info({ room_id: event.room_id, user_id: userId }, 'invite for a user we do not run: ignored');
+    }
+    return;
+  }
+  if (membership === 'leave' || membership === 'ban') {
+    const ours = (await joinedMembersOf(tx, event.room_id)).filter((member) => inNamespace(member, deps.serverName));
+    if (ours.length === 0) await forgetMemberSync(tx, event.room_id);
+  }
+}
