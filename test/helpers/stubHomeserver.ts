@@ -40,7 +40,7 @@ const ROUTES: { kind: CallKind; method: string; pattern: RegExp }[] = [
  * refusals. Like Synapse it deduplicates sends by (sender, txnId): a repeated txnId gets the first
  * event id and stores nothing new. The real Synapse is tested in the Application Service suite.
  */
-export async function startStubHomeserver() {
+export async function startStubHomeserver(options: { port?: number } = {}) {
   const requests: SentEvent[] = [];
   const calls: Call[] = [];
   const stored = new Map<string, { eventId: string; event: SentEvent }>();
@@ -121,7 +121,7 @@ export async function startStubHomeserver() {
       });
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const address = server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
 
