@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const server = app.listen(config.http.port, config.http.host);
   await once(server, 'listening');
   log.info({ url: `http://${config.http.host}:${config.http.port}`, public_url: config.http.publicUrl }, 'API listening');
-  const bots = config.matrix ? ensureSystemBots(config.matrix, log) : undefined;
+  const bots = config.matrix ? ensureSystemBots(config.matrix, config.appservice.id, log) : undefined;
   if (!config.matrix) log.info('Matrix is off (no MATRIX_HOMESERVER_URL): room events are skipped and room membership is not checked');
 
   onShutdown(log, async () => {

@@ -11,6 +11,7 @@ const optionalString = z
   .string()
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+const DEFAULT_DATA_DIR = '.data';
 const decimalAmount = z.string().regex(/^\d+(\.\d+)?$/, 'a decimal amount such as 1000.00');
 const url = z.string().url();
 
@@ -21,7 +22,7 @@ const url = z.string().url();
 export const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development').describe('development, production or test'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('a pino log level'),
-  TMCP_DATA_DIR: z.string().default('.data').describe('folder for local state of the dev launcher'),
+  TMCP_DATA_DIR: z.string().default(DEFAULT_DATA_DIR).describe('folder for local state of the dev launcher'),
 
   HOST: z.string().default('127.0.0.1').describe('interface the API listens on'),
   PORT: port.default(3000).describe('API port, 1-65535'),
@@ -219,6 +220,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       hsToken: e.MATRIX_HS_TOKEN,
     },
   };
+}
+
+/** The dev launcher's data folder, readable before the rest of the configuration is complete. */
+export function dataDirFrom(env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(env.TMCP_DATA_DIR?.trim() || DEFAULT_DATA_DIR);
 }
 
 /** Reads `.env` when present (Node's own parser), so a local override file needs no extra tool. */

@@ -5,11 +5,11 @@ import type { DatabaseConnection } from './pool';
 export const MEMBERSHIPS = ['join', 'invite', 'leave', 'ban', 'knock'] as const;
 export type Membership = (typeof MEMBERSHIPS)[number];
 
-/** Records a transaction id; false when it was recorded already (the transaction was applied). */
-export async function claimTransaction(db: DatabaseConnection, txnId: string, eventCount: number): Promise<boolean> {
+/** Records a transaction (its id and the digest of its events); false when it was recorded already (it was applied). */
+export async function claimTransaction(db: DatabaseConnection, txnId: string, eventsDigest: string, eventCount: number): Promise<boolean> {
   const row = await db.maybeOne(sql.type(z.object({ txn_id: z.string() }))`
-    INSERT INTO appservice_transactions (txn_id, event_count) VALUES (${txnId}, ${eventCount})
-    ON CONFLICT (txn_id) DO NOTHING
+    INSERT INTO appservice_transactions (txn_id, events_digest, event_count) VALUES (${txnId}, ${eventsDigest}, ${eventCount})
+    ON CONFLICT (txn_id, events_digest) DO NOTHING
     RETURNING txn_id`);
   return row !== null;
 }

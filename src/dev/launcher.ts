@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { loadConfigOrExit, loadDotEnv } from '../config';
+import { dataDirFrom, loadConfigOrExit, loadDotEnv } from '../config';
 import { ensureDevKeysFile } from '../auth/keys';
 import { migrate } from '../db/migrate';
 import { createLogger } from '../logger';
@@ -17,6 +17,12 @@ import { findTemporalCli, startTemporalDevServer, type RunningTemporal } from '.
  */
 async function main(): Promise<void> {
   loadDotEnv();
+  // With a homeserver named, the AS tokens default to those `npm run dev:synapse` registered with it.
+  if (process.env.MATRIX_HOMESERVER_URL) {
+    const { matrix_as_token, matrix_hs_token } = await ensureDevSecrets(dataDirFrom());
+    process.env.MATRIX_AS_TOKEN ??= matrix_as_token;
+    process.env.MATRIX_HS_TOKEN ??= matrix_hs_token;
+  }
   const config = loadConfigOrExit();
   const log = createLogger(config.logLevel, 'tmcp-dev');
   await mkdir(config.dataDir, { recursive: true });
@@ -91,6 +97,7 @@ async function main(): Promise<void> {
         'TMCP server is running',
         `  API            ${apiUrl}  (health: ${apiUrl}/health)`,
         temporal ? `  Temporal UI    http://localhost:${config.temporal.uiPort}` : `  Temporal       ${config.temporal.address}`,
+        childEnv.MATRIX_HOMESERVER_URL ? `  Homeserver     ${childEnv.MATRIX_HOMESERVER_URL}` : '  Matrix         off (npm run dev:synapse, then MATRIX_HOMESERVER_URL=http://localhost:8008 npm start)',
         `  Admin token    ${path.join(config.dataDir, 'dev-secrets.json')} (admin_token)`,
         `  A TEP token    npm run token -- --user @alice:localhost --client ma_demo --scope "wallet:balance wallet:pay"`,
         '  Ctrl-C stops everything; data stays in ' + config.dataDir,

@@ -4,11 +4,16 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { newDataKey } from '../crypto/sealing';
+import { newAppserviceToken } from '../matrix/registration';
 
 const DevSecrets = z.object({
   postgres_password: z.string().min(16),
   admin_token: z.string().min(32),
   data_encryption_key: z.string(),
+  // The Application Service tokens shared with the local Synapse of `npm run dev:synapse`.
+  matrix_as_token: z.string().min(32),
+  matrix_hs_token: z.string().min(32),
+  synapse_registration_secret: z.string().min(32),
 });
 export type DevSecrets = z.infer<typeof DevSecrets>;
 
@@ -17,6 +22,9 @@ function freshSecrets(): DevSecrets {
     postgres_password: randomBytes(18).toString('base64url'),
     admin_token: `adm_${randomBytes(24).toString('base64url')}`,
     data_encryption_key: newDataKey(),
+    matrix_as_token: newAppserviceToken(),
+    matrix_hs_token: newAppserviceToken(),
+    synapse_registration_secret: randomBytes(32).toString('hex'),
   };
 }
 

@@ -1,4 +1,4 @@
-import { amountToJson, displayAmount } from './money';
+import { displayAmount, formatAmount } from './money';
 import type { P2PInput, P2PState } from './p2p';
 
 export const P2P_EVENT_TYPE = 'm.tween.wallet.p2p';
@@ -6,7 +6,9 @@ export const P2P_STATUS_EVENT_TYPE = 'm.tween.wallet.p2p.status';
 
 /**
  * PROTO 7.2.8 `m.tween.wallet.p2p` content. The event is sent by the payments bot (an AS sends only
- * as its own users), so the people are named in `sender` and `recipient` here.
+ * as its own users), so the people are named in `sender` and `recipient` here. `amount` is a decimal
+ * string ("12.50"), not PROTO's JSON number: Matrix canonical JSON has no floats, and Synapse refuses
+ * an event that carries one.
  */
 export function p2pEventContent(
   input: P2PInput,
@@ -20,7 +22,7 @@ export function p2pEventContent(
     msgtype: 'm.tween.money',
     body: `💸 Sent ${displayAmount(amount, input.currency)}`,
     transfer_id: input.transferId,
-    amount: amountToJson(amount, input.currency),
+    amount: formatAmount(amount, input.currency),
     currency: input.currency,
     ...(input.note ? { note: input.note } : {}),
     sender: { user_id: input.sender.userId },

@@ -8,7 +8,8 @@ export const MatrixUserId = z
   .max(255)
   .regex(/^@[\x21-\x39\x3b-\x7e]+:[A-Za-z0-9.-]+(:\d{1,5})?$|^@[\x21-\x39\x3b-\x7e]+:\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/, 'must be a Matrix user id like @alice:example.org');
 
-export const RoomId = z.string().max(255).regex(/^![^:\s]+:[^\s]+$/, 'must be a Matrix room id like !abc:example.org');
+/** `!opaque:server`, or from room version 12 on `!` and the room's hash with no server part. */
+export const RoomId = z.string().max(255).regex(/^![^:\s]+(:[^\s]+)?$/, 'must be a Matrix room id like !abc:example.org');
 
 export const IdempotencyKey = z
   .string()

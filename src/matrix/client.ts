@@ -128,3 +128,16 @@ export async function joinedMembers(settings: MatrixSettings, roomId: string, as
   const body = await call<{ joined?: Record<string, unknown> }>(settings, { method: 'GET', path: ['v3', 'rooms', roomId, 'joined_members'], asUser });
   return Object.keys(body.joined ?? {});
 }
+
+/**
+ * Asks the homeserver to ping us (`POST /_matrix/client/v1/appservice/{id}/ping`): proves both
+ * directions work, and makes Synapse retry at once the transactions it held back while we were away.
+ */
+export async function pingFromHomeserver(settings: MatrixSettings, appserviceId: string, transactionId: string): Promise<{ durationMs: number }> {
+  const body = await call<{ duration_ms?: number }>(settings, {
+    method: 'POST',
+    path: ['v1', 'appservice', appserviceId, 'ping'],
+    body: { transaction_id: transactionId },
+  });
+  return { durationMs: body.duration_ms ?? 0 };
+}

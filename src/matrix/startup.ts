@@ -1,15 +1,21 @@
 import type { Logger } from '../logger';
 import { ensureBot, SYSTEM_BOTS } from './bots';
-import type { MatrixSettings } from './client';
+import { pingFromHomeserver, type MatrixSettings } from './client';
 
 const FIRST_DELAY_MS = 1000;
 const MAX_DELAY_MS = 60_000;
 
 /**
- * Makes sure the system bots exist with their display names, in the background: a homeserver that
- * is down (or still starting) delays this with growing pauses and never holds up the API.
+ * Makes sure the system bots exist with their display names, then has the homeserver ping us, in
+ * the background: a homeserver that is down (or still starting) delays this with growing pauses
+ * and never holds up the API. The ping proves the homeserver reaches us, and makes Synapse send
+ * at once what it held back while we were down.
  */
-export function ensureSystemBots(settings: MatrixSettings & { botAvatarUrl?: string }, log: Logger): { ready: Promise<void>; stop(): void } {
+export function ensureSystemBots(
+  settings: MatrixSettings & { botAvatarUrl?: string },
+  appserviceId: string,
+  log: Logger,
+): { ready: Promise<void>; stop(): void } {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let resolveReady!: () => void;
@@ -19,6 +25,13 @@ export function ensureSystemBots(settings: MatrixSettings & { botAvatarUrl?: str
     try {
       for (const bot of Object.values(SYSTEM_BOTS)) await ensureBot(settings, bot);
       log.info({ homeserver: settings.homeserverUrl, bots: Object.values(SYSTEM_BOTS).map((b) => b.localpart) }, 'Matrix bots ready');
+      try {
+        const { durationMs } = await pingFromHomeserver(settings, appserviceId, `startup-${Date.now()}`);
+        log.info({ duration_ms: durationMs }, 'the homeserver reaches us');
+      } catch (err) {
+        // Not fatal: the homeserver retries on its own schedule. The reason helps an operator.
+        log.warn({ reason: err instanceof Error ? err.message : String(err) }, 'the homeserver could not ping us; check the registration url and hs_token');
+      }
       resolveReady();
     } catch (err) {
       if (stopped) return;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { claimTransaction, forgetMemberSync, joinedMembersOf, MEMBERSHIPS, recordTweenEvent, setMembership, tweenEventSeen, type Membership } from '../db/matrix';
 import type { DatabasePool, DatabaseTransactionConnection } from '../db/pool';
@@ -30,14 +31,24 @@ type ClientEvent = z.infer<typeof ClientEvent>;
 const isMembership = (value: unknown): value is Membership => typeof value === 'string' && (MEMBERSHIPS as readonly string[]).includes(value);
 
 /**
+ * What a retried transaction repeats: its event ids, in order. A transaction id that comes back with
+ * other events is a new transaction (Synapse on SQLite reuses ids after a restart).
+ */
+function eventsDigest(events: readonly unknown[]): string {
+  const ids = events.map((e) => (e && typeof e === 'object' && 'event_id' in e ? String(e.event_id) : ''));
+  return createHash('sha256').update(JSON.stringify(ids)).digest('hex');
+}
+
+/**
  * Applies one AS transaction (`PUT /_matrix/app/v1/transactions/{txnId}`). The txnId is recorded in
  * the same database transaction as the effects of its events, so a transaction is applied once:
- * a repeat answers `applied: false`, and a failure rolls everything back for Synapse to retry.
+ * a repeat (same id, same events) answers `applied: false`, and a failure rolls everything back
+ * for Synapse to retry.
  * Ephemeral events (MSC2409) are not asked for, and ignored when they come.
  */
 export async function applyTransaction(deps: TransactionDeps, txnId: string, events: readonly unknown[]): Promise<{ applied: boolean }> {
   return deps.pool.transaction(async (tx) => {
-    if (!(await claimTransaction(tx, txnId, events.length))) return { applied: false };
+    if (!(await claimTransaction(tx, txnId, eventsDigest(events), events.length))) return { applied: false };
     for (const raw of events) {
       const parsed = ClientEvent.safeParse(raw);
       if (!parsed.success) {

@@ -4,7 +4,7 @@ import { freshDatabase } from '../helpers/db';
 import { confirm, initiate, walletUser, type TestUser } from '../helpers/p2p';
 import { startStubHomeserver } from '../helpers/stubHomeserver';
 import { uniqueTaskQueue } from '../helpers/worker';
-import { startWorkerProcess } from '../helpers/workerProcess';
+import { startWorkerProcess } from '../helpers/serverProcess';
 import { summarize, type Summary } from './stats';
 
 /**

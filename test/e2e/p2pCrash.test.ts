@@ -6,7 +6,7 @@ import { freshDatabase, type TestDatabase } from '../helpers/db';
 import { available, confirm, initiate, walletUser } from '../helpers/p2p';
 import { startStubHomeserver, type StubHomeserver } from '../helpers/stubHomeserver';
 import { uniqueTaskQueue } from '../helpers/worker';
-import { startWorkerProcess } from '../helpers/workerProcess';
+import { startWorkerProcess } from '../helpers/serverProcess';
 
 /**
  * Crash safety: the real worker process (`src/worker.ts`) is killed with SIGKILL after the ledger

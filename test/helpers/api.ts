@@ -29,8 +29,14 @@ export interface ApiResponse<T = any> {
   headers: Headers;
 }
 
-export interface TestApi {
+/** What tests need of a running API: requests, and TEP tokens it accepts. */
+export interface ApiClient {
   url: string;
+  call<T = any>(method: string, path: string, options?: CallOptions): Promise<ApiResponse<T>>;
+  token(userId: string, scopes: string[], clientId?: string, walletId?: string | null): Promise<string>;
+}
+
+export interface TestApi extends ApiClient {
   config: Config;
   keys: TepKeys;
   temporal: Temporal;
@@ -38,9 +44,34 @@ export interface TestApi {
   logs: Record<string, unknown>[];
   /** Every log line as written, for searching for secrets. */
   rawLogs: string[];
-  call<T = any>(method: string, path: string, options?: CallOptions): Promise<ApiResponse<T>>;
-  token(userId: string, scopes: string[], clientId?: string, walletId?: string | null): Promise<string>;
   close(): Promise<void>;
+}
+
+/** A client of the API at `url`, minting TEP tokens with `keys` for `issuer` (its PUBLIC_URL). */
+export function apiClient(url: string, keys: TepKeys, issuer: string): ApiClient {
+  return {
+    url,
+    async call(method, path, options = {}) {
+      const headers: Record<string, string> = { ...options.headers };
+      if (options.token) headers.authorization = `Bearer ${options.token}`;
+      let body: string | undefined = options.raw;
+      if (options.body !== undefined) body = JSON.stringify(options.body);
+      if (body !== undefined) headers['content-type'] ??= 'application/json';
+      const res = await fetch(`${url}${path}`, { method, headers, body });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        // not JSON; keep the text
+      }
+      return { status: res.status, body: parsed as any, headers: res.headers };
+    },
+    async token(userId, scopes, clientId = 'ma_demo', walletId = null) {
+      const issued = await issueTep(keys, { issuer, ttlSeconds: 600 }, { userId, clientId, scopes, walletId });
+      return issued.token;
+    },
+  };
 }
 
 /** The real Koa app on a real port, on the test file's own database and the shared Temporal server. */
@@ -83,32 +114,12 @@ export async function startTestApi(db: TestDatabase, env: Record<string, string>
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
 
   return {
-    url,
+    ...apiClient(url, keys, config.http.publicUrl),
     config,
     keys,
     temporal,
     logs,
     rawLogs,
-    async call(method, path, options = {}) {
-      const headers: Record<string, string> = { ...options.headers };
-      if (options.token) headers.authorization = `Bearer ${options.token}`;
-      let body: string | undefined = options.raw;
-      if (options.body !== undefined) body = JSON.stringify(options.body);
-      if (body !== undefined) headers['content-type'] ??= 'application/json';
-      const res = await fetch(`${url}${path}`, { method, headers, body });
-      const text = await res.text();
-      let parsed: unknown = text;
-      try {
-        parsed = text ? JSON.parse(text) : undefined;
-      } catch {
-        // not JSON; keep the text
-      }
-      return { status: res.status, body: parsed as any, headers: res.headers };
-    },
-    async token(userId, scopes, clientId = 'ma_demo', walletId = null) {
-      const issued = await issueTep(keys, { issuer: config.http.publicUrl, ttlSeconds: 600 }, { userId, clientId, scopes, walletId });
-      return issued.token;
-    },
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await temporal.close();

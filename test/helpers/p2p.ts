@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { pinDigest } from '../../src/wallet/mfa';
-import { ADMIN_TOKEN, type ApiResponse, type TestApi } from './api';
+import { ADMIN_TOKEN, type ApiClient, type ApiResponse } from './api';
 
 export const ALL_WALLET_SCOPES = ['wallet:balance', 'wallet:pay', 'wallet:history'];
 export const PIN = '4821';
@@ -17,9 +17,12 @@ export function newUserId(name = 'user'): string {
   return `@${name}${counter}_${randomBytes(3).toString('hex')}:tmcp.test`;
 }
 
-/** A user with a wallet, optional funds (decimal string) and, unless `pin: false`, a payment PIN. */
-export async function walletUser(api: TestApi, options: { name?: string; fund?: string; pin?: boolean; currency?: string } = {}): Promise<TestUser> {
-  const userId = newUserId(options.name);
+/** A user (a new one, or `userId`) with a wallet, optional funds (decimal string) and, unless `pin: false`, a payment PIN. */
+export async function walletUser(
+  api: ApiClient,
+  options: { name?: string; userId?: string; fund?: string; pin?: boolean; currency?: string } = {},
+): Promise<TestUser> {
+  const userId = options.userId ?? newUserId(options.name);
   const token = await api.token(userId, ALL_WALLET_SCOPES);
   const reg = await api.call('POST', '/api/v1/wallet/register', { token, body: options.currency ? { currency: options.currency } : {} });
   if (reg.status !== 201) throw new Error(`register failed: ${JSON.stringify(reg.body)}`);
@@ -42,18 +45,18 @@ export function pinProof(pin = PIN) {
   return { auth_proof: { method: 'pin', proof: { hashed_pin: pinDigest(pin), device_id: 'device_test' } } };
 }
 
-export function initiate(api: TestApi, from: TestUser, body: Record<string, unknown>): Promise<ApiResponse> {
+export function initiate(api: ApiClient, from: TestUser, body: Record<string, unknown>): Promise<ApiResponse> {
   return api.call('POST', '/api/v1/wallet/p2p/initiate', {
     token: from.token,
     body: { currency: 'USD', idempotency_key: `k-${randomBytes(6).toString('hex')}`, ...body },
   });
 }
 
-export function confirm(api: TestApi, user: TestUser, transferId: string, body: unknown = pinProof()): Promise<ApiResponse> {
+export function confirm(api: ApiClient, user: TestUser, transferId: string, body: unknown = pinProof()): Promise<ApiResponse> {
   return api.call('POST', `/api/v1/wallet/p2p/${transferId}/confirm`, { token: user.token, body });
 }
 
-export async function available(api: TestApi, user: TestUser): Promise<number> {
+export async function available(api: ApiClient, user: TestUser): Promise<number> {
   const res = await api.call('GET', '/api/v1/wallet/balance', { token: user.token });
   return res.body.balance.available as number;
 }

@@ -22,7 +22,7 @@ export interface Call {
   at: number;
 }
 
-export type CallKind = 'join' | 'register' | 'profile' | 'createRoom' | 'joined_members';
+export type CallKind = 'join' | 'register' | 'profile' | 'createRoom' | 'joined_members' | 'ping';
 
 /** What the stub answers to one request: a status and body, or `hold` to never answer (a homeserver that hangs). */
 export type Reply = { status: number; body?: unknown } | 'hold';
@@ -33,7 +33,14 @@ const ROUTES: { kind: CallKind; method: string; pattern: RegExp }[] = [
   { kind: 'profile', method: 'PUT', pattern: /^\/_matrix\/client\/v3\/profile\/([^/]+)\/([^/]+)$/ },
   { kind: 'createRoom', method: 'POST', pattern: /^\/_matrix\/client\/v3\/createRoom$/ },
   { kind: 'joined_members', method: 'GET', pattern: /^\/_matrix\/client\/v3\/rooms\/([^/]+)\/joined_members$/ },
+  { kind: 'ping', method: 'POST', pattern: /^\/_matrix\/client\/v1\/appservice\/([^/]+)\/ping$/ },
 ];
+
+function hasFloat(value: unknown): boolean {
+  if (typeof value === 'number') return !Number.isInteger(value);
+  if (value && typeof value === 'object') return Object.values(value).some(hasFloat);
+  return false;
+}
 
 /**
  * A stand-in homeserver for the client-server calls the server makes, for unit-testing retries and
@@ -77,7 +84,9 @@ export async function startStubHomeserver(options: { port?: number } = {}) {
         };
         requests.push(event);
         onRequest?.(event);
-        answer(res, script.shift() ?? { status: 200 }, () => {
+        // Like Synapse: canonical JSON has no floats.
+        const fallback: Reply = hasFloat(event.content) ? { status: 400, body: { errcode: 'M_BAD_JSON', error: 'Bad JSON value: float' } } : { status: 200 };
+        answer(res, script.shift() ?? fallback, () => {
           const key = `${event.userId}|${event.txnId}`;
           let entry = stored.get(key);
           if (!entry) {
@@ -115,6 +124,8 @@ export async function startStubHomeserver(options: { port?: number } = {}) {
             return { room_id: `!created${counter}:stub.test` };
           case 'joined_members':
             return { joined: {} };
+          case 'ping':
+            return { duration_ms: 1 };
           default:
             return {};
         }

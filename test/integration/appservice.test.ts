@@ -5,6 +5,7 @@ import { inviteWorkflowId } from '../../src/domain/matrix';
 import { ensureSystemBots } from '../../src/matrix/startup';
 import { startTestApi, type TestApi } from '../helpers/api';
 import { freshDatabase, type TestDatabase } from '../helpers/db';
+import { recordHistory } from '../helpers/histories';
 import { confirm, expectError, initiate, walletUser, type TestUser } from '../helpers/p2p';
 import { startStubHomeserver, type StubHomeserver } from '../helpers/stubHomeserver';
 import { startTestWorker, uniqueTaskQueue, type TestWorker } from '../helpers/worker';
@@ -146,20 +147,29 @@ describe('transactions', () => {
   it('applies a transaction once, also through another API instance on the same database (a restart)', async () => {
     const room = newRoom();
     const id = txnId();
-    expect(await put([member(room, '@alice:tmcp.test', 'join')], id)).toMatchObject({ status: 200, body: {} });
+    const events = [member(room, '@alice:tmcp.test', 'join'), { type: 'm.tween.x', room_id: room, sender: '@alice:tmcp.test', event_id: eventId(), content: {} }];
+    expect(await put(events, id)).toMatchObject({ status: 200, body: {} });
     expect(await membershipOf(room, '@alice:tmcp.test')).toBe('join');
-    // The same txnId again, here carrying different events: it was applied, so nothing happens.
-    expect(await put([member(room, '@alice:tmcp.test', 'leave')], id)).toMatchObject({ status: 200, body: {} });
-    expect(await membershipOf(room, '@alice:tmcp.test')).toBe('join');
+    // Alice leaves meanwhile; a redelivery of the first transaction must not make her a member again.
+    await put([member(room, '@alice:tmcp.test', 'leave')]);
+    expect(await put(events, id)).toMatchObject({ status: 200, body: {} });
     const restarted = await startTestApi(db, matrixEnv);
     try {
-      expect(await put([member(room, '@alice:tmcp.test', 'leave')], id, restarted)).toMatchObject({ status: 200, body: {} });
-      expect(await as('PUT', `/transactions/${id}`, { body: { events: [member(room, '@alice:tmcp.test', 'ban')] } }, restarted)).toMatchObject({ status: 200 });
+      expect(await put(events, id, restarted)).toMatchObject({ status: 200, body: {} });
+      expect(await as('PUT', `/transactions/${id}`, { body: { events } }, restarted)).toMatchObject({ status: 200 });
     } finally {
       await restarted.close();
     }
-    expect(await membershipOf(room, '@alice:tmcp.test')).toBe('join');
+    expect(await membershipOf(room, '@alice:tmcp.test')).toBe('leave');
     expect(restarted.logs.filter((l) => l.msg === 'AS transaction repeated: already applied')).toHaveLength(2);
+  });
+
+  it('applies a transaction id that comes back with other events (Synapse on SQLite reuses ids after a restart)', async () => {
+    const room = newRoom();
+    const id = txnId();
+    await put([member(room, '@alice:tmcp.test', 'join')], id);
+    await put([member(room, '@bob:tmcp.test', 'join')], id);
+    expect(await membershipOf(room, '@bob:tmcp.test')).toBe('join');
   });
 
   it('applies many deliveries of one transaction at once exactly once', async () => {
@@ -232,6 +242,7 @@ describe('bots and invites', () => {
     expect(await handle.result()).toEqual({ joined: true });
     expect(hs.calls.filter((c) => c.args[0] === room)).toMatchObject([{ kind: 'join', userId: PAYMENTS, authorization: `Bearer ${AS_TOKEN}` }]);
     expect(await (await handle.describe()).staticSummary()).toBe(`${PAYMENTS} joins ${room}, invited by @alice:tmcp.test`);
+    await recordHistory(api.temporal.client, inviteWorkflowId(invite.event_id), 'invite-joined');
   });
 
   it('never joins for users it does not run, nor rooms it was not invited to', async () => {
@@ -256,6 +267,7 @@ describe('bots and invites', () => {
     expect(await put([invite])).toMatchObject({ status: 200 });
     const result = await api.temporal.client.workflow.getHandle(inviteWorkflowId(invite.event_id)).result();
     expect(result).toEqual({ joined: false, error: expect.stringContaining('not invited') });
+    await recordHistory(api.temporal.client, inviteWorkflowId(invite.event_id), 'invite-refused');
   });
 
   it('registers a bot of its namespace when the homeserver asks about it, with its display name', async () => {
@@ -383,7 +395,7 @@ describe('bots at start', () => {
     await later.close();
     const logs: Record<string, unknown>[] = [];
     const log = { info: (o: Record<string, unknown>, msg: string) => logs.push({ ...o, msg }), warn: (o: Record<string, unknown>, msg: string) => logs.push({ ...o, msg }) };
-    const bots = ensureSystemBots({ homeserverUrl: `http://127.0.0.1:${port}`, asToken: AS_TOKEN, serverName: SERVER }, log as never);
+    const bots = ensureSystemBots({ homeserverUrl: `http://127.0.0.1:${port}`, asToken: AS_TOKEN, serverName: SERVER }, 'tween-miniapps', log as never);
     try {
       await eventually(async () => logs.length, (n) => n >= 2, 10_000);
       expect(logs.slice(0, 2)).toMatchObject([
@@ -395,6 +407,9 @@ describe('bots at start', () => {
         await bots.ready;
         const names = up.calls.filter((c) => c.kind === 'profile').map((c) => c.body?.displayname);
         expect(names).toEqual(['TMCP Bot', 'Tween Payments', 'Tween Mini-App Updater']);
+        // Then the homeserver is asked to ping us, which also flushes what it held back.
+        expect(up.calls.at(-1)).toMatchObject({ kind: 'ping', args: ['tween-miniapps'], authorization: `Bearer ${AS_TOKEN}` });
+        expect(logs.at(-1)).toMatchObject({ msg: 'the homeserver reaches us', duration_ms: 1 });
       } finally {
         await up.close();
       }

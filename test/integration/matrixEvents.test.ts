@@ -91,7 +91,7 @@ describe('m.tween.wallet.p2p events', () => {
       msgtype: 'm.tween.money',
       body: '💸 Sent $4.20',
       transfer_id: id,
-      amount: 4.2,
+      amount: '4.20',
       currency: 'USD',
       note: 'Dinner',
       sender: { user_id: alice.userId },

@@ -1,9 +1,13 @@
 -- Application Service transactions already applied. Synapse retries a transaction until it gets a
--- 200; the id is recorded in the same database transaction as the effects of its events.
+-- 200; the id is recorded in the same database transaction as the effects of its events. The key
+-- includes a digest of the transaction's event ids: Synapse on SQLite numbers transactions again
+-- from the highest one it still holds after a restart, so an id can come back with new events.
 CREATE TABLE appservice_transactions (
-  txn_id       text        PRIMARY KEY CHECK (length(txn_id) BETWEEN 1 AND 255),
-  event_count  integer     NOT NULL CHECK (event_count >= 0),
-  processed_at timestamptz NOT NULL DEFAULT now()
+  txn_id        text        NOT NULL CHECK (length(txn_id) BETWEEN 1 AND 255),
+  events_digest text        NOT NULL,
+  event_count   integer     NOT NULL CHECK (event_count >= 0),
+  processed_at  timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (txn_id, events_digest)
 );
 
 -- Rooms the server has seen. members_synced_at: when the member list was read from the homeserver;
@@ -28,7 +32,7 @@ CREATE INDEX room_members_joined_idx ON room_members (user_id, room_id) WHERE me
 -- m.tween.* events seen in rooms, each once, with what its handler made of it.
 CREATE TABLE matrix_tween_events (
   event_id         text        PRIMARY KEY,
-  txn_id           text        NOT NULL REFERENCES appservice_transactions (txn_id),
+  txn_id           text        NOT NULL,
   room_id          text        NOT NULL,
   type             text        NOT NULL,
   sender           text        NOT NULL,

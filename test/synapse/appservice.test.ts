@@ -1,0 +1,240 @@
+import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { sql } from 'slonik';
+import { z } from 'zod';
+import { configureSynapse, ensureSynapseInstalled, registerSynapseUser, startSynapse, synapseLogFile, type RunningSynapse } from '../../src/dev/synapse';
+import { newAppserviceToken } from '../../src/matrix/registration';
+import { ADMIN_TOKEN, apiClient, type ApiClient } from '../helpers/api';
+import { freshDatabase, type TestDatabase } from '../helpers/db';
+import { testKeys } from '../helpers/keys';
+import { matrixClient, type MatrixClient } from '../helpers/matrixUser';
+import { available, confirm, expectError, initiate, walletUser, type TestUser } from '../helpers/p2p';
+import { startServerProcess, type ServerProcess } from '../helpers/serverProcess';
+import { uniqueTaskQueue } from '../helpers/worker';
+import { freePort } from '../setup/globalSetup';
+import { testEnv } from '../setup/env';
+
+/**
+ * The Application Service against a real Synapse (PyPI, SQLite, loopback) with the production api
+ * and worker processes: registration, bots, invites, an in-room payment seen by the recipient,
+ * membership privacy, and each side going down while the other has something to deliver.
+ */
+const run = promisify(execFile);
+const SERVER = 'localhost';
+const AS_ID = 'tween-miniapps';
+const PAYMENTS = `@_tmcp_payments:${SERVER}`;
+
+let db: TestDatabase;
+let synapse: RunningSynapse;
+let restartSynapse: () => Promise<RunningSynapse>;
+let api: ServerProcess;
+let startApi: () => ServerProcess;
+let worker: ServerProcess;
+let client: ApiClient;
+let asToken: string;
+let alice: MatrixClient;
+let bob: MatrixClient;
+let carol: MatrixClient;
+let dataDir: string;
+
+beforeAll(async () => {
+  db = await freshDatabase();
+  const { file: keysFile, keys } = await testKeys();
+  const [asPort, hsPort] = [await freePort(), await freePort()];
+  asToken = newAppserviceToken();
+  const hsToken = newAppserviceToken();
+  const sharedSecret = randomBytes(24).toString('hex');
+  dataDir = path.join(testEnv('scratchDir'), `synapse-${randomBytes(4).toString('hex')}`);
+  const dir = dataDir;
+
+  const python = await ensureSynapseInstalled();
+  const registrationFile = path.join(dir, 'tmcp-registration.yaml');
+  const configFile = await configureSynapse(python, { dataDir: dir, serverName: SERVER, port: hsPort, appserviceFiles: [registrationFile], registrationSharedSecret: sharedSecret });
+  // `npm run registration` writes the file Synapse loads (it refuses to start on one it cannot load).
+  await run(process.execPath, ['--import', 'tsx', 'src/cli/registration.ts', '--out', registrationFile], {
+    env: {
+      PATH: process.env.PATH,
+      MATRIX_HOMESERVER_URL: `http://127.0.0.1:${hsPort}`,
+      MATRIX_AS_TOKEN: asToken,
+      MATRIX_HS_TOKEN: hsToken,
+      MATRIX_SERVER_NAME: SERVER,
+      MATRIX_AS_ID: AS_ID,
+      MATRIX_AS_URL: `http://127.0.0.1:${asPort}`,
+    },
+  });
+  restartSynapse = () => startSynapse(python, configFile, hsPort);
+  synapse = await restartSynapse();
+
+  const publicUrl = `http://127.0.0.1:${asPort}`;
+  const env = {
+    DATABASE_URL: db.url,
+    TEMPORAL_TASK_QUEUE: uniqueTaskQueue('synapse'),
+    MATRIX_HOMESERVER_URL: synapse.url,
+    MATRIX_AS_TOKEN: asToken,
+    MATRIX_HS_TOKEN: hsToken,
+    MATRIX_SERVER_NAME: SERVER,
+    MATRIX_AS_ID: AS_ID,
+    MATRIX_EVENT_WAIT_MS: '3000',
+  };
+  worker = startServerProcess('worker', env);
+  startApi = () =>
+    startServerProcess('api', { ...env, HOST: '127.0.0.1', PORT: String(asPort), PUBLIC_URL: publicUrl, TEP_KEYS_FILE: keysFile, ADMIN_TOKEN });
+  api = startApi();
+  await Promise.all([worker.ready, api.ready]);
+  client = apiClient(publicUrl, keys, publicUrl);
+
+  const person = async (localpart: string) =>
+    matrixClient(synapse.url, await registerSynapseUser(synapse.url, sharedSecret, { localpart, password: `${localpart}-${randomBytes(6).toString('hex')}` }));
+  [alice, bob, carol] = [await person('alice'), await person('bob'), await person('carol')];
+}, 300_000);
+
+afterAll(async () => {
+  await api?.stop();
+  await worker?.stop();
+  await synapse?.stop();
+  await db?.close();
+});
+
+/** Waits for a condition; when it never comes, the error carries the ends of Synapse's and our logs. */
+async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, withinMs = 60_000): Promise<T> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    const value = await read().catch(() => undefined as T);
+    if (value !== undefined && done(value)) return value;
+    if (Date.now() > deadline) {
+      const tail = (text: string) => text.trim().split('\n').slice(-25).join('\n');
+      const synapseText = await readFile(synapseLogFile(dataDir), 'utf8').catch(() => '');
+      throw new Error(
+        `condition not met within ${withinMs} ms; last value ${JSON.stringify(value)}\n--- synapse\n${tail(synapseText)}\n--- api\n${tail(api.output())}\n--- worker\n${tail(worker.output())}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+const p2pEvents = async (viewer: MatrixClient, roomId: string, transferId: string) =>
+  (await viewer.timeline(roomId)).filter((e) => e.type === 'm.tween.wallet.p2p' && e.content.transfer_id === transferId);
+
+let room: string;
+let aliceWallet: TestUser;
+let bobWallet: TestUser;
+
+test('Synapse loads the generated registration, and the bots exist with their display names', async () => {
+  await eventually(async () => api.output(), (out) => out.includes('the homeserver reaches us'));
+  for (const [localpart, name] of [['_tmcp', 'TMCP Bot'], ['_tmcp_payments', 'Tween Payments'], ['_tmcp_updater', 'Tween Mini-App Updater']]) {
+    const res = await fetch(`${synapse.url}/_matrix/client/v3/profile/${encodeURIComponent(`@${localpart}:${SERVER}`)}/displayname`);
+    expect(await res.json()).toEqual({ displayname: name });
+  }
+});
+
+test("the homeserver's ping reaches us", async () => {
+  const res = await fetch(`${synapse.url}/_matrix/client/v1/appservice/${AS_ID}/ping`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${asToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ transaction_id: 'e2e-ping' }),
+  });
+  expect(res.status).toBe(200);
+  expect(await res.json()).toEqual({ duration_ms: expect.any(Number) });
+});
+
+test('an invited bot joins; Alice pays Bob in the room; Bob sees exactly one event, sent by the bot', async () => {
+  room = await alice.createRoom([bob.userId, PAYMENTS]);
+  await bob.join(room);
+  await eventually(() => alice.joinedMembers(room), (members) => members.includes(PAYMENTS) && members.includes(bob.userId));
+
+  aliceWallet = await walletUser(client, { userId: alice.userId, fund: '100.00' });
+  bobWallet = await walletUser(client, { userId: bob.userId });
+  const started = await initiate(client, aliceWallet, { recipient: bob.userId, amount: '12.50', note: 'Lunch', room_id: room });
+  expect(started.status).toBe(201);
+  const id = started.body.transfer_id as string;
+  const confirmed = await confirm(client, aliceWallet, id);
+  expect(confirmed.body).toMatchObject({ status: 'completed', event_id: expect.stringMatching(/^\$/) });
+
+  const seen = await eventually(() => p2pEvents(bob, room, id), (events) => events.length > 0);
+  expect(seen).toHaveLength(1);
+  expect(seen[0]).toMatchObject({ sender: PAYMENTS, event_id: confirmed.body.event_id });
+  expect(seen[0]!.content).toEqual({
+    msgtype: 'm.tween.money',
+    body: '💸 Sent $12.50',
+    transfer_id: id,
+    amount: '12.50',
+    currency: 'USD',
+    note: 'Lunch',
+    sender: { user_id: alice.userId },
+    recipient: { user_id: bob.userId },
+    status: 'completed',
+    recipient_acceptance_required: false,
+    timestamp: confirmed.body.timestamp,
+  });
+  expect(await available(client, bobWallet)).toBe(12.5);
+  // The bot's own event comes back to us in a transaction and is recognised as ours.
+  const outcome = await eventually(
+    () => db.pool.maybeOneFirst(sql.type(z.object({ outcome: z.string() }))`SELECT outcome FROM matrix_tween_events WHERE event_id = ${confirmed.body.event_id as string}`),
+    (o) => o !== null,
+  );
+  expect(outcome).toBe('ours');
+});
+
+test('wallets resolve only for people who share a room, and a room never seen is read from Synapse', async () => {
+  const carolWallet = await walletUser(client, { userId: carol.userId });
+  const resolve = (who: TestUser, userId: string, roomId?: string) =>
+    client.call('GET', `/api/v1/wallet/resolve/${encodeURIComponent(userId)}${roomId ? `?room_id=${encodeURIComponent(roomId)}` : ''}`, { token: who.token });
+  expect((await resolve(aliceWallet, bob.userId)).body).toMatchObject({ wallet_id: bobWallet.walletId });
+  expect((await resolve(aliceWallet, bob.userId, room)).status).toBe(200);
+  expectError(await resolve(aliceWallet, carol.userId), 403, 'INSUFFICIENT_PERMISSIONS');
+  expectError(await resolve(carolWallet, bob.userId, room), 403, 'INSUFFICIENT_PERMISSIONS');
+
+  // Bob and Carol meet in a room before the bot is there: the server saw neither join.
+  const theirs = await bob.createRoom([carol.userId]);
+  await carol.join(theirs);
+  await bob.invite(theirs, PAYMENTS);
+  await eventually(() => bob.joinedMembers(theirs), (members) => members.includes(PAYMENTS));
+  expect((await resolve(bobWallet, carol.userId, theirs)).body).toMatchObject({ wallet_id: carolWallet.walletId });
+  const carolRow = await db.pool.one(sql.type(z.object({ membership: z.string(), event_id: z.string().nullable() }))`
+    SELECT membership, event_id FROM room_members WHERE room_id = ${theirs} AND user_id = ${carol.userId}`);
+  expect(carolRow).toEqual({ membership: 'join', event_id: null }); // from the member list, not from an event
+  expectError(await initiate(client, aliceWallet, { recipient: carol.userId, amount: '1.00', room_id: theirs }), 403, 'INSUFFICIENT_PERMISSIONS', 'room_id');
+});
+
+test('Synapse down during a transfer: the money moves, and the event arrives once Synapse is back, exactly once', async () => {
+  await synapse.stop();
+  const started = await initiate(client, aliceWallet, { recipient: bob.userId, amount: '2.00', room_id: room });
+  const id = started.body.transfer_id as string;
+  const confirmed = await confirm(client, aliceWallet, id);
+  expect(confirmed.body.status).toBe('completed');
+  expect(confirmed.body.event_id).toBeUndefined();
+  expect(await available(client, bobWallet)).toBe(14.5);
+
+  synapse = await restartSynapse();
+  const seen = await eventually(() => p2pEvents(bob, room, id), (events) => events.length > 0, 120_000);
+  expect(seen).toHaveLength(1);
+  const row = await eventually(
+    () => db.pool.one(sql.type(z.object({ event_id: z.string().nullable() }))`SELECT event_id FROM p2p_transfers WHERE id = ${id}`),
+    (r) => r.event_id !== null,
+  );
+  expect(row.event_id).toBe(seen[0]!.event_id);
+  await new Promise((r) => setTimeout(r, 3000));
+  expect(await p2pEvents(bob, room, id)).toHaveLength(1);
+}, 240_000);
+
+test('our server down while Synapse has transactions for it: after the restart each event is processed once', async () => {
+  await api.stop();
+  const sent: string[] = [];
+  for (let i = 0; i < 3; i += 1) sent.push(await alice.send(room, 'm.tween.miniapp.launch', { miniapp_id: 'ma_demo', launch_source: 'chat_bubble', n: i }));
+  await new Promise((r) => setTimeout(r, 1500)); // Synapse tries, fails, and backs off
+  api = startApi();
+  await api.ready;
+  const rows = await eventually(
+    () => db.pool.any(sql.type(z.object({ event_id: z.string(), outcome: z.string() }))`
+      SELECT event_id, outcome FROM matrix_tween_events WHERE event_id = ANY(${sql.array(sent, 'text')})`),
+    (r) => r.length === sent.length,
+    120_000,
+  );
+  expect(rows.map((r) => r.event_id).sort()).toEqual([...sent].sort());
+  expect(new Set(rows.map((r) => r.outcome))).toEqual(new Set(['ignored']));
+  // Each was handed to the dispatcher exactly once.
+  for (const id of sent) expect(api.output().split(id).length - 1).toBe(1);
+}, 240_000);
