@@ -23,7 +23,7 @@ export function createActivities(deps: ActivityDeps) {
   const now = deps.now ?? (() => new Date());
   return {
     ...p2pActivities({ pool: deps.pool, now, proofSealer: proofSealer(deps.dataKey) }),
-    ...matrixActivities({ log: deps.log, matrix: deps.matrix }),
+    ...matrixActivities({ pool: deps.pool, log: deps.log, matrix: deps.matrix }),
   };
 }
 

@@ -1,9 +1,12 @@
 import { ApplicationFailure } from '@temporalio/common';
+import type { DatabasePool } from '../src/db/pool';
 import type { Logger } from '../src/logger';
 import { paymentsBot } from '../src/matrix/bots';
 import { joinRoom, MatrixRequestError, sendRoomEvent, type MatrixSettings } from '../src/matrix/client';
+import { readRoomMembers } from '../src/matrix/rooms';
 
 export interface MatrixActivityDeps {
+  pool: DatabasePool;
   log: Logger;
   /** Undefined when no homeserver is configured. */
   matrix: MatrixSettings | undefined;
@@ -29,6 +32,11 @@ function asFailure(err: MatrixRequestError, type: { retryable: string; refused: 
     nonRetryable: !err.retryable,
     nextRetryDelay: err.retryAfterMs,
   });
+}
+
+function required(matrix: MatrixSettings | undefined): MatrixSettings {
+  if (!matrix) throw ApplicationFailure.create({ type: 'MATRIX_OFF', message: 'Matrix is off', nonRetryable: true });
+  return matrix;
 }
 
 const SEND = { retryable: 'MATRIX_UNAVAILABLE', refused: 'MATRIX_SEND_REFUSED' };
@@ -72,13 +80,23 @@ export function matrixActivities(deps: MatrixActivityDeps) {
 
     /** Joins one of our bots to a room it was invited to. */
     async joinRoomAsBot(req: { roomId: string; botUserId: string }): Promise<{ roomId: string }> {
-      const { matrix } = deps;
-      if (!matrix) throw ApplicationFailure.create({ type: 'MATRIX_OFF', message: 'Matrix is off', nonRetryable: true });
+      const matrix = required(deps.matrix);
       try {
         return await joinRoom(matrix, req.roomId, req.botUserId);
       } catch (err) {
         if (!(err instanceof MatrixRequestError)) throw err;
         deps.log.warn({ room_id: req.roomId, user_id: req.botUserId, status: err.status, errcode: err.errcode }, `joining on invite failed: ${err.message}`);
+        throw asFailure(err, JOIN);
+      }
+    },
+
+    /** Reads and stores the member list of a room, as our bot in it: the members who joined before the bot. */
+    async readRoomMembersAsBot(req: { roomId: string; botUserId: string }): Promise<{ read: boolean }> {
+      const matrix = required(deps.matrix);
+      try {
+        return { read: await readRoomMembers(deps.pool, matrix, req.roomId, req.botUserId) };
+      } catch (err) {
+        if (!(err instanceof MatrixRequestError)) throw err;
         throw asFailure(err, JOIN);
       }
     },

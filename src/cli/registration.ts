@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { chmod, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { loadConfigOrExit, loadDotEnv } from '../config';
 import { appserviceRegistration, newAppserviceToken, registrationYaml } from '../matrix/registration';
@@ -19,6 +19,8 @@ async function main(): Promise<void> {
   const asToken = appservice.asToken ?? newAppserviceToken();
   const hsToken = appservice.hsToken ?? newAppserviceToken();
   await writeFile(values.out, registrationYaml(appserviceRegistration(appservice, { asToken, hsToken })), { mode: 0o600 });
+  await chmod(values.out, 0o600); // the mode above applies only to a new file; the tokens are secrets
+
   process.stdout.write(`wrote ${values.out}: Application Service ${appservice.id} at ${appservice.url} for ${appservice.serverName}\n`);
   if (!appservice.asToken || !appservice.hsToken) {
     process.stdout.write('new tokens were generated: give the server the same values as MATRIX_AS_TOKEN and MATRIX_HS_TOKEN (they are in the file)\n');

@@ -12,6 +12,10 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 const DEFAULT_DATA_DIR = '.data';
+const PUBLISHED_TOKENS = new Set([
+  '54280d605e23adf6bd5d66ee07a09196dbab0bd87d35f8ecc1fd70669f709502',
+  '874542cda496ffd03f8fd283ad37d8837572aad0734e92225c5f7fffd8c91bd1',
+]);
 const decimalAmount = z.string().regex(/^\d+(\.\d+)?$/, 'a decimal amount such as 1000.00');
 const url = z.string().url();
 
@@ -169,6 +173,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (matrixParts.some((v) => v === undefined) && matrixParts.some((v) => v !== undefined)) {
     problems.push('MATRIX_HOMESERVER_URL / MATRIX_AS_TOKEN / MATRIX_HS_TOKEN: set all three to turn Matrix on, or none');
   }
+  // The integration guide publishes a pair of tokens; a deployment that copied them is open to anyone who read it.
+  for (const key of ['MATRIX_AS_TOKEN', 'MATRIX_HS_TOKEN'] as const) {
+    if (e[key] !== undefined && PUBLISHED_TOKENS.has(e[key])) problems.push(`${key}: is the example token of the integration guide; generate one (npm run registration)`);
+  }
+  if (e.MATRIX_AS_TOKEN !== undefined && e.MATRIX_AS_TOKEN === e.MATRIX_HS_TOKEN) problems.push('MATRIX_HS_TOKEN: must differ from MATRIX_AS_TOKEN');
   requireInProduction('MATRIX_HOMESERVER_URL', e.MATRIX_HOMESERVER_URL);
   requireInProduction('MATRIX_AS_TOKEN', e.MATRIX_AS_TOKEN);
   requireInProduction('MATRIX_HS_TOKEN', e.MATRIX_HS_TOKEN);

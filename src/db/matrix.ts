@@ -25,17 +25,29 @@ export async function setMembership(db: DatabaseConnection, roomId: string, user
     ON CONFLICT (room_id, user_id) DO UPDATE SET membership = EXCLUDED.membership, event_id = EXCLUDED.event_id, updated_at = now()`);
 }
 
-/** The room's member list as the homeserver gave it: these users joined, anyone else recorded as joined left. */
-export async function replaceJoinedMembers(db: DatabaseConnection, roomId: string, joined: readonly string[]): Promise<void> {
+/** PostgreSQL's clock, so a member list read from the homeserver can be ordered against membership events. */
+export function databaseNow(db: DatabaseConnection): Promise<Date> {
+  return db.oneFirst(sql.type(z.object({ now: z.date() }))`SELECT clock_timestamp() AS now`);
+}
+
+/**
+ * The room's member list as the homeserver gave it (read after `readStartedAt`): these users
+ * joined, anyone else recorded as joined left. A membership event applied after the read started
+ * is newer than the list and is kept.
+ */
+export async function replaceJoinedMembers(db: DatabaseConnection, roomId: string, joined: readonly string[], readStartedAt: Date): Promise<void> {
+  const since = readStartedAt.toISOString();
   await db.transaction(async (tx) => {
     await ensureRoom(tx, roomId);
     await tx.query(sql.unsafe`
       UPDATE room_members SET membership = 'leave', event_id = NULL, updated_at = now()
-      WHERE room_id = ${roomId} AND membership = 'join' AND NOT (user_id = ANY(${sql.array([...joined], 'text')}))`);
+      WHERE room_id = ${roomId} AND membership = 'join' AND NOT (user_id = ANY(${sql.array([...joined], 'text')}))
+        AND updated_at < ${since}::timestamptz`);
     await tx.query(sql.unsafe`
       INSERT INTO room_members (room_id, user_id, membership)
       SELECT ${roomId}, u, 'join' FROM unnest(${sql.array([...joined], 'text')}) AS u
-      ON CONFLICT (room_id, user_id) DO UPDATE SET membership = 'join', updated_at = now()`);
+      ON CONFLICT (room_id, user_id) DO UPDATE SET membership = 'join', event_id = NULL, updated_at = now()
+        WHERE room_members.updated_at < ${since}::timestamptz`);
     await tx.query(sql.unsafe`UPDATE matrix_rooms SET members_synced_at = now(), updated_at = now() WHERE room_id = ${roomId}`);
   });
 }
@@ -62,11 +74,15 @@ export function joinedMembersOf(db: DatabaseConnection, roomId: string): Promise
     SELECT user_id FROM room_members WHERE room_id = ${roomId} AND membership = 'join' ORDER BY user_id`);
 }
 
-/** Which of `others` share at least one room with `userId`, both joined. */
+/**
+ * Which of `others` share at least one room with `userId`, both joined. Only rooms whose member
+ * list we hold count: in any other, a member may have left without our seeing it.
+ */
 export function usersSharingARoom(db: DatabaseConnection, userId: string, others: readonly string[]): Promise<readonly string[]> {
   return db.anyFirst(sql.type(z.object({ user_id: z.string() }))`
     SELECT DISTINCT other.user_id
     FROM room_members mine
+    JOIN matrix_rooms r ON r.room_id = mine.room_id AND r.members_synced_at IS NOT NULL
     JOIN room_members other ON other.room_id = mine.room_id AND other.membership = 'join'
     WHERE mine.user_id = ${userId} AND mine.membership = 'join' AND other.user_id = ANY(${sql.array([...others], 'text')})`);
 }
@@ -82,22 +98,24 @@ export interface TweenEvent {
   outcome: string;
 }
 
-export async function tweenEventSeen(db: DatabaseConnection, eventId: string): Promise<boolean> {
-  const row = await db.maybeOne(sql.type(z.object({ event_id: z.string() }))`SELECT event_id FROM matrix_tween_events WHERE event_id = ${eventId}`);
-  return row !== null;
-}
-
 /** PostgreSQL's jsonb refuses the NUL character, which Matrix content may carry: it is replaced. */
 function storableJson(value: unknown): Parameters<typeof sql.jsonb>[0] {
   return JSON.parse(JSON.stringify(value).replace(/\\u0000/g, '\\ufffd')) as Parameters<typeof sql.jsonb>[0];
 }
 
-/** Records an m.tween.* event; false when the event was recorded already. */
-export async function recordTweenEvent(db: DatabaseConnection, e: TweenEvent): Promise<boolean> {
+/**
+ * Claims an m.tween.* event before its handler runs (outcome `pending`); false when it was claimed
+ * already, by an earlier transaction or a concurrent one carrying the same event.
+ */
+export async function claimTweenEvent(db: DatabaseConnection, e: Omit<TweenEvent, 'outcome'>): Promise<boolean> {
   const row = await db.maybeOne(sql.type(z.object({ event_id: z.string() }))`
     INSERT INTO matrix_tween_events (event_id, txn_id, room_id, type, sender, content, origin_server_ts, outcome)
-    VALUES (${e.eventId}, ${e.txnId}, ${e.roomId}, ${e.type}, ${e.sender}, ${sql.jsonb(storableJson(e.content))}, ${e.originServerTs ?? null}, ${e.outcome})
+    VALUES (${e.eventId}, ${e.txnId}, ${e.roomId}, ${e.type}, ${e.sender}, ${sql.jsonb(storableJson(e.content))}, ${e.originServerTs ?? null}, 'pending')
     ON CONFLICT (event_id) DO NOTHING
     RETURNING event_id`);
   return row !== null;
+}
+
+export async function setTweenEventOutcome(db: DatabaseConnection, eventId: string, outcome: string): Promise<void> {
+  await db.query(sql.unsafe`UPDATE matrix_tween_events SET outcome = ${outcome} WHERE event_id = ${eventId}`);
 }

@@ -1,4 +1,4 @@
-/** Accepting an invite of one of our bots: a saga of its own so a failing join never holds up Synapse's transactions. */
+/** Accepting an invite of one of our bots: a saga of its own, so a join that needs retries never holds up Synapse's transactions. */
 export interface InviteInput {
   roomId: string;
   botUserId: string;
@@ -7,9 +7,9 @@ export interface InviteInput {
 }
 
 export interface InviteResult {
-  joined: boolean;
-  /** Why the homeserver refused the join, when it did. */
-  error?: string;
+  joined: true;
+  /** Whether the room's member list could be read after joining (it is read again when needed). */
+  membersRead: boolean;
 }
 
 export function inviteWorkflowId(inviteEventId: string): string {

@@ -1,3 +1,4 @@
+import { databaseNow, replaceJoinedMembers } from '../db/matrix';
 import { miniappById } from '../db/miniapps';
 import type { DatabaseConnection } from '../db/pool';
 import { isMiniappClientId } from '../domain/miniapps';
@@ -87,8 +88,12 @@ export async function provideMiniappRoom(db: DatabaseConnection, settings: Matri
   const bot = await botFor(db, matrixUserId(target.clientId, settings.serverName), settings.serverName);
   if (!bot) return false;
   await ensureBot(settings, bot);
+  const botUserId = matrixUserId(bot.localpart, settings.serverName);
   try {
-    await createRoom(settings, matrixUserId(bot.localpart, settings.serverName), { aliasLocalpart: target.aliasLocalpart, name: bot.displayName });
+    const startedAt = await databaseNow(db);
+    const { roomId } = await createRoom(settings, botUserId, { aliasLocalpart: target.aliasLocalpart, name: bot.displayName });
+    // A new room: its only member is the bot, and every later change comes in transactions.
+    await replaceJoinedMembers(db, roomId, [botUserId], startedAt);
   } catch (err) {
     // Created meanwhile by an earlier query: the alias exists, which is all the homeserver asked.
     if (err instanceof MatrixRequestError && err.errcode === 'M_ROOM_IN_USE') return true;

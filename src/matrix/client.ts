@@ -68,7 +68,9 @@ async function call<T>(settings: MatrixSettings, { method, path, asUser, body }:
 
 /**
  * `PUT /rooms/{roomId}/send/{type}/{txnId}?user_id=...`. The homeserver deduplicates by (sender,
- * txnId), so sending the same txnId again is safe.
+ * txnId), so sending the same txnId again is safe, within the homeserver's memory of it: Synapse
+ * keeps transaction ids in memory for about 30 minutes, so a homeserver that stored the event and
+ * crashed before answering can end up with it twice.
  */
 export async function sendRoomEvent(
   settings: MatrixSettings,

@@ -1,4 +1,4 @@
-import { isMemberListSynced, joinedAmong, joinedMembersOf, replaceJoinedMembers, usersSharingARoom } from '../db/matrix';
+import { databaseNow, isMemberListSynced, joinedAmong, joinedMembersOf, replaceJoinedMembers, usersSharingARoom } from '../db/matrix';
 import type { DatabasePool } from '../db/pool';
 import { DomainError } from '../domain/errors';
 import type { Logger } from '../logger';
@@ -6,9 +6,10 @@ import { inNamespace, paymentsBot } from './bots';
 import { joinedMembers, MatrixRequestError, type MatrixSettings } from './client';
 
 /**
- * Room membership for privacy checks (PROTO 6.3.7): who shares a room with whom, from the
- * membership events the homeserver delivers. A room whose member list we have never read is asked
- * of the homeserver, as our bot in that room, rather than guessed.
+ * Room membership for privacy checks (PROTO 6.3.7): who shares a room with whom. Synapse delivers
+ * a room's events only from when our bot is in it, so a room's member list is read from the
+ * homeserver once (when a bot joins, or when a check first needs it) and kept current from then on
+ * by the membership events of each transaction.
  */
 export interface Rooms {
   /** False when Matrix is off: there is nothing to check against, and every check passes. */
@@ -17,6 +18,24 @@ export interface Rooms {
   joinedIn(roomId: string, userIds: readonly string[]): Promise<Set<string>>;
   /** Which of `others` share a room with `userId` (both joined). */
   sharingARoom(userId: string, others: readonly string[]): Promise<Set<string>>;
+}
+
+/**
+ * Reads the room's member list as `reader` (one of our users in the room) and stores it. False when
+ * the homeserver refuses (the reader is not in the room, or there is no such room); a failure worth
+ * retrying is thrown as the MatrixRequestError.
+ */
+export async function readRoomMembers(pool: DatabasePool, matrix: MatrixSettings, roomId: string, reader: string): Promise<boolean> {
+  const startedAt = await databaseNow(pool);
+  let members: string[];
+  try {
+    members = await joinedMembers(matrix, roomId, reader);
+  } catch (err) {
+    if (err instanceof MatrixRequestError && !err.retryable) return false;
+    throw err;
+  }
+  await replaceJoinedMembers(pool, roomId, members, startedAt);
+  return true;
 }
 
 export function createRooms(deps: { pool: DatabasePool; matrix: MatrixSettings | undefined; log: Logger }): Rooms {
@@ -29,28 +48,30 @@ export function createRooms(deps: { pool: DatabasePool; matrix: MatrixSettings |
     };
   }
 
-  /** Reads the member list as one of our bots known to be in the room, else as the payments bot. */
-  const syncMembers = async (roomId: string): Promise<void> => {
+  /** As one of our bots known to be in the room, else as the payments bot. */
+  const readerFor = async (roomId: string): Promise<string> => {
     const ours = (await joinedMembersOf(deps.pool, roomId)).filter((userId) => inNamespace(userId, matrix.serverName));
-    const reader = ours.includes(paymentsBot(matrix.serverName)) ? paymentsBot(matrix.serverName) : (ours[0] ?? paymentsBot(matrix.serverName));
-    try {
-      await replaceJoinedMembers(deps.pool, roomId, await joinedMembers(matrix, roomId, reader));
-    } catch (err) {
-      if (!(err instanceof MatrixRequestError)) throw err;
-      if (!err.retryable) {
-        // Not in the room, or no such room: nothing to learn, and nobody is known to be in it.
-        deps.log.info({ room_id: roomId, status: err.status, errcode: err.errcode }, 'room members unknown: our bot cannot read them');
-        return;
-      }
-      deps.log.warn({ room_id: roomId, status: err.status, errcode: err.errcode }, err.message);
-      throw new DomainError('SERVICE_UNAVAILABLE', 'Room membership cannot be checked right now; retry', { room_id: roomId });
-    }
+    return ours.includes(paymentsBot(matrix.serverName)) ? paymentsBot(matrix.serverName) : (ours[0] ?? paymentsBot(matrix.serverName));
   };
 
   return {
     enforced: true,
     async joinedIn(roomId, userIds) {
-      if (!(await isMemberListSynced(deps.pool, roomId))) await syncMembers(roomId);
+      if (!(await isMemberListSynced(deps.pool, roomId))) {
+        let seen: boolean;
+        try {
+          seen = await readRoomMembers(deps.pool, matrix, roomId, await readerFor(roomId));
+        } catch (err) {
+          if (!(err instanceof MatrixRequestError)) throw err;
+          deps.log.warn({ room_id: roomId, status: err.status, errcode: err.errcode }, err.message);
+          throw new DomainError('SERVICE_UNAVAILABLE', 'Room membership cannot be checked right now; retry', { room_id: roomId });
+        }
+        if (!seen) {
+          // What we may hold from earlier is no longer kept current: nobody is known to be in it.
+          deps.log.info({ room_id: roomId }, 'room members unknown: our bot cannot read them');
+          return new Set();
+        }
+      }
       return new Set(await joinedAmong(deps.pool, roomId, userIds));
     },
     async sharingARoom(userId, others) {

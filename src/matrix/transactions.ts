@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { claimTransaction, forgetMemberSync, joinedMembersOf, MEMBERSHIPS, recordTweenEvent, setMembership, tweenEventSeen, type Membership } from '../db/matrix';
+import { claimTransaction, claimTweenEvent, forgetMemberSync, joinedMembersOf, MEMBERSHIPS, setMembership, setTweenEventOutcome, type Membership } from '../db/matrix';
 import type { DatabasePool, DatabaseTransactionConnection } from '../db/pool';
 import type { InviteInput } from '../domain/matrix';
 import type { Logger } from '../logger';
@@ -71,10 +71,8 @@ async function applyEvent(deps: TransactionDeps, tx: DatabaseTransactionConnecti
     return;
   }
   if (event.type.startsWith('m.tween.')) {
-    if (await tweenEventSeen(tx, event.event_id)) return;
-    const incoming: IncomingEvent = event;
-    const outcome = await dispatchTweenEvent(incoming, { tx, serverName: deps.serverName, log: deps.log });
-    await recordTweenEvent(tx, {
+    // Claimed first: the same event in two transactions reaches its handler once.
+    const claimed = await claimTweenEvent(tx, {
       eventId: event.event_id,
       txnId,
       roomId: event.room_id,
@@ -82,8 +80,10 @@ async function applyEvent(deps: TransactionDeps, tx: DatabaseTransactionConnecti
       sender: event.sender,
       content: event.content,
       originServerTs: event.origin_server_ts,
-      outcome,
     });
+    if (!claimed) return;
+    const incoming: IncomingEvent = event;
+    await setTweenEventOutcome(tx, event.event_id, await dispatchTweenEvent(incoming, { tx, serverName: deps.serverName, log: deps.log }));
   }
 }
 

@@ -14,7 +14,7 @@ export const HISTORIES_DIR = path.resolve(__dirname, '..', 'workflows', 'histori
 export async function recordHistory(client: Client, workflowId: string, name: string): Promise<void> {
   if (!process.env.RECORD_HISTORIES) return;
   const handle = client.workflow.getHandle(workflowId);
-  await handle.result();
+  await handle.result().catch(() => undefined); // a failed workflow is recorded too
   await mkdir(HISTORIES_DIR, { recursive: true });
   await writeFile(path.join(HISTORIES_DIR, `${name}.json`), historyToJSON(await handle.fetchHistory()));
 }

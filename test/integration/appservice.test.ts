@@ -1,14 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'slonik';
 import { z } from 'zod';
+import { WorkflowFailedError } from '@temporalio/client';
+import { databaseNow, replaceJoinedMembers } from '../../src/db/matrix';
 import { inviteWorkflowId } from '../../src/domain/matrix';
 import { ensureSystemBots } from '../../src/matrix/startup';
-import { startTestApi, type TestApi } from '../helpers/api';
+import { ADMIN_TOKEN, startTestApi, type TestApi } from '../helpers/api';
 import { freshDatabase, type TestDatabase } from '../helpers/db';
 import { recordHistory } from '../helpers/histories';
 import { confirm, expectError, initiate, walletUser, type TestUser } from '../helpers/p2p';
+import { testKeys } from '../helpers/keys';
+import { startServerProcess } from '../helpers/serverProcess';
 import { startStubHomeserver, type StubHomeserver } from '../helpers/stubHomeserver';
 import { startTestWorker, uniqueTaskQueue, type TestWorker } from '../helpers/worker';
+import { freePort } from '../setup/globalSetup';
 
 const SERVER = 'tmcp.test';
 const AS_TOKEN = 'as-token-appservice-test-0123456789';
@@ -19,7 +24,7 @@ let db: TestDatabase;
 let hs: StubHomeserver;
 let api: TestApi;
 let worker: TestWorker;
-let matrixEnv: Record<string, string>;
+let matrixEnv: { TEMPORAL_TASK_QUEUE: string } & Record<string, string>;
 let taskQueue: string;
 
 beforeAll(async () => {
@@ -237,10 +242,16 @@ describe('bots and invites', () => {
   it('joins as the invited bot, through a saga of its own', async () => {
     const room = newRoom();
     const invite = member(room, PAYMENTS, 'invite', '@alice:tmcp.test');
+    hs.replyTo('joined_members', { status: 200, body: { joined: { [PAYMENTS]: {}, '@alice:tmcp.test': {} } } });
     expect(await put([invite])).toMatchObject({ status: 200 });
     const handle = api.temporal.client.workflow.getHandle(inviteWorkflowId(invite.event_id));
-    expect(await handle.result()).toEqual({ joined: true });
-    expect(hs.calls.filter((c) => c.args[0] === room)).toMatchObject([{ kind: 'join', userId: PAYMENTS, authorization: `Bearer ${AS_TOKEN}` }]);
+    expect(await handle.result()).toEqual({ joined: true, membersRead: true });
+    // It joins, then reads who joined before it (Synapse sends the room's events only from now on).
+    expect(hs.calls.filter((c) => c.args[0] === room)).toMatchObject([
+      { kind: 'join', userId: PAYMENTS, authorization: `Bearer ${AS_TOKEN}` },
+      { kind: 'joined_members', userId: PAYMENTS },
+    ]);
+    expect(await membershipOf(room, '@alice:tmcp.test')).toBe('join');
     expect(await (await handle.describe()).staticSummary()).toBe(`${PAYMENTS} joins ${room}, invited by @alice:tmcp.test`);
     await recordHistory(api.temporal.client, inviteWorkflowId(invite.event_id), 'invite-joined');
   });
@@ -260,13 +271,15 @@ describe('bots and invites', () => {
     expect(hs.calls.slice(before).filter((c) => c.kind === 'join')).toEqual([]);
   });
 
-  it('records a refused join on the saga without retrying it', async () => {
+  it('fails the saga with the reason when the join is refused, without retrying it', async () => {
     const room = newRoom();
     hs.replyTo('join', { status: 403, body: { errcode: 'M_FORBIDDEN', error: 'You are not invited to this room.' } });
     const invite = member(room, `@ma_demo:${SERVER}`, 'invite', '@alice:tmcp.test');
     expect(await put([invite])).toMatchObject({ status: 200 });
-    const result = await api.temporal.client.workflow.getHandle(inviteWorkflowId(invite.event_id)).result();
-    expect(result).toEqual({ joined: false, error: expect.stringContaining('not invited') });
+    const failed = await api.temporal.client.workflow.getHandle(inviteWorkflowId(invite.event_id)).result().catch((err: unknown) => err);
+    expect(failed).toBeInstanceOf(WorkflowFailedError);
+    expect((failed as WorkflowFailedError).cause).toMatchObject({ type: 'MATRIX_JOIN_REFUSED', message: expect.stringContaining('not invited') });
+    expect(hs.calls.filter((c) => c.args[0] === room).map((c) => c.kind)).toEqual(['join']);
     await recordHistory(api.temporal.client, inviteWorkflowId(invite.event_id), 'invite-refused');
   });
 
@@ -323,10 +336,13 @@ describe('room membership for wallets', () => {
       walletUser(api, { name: 'bob' }),
       walletUser(api, { name: 'carol' }),
     ]);
-    // The bot joined first, then Alice and Bob: the server saw every membership of this room.
-    await put([member(shared, PAYMENTS, 'join'), member(shared, alice.userId, 'join'), member(shared, bob.userId, 'join')]);
-    // What the homeserver answers when the server first reads this room's member list.
+    // Alice and Bob are in the room before the bot is invited: the server learns of them by reading
+    // the member list once the bot has joined.
     hs.replyTo('joined_members', { status: 200, body: { joined: { [PAYMENTS]: {}, [alice.userId]: {}, [bob.userId]: {} } } });
+    const invite = member(shared, PAYMENTS, 'invite', alice.userId);
+    await put([invite]);
+    expect(await api.temporal.client.workflow.getHandle(inviteWorkflowId(invite.event_id)).result()).toEqual({ joined: true, membersRead: true });
+    await put([member(shared, PAYMENTS, 'join')]);
   });
 
   const resolve = (who: TestUser, userId: string, roomId?: string) =>
@@ -371,6 +387,27 @@ describe('room membership for wallets', () => {
     const closed = newRoom();
     hs.replyTo('joined_members', { status: 403, body: { errcode: 'M_FORBIDDEN', error: 'not in room' } });
     expectError(await resolve(alice, carol.userId, closed), 403, 'INSUFFICIENT_PERMISSIONS');
+
+    // Our bot is kicked: we no longer see the room, so what we held of it no longer counts.
+    expect((await resolve(alice, carol.userId)).status).toBe(200);
+    await put([member(unseen, PAYMENTS, 'leave', alice.userId)]);
+    expectError(await resolve(alice, carol.userId), 403, 'INSUFFICIENT_PERMISSIONS');
+    hs.replyTo('joined_members', { status: 403, body: { errcode: 'M_FORBIDDEN', error: 'not in room' } });
+    expectError(await resolve(alice, carol.userId, unseen), 403, 'INSUFFICIENT_PERMISSIONS');
+  });
+
+  it('keeps a membership event newer than the member list read from the homeserver', async () => {
+    const racy = newRoom();
+    const before = await databaseNow(db.pool);
+    await put([member(racy, carol.userId, 'leave')]);
+    // A list read before Carol's leave was applied still names her: the leave wins.
+    await replaceJoinedMembers(db.pool, racy, [alice.userId, carol.userId], before);
+    expect(await membershipOf(racy, carol.userId)).toBe('leave');
+    expect(await membershipOf(racy, alice.userId)).toBe('join');
+    await replaceJoinedMembers(db.pool, racy, [alice.userId], await databaseNow(db.pool));
+    expect(await membershipOf(racy, alice.userId)).toBe('join');
+    await replaceJoinedMembers(db.pool, racy, [], await databaseNow(db.pool));
+    expect(await membershipOf(racy, alice.userId)).toBe('leave');
   });
 
   it('lets a transfer name only a room both parties are joined to', async () => {
@@ -417,6 +454,71 @@ describe('bots at start', () => {
       bots.stop();
     }
   }, 30_000);
+});
+
+describe('the API process (src/api.ts)', () => {
+  it('serves while the homeserver is down, and keeps trying to set up the bots', async () => {
+    const closed = await startStubHomeserver();
+    const url = closed.url;
+    await closed.close();
+    const port = await freePort();
+    const { file } = await testKeys();
+    const proc = startServerProcess('api', {
+      ...matrixEnv,
+      MATRIX_HOMESERVER_URL: url,
+      DATABASE_URL: db.url,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      TEP_KEYS_FILE: file,
+      ADMIN_TOKEN,
+    });
+    try {
+      await proc.ready;
+      expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
+      await eventually(async () => proc.output(), (out) => out.split('Matrix bots not set up yet; retrying').length > 2, 10_000);
+      expect(proc.output()).not.toContain('Matrix is off');
+    } finally {
+      await proc.stop();
+    }
+  });
+
+  it('says Matrix is off without a homeserver', async () => {
+    const port = await freePort();
+    const { file } = await testKeys();
+    const proc = startServerProcess('api', {
+      DATABASE_URL: db.url,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      TEP_KEYS_FILE: file,
+      ADMIN_TOKEN,
+    });
+    try {
+      await proc.ready;
+      await eventually(async () => proc.output(), (out) => out.includes('Matrix is off'), 10_000);
+    } finally {
+      await proc.stop();
+    }
+  });
+});
+
+describe('bot avatars', () => {
+  it('gives a bot the configured avatar when it is set up', async () => {
+    const withAvatar = await startTestApi(db, { ...matrixEnv, MATRIX_BOT_AVATAR_URL: 'mxc://tmcp.test/payments' });
+    try {
+      const before = hs.calls.length;
+      expect(await as('GET', `/_matrix/app/v1/users/${encodeURIComponent(PAYMENTS)}`, {}, withAvatar)).toMatchObject({ status: 200 });
+      expect(hs.calls.slice(before).filter((c) => c.kind === 'profile')).toMatchObject([
+        { args: [PAYMENTS, 'displayname'], body: { displayname: 'Tween Payments' } },
+        { args: [PAYMENTS, 'avatar_url'], body: { avatar_url: 'mxc://tmcp.test/payments' } },
+      ]);
+      expect((await as('GET', '/_matrix/app/v1/thirdparty/protocol/tween', {}, withAvatar)).body.icon).toBe('mxc://tmcp.test/payments');
+    } finally {
+      await withAvatar.close();
+    }
+  });
 });
 
 describe('the API without Matrix', () => {

@@ -23,7 +23,8 @@ import { testEnv } from '../setup/env';
  * membership privacy, and each side going down while the other has something to deliver.
  */
 const run = promisify(execFile);
-const SERVER = 'localhost';
+// A dotted name, so the registration's escaped regexes (`tmcp\.test`) are what Synapse matches with.
+const SERVER = 'tmcp.test';
 const AS_ID = 'tween-miniapps';
 const PAYMENTS = `@_tmcp_payments:${SERVER}`;
 
@@ -147,6 +148,13 @@ test('an invited bot joins; Alice pays Bob in the room; Bob sees exactly one eve
 
   aliceWallet = await walletUser(client, { userId: alice.userId, fund: '100.00' });
   bobWallet = await walletUser(client, { userId: bob.userId });
+  // Alice and Bob joined before the bot: the server knows them from the member list it read after joining.
+  const resolved = await eventually(
+    () => client.call('GET', `/api/v1/wallet/resolve/${encodeURIComponent(bob.userId)}`, { token: aliceWallet.token }),
+    (res) => res.status === 200,
+    15_000,
+  );
+  expect(resolved.body).toMatchObject({ wallet_id: bobWallet.walletId });
   const started = await initiate(client, aliceWallet, { recipient: bob.userId, amount: '12.50', note: 'Lunch', room_id: room });
   expect(started.status).toBe(201);
   const id = started.body.transfer_id as string;

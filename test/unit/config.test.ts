@@ -62,3 +62,15 @@ test('.env.example documents every variable the schema reads, and nothing else',
     .filter((name): name is string => name !== undefined);
   expect(new Set(documented)).toEqual(new Set(Object.keys(envSchema.shape)));
 });
+
+test("refuses the integration guide's example AS tokens, and an hs_token equal to the as_token", () => {
+  const matrix = { MATRIX_HOMESERVER_URL: 'http://hs.test' };
+  expect(() => loadConfig({ ...matrix, MATRIX_AS_TOKEN: '54280d605e23adf6bd5d66ee07a09196dbab0bd87d35f8ecc1fd70669f709502', MATRIX_HS_TOKEN: 'x'.repeat(64) })).toThrow(
+    /MATRIX_AS_TOKEN: is the example token/,
+  );
+  expect(() => loadConfig({ ...matrix, MATRIX_AS_TOKEN: 'y'.repeat(64), MATRIX_HS_TOKEN: '874542cda496ffd03f8fd283ad37d8837572aad0734e92225c5f7fffd8c91bd1' })).toThrow(
+    /MATRIX_HS_TOKEN: is the example token/,
+  );
+  expect(() => loadConfig({ ...matrix, MATRIX_AS_TOKEN: 'z'.repeat(64), MATRIX_HS_TOKEN: 'z'.repeat(64) })).toThrow(/must differ/);
+  expect(loadConfig({ ...matrix, MATRIX_AS_TOKEN: 'a'.repeat(64), MATRIX_HS_TOKEN: 'h'.repeat(64) }).matrix).toMatchObject({ asToken: 'a'.repeat(64), hsToken: 'h'.repeat(64) });
+});
