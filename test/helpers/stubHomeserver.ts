@@ -52,7 +52,8 @@ export async function startStubHomeserver(options: { port?: number } = {}) {
   const calls: Call[] = [];
   const stored = new Map<string, { eventId: string; event: SentEvent }>();
   const script: Reply[] = [];
-  const scripts = new Map<CallKind, Reply[]>();
+  /** Scripted replies by `kind|room` (room empty: any call of the kind). */
+  const scripts = new Map<string, Reply[]>();
   const held: ServerResponse[] = [];
   let counter = 0;
   let onRequest: ((e: SentEvent) => void) | undefined;
@@ -113,7 +114,8 @@ export async function startStubHomeserver(options: { port?: number } = {}) {
         at: Date.now(),
       };
       calls.push(call);
-      answer(res, scripts.get(route.kind)?.shift() ?? { status: 200 }, () => {
+      const scripted = scripts.get(`${route.kind}|${call.args[0] ?? ''}`)?.shift() ?? scripts.get(`${route.kind}|`)?.shift();
+      answer(res, scripted ?? { status: 200 }, () => {
         switch (route.kind) {
           case 'join':
             return { room_id: call.args[0] };
@@ -132,6 +134,7 @@ export async function startStubHomeserver(options: { port?: number } = {}) {
       });
     });
   });
+  const queue = (key: string, replies: Reply[]) => void scripts.set(key, [...(scripts.get(key) ?? []), ...replies]);
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const address = server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -147,7 +150,9 @@ export async function startStubHomeserver(options: { port?: number } = {}) {
     /** Queues replies for the next sends (afterwards: 200). */
     reply: (...replies: Reply[]) => void script.push(...replies),
     /** Queues replies for the next calls of one kind (afterwards: 200 with a plausible body). */
-    replyTo: (kind: CallKind, ...replies: Reply[]) => void scripts.set(kind, [...(scripts.get(kind) ?? []), ...replies]),
+    replyTo: (kind: CallKind, ...replies: Reply[]) => queue(`${kind}|`, replies),
+    /** The same for calls about one room (join, joined_members): other rooms' calls do not take them. */
+    replyFor: (kind: CallKind, roomId: string, ...replies: Reply[]) => queue(`${kind}|${roomId}`, replies),
     /** Resolves at the next send. */
     nextRequest: () => new Promise<SentEvent>((resolve) => (onRequest = (e) => ((onRequest = undefined), resolve(e)))),
     async close() {

@@ -193,6 +193,8 @@ describe('transactions', () => {
     const room = newRoom();
     const id = txnId();
     const events = [member(room, '@alice:tmcp.test', 'join'), member(room, PAYMENTS, 'invite', '@alice:tmcp.test')];
+    // What the invite saga reads once the bot has joined (it runs after the retry succeeds).
+    hs.replyFor('joined_members', room, { status: 200, body: { joined: { '@alice:tmcp.test': {}, [PAYMENTS]: {} } } });
     try {
       const failed = await put(events, id, broken);
       expect(failed.status).toBeGreaterThanOrEqual(500);
@@ -242,7 +244,7 @@ describe('bots and invites', () => {
   it('joins as the invited bot, through a saga of its own', async () => {
     const room = newRoom();
     const invite = member(room, PAYMENTS, 'invite', '@alice:tmcp.test');
-    hs.replyTo('joined_members', { status: 200, body: { joined: { [PAYMENTS]: {}, '@alice:tmcp.test': {} } } });
+    hs.replyFor('joined_members', room, { status: 200, body: { joined: { [PAYMENTS]: {}, '@alice:tmcp.test': {} } } });
     expect(await put([invite])).toMatchObject({ status: 200 });
     const handle = api.temporal.client.workflow.getHandle(inviteWorkflowId(invite.event_id));
     expect(await handle.result()).toEqual({ joined: true, membersRead: true });
@@ -273,7 +275,7 @@ describe('bots and invites', () => {
 
   it('fails the saga with the reason when the join is refused, without retrying it', async () => {
     const room = newRoom();
-    hs.replyTo('join', { status: 403, body: { errcode: 'M_FORBIDDEN', error: 'You are not invited to this room.' } });
+    hs.replyFor('join', room, { status: 403, body: { errcode: 'M_FORBIDDEN', error: 'You are not invited to this room.' } });
     const invite = member(room, `@ma_demo:${SERVER}`, 'invite', '@alice:tmcp.test');
     expect(await put([invite])).toMatchObject({ status: 200 });
     const failed = await api.temporal.client.workflow.getHandle(inviteWorkflowId(invite.event_id)).result().catch((err: unknown) => err);
@@ -338,7 +340,7 @@ describe('room membership for wallets', () => {
     ]);
     // Alice and Bob are in the room before the bot is invited: the server learns of them by reading
     // the member list once the bot has joined.
-    hs.replyTo('joined_members', { status: 200, body: { joined: { [PAYMENTS]: {}, [alice.userId]: {}, [bob.userId]: {} } } });
+    hs.replyFor('joined_members', shared, { status: 200, body: { joined: { [PAYMENTS]: {}, [alice.userId]: {}, [bob.userId]: {} } } });
     const invite = member(shared, PAYMENTS, 'invite', alice.userId);
     await put([invite]);
     expect(await api.temporal.client.workflow.getHandle(inviteWorkflowId(invite.event_id)).result()).toEqual({ joined: true, membersRead: true });
@@ -367,7 +369,7 @@ describe('room membership for wallets', () => {
     expect((await resolve(alice, bob.userId, shared)).status).toBe(200);
     const other = newRoom();
     await put([member(other, PAYMENTS, 'join'), member(other, alice.userId, 'join'), member(other, carol.userId, 'join')]);
-    hs.replyTo('joined_members', { status: 200, body: { joined: { [PAYMENTS]: {}, [alice.userId]: {}, [carol.userId]: {} } } });
+    hs.replyFor('joined_members', other, { status: 200, body: { joined: { [PAYMENTS]: {}, [alice.userId]: {}, [carol.userId]: {} } } });
     expectError(await resolve(alice, bob.userId, other), 403, 'INSUFFICIENT_PERMISSIONS');
     expect((await resolve(alice, carol.userId, other)).status).toBe(200);
     await put([member(other, carol.userId, 'leave')]);
@@ -376,7 +378,7 @@ describe('room membership for wallets', () => {
 
   it('asks the homeserver, as our bot, about a room it has never seen', async () => {
     const unseen = newRoom();
-    hs.replyTo('joined_members', { status: 200, body: { joined: { [PAYMENTS]: {}, [alice.userId]: {}, [carol.userId]: {} } } });
+    hs.replyFor('joined_members', unseen, { status: 200, body: { joined: { [PAYMENTS]: {}, [alice.userId]: {}, [carol.userId]: {} } } });
     const before = hs.calls.length;
     expect((await resolve(alice, carol.userId, unseen)).status).toBe(200);
     expect(hs.calls.slice(before)).toMatchObject([{ kind: 'joined_members', args: [unseen], userId: PAYMENTS }]);
@@ -385,14 +387,14 @@ describe('room membership for wallets', () => {
     expect(hs.calls.slice(before)).toHaveLength(1);
 
     const closed = newRoom();
-    hs.replyTo('joined_members', { status: 403, body: { errcode: 'M_FORBIDDEN', error: 'not in room' } });
+    hs.replyFor('joined_members', closed, { status: 403, body: { errcode: 'M_FORBIDDEN', error: 'not in room' } });
     expectError(await resolve(alice, carol.userId, closed), 403, 'INSUFFICIENT_PERMISSIONS');
 
     // Our bot is kicked: we no longer see the room, so what we held of it no longer counts.
     expect((await resolve(alice, carol.userId)).status).toBe(200);
     await put([member(unseen, PAYMENTS, 'leave', alice.userId)]);
     expectError(await resolve(alice, carol.userId), 403, 'INSUFFICIENT_PERMISSIONS');
-    hs.replyTo('joined_members', { status: 403, body: { errcode: 'M_FORBIDDEN', error: 'not in room' } });
+    hs.replyFor('joined_members', unseen, { status: 403, body: { errcode: 'M_FORBIDDEN', error: 'not in room' } });
     expectError(await resolve(alice, carol.userId, unseen), 403, 'INSUFFICIENT_PERMISSIONS');
   });
 
@@ -416,7 +418,7 @@ describe('room membership for wallets', () => {
     expect((await confirm(api, alice, started.body.transfer_id)).body.status).toBe('completed');
     const lonely = newRoom();
     await put([member(lonely, PAYMENTS, 'join'), member(lonely, alice.userId, 'join')]);
-    hs.replyTo('joined_members', { status: 200, body: { joined: { [PAYMENTS]: {}, [alice.userId]: {} } } });
+    hs.replyFor('joined_members', lonely, { status: 200, body: { joined: { [PAYMENTS]: {}, [alice.userId]: {} } } });
     const refused = await initiate(api, alice, { recipient: bob.userId, amount: '1.00', room_id: lonely });
     expectError(refused, 403, 'INSUFFICIENT_PERMISSIONS', 'room_id');
     expect(refused.body.error.message).toContain('recipient');

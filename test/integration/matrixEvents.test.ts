@@ -146,7 +146,7 @@ describe('m.tween.wallet.p2p events', () => {
   it('does not retry a refusal: the error is recorded on the transfer and the money still moved', async () => {
     const { alice, bob, id } = await sentTransfer(api);
     hs.reply({ status: 403, body: { errcode: 'M_FORBIDDEN', error: 'User not in room' } });
-    hs.replyTo('join', { status: 403, body: { errcode: 'M_FORBIDDEN', error: 'You are not invited to this room.' } });
+    hs.replyFor('join', ROOM, { status: 403, body: { errcode: 'M_FORBIDDEN', error: 'You are not invited to this room.' } });
     const res = await confirm(api, alice, id);
     expect(res.body.status).toBe('completed');
     expect(res.body.event_id).toBeUndefined();
