@@ -98,12 +98,17 @@ export async function p2pTransfer(input: P2PInput): Promise<P2PSnapshot> {
     }
   };
 
-  /** Ends a transfer before any money moved; the state changes once PostgreSQL has it. */
-  const close = async (status: 'cancelled' | 'auth_failed', reason: string) => {
+  /** Writes a transition, then shows it: v2 changes the state once PostgreSQL has it (v1 histories changed it first). */
+  const transition = async <T>(status: P2PState, write: () => Promise<T>): Promise<T> => {
     if (!v2) setStatus(status);
-    await ledger.closeP2P({ transferId, status, reason, authAttempts: snapshot.authAttempts });
+    const written = await write();
     if (v2) setStatus(status);
+    return written;
   };
+
+  /** Ends a transfer before any money moved. */
+  const close = (status: 'cancelled' | 'auth_failed', reason: string) =>
+    transition(status, () => ledger.closeP2P({ transferId, status, reason, authAttempts: snapshot.authAttempts }));
 
   // v2: the first attempt runs inside the workflow task, so a homeserver that answers at once adds
   // no round trip through Temporal to confirm; a failure worth retrying goes on as a regular activity.
@@ -187,7 +192,8 @@ export async function p2pTransfer(input: P2PInput): Promise<P2PSnapshot> {
             nonRetryable: true,
           });
         }
-        // Date.now() in workflow code is the deterministic workflow clock.
+        // Deterministic: the workflow sandbox replaces Date with the workflow clock (the time of the
+        // current workflow task, the same on replay); Temporal's TypeScript SDK has no other clock API.
         const acceptanceExpiresAt = input.recipientAcceptanceRequired
           ? new Date(Date.now() + input.acceptanceWindowMs).toISOString()
           : undefined;
@@ -254,9 +260,7 @@ export async function p2pTransfer(input: P2PInput): Promise<P2PSnapshot> {
     await condition(() => !busy);
     if (snapshot.status === 'pending_recipient_acceptance') {
       await exclusive(async () => {
-        if (!v2) setStatus('expired');
-        const done = await ledger.finishP2P({ transferId, outcome: 'expired' });
-        if (v2) setStatus('expired');
+        const done = await transition('expired', () => ledger.finishP2P({ transferId, outcome: 'expired' }));
         void announce('status', P2P_STATUS_EVENT_TYPE, p2pStatusEventContent(transferId, 'expired', done.at));
       });
     }

@@ -1,4 +1,4 @@
-import { databaseNow, replaceJoinedMembers } from '../db/matrix';
+import { databaseNow, joinedMembersOf, replaceJoinedMembers } from '../db/matrix';
 import { miniappById } from '../db/miniapps';
 import type { DatabaseConnection } from '../db/pool';
 import { isMiniappClientId } from '../domain/miniapps';
@@ -15,6 +15,9 @@ export interface Bot {
 }
 
 export const SENDER_LOCALPART = '_tmcp';
+
+/** What setting up a bot needs: the homeserver, and the avatar the bots wear when one is configured. */
+export type BotSettings = MatrixSettings & { botAvatarUrl?: string };
 
 export const SYSTEM_BOTS = {
   main: { localpart: SENDER_LOCALPART, displayName: 'TMCP Bot' },
@@ -47,6 +50,11 @@ export function inNamespace(userId: string, serverName: string): boolean {
   return localpart !== undefined && (systemBot(localpart) !== undefined || isMiniappClientId(localpart));
 }
 
+/** Our users (bots) joined to a room, as far as we know. */
+export async function ourBotsIn(db: DatabaseConnection, roomId: string, serverName: string): Promise<string[]> {
+  return (await joinedMembersOf(db, roomId)).filter((userId) => inNamespace(userId, serverName));
+}
+
 /** The bot behind a user id: a system bot, or the bot of an active registered mini-app. */
 export async function botFor(db: DatabaseConnection, userId: string, serverName: string): Promise<Bot | undefined> {
   const localpart = localpartOn(userId, serverName);
@@ -59,7 +67,7 @@ export async function botFor(db: DatabaseConnection, userId: string, serverName:
 }
 
 /** Makes sure a bot exists on the homeserver with its display name (and avatar when configured). */
-export async function ensureBot(settings: MatrixSettings & { botAvatarUrl?: string }, bot: Bot): Promise<void> {
+export async function ensureBot(settings: BotSettings, bot: Bot): Promise<void> {
   await registerAppserviceUser(settings, bot.localpart);
   const userId = matrixUserId(bot.localpart, settings.serverName);
   await setProfile(settings, userId, 'displayname', bot.displayName);
@@ -82,7 +90,7 @@ export function miniappOfAlias(alias: string, serverName: string): { clientId: s
  * The homeserver asks about an alias in our namespace (AS API "Query room alias"): an alias of an
  * active registered mini-app gets its room, created by the mini-app's bot. Answers whether it exists now.
  */
-export async function provideMiniappRoom(db: DatabaseConnection, settings: MatrixSettings & { botAvatarUrl?: string }, alias: string): Promise<boolean> {
+export async function provideMiniappRoom(db: DatabaseConnection, settings: BotSettings, alias: string): Promise<boolean> {
   const target = miniappOfAlias(alias, settings.serverName);
   if (!target) return false;
   const bot = await botFor(db, matrixUserId(target.clientId, settings.serverName), settings.serverName);

@@ -1,8 +1,8 @@
-import { databaseNow, isMemberListSynced, joinedAmong, joinedMembersOf, replaceJoinedMembers, usersSharingARoom } from '../db/matrix';
+import { databaseNow, isMemberListSynced, joinedAmong, replaceJoinedMembers, usersSharingARoom } from '../db/matrix';
 import type { DatabasePool } from '../db/pool';
 import { DomainError } from '../domain/errors';
 import type { Logger } from '../logger';
-import { inNamespace, paymentsBot } from './bots';
+import { ourBotsIn, paymentsBot } from './bots';
 import { joinedMembers, MatrixRequestError, type MatrixSettings } from './client';
 
 /**
@@ -50,8 +50,9 @@ export function createRooms(deps: { pool: DatabasePool; matrix: MatrixSettings |
 
   /** As one of our bots known to be in the room, else as the payments bot. */
   const readerFor = async (roomId: string): Promise<string> => {
-    const ours = (await joinedMembersOf(deps.pool, roomId)).filter((userId) => inNamespace(userId, matrix.serverName));
-    return ours.includes(paymentsBot(matrix.serverName)) ? paymentsBot(matrix.serverName) : (ours[0] ?? paymentsBot(matrix.serverName));
+    const ours = await ourBotsIn(deps.pool, roomId, matrix.serverName);
+    const payments = paymentsBot(matrix.serverName);
+    return ours.includes(payments) ? payments : (ours[0] ?? payments);
   };
 
   return {

@@ -1,6 +1,6 @@
 import type { Logger } from '../logger';
-import { ensureBot, SYSTEM_BOTS } from './bots';
-import { pingFromHomeserver, type MatrixSettings } from './client';
+import { ensureBot, SYSTEM_BOTS, type BotSettings } from './bots';
+import { pingFromHomeserver } from './client';
 
 const FIRST_DELAY_MS = 1000;
 const MAX_DELAY_MS = 60_000;
@@ -12,7 +12,7 @@ const MAX_DELAY_MS = 60_000;
  * at once what it held back while we were down.
  */
 export function ensureSystemBots(
-  settings: MatrixSettings & { botAvatarUrl?: string },
+  settings: BotSettings,
   appserviceId: string,
   log: Logger,
 ): { ready: Promise<void>; stop(): void } {

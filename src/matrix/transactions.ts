@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { claimTransaction, claimTweenEvent, forgetMemberSync, joinedMembersOf, MEMBERSHIPS, setMembership, setTweenEventOutcome, type Membership } from '../db/matrix';
+import { claimTransaction, claimTweenEvent, forgetMemberSync, MEMBERSHIPS, setMembership, setTweenEventOutcome, type Membership } from '../db/matrix';
 import type { DatabasePool, DatabaseTransactionConnection } from '../db/pool';
 import type { InviteInput } from '../domain/matrix';
 import type { Logger } from '../logger';
-import { botFor, inNamespace } from './bots';
+import { botFor, inNamespace, ourBotsIn } from './bots';
 import { dispatchTweenEvent, type IncomingEvent } from './tweenEvents';
 
 export interface TransactionDeps {
@@ -99,7 +99,6 @@ async function onOurMembership(deps: TransactionDeps, tx: DatabaseTransactionCon
     return;
   }
   if (membership === 'leave' || membership === 'ban') {
-    const ours = (await joinedMembersOf(tx, event.room_id)).filter((member) => inNamespace(member, deps.serverName));
-    if (ours.length === 0) await forgetMemberSync(tx, event.room_id);
+    if ((await ourBotsIn(tx, event.room_id, deps.serverName)).length === 0) await forgetMemberSync(tx, event.room_id);
   }
 }

@@ -17,7 +17,7 @@ const ENTRY = { api: 'src/api.ts', worker: 'src/worker.ts' } as const;
 const READY = { api: 'API listening', worker: 'worker running' } as const;
 
 /** A production entry point (`src/api.ts`, `src/worker.ts`) in a process of its own, on the run's Temporal server. */
-export function startServerProcess(kind: keyof typeof ENTRY, env: { DATABASE_URL: string; TEMPORAL_TASK_QUEUE: string } & Record<string, string>): ServerProcess {
+export function startServerProcess(kind: keyof typeof ENTRY, env: ProcessEnv): ServerProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', ENTRY[kind]], {
     env: {
       PATH: process.env.PATH,
@@ -51,6 +51,13 @@ export function startServerProcess(kind: keyof typeof ENTRY, env: { DATABASE_URL
   return { child, ready, output: () => output, stop: () => signal('SIGTERM'), kill: () => signal('SIGKILL') };
 }
 
-export function startWorkerProcess(env: { DATABASE_URL: string; TEMPORAL_TASK_QUEUE: string } & Record<string, string>): ServerProcess {
+type ProcessEnv = { DATABASE_URL: string; TEMPORAL_TASK_QUEUE: string } & Record<string, string>;
+
+export function startWorkerProcess(env: ProcessEnv): ServerProcess {
   return startServerProcess('worker', env);
+}
+
+/** The API entry point listening on loopback `port`, which is also its PUBLIC_URL. */
+export function startApiProcess(port: number, env: ProcessEnv & { TEP_KEYS_FILE: string; ADMIN_TOKEN: string }): ServerProcess {
+  return startServerProcess('api', { HOST: '127.0.0.1', PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, ...env });
 }

@@ -10,7 +10,7 @@ import { freshDatabase, type TestDatabase } from '../helpers/db';
 import { recordHistory } from '../helpers/histories';
 import { confirm, expectError, initiate, walletUser, type TestUser } from '../helpers/p2p';
 import { testKeys } from '../helpers/keys';
-import { startServerProcess } from '../helpers/serverProcess';
+import { startApiProcess } from '../helpers/serverProcess';
 import { startStubHomeserver, type StubHomeserver } from '../helpers/stubHomeserver';
 import { startTestWorker, uniqueTaskQueue, type TestWorker } from '../helpers/worker';
 import { freePort } from '../setup/globalSetup';
@@ -459,22 +459,15 @@ describe('bots at start', () => {
 });
 
 describe('the API process (src/api.ts)', () => {
+  const apiProcess = async (port: number, env: { TEMPORAL_TASK_QUEUE: string } & Record<string, string>) =>
+    startApiProcess(port, { ...env, DATABASE_URL: db.url, TEP_KEYS_FILE: (await testKeys()).file, ADMIN_TOKEN });
+
   it('serves while the homeserver is down, and keeps trying to set up the bots', async () => {
     const closed = await startStubHomeserver();
     const url = closed.url;
     await closed.close();
     const port = await freePort();
-    const { file } = await testKeys();
-    const proc = startServerProcess('api', {
-      ...matrixEnv,
-      MATRIX_HOMESERVER_URL: url,
-      DATABASE_URL: db.url,
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      PUBLIC_URL: `http://127.0.0.1:${port}`,
-      TEP_KEYS_FILE: file,
-      ADMIN_TOKEN,
-    });
+    const proc = await apiProcess(port, { ...matrixEnv, MATRIX_HOMESERVER_URL: url });
     try {
       await proc.ready;
       expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
@@ -486,17 +479,7 @@ describe('the API process (src/api.ts)', () => {
   });
 
   it('says Matrix is off without a homeserver', async () => {
-    const port = await freePort();
-    const { file } = await testKeys();
-    const proc = startServerProcess('api', {
-      DATABASE_URL: db.url,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      PUBLIC_URL: `http://127.0.0.1:${port}`,
-      TEP_KEYS_FILE: file,
-      ADMIN_TOKEN,
-    });
+    const proc = await apiProcess(await freePort(), { TEMPORAL_TASK_QUEUE: taskQueue });
     try {
       await proc.ready;
       await eventually(async () => proc.output(), (out) => out.includes('Matrix is off'), 10_000);

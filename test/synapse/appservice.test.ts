@@ -12,7 +12,7 @@ import { freshDatabase, type TestDatabase } from '../helpers/db';
 import { testKeys } from '../helpers/keys';
 import { matrixClient, type MatrixClient } from '../helpers/matrixUser';
 import { available, confirm, expectError, initiate, walletUser, type TestUser } from '../helpers/p2p';
-import { startServerProcess, type ServerProcess } from '../helpers/serverProcess';
+import { startApiProcess, startWorkerProcess, type ServerProcess } from '../helpers/serverProcess';
 import { uniqueTaskQueue } from '../helpers/worker';
 import { freePort } from '../setup/globalSetup';
 import { testEnv } from '../setup/env';
@@ -80,9 +80,8 @@ beforeAll(async () => {
     MATRIX_AS_ID: AS_ID,
     MATRIX_EVENT_WAIT_MS: '3000',
   };
-  worker = startServerProcess('worker', env);
-  startApi = () =>
-    startServerProcess('api', { ...env, HOST: '127.0.0.1', PORT: String(asPort), PUBLIC_URL: publicUrl, TEP_KEYS_FILE: keysFile, ADMIN_TOKEN });
+  worker = startWorkerProcess(env);
+  startApi = () => startApiProcess(asPort, { ...env, TEP_KEYS_FILE: keysFile, ADMIN_TOKEN });
   api = startApi();
   await Promise.all([worker.ready, api.ready]);
   client = apiClient(publicUrl, keys, publicUrl);

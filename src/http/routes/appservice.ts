@@ -5,8 +5,7 @@ import type { Middleware } from 'koa';
 import { z } from 'zod';
 import type { DatabasePool } from '../../db/pool';
 import { DomainError, invalidField, type ErrorCode } from '../../domain/errors';
-import { botFor, ensureBot, provideMiniappRoom } from '../../matrix/bots';
-import type { MatrixSettings } from '../../matrix/client';
+import { botFor, ensureBot, provideMiniappRoom, type BotSettings } from '../../matrix/bots';
 import { applyTransaction } from '../../matrix/transactions';
 import type { InviteInput } from '../../domain/matrix';
 import type { AppContext, AppState } from '../state';
@@ -15,7 +14,7 @@ import { parseInput } from '../validate';
 export interface AppserviceDeps {
   pool: DatabasePool;
   /** Undefined when Matrix is off: no hs_token is configured, so every request is refused. */
-  matrix: (MatrixSettings & { hsToken: string; botAvatarUrl?: string }) | undefined;
+  matrix: (BotSettings & { hsToken: string }) | undefined;
   acceptInvite(invite: InviteInput): Promise<void>;
 }
 
