@@ -7,14 +7,25 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 export const HISTORIES_DIR = path.resolve(__dirname, '..', 'workflows', 'histories');
 
 /**
- * With RECORD_HISTORIES=1 (`npm run record-histories`), saves a finished workflow's history for the
- * replay tests. Record again when a workflow changes on purpose, and keep the old files while
- * workflows started by the old code may still be running.
+ * The version of each saga's commands as the code issues them today. Raise it (with a new
+ * `patched()` id in the workflow) whenever a change alters the commands a workflow issues; the
+ * recorded files of every earlier version stay (see test/workflows/histories/README.md).
  */
-export async function recordHistory(client: Client, workflowId: string, name: string): Promise<void> {
+export const HISTORY_VERSIONS = { p2p: 'v4', invite: 'v2' } as const;
+
+/**
+ * With RECORD_HISTORIES=1 (`npm run record-histories`), saves a finished workflow's history as
+ * `<saga>-<version>-<scenario>.json` for the replay tests. A recorded file is never overwritten:
+ * recording a scenario that exists for this version fails, so a changed workflow needs a new version.
+ */
+export async function recordHistory(client: Client, workflowId: string, saga: keyof typeof HISTORY_VERSIONS, scenario: string): Promise<void> {
   if (!process.env.RECORD_HISTORIES) return;
   const handle = client.workflow.getHandle(workflowId);
   await handle.result().catch(() => undefined); // a failed workflow is recorded too
   await mkdir(HISTORIES_DIR, { recursive: true });
-  await writeFile(path.join(HISTORIES_DIR, `${name}.json`), historyToJSON(await handle.fetchHistory()));
+  const file = path.join(HISTORIES_DIR, `${saga}-${HISTORY_VERSIONS[saga]}-${scenario}.json`);
+  await writeFile(file, historyToJSON(await handle.fetchHistory()), { flag: 'wx' }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EEXIST') throw err;
+    throw new Error(`${file} exists: recorded histories are never overwritten; record under a new version (HISTORY_VERSIONS)`);
+  });
 }

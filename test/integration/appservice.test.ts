@@ -255,7 +255,7 @@ describe('bots and invites', () => {
     ]);
     expect(await membershipOf(room, '@alice:tmcp.test')).toBe('join');
     expect(await (await handle.describe()).staticSummary()).toBe(`${PAYMENTS} joins ${room}, invited by @alice:tmcp.test`);
-    await recordHistory(api.temporal.client, inviteWorkflowId(invite.event_id), 'invite-joined');
+    await recordHistory(api.temporal.client, inviteWorkflowId(invite.event_id), 'invite', 'joined');
   });
 
   it('never joins for users it does not run, nor rooms it was not invited to', async () => {
@@ -282,7 +282,7 @@ describe('bots and invites', () => {
     expect(failed).toBeInstanceOf(WorkflowFailedError);
     expect((failed as WorkflowFailedError).cause).toMatchObject({ type: 'MATRIX_JOIN_REFUSED', message: expect.stringContaining('not invited') });
     expect(hs.calls.filter((c) => c.args[0] === room).map((c) => c.kind)).toEqual(['join']);
-    await recordHistory(api.temporal.client, inviteWorkflowId(invite.event_id), 'invite-refused');
+    await recordHistory(api.temporal.client, inviteWorkflowId(invite.event_id), 'invite', 'refused');
   });
 
   it('registers a bot of its namespace when the homeserver asks about it, with its display name', async () => {

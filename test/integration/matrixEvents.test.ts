@@ -102,7 +102,7 @@ describe('m.tween.wallet.p2p events', () => {
     });
     expect(res.body.event_id).toBe(event!.eventId);
     expect((await eventually(() => transferRow(id), (r) => r.event_id !== null)).event_id).toBe(event!.eventId);
-    await recordHistory(api.temporal.client, `p2p-${id}`, 'p2p-completed-with-event');
+    await recordHistory(api.temporal.client, `p2p-${id}`, 'p2p', 'completed-with-event');
   });
 
   it('retries 5xx with the same txnId until the homeserver takes the event', async () => {
@@ -158,7 +158,7 @@ describe('m.tween.wallet.p2p events', () => {
     expect(await available(api, bob)).toBe(4.2);
     const view = await api.call('GET', `/api/v1/wallet/p2p/${id}`, { token: alice.token });
     expect(view.body.event_error).toContain('403');
-    await recordHistory(api.temporal.client, `p2p-${id}`, 'p2p-event-refused');
+    await recordHistory(api.temporal.client, `p2p-${id}`, 'p2p', 'event-refused');
   });
 
   it('announces a held transfer with accept and reject actions, then its acceptance as a status event', async () => {
@@ -186,7 +186,7 @@ describe('m.tween.wallet.p2p events', () => {
       visual: { icon: '✓', color: 'green', status_text: 'Accepted' },
     });
     expect(row.status_event_id).toBe(status.eventId);
-    await recordHistory(api.temporal.client, `p2p-${id}`, 'p2p-held-accepted-with-events');
+    await recordHistory(api.temporal.client, `p2p-${id}`, 'p2p', 'held-accepted-with-events');
   });
 
   it('announces a rejection, and keeps the refused transfer event recorded beside it', async () => {

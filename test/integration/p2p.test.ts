@@ -96,7 +96,7 @@ describe('P2P without recipient acceptance', () => {
     });
     expect((await confirm(api, alice, id)).body.status).toBe('completed');
     expect(await available(api, alice)).toBe(2);
-    await recordHistory(api.temporal.client, `p2p-${id}`, 'p2p-insufficient-funds-then-completed');
+    await recordHistory(api.temporal.client, `p2p-${id}`, 'p2p', 'insufficient-funds-then-completed');
   });
 
   it('cancels before confirmation, and then refuses to confirm', async () => {
@@ -108,7 +108,7 @@ describe('P2P without recipient acceptance', () => {
     expect(cancelled.body).toMatchObject({ status: 'cancelled', status_reason: 'cancelled_by_sender', cancelled_at: expect.any(String) });
     expectError(await confirm(api, alice, id), 409, 'INVALID_STATE');
     expect(await available(api, alice)).toBe(100);
-    await recordHistory(api.temporal.client, `p2p-${id}`, 'p2p-cancelled');
+    await recordHistory(api.temporal.client, `p2p-${id}`, 'p2p', 'cancelled');
   });
 });
 

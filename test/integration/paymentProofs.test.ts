@@ -168,7 +168,7 @@ describe('PIN proofs and lockout', () => {
     expect(view.body.status_reason).toBe('too_many_failed_proofs');
     expectError(await confirm(api, alice, id), 409, 'INVALID_STATE');
     expect(await available(api, alice)).toBe(10);
-    await recordHistory(api.temporal.client, `p2p-${id}`, 'p2p-auth-failed');
+    await recordHistory(api.temporal.client, `p2p-${id}`, 'p2p', 'auth-failed');
   });
 
   it('locks the method for the user after five consecutive failures across transfers', async () => {

@@ -93,7 +93,7 @@ describe('P2P saga timers (time-skipping server)', () => {
     expect(status).toMatchObject({ roomId: '!timers:tmcp.test', txnId: `p2p-${id}.status`, userId: '@_tmcp_payments:tmcp.test' });
     expect(status!.content).toMatchObject({ status: 'expired', expired_at: view.expired_at, visual: { status_text: 'Expired, refunded' } });
     await expect(acceptTransfer(deps, bob, id)).rejects.toMatchObject({ code: 'TRANSFER_EXPIRED' });
-    await recordHistory(env.client, p2pWorkflowId(id), 'p2p-expired');
+    await recordHistory(env.client, p2pWorkflowId(id), 'p2p', 'expired');
   });
 
   it('accepts after 23 hours: the hold goes to the recipient', async () => {
@@ -105,7 +105,7 @@ describe('P2P saga timers (time-skipping server)', () => {
     expect(result.status).toBe('completed');
     expect((await walletBalances(db.pool, bw.id, 'USD')).available).toBe(2_500n);
     expect(await entryKinds(id)).toEqual(['p2p_hold', 'p2p_release']);
-    await recordHistory(env.client, p2pWorkflowId(id), 'p2p-accepted');
+    await recordHistory(env.client, p2pWorkflowId(id), 'p2p', 'accepted');
   });
 
   it('rejects: the hold returns to the sender, and a late accept is refused', async () => {
@@ -117,7 +117,7 @@ describe('P2P saga timers (time-skipping server)', () => {
     expect((await env.client.workflow.getHandle(p2pWorkflowId(id)).result()).status).toBe('rejected');
     expect(await walletBalances(db.pool, aw.id, 'USD')).toEqual({ available: 10_000n, pending: 0n });
     expect(await entryKinds(id)).toEqual(['p2p_hold', 'p2p_refund']);
-    await recordHistory(env.client, p2pWorkflowId(id), 'p2p-rejected');
+    await recordHistory(env.client, p2pWorkflowId(id), 'p2p', 'rejected');
   });
 
   it('cancels a transfer nobody confirmed within the authorization window, moving no money', async () => {
@@ -134,6 +134,6 @@ describe('P2P saga timers (time-skipping server)', () => {
     expect(await getTransfer(deps, alice, id)).toMatchObject({ status: 'cancelled', status_reason: 'authorization_window_elapsed' });
     await expect(confirmTransfer(deps, alice, id, pinProof)).rejects.toMatchObject({ code: 'INVALID_STATE' });
     expect(await entryKinds(id)).toEqual([]);
-    await recordHistory(env.client, p2pWorkflowId(id), 'p2p-authorization-window-elapsed');
+    await recordHistory(env.client, p2pWorkflowId(id), 'p2p', 'authorization-window-elapsed');
   });
 });
