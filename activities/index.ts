@@ -1,5 +1,6 @@
 import type { DatabasePool } from '../src/db/pool';
-import { proofSealer } from '../src/wallet/paymentProofs';
+import type { LockoutPolicy } from '../src/domain/lockout';
+import { proofSealer, totpSealer } from '../src/wallet/paymentProofs';
 import type { Logger } from '../src/logger';
 import type { MatrixSettings } from '../src/matrix/client';
 import { matrixActivities } from './matrix';
@@ -10,8 +11,9 @@ export interface ActivityDeps {
   log: Logger;
   /** Undefined when no homeserver is configured: room events are skipped. */
   matrix: MatrixSettings | undefined;
-  /** DATA_ENCRYPTION_KEY: opens the payment proofs the API sealed. */
+  /** DATA_ENCRYPTION_KEY: opens the payment proofs the API sealed, and the TOTP secrets. */
   dataKey: Buffer;
+  lockout: LockoutPolicy;
   now?: () => Date;
 }
 
@@ -22,7 +24,7 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   const now = deps.now ?? (() => new Date());
   return {
-    ...p2pActivities({ pool: deps.pool, now, proofSealer: proofSealer(deps.dataKey) }),
+    ...p2pActivities({ pool: deps.pool, now, lockout: deps.lockout, proofSealer: proofSealer(deps.dataKey), totpSealer: totpSealer(deps.dataKey) }),
     ...matrixActivities({ pool: deps.pool, log: deps.log, matrix: deps.matrix }),
   };
 }

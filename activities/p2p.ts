@@ -1,15 +1,12 @@
 import type { Sealer } from '../src/crypto/sealing';
 import { recordTransferEvent, setAuthAttempts, transferById } from '../src/db/p2p';
-import type { DatabasePool } from '../src/db/pool';
-import type { Currency } from '../src/domain/money';
-import type { SealedProof } from '../src/domain/p2p';
+import { formatAmount, type Currency } from '../src/domain/money';
+import { biometricMessage, type SealedProof } from '../src/domain/p2p';
 import { closeTransfer, finishHeldTransfer, settleTransfer } from '../src/wallet/p2pLedger';
-import { openProof, verifyPaymentProof } from '../src/wallet/paymentProofs';
+import { openProof, verifyPaymentProof, type ProofDeps } from '../src/wallet/paymentProofs';
 import { domainFailures } from './failures';
 
-export interface P2PActivityDeps {
-  pool: DatabasePool;
-  now: () => Date;
+export interface P2PActivityDeps extends ProofDeps {
   proofSealer: Sealer;
 }
 
@@ -24,7 +21,13 @@ export function p2pActivities(deps: P2PActivityDeps) {
         const transfer = await transferById(deps.pool, req.transferId);
         if (transfer?.confirmed_at && transfer.auth_method === req.proof.method) return { method: req.proof.method };
         const proof = openProof(deps.proofSealer, req.transferId, req.proof);
-        return verifyPaymentProof(deps, { ...req, proof, amountMinor: BigInt(req.amountMinor) });
+        const amount = formatAmount(BigInt(req.amountMinor), req.currency);
+        return verifyPaymentProof(deps, {
+          userId: req.userId,
+          proof,
+          signedMessage: (timestamp) => biometricMessage(req.transferId, amount, req.currency, timestamp),
+          attemptKey: req.attemptKey,
+        });
       });
     },
 

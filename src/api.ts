@@ -3,7 +3,7 @@ import { loadConfigOrExit, loadDotEnv, required } from './config';
 import { createApp } from './http/app';
 import { createLogger } from './logger';
 import { ensureSystemBots } from './matrix/startup';
-import { onShutdown, openDatabase, openTepKeys, syncMiniapps } from './runtime';
+import { onShutdown, openDatabase, openTepKeys, sealLegacySecrets, syncMiniapps } from './runtime';
 import { createTemporal } from './temporal/client';
 
 async function main(): Promise<void> {
@@ -11,8 +11,9 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const log = createLogger(config.logLevel, 'tmcp-api');
   if (config.mode === 'production') required(config.adminToken, 'ADMIN_TOKEN');
-  required(config.dataKey, 'DATA_ENCRYPTION_KEY');
+  const dataKey = required(config.dataKey, 'DATA_ENCRYPTION_KEY');
   const pool = await openDatabase(config, log);
+  await sealLegacySecrets(pool, dataKey, log);
   await syncMiniapps(config, pool, log);
   const keys = await openTepKeys(config, log);
   const temporal = createTemporal({

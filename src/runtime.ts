@@ -2,10 +2,12 @@ import type { Config } from './config';
 import { required } from './config';
 import { ensureDevKeysFile, loadTepKeys, type TepKeys } from './auth/keys';
 import { migrate } from './db/migrate';
+import { sealPlaintextTotpSecrets } from './db/mfa';
 import { upsertMiniapps } from './db/miniapps';
 import { createDatabasePool, type DatabasePool } from './db/pool';
 import type { Logger } from './logger';
 import { readMiniappsFile } from './miniapps/registryFile';
+import { totpSealer } from './wallet/paymentProofs';
 
 /** Shared start-up steps of the api and worker processes. */
 export async function openDatabase(config: Config, log: Logger): Promise<DatabasePool> {
@@ -13,6 +15,13 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
   const applied = await migrate(url);
   if (applied.length > 0) log.info({ applied }, 'migrations applied');
   return createDatabasePool(url, { maximumPoolSize: config.database.poolSize });
+}
+
+/** Seals the TOTP secrets an earlier version kept in plaintext (both processes hold the key; either may run first). */
+export async function sealLegacySecrets(pool: DatabasePool, dataKey: Buffer, log: Logger): Promise<void> {
+  const sealer = totpSealer(dataKey);
+  const sealed = await sealPlaintextTotpSecrets(pool, (userId, secret) => sealer.seal(secret, userId));
+  if (sealed > 0) log.info({ sealed }, 'sealed TOTP secrets kept in plaintext by an earlier version');
 }
 
 /** TEP keys; outside production a missing key file is created (and kept) on first use. */

@@ -1,6 +1,6 @@
 import { loadConfigOrExit, loadDotEnv, required } from './config';
 import { createLogger } from './logger';
-import { openDatabase } from './runtime';
+import { openDatabase, sealLegacySecrets } from './runtime';
 import { createWorker, installSdkLogging } from './temporal/worker';
 
 async function main(): Promise<void> {
@@ -18,6 +18,7 @@ async function main(): Promise<void> {
   installSdkLogging(log);
   const dataKey = required(config.dataKey, 'DATA_ENCRYPTION_KEY');
   const pool = await openDatabase(config, log);
+  await sealLegacySecrets(pool, dataKey, log);
   const { worker, connection } = await createWorker(
     {
       address: required(config.temporal.address, 'TEMPORAL_ADDRESS'),
@@ -25,7 +26,7 @@ async function main(): Promise<void> {
       taskQueue: config.temporal.taskQueue,
       workflowBundlePath: config.temporal.workflowBundlePath,
     },
-    { pool, log, matrix: config.matrix, dataKey },
+    { pool, log, matrix: config.matrix, dataKey, lockout: config.lockout },
   );
   running = true;
   log.info({ task_queue: config.temporal.taskQueue, namespace: config.temporal.namespace }, 'worker running');

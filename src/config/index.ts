@@ -2,8 +2,10 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { isCurrency, parseAmount, type Currency } from '../domain/money';
+import { parseAcceptanceThresholds, parseDurations } from './parsers';
 import { DomainError } from '../domain/errors';
 import { parseDataKey } from '../crypto/sealing';
+import type { LockoutPolicy } from '../domain/lockout';
 
 const port = z.coerce.number().int().min(1).max(65535);
 const positiveInt = z.coerce.number().int().positive();
@@ -16,6 +18,8 @@ const PUBLISHED_TOKENS = new Set([
   '54280d605e23adf6bd5d66ee07a09196dbab0bd87d35f8ecc1fd70669f709502',
   '874542cda496ffd03f8fd283ad37d8837572aad0734e92225c5f7fffd8c91bd1',
 ]);
+/** About 1,000 US dollars in each currency the ledger accepts, in minor units. */
+const DEFAULT_ACCEPTANCE_THRESHOLDS = 'USD:100000,EUR:100000,GBP:100000,NGN:150000000,KES:13000000,GHS:1500000,ZAR:1800000,JPY:150000';
 const decimalAmount = z.string().regex(/^\d+(\.\d+)?$/, 'a decimal amount such as 1000.00');
 const url = z.string().url();
 
@@ -60,9 +64,26 @@ export const envSchema = z.object({
 
   P2P_AUTHORIZATION_WINDOW_SECONDS: positiveInt.default(900).describe('seconds a P2P transfer waits for confirmation before it is cancelled'),
   P2P_ACCEPTANCE_WINDOW_SECONDS: positiveInt.default(86_400).describe('seconds a recipient has to accept before the transfer expires and is refunded'),
-  P2P_ACCEPTANCE_THRESHOLD: decimalAmount.default('1000.00').describe('amount above which the recipient must accept a P2P transfer'),
+  P2P_ACCEPTANCE_THRESHOLD: z
+    .string()
+    .default(DEFAULT_ACCEPTANCE_THRESHOLDS)
+    .describe('per currency, in minor units, the amount above which the recipient must accept a P2P transfer: CUR:minor,... (e.g. USD:100000,JPY:150000)'),
   P2P_MAX_AUTH_ATTEMPTS: positiveInt.default(3).describe('failed proofs after which a transfer ends as auth_failed'),
+  P2P_MAX_PENDING_PER_SENDER: positiveInt.default(10).describe('transfers one sender may have waiting for authorization at once'),
   MATRIX_EVENT_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(3000).describe('milliseconds confirm waits for the Matrix event before answering without event_id'),
+  SAGA_ANSWER_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .max(120_000)
+    .default(10_000)
+    .describe('milliseconds the API waits for a saga (and the database behind it) before answering 503 SERVICE_UNAVAILABLE'),
+
+  MFA_LOCKOUT_THRESHOLD: positiveInt.default(5).describe('failed proofs of one method in a row (per user) that lock it'),
+  MFA_LOCKOUT_SCHEDULE: z
+    .string()
+    .default('15m,1h,24h')
+    .describe('how long each successive lock lasts, comma-separated durations such as 15m,1h,24h (the last repeats)'),
 
   MATRIX_HOMESERVER_URL: optionalString.pipe(url.optional()).describe('client-server API base URL of the homeserver; unset turns Matrix off'),
   MATRIX_SERVER_NAME: z
@@ -105,11 +126,16 @@ export interface Config {
   p2p: {
     authorizationWindowMs: number;
     acceptanceWindowMs: number;
-    /** In the wallet's currency, as a decimal string (applied to the transfer currency's minor units). */
-    acceptanceThreshold: string;
+    /** Minor units per currency; a transfer above its currency's threshold waits for the recipient. No entry: no threshold. */
+    acceptanceThresholds: Partial<Record<Currency, bigint>>;
     maxAuthAttempts: number;
+    maxPendingPerSender: number;
     eventWaitMs: number;
   };
+  /** How long the API waits for a saga's answer before 503. */
+  sagaAnswerTimeoutMs: number;
+  /** Failed proofs that lock a method, and how long each successive lock lasts. */
+  lockout: LockoutPolicy;
   /** Undefined when no homeserver is configured: events are skipped, room checks are off, the money still moves. */
   matrix: { homeserverUrl: string; asToken: string; hsToken: string; serverName: string; botAvatarUrl: string | undefined } | undefined;
   /** Who this server is as an Application Service; what `npm run registration` writes. */
@@ -122,8 +148,6 @@ export class ConfigError extends Error {
   }
 }
 
-
-/** Relative paths resolve against the working directory: the project root for every npm script. */
 /** Validates the environment once into the typed Config; throws ConfigError naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(env);
@@ -181,6 +205,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   requireInProduction('MATRIX_HOMESERVER_URL', e.MATRIX_HOMESERVER_URL);
   requireInProduction('MATRIX_AS_TOKEN', e.MATRIX_AS_TOKEN);
   requireInProduction('MATRIX_HS_TOKEN', e.MATRIX_HS_TOKEN);
+  const orProblem = <T>(key: keyof Env, parse: () => T, fallback: T): T => {
+    try {
+      return parse();
+    } catch (err) {
+      problems.push(`${key}: ${err instanceof Error ? err.message : String(err)} (expected ${envSchema.shape[key].description})`);
+      return fallback;
+    }
+  };
+  const acceptanceThresholds = orProblem('P2P_ACCEPTANCE_THRESHOLD', () => parseAcceptanceThresholds(e.P2P_ACCEPTANCE_THRESHOLD), {});
+  const lockSchedule = orProblem('MFA_LOCKOUT_SCHEDULE', () => parseDurations(e.MFA_LOCKOUT_SCHEDULE), []);
+  if (e.SAGA_ANSWER_TIMEOUT_MS <= e.MATRIX_EVENT_WAIT_MS) {
+    problems.push('SAGA_ANSWER_TIMEOUT_MS: must be longer than MATRIX_EVENT_WAIT_MS (confirm waits that long for the room event)');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const publicUrl = (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/$/, '');
@@ -207,10 +244,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     p2p: {
       authorizationWindowMs: e.P2P_AUTHORIZATION_WINDOW_SECONDS * 1000,
       acceptanceWindowMs: e.P2P_ACCEPTANCE_WINDOW_SECONDS * 1000,
-      acceptanceThreshold: e.P2P_ACCEPTANCE_THRESHOLD,
+      acceptanceThresholds,
       maxAuthAttempts: e.P2P_MAX_AUTH_ATTEMPTS,
+      maxPendingPerSender: e.P2P_MAX_PENDING_PER_SENDER,
       eventWaitMs: e.MATRIX_EVENT_WAIT_MS,
     },
+    sagaAnswerTimeoutMs: e.SAGA_ANSWER_TIMEOUT_MS,
+    lockout: { threshold: e.MFA_LOCKOUT_THRESHOLD, scheduleMs: lockSchedule },
     matrix:
       e.MATRIX_HOMESERVER_URL && e.MATRIX_AS_TOKEN && e.MATRIX_HS_TOKEN
         ? {

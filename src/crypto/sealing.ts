@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 
 /**
  * Authenticated encryption (AES-256-GCM) for values that must pass through places that keep them,
@@ -26,8 +26,22 @@ export function newDataKey(): string {
   return randomBytes(32).toString('base64url');
 }
 
+/** Each purpose gets its own key, so a value sealed (or named) for one purpose means nothing in another. */
+function purposeKey(masterKey: Buffer, purpose: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), `tmcp:${purpose}`, 32));
+}
+
+/**
+ * A stable name for a secret value (HMAC-SHA-256, hex) that reveals nothing of it to whoever sees
+ * the name, for example an Update id derived from a payment proof.
+ */
+export function createKeyedDigest(masterKey: Buffer, purpose: string): (text: string) => string {
+  const key = purposeKey(masterKey, purpose);
+  return (text) => createHmac('sha256', key).update(text, 'utf8').digest('hex');
+}
+
 export function createSealer(masterKey: Buffer, purpose: string): Sealer {
-  const key = Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), `tmcp:${purpose}`, 32));
+  const key = purposeKey(masterKey, purpose);
   return {
     seal(plaintext, context) {
       const iv = randomBytes(IV_BYTES);

@@ -1,7 +1,7 @@
 import { sql, CheckIntegrityConstraintViolationError, ForeignKeyIntegrityConstraintViolationError } from 'slonik';
 import { z } from 'zod';
 import { DomainError } from '../domain/errors';
-import { accountKey, accountOwner, REFUND_KINDS, type AccountRef, type EntryInput } from '../domain/ledger';
+import { accountKey, accountOwner, type AccountRef, type EntryInput } from '../domain/ledger';
 import { amountToJson, type Currency } from '../domain/money';
 import { newId } from '../ids';
 import type { DatabaseConnection, DatabaseTransactionConnection } from './pool';
@@ -149,26 +149,21 @@ export async function walletBalances(db: DatabaseConnection, walletId: string, c
   return { available: of('wallet'), pending: of('hold') };
 }
 
+const UsageRow = z.object({ day: z.bigint(), month: z.bigint() });
+
 /**
- * Money that left the wallet account since the start of the UTC day (or month), for limit checks.
- * What came back by a refund of one of those movements (a rejected or expired transfer) does not count.
+ * Money that left the wallet account today and this month (UTC), for limit checks: what was
+ * refunded (a rejected or expired transfer) does not count. The database keeps these totals with
+ * the postings (`wallet_usage`), so this reads at most a month of daily rows.
  */
-export async function walletOutflow(db: DatabaseConnection, walletId: string, currency: Currency, period: 'day' | 'month'): Promise<bigint> {
-  return db.oneFirst(sql.type(z.object({ used: z.bigint() }))`
-    WITH wallet_postings AS (
-      SELECT p.amount, e.kind, e.reference, e.created_at
-      FROM accounts a
-      JOIN postings p ON p.account_id = a.id
-      JOIN journal_entries e ON e.id = p.entry_id
-      WHERE a.kind = 'wallet' AND a.owner = ${walletId} AND a.currency = ${currency}
-    ), outflow AS (
-      SELECT -amount AS amount, reference FROM wallet_postings
-      WHERE amount < 0 AND created_at >= date_trunc(${period}, now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
-    )
-    SELECT (coalesce((SELECT sum(amount) FROM outflow), 0)
-          - coalesce((SELECT sum(amount) FROM wallet_postings
-                      WHERE amount > 0 AND kind = ANY(${sql.array([...REFUND_KINDS], 'text')})
-                        AND reference IN (SELECT reference FROM outflow)), 0))::int8 AS used`);
+export function walletUsage(db: DatabaseConnection, walletId: string, currency: Currency): Promise<{ day: bigint; month: bigint }> {
+  return db.one(sql.type(UsageRow)`
+    WITH today AS (SELECT (now() AT TIME ZONE 'UTC')::date AS day)
+    SELECT coalesce(sum(u.outflow) FILTER (WHERE u.day = today.day), 0)::int8 AS day,
+           coalesce(sum(u.outflow), 0)::int8 AS month
+    FROM today
+    LEFT JOIN accounts a ON a.kind = 'wallet' AND a.owner = ${walletId} AND a.currency = ${currency}
+    LEFT JOIN wallet_usage u ON u.account_id = a.id AND u.day >= date_trunc('month', today.day)::date`);
 }
 
 const TotalsRow = z.object({ currency: z.string(), total: z.bigint() });

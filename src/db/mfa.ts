@@ -1,5 +1,6 @@
-import { sql } from 'slonik';
+import { sql, type FragmentSqlToken } from 'slonik';
 import { z } from 'zod';
+import type { LockoutPolicy } from '../domain/lockout';
 import type { DatabaseConnection } from './pool';
 
 export const DeviceRow = z.object({
@@ -58,18 +59,31 @@ export async function savePin(db: DatabaseConnection, userId: string, pin: PinRo
     ON CONFLICT (user_id) DO UPDATE SET salt = EXCLUDED.salt, hash = EXCLUDED.hash, params = EXCLUDED.params, updated_at = now()`);
 }
 
-const TotpRow = z.object({ secret: z.string(), last_time_step: z.bigint().nullable() });
+const TotpRow = z.object({ sealed_secret: z.string().nullable(), last_time_step: z.bigint().nullable() });
 
+/** The user's TOTP enrolment: the secret as sealed with DATA_ENCRYPTION_KEY. */
 export function totpOf(db: DatabaseConnection, userId: string) {
-  return db.maybeOne(sql.type(TotpRow)`SELECT secret, last_time_step FROM user_totp WHERE user_id = ${userId}`);
+  return db.maybeOne(sql.type(TotpRow)`SELECT sealed_secret, last_time_step FROM user_totp WHERE user_id = ${userId}`);
 }
 
-/** Enrolls the user's TOTP secret; false when one is enrolled already (the secret is shown once). */
-export async function insertTotp(db: DatabaseConnection, userId: string, secret: string): Promise<boolean> {
+/** Enrolls the user's TOTP secret (sealed); false when one is enrolled already (the secret is shown once). */
+export async function insertTotp(db: DatabaseConnection, userId: string, sealedSecret: string): Promise<boolean> {
   const row = await db.maybeOne(sql.type(z.object({ user_id: z.string() }))`
-    INSERT INTO user_totp (user_id, secret) VALUES (${userId}, ${secret})
+    INSERT INTO user_totp (user_id, sealed_secret) VALUES (${userId}, ${sealedSecret})
     ON CONFLICT (user_id) DO NOTHING RETURNING user_id`);
   return row !== null;
+}
+
+/** Seals the TOTP secrets an earlier version stored in plaintext; returns how many it sealed. */
+export async function sealPlaintextTotpSecrets(db: DatabaseConnection, seal: (userId: string, secret: string) => string): Promise<number> {
+  const rows = await db.any(sql.type(z.object({ user_id: z.string(), secret: z.string() }))`
+    SELECT user_id, secret FROM user_totp WHERE secret IS NOT NULL`);
+  for (const row of rows) {
+    await db.query(sql.unsafe`
+      UPDATE user_totp SET sealed_secret = ${seal(row.user_id, row.secret)}, secret = NULL
+      WHERE user_id = ${row.user_id} AND secret = ${row.secret}`);
+  }
+  return rows.length;
 }
 
 /** Moves the last used time step forward; false when `timeStep` is not newer (the code was used). */
@@ -83,6 +97,11 @@ export async function advanceTotpStep(db: DatabaseConnection, userId: string, ti
 
 const MethodsRow = z.object({ biometric: z.boolean(), pin: z.boolean(), otp: z.boolean() });
 
+/** Serializes changes of one user's payment factors until the transaction ends. */
+export async function lockFactors(tx: DatabaseConnection, userId: string): Promise<void> {
+  await tx.query(sql.unsafe`SELECT pg_advisory_xact_lock(hashtextextended(${`factors:${userId}`}, 0))`);
+}
+
 /** Which proofs the user has set up. */
 export function enrolledMethods(db: DatabaseConnection, userId: string) {
   return db.one(sql.type(MethodsRow)`
@@ -91,27 +110,40 @@ export function enrolledMethods(db: DatabaseConnection, userId: string) {
            EXISTS (SELECT 1 FROM user_totp WHERE user_id = ${userId}) AS otp`);
 }
 
-const FailureRow = z.object({ failures: z.number(), locked_until: z.date().nullable() });
+const AttemptRow = z.object({ failures: z.number(), locked_until: z.date().nullable() });
 
-export function lockedUntil(db: DatabaseConnection, userId: string, method: string, now: Date): Promise<Date | null> {
-  return db.maybeOneFirst(sql.type(z.object({ locked_until: z.date() }))`
-    SELECT locked_until FROM mfa_failures
-    WHERE user_id = ${userId} AND method = ${method} AND locked_until > ${now.toISOString()}::timestamptz`);
-}
+export type CountedAttempt =
+  /** The attempt may be checked; `failures` counts it, and `lockedUntil` is the lock it set by reaching the threshold. */
+  | { refused: false; failures: number; lockedUntil: Date | null }
+  /** The method is locked: the attempt is not checked. */
+  | { refused: true; lockedUntil: Date };
 
 /**
- * Counts one failed proof. At `threshold` consecutive failures the method locks until
- * `now + lockMs` and the count starts over.
+ * Counts one attempt at a proof before it is checked, in one statement (count before you check):
+ * N concurrent guesses take N attempts, whatever their order. The attempt that brings the count to
+ * the policy's threshold locks the method for the first period of the schedule; the count is not
+ * reset when a lock ends, so each later attempt locks it again for the next, longer period (the
+ * last repeats). A locked method refuses the attempt without counting it. Only a correct proof
+ * resets the count (clearFailures).
  */
-export async function recordFailure(db: DatabaseConnection, userId: string, method: string, now: Date, threshold: number, lockMs: number) {
-  const row = await db.one(sql.type(FailureRow)`
-    INSERT INTO mfa_failures AS f (user_id, method, failures) VALUES (${userId}, ${method}, 1)
-    ON CONFLICT (user_id, method) DO UPDATE SET failures = f.failures + 1
+export async function countAttempt(db: DatabaseConnection, userId: string, method: string, now: Date, policy: LockoutPolicy): Promise<CountedAttempt> {
+  const at = sql.fragment`${now.toISOString()}::timestamptz`;
+  const schedule = sql.array([...policy.scheduleMs], 'int8');
+  const lockFor = (count: FragmentSqlToken) => sql.fragment`
+    CASE WHEN ${count} >= ${policy.threshold}
+      THEN ${at} + (${schedule})[least(${count} - ${policy.threshold}, ${policy.scheduleMs.length - 1}) + 1]::float8 * interval '1 millisecond'
+    END`;
+  const counted = await db.maybeOne(sql.type(AttemptRow)`
+    INSERT INTO mfa_failures AS f (user_id, method, failures, locked_until)
+    VALUES (${userId}, ${method}, 1, ${lockFor(sql.fragment`1`)})
+    ON CONFLICT (user_id, method) DO UPDATE
+      SET failures = f.failures + 1, locked_until = ${lockFor(sql.fragment`f.failures + 1`)}
+      WHERE f.locked_until IS NULL OR f.locked_until <= ${at}
     RETURNING failures, locked_until`);
-  if (row.failures < threshold) return row;
-  return db.one(sql.type(FailureRow)`
-    UPDATE mfa_failures SET failures = 0, locked_until = ${new Date(now.getTime() + lockMs).toISOString()}::timestamptz
-    WHERE user_id = ${userId} AND method = ${method} RETURNING failures, locked_until`);
+  if (counted) return { refused: false, failures: counted.failures, lockedUntil: counted.locked_until };
+  const lockedUntil = await db.oneFirst(sql.type(z.object({ locked_until: z.date() }))`
+    SELECT locked_until FROM mfa_failures WHERE user_id = ${userId} AND method = ${method}`);
+  return { refused: true, lockedUntil };
 }
 
 export async function clearFailures(db: DatabaseConnection, userId: string, method: string): Promise<void> {

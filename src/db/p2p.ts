@@ -2,6 +2,7 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import type { Currency } from '../domain/money';
 import { P2P_STATES, type P2PState } from '../domain/p2p';
+import { DomainError } from '../domain/errors';
 import type { DatabaseConnection } from './pool';
 
 export const TransferRow = z.object({
@@ -35,6 +36,7 @@ export const TransferRow = z.object({
   rejected_at: z.date().nullable(),
   expired_at: z.date().nullable(),
   cancelled_at: z.date().nullable(),
+  failed_calls: z.number(),
 });
 export type Transfer = z.infer<typeof TransferRow>;
 
@@ -58,23 +60,42 @@ export interface NewTransfer {
 
 /**
  * Records a new transfer, or returns the one the sender already made with this idempotency key
- * (`created: false`); the unique key settles concurrent identical requests in the database.
+ * (`created: false`). The sender's wallet row is locked while the key is looked up and the
+ * transfers waiting for authorization are counted, so neither concurrent identical requests nor
+ * concurrent new ones can get past the check: one more than `maxPending` is refused.
  */
-export async function insertTransfer(db: DatabaseConnection, t: NewTransfer): Promise<{ transfer: Transfer; created: boolean }> {
-  const inserted = await db.maybeOne(sql.type(TransferRow)`
-    INSERT INTO p2p_transfers (id, sender_user_id, sender_wallet_id, recipient_user_id, recipient_wallet_id, amount, currency,
-      note, room_id, status, recipient_acceptance_required, idempotency_key, request_hash, initiate_response,
-      created_at, updated_at, authorization_expires_at)
-    VALUES (${t.id}, ${t.senderUserId}, ${t.senderWalletId}, ${t.recipientUserId}, ${t.recipientWalletId}, ${t.amount}, ${t.currency},
-      ${t.note ?? null}, ${t.roomId ?? null}, 'pending_authorization', ${t.recipientAcceptanceRequired}, ${t.idempotencyKey},
-      ${t.requestHash}, ${sql.json(JSON.parse(JSON.stringify(t.initiateResponse)))}, ${t.createdAt.toISOString()}::timestamptz,
-      ${t.createdAt.toISOString()}::timestamptz, ${t.authorizationExpiresAt.toISOString()}::timestamptz)
-    ON CONFLICT (sender_user_id, idempotency_key) DO NOTHING
-    RETURNING *`);
-  if (inserted) return { transfer: inserted, created: true };
-  const existing = await transferByKey(db, t.senderUserId, t.idempotencyKey);
-  if (!existing) throw new Error(`transfer with key ${t.idempotencyKey} vanished`);
-  return { transfer: existing, created: false };
+export async function insertTransfer(db: DatabaseConnection, t: NewTransfer, maxPending: number): Promise<{ transfer: Transfer; created: boolean }> {
+  return db.transaction(async (tx) => {
+    await tx.query(sql.unsafe`SELECT 1 FROM wallets WHERE id = ${t.senderWalletId} FOR UPDATE`);
+    const existing = await transferByKey(tx, t.senderUserId, t.idempotencyKey);
+    if (existing) return { transfer: existing, created: false };
+    const pending = await tx.oneFirst(sql.type(z.object({ pending: z.number() }))`
+      SELECT count(*)::int AS pending FROM p2p_transfers WHERE sender_user_id = ${t.senderUserId} AND status = 'pending_authorization'`);
+    if (pending >= maxPending) {
+      throw new DomainError('RATE_LIMIT_EXCEEDED', `You have ${pending} transfers waiting for authorization; confirm or cancel one first`, {
+        pending_transfers: pending,
+        max_pending_transfers: maxPending,
+      });
+    }
+    const transfer = await tx.one(sql.type(TransferRow)`
+      INSERT INTO p2p_transfers (id, sender_user_id, sender_wallet_id, recipient_user_id, recipient_wallet_id, amount, currency,
+        note, room_id, status, recipient_acceptance_required, idempotency_key, request_hash, initiate_response,
+        created_at, updated_at, authorization_expires_at)
+      VALUES (${t.id}, ${t.senderUserId}, ${t.senderWalletId}, ${t.recipientUserId}, ${t.recipientWalletId}, ${t.amount}, ${t.currency},
+        ${t.note ?? null}, ${t.roomId ?? null}, 'pending_authorization', ${t.recipientAcceptanceRequired}, ${t.idempotencyKey},
+        ${t.requestHash}, ${sql.json(JSON.parse(JSON.stringify(t.initiateResponse)))}, ${t.createdAt.toISOString()}::timestamptz,
+        ${t.createdAt.toISOString()}::timestamptz, ${t.authorizationExpiresAt.toISOString()}::timestamptz)
+      RETURNING *`);
+    return { transfer, created: true };
+  });
+}
+
+/** Transfers still waiting for authorization although their window closed before `before` (oldest first). */
+export function overdueTransfers(db: DatabaseConnection, before: Date, limit: number): Promise<readonly Transfer[]> {
+  return db.any(sql.type(TransferRow)`
+    SELECT * FROM p2p_transfers
+    WHERE status = 'pending_authorization' AND authorization_expires_at < ${before.toISOString()}::timestamptz
+    ORDER BY authorization_expires_at LIMIT ${limit}`);
 }
 
 export function transferByKey(db: DatabaseConnection, senderUserId: string, idempotencyKey: string): Promise<Transfer | null> {
@@ -129,6 +150,11 @@ export async function changeTransferStatus(db: DatabaseConnection, id: string, c
   const current = await transferById(db, id);
   if (!current) throw new Error(`transfer ${id} does not exist`);
   return current;
+}
+
+/** Counts a refusal answered for the transfer, once per value seen (concurrent identical calls count one). */
+export async function countFailedCall(db: DatabaseConnection, id: string, seen: number): Promise<void> {
+  await db.query(sql.unsafe`UPDATE p2p_transfers SET failed_calls = failed_calls + 1 WHERE id = ${id} AND failed_calls = ${seen}`);
 }
 
 export async function setAuthAttempts(db: DatabaseConnection, id: string, attempts: number): Promise<void> {

@@ -62,9 +62,17 @@ export function walletsByUsers(db: DatabaseConnection, userIds: readonly string[
   return db.any(sql.type(WalletRow)`SELECT ${COLUMNS} FROM wallets WHERE user_id = ANY(${sql.array([...userIds], 'text')})`);
 }
 
-export function setWalletStatus(db: DatabaseConnection, walletId: string, status: WalletStatus): Promise<Wallet | null> {
+/** Operator changes: status, verification level (verified now, or never for level 0). Null when no such wallet. */
+export function updateWallet(db: DatabaseConnection, walletId: string, change: { status?: WalletStatus; verificationLevel?: number }): Promise<Wallet | null> {
+  const sets = [
+    sql.fragment`updated_at = now()`,
+    ...(change.status !== undefined ? [sql.fragment`status = ${change.status}`] : []),
+    ...(change.verificationLevel !== undefined
+      ? [sql.fragment`verification_level = ${change.verificationLevel}`, sql.fragment`verified_at = CASE WHEN ${change.verificationLevel} > 0 THEN now() END`]
+      : []),
+  ];
   return db.maybeOne(sql.type(WalletRow)`
-    UPDATE wallets SET status = ${status}, updated_at = now() WHERE id = ${walletId} RETURNING ${COLUMNS}`);
+    UPDATE wallets SET ${sql.join(sets, sql.fragment`, `)} WHERE id = ${walletId} RETURNING ${COLUMNS}`);
 }
 
 /** The recipient-side policy: when true, every P2P transfer to this wallet waits for acceptance. */

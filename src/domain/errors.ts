@@ -23,6 +23,7 @@ export const Errors = {
   P2P_SEND_NOT_ALLOWED: { status: 403, retryable: false },
   AMOUNT_EXCEEDS_LIMIT: { status: 400, retryable: false },
   DAILY_LIMIT_EXCEEDED: { status: 429, retryable: false },
+  MONTHLY_LIMIT_EXCEEDED: { status: 429, retryable: false },
   CURRENCY_MISMATCH: { status: 400, retryable: false },
   TRANSFER_EXPIRED: { status: 400, retryable: false },
   TRANSFER_NOT_FOUND: { status: 404, retryable: false },

@@ -13,11 +13,13 @@ export type AccountRef =
 
 export type AccountKind = AccountRef['kind'];
 
+/**
+ * Kinds of journal entries. A refund kind (money given back to the wallet it left, referencing the
+ * same business object) must also be listed in the database's `refund_kinds()`, which keeps the
+ * limits' usage totals (migration 0007).
+ */
 export const ENTRY_KINDS = ['funding', 'p2p_transfer', 'p2p_hold', 'p2p_release', 'p2p_refund'] as const;
 export type EntryKind = (typeof ENTRY_KINDS)[number];
-
-/** Entries that give money back to the wallet it left (they reference the same business object). */
-export const REFUND_KINDS: readonly EntryKind[] = ['p2p_refund'];
 
 export interface PostingInput {
   account: AccountRef;

@@ -4,3 +4,6 @@ export const MINIAPP_CLIENT_ID = /^ma_[a-z0-9_]{1,64}$/;
 export function isMiniappClientId(value: string): boolean {
   return MINIAPP_CLIENT_ID.test(value);
 }
+
+/** A first-party client (the user's own messenger) is not a mini-app and has no bot: any lowercase name. */
+export const FIRST_PARTY_CLIENT_ID = /^[a-z][a-z0-9_]{2,64}$/;

@@ -90,6 +90,14 @@ export function biometricMessage(transferId: string, amount: string, currency: s
   return `${transferId}:${amount}:${currency}:${timestamp}`;
 }
 
+/**
+ * What a device signs to prove a change of the user's payment factors: `factor:<action>:<user_id>:<timestamp>`,
+ * where action is `pin`, `totp` or `device:<device_id>` (the device being registered).
+ */
+export function factorChangeMessage(action: string, userId: string, timestamp: string): string {
+  return `factor:${action}:${userId}:${timestamp}`;
+}
+
 export function p2pWorkflowId(transferId: string): string {
   return `p2p-${transferId}`;
 }

@@ -2,14 +2,16 @@ import { bodyParser } from '@koa/bodyparser';
 import Koa from 'koa';
 import { required, type Config } from '../config';
 import type { TepKeys } from '../auth/keys';
+import { homeserverTokenChecker, type MatrixTokenChecker } from '../auth/matrixTokens';
 import type { DatabasePool } from '../db/pool';
 import { invalidField } from '../domain/errors';
 import type { Logger } from '../logger';
 import { inviteAcceptor } from '../matrix/invites';
 import { createRooms } from '../matrix/rooms';
 import type { Temporal } from '../temporal/client';
-import { proofSealer } from '../wallet/paymentProofs';
-import { tepAuth } from './middleware/auth';
+import { p2pSecrets } from '../wallet/p2p';
+import { totpSealer } from '../wallet/paymentProofs';
+import { messengerAuth, tepAuth } from './middleware/auth';
 import { protoErrors } from './middleware/errors';
 import { accessLog, requestId } from './middleware/requestId';
 import { adminRoutes } from './routes/admin';
@@ -26,18 +28,28 @@ export interface AppDeps {
   keys: TepKeys;
   temporal: Temporal;
   log: Logger;
+  /** Checks the Matrix access tokens of messenger calls; the homeserver's whoami by default. */
+  matrixTokens?: MatrixTokenChecker;
 }
 
 export function createApp(deps: AppDeps): Koa<AppState> {
   const app = new Koa<AppState>({ proxy: false });
   app.silent = true; // errors are answered and logged by protoErrors, not printed by Koa
+  const dataKey = required(deps.config.dataKey, 'DATA_ENCRYPTION_KEY');
   const auth = tepAuth(deps.keys, deps.config.http.publicUrl);
+  const messenger = messengerAuth({
+    keys: deps.keys,
+    issuer: deps.config.http.publicUrl,
+    pool: deps.pool,
+    matrixTokens: deps.matrixTokens ?? homeserverTokenChecker(deps.config.matrix?.homeserverUrl),
+  });
   const rooms = createRooms({ pool: deps.pool, matrix: deps.config.matrix, log: deps.log });
+  const proofs = { pool: deps.pool, now: () => new Date(), lockout: deps.config.lockout, totpSealer: totpSealer(dataKey) };
   const routers = [
     systemRoutes(deps),
     walletRoutes({ ...deps, rooms }, auth),
-    paymentMethodRoutes(deps, auth),
-    p2pRoutes({ ...deps, rooms, proofSealer: proofSealer(required(deps.config.dataKey, 'DATA_ENCRYPTION_KEY')) }, auth),
+    paymentMethodRoutes({ ...deps, ...proofs }, messenger),
+    p2pRoutes({ ...deps, rooms, ...p2pSecrets(dataKey) }, auth),
     adminRoutes(deps, deps.config.adminToken),
   ];
 

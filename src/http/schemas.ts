@@ -52,3 +52,22 @@ export const Pagination = z
     offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
   })
   .passthrough();
+
+export const Timestamp = z.string().max(64).refine((v) => !Number.isNaN(Date.parse(v)), 'must be an ISO 8601 timestamp');
+export const DeviceId = z.string().min(1).max(128);
+
+/** PROTO 7.2.4 auth_proof, for payments and for changes of the user's factors: one shape per method. */
+export const AuthProof = z.discriminatedUnion('method', [
+  z.object({
+    method: z.literal('biometric'),
+    proof: z.object({ signature: z.string().min(1).max(1024).regex(/^[A-Za-z0-9+/=_-]+$/, 'must be base64'), device_id: DeviceId, timestamp: Timestamp }).strict(),
+  }).strict(),
+  z.object({
+    method: z.literal('pin'),
+    proof: z.object({ hashed_pin: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be the hex SHA-256 of the PIN'), device_id: DeviceId.optional() }).strict(),
+  }).strict(),
+  z.object({
+    method: z.literal('otp'),
+    proof: z.object({ otp_code: z.string().regex(/^\d{6}$/, 'must be 6 digits'), timestamp: Timestamp.optional() }).strict(),
+  }).strict(),
+]);

@@ -6,6 +6,8 @@ export interface AppState {
   requestId: string;
   log: Logger;
   tep?: VerifiedTep;
+  /** The user whose own messenger is calling (messengerAuth): a Matrix session or a first-party TEP. */
+  messengerUser?: string;
 }
 
 export type AppContext = ParameterizedContext<AppState>;

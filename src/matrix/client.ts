@@ -47,15 +47,15 @@ interface Call {
   body?: unknown;
 }
 
-/** One client-server API call with the as_token. Answers the JSON body; throws MatrixRequestError. */
-async function call<T>(settings: MatrixSettings, { method, path, asUser, body }: Call): Promise<T> {
-  const url = new URL(`${settings.homeserverUrl}/_matrix/client/${path.map(encodeURIComponent).join('/')}`);
+/** One client-server API call with `token` (the as_token, or a user's own). Answers the JSON body; throws MatrixRequestError. */
+async function call<T>(homeserverUrl: string, token: string, { method, path, asUser, body }: Call): Promise<T> {
+  const url = new URL(`${homeserverUrl}/_matrix/client/${path.map(encodeURIComponent).join('/')}`);
   if (asUser) url.searchParams.set('user_id', asUser);
   let res: Response;
   try {
     res = await fetch(url, {
       method,
-      headers: { authorization: `Bearer ${settings.asToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
@@ -76,7 +76,7 @@ export async function sendRoomEvent(
   settings: MatrixSettings,
   event: { roomId: string; type: string; content: Record<string, unknown>; txnId: string; asUser: string },
 ): Promise<{ eventId: string }> {
-  const body = await call<{ event_id?: unknown }>(settings, {
+  const body = await call<{ event_id?: unknown }>(settings.homeserverUrl, settings.asToken, {
     method: 'PUT',
     path: ['v3', 'rooms', event.roomId, 'send', event.type, event.txnId],
     asUser: event.asUser,
@@ -88,14 +88,14 @@ export async function sendRoomEvent(
 
 /** `POST /join/{roomIdOrAlias}` as one of our users; joining a room one is in already is a no-op. */
 export async function joinRoom(settings: MatrixSettings, roomIdOrAlias: string, asUser: string): Promise<{ roomId: string }> {
-  const body = await call<{ room_id: string }>(settings, { method: 'POST', path: ['v3', 'join', roomIdOrAlias], asUser, body: {} });
+  const body = await call<{ room_id: string }>(settings.homeserverUrl, settings.asToken, { method: 'POST', path: ['v3', 'join', roomIdOrAlias], asUser, body: {} });
   return { roomId: body.room_id };
 }
 
 /** Registers a user of our namespace (`m.login.application_service`); one that exists already is fine. */
 export async function registerAppserviceUser(settings: MatrixSettings, localpart: string): Promise<void> {
   try {
-    await call(settings, {
+    await call(settings.homeserverUrl, settings.asToken, {
       method: 'POST',
       path: ['v3', 'register'],
       body: { type: 'm.login.application_service', username: localpart, inhibit_login: true },
@@ -107,7 +107,7 @@ export async function registerAppserviceUser(settings: MatrixSettings, localpart
 }
 
 export async function setProfile(settings: MatrixSettings, userId: string, field: 'displayname' | 'avatar_url', value: string): Promise<void> {
-  await call(settings, { method: 'PUT', path: ['v3', 'profile', userId, field], asUser: userId, body: { [field]: value } });
+  await call(settings.homeserverUrl, settings.asToken, { method: 'PUT', path: ['v3', 'profile', userId, field], asUser: userId, body: { [field]: value } });
 }
 
 /** Creates a room as one of our users, with the alias localpart given (`room_alias_name`). */
@@ -116,7 +116,7 @@ export async function createRoom(
   asUser: string,
   room: { aliasLocalpart: string; name: string; topic?: string },
 ): Promise<{ roomId: string }> {
-  const body = await call<{ room_id: string }>(settings, {
+  const body = await call<{ room_id: string }>(settings.homeserverUrl, settings.asToken, {
     method: 'POST',
     path: ['v3', 'createRoom'],
     asUser,
@@ -127,7 +127,7 @@ export async function createRoom(
 
 /** The joined members of a room, read as one of our users who is in it. */
 export async function joinedMembers(settings: MatrixSettings, roomId: string, asUser: string): Promise<string[]> {
-  const body = await call<{ joined?: Record<string, unknown> }>(settings, { method: 'GET', path: ['v3', 'rooms', roomId, 'joined_members'], asUser });
+  const body = await call<{ joined?: Record<string, unknown> }>(settings.homeserverUrl, settings.asToken, { method: 'GET', path: ['v3', 'rooms', roomId, 'joined_members'], asUser });
   return Object.keys(body.joined ?? {});
 }
 
@@ -136,10 +136,20 @@ export async function joinedMembers(settings: MatrixSettings, roomId: string, as
  * directions work, and makes Synapse retry at once the transactions it held back while we were away.
  */
 export async function pingFromHomeserver(settings: MatrixSettings, appserviceId: string, transactionId: string): Promise<{ durationMs: number }> {
-  const body = await call<{ duration_ms?: number }>(settings, {
+  const body = await call<{ duration_ms?: number }>(settings.homeserverUrl, settings.asToken, {
     method: 'POST',
     path: ['v1', 'appservice', appserviceId, 'ping'],
     body: { transaction_id: transactionId },
   });
   return { durationMs: body.duration_ms ?? 0 };
+}
+
+/**
+ * `GET /account/whoami` with a user's own access token: the homeserver says whose session it is.
+ * An unknown or expired token answers 401 (MatrixRequestError, not retryable).
+ */
+export async function whoami(homeserverUrl: string, accessToken: string): Promise<{ userId: string; isGuest: boolean }> {
+  const body = await call<{ user_id?: unknown; is_guest?: unknown }>(homeserverUrl, accessToken, { method: 'GET', path: ['v3', 'account', 'whoami'] });
+  if (typeof body.user_id !== 'string') throw new MatrixRequestError('homeserver answered whoami without user_id', true);
+  return { userId: body.user_id, isGuest: body.is_guest === true };
 }

@@ -1,10 +1,11 @@
-import { createHash, createPublicKey, randomBytes, scrypt, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes, randomUUID, scrypt, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { generateSecret, generateURI } from 'otplib';
-import { enrolledMethods, insertDevice, insertTotp, pinOf, savePin, type PinRow } from '../db/mfa';
-import type { DatabaseConnection } from '../db/pool';
+import { enrolledMethods, insertDevice, insertTotp, lockFactors, pinOf, savePin, type PinRow } from '../db/mfa';
+import type { DatabaseConnection, DatabaseTransactionConnection } from '../db/pool';
 import { DomainError, invalidField } from '../domain/errors';
-import type { AuthMethod } from '../domain/p2p';
+import { factorChangeMessage, type AuthMethod, type AuthProof } from '../domain/p2p';
+import { verifyPaymentProof, type ProofDeps } from './paymentProofs';
 
 const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen: number, options: object) => Promise<Buffer>;
 
@@ -30,26 +31,67 @@ export async function pinMatches(stored: PinRow, hashedPin: string): Promise<boo
   return candidate.length === stored.hash.length && timingSafeEqual(candidate, stored.hash);
 }
 
-/** Sets the user's payment PIN; changing an existing one needs the current PIN. */
-export async function setPin(db: DatabaseConnection, userId: string, pin: string, currentPin: string | undefined): Promise<{ created: boolean }> {
-  const existing = await pinOf(db, userId);
-  if (existing) {
-    if (currentPin === undefined) throw invalidField('current_pin', 'is required to change an existing PIN');
-    if (!(await pinMatches(existing, pinDigest(currentPin)))) {
-      throw new DomainError('INVALID_MFA_CREDENTIALS', 'current_pin is not the current PIN', { field: 'current_pin' });
+/**
+ * Runs one change of the user's payment factors (PIN, TOTP, device keys). The first factor needs
+ * no proof; once the user has one, every change needs a valid proof with an existing factor in the
+ * same request, checked with the same lockouts as payments. The change runs under a per-user lock
+ * that reads the factors again, so two first enrolments racing cannot both skip the proof.
+ */
+async function changeFactors<T>(
+  deps: ProofDeps,
+  userId: string,
+  action: string,
+  proof: AuthProof | undefined,
+  change: (tx: DatabaseTransactionConnection) => Promise<T>,
+): Promise<T> {
+  const before = await availableMethods(deps.pool, userId);
+  if (before.length > 0) {
+    if (!proof) {
+      throw new DomainError('MFA_REQUIRED', 'auth_proof: prove one of your payment factors to add or change one', {
+        field: 'auth_proof',
+        available_methods: before,
+      });
     }
+    await verifyPaymentProof(deps, {
+      userId,
+      proof,
+      signedMessage: (timestamp) => factorChangeMessage(action, userId, timestamp),
+      attemptKey: `factor:${randomUUID()}`,
+    });
   }
-  const salt = randomBytes(16);
-  await savePin(db, userId, { salt, hash: await slowHash(pinDigest(pin), salt), params: PIN_PARAMS });
-  return { created: !existing };
+  return deps.pool.transaction(async (tx) => {
+    await lockFactors(tx, userId);
+    if (before.length === 0) {
+      const now = await availableMethods(tx, userId);
+      if (now.length > 0) {
+        throw new DomainError('MFA_REQUIRED', 'auth_proof: a payment factor was set up meanwhile; prove it to add another', {
+          field: 'auth_proof',
+          available_methods: now,
+        });
+      }
+    }
+    return change(tx);
+  });
 }
 
-/** Enrolls TOTP and returns the otpauth:// URI. The secret is shown once: a second enrolment is refused. */
-export async function enrollTotp(db: DatabaseConnection, userId: string, issuer: string) {
+/** Sets the user's payment PIN; with a factor set up already (a PIN to change, say), `proof` must prove one. */
+export async function setPin(deps: ProofDeps, userId: string, pin: string, proof?: AuthProof): Promise<{ created: boolean }> {
+  return changeFactors(deps, userId, 'pin', proof, async (tx) => {
+    const existing = await pinOf(tx, userId);
+    const salt = randomBytes(16);
+    await savePin(tx, userId, { salt, hash: await slowHash(pinDigest(pin), salt), params: PIN_PARAMS });
+    return { created: !existing };
+  });
+}
+
+/**
+ * Enrolls TOTP and returns the otpauth:// URI. The secret is shown once (a second enrolment is
+ * refused) and kept sealed under DATA_ENCRYPTION_KEY, bound to the user.
+ */
+export async function enrollTotp(deps: ProofDeps, userId: string, issuer: string, proof?: AuthProof) {
   const secret = generateSecret({ length: 20 });
-  if (!(await insertTotp(db, userId, secret))) {
-    throw new DomainError('INVALID_STATE', 'TOTP is already enrolled for this user', { method: 'otp' });
-  }
+  const enrolled = await changeFactors(deps, userId, 'totp', proof, (tx) => insertTotp(tx, userId, deps.totpSealer.seal(secret, userId)));
+  if (!enrolled) throw new DomainError('INVALID_STATE', 'TOTP is already enrolled for this user', { method: 'otp' });
   return {
     method: 'otp',
     otpauth_uri: generateURI({ issuer, label: userId, secret, algorithm: 'sha1', digits: 6, period: 30 }),
@@ -85,10 +127,10 @@ function parseDeviceKey(algorithm: DeviceRegistration['algorithm'], keyData: str
 }
 
 /** PROTO-mfa-v1.2 7.4.5. Registering the same device with the same key again is a no-op. */
-export async function registerDevice(db: DatabaseConnection, userId: string, reg: DeviceRegistration) {
+export async function registerDevice(deps: ProofDeps, userId: string, reg: DeviceRegistration, proof?: AuthProof) {
   const { der } = parseDeviceKey(reg.algorithm, reg.keyData);
   const publicKeyHash = `sha256:${createHash('sha256').update(der).digest('hex')}`;
-  const { device, created } = await insertDevice(db, {
+  const { device, created } = await changeFactors(deps, userId, `device:${reg.deviceId}`, proof, (tx) => insertDevice(tx, {
     userId,
     deviceId: reg.deviceId,
     deviceName: reg.deviceName,
@@ -97,7 +139,7 @@ export async function registerDevice(db: DatabaseConnection, userId: string, reg
     publicKey: der,
     publicKeyHash,
     capabilities: reg.capabilities,
-  });
+  }));
   if (!created && device.public_key_hash !== publicKeyHash) {
     throw new DomainError('INVALID_STATE', 'This device id is registered with a different key', { field: 'device_id' });
   }

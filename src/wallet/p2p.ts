@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Config } from '../config';
-import type { Sealer } from '../crypto/sealing';
+import { createKeyedDigest, type Sealer } from '../crypto/sealing';
 import { walletBalances } from '../db/ledger';
-import { insertTransfer, transferById, transferByKey, type Transfer } from '../db/p2p';
+import { countFailedCall, insertTransfer, overdueTransfers, transferById, transferByKey, type Transfer } from '../db/p2p';
 import type { DatabasePool } from '../db/pool';
 import { walletByUser } from '../db/wallets';
 import { DomainError, invalidField } from '../domain/errors';
-import { amountToJson, parseAmount, type Currency } from '../domain/money';
-import { p2pWorkflowId, P2P_TERMINAL_STATES, refuseAction, type AuthProof, type P2PAction, type P2PInput, type P2PSnapshot, type P2PState } from '../domain/p2p';
+import { amountToJson, type Currency } from '../domain/money';
+import { p2pWorkflowId, refuseAction, type AuthProof, type P2PAction, type P2PInput, type P2PSnapshot, type P2PState } from '../domain/p2p';
 import { TMCP_ROOM_ID, TMCP_STATUS, TMCP_USER_IDS } from '../domain/searchAttributes';
 import { newId } from '../ids';
 import type { Logger } from '../logger';
@@ -18,17 +18,19 @@ import { domainErrorFromUpdate, isWorkflowGone } from '../temporal/failures';
 import { acceptP2P, cancelP2P, confirmP2P, rejectP2P } from '../../workflows/p2pMessages';
 import type { p2pTransfer } from '../../workflows/p2pTransfer';
 import { availableMethods } from './mfa';
-import { checkSendLimits } from './p2pLedger';
-import { sealProof } from './paymentProofs';
+import { checkSendLimits, recipientNoWallet } from './p2pLedger';
+import { proofSealer, sealProof } from './paymentProofs';
 import { ownWallet } from './wallets';
 
 export interface P2PDeps {
   pool: DatabasePool;
   temporal: Temporal;
-  config: Pick<Config, 'p2p' | 'wallet'>;
+  config: Pick<Config, 'p2p' | 'wallet' | 'sagaAnswerTimeoutMs'>;
   log: Logger;
   /** Seals auth proofs before they enter the saga's history. */
   proofSealer: Sealer;
+  /** Names each Update after its caller and input without revealing the input (a proof). */
+  updateIds: (text: string) => string;
   rooms: Rooms;
 }
 
@@ -41,7 +43,14 @@ export interface InitiateRequest {
   idempotencyKey: string;
 }
 
+/** The API's P2P secrets, both from DATA_ENCRYPTION_KEY: the proof sealer and the Update namer. */
+export function p2pSecrets(dataKey: Buffer): Pick<P2PDeps, 'proofSealer' | 'updateIds'> {
+  return { proofSealer: proofSealer(dataKey), updateIds: createKeyedDigest(dataKey, 'p2p-update-id') };
+}
+
 const iso = (d: Date | null | undefined) => d?.toISOString();
+/** What a 503 tells the client to wait before retrying. */
+const RETRY_AFTER_SECONDS = 5;
 
 function requestHash(r: InitiateRequest): string {
   const canonical = JSON.stringify([r.recipient, r.amount.toString(), r.currency, r.note ?? null, r.roomId ?? null]);
@@ -74,7 +83,7 @@ function sagaInput(t: Transfer, config: P2PDeps['config'], now: Date): P2PInput 
 async function startSaga(deps: P2PDeps, t: Transfer): Promise<void> {
   const amount = `${amountToJson(t.amount, t.currency)} ${t.currency}`;
   try {
-    await deps.temporal.client.workflow.start<typeof p2pTransfer>('p2pTransfer', {
+    await withAnswerDeadline(deps, () => deps.temporal.client.workflow.start<typeof p2pTransfer>('p2pTransfer', {
       taskQueue: deps.temporal.taskQueue,
       workflowId: p2pWorkflowId(t.id),
       args: [sagaInput(t, deps.config, new Date())],
@@ -86,14 +95,24 @@ async function startSaga(deps: P2PDeps, t: Transfer): Promise<void> {
         { key: TMCP_USER_IDS, value: [t.sender_user_id, t.recipient_user_id] },
         ...(t.room_id ? [{ key: TMCP_ROOM_ID, value: t.room_id }] : []),
       ],
-    });
+    }));
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) return;
     deps.log.error({ err, transfer_id: t.id }, 'could not start the P2P saga');
-    throw new DomainError('SERVICE_UNAVAILABLE', 'Transfers are unavailable right now; retry with the same idempotency_key', {
-      transfer_id: t.id,
-    });
+    throw serviceUnavailable('Transfers are unavailable right now; retry with the same idempotency_key', { transfer_id: t.id });
   }
+}
+
+/**
+ * Sagas that should have cancelled their transfer by now but have not: their start failed after the
+ * row was stored (Temporal down) and the client never retried. Starting the saga (idempotent by
+ * workflow id) closes it: with its window already over, it cancels the transfer at once. A saga
+ * that is running already is left to itself.
+ */
+export async function sweepUnstartedTransfers(deps: P2PDeps, graceMs: number): Promise<number> {
+  const overdue = await overdueTransfers(deps.pool, new Date(Date.now() - graceMs), 100);
+  for (const transfer of overdue) await startSaga(deps, transfer);
+  return overdue.length;
 }
 
 async function replay(deps: P2PDeps, existing: Transfer, hash: string) {
@@ -129,16 +148,10 @@ export async function initiateTransfer(deps: P2PDeps, senderUserId: string, req:
   if (sender.status !== 'active') throw new DomainError('WALLET_SUSPENDED', 'Your wallet is not active', { wallet_status: sender.status });
   if (req.recipient === senderUserId) throw invalidField('recipient', 'must not be the sender');
   if (req.roomId !== undefined) await requireBothInRoom(deps.rooms, req.roomId, senderUserId, req.recipient);
+  else if (!(await deps.rooms.sharingARoom(senderUserId, [req.recipient])).has(req.recipient)) throw recipientNoWallet(req.recipient);
   const recipient = await walletByUser(deps.pool, req.recipient);
   // A suspended or closed wallet is answered like a missing one: the sender learns nothing more.
-  if (!recipient || recipient.status !== 'active') {
-    throw new DomainError(
-      'RECIPIENT_NO_WALLET',
-      'Recipient does not have an active wallet',
-      { recipient: req.recipient, can_invite: true, invite_url: `tween://invite-wallet?user=${req.recipient}` },
-      true,
-    );
-  }
+  if (!recipient || recipient.status !== 'active') throw recipientNoWallet(req.recipient);
   if (req.currency !== sender.currency || req.currency !== recipient.currency) {
     throw new DomainError('CURRENCY_MISMATCH', 'currency must be the currency of both wallets', {
       field: 'currency',
@@ -155,7 +168,8 @@ export async function initiateTransfer(deps: P2PDeps, senderUserId: string, req:
     });
   }
 
-  const acceptanceRequired = recipient.require_p2p_acceptance || req.amount > parseAmount(deps.config.p2p.acceptanceThreshold, req.currency);
+  const threshold = deps.config.p2p.acceptanceThresholds[req.currency];
+  const acceptanceRequired = recipient.require_p2p_acceptance || (threshold !== undefined && req.amount > threshold);
   const id = newId('transfer');
   const createdAt = new Date();
   const expiresAt = new Date(createdAt.getTime() + deps.config.p2p.authorizationWindowMs);
@@ -189,7 +203,7 @@ export async function initiateTransfer(deps: P2PDeps, senderUserId: string, req:
     initiateResponse: response,
     createdAt,
     authorizationExpiresAt: expiresAt,
-  });
+  }, deps.config.p2p.maxPendingPerSender);
   if (!created) return replay(deps, transfer, hash);
   await startSaga(deps, transfer);
   // The stored copy, so the first answer and every replay are the same bytes.
@@ -212,10 +226,23 @@ function refusalFor(action: P2PAction, t: Transfer, userId: string): DomainError
 
 const UPDATES = { confirm: confirmP2P, accept: acceptP2P, reject: rejectP2P, cancel: cancelP2P } as const;
 
+function serviceUnavailable(message: string, details: Record<string, unknown>): DomainError {
+  return new DomainError('SERVICE_UNAVAILABLE', message, { ...details, retry_after_seconds: RETRY_AFTER_SECONDS });
+}
+
+/** Temporal calls give up after SAGA_ANSWER_TIMEOUT_MS: a saga whose worker or database is down answers 503, not never. */
+function withAnswerDeadline<T>(deps: P2PDeps, call: () => Promise<T>): Promise<T> {
+  return deps.temporal.client.withDeadline(Date.now() + deps.config.sagaAnswerTimeoutMs, call);
+}
+
 /**
- * Sends one action to the transfer's saga as a Workflow Update and returns the saga's answer.
- * The saga's validator decides; a transfer whose saga has finished is answered from PostgreSQL
- * with the same rule.
+ * Sends one action to the transfer's saga as a Workflow Update and returns the saga's answer. The
+ * Update is named after the caller, the action, its input (for confirm, the proof in clear, under a
+ * keyed digest) and the refusals answered so far. A call repeated after a timeout is therefore the
+ * same Update, and Temporal answers it with the first call's outcome, even once the saga has
+ * finished; a call repeated after a refusal the client received (a top-up after INSUFFICIENT_FUNDS)
+ * is a new Update, checked again. The saga's validator decides anything new; a finished saga that
+ * never saw this call is answered from PostgreSQL by the same rule.
  */
 async function act(
   deps: P2PDeps,
@@ -223,25 +250,25 @@ async function act(
   userId: string,
   transferId: string,
   payload: Record<string, unknown>,
+  input: unknown = payload,
 ): Promise<{ transfer: Transfer; snapshot: P2PSnapshot }> {
   const transfer = await partyTransfer(deps, userId, transferId);
-  if (P2P_TERMINAL_STATES.includes(transfer.status)) throw refusalFor(action, transfer, userId) ?? new Error('terminal transfer accepted an action');
   const handle = deps.temporal.client.workflow.getHandle(p2pWorkflowId(transferId));
+  const updateId = `${action}-${transfer.failed_calls}-${deps.updateIds(JSON.stringify([transferId, userId, action, input]))}`;
   try {
     // Each update takes the caller plus its own fields; the saga's validator checks both.
     const update = UPDATES[action] as unknown as typeof acceptP2P;
-    const snapshot = await handle.executeUpdate(update, { args: [{ userId, ...payload }] });
+    const snapshot = await withAnswerDeadline(deps, () => handle.executeUpdate(update, { updateId, args: [{ userId, ...payload }] }));
     return { transfer, snapshot };
   } catch (err) {
-    const domain = domainErrorFromUpdate(err);
-    if (domain) throw domain;
-    if (isWorkflowGone(err)) {
-      const now = await partyTransfer(deps, userId, transferId);
-      const refusal = refusalFor(action, now, userId);
-      if (refusal) throw refusal;
+    let refusal = domainErrorFromUpdate(err);
+    if (!refusal && isWorkflowGone(err)) refusal = refusalFor(action, await partyTransfer(deps, userId, transferId), userId);
+    if (refusal) {
+      await countFailedCall(deps.pool, transferId, transfer.failed_calls);
+      throw refusal;
     }
     deps.log.error({ err, transfer_id: transferId, action }, 'P2P saga did not answer');
-    throw new DomainError('SERVICE_UNAVAILABLE', 'The transfer could not be reached right now; retry', { transfer_id: transferId });
+    throw serviceUnavailable('The transfer could not be reached right now; retry the same request', { transfer_id: transferId });
   }
 }
 
@@ -255,7 +282,7 @@ function parties(t: Transfer) {
 /** PROTO 7.2.4 */
 export async function confirmTransfer(deps: P2PDeps, userId: string, transferId: string, authProof: AuthProof) {
   const sealed = sealProof(deps.proofSealer, transferId, authProof);
-  const { transfer: t, snapshot } = await act(deps, 'confirm', userId, transferId, { authProof: sealed });
+  const { transfer: t, snapshot } = await act(deps, 'confirm', userId, transferId, { authProof: sealed }, authProof);
   return {
     transfer_id: t.id,
     status: snapshot.status,

@@ -1,4 +1,4 @@
-import { postEntry, walletOutflow } from '../db/ledger';
+import { postEntry, walletUsage } from '../db/ledger';
 import { changeTransferStatus, transferById, type Transfer } from '../db/p2p';
 import type { DatabaseConnection, DatabasePool } from '../db/pool';
 import { walletById, type Wallet } from '../db/wallets';
@@ -6,9 +6,20 @@ import { DomainError } from '../domain/errors';
 import type { AccountRef, EntryKind } from '../domain/ledger';
 import { amountToJson } from '../domain/money';
 import type { P2PState } from '../domain/p2p';
+import { verificationLevel } from '../domain/verification';
 
-/** PROTO 6.2.1 limits: per transaction and per UTC day, counted on money leaving the wallet. */
+/**
+ * PROTO 6.4.3: what the sender's verification level allows, then the per-transaction, daily and
+ * monthly limits (UTC days and months), counted on money that left the wallet.
+ */
 export async function checkSendLimits(db: DatabaseConnection, wallet: Wallet, amount: bigint): Promise<void> {
+  const level = verificationLevel(wallet.verification_level);
+  if (!level.features.p2p_send) {
+    throw new DomainError('P2P_SEND_NOT_ALLOWED', `Your verification level (${level.name}) does not allow sending money`, {
+      verification_level: wallet.verification_level,
+      level_name: level.name,
+    });
+  }
   const money = (minor: bigint) => amountToJson(minor, wallet.currency);
   if (amount > wallet.transaction_limit) {
     throw new DomainError('AMOUNT_EXCEEDS_LIMIT', 'Amount exceeds the per-transaction limit', {
@@ -17,15 +28,33 @@ export async function checkSendLimits(db: DatabaseConnection, wallet: Wallet, am
       currency: wallet.currency,
     });
   }
-  const used = await walletOutflow(db, wallet.id, wallet.currency, 'day');
-  if (used + amount > wallet.daily_limit) {
-    throw new DomainError('DAILY_LIMIT_EXCEEDED', 'Amount exceeds what is left of the daily limit', {
-      daily_limit: money(wallet.daily_limit),
-      daily_used: money(used),
-      remaining: money(wallet.daily_limit > used ? wallet.daily_limit - used : 0n),
-      currency: wallet.currency,
-    });
+  const used = await walletUsage(db, wallet.id, wallet.currency);
+  for (const [period, limit, spent, code] of [
+    ['daily', wallet.daily_limit, used.day, 'DAILY_LIMIT_EXCEEDED'],
+    ['monthly', wallet.monthly_limit, used.month, 'MONTHLY_LIMIT_EXCEEDED'],
+  ] as const) {
+    if (spent + amount > limit) {
+      throw new DomainError(code, `Amount exceeds what is left of the ${period} limit`, {
+        [`${period}_limit`]: money(limit),
+        [`${period}_used`]: money(spent),
+        remaining: money(limit > spent ? limit - spent : 0n),
+        currency: wallet.currency,
+      });
+    }
   }
+}
+
+/**
+ * One answer for a recipient without an active wallet and for one the sender shares no room with
+ * (PROTO 6.3.7), at initiate and at confirm: the sender learns nothing about other people's wallets.
+ */
+export function recipientNoWallet(recipient: string): DomainError {
+  return new DomainError(
+    'RECIPIENT_NO_WALLET',
+    'Recipient does not have an active wallet',
+    { recipient, can_invite: true, invite_url: `tween://invite-wallet?user=${recipient}` },
+    true,
+  );
 }
 
 async function activeWallet(db: DatabaseConnection, walletId: string, who: 'sender' | 'recipient'): Promise<Wallet> {
@@ -92,7 +121,7 @@ export async function settleTransfer(
     if (t.status !== 'pending_authorization') throw stateError(t, 'confirm');
     const guard = async (db: DatabaseConnection) => {
       const sender = await activeWallet(db, t.sender_wallet_id, 'sender');
-      await activeWallet(db, t.recipient_wallet_id, 'recipient');
+      if ((await walletById(db, t.recipient_wallet_id))?.status !== 'active') throw recipientNoWallet(t.recipient_user_id);
       await checkSendLimits(db, sender, t.amount);
     };
     const from = walletAccount(t, t.sender_wallet_id);

@@ -1,5 +1,5 @@
 import type { Config } from '../config';
-import { postEntry, walletBalances, walletOutflow } from '../db/ledger';
+import { postEntry, walletBalances, walletUsage } from '../db/ledger';
 import type { DatabasePool } from '../db/pool';
 import { insertWallet, walletById, walletByUser, walletsByUsers, type Wallet } from '../db/wallets';
 import { DomainError, invalidField } from '../domain/errors';
@@ -78,10 +78,7 @@ function verificationView(wallet: Wallet) {
 
 /** PROTO 6.2.1 */
 export async function balanceView(deps: Pick<WalletDeps, 'pool'>, wallet: Wallet, currency: Currency = wallet.currency) {
-  const [balances, dailyUsed] = await Promise.all([
-    walletBalances(deps.pool, wallet.id, currency),
-    walletOutflow(deps.pool, wallet.id, currency, 'day'),
-  ]);
+  const [balances, used] = await Promise.all([walletBalances(deps.pool, wallet.id, currency), walletUsage(deps.pool, wallet.id, currency)]);
   const money = (minor: bigint) => amountToJson(minor, currency);
   return {
     wallet_id: wallet.id,
@@ -89,7 +86,9 @@ export async function balanceView(deps: Pick<WalletDeps, 'pool'>, wallet: Wallet
     balance: { available: money(balances.available), pending: money(balances.pending), currency },
     limits: {
       daily_limit: amountToJson(wallet.daily_limit, wallet.currency),
-      daily_used: money(dailyUsed),
+      daily_used: money(used.day),
+      monthly_limit: amountToJson(wallet.monthly_limit, wallet.currency),
+      monthly_used: money(used.month),
       transaction_limit: amountToJson(wallet.transaction_limit, wallet.currency),
       currency: wallet.currency,
     },

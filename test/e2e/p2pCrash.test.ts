@@ -13,7 +13,8 @@ import { startWorkerProcess } from '../helpers/serverProcess';
  * write, while the homeserver holds the event send. The first send runs inside the workflow task
  * that settled, so the new worker runs that task again: verification and settlement see the
  * committed transfer and write nothing, then the send is retried. The ledger has one entry and the
- * room one event (the retried send reuses its txnId).
+ * room one event (the retried send reuses its txnId). The confirm call does not wait for all that:
+ * it answers 503 after SAGA_ANSWER_TIMEOUT_MS, and the same call repeated later gets the outcome.
  */
 jest.setTimeout(120_000);
 
@@ -27,7 +28,7 @@ beforeAll(async () => {
   db = await freshDatabase();
   hs = await startStubHomeserver();
   taskQueue = uniqueTaskQueue('crash');
-  api = await startTestApi(db, { TEMPORAL_TASK_QUEUE: taskQueue });
+  api = await startTestApi(db, { TEMPORAL_TASK_QUEUE: taskQueue, SAGA_ANSWER_TIMEOUT_MS: '4000' });
 });
 afterAll(async () => {
   await api.close();
@@ -62,14 +63,21 @@ test('a worker killed between the ledger write and the Matrix send leaves one en
   expect(await available(api, bob)).toBe(7);
   await first.kill();
 
+  // The killed worker's workflow task is taken again only when it times out (10 s): confirm does not wait that long.
+  const answer = await confirmed;
+  expect(answer.status).toBe(503);
+  expect(answer.body.error.code).toBe('SERVICE_UNAVAILABLE');
+  expect(answer.headers.get('retry-after')).toBe('5');
+
   const second = workerProcess();
   try {
     await second.ready;
-    const answer = await confirmed;
-    expect(answer.status).toBe(200);
-    expect(answer.body.status).toBe('completed');
     const result = await api.temporal.client.workflow.getHandle(p2pWorkflowId(id)).result();
     expect(result.status).toBe('completed');
+    // The client repeats its call and learns what the first one did.
+    const retried = await confirm(api, alice, id);
+    expect(retried.status).toBe(200);
+    expect(retried.body.status).toBe('completed');
 
     const entries = await db.pool.anyFirst(sql.type(z.object({ kind: z.string() }))`SELECT kind FROM journal_entries WHERE reference = ${id}`);
     expect(entries).toEqual(['p2p_transfer']);

@@ -1,15 +1,24 @@
 import { randomBytes } from 'node:crypto';
 import { pinDigest } from '../../src/wallet/mfa';
-import { ADMIN_TOKEN, type ApiClient, type ApiResponse } from './api';
+import { loadConfig } from '../../src/config';
+import type { DatabasePool } from '../../src/db/pool';
+import { totpSealer, type ProofDeps } from '../../src/wallet/paymentProofs';
+import { ADMIN_TOKEN, TEST_DATA_KEY, type ApiClient, type ApiResponse } from './api';
 
 export const ALL_WALLET_SCOPES = ['wallet:balance', 'wallet:pay', 'wallet:history'];
 export const PIN = '4821';
 
 export interface TestUser {
   userId: string;
+  /** A TEP of the ordinary mini-app ma_demo, with the wallet scopes. */
   token: string;
+  /** A TEP of the user's own messenger (first-party client tween_client): it may enrol payment factors. */
+  messenger: string;
   walletId: string;
 }
+
+/** The first-party client of the development registry (config/miniapps.dev.yaml): the messenger. */
+export const MESSENGER_CLIENT = 'tween_client';
 
 let counter = 0;
 export function newUserId(name = 'user'): string {
@@ -24,6 +33,7 @@ export async function walletUser(
 ): Promise<TestUser> {
   const userId = options.userId ?? newUserId(options.name);
   const token = await api.token(userId, ALL_WALLET_SCOPES);
+  const messenger = await api.token(userId, ALL_WALLET_SCOPES, MESSENGER_CLIENT);
   const reg = await api.call('POST', '/api/v1/wallet/register', { token, body: options.currency ? { currency: options.currency } : {} });
   if (reg.status !== 201) throw new Error(`register failed: ${JSON.stringify(reg.body)}`);
   const walletId = reg.body.wallet_id as string;
@@ -35,14 +45,20 @@ export async function walletUser(
     if (funded.status !== 200 && funded.status !== 201) throw new Error(`fund failed: ${JSON.stringify(funded.body)}`);
   }
   if (options.pin !== false) {
-    const set = await api.call('POST', '/api/v1/wallet/pin', { token, body: { pin: PIN } });
+    const set = await api.call('POST', '/api/v1/wallet/pin', { token: messenger, body: { pin: PIN } });
     if (set.status !== 201) throw new Error(`pin failed: ${JSON.stringify(set.body)}`);
   }
-  return { userId, token, walletId };
+  return { userId, token, messenger, walletId };
 }
 
-export function pinProof(pin = PIN) {
-  return { auth_proof: { method: 'pin', proof: { hashed_pin: pinDigest(pin), device_id: 'device_test' } } };
+export function pinProof(pin = PIN, deviceId = 'device_test') {
+  return { auth_proof: { method: 'pin', proof: { hashed_pin: pinDigest(pin), device_id: deviceId } } };
+}
+
+/** What the API and worker need to check proofs, on a test database (the default lockout policy). */
+export function testProofDeps(pool: DatabasePool, now: () => Date = () => new Date()): ProofDeps {
+  const config = loadConfig({ NODE_ENV: 'test' });
+  return { pool, now, lockout: config.lockout, totpSealer: totpSealer(Buffer.from(TEST_DATA_KEY, 'hex')) };
 }
 
 export function initiate(api: ApiClient, from: TestUser, body: Record<string, unknown>): Promise<ApiResponse> {

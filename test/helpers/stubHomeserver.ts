@@ -22,7 +22,7 @@ export interface Call {
   at: number;
 }
 
-export type CallKind = 'join' | 'register' | 'profile' | 'createRoom' | 'joined_members' | 'ping';
+export type CallKind = 'join' | 'register' | 'profile' | 'createRoom' | 'joined_members' | 'ping' | 'whoami';
 
 /** What the stub answers to one request: a status and body, or `hold` to never answer (a homeserver that hangs). */
 export type Reply = { status: number; body?: unknown } | 'hold';
@@ -34,6 +34,7 @@ const ROUTES: { kind: CallKind; method: string; pattern: RegExp }[] = [
   { kind: 'createRoom', method: 'POST', pattern: /^\/_matrix\/client\/v3\/createRoom$/ },
   { kind: 'joined_members', method: 'GET', pattern: /^\/_matrix\/client\/v3\/rooms\/([^/]+)\/joined_members$/ },
   { kind: 'ping', method: 'POST', pattern: /^\/_matrix\/client\/v1\/appservice\/([^/]+)\/ping$/ },
+  { kind: 'whoami', method: 'GET', pattern: /^\/_matrix\/client\/v3\/account\/whoami$/ },
 ];
 
 function hasFloat(value: unknown): boolean {
@@ -55,6 +56,8 @@ export async function startStubHomeserver(options: { port?: number } = {}) {
   /** Scripted replies by `kind|room` (room empty: any call of the kind). */
   const scripts = new Map<string, Reply[]>();
   const held: ServerResponse[] = [];
+  /** Users' access tokens the stub knows (whoami), and whether each is a guest. */
+  const sessions = new Map<string, { userId: string; guest: boolean }>();
   let counter = 0;
   let onRequest: ((e: SentEvent) => void) | undefined;
 
@@ -115,7 +118,9 @@ export async function startStubHomeserver(options: { port?: number } = {}) {
       };
       calls.push(call);
       const scripted = scripts.get(`${route.kind}|${call.args[0] ?? ''}`)?.shift() ?? scripts.get(`${route.kind}|`)?.shift();
-      answer(res, scripted ?? { status: 200 }, () => {
+      const session = sessions.get(/^Bearer (.+)$/.exec(call.authorization ?? '')?.[1] ?? '');
+      const fallback: Reply = route.kind === 'whoami' && !session ? { status: 401, body: { errcode: 'M_UNKNOWN_TOKEN', error: 'Unknown access token' } } : { status: 200 };
+      answer(res, scripted ?? fallback, () => {
         switch (route.kind) {
           case 'join':
             return { room_id: call.args[0] };
@@ -128,6 +133,8 @@ export async function startStubHomeserver(options: { port?: number } = {}) {
             return { joined: {} };
           case 'ping':
             return { duration_ms: 1 };
+          case 'whoami':
+            return { user_id: session?.userId, device_id: 'STUBDEVICE', ...(session?.guest ? { is_guest: true } : {}) };
           default:
             return {};
         }
@@ -153,6 +160,8 @@ export async function startStubHomeserver(options: { port?: number } = {}) {
     replyTo: (kind: CallKind, ...replies: Reply[]) => queue(`${kind}|`, replies),
     /** The same for calls about one room (join, joined_members): other rooms' calls do not take them. */
     replyFor: (kind: CallKind, roomId: string, ...replies: Reply[]) => queue(`${kind}|${roomId}`, replies),
+    /** A user's access token that whoami answers for. */
+    addSession: (accessToken: string, userId: string, options: { guest?: boolean } = {}) => void sessions.set(accessToken, { userId, guest: options.guest ?? false }),
     /** Resolves at the next send. */
     nextRequest: () => new Promise<SentEvent>((resolve) => (onRequest = (e) => ((onRequest = undefined), resolve(e)))),
     async close() {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { createActivities, type ActivityDeps } from '../../activities';
+import { loadConfig } from '../../src/config';
 import type { MatrixSettings } from '../../src/matrix/client';
 import { testEnv } from '../setup/env';
 import { TEST_DATA_KEY } from './api';
@@ -38,6 +39,7 @@ export async function startTestWorker(
     connection?: NativeConnection;
     namespace?: string;
     now?: ActivityDeps['now'];
+    lockout?: ActivityDeps['lockout'];
     log?: ActivityDeps['log'];
   },
 ): Promise<TestWorker> {
@@ -54,6 +56,7 @@ export async function startTestWorker(
       matrix: options.matrix,
       now: options.now,
       dataKey: Buffer.from(TEST_DATA_KEY, 'hex'),
+      lockout: options.lockout ?? loadConfig({ NODE_ENV: 'test' }).lockout,
     }),
   });
   const running = worker.run();

@@ -37,12 +37,12 @@ miniapps:
 `);
   await upsertMiniapps(db.pool, await readMiniappsFile(file), 'USD');
   expect(await miniappById(db.pool, 'ma_shop_001')).toEqual({
-    client_id: 'ma_shop_001', name: 'Shop', scopes: ['user:read', 'wallet:pay'], pre_approved_scopes: ['user:read'], status: 'active',
+    client_id: 'ma_shop_001', name: 'Shop', scopes: ['user:read', 'wallet:pay'], pre_approved_scopes: ['user:read'], status: 'active', first_party: false,
   });
   const merchant = await db.pool.exists(sql.unsafe`SELECT 1 FROM accounts WHERE kind = 'merchant' AND owner = 'ma_shop_001' AND currency = 'USD'`);
   expect(merchant).toBe(true);
 
-  await upsertMiniapps(db.pool, [{ client_id: 'ma_shop_001', name: 'Shop 2', scopes: ['user:read'], pre_approved_scopes: [] }], 'USD');
+  await upsertMiniapps(db.pool, [{ client_id: 'ma_shop_001', name: 'Shop 2', scopes: ['user:read'], pre_approved_scopes: [], first_party: false }], 'USD');
   expect(await miniappById(db.pool, 'ma_shop_001')).toMatchObject({ name: 'Shop 2', scopes: ['user:read'] });
   const count = await db.pool.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM accounts WHERE owner = 'ma_shop_001'`);
   expect(count).toBe(1);

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ADMIN_TOKEN, startTestApi, type TestApi } from '../helpers/api';
 import { freshDatabase, type TestDatabase } from '../helpers/db';
 import { recordHistory } from '../helpers/histories';
-import { available, confirm, expectError, initiate, pinProof, walletUser, type TestUser } from '../helpers/p2p';
+import { available, confirm, expectError, initiate, PIN, pinProof, walletUser, type TestUser } from '../helpers/p2p';
 import { startTestWorker, uniqueTaskQueue, type TestWorker } from '../helpers/worker';
 
 let db: TestDatabase;
@@ -13,7 +13,7 @@ beforeAll(async () => {
   db = await freshDatabase();
   const taskQueue = uniqueTaskQueue('p2p');
   worker = await startTestWorker(db, { taskQueue });
-  api = await startTestApi(db, { TEMPORAL_TASK_QUEUE: taskQueue, P2P_ACCEPTANCE_THRESHOLD: '1000.00' });
+  api = await startTestApi(db, { TEMPORAL_TASK_QUEUE: taskQueue, P2P_ACCEPTANCE_THRESHOLD: 'USD:100000' });
 });
 afterAll(async () => {
   await api.close();
@@ -64,14 +64,18 @@ describe('P2P without recipient acceptance', () => {
     expect(history.body.transactions[0]).toMatchObject({ type: 'p2p_received', amount: 12.34, status: 'completed', reference: id });
   });
 
-  it('refuses a second confirm and a confirm by the recipient', async () => {
+  it('answers a repeated confirm with the first outcome, and refuses another proof and the recipient', async () => {
     const { alice, bob } = await pair();
     const id = (await initiate(api, alice, { recipient: bob.userId, amount: 1 })).body.transfer_id;
     expectError(await confirm(api, bob, id), 403, 'INSUFFICIENT_PERMISSIONS');
-    expect((await confirm(api, alice, id)).status).toBe(200);
-    const again = await confirm(api, alice, id);
-    expectError(again, 409, 'INVALID_STATE');
-    expect(again.body.error.details).toMatchObject({ status: 'completed' });
+    const first = await confirm(api, alice, id);
+    expect(first.status).toBe(200);
+    // A client that timed out and sends the same call again gets the same answer; the money moved once.
+    const retried = await confirm(api, alice, id);
+    expect(retried).toMatchObject({ status: 200, body: first.body });
+    const another = await confirm(api, alice, id, pinProof(PIN, 'another-device'));
+    expectError(another, 409, 'INVALID_STATE');
+    expect(another.body.error.details).toMatchObject({ status: 'completed' });
     expect(await available(api, bob)).toBe(1);
   });
 
@@ -149,7 +153,7 @@ describe('P2P initiate validation', () => {
     expect(over.body.error.details).toMatchObject({ daily_limit: 5, daily_used: 4, remaining: 1 });
     const nopin = await walletUser(api, { name: 'nopin', fund: '10.00', pin: false });
     expectError(await initiate(api, nopin, { recipient: bob.userId, amount: 1 }), 402, 'MFA_REQUIRED');
-    const noWallet = { userId: '@ghost:tmcp.test', token: await api.token('@ghost:tmcp.test', ['wallet:pay']), walletId: '' };
+    const noWallet = { userId: '@ghost:tmcp.test', token: await api.token('@ghost:tmcp.test', ['wallet:pay']), messenger: '', walletId: '' };
     expectError(await initiate(api, noWallet, { recipient: bob.userId, amount: 1 }), 404, 'NO_WALLET');
     expectError(
       await api.call('POST', '/api/v1/wallet/p2p/initiate', { token: await api.token(alice.userId, ['wallet:balance']), body: {} }),
@@ -231,7 +235,7 @@ describe('P2P with recipient acceptance', () => {
 
   it('returns the hold to the sender when the recipient rejects', async () => {
     const { alice, bob } = await pair();
-    const settings = await api.call('PUT', '/api/v1/wallet/settings', { token: bob.token, body: { require_p2p_acceptance: true } });
+    const settings = await api.call('PUT', '/api/v1/wallet/settings', { token: bob.messenger, body: { require_p2p_acceptance: true } });
     expect(settings.body).toEqual({ wallet_id: bob.walletId, require_p2p_acceptance: true });
     const id = (await initiate(api, alice, { recipient: bob.userId, amount: '10.00' })).body.transfer_id;
     expect((await confirm(api, alice, id)).body.status).toBe('pending_recipient_acceptance');
@@ -269,7 +273,7 @@ describe('P2P confirm body', () => {
 describe('P2P refusals by the saga and by the API', () => {
   async function held() {
     const { alice, bob } = await pair();
-    await api.call('PUT', '/api/v1/wallet/settings', { token: bob.token, body: { require_p2p_acceptance: true } });
+    await api.call('PUT', '/api/v1/wallet/settings', { token: bob.messenger, body: { require_p2p_acceptance: true } });
     const id = (await initiate(api, alice, { recipient: bob.userId, amount: '5.00' })).body.transfer_id;
     expect((await confirm(api, alice, id)).body.status).toBe('pending_recipient_acceptance');
     return { alice, bob, id };
@@ -283,7 +287,8 @@ describe('P2P refusals by the saga and by the API', () => {
   it('refuses a call in the wrong state in the validator, before it reaches the history', async () => {
     const { alice, bob, id } = await held();
     expect(await acceptedUpdates(id)).toBe(1);
-    expectError(await confirm(api, alice, id), 409, 'INVALID_STATE');
+    // Another proof than the one that confirmed it (the same one would get the first answer again).
+    expectError(await confirm(api, alice, id, pinProof(PIN, 'another-device')), 409, 'INVALID_STATE');
     expectError(await api.call('POST', `/api/v1/wallet/p2p/${id}/cancel`, { token: alice.token }), 409, 'INVALID_STATE');
     expectError(await api.call('POST', `/api/v1/wallet/p2p/${id}/reject`, { token: alice.token, body: {} }), 403, 'INSUFFICIENT_PERMISSIONS');
     expect(await acceptedUpdates(id)).toBe(1);
@@ -329,7 +334,7 @@ describe('P2P refusals by the saga and by the API', () => {
   it('does not count a rejected transfer against the daily limit', async () => {
     const { alice, bob } = await pair('20.00');
     await db.pool.query(sql.unsafe`UPDATE wallets SET daily_limit = 500 WHERE id = ${alice.walletId}`);
-    await api.call('PUT', '/api/v1/wallet/settings', { token: bob.token, body: { require_p2p_acceptance: true } });
+    await api.call('PUT', '/api/v1/wallet/settings', { token: bob.messenger, body: { require_p2p_acceptance: true } });
     const id = (await initiate(api, alice, { recipient: bob.userId, amount: '4.00' })).body.transfer_id;
     await confirm(api, alice, id);
     expectError(await initiate(api, alice, { recipient: bob.userId, amount: '2.00' }), 429, 'DAILY_LIMIT_EXCEEDED');

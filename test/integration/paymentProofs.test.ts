@@ -4,10 +4,12 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import pino from 'pino';
 import { createActivities } from '../../activities';
-import { proofSealer, sealProof } from '../../src/wallet/paymentProofs';
+import type { DomainError } from '../../src/domain/errors';
+import { pinDigest, setPin } from '../../src/wallet/mfa';
+import { proofSealer, sealProof, verifyPaymentProof } from '../../src/wallet/paymentProofs';
 import { startTestApi, TEST_DATA_KEY, type TestApi } from '../helpers/api';
 import { freshDatabase, type TestDatabase } from '../helpers/db';
-import { available, confirm, expectError, initiate, pinProof, walletUser, type TestUser } from '../helpers/p2p';
+import { available, confirm, expectError, initiate, newUserId, PIN, pinProof, testProofDeps, walletUser, type TestUser } from '../helpers/p2p';
 import { recordHistory } from '../helpers/histories';
 import { startTestWorker, uniqueTaskQueue, type TestWorker } from '../helpers/worker';
 
@@ -37,11 +39,18 @@ function deviceKeys(kind: 'ec' | 'rsa') {
   return { ...pair, spki: pair.publicKey.export({ format: 'der', type: 'spki' }).toString('base64') };
 }
 
-function registerDevice(user: TestUser, deviceId: string, spki: string, algorithm = 'ECDSA_P256') {
+function registerDevice(user: TestUser, deviceId: string, spki: string, algorithm = 'ECDSA_P256', proof: object = {}) {
   return api.call('POST', '/api/v1/wallet/devices/register', {
-    token: user.token,
-    body: { device_id: deviceId, device_name: 'Test phone', platform: 'ios', public_key: { algorithm, format: 'SPKI', key_data: spki }, biometric_capabilities: ['face_id'] },
+    token: user.messenger,
+    body: { device_id: deviceId, device_name: 'Test phone', platform: 'ios', public_key: { algorithm, format: 'SPKI', key_data: spki }, biometric_capabilities: ['face_id'], ...proof },
   });
+}
+
+/** A registered device approving the registration of another: it signs factor:device:<new id>:<user>:<timestamp>. */
+function deviceApproval(key: KeyObject, deviceId: string, user: TestUser, newDeviceId: string) {
+  const timestamp = new Date().toISOString();
+  const signature = sign('sha256', Buffer.from(`factor:device:${newDeviceId}:${user.userId}:${timestamp}`), { key, dsaEncoding: 'ieee-p1363' });
+  return { auth_proof: { method: 'biometric', proof: { signature: signature.toString('base64'), device_id: deviceId, timestamp } } };
 }
 
 function biometricProof(key: KeyObject, deviceId: string, transferId: string, amount: string, options: { timestamp?: string; encoding?: 'der' | 'ieee-p1363' } = {}) {
@@ -53,15 +62,16 @@ function biometricProof(key: KeyObject, deviceId: string, transferId: string, am
 
 describe('device registration', () => {
   it('registers an ECDSA P-256 key, answers its hash, and is idempotent for the same key', async () => {
-    const alice = await walletUser(api, { name: 'alice' });
-    const { spki } = deviceKeys('ec');
+    const alice = await walletUser(api, { name: 'alice', pin: false });
+    const { spki, privateKey } = deviceKeys('ec');
     const first = await registerDevice(alice, 'device_a', spki);
     expect(first.status).toBe(201);
     expect(first.body).toEqual({ device_id: 'device_a', registered_at: expect.any(String), status: 'active', public_key_hash: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) });
-    const again = await registerDevice(alice, 'device_a', spki);
+    const again = await registerDevice(alice, 'device_a', spki, 'ECDSA_P256', deviceApproval(privateKey, 'device_a', alice, 'device_a'));
     expect(again.status).toBe(200);
     expect(again.body.public_key_hash).toBe(first.body.public_key_hash);
-    expectError(await registerDevice(alice, 'device_a', deviceKeys('ec').spki), 409, 'INVALID_STATE', 'device_id');
+    const otherKey = await registerDevice(alice, 'device_a', deviceKeys('ec').spki, 'ECDSA_P256', deviceApproval(privateKey, 'device_a', alice, 'device_a'));
+    expectError(otherKey, 409, 'INVALID_STATE', 'device_id');
   });
 
   it('refuses keys that are not what they claim to be', async () => {
@@ -80,7 +90,8 @@ describe('biometric proofs', () => {
     const ec = deviceKeys('ec');
     const rsa = deviceKeys('rsa');
     expect((await registerDevice(alice, 'phone', ec.spki)).status).toBe(201);
-    expect((await registerDevice(alice, 'laptop', rsa.spki, 'RSA')).status).toBe(201);
+    // A second device is approved by the first one.
+    expect((await registerDevice(alice, 'laptop', rsa.spki, 'RSA', deviceApproval(ec.privateKey, 'phone', alice, 'laptop'))).status).toBe(201);
 
     const t1 = await transfer(alice, bob, '1.50');
     expect((await initiate(api, alice, { recipient: bob.userId, amount: 1 })).body.available_methods).toEqual(['biometric']);
@@ -136,14 +147,15 @@ describe('biometric proofs', () => {
 });
 
 describe('PIN proofs and lockout', () => {
-  it('sets a PIN once, changes it only with the current PIN, and never stores it', async () => {
+  it('sets a PIN once, changes it only with a proof of the current one, and never stores it', async () => {
     const alice = await walletUser(api, { name: 'alice', pin: false });
-    expectError(await api.call('POST', '/api/v1/wallet/pin', { token: alice.token, body: { pin: '12' } }), 400, 'INVALID_REQUEST', 'pin');
-    expectError(await api.call('POST', '/api/v1/wallet/pin', { token: alice.token, body: { pin: '12a4' } }), 400, 'INVALID_REQUEST', 'pin');
-    expect((await api.call('POST', '/api/v1/wallet/pin', { token: alice.token, body: { pin: '2580' } })).status).toBe(201);
-    expectError(await api.call('POST', '/api/v1/wallet/pin', { token: alice.token, body: { pin: '1111' } }), 400, 'INVALID_REQUEST', 'current_pin');
-    expectError(await api.call('POST', '/api/v1/wallet/pin', { token: alice.token, body: { pin: '1111', current_pin: '0000' } }), 401, 'INVALID_MFA_CREDENTIALS');
-    const changed = await api.call('POST', '/api/v1/wallet/pin', { token: alice.token, body: { pin: '1111', current_pin: '2580' } });
+    const setPin = (body: unknown) => api.call('POST', '/api/v1/wallet/pin', { token: alice.messenger, body });
+    expectError(await setPin({ pin: '12' }), 400, 'INVALID_REQUEST', 'pin');
+    expectError(await setPin({ pin: '12a4' }), 400, 'INVALID_REQUEST', 'pin');
+    expect((await setPin({ pin: '2580' })).status).toBe(201);
+    expectError(await setPin({ pin: '1111' }), 402, 'MFA_REQUIRED', 'auth_proof');
+    expectError(await setPin({ pin: '1111', ...pinProof('0000') }), 401, 'INVALID_MFA_CREDENTIALS');
+    const changed = await setPin({ pin: '1111', ...pinProof('2580') });
     expect(changed.status).toBe(200);
     const stored = await db.pool.one(sql.type(z.object({ hash: z.instanceof(Buffer), params: z.string() }))`
       SELECT hash, params FROM user_pins WHERE user_id = ${alice.userId}`);
@@ -201,6 +213,57 @@ describe('PIN proofs and lockout', () => {
     const b = await transfer(alice, bob);
     expect((await confirm(api, alice, b, pinProof('0000'))).body.error.details.attempts_remaining).toBe(2);
   });
+
+  it('counts each attempt before checking it: 20 concurrent wrong PINs over 10 pending transfers lock the method after exactly five', async () => {
+    const alice = await walletUser(api, { name: 'alice', fund: '20.00' });
+    const bob = await walletUser(api, { name: 'bob' });
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i += 1) ids.push(await transfer(alice, bob, '1.00'));
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => confirm(api, alice, ids[i % 10]!, pinProof(`90${String(i).padStart(2, '0')}`))));
+
+    // Checked: the answers that say why the PIN failed. The fifth also locked the method.
+    const checked = answers.filter((a) => a.body.error?.details?.reason === 'PIN does not match');
+    expect(checked.map((a) => a.status).sort()).toEqual([401, 401, 401, 401, 429]);
+    // The others were never checked: the method was locked, or another call of that transfer was running.
+    for (const other of answers.filter((a) => !checked.includes(a))) {
+      expect([`429 MFA_LOCKED`, `409 INVALID_STATE`]).toContain(`${other.status} ${other.body.error?.code}`);
+    }
+    const counter = await db.pool.one(sql.type(z.object({ failures: z.number(), locked_until: z.date().nullable() }))`
+      SELECT failures, locked_until FROM mfa_failures WHERE user_id = ${alice.userId} AND method = 'pin'`);
+    expect(counter.failures).toBe(5);
+    expect(counter.locked_until!.getTime()).toBeGreaterThan(Date.now() + 14 * 60_000);
+    // Even the right PIN waits for the lock to end.
+    expectError(await confirm(api, alice, await transfer(alice, bob, '1.00'), pinProof()), 429, 'MFA_LOCKED');
+    expect(await available(api, bob)).toBe(0);
+  });
+
+  it('locks for longer each time (15 min, 1 h, 24 h), keeps counting across locks, and resets only on a correct PIN', async () => {
+    let now = new Date('2026-03-02T10:00:00Z');
+    const deps = testProofDeps(db.pool, () => now);
+    const userId = newUserId('escalation');
+    await setPin(deps, userId, PIN);
+    const attempt = (pin: string) =>
+      verifyPaymentProof(deps, { userId, proof: { method: 'pin', proof: { hashed_pin: pinDigest(pin) } }, signedMessage: () => '', attemptKey: `esc-${pin}` }).then(
+        () => 'accepted',
+        (err: DomainError) => ({ code: err.code, ...err.details }),
+      );
+    const later = (ms: number) => (now = new Date(now.getTime() + ms));
+    const MINUTE = 60_000;
+
+    for (const remaining of [4, 3, 2, 1]) expect(await attempt('0000')).toMatchObject({ code: 'INVALID_MFA_CREDENTIALS', attempts_remaining: remaining });
+    expect(await attempt('0000')).toMatchObject({ code: 'MFA_LOCKED', locked_until: new Date(now.getTime() + 15 * MINUTE).toISOString(), retry_after_seconds: 900 });
+    expect(await attempt(PIN)).toMatchObject({ code: 'MFA_LOCKED' });
+    // After the lock, one more failure locks again, for longer: the count did not start over.
+    later(15 * MINUTE + 1000);
+    expect(await attempt('0000')).toMatchObject({ code: 'MFA_LOCKED', locked_until: new Date(now.getTime() + 60 * MINUTE).toISOString() });
+    later(60 * MINUTE + 1000);
+    expect(await attempt('0000')).toMatchObject({ code: 'MFA_LOCKED', locked_until: new Date(now.getTime() + 24 * 60 * MINUTE).toISOString() });
+    later(24 * 60 * MINUTE + 1000);
+    expect(await attempt('0000')).toMatchObject({ code: 'MFA_LOCKED', locked_until: new Date(now.getTime() + 24 * 60 * MINUTE).toISOString() });
+    later(24 * 60 * MINUTE + 1000);
+    expect(await attempt(PIN)).toBe('accepted');
+    expect(await attempt('0000')).toMatchObject({ code: 'INVALID_MFA_CREDENTIALS', attempts_remaining: 4 });
+  });
 });
 
 describe('TOTP proofs', () => {
@@ -212,11 +275,14 @@ describe('TOTP proofs', () => {
   it('enrolls once, accepts a current code once, and refuses wrong codes', async () => {
     const alice = await walletUser(api, { name: 'alice', fund: '10.00', pin: false });
     const bob = await walletUser(api, { name: 'bob' });
-    const enrolled = await api.call('POST', '/api/v1/wallet/totp/enroll', { token: alice.token });
+    const enrolled = await api.call('POST', '/api/v1/wallet/totp/enroll', { token: alice.messenger });
     expect(enrolled.status).toBe(201);
     expect(enrolled.body.otpauth_uri).toMatch(/^otpauth:\/\/totp\/.*secret=[A-Z2-7]+/);
-    expectError(await api.call('POST', '/api/v1/wallet/totp/enroll', { token: alice.token }), 409, 'INVALID_STATE');
     const secret = secretOf(enrolled.body.otpauth_uri);
+    expectError(await api.call('POST', '/api/v1/wallet/totp/enroll', { token: alice.messenger }), 402, 'MFA_REQUIRED', 'auth_proof');
+    // The previous 30-second step proves TOTP; the current one stays fresh for the transfer below.
+    const previous = await generate({ secret, epoch: Math.floor(Date.now() / 1000) - 30 });
+    expectError(await api.call('POST', '/api/v1/wallet/totp/enroll', { token: alice.messenger, body: otpProof(previous) }), 409, 'INVALID_STATE');
 
     const a = await transfer(alice, bob);
     expect((await initiate(api, alice, { recipient: bob.userId, amount: 1 })).body.available_methods).toEqual(['otp']);
@@ -236,7 +302,7 @@ describe('re-running a verification', () => {
   it('accepts the proof of a transfer already settled, even when the one-time code could not pass again', async () => {
     const alice = await walletUser(api, { name: 'alice', fund: '10.00', pin: false });
     const bob = await walletUser(api, { name: 'bob' });
-    const enrolled = await api.call('POST', '/api/v1/wallet/totp/enroll', { token: alice.token });
+    const enrolled = await api.call('POST', '/api/v1/wallet/totp/enroll', { token: alice.messenger });
     const secret = new URL(enrolled.body.otpauth_uri).searchParams.get('secret')!;
     const code = await generate({ secret });
     const proof = { method: 'otp' as const, proof: { otp_code: code } };
@@ -246,7 +312,7 @@ describe('re-running a verification', () => {
 
     // What a worker does when it runs the workflow task again after losing it past the settlement.
     const key = Buffer.from(TEST_DATA_KEY, 'hex');
-    const { verifyP2PProof } = createActivities({ pool: db.pool, log: pino({ level: 'silent' }), matrix: undefined, dataKey: key });
+    const { verifyP2PProof } = createActivities({ pool: db.pool, log: pino({ level: 'silent' }), matrix: undefined, dataKey: key, lockout: testProofDeps(db.pool).lockout });
     const sealer = proofSealer(key);
     const check = (transferId: string) =>
       verifyP2PProof({ transferId, userId: alice.userId, amountMinor: '150', currency: 'USD', proof: sealProof(sealer, transferId, proof), attemptKey: `${transferId}#9` });

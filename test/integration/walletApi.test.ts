@@ -90,7 +90,7 @@ describe('GET /api/v1/wallet/balance', () => {
       wallet_id: walletId,
       user_id: userId,
       balance: { available: 1234.56, pending: 0, currency: 'USD' },
-      limits: { daily_limit: 100000, daily_used: 0, transaction_limit: 50000, currency: 'USD' },
+      limits: { daily_limit: 100000, daily_used: 0, monthly_limit: 1000000, monthly_used: 0, transaction_limit: 50000, currency: 'USD' },
       verification: {
         level: 1,
         level_name: 'Basic',

@@ -74,3 +74,25 @@ test("refuses the integration guide's example AS tokens, and an hs_token equal t
   expect(() => loadConfig({ ...matrix, MATRIX_AS_TOKEN: 'z'.repeat(64), MATRIX_HS_TOKEN: 'z'.repeat(64) })).toThrow(/must differ/);
   expect(loadConfig({ ...matrix, MATRIX_AS_TOKEN: 'a'.repeat(64), MATRIX_HS_TOKEN: 'h'.repeat(64) }).matrix).toMatchObject({ asToken: 'a'.repeat(64), hsToken: 'h'.repeat(64) });
 });
+
+test('the acceptance threshold is set per currency in minor units, and checked at start', () => {
+  expect(loadConfig({ P2P_ACCEPTANCE_THRESHOLD: 'USD:100000, JPY:150000' }).p2p.acceptanceThresholds).toEqual({ USD: 100000n, JPY: 150000n });
+  // The default covers every currency the ledger accepts, in its own minor units.
+  expect(loadConfig({}).p2p.acceptanceThresholds).toMatchObject({ USD: 100000n, JPY: 150000n, NGN: 150000000n });
+  for (const [value, problem] of [
+    ['1000.50', /'1000.50' is not CUR:minor_units/],
+    ['USD:10.50', /is not CUR:minor_units/],
+    ['XXX:100', /'XXX' is not a supported currency/],
+    ['USD:1,USD:2', /USD is listed twice/],
+  ] as const) {
+    expect(() => loadConfig({ P2P_ACCEPTANCE_THRESHOLD: value })).toThrow(new RegExp(`P2P_ACCEPTANCE_THRESHOLD: .*${problem.source}`));
+  }
+});
+
+test('the lockout schedule is a list of durations, and the saga deadline outlasts the room-event wait', () => {
+  expect(loadConfig({}).lockout).toEqual({ threshold: 5, scheduleMs: [15 * 60_000, 3_600_000, 86_400_000] });
+  expect(loadConfig({ MFA_LOCKOUT_SCHEDULE: '30s, 2d', MFA_LOCKOUT_THRESHOLD: '3' }).lockout).toEqual({ threshold: 3, scheduleMs: [30_000, 172_800_000] });
+  expect(() => loadConfig({ MFA_LOCKOUT_SCHEDULE: '15 minutes' })).toThrow(/MFA_LOCKOUT_SCHEDULE: '15 minutes' is not a duration/);
+  expect(() => loadConfig({ MFA_LOCKOUT_SCHEDULE: '0m' })).toThrow(/MFA_LOCKOUT_SCHEDULE/);
+  expect(() => loadConfig({ SAGA_ANSWER_TIMEOUT_MS: '3000', MATRIX_EVENT_WAIT_MS: '3000' })).toThrow(/SAGA_ANSWER_TIMEOUT_MS: must be longer than MATRIX_EVENT_WAIT_MS/);
+});

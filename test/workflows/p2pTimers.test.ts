@@ -8,13 +8,12 @@ import { p2pWorkflowId, type AuthProof } from '../../src/domain/p2p';
 import { setRequireP2PAcceptance } from '../../src/db/wallets';
 import { createRooms } from '../../src/matrix/rooms';
 import { setPin, pinDigest } from '../../src/wallet/mfa';
-import { proofSealer } from '../../src/wallet/paymentProofs';
-import { acceptTransfer, confirmTransfer, getTransfer, initiateTransfer, rejectTransfer, type P2PDeps } from '../../src/wallet/p2p';
+import { acceptTransfer, confirmTransfer, getTransfer, initiateTransfer, p2pSecrets, rejectTransfer, type P2PDeps } from '../../src/wallet/p2p';
 import { fundWallet, registerWallet } from '../../src/wallet/wallets';
 import type { Temporal } from '../../src/temporal/client';
 import { TEST_DATA_KEY } from '../helpers/api';
 import { freshDatabase, type TestDatabase } from '../helpers/db';
-import { newUserId } from '../helpers/p2p';
+import { newUserId, testProofDeps } from '../helpers/p2p';
 import { recordHistory } from '../helpers/histories';
 import { findTimeSkippingServer, registerSearchAttributes } from '../helpers/timeSkipping';
 import { startStubHomeserver, type StubHomeserver } from '../helpers/stubHomeserver';
@@ -42,11 +41,11 @@ beforeAll(async () => {
     matrix: { homeserverUrl: hs.url, asToken: 'as-token-timers', serverName: 'tmcp.test' },
   });
   const temporal: Temporal = { client: env.client, taskQueue, isReachable: async () => true, close: async () => undefined };
-  const config = loadConfig({ NODE_ENV: 'test', P2P_ACCEPTANCE_THRESHOLD: '1000.00' });
+  const config = loadConfig({ NODE_ENV: 'test', P2P_ACCEPTANCE_THRESHOLD: 'USD:100000' });
   const log = pino({ level: 'silent' });
   // No homeserver here: room membership is not checked (the Synapse suite checks it).
   const rooms = createRooms({ pool: db.pool, matrix: undefined, log });
-  deps = { pool: db.pool, temporal, config, log, rooms, proofSealer: proofSealer(Buffer.from(TEST_DATA_KEY, 'hex')) };
+  deps = { pool: db.pool, temporal, config, log, rooms, ...p2pSecrets(Buffer.from(TEST_DATA_KEY, 'hex')) };
 }, 120_000);
 afterAll(async () => {
   await worker?.stop();
@@ -64,7 +63,7 @@ async function heldTransfer(amountMinor = 2500n, roomId?: string) {
   const { wallet: aw } = await registerWallet(deps, alice);
   const { wallet: bw } = await registerWallet(deps, bob);
   await fundWallet(deps, aw.id, { amount: 10_000n, currency: 'USD', idempotencyKey: `fund-${aw.id}` });
-  await setPin(db.pool, alice, PIN, undefined);
+  await setPin(testProofDeps(db.pool), alice, PIN);
   await setRequireP2PAcceptance(db.pool, bw.id, true);
   const started = await initiateTransfer(deps, alice, { recipient: bob, amount: amountMinor, currency: 'USD', idempotencyKey: 'k1', roomId });
   const id = String(started.body.transfer_id);
@@ -126,7 +125,7 @@ describe('P2P saga timers (time-skipping server)', () => {
     const { wallet: aw } = await registerWallet(deps, alice);
     await registerWallet(deps, bob);
     await fundWallet(deps, aw.id, { amount: 500n, currency: 'USD', idempotencyKey: `fund-${aw.id}` });
-    await setPin(db.pool, alice, PIN, undefined);
+    await setPin(testProofDeps(db.pool), alice, PIN);
     const started = await initiateTransfer(deps, alice, { recipient: bob, amount: 100n, currency: 'USD', idempotencyKey: 'k2' });
     const id = String(started.body.transfer_id);
     const result = await env.client.workflow.getHandle(p2pWorkflowId(id)).result();

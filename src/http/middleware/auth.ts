@@ -1,7 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Middleware } from 'koa';
+import { isFirstPartyClient } from '../../auth/clients';
 import type { TepKeys } from '../../auth/keys';
-import { verifyTep } from '../../auth/tep';
+import type { MatrixTokenChecker } from '../../auth/matrixTokens';
+import { TEP_PREFIX, verifyTep, type VerifiedTep } from '../../auth/tep';
+import type { DatabaseConnection } from '../../db/pool';
 import { DomainError } from '../../domain/errors';
 import type { Scope } from '../../domain/scopes';
 import type { AppState } from '../state';
@@ -9,6 +12,10 @@ import type { AppState } from '../state';
 function bearer(header: string): string | undefined {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   return match?.[1];
+}
+
+function requireScope(tep: VerifiedTep, scope: Scope): void {
+  if (!tep.scopes.has(scope)) throw new DomainError('INSUFFICIENT_PERMISSIONS', `Missing required scope ${scope}`, { required_scope: scope });
 }
 
 /**
@@ -21,10 +28,43 @@ export function tepAuth(keys: TepKeys, issuer: string) {
       const token = bearer(ctx.get('authorization'));
       if (!token) throw new DomainError('INVALID_TOKEN', 'Missing TEP token');
       const tep = await verifyTep(keys, token, { issuer });
-      if (!tep.scopes.has(scope)) {
-        throw new DomainError('INSUFFICIENT_PERMISSIONS', `Missing required scope ${scope}`, { required_scope: scope });
-      }
+      requireScope(tep, scope);
       ctx.state.tep = tep;
+      await next();
+    };
+}
+
+export interface MessengerAuthDeps {
+  keys: TepKeys;
+  issuer: string;
+  pool: DatabaseConnection;
+  matrixTokens: MatrixTokenChecker;
+}
+
+/**
+ * For what only the user's own messenger may do (payment factors, wallet settings): the user's
+ * Matrix access token, checked at the homeserver, or a TEP with the scope issued to a client the
+ * registry marks first_party. A TEP of any other mini-app is refused whatever its scopes: a
+ * mini-app is exactly the party a second factor exists to stop.
+ */
+export function messengerAuth(deps: MessengerAuthDeps) {
+  return (scope: Scope): Middleware<AppState> =>
+    async (ctx, next) => {
+      const token = bearer(ctx.get('authorization'));
+      if (!token) throw new DomainError('INVALID_TOKEN', 'Missing Matrix access token or TEP token');
+      if (token.startsWith(TEP_PREFIX)) {
+        const tep = await verifyTep(deps.keys, token, { issuer: deps.issuer });
+        requireScope(tep, scope);
+        if (!(await isFirstPartyClient(deps.pool, tep.clientId))) {
+          throw new DomainError('INSUFFICIENT_PERMISSIONS', "Only the user's own messenger can change payment factors and wallet settings", {
+            client_id: tep.clientId,
+          });
+        }
+        ctx.state.tep = tep;
+        ctx.state.messengerUser = tep.userId;
+      } else {
+        ctx.state.messengerUser = await deps.matrixTokens.userIdOf(token);
+      }
       await next();
     };
 }

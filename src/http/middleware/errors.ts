@@ -38,6 +38,8 @@ export function protoErrors(): Middleware<AppState> {
         ctx.status = err.status;
         ctx.body = errorBody(ctx, err.code, err.message, err.details, err.inline);
         if (err.code === 'INVALID_TOKEN') ctx.set('WWW-Authenticate', 'Bearer');
+        const retryAfter = err.details?.retry_after_seconds;
+        if (typeof retryAfter === 'number') ctx.set('Retry-After', String(retryAfter));
         return;
       }
       const status = httpStatusOf(err);

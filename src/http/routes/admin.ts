@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import { z } from 'zod';
-import { setWalletStatus, WALLET_STATUSES } from '../../db/wallets';
+import { updateWallet, WALLET_STATUSES } from '../../db/wallets';
+import { MAX_VERIFICATION_LEVEL } from '../../domain/verification';
 import { DomainError } from '../../domain/errors';
 import { isId } from '../../domain/ids';
 import { fundWallet, type WalletDeps } from '../../wallet/wallets';
@@ -10,7 +11,10 @@ import type { AppContext, AppState } from '../state';
 import { parseInput } from '../validate';
 
 const FundBody = withMoney({ idempotency_key: IdempotencyKey, note: z.string().max(280).optional() });
-const WalletPatch = z.object({ status: z.enum(WALLET_STATUSES) }).strict();
+const WalletPatch = z
+  .object({ status: z.enum(WALLET_STATUSES).optional(), verification_level: z.number().int().min(0).max(MAX_VERIFICATION_LEVEL).optional() })
+  .strict()
+  .refine((patch) => patch.status !== undefined || patch.verification_level !== undefined, 'must set status or verification_level');
 
 function walletIdParam(ctx: AppContext): string {
   const id = ctx.params.wallet_id;
@@ -41,10 +45,16 @@ export function adminRoutes(deps: WalletDeps, adminToken: string | undefined): R
   router.patch('/wallets/:wallet_id', async (ctx) => {
     const walletId = walletIdParam(ctx);
     const body = parseInput(WalletPatch, ctx.request.body ?? {});
-    const wallet = await setWalletStatus(deps.pool, walletId, body.status);
+    const wallet = await updateWallet(deps.pool, walletId, { status: body.status, verificationLevel: body.verification_level });
     if (!wallet) throw new DomainError('NO_WALLET', 'Wallet does not exist', { wallet_id: walletId });
-    ctx.state.log.info({ wallet_id: walletId, status: body.status }, 'wallet status changed');
-    ctx.body = { wallet_id: wallet.id, user_id: wallet.user_id, status: wallet.status };
+    ctx.state.log.info({ wallet_id: walletId, status: body.status, verification_level: body.verification_level }, 'wallet changed by an operator');
+    ctx.body = {
+      wallet_id: wallet.id,
+      user_id: wallet.user_id,
+      status: wallet.status,
+      verification_level: wallet.verification_level,
+      verified_at: wallet.verified_at?.toISOString() ?? null,
+    };
   });
 
   return router;

@@ -4,7 +4,7 @@ import { isId } from '../../domain/ids';
 import { acceptTransfer, cancelTransfer, confirmTransfer, getTransfer, initiateTransfer, rejectTransfer, type P2PDeps } from '../../wallet/p2p';
 import { invalidField } from '../../domain/errors';
 import type { tepAuth } from '../middleware/auth';
-import { IdempotencyKey, MatrixUserId, RoomId, withMoney } from '../schemas';
+import { AuthProof, DeviceId, IdempotencyKey, MatrixUserId, RoomId, Timestamp, withMoney } from '../schemas';
 import type { AppContext, AppState } from '../state';
 import { parseInput } from '../validate';
 
@@ -14,25 +14,6 @@ const InitiateBody = withMoney({
   room_id: RoomId.optional(),
   idempotency_key: IdempotencyKey,
 });
-
-const Timestamp = z.string().max(64).refine((v) => !Number.isNaN(Date.parse(v)), 'must be an ISO 8601 timestamp');
-const DeviceId = z.string().min(1).max(128);
-
-/** PROTO 7.2.4 auth_proof: one shape per method. */
-const AuthProof = z.discriminatedUnion('method', [
-  z.object({
-    method: z.literal('biometric'),
-    proof: z.object({ signature: z.string().min(1).max(1024).regex(/^[A-Za-z0-9+/=_-]+$/, 'must be base64'), device_id: DeviceId, timestamp: Timestamp }).strict(),
-  }).strict(),
-  z.object({
-    method: z.literal('pin'),
-    proof: z.object({ hashed_pin: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be the hex SHA-256 of the PIN'), device_id: DeviceId.optional() }).strict(),
-  }).strict(),
-  z.object({
-    method: z.literal('otp'),
-    proof: z.object({ otp_code: z.string().regex(/^\d{6}$/, 'must be 6 digits'), timestamp: Timestamp.optional() }).strict(),
-  }).strict(),
-]);
 
 const ConfirmBody = z.object({ auth_proof: AuthProof }).strict();
 // PROTO 7.2.7 shows device_id and timestamp on accept; they are accepted and not needed.

@@ -1,0 +1,36 @@
+import { isCurrency, MAX_MINOR_AMOUNT, type Currency } from '../domain/money';
+
+/**
+ * `USD:100000,JPY:150000`: an amount in minor units per currency (minor units, so one setting
+ * means the same in every currency's precision). Throws naming the bad entry.
+ */
+export function parseAcceptanceThresholds(text: string): Partial<Record<Currency, bigint>> {
+  const thresholds: Partial<Record<Currency, bigint>> = {};
+  for (const entry of text.split(',').map((e) => e.trim()).filter(Boolean)) {
+    const match = /^([A-Z]{3}):(\d{1,16})$/.exec(entry);
+    if (!match) throw new Error(`'${entry}' is not CUR:minor_units`);
+    const [, currency = '', minor = ''] = match;
+    if (!isCurrency(currency)) throw new Error(`'${currency}' is not a supported currency`);
+    if (thresholds[currency] !== undefined) throw new Error(`${currency} is listed twice`);
+    const amount = BigInt(minor);
+    if (amount > MAX_MINOR_AMOUNT) throw new Error(`${currency} threshold is larger than any amount`);
+    thresholds[currency] = amount;
+  }
+  return thresholds;
+}
+
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** `15m,1h,24h`: one or more durations in seconds, minutes, hours or days. */
+export function parseDurations(text: string): number[] {
+  const durations = text
+    .split(',')
+    .map((e) => e.trim())
+    .map((entry) => {
+      const match = /^(\d{1,6})([smhd])$/.exec(entry);
+      if (!match || Number(match[1]) === 0) throw new Error(`'${entry}' is not a duration such as 30s, 15m, 1h or 2d`);
+      return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+    });
+  if (durations.length === 0) throw new Error('at least one duration');
+  return durations;
+}

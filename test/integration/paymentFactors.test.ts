@@ -1,0 +1,176 @@
+import { generateKeyPairSync, sign } from 'node:crypto';
+import pino from 'pino';
+import { generate } from 'otplib';
+import { sql } from 'slonik';
+import { z } from 'zod';
+import { ALL_SCOPES } from '../../src/domain/scopes';
+import { sealLegacySecrets } from '../../src/runtime';
+import { verifyPaymentProof } from '../../src/wallet/paymentProofs';
+import { startTestApi, TEST_DATA_KEY, type TestApi } from '../helpers/api';
+import { freshDatabase, type TestDatabase } from '../helpers/db';
+import { expectError, MESSENGER_CLIENT, PIN, pinProof, testProofDeps, walletUser, type TestUser } from '../helpers/p2p';
+import { startStubHomeserver, type StubHomeserver } from '../helpers/stubHomeserver';
+
+/**
+ * Payment factors (PIN, TOTP, device keys) and wallet settings belong to the user: only their own
+ * messenger (a Matrix session, or a TEP of a first-party client) may change them, and once one is
+ * set up every change needs a proof of it.
+ */
+let db: TestDatabase;
+let api: TestApi;
+let hs: StubHomeserver;
+beforeAll(async () => {
+  db = await freshDatabase();
+  hs = await startStubHomeserver();
+  api = await startTestApi(db, {
+    MATRIX_HOMESERVER_URL: hs.url,
+    MATRIX_AS_TOKEN: 'as-token-factors-0123456789abcdef',
+    MATRIX_HS_TOKEN: 'hs-token-factors-0123456789abcdef',
+    MATRIX_SERVER_NAME: 'tmcp.test',
+  });
+});
+afterAll(async () => {
+  await api.close();
+  await hs.close();
+  await db.close();
+});
+
+const ec = () => {
+  const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return { ...pair, spki: pair.publicKey.export({ format: 'der', type: 'spki' }).toString('base64') };
+};
+const deviceBody = (deviceId: string, spki: string) => ({ device_id: deviceId, public_key: { algorithm: 'ECDSA_P256', format: 'SPKI', key_data: spki } });
+
+/** What the database holds of a user's factors and settings. */
+async function factorsOf(user: TestUser) {
+  return db.pool.one(sql.type(z.object({ pin: z.boolean(), totp: z.boolean(), devices: z.number(), acceptance: z.boolean() }))`
+    SELECT EXISTS (SELECT 1 FROM user_pins WHERE user_id = ${user.userId}) AS pin,
+           EXISTS (SELECT 1 FROM user_totp WHERE user_id = ${user.userId}) AS totp,
+           (SELECT count(*)::int FROM devices WHERE user_id = ${user.userId}) AS devices,
+           (SELECT require_p2p_acceptance FROM wallets WHERE user_id = ${user.userId}) AS acceptance`);
+}
+
+describe('who may change payment factors and wallet settings', () => {
+  it('refuses a mini-app token on every factor and on the settings, whatever its scopes', async () => {
+    const alice = await walletUser(api, { name: 'alice', pin: false });
+    const miniapp = await api.token(alice.userId, ALL_SCOPES, 'ma_demo');
+    const calls: [string, string, unknown][] = [
+      ['POST', '/api/v1/wallet/pin', { pin: '1234' }],
+      ['POST', '/api/v1/wallet/totp/enroll', {}],
+      ['POST', '/api/v1/wallet/devices/register', deviceBody('evil-device', ec().spki)],
+      ['PUT', '/api/v1/wallet/settings', { require_p2p_acceptance: true }],
+    ];
+    for (const [method, path, body] of calls) {
+      const res = await api.call(method, path, { token: miniapp, body });
+      expectError(res, 403, 'INSUFFICIENT_PERMISSIONS');
+      expect(res.body.error.details).toMatchObject({ client_id: 'ma_demo' });
+    }
+    expect(await factorsOf(alice)).toEqual({ pin: false, totp: false, devices: 0, acceptance: false });
+  });
+
+  it("lets the user's messenger do it: a first-party TEP, or the user's Matrix access token checked at the homeserver", async () => {
+    const alice = await walletUser(api, { name: 'alice', pin: false });
+    expect((await api.call('POST', '/api/v1/wallet/pin', { token: alice.messenger, body: { pin: PIN } })).status).toBe(201);
+
+    hs.addSession('syt_alice_session', alice.userId);
+    const whoamiBefore = hs.calls.filter((c) => c.kind === 'whoami').length;
+    const enrolled = await api.call('POST', '/api/v1/wallet/totp/enroll', { token: 'syt_alice_session', body: pinProof() });
+    expect(enrolled.status).toBe(201);
+    const settings = await api.call('PUT', '/api/v1/wallet/settings', { token: 'syt_alice_session', body: { require_p2p_acceptance: true } });
+    expect(settings.body).toEqual({ wallet_id: alice.walletId, require_p2p_acceptance: true });
+    // The homeserver vouched for the token once; the second call used the cached answer.
+    const whoami = hs.calls.filter((c) => c.kind === 'whoami').slice(whoamiBefore);
+    expect(whoami).toHaveLength(1);
+    expect(whoami[0]!.authorization).toBe('Bearer syt_alice_session');
+    expect(await factorsOf(alice)).toEqual({ pin: true, totp: true, devices: 0, acceptance: true });
+  });
+
+  it('refuses an unknown Matrix token, a guest, a messenger TEP without the scope, and answers 503 while the homeserver cannot check', async () => {
+    const alice = await walletUser(api, { name: 'alice', pin: false });
+    const setPin = (token: string) => api.call('POST', '/api/v1/wallet/pin', { token, body: { pin: PIN } });
+    expectError(await setPin('syt_unknown'), 401, 'INVALID_TOKEN');
+    hs.addSession('syt_guest', alice.userId, { guest: true });
+    expectError(await setPin('syt_guest'), 403, 'INSUFFICIENT_PERMISSIONS');
+    expectError(await setPin(await api.token(alice.userId, ['wallet:balance'], MESSENGER_CLIENT)), 403, 'INSUFFICIENT_PERMISSIONS');
+    hs.addSession('syt_while_down', alice.userId);
+    hs.replyTo('whoami', { status: 502 });
+    const down = await setPin('syt_while_down');
+    expectError(down, 503, 'SERVICE_UNAVAILABLE');
+    expect(down.headers.get('retry-after')).toBe('5');
+    expect((await factorsOf(alice)).pin).toBe(false);
+    expect((await setPin('syt_while_down')).status).toBe(201);
+  });
+});
+
+describe('a second factor needs a proof of the first', () => {
+  it('refuses to add TOTP, a device or a new PIN without a valid proof, and accepts one with it', async () => {
+    const alice = await walletUser(api, { name: 'alice' });
+    const { spki, privateKey } = ec();
+    const totp = (body: unknown) => api.call('POST', '/api/v1/wallet/totp/enroll', { token: alice.messenger, body });
+    const device = (body: unknown) => api.call('POST', '/api/v1/wallet/devices/register', { token: alice.messenger, body });
+
+    const missing = await totp({});
+    expectError(missing, 402, 'MFA_REQUIRED', 'auth_proof');
+    expect(missing.body.error.details.available_methods).toEqual(['pin']);
+    expectError(await totp(pinProof('0000')), 401, 'INVALID_MFA_CREDENTIALS');
+    expectError(await device(deviceBody('phone', spki)), 402, 'MFA_REQUIRED', 'auth_proof');
+    expectError(await api.call('POST', '/api/v1/wallet/pin', { token: alice.messenger, body: { pin: '5555' } }), 402, 'MFA_REQUIRED', 'auth_proof');
+    expect(await factorsOf(alice)).toMatchObject({ totp: false, devices: 0 });
+
+    expect((await device({ ...deviceBody('phone', spki), ...pinProof() })).status).toBe(201);
+    // The new device can now approve a change itself: it signs factor:<action>:<user>:<timestamp>.
+    const timestamp = new Date().toISOString();
+    const signature = sign('sha256', Buffer.from(`factor:totp:${alice.userId}:${timestamp}`), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+    const byDevice = { auth_proof: { method: 'biometric', proof: { signature: signature.toString('base64'), device_id: 'phone', timestamp } } };
+    expect((await totp(byDevice)).status).toBe(201);
+    // A signature is good once, and for the action it names.
+    expectError(await api.call('POST', '/api/v1/wallet/pin', { token: alice.messenger, body: { pin: '5555', ...byDevice } }), 401, 'INVALID_SIGNATURE');
+    expect(await factorsOf(alice)).toMatchObject({ pin: true, totp: true, devices: 1 });
+  });
+
+  it('lets only one of several first enrolments at once skip the proof', async () => {
+    const alice = await walletUser(api, { name: 'alice', pin: false });
+    const answers = await Promise.all([
+      api.call('POST', '/api/v1/wallet/pin', { token: alice.messenger, body: { pin: PIN } }),
+      api.call('POST', '/api/v1/wallet/totp/enroll', { token: alice.messenger, body: {} }),
+      api.call('POST', '/api/v1/wallet/devices/register', { token: alice.messenger, body: deviceBody('phone', ec().spki) }),
+      api.call('POST', '/api/v1/wallet/devices/register', { token: alice.messenger, body: deviceBody('tablet', ec().spki) }),
+    ]);
+    expect(answers.filter((a) => a.status === 201)).toHaveLength(1);
+    for (const refused of answers.filter((a) => a.status !== 201)) expectError(refused, 402, 'MFA_REQUIRED', 'auth_proof');
+    const factors = await factorsOf(alice);
+    expect(Number(factors.pin) + Number(factors.totp) + factors.devices).toBe(1);
+  });
+});
+
+describe('TOTP secrets at rest', () => {
+  const Row = z.object({ secret: z.string().nullable(), sealed_secret: z.string().nullable() });
+
+  it('keeps the secret sealed, never in plaintext, and still verifies codes', async () => {
+    const alice = await walletUser(api, { name: 'alice', pin: false });
+    const enrolled = await api.call('POST', '/api/v1/wallet/totp/enroll', { token: alice.messenger, body: {} });
+    const secret = new URL(enrolled.body.otpauth_uri).searchParams.get('secret')!;
+    const row = await db.pool.one(sql.type(Row)`SELECT secret, sealed_secret FROM user_totp WHERE user_id = ${alice.userId}`);
+    expect(row.secret).toBeNull();
+    expect(row.sealed_secret).toMatch(/^v1\./);
+    expect(row.sealed_secret).not.toContain(secret);
+    const deps = testProofDeps(db.pool);
+    expect(deps.totpSealer.open(row.sealed_secret!, alice.userId)).toBe(secret);
+    // Bound to its user: copied to another user's row, it does not open.
+    expect(() => deps.totpSealer.open(row.sealed_secret!, '@mallory:tmcp.test')).toThrow();
+    const proof = { method: 'otp' as const, proof: { otp_code: await generate({ secret }) } };
+    await expect(verifyPaymentProof(deps, { userId: alice.userId, proof, signedMessage: () => '', attemptKey: 'totp-at-rest' })).resolves.toEqual({ method: 'otp' });
+  });
+
+  it('seals a secret an earlier version stored in plaintext when the server starts', async () => {
+    const userId = '@legacy:tmcp.test';
+    const secret = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+    await db.pool.query(sql.unsafe`INSERT INTO user_totp (user_id, secret) VALUES (${userId}, ${secret})`);
+    await sealLegacySecrets(db.pool, Buffer.from(TEST_DATA_KEY, 'hex'), pino({ level: 'silent' }));
+    const row = await db.pool.one(sql.type(Row)`SELECT secret, sealed_secret FROM user_totp WHERE user_id = ${userId}`);
+    expect(row.secret).toBeNull();
+    expect(row.sealed_secret).not.toContain(secret);
+    const proof = { method: 'otp' as const, proof: { otp_code: await generate({ secret }) } };
+    await expect(verifyPaymentProof(testProofDeps(db.pool), { userId, proof, signedMessage: () => '', attemptKey: 'legacy' })).resolves.toEqual({ method: 'otp' });
+  });
+});
