@@ -13,7 +13,7 @@ beforeAll(async () => {
   db = await freshDatabase();
   const taskQueue = uniqueTaskQueue('p2p');
   worker = await startTestWorker(db, { taskQueue });
-  api = await startTestApi(db, { TEMPORAL_TASK_QUEUE: taskQueue, P2P_ACCEPTANCE_THRESHOLD: 'USD:100000' });
+  api = await startTestApi(db, { TEMPORAL_TASK_QUEUE: taskQueue, P2P_ACCEPTANCE_THRESHOLD: 'USD:100000,JPY:150000' });
 });
 afterAll(async () => {
   await api.close();
@@ -331,6 +331,17 @@ describe('P2P refusals by the saga and by the API', () => {
     expectError(await initiate(api, alice, { recipient: bob.userId, amount: 1 }), 403, 'WALLET_SUSPENDED');
   });
 
+  it('answers a confirm for a recipient whose wallet stopped being active with what initiate answers, saying nothing of its status', async () => {
+    const { alice, bob } = await pair();
+    const id = (await initiate(api, alice, { recipient: bob.userId, amount: 1 })).body.transfer_id;
+    await api.call('PATCH', `/api/v1/admin/wallets/${bob.walletId}`, { token: ADMIN_TOKEN, body: { status: 'suspended' } });
+    const res = await confirm(api, alice, id);
+    expectError(res, 400, 'RECIPIENT_NO_WALLET');
+    expect(res.body.error.details).toEqual({ recipient: bob.userId, can_invite: true, invite_url: `tween://invite-wallet?user=${bob.userId}` });
+    expect(JSON.stringify(res.body)).not.toMatch(/suspended|wallet_status|tw_/);
+    expect(await available(api, alice)).toBe(100);
+  });
+
   it('does not count a rejected transfer against the daily limit', async () => {
     const { alice, bob } = await pair('20.00');
     await db.pool.query(sql.unsafe`UPDATE wallets SET daily_limit = 500 WHERE id = ${alice.walletId}`);
@@ -385,5 +396,117 @@ describe('P2P for operators', () => {
     expect(decoded).toContain('"method":"pin"');
     expect(decoded).toMatch(/"sealed":"v1\./);
     expect(decoded).not.toContain(pinProof().auth_proof.proof.hashed_pin);
+  });
+});
+
+describe('P2P limits the protocol says must hold', () => {
+  it('enforces the monthly limit at initiate and again at settlement, and shows monthly usage', async () => {
+    const { alice, bob } = await pair('50.00');
+    await db.pool.query(sql.unsafe`UPDATE wallets SET monthly_limit = 1000 WHERE id = ${alice.walletId}`);
+    const first = (await initiate(api, alice, { recipient: bob.userId, amount: '6.00' })).body.transfer_id;
+    const second = (await initiate(api, alice, { recipient: bob.userId, amount: '6.00' })).body.transfer_id;
+    expect((await confirm(api, alice, first)).body.status).toBe('completed');
+    // Initiated while it fitted; at settlement, under the account locks, it no longer does.
+    const late = await confirm(api, alice, second);
+    expectError(late, 429, 'MONTHLY_LIMIT_EXCEEDED');
+    expect(late.body.error.details).toMatchObject({ monthly_limit: 10, monthly_used: 6, remaining: 4 });
+    expectError(await initiate(api, alice, { recipient: bob.userId, amount: '4.01' }), 429, 'MONTHLY_LIMIT_EXCEEDED');
+    const balance = await api.call('GET', '/api/v1/wallet/balance', { token: alice.token });
+    expect(balance.body.limits).toMatchObject({ daily_used: 6, monthly_limit: 10, monthly_used: 6 });
+    expect(await available(api, bob)).toBe(6);
+  });
+
+  it('counts usage per UTC day and month from running totals, not from the wallet history', async () => {
+    const { alice, bob } = await pair('50.00');
+    await db.pool.query(sql.unsafe`UPDATE wallets SET daily_limit = 1000, monthly_limit = 2000 WHERE id = ${alice.walletId}`);
+    // Money that left last month counts for neither; earlier this month, for the month only.
+    await db.pool.query(sql.unsafe`
+      INSERT INTO wallet_usage (account_id, day, outflow)
+      SELECT id, d, 700 FROM accounts, unnest(ARRAY[
+        (date_trunc('month', now() AT TIME ZONE 'UTC') - interval '1 day')::date,
+        CASE WHEN extract(day FROM now() AT TIME ZONE 'UTC') > 1 THEN (now() AT TIME ZONE 'UTC')::date - 1 END]) AS d
+      WHERE kind = 'wallet' AND owner = ${alice.walletId} AND d IS NOT NULL`);
+    const today = (await api.call('GET', '/api/v1/wallet/balance', { token: alice.token })).body.limits;
+    const earlierThisMonth = today.monthly_used === 7 ? 7 : 0;
+    expect(today).toMatchObject({ daily_used: 0, monthly_used: earlierThisMonth });
+    expect((await confirm(api, alice, (await initiate(api, alice, { recipient: bob.userId, amount: '3.00' })).body.transfer_id)).status).toBe(200);
+    expect((await api.call('GET', '/api/v1/wallet/balance', { token: alice.token })).body.limits).toMatchObject({ daily_used: 3, monthly_used: earlierThisMonth + 3 });
+    // The check reads the day rows of one month through their key, never the postings.
+    const [plan] = await db.pool.anyFirst(sql.type(z.object({ 'QUERY PLAN': z.unknown() }))`
+      EXPLAIN (FORMAT JSON)
+      WITH today AS (SELECT (now() AT TIME ZONE 'UTC')::date AS day)
+      SELECT coalesce(sum(u.outflow), 0) FROM today
+      LEFT JOIN accounts a ON a.kind = 'wallet' AND a.owner = ${alice.walletId} AND a.currency = 'USD'
+      LEFT JOIN wallet_usage u ON u.account_id = a.id AND u.day >= date_trunc('month', today.day)::date`);
+    expect(JSON.stringify(plan)).not.toMatch(/"Relation Name":"(postings|journal_entries)"/);
+  });
+
+  it('refuses senders whose verification level does not allow P2P sends, at initiate and at confirm', async () => {
+    const { alice, bob } = await pair();
+    const id = (await initiate(api, alice, { recipient: bob.userId, amount: 1 })).body.transfer_id;
+    const patched = await api.call('PATCH', `/api/v1/admin/wallets/${alice.walletId}`, { token: ADMIN_TOKEN, body: { verification_level: 0 } });
+    expect(patched.body).toMatchObject({ wallet_id: alice.walletId, verification_level: 0, verified_at: null });
+    expect((await api.call('GET', '/api/v1/wallet/verification', { token: alice.token })).body.features.p2p_send).toBe(false);
+    expectError(await initiate(api, alice, { recipient: bob.userId, amount: 1 }), 403, 'P2P_SEND_NOT_ALLOWED');
+    expectError(await confirm(api, alice, id), 403, 'P2P_SEND_NOT_ALLOWED');
+    // Receiving is still allowed at level 0.
+    await api.call('POST', `/api/v1/admin/wallets/${bob.walletId}/fund`, { token: ADMIN_TOKEN, body: { amount: '5.00', currency: 'USD', idempotency_key: `level-${bob.walletId}` } });
+    expect((await confirm(api, bob, (await initiate(api, bob, { recipient: alice.userId, amount: 1 })).body.transfer_id)).status).toBe(200);
+    expectError(await api.call('PATCH', `/api/v1/admin/wallets/${alice.walletId}`, { token: ADMIN_TOKEN, body: { verification_level: 4 } }), 400, 'INVALID_REQUEST', 'verification_level');
+    expectError(await api.call('PATCH', `/api/v1/admin/wallets/${alice.walletId}`, { token: ADMIN_TOKEN, body: {} }), 400, 'INVALID_REQUEST');
+    const restored = await api.call('PATCH', `/api/v1/admin/wallets/${alice.walletId}`, { token: ADMIN_TOKEN, body: { verification_level: 2 } });
+    expect(restored.body).toMatchObject({ verification_level: 2, verified_at: expect.any(String) });
+    expect((await confirm(api, alice, id)).body.status).toBe('completed');
+  });
+
+  it('applies the acceptance threshold in the currency of the transfer (whole yen for JPY)', async () => {
+    const alice = await walletUser(api, { name: 'alice', fund: '500000', currency: 'JPY' });
+    const bob = await walletUser(api, { name: 'bob', currency: 'JPY' });
+    const small = await initiate(api, alice, { recipient: bob.userId, amount: 1500, currency: 'JPY' });
+    expect(small.body).toMatchObject({ amount: 1500, recipient_acceptance_required: false });
+    const large = await initiate(api, alice, { recipient: bob.userId, amount: 150001, currency: 'JPY' });
+    expect(large.body.recipient_acceptance_required).toBe(true);
+  });
+
+  it('lets a sender have at most P2P_MAX_PENDING_PER_SENDER transfers waiting for authorization, however the requests race', async () => {
+    const { alice, bob } = await pair();
+    const answers = await Promise.all(Array.from({ length: 14 }, () => initiate(api, alice, { recipient: bob.userId, amount: 1 })));
+    expect(answers.filter((a) => a.status === 201)).toHaveLength(10);
+    const refused = answers.filter((a) => a.status !== 201);
+    for (const res of refused) expectError(res, 429, 'RATE_LIMIT_EXCEEDED');
+    expect(refused[0]!.body.error.details).toEqual({ pending_transfers: 10, max_pending_transfers: 10 });
+    // A retried initiate still gets its answer; settling one makes room for one more.
+    const kept = answers.find((a) => a.status === 201)!;
+    expect((await confirm(api, alice, kept.body.transfer_id)).status).toBe(200);
+    expect((await initiate(api, alice, { recipient: bob.userId, amount: 1 })).status).toBe(201);
+    expectError(await initiate(api, alice, { recipient: bob.userId, amount: 1 }), 429, 'RATE_LIMIT_EXCEEDED');
+  });
+});
+
+describe('P2P calls repeated after a timeout', () => {
+  it('answers a repeated accept, reject or cancel with the first outcome, and moves the money once', async () => {
+    const { alice, bob } = await pair();
+    await api.call('PUT', '/api/v1/wallet/settings', { token: bob.messenger, body: { require_p2p_acceptance: true } });
+    const call = (user: TestUser, id: string, action: string) => api.call('POST', `/api/v1/wallet/p2p/${id}/${action}`, { token: user.token, body: {} });
+
+    const accepted = (await initiate(api, alice, { recipient: bob.userId, amount: '2.00' })).body.transfer_id;
+    await confirm(api, alice, accepted);
+    const firstAccept = await call(bob, accepted, 'accept');
+    expect(firstAccept.body.status).toBe('completed');
+    expect(await call(bob, accepted, 'accept')).toMatchObject({ status: 200, body: { transfer_id: accepted, status: 'completed', accepted_at: firstAccept.body.accepted_at } });
+    expectError(await call(bob, accepted, 'reject'), 409, 'INVALID_STATE');
+
+    const rejected = (await initiate(api, alice, { recipient: bob.userId, amount: '3.00' })).body.transfer_id;
+    await confirm(api, alice, rejected);
+    const firstReject = await call(bob, rejected, 'reject');
+    expect(await call(bob, rejected, 'reject')).toMatchObject({ status: 200, body: firstReject.body });
+
+    const cancelled = (await initiate(api, alice, { recipient: bob.userId, amount: '4.00' })).body.transfer_id;
+    expect((await call(alice, cancelled, 'cancel')).body.status).toBe('cancelled');
+    expect((await call(alice, cancelled, 'cancel')).body.status).toBe('cancelled');
+    expectError(await confirm(api, alice, cancelled), 409, 'INVALID_STATE');
+
+    expect(await available(api, bob)).toBe(2);
+    expect(await available(api, alice)).toBe(98);
   });
 });
