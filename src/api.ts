@@ -4,6 +4,7 @@ import { createApp } from './http/app';
 import { createLogger } from './logger';
 import { ensureSystemBots } from './matrix/startup';
 import { onShutdown, openDatabase, openTepKeys, sealLegacySecrets, syncMiniapps } from './runtime';
+import { startSagaSweeps } from './sweeps';
 import { createTemporal } from './temporal/client';
 
 async function main(): Promise<void> {
@@ -26,11 +27,13 @@ async function main(): Promise<void> {
   await once(server, 'listening');
   log.info({ url: `http://${config.http.host}:${config.http.port}`, public_url: config.http.publicUrl }, 'API listening');
   const bots = config.matrix ? ensureSystemBots(config.matrix, config.appservice.id, log) : undefined;
+  const sweeps = startSagaSweeps({ pool, temporal, log, config });
   if (!config.matrix) log.info('Matrix is off (no MATRIX_HOMESERVER_URL): room events are skipped and room membership is not checked');
 
   onShutdown(log, async () => {
     bots?.stop();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    await sweeps.stop();
     await temporal.close();
     await pool.end();
   });

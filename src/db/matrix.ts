@@ -1,5 +1,6 @@
 import { sql } from 'slonik';
 import { z } from 'zod';
+import type { InviteInput } from '../domain/matrix';
 import type { DatabaseConnection } from './pool';
 
 export const MEMBERSHIPS = ['join', 'invite', 'leave', 'ban', 'knock'] as const;
@@ -118,4 +119,34 @@ export async function claimTweenEvent(db: DatabaseConnection, e: Omit<TweenEvent
 
 export async function setTweenEventOutcome(db: DatabaseConnection, eventId: string, outcome: string): Promise<void> {
   await db.query(sql.unsafe`UPDATE matrix_tween_events SET outcome = ${outcome} WHERE event_id = ${eventId}`);
+}
+
+const QueuedInvite = z.object({ invite_event_id: z.string(), room_id: z.string(), bot_user_id: z.string(), inviter: z.string() });
+
+const fromRow = (row: z.infer<typeof QueuedInvite>): InviteInput => ({
+  inviteEventId: row.invite_event_id,
+  roomId: row.room_id,
+  botUserId: row.bot_user_id,
+  inviter: row.inviter,
+});
+
+/** Records an invite whose saga is to be started after the transaction commits (the outbox). */
+export async function queueInvite(db: DatabaseConnection, invite: InviteInput): Promise<void> {
+  await db.query(sql.unsafe`
+    INSERT INTO matrix_invite_outbox (invite_event_id, room_id, bot_user_id, inviter)
+    VALUES (${invite.inviteEventId}, ${invite.roomId}, ${invite.botUserId}, ${invite.inviter})
+    ON CONFLICT (invite_event_id) DO NOTHING`);
+}
+
+/** Invites queued before `before` whose saga has not been started yet, oldest first. */
+export async function queuedInvites(db: DatabaseConnection, before: Date, limit: number): Promise<InviteInput[]> {
+  const rows = await db.any(sql.type(QueuedInvite)`
+    SELECT invite_event_id, room_id, bot_user_id, inviter FROM matrix_invite_outbox
+    WHERE created_at < ${before.toISOString()}::timestamptz ORDER BY created_at LIMIT ${limit}`);
+  return rows.map(fromRow);
+}
+
+/** The invite's saga has been started: it leaves the outbox. */
+export async function dequeueInvite(db: DatabaseConnection, inviteEventId: string): Promise<void> {
+  await db.query(sql.unsafe`DELETE FROM matrix_invite_outbox WHERE invite_event_id = ${inviteEventId}`);
 }

@@ -6,7 +6,7 @@ import { homeserverTokenChecker, type MatrixTokenChecker } from '../auth/matrixT
 import type { DatabasePool } from '../db/pool';
 import { invalidField } from '../domain/errors';
 import type { Logger } from '../logger';
-import { inviteAcceptor } from '../matrix/invites';
+import { startInviteSagas } from '../matrix/invites';
 import { createRooms } from '../matrix/rooms';
 import type { Temporal } from '../temporal/client';
 import { p2pSecrets } from '../wallet/p2p';
@@ -56,7 +56,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   app.use(requestId(deps.log));
   app.use(accessLog());
   app.use(protoErrors());
-  app.use(appserviceApi({ pool: deps.pool, matrix: deps.config.matrix, acceptInvite: inviteAcceptor(deps.temporal) }));
+  app.use(appserviceApi({ pool: deps.pool, matrix: deps.config.matrix, startInvites: (invites) => startInviteSagas(deps, invites) }));
   app.use(
     bodyParser({
       enableTypes: ['json'],

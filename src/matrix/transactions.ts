@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { claimTransaction, claimTweenEvent, forgetMemberSync, MEMBERSHIPS, setMembership, setTweenEventOutcome, type Membership } from '../db/matrix';
+import { claimTransaction, claimTweenEvent, forgetMemberSync, MEMBERSHIPS, queueInvite, setMembership, setTweenEventOutcome, type Membership } from '../db/matrix';
 import type { DatabasePool, DatabaseTransactionConnection } from '../db/pool';
 import type { InviteInput } from '../domain/matrix';
 import type { Logger } from '../logger';
@@ -11,8 +11,6 @@ export interface TransactionDeps {
   pool: DatabasePool;
   log: Logger;
   serverName: string;
-  /** Starts the saga that joins a bot to a room it was invited to (idempotent per invite). */
-  acceptInvite(invite: InviteInput): Promise<void>;
 }
 
 const ClientEvent = z
@@ -43,12 +41,18 @@ function eventsDigest(events: readonly unknown[]): string {
  * Applies one AS transaction (`PUT /_matrix/app/v1/transactions/{txnId}`). The txnId is recorded in
  * the same database transaction as the effects of its events, so a transaction is applied once:
  * a repeat (same id, same events) answers `applied: false`, and a failure rolls everything back
- * for Synapse to retry.
+ * for Synapse to retry. Nothing here calls another system: invites of our bots are queued in the
+ * outbox (returned in `invites`) for their sagas to be started after commit.
  * Ephemeral events (MSC2409) are not asked for, and ignored when they come.
  */
-export async function applyTransaction(deps: TransactionDeps, txnId: string, events: readonly unknown[]): Promise<{ applied: boolean }> {
+export async function applyTransaction(
+  deps: TransactionDeps,
+  txnId: string,
+  events: readonly unknown[],
+): Promise<{ applied: boolean; invites: InviteInput[] }> {
   return deps.pool.transaction(async (tx) => {
-    if (!(await claimTransaction(tx, txnId, eventsDigest(events), events.length))) return { applied: false };
+    const invites: InviteInput[] = [];
+    if (!(await claimTransaction(tx, txnId, eventsDigest(events), events.length))) return { applied: false, invites };
     for (const raw of events) {
       const parsed = ClientEvent.safeParse(raw);
       if (!parsed.success) {
@@ -56,19 +60,21 @@ export async function applyTransaction(deps: TransactionDeps, txnId: string, eve
         deps.log.warn({ txn_id: txnId, problems: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }, 'malformed event skipped');
         continue;
       }
-      await applyEvent(deps, tx, txnId, parsed.data);
+      const invite = await applyEvent(deps, tx, txnId, parsed.data);
+      if (invite) invites.push(invite);
     }
-    return { applied: true };
+    return { applied: true, invites };
   });
 }
 
-async function applyEvent(deps: TransactionDeps, tx: DatabaseTransactionConnection, txnId: string, event: ClientEvent): Promise<void> {
+/** Applies one event; answers the invite it queued, if it is an invite of one of our bots. */
+async function applyEvent(deps: TransactionDeps, tx: DatabaseTransactionConnection, txnId: string, event: ClientEvent): Promise<InviteInput | undefined> {
   if (event.type === 'm.room.member' && event.state_key !== undefined) {
     const membership = event.content.membership;
-    if (!isMembership(membership)) return;
+    if (!isMembership(membership)) return undefined;
     await setMembership(tx, event.room_id, event.state_key, membership, event.event_id);
-    if (inNamespace(event.state_key, deps.serverName)) await onOurMembership(deps, tx, event, membership);
-    return;
+    if (inNamespace(event.state_key, deps.serverName)) return onOurMembership(deps, tx, event, membership);
+    return undefined;
   }
   if (event.type.startsWith('m.tween.')) {
     // Claimed first: the same event in two transactions reaches its handler once.
@@ -81,24 +87,35 @@ async function applyEvent(deps: TransactionDeps, tx: DatabaseTransactionConnecti
       content: event.content,
       originServerTs: event.origin_server_ts,
     });
-    if (!claimed) return;
+    if (!claimed) return undefined;
     const incoming: IncomingEvent = event;
     await setTweenEventOutcome(tx, event.event_id, await dispatchTweenEvent(incoming, { tx, serverName: deps.serverName, log: deps.log }));
   }
+  return undefined;
 }
 
-/** A membership change of one of our users: accept invites of the bots we run; notice when we lose sight of a room. */
-async function onOurMembership(deps: TransactionDeps, tx: DatabaseTransactionConnection, event: ClientEvent, membership: Membership): Promise<void> {
+/**
+ * A membership change of one of our users: queue the acceptance of an invite of a bot we run (the
+ * outbox), and notice when we lose sight of a room.
+ */
+async function onOurMembership(
+  deps: TransactionDeps,
+  tx: DatabaseTransactionConnection,
+  event: ClientEvent,
+  membership: Membership,
+): Promise<InviteInput | undefined> {
   const userId = event.state_key!;
   if (membership === 'invite') {
-    if (await botFor(tx, userId, deps.serverName)) {
-      await deps.acceptInvite({ roomId: event.room_id, botUserId: userId, inviter: event.sender, inviteEventId: event.event_id });
-    } else {
+    if (!(await botFor(tx, userId, deps.serverName))) {
       deps.log.info({ room_id: event.room_id, user_id: userId }, 'invite for a user we do not run: ignored');
+      return undefined;
     }
-    return;
+    const invite = { roomId: event.room_id, botUserId: userId, inviter: event.sender, inviteEventId: event.event_id };
+    await queueInvite(tx, invite);
+    return invite;
   }
   if (membership === 'leave' || membership === 'ban') {
     if ((await ourBotsIn(tx, event.room_id, deps.serverName)).length === 0) await forgetMemberSync(tx, event.room_id);
   }
+  return undefined;
 }

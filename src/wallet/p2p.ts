@@ -34,6 +34,9 @@ export interface P2PDeps {
   rooms: Rooms;
 }
 
+/** What starting a saga needs (the API's requests, and its sweeper). */
+type SagaStartDeps = Pick<P2PDeps, 'pool' | 'temporal' | 'log'> & { config: Pick<Config, 'p2p' | 'sagaAnswerTimeoutMs'> };
+
 export interface InitiateRequest {
   recipient: string;
   amount: bigint;
@@ -57,7 +60,7 @@ function requestHash(r: InitiateRequest): string {
   return createHash('sha256').update(canonical).digest('hex');
 }
 
-function sagaInput(t: Transfer, config: P2PDeps['config'], now: Date): P2PInput {
+function sagaInput(t: Transfer, config: Pick<Config, 'p2p'>, now: Date): P2PInput {
   return {
     transferId: t.id,
     sender: { userId: t.sender_user_id, walletId: t.sender_wallet_id },
@@ -80,7 +83,7 @@ function sagaInput(t: Transfer, config: P2PDeps['config'], now: Date): P2PInput 
  * Starts the transfer's saga, or finds it running. The workflow id comes from the transfer id, so
  * concurrent or retried requests reach one workflow; a finished one is left alone.
  */
-async function startSaga(deps: P2PDeps, t: Transfer): Promise<void> {
+async function startSaga(deps: SagaStartDeps, t: Transfer): Promise<void> {
   const amount = `${amountToJson(t.amount, t.currency)} ${t.currency}`;
   try {
     await withAnswerDeadline(deps, () => deps.temporal.client.workflow.start<typeof p2pTransfer>('p2pTransfer', {
@@ -109,7 +112,7 @@ async function startSaga(deps: P2PDeps, t: Transfer): Promise<void> {
  * workflow id) closes it: with its window already over, it cancels the transfer at once. A saga
  * that is running already is left to itself.
  */
-export async function sweepUnstartedTransfers(deps: P2PDeps, graceMs: number): Promise<number> {
+export async function sweepUnstartedTransfers(deps: SagaStartDeps, graceMs: number): Promise<number> {
   const overdue = await overdueTransfers(deps.pool, new Date(Date.now() - graceMs), 100);
   for (const transfer of overdue) await startSaga(deps, transfer);
   return overdue.length;
@@ -231,7 +234,7 @@ function serviceUnavailable(message: string, details: Record<string, unknown>): 
 }
 
 /** Temporal calls give up after SAGA_ANSWER_TIMEOUT_MS: a saga whose worker or database is down answers 503, not never. */
-function withAnswerDeadline<T>(deps: P2PDeps, call: () => Promise<T>): Promise<T> {
+function withAnswerDeadline<T>(deps: SagaStartDeps, call: () => Promise<T>): Promise<T> {
   return deps.temporal.client.withDeadline(Date.now() + deps.config.sagaAnswerTimeoutMs, call);
 }
 

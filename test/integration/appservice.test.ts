@@ -73,6 +73,16 @@ async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean
   }
 }
 
+/** The invite's saga, once the API has started it after the transaction committed. */
+async function inviteSaga(inviteEventId: string) {
+  const handle = api.temporal.client.workflow.getHandle(inviteWorkflowId(inviteEventId));
+  await eventually(
+    () => handle.describe().then(() => true, () => false),
+    (started) => started,
+  );
+  return handle;
+}
+
 describe('hs_token', () => {
   // Every row has three items: jest takes a test function with more parameters than the row for one that wants `done`.
   const routes: [string, string, unknown][] = [
@@ -188,25 +198,33 @@ describe('transactions', () => {
   });
 
   it('rolls everything back when processing fails, so the retried transaction applies once', async () => {
-    // An API whose Temporal is unreachable cannot start the invite saga: the whole transaction fails.
-    const broken = await startTestApi(db, { ...matrixEnv, TEMPORAL_ADDRESS: '127.0.0.1:1' });
     const room = newRoom();
+    const poisoned = '!poisoned:tmcp.test';
     const id = txnId();
-    const events = [member(room, '@alice:tmcp.test', 'join'), member(room, PAYMENTS, 'invite', '@alice:tmcp.test')];
-    // What the invite saga reads once the bot has joined (it runs after the retry succeeds).
-    hs.replyFor('joined_members', room, { status: 200, body: { joined: { '@alice:tmcp.test': {}, [PAYMENTS]: {} } } });
+    const events = [member(room, '@alice:tmcp.test', 'join'), member(room, PAYMENTS, 'invite', '@alice:tmcp.test'), member(poisoned, '@bob:tmcp.test', 'join')];
+    // The database fails on the last event, after the first two were applied.
+    await db.pool.query(sql.unsafe`
+      CREATE FUNCTION fail_poisoned_room() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.room_id = '!poisoned:tmcp.test' THEN RAISE EXCEPTION 'disk full (test)'; END IF; RETURN NEW; END $$`);
+    await db.pool.query(sql.unsafe`CREATE TRIGGER fail_poisoned_room BEFORE INSERT ON matrix_rooms FOR EACH ROW EXECUTE FUNCTION fail_poisoned_room()`);
     try {
-      const failed = await put(events, id, broken);
+      const failed = await put(events, id);
       expect(failed.status).toBeGreaterThanOrEqual(500);
       expect(failed.body.errcode).toBe('M_UNKNOWN');
     } finally {
-      await broken.close();
+      await db.pool.query(sql.unsafe`DROP TRIGGER fail_poisoned_room ON matrix_rooms`);
+      await db.pool.query(sql.unsafe`DROP FUNCTION fail_poisoned_room()`);
     }
     expect(await membershipOf(room, '@alice:tmcp.test')).toBeNull();
+    expect(await db.pool.exists(sql.unsafe`SELECT 1 FROM matrix_invite_outbox WHERE room_id = ${room}`)).toBe(false);
+    // What the invite saga reads once the bot has joined (it runs after the retry succeeds).
+    hs.replyFor('joined_members', room, { status: 200, body: { joined: { '@alice:tmcp.test': {}, [PAYMENTS]: {} } } });
     expect(await put(events, id)).toMatchObject({ status: 200 });
     expect(await membershipOf(room, '@alice:tmcp.test')).toBe('join');
     expect(await membershipOf(room, PAYMENTS)).toBe('invite');
-  }, 60_000);
+    expect(await membershipOf(poisoned, '@bob:tmcp.test')).toBe('join');
+    expect(await (await inviteSaga(events[1]!.event_id)).result()).toEqual({ joined: true, membersRead: true });
+  });
 
   it('accepts ephemeral events and ignores them', async () => {
     const res = await as('PUT', `/_matrix/app/v1/transactions/${txnId()}`, {
@@ -246,7 +264,7 @@ describe('bots and invites', () => {
     const invite = member(room, PAYMENTS, 'invite', '@alice:tmcp.test');
     hs.replyFor('joined_members', room, { status: 200, body: { joined: { [PAYMENTS]: {}, '@alice:tmcp.test': {} } } });
     expect(await put([invite])).toMatchObject({ status: 200 });
-    const handle = api.temporal.client.workflow.getHandle(inviteWorkflowId(invite.event_id));
+    const handle = await inviteSaga(invite.event_id);
     expect(await handle.result()).toEqual({ joined: true, membersRead: true });
     // It joins, then reads who joined before it (Synapse sends the room's events only from now on).
     expect(hs.calls.filter((c) => c.args[0] === room)).toMatchObject([
@@ -278,7 +296,7 @@ describe('bots and invites', () => {
     hs.replyFor('join', room, { status: 403, body: { errcode: 'M_FORBIDDEN', error: 'You are not invited to this room.' } });
     const invite = member(room, `@ma_demo:${SERVER}`, 'invite', '@alice:tmcp.test');
     expect(await put([invite])).toMatchObject({ status: 200 });
-    const failed = await api.temporal.client.workflow.getHandle(inviteWorkflowId(invite.event_id)).result().catch((err: unknown) => err);
+    const failed = await (await inviteSaga(invite.event_id)).result().catch((err: unknown) => err);
     expect(failed).toBeInstanceOf(WorkflowFailedError);
     expect((failed as WorkflowFailedError).cause).toMatchObject({ type: 'MATRIX_JOIN_REFUSED', message: expect.stringContaining('not invited') });
     expect(hs.calls.filter((c) => c.args[0] === room).map((c) => c.kind)).toEqual(['join']);
@@ -343,7 +361,7 @@ describe('room membership for wallets', () => {
     hs.replyFor('joined_members', shared, { status: 200, body: { joined: { [PAYMENTS]: {}, [alice.userId]: {}, [bob.userId]: {} } } });
     const invite = member(shared, PAYMENTS, 'invite', alice.userId);
     await put([invite]);
-    expect(await api.temporal.client.workflow.getHandle(inviteWorkflowId(invite.event_id)).result()).toEqual({ joined: true, membersRead: true });
+    expect(await (await inviteSaga(invite.event_id)).result()).toEqual({ joined: true, membersRead: true });
     await put([member(shared, PAYMENTS, 'join')]);
   });
 

@@ -1,6 +1,10 @@
 import type { Middleware } from 'koa';
+import { ServiceError } from '@temporalio/client';
+import { BackendTerminatedError, BackendTerminatedUnexpectedlyError, ConnectionError } from 'slonik';
 import { DomainError, type ErrorCode } from '../../domain/errors';
 import type { AppContext, AppState } from '../state';
+
+const RETRY_AFTER_SECONDS = 5;
 
 /** PROTO 12.1 error body. */
 export function errorBody(ctx: AppContext, code: ErrorCode, message: string, details?: Record<string, unknown>, inline = false) {
@@ -22,6 +26,26 @@ function httpStatusOf(err: unknown): number | undefined {
     return err.status;
   }
   return undefined;
+}
+
+const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH']);
+const GRPC_UNAVAILABLE = new Set([4, 8, 14]);
+
+/**
+ * PostgreSQL or Temporal could not be reached (refused, reset, timed out): the request may succeed
+ * when retried, so it is a 503 with Retry-After, not a 500.
+ */
+function serviceUnreachable(err: unknown): boolean {
+  if (err instanceof ConnectionError || err instanceof BackendTerminatedError || err instanceof BackendTerminatedUnexpectedlyError) return true;
+  const code = typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
+  if (typeof code === 'string' && NETWORK_ERRORS.has(code)) return true;
+  // A gRPC call to Temporal that could not be made or timed out (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED).
+  if (err instanceof ServiceError) {
+    const grpcCode: unknown = (err.cause as { code?: unknown } | undefined)?.code;
+    return typeof grpcCode === 'number' && GRPC_UNAVAILABLE.has(grpcCode);
+  }
+  const cause = err instanceof Error ? err.cause : undefined;
+  return cause !== undefined && cause !== err && serviceUnreachable(cause);
 }
 
 /** Turns any error into the PROTO 12.1 body. Unknown errors are logged and answered as a generic 500. */
@@ -47,6 +71,13 @@ export function protoErrors(): Middleware<AppState> {
         ctx.status = status;
         const code: ErrorCode = status === 405 ? 'METHOD_NOT_ALLOWED' : status === 404 ? 'NOT_FOUND' : 'INVALID_REQUEST';
         ctx.body = errorBody(ctx, code, (err as Error).message);
+        return;
+      }
+      if (serviceUnreachable(err)) {
+        ctx.state.log.warn({ err }, 'a service this request needs is unreachable');
+        ctx.status = 503;
+        ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
+        ctx.body = errorBody(ctx, 'SERVICE_UNAVAILABLE', 'A service this request needs is unavailable; retry shortly', { retry_after_seconds: RETRY_AFTER_SECONDS });
         return;
       }
       ctx.state.log.error({ err }, 'unhandled error');

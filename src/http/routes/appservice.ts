@@ -15,7 +15,8 @@ export interface AppserviceDeps {
   pool: DatabasePool;
   /** Undefined when Matrix is off: no hs_token is configured, so every request is refused. */
   matrix: (BotSettings & { hsToken: string }) | undefined;
-  acceptInvite(invite: InviteInput): Promise<void>;
+  /** Starts the sagas of invites a transaction queued, after it committed (in the background). */
+  startInvites(invites: readonly InviteInput[]): Promise<unknown>;
 }
 
 const PREFIX = '/_matrix/app/v1';
@@ -78,8 +79,10 @@ export function appserviceApi(deps: AppserviceDeps): Middleware<AppState> {
     router.put(`${base}/transactions/:txnId`, async (ctx) => {
       const { serverName } = requireMatrix();
       const body = parseInput(TransactionBody, ctx.request.body ?? {});
-      const { applied } = await applyTransaction({ pool: deps.pool, log: ctx.state.log, serverName, acceptInvite: deps.acceptInvite }, ctx.params.txnId!, body.events);
+      const { applied, invites } = await applyTransaction({ pool: deps.pool, log: ctx.state.log, serverName }, ctx.params.txnId!, body.events);
       ctx.state.log.info({ txn_id: ctx.params.txnId, events: body.events.length, applied }, applied ? 'AS transaction applied' : 'AS transaction repeated: already applied');
+      // Answered without waiting: a Temporal that is down leaves the invites queued for the sweeper.
+      if (invites.length > 0) void deps.startInvites(invites).catch((err: unknown) => ctx.state.log.warn({ err }, 'invite sagas not started yet'));
       ctx.body = {};
     });
 

@@ -1,0 +1,56 @@
+import type { Config } from './config';
+import type { DatabasePool } from './db/pool';
+import type { Logger } from './logger';
+import { sweepQueuedInvites } from './matrix/invites';
+import type { Temporal } from './temporal/client';
+import { sweepUnstartedTransfers } from './wallet/p2p';
+
+export interface SweepDeps {
+  pool: DatabasePool;
+  temporal: Temporal;
+  log: Logger;
+  config: Pick<Config, 'p2p' | 'sagaAnswerTimeoutMs'>;
+}
+
+export interface SweepTimes {
+  intervalMs: number;
+  /** An invite is swept once its after-commit start has had time to happen. */
+  inviteGraceMs: number;
+  /** A transfer is swept this long after its authorization window, when its own saga would have cancelled it. */
+  transferGraceMs: number;
+}
+
+export const SWEEP_TIMES: SweepTimes = { intervalMs: 15_000, inviteGraceMs: 10_000, transferGraceMs: 60_000 };
+
+/**
+ * Starts what should have started (the outbox rule): invite sagas queued by homeserver
+ * transactions, and P2P sagas whose start failed after the transfer was stored. Every start is
+ * idempotent by workflow id, so several API replicas may sweep at once. One round at a time.
+ */
+export function startSagaSweeps(deps: SweepDeps, times: SweepTimes = SWEEP_TIMES): { stop(): Promise<void> } {
+  const jobs = [
+    { name: 'invites', run: () => sweepQueuedInvites(deps, times.inviteGraceMs) },
+    { name: 'p2p', run: () => sweepUnstartedTransfers(deps, times.transferGraceMs) },
+  ];
+  let running: Promise<void> | undefined;
+  const sweep = async () => {
+    for (const job of jobs) {
+      try {
+        const swept = await job.run();
+        if (swept > 0) deps.log.info({ job: job.name, swept }, 'swept sagas that had not started');
+      } catch (err) {
+        deps.log.warn({ err, job: job.name }, 'sweep failed; next round retries');
+      }
+    }
+  };
+  const timer = setInterval(() => {
+    running ??= sweep().finally(() => (running = undefined));
+  }, times.intervalMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,222 @@
+import pino from 'pino';
+import { sql } from 'slonik';
+import { z } from 'zod';
+import { createDatabasePool } from '../../src/db/pool';
+import { inviteWorkflowId } from '../../src/domain/matrix';
+import { startSagaSweeps } from '../../src/sweeps';
+import { startTestApi, type TestApi } from '../helpers/api';
+import { freshDatabase, type TestDatabase } from '../helpers/db';
+import { available, confirm, expectError, initiate, walletUser } from '../helpers/p2p';
+import { startStubHomeserver, type StubHomeserver } from '../helpers/stubHomeserver';
+import { hostPort, startTcpProxy, type TcpProxy } from '../helpers/tcpProxy';
+import { startTestWorker, uniqueTaskQueue, type TestWorker } from '../helpers/worker';
+import { testEnv } from '../setup/env';
+
+/**
+ * The money path when a part is down: PostgreSQL or Temporal cut off from one process by a TCP
+ * proxy, or the worker stopped. Calls answer 503 with Retry-After within SAGA_ANSWER_TIMEOUT_MS
+ * instead of hanging, nothing is half-written, and the same call repeated later gets the outcome.
+ */
+const ANSWER_TIMEOUT_MS = 2500;
+const silent = pino({ level: 'silent' });
+
+let db: TestDatabase;
+let taskQueue: string;
+let worker: TestWorker | undefined;
+const cleanups: (() => Promise<unknown>)[] = [];
+
+beforeAll(async () => {
+  db = await freshDatabase();
+  taskQueue = uniqueTaskQueue('outages');
+  worker = await startTestWorker(db, { taskQueue });
+});
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+afterAll(async () => {
+  await worker?.stop();
+  await db.close();
+});
+
+async function proxy(address: string): Promise<TcpProxy> {
+  const p = await startTcpProxy(hostPort(address));
+  cleanups.push(() => p.close());
+  return p;
+}
+
+async function api(env: Record<string, string> = {}, database: TestDatabase = db): Promise<TestApi> {
+  const started = await startTestApi(database, { TEMPORAL_TASK_QUEUE: taskQueue, SAGA_ANSWER_TIMEOUT_MS: String(ANSWER_TIMEOUT_MS), MATRIX_EVENT_WAIT_MS: '1000', ...env });
+  cleanups.push(() => started.close());
+  return started;
+}
+
+/** The test database reached through a proxy, as one process sees it. */
+async function proxiedDatabase(p: TcpProxy): Promise<TestDatabase> {
+  const url = new URL(db.url);
+  url.host = p.address;
+  const pool = await createDatabasePool(url.toString(), { maximumPoolSize: 5 });
+  cleanups.push(() => pool.end());
+  return { ...db, url: url.toString(), pool };
+}
+
+async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, withinMs = 30_000): Promise<T> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    const value = await read();
+    if (done(value) || Date.now() > deadline) return value;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function expectUnavailable(res: { status: number; body: any; headers: Headers }): void {
+  expectError(res, 503, 'SERVICE_UNAVAILABLE');
+  expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+}
+
+const statusOf = (id: string) => db.pool.oneFirst(sql.type(z.object({ status: z.string() }))`SELECT status FROM p2p_transfers WHERE id = ${id}`);
+
+describe('confirm never hangs', () => {
+  it('answers 503 while the worker is stopped, and the same confirm later gets the outcome', async () => {
+    const server = await api();
+    const alice = await walletUser(server, { name: 'alice', fund: '10.00' });
+    const bob = await walletUser(server, { name: 'bob' });
+    const id = (await initiate(server, alice, { recipient: bob.userId, amount: '2.00' })).body.transfer_id;
+    await worker!.stop();
+    worker = undefined;
+
+    const started = Date.now();
+    const res = await confirm(server, alice, id);
+    expectUnavailable(res);
+    expect(Date.now() - started).toBeLessThan(ANSWER_TIMEOUT_MS + 2000);
+    expect(await available(server, bob)).toBe(0);
+
+    worker = await startTestWorker(db, { taskQueue });
+    const retried = await eventually(() => confirm(server, alice, id), (r) => r.status !== 503);
+    expect(retried.status).toBe(200);
+    expect(retried.body.status).toBe('completed');
+    expect(await available(server, bob)).toBe(2);
+  });
+
+  it('answers 503 at once while the API cannot reach PostgreSQL, and the same confirm later goes through', async () => {
+    const pg = await proxy(db.url);
+    const server = await api({}, await proxiedDatabase(pg));
+    const alice = await walletUser(server, { name: 'alice', fund: '10.00' });
+    const bob = await walletUser(server, { name: 'bob' });
+    const id = (await initiate(server, alice, { recipient: bob.userId, amount: '3.00' })).body.transfer_id;
+
+    pg.down();
+    const started = Date.now();
+    expectUnavailable(await confirm(server, alice, id));
+    expectUnavailable(await server.call('GET', '/api/v1/wallet/balance', { token: alice.token }));
+    expect(Date.now() - started).toBeLessThan(ANSWER_TIMEOUT_MS + 2000);
+
+    pg.up();
+    const retried = await eventually(() => confirm(server, alice, id), (r) => r.status !== 503);
+    expect(retried.body.status).toBe('completed');
+    expect(await available(server, bob)).toBe(3);
+  });
+
+  it('answers 503 while the worker cannot reach PostgreSQL, then the outcome of the first call once it can', async () => {
+    const pg = await proxy(db.url);
+    const cutOff = await startTestWorker(await proxiedDatabase(pg), { taskQueue: uniqueTaskQueue('outages-pg') });
+    cleanups.push(() => cutOff.stop());
+    const server = await api({ TEMPORAL_TASK_QUEUE: cutOff.taskQueue });
+    const alice = await walletUser(server, { name: 'alice', fund: '10.00' });
+    const bob = await walletUser(server, { name: 'bob' });
+    const id = (await initiate(server, alice, { recipient: bob.userId, amount: '4.00' })).body.transfer_id;
+
+    pg.down();
+    expectUnavailable(await confirm(server, alice, id));
+    expect(await statusOf(id)).toBe('pending_authorization');
+    pg.up();
+    const retried = await eventually(() => confirm(server, alice, id), (r) => r.status !== 503, 60_000);
+    expect(retried.status).toBe(200);
+    expect(retried.body.status).toBe('completed');
+    expect(await available(server, bob)).toBe(4);
+  });
+});
+
+describe('a transfer whose saga never started', () => {
+  it('answers initiate 503 while Temporal is down, and the sweeper cancels the stored transfer after its window', async () => {
+    const temporal = await proxy(testEnv('temporalAddress'));
+    const server = await api({ TEMPORAL_ADDRESS: temporal.address, P2P_AUTHORIZATION_WINDOW_SECONDS: '1' });
+    const alice = await walletUser(server, { name: 'alice', fund: '10.00' });
+    const bob = await walletUser(server, { name: 'bob' });
+    temporal.down();
+    const res = await initiate(server, alice, { recipient: bob.userId, amount: '1.00', idempotency_key: 'never-started' });
+    expectUnavailable(res);
+    const { id } = await db.pool.one(sql.type(z.object({ id: z.string() }))`
+      SELECT id FROM p2p_transfers WHERE sender_user_id = ${alice.userId} AND idempotency_key = 'never-started'`);
+    expect(await statusOf(id)).toBe('pending_authorization');
+
+    temporal.up();
+    const sweeps = startSagaSweeps({ pool: db.pool, temporal: server.temporal, log: silent, config: server.config }, { intervalMs: 300, inviteGraceMs: 0, transferGraceMs: 0 });
+    cleanups.push(() => sweeps.stop());
+    expect(await eventually(() => statusOf(id), (s) => s !== 'pending_authorization')).toBe('cancelled');
+    const view = await server.call('GET', `/api/v1/wallet/p2p/${id}`, { token: alice.token });
+    expect(view.body).toMatchObject({ status: 'cancelled', status_reason: 'authorization_window_elapsed' });
+    expect(await available(server, alice)).toBe(10);
+  });
+});
+
+describe('homeserver transactions while Temporal is down', () => {
+  const SERVER = 'tmcp.test';
+  const PAYMENTS = `@_tmcp_payments:${SERVER}`;
+  const HS_TOKEN = 'hs-token-outages-0123456789abcdef';
+  let hs: StubHomeserver;
+  beforeAll(async () => {
+    hs = await startStubHomeserver();
+  });
+  afterAll(async () => {
+    await hs.close();
+  });
+
+  it('accepts a transaction with an invite, keeps membership current at once, and joins the bot once Temporal is back', async () => {
+    const matrix = { homeserverUrl: hs.url, asToken: 'as-token-outages-0123456789abcdef', serverName: SERVER };
+    const joiner = await startTestWorker(db, { taskQueue: uniqueTaskQueue('outages-invites'), matrix });
+    cleanups.push(() => joiner.stop());
+    const temporal = await proxy(testEnv('temporalAddress'));
+    const server = await api({
+      TEMPORAL_ADDRESS: temporal.address,
+      TEMPORAL_TASK_QUEUE: joiner.taskQueue,
+      MATRIX_HOMESERVER_URL: hs.url,
+      MATRIX_AS_TOKEN: matrix.asToken,
+      MATRIX_HS_TOKEN: HS_TOKEN,
+      MATRIX_SERVER_NAME: SERVER,
+    });
+    temporal.down();
+
+    const room = `!outage${Date.now()}:${SERVER}`;
+    const event = (userId: string, membership: string, sender = userId) => ({
+      type: 'm.room.member', room_id: room, sender, state_key: userId, event_id: `$${membership}${Math.random().toString(36).slice(2)}:${SERVER}`, content: { membership },
+    });
+    const invite = event(PAYMENTS, 'invite', '@alice:tmcp.test');
+    const started = Date.now();
+    const res = await server.call('PUT', '/_matrix/app/v1/transactions/outage-1', {
+      headers: { authorization: `Bearer ${HS_TOKEN}` },
+      body: { events: [event('@alice:tmcp.test', 'join'), invite] },
+    });
+    expect(res).toMatchObject({ status: 200, body: {} });
+    expect(Date.now() - started).toBeLessThan(2000);
+    const membership = (userId: string) =>
+      db.pool.maybeOneFirst(sql.type(z.object({ membership: z.string() }))`SELECT membership FROM room_members WHERE room_id = ${room} AND user_id = ${userId}`);
+    expect(await membership('@alice:tmcp.test')).toBe('join');
+    expect(await membership(PAYMENTS)).toBe('invite');
+    const queued = () => db.pool.anyFirst(sql.type(z.object({ invite_event_id: z.string() }))`SELECT invite_event_id FROM matrix_invite_outbox WHERE room_id = ${room}`);
+    expect(await queued()).toEqual([invite.event_id]);
+
+    // While Temporal stays down the sweeper's tries fail and the invite stays queued.
+    hs.replyFor('joined_members', room, { status: 200, body: { joined: { [PAYMENTS]: {}, '@alice:tmcp.test': {} } } });
+    const sweeps = startSagaSweeps({ pool: db.pool, temporal: server.temporal, log: silent, config: server.config }, { intervalMs: 300, inviteGraceMs: 0, transferGraceMs: 60_000 });
+    cleanups.push(() => sweeps.stop());
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await queued()).toEqual([invite.event_id]);
+    expect(hs.calls.filter((c) => c.kind === 'join' && c.args[0] === room)).toHaveLength(0);
+
+    temporal.up();
+    const joins = await eventually(async () => hs.calls.filter((c) => c.kind === 'join' && c.args[0] === room), (j) => j.length > 0);
+    expect(joins).toMatchObject([{ userId: PAYMENTS }]);
+    expect(await server.temporal.client.workflow.getHandle(inviteWorkflowId(invite.event_id)).result()).toEqual({ joined: true, membersRead: true });
+    expect(await eventually(queued, (q) => q.length === 0)).toEqual([]);
+  });
+});
