@@ -1,7 +1,7 @@
 import type { Config } from '../config';
 import { postEntry, walletBalances, walletUsage } from '../db/ledger';
 import type { DatabasePool } from '../db/pool';
-import { insertWallet, walletById, walletByUser, walletsByUsers, type Wallet } from '../db/wallets';
+import { insertWallet, setRequireP2PAcceptance, walletById, walletByUser, walletsByUsers, type Wallet } from '../db/wallets';
 import { DomainError, invalidField } from '../domain/errors';
 import { amountToJson, parseAmount, type Currency } from '../domain/money';
 import { MAX_VERIFICATION_LEVEL, verificationLevel } from '../domain/verification';
@@ -52,6 +52,12 @@ export async function ownWallet(deps: Pick<WalletDeps, 'pool'>, userId: string):
   const wallet = await walletByUser(deps.pool, userId);
   if (!wallet) throw new DomainError('NO_WALLET', 'You do not have a wallet yet; register one first', { user_id: userId });
   return wallet;
+}
+
+/** The recipient-side P2P policy of the user's wallet: when set, every transfer to it waits for acceptance. */
+export async function setAcceptancePolicy(deps: Pick<WalletDeps, 'pool'>, userId: string, requireAcceptance: boolean) {
+  const wallet = await setRequireP2PAcceptance(deps.pool, (await ownWallet(deps, userId)).id, requireAcceptance);
+  return { wallet_id: wallet.id, require_p2p_acceptance: wallet.require_p2p_acceptance };
 }
 
 export function walletView(wallet: Wallet, balance: { available: bigint }) {

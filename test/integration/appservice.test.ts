@@ -445,6 +445,32 @@ describe('room membership for wallets', () => {
   });
 });
 
+describe('wallet privacy at initiate', () => {
+  it('answers a recipient the sender shares no room with exactly as one without a wallet', async () => {
+    const [alice, dave] = await Promise.all([walletUser(api, { name: 'alice', fund: '5.00' }), walletUser(api, { name: 'dave' })]);
+    const room = newRoom();
+    hs.replyFor('joined_members', room, { status: 200, body: { joined: { [PAYMENTS]: {}, [alice.userId]: {} } } });
+    await put([member(room, PAYMENTS, 'join'), member(room, alice.userId, 'join')]);
+    // A check naming the room reads its member list; from then on its events keep it current.
+    expect((await api.call('GET', `/api/v1/wallet/resolve/${encodeURIComponent(alice.userId)}?room_id=${encodeURIComponent(room)}`, { token: alice.token })).status).toBe(200);
+    const answer = async (recipient: string) => {
+      const res = await initiate(api, alice, { recipient, amount: '1.00' });
+      const { timestamp, request_id, ...error } = res.body.error ?? {};
+      return { status: res.status, error: JSON.stringify(error).replaceAll(recipient, '<recipient>'), stamped: Boolean(timestamp && request_id) };
+    };
+    // Dave has a wallet but shares no room with Alice; @nobody has none.
+    const stranger = await answer(dave.userId);
+    expect(stranger).toMatchObject({ status: 400, stamped: true });
+    expect(JSON.parse(stranger.error)).toMatchObject({ code: 'RECIPIENT_NO_WALLET', recipient: '<recipient>' });
+    expect(await answer('@nobody:tmcp.test')).toEqual(stranger);
+    expect(JSON.stringify(stranger)).not.toContain(dave.walletId);
+
+    // Once they share a room, Dave is an ordinary recipient.
+    await put([member(room, dave.userId, 'join')]);
+    expect((await initiate(api, alice, { recipient: dave.userId, amount: '1.00' })).status).toBe(201);
+  });
+});
+
 describe('bots at start', () => {
   it('keeps retrying while the homeserver is down, and sets the bots up once it answers', async () => {
     const later = await startStubHomeserver();

@@ -1,11 +1,10 @@
 import Router from '@koa/router';
 import { z } from 'zod';
 import type { Config } from '../../config';
-import { setRequireP2PAcceptance } from '../../db/wallets';
 import type { DatabasePool } from '../../db/pool';
 import { enrollTotp, registerDevice, setPin } from '../../wallet/mfa';
 import type { ProofDeps } from '../../wallet/paymentProofs';
-import { ownWallet } from '../../wallet/wallets';
+import { setAcceptancePolicy } from '../../wallet/wallets';
 import type { messengerAuth } from '../middleware/auth';
 import { AuthProof, DeviceId } from '../schemas';
 import type { AppState } from '../state';
@@ -79,9 +78,7 @@ export function paymentMethodRoutes(
 
   router.put('/settings', auth('wallet:pay'), async (ctx) => {
     const body = parseInput(SettingsBody, ctx.request.body ?? {});
-    const wallet = await ownWallet(deps, ctx.state.messengerUser!);
-    const updated = await setRequireP2PAcceptance(deps.pool, wallet.id, body.require_p2p_acceptance);
-    ctx.body = { wallet_id: updated.id, require_p2p_acceptance: updated.require_p2p_acceptance };
+    ctx.body = await setAcceptancePolicy(deps, ctx.state.messengerUser!, body.require_p2p_acceptance);
   });
 
   return router;
