@@ -13,6 +13,7 @@ import { testKeys } from '../helpers/keys';
 import { startApiProcess } from '../helpers/serverProcess';
 import { startStubHomeserver, type StubHomeserver } from '../helpers/stubHomeserver';
 import { startTestWorker, uniqueTaskQueue, type TestWorker } from '../helpers/worker';
+import { eventually } from '../helpers/eventually';
 import { freePort } from '../setup/globalSetup';
 
 const SERVER = 'tmcp.test';
@@ -64,14 +65,6 @@ async function membershipOf(roomId: string, userId: string): Promise<string | nu
     SELECT membership FROM room_members WHERE room_id = ${roomId} AND user_id = ${userId}`);
 }
 
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, withinMs = 15_000): Promise<T> {
-  const deadline = Date.now() + withinMs;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** The invite's saga, once the API has started it after the transaction committed. */
 async function inviteSaga(inviteEventId: string) {

@@ -8,6 +8,7 @@ import { available, confirm, initiate, walletUser } from '../helpers/p2p';
 import { recordHistory } from '../helpers/histories';
 import { startStubHomeserver, type StubHomeserver } from '../helpers/stubHomeserver';
 import { startTestWorker, uniqueTaskQueue, type TestWorker } from '../helpers/worker';
+import { eventually } from '../helpers/eventually';
 
 const AS_TOKEN = 'as-token-for-the-stub-0123456789';
 const ROOM = '!chat:tmcp.test';
@@ -58,14 +59,6 @@ const transferRow = (id: string) =>
   )`
     SELECT status, event_id, status_event_id, event_error, status_event_error FROM p2p_transfers WHERE id = ${id}`);
 
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, withinMs = 20_000): Promise<T> {
-  const deadline = Date.now() + withinMs;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function sentTransfer(target: TestApi, amount = '4.20', extra: Record<string, unknown> = { room_id: ROOM }) {
   const alice = await walletUser(target, { name: 'alice', fund: '2000.00' });

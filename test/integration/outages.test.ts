@@ -10,6 +10,7 @@ import { available, confirm, expectError, initiate, walletUser } from '../helper
 import { startStubHomeserver, type StubHomeserver } from '../helpers/stubHomeserver';
 import { hostPort, startTcpProxy, type TcpProxy } from '../helpers/tcpProxy';
 import { startTestWorker, uniqueTaskQueue, type TestWorker } from '../helpers/worker';
+import { eventually } from '../helpers/eventually';
 import { testEnv } from '../setup/env';
 
 /**
@@ -59,14 +60,6 @@ async function proxiedDatabase(p: TcpProxy): Promise<TestDatabase> {
   return { ...db, url: url.toString(), pool };
 }
 
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, withinMs = 30_000): Promise<T> {
-  const deadline = Date.now() + withinMs;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 function expectUnavailable(res: { status: number; body: any; headers: Headers }): void {
   expectError(res, 503, 'SERVICE_UNAVAILABLE');
