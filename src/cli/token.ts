@@ -7,7 +7,7 @@ import { createDatabasePool } from '../db/pool';
 import { walletByUser } from '../db/wallets';
 import { parseScopeString } from '../domain/scopes';
 import { MatrixUserId } from '../http/schemas';
-import { localDatabaseUrl } from '../dev/secrets';
+import { applyDevMatrixTokens, localDatabaseUrl } from '../dev/secrets';
 
 const USAGE = 'usage: npm run token -- --user @alice:localhost --client ma_demo --scope "wallet:balance wallet:pay" [--ttl 3600]';
 
@@ -17,6 +17,7 @@ const USAGE = 'usage: npm run token -- --user @alice:localhost --client ma_demo 
  */
 async function main(): Promise<void> {
   loadDotEnv();
+  await applyDevMatrixTokens();
   const config = loadConfigOrExit();
   if (config.mode === 'production') throw new Error('npm run token is for development; production tokens come from the OAuth endpoints');
   const { values } = parseArgs({

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { loadConfigOrExit, loadDotEnv } from '../config';
 import { createLogger } from '../logger';
 import { appserviceRegistration, registrationYaml } from '../matrix/registration';
-import { ensureDevSecrets } from './secrets';
+import { applyDevMatrixTokens, ensureDevSecrets } from './secrets';
 import { configureSynapse, ensureSynapseInstalled, registerSynapseUser, startSynapse } from './synapse';
 
 /**
@@ -16,6 +16,7 @@ import { configureSynapse, ensureSynapseInstalled, registerSynapseUser, startSyn
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { user: { type: 'string', multiple: true }, port: { type: 'string', default: '8008' } }, strict: true });
   loadDotEnv();
+  await applyDevMatrixTokens();
   const config = loadConfigOrExit();
   const log = createLogger(config.logLevel, 'tmcp-dev-synapse');
   const port = Number(values.port);

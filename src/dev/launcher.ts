@@ -1,13 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { dataDirFrom, loadConfigOrExit, loadDotEnv } from '../config';
+import { loadConfigOrExit, loadDotEnv } from '../config';
 import { ensureDevKeysFile } from '../auth/keys';
 import { migrate } from '../db/migrate';
 import { createLogger } from '../logger';
 import { startEmbeddedPostgres, type RunningPostgres } from './embeddedPostgres';
-import { ensureDevSecrets } from './secrets';
-import { findTemporalCli, startTemporalDevServer, type RunningTemporal } from './temporalDevServer';
+import { applyDevMatrixTokens, ensureDevSecrets } from './secrets';
+import { ensureTemporalCli } from './temporalCli';
+import { startTemporalDevServer, type RunningTemporal } from './temporalDevServer';
 
 /**
  * `npm start`: the whole server on one machine. Starts what the environment does not point
@@ -17,12 +18,7 @@ import { findTemporalCli, startTemporalDevServer, type RunningTemporal } from '.
  */
 async function main(): Promise<void> {
   loadDotEnv();
-  // With a homeserver named, the AS tokens default to those `npm run dev:synapse` registered with it.
-  if (process.env.MATRIX_HOMESERVER_URL) {
-    const { matrix_as_token, matrix_hs_token } = await ensureDevSecrets(dataDirFrom());
-    process.env.MATRIX_AS_TOKEN ??= matrix_as_token;
-    process.env.MATRIX_HS_TOKEN ??= matrix_hs_token;
-  }
+  await applyDevMatrixTokens();
   const config = loadConfigOrExit();
   const log = createLogger(config.logLevel, 'tmcp-dev');
   await mkdir(config.dataDir, { recursive: true });
@@ -60,7 +56,7 @@ async function main(): Promise<void> {
       log.info({ port: config.database.embeddedPort, data: path.join(config.dataDir, 'postgres') }, 'embedded PostgreSQL running');
     }
     if (!config.temporal.address) {
-      const cliPath = findTemporalCli(config.temporal.cliPath);
+      const cliPath = await ensureTemporalCli({ configured: config.temporal.cliPath }, (line) => process.stdout.write(`${line}\n`));
       temporal = await startTemporalDevServer({
         cliPath,
         dbFile: path.join(config.dataDir, 'temporal.sqlite'),
@@ -81,10 +77,13 @@ async function main(): Promise<void> {
     for (const [name, entry] of [['worker', 'src/worker.ts'], ['api', 'src/api.ts']] as const) {
       const child = spawn(process.execPath, ['--import', 'tsx', entry], { env: childEnv, stdio: 'inherit' });
       child.on('exit', (code, signal) => {
-        if (!stopping) {
+        // Ctrl-C reaches the children too, and one may exit before our own SIGINT handler runs:
+        // wait a moment before taking an exit as a crash.
+        setTimeout(() => {
+          if (stopping) return;
           log.error({ process: name, code, signal }, 'child process exited; stopping everything');
           void stopAll(1);
-        }
+        }, 250);
       });
       children.push(child);
     }
@@ -105,7 +104,8 @@ async function main(): Promise<void> {
       ].join('\n'),
     );
   } catch (err) {
-    log.error({ err }, 'start failed');
+    // The cause in plain words (pino's JSON would bury PostgreSQL's own lines in one string).
+    process.stderr.write(`start failed: ${err instanceof Error ? err.message : String(err)}\n`);
     await stopAll(1);
   }
 }

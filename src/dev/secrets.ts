@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { dataDirFrom } from '../config';
 import { newDataKey } from '../crypto/sealing';
 import { newAppserviceToken } from '../matrix/registration';
 
@@ -40,6 +41,19 @@ export async function ensureDevSecrets(dataDir: string): Promise<DevSecrets> {
   await mkdir(dataDir, { recursive: true });
   await writeFile(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
   return secrets;
+}
+
+/**
+ * With a homeserver named and no AS tokens given, the local tools use the tokens `npm run
+ * dev:synapse` registered with its Synapse (kept in the data folder), as `npm start` does. Never in
+ * production, where the tokens are configuration.
+ */
+export async function applyDevMatrixTokens(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  if (!env.MATRIX_HOMESERVER_URL || env.NODE_ENV === 'production') return;
+  if (env.MATRIX_AS_TOKEN && env.MATRIX_HS_TOKEN) return;
+  const { matrix_as_token, matrix_hs_token } = await ensureDevSecrets(dataDirFrom(env));
+  env.MATRIX_AS_TOKEN ||= matrix_as_token;
+  env.MATRIX_HS_TOKEN ||= matrix_hs_token;
 }
 
 /** DATABASE_URL, or the URL of the embedded PostgreSQL that `npm start` runs, for local CLIs. */

