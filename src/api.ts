@@ -1,16 +1,54 @@
+import cluster from 'node:cluster';
 import { once } from 'node:events';
-import { loadConfigOrExit, loadDotEnv, required } from './config';
+import { loadConfigOrExit, loadDotEnv, required, type Config } from './config';
 import { createApp } from './http/app';
-import { createLogger } from './logger';
+import { createLogger, type Logger } from './logger';
 import { ensureSystemBots } from './matrix/startup';
 import { onShutdown, openDatabase, openTepKeys, sealLegacySecrets, syncMiniapps } from './runtime';
 import { startSagaSweeps } from './sweeps';
 import { createTemporal } from './temporal/client';
 
+/** Set by the primary on the one API process that runs the sweeps (they need no more than one). */
+const SWEEPER_ENV = 'TMCP_API_SWEEPER';
+
+/**
+ * With API_PROCESSES > 1 this process only forks the API processes, which share the port (Node's
+ * cluster module hands connections round-robin), replaces one that dies, and stops them on
+ * SIGINT/SIGTERM.
+ */
+function primary(config: Config, log: Logger): void {
+  let stopping = false;
+  const fork = (sweeper: boolean) => {
+    const child = cluster.fork({ [SWEEPER_ENV]: sweeper ? '1' : '0' });
+    child.on('exit', (code, signal) => {
+      if (stopping) return;
+      log.error({ pid: child.process.pid, code, signal }, 'API process exited; starting another');
+      setTimeout(() => {
+        if (!stopping) fork(sweeper);
+      }, 1000);
+    });
+  };
+  for (let i = 0; i < config.http.processes; i += 1) fork(i === 0);
+  log.info({ processes: config.http.processes }, 'API processes started');
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    for (const child of Object.values(cluster.workers ?? {})) child?.process.kill('SIGTERM');
+    cluster.disconnect(() => process.exit(0));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
 async function main(): Promise<void> {
   loadDotEnv();
   const config = loadConfigOrExit();
   const log = createLogger(config.logLevel, 'tmcp-api');
+  if (config.http.processes > 1 && cluster.isPrimary) {
+    primary(config, log);
+    return;
+  }
+  const sweeper = cluster.isPrimary || process.env[SWEEPER_ENV] === '1';
   if (config.mode === 'production') required(config.adminToken, 'ADMIN_TOKEN');
   const dataKey = required(config.dataKey, 'DATA_ENCRYPTION_KEY');
   const pool = await openDatabase(config, log);
@@ -27,13 +65,13 @@ async function main(): Promise<void> {
   await once(server, 'listening');
   log.info({ url: `http://${config.http.host}:${config.http.port}`, public_url: config.http.publicUrl }, 'API listening');
   const bots = config.matrix ? ensureSystemBots(config.matrix, config.appservice.id, log) : undefined;
-  const sweeps = startSagaSweeps({ pool, temporal, log, config });
+  const sweeps = sweeper ? startSagaSweeps({ pool, temporal, log, config }) : undefined;
   if (!config.matrix) log.info('Matrix is off (no MATRIX_HOMESERVER_URL): room events are skipped and room membership is not checked');
 
   onShutdown(log, async () => {
     bots?.stop();
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    await sweeps.stop();
+    await sweeps?.stop();
     await temporal.close();
     await pool.end();
   });

@@ -33,12 +33,20 @@ const REDACT = [
   '*.private_key',
 ];
 
+/**
+ * Writes to stdout asynchronously: a synchronous write per line blocks the event loop on a slow
+ * terminal or pipe, and under load lines written while one write is in flight go out together.
+ * pino flushes what is buffered when the process exits.
+ */
 export function createLogger(level: string, name: string): Logger {
-  return pino({
-    name,
-    level,
-    redact: { paths: REDACT, censor: '[redacted]' },
-    base: { service: name },
-    timestamp: pino.stdTimeFunctions.isoTime,
-  });
+  return pino(
+    {
+      name,
+      level,
+      redact: { paths: REDACT, censor: '[redacted]' },
+      base: { service: name },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    pino.destination({ dest: 1, sync: false }),
+  );
 }

@@ -34,6 +34,7 @@ export const envSchema = z.object({
 
   HOST: z.string().default('127.0.0.1').describe('interface the API listens on'),
   PORT: port.default(3000).describe('API port, 1-65535'),
+  API_PROCESSES: positiveInt.max(64).default(1).describe('API processes sharing the port (the API is stateless; one per core to spare)'),
   PUBLIC_URL: optionalString.pipe(url.optional()).describe('public base URL of the API; the TEP issuer'),
 
   DATABASE_URL: optionalString.pipe(url.optional()).describe('postgres:// connection URL'),
@@ -106,7 +107,7 @@ export interface Config {
   mode: 'development' | 'production' | 'test';
   logLevel: Env['LOG_LEVEL'];
   dataDir: string;
-  http: { host: string; port: number; publicUrl: string };
+  http: { host: string; port: number; publicUrl: string; processes: number };
   database: { url: string | undefined; poolSize: number; embeddedPort: number };
   temporal: {
     address: string | undefined;
@@ -225,7 +226,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mode: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
     dataDir,
-    http: { host: e.HOST, port: e.PORT, publicUrl },
+    http: { host: e.HOST, port: e.PORT, publicUrl, processes: e.API_PROCESSES },
     database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, embeddedPort: e.EMBEDDED_PG_PORT },
     temporal: {
       address: e.TEMPORAL_ADDRESS,

@@ -5,6 +5,7 @@ import { accountKey, accountOwner, type AccountRef, type EntryInput } from '../d
 import { amountToJson, type Currency } from '../domain/money';
 import { newId } from '../ids';
 import type { DatabaseConnection, DatabaseTransactionConnection } from './pool';
+import { WALLET_COLUMNS, WalletRow } from './wallets';
 
 export interface PostedEntry {
   txnId: string;
@@ -164,6 +165,30 @@ export function walletUsage(db: DatabaseConnection, walletId: string, currency: 
     FROM today
     LEFT JOIN accounts a ON a.kind = 'wallet' AND a.owner = ${walletId} AND a.currency = ${currency}
     LEFT JOIN wallet_usage u ON u.account_id = a.id AND u.day >= date_trunc('month', today.day)::date`);
+}
+
+const WalletBalanceRow = WalletRow.extend({ available: z.bigint(), pending: z.bigint(), used_day: z.bigint(), used_month: z.bigint() });
+export type WalletBalance = z.infer<typeof WalletBalanceRow>;
+
+/**
+ * The user's wallet with its balances and usage in `currency` (the wallet's own when omitted), in
+ * one statement: GET balance is the hottest read, and each round trip costs both processes CPU.
+ */
+export function walletBalanceByUser(db: DatabaseConnection, userId: string, currency?: Currency): Promise<WalletBalance | null> {
+  return db.maybeOne(sql.type(WalletBalanceRow)`
+    WITH w AS (SELECT ${WALLET_COLUMNS}, coalesce(${currency ?? null}, currency) AS cur FROM wallets WHERE user_id = ${userId})
+    SELECT w.*,
+           coalesce((SELECT balance FROM accounts WHERE owner = w.id AND kind = 'wallet' AND currency = w.cur), 0)::int8 AS available,
+           coalesce((SELECT balance FROM accounts WHERE owner = w.id AND kind = 'hold' AND currency = w.cur), 0)::int8 AS pending,
+           usage.day AS used_day, usage.month AS used_month
+    FROM w
+    CROSS JOIN LATERAL (
+      SELECT coalesce(sum(u.outflow) FILTER (WHERE u.day = (now() AT TIME ZONE 'UTC')::date), 0)::int8 AS day,
+             coalesce(sum(u.outflow), 0)::int8 AS month
+      FROM accounts a
+      JOIN wallet_usage u ON u.account_id = a.id AND u.day >= date_trunc('month', now() AT TIME ZONE 'UTC')::date
+      WHERE a.kind = 'wallet' AND a.owner = w.id AND a.currency = w.cur
+    ) usage`);
 }
 
 const TotalsRow = z.object({ currency: z.string(), total: z.bigint() });

@@ -89,12 +89,12 @@ async function main(): Promise<void> {
     }
 
     const apiUrl = `http://localhost:${config.http.port}`;
-    await waitForHealth(`${apiUrl}/health`, () => stopping);
+    await waitForReady(`${apiUrl}/ready`, () => stopping);
     process.stdout.write(
       [
         '',
         'TMCP server is running',
-        `  API            ${apiUrl}  (health: ${apiUrl}/health)`,
+        `  API            ${apiUrl}  (liveness ${apiUrl}/health, readiness ${apiUrl}/ready)`,
         temporal ? `  Temporal UI    http://localhost:${config.temporal.uiPort}` : `  Temporal       ${config.temporal.address}`,
         childEnv.MATRIX_HOMESERVER_URL ? `  Homeserver     ${childEnv.MATRIX_HOMESERVER_URL}` : '  Matrix         off (npm run dev:synapse, then MATRIX_HOMESERVER_URL=http://localhost:8008 npm start)',
         `  Admin token    ${path.join(config.dataDir, 'dev-secrets.json')} (admin_token)`,
@@ -122,7 +122,7 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-async function waitForHealth(url: string, cancelled: () => boolean): Promise<void> {
+async function waitForReady(url: string, cancelled: () => boolean): Promise<void> {
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline && !cancelled()) {
     try {

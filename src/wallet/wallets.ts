@@ -1,5 +1,5 @@
 import type { Config } from '../config';
-import { postEntry, walletBalances, walletUsage } from '../db/ledger';
+import { postEntry, walletBalanceByUser } from '../db/ledger';
 import type { DatabasePool } from '../db/pool';
 import { insertWallet, setRequireP2PAcceptance, walletById, walletByUser, walletsByUsers, type Wallet } from '../db/wallets';
 import { DomainError, invalidField } from '../domain/errors';
@@ -48,9 +48,11 @@ export async function registerWallet(
 }
 
 /** The caller's own wallet; 404 NO_WALLET until they register one. */
+const noWallet = (userId: string) => new DomainError('NO_WALLET', 'You do not have a wallet yet; register one first', { user_id: userId });
+
 export async function ownWallet(deps: Pick<WalletDeps, 'pool'>, userId: string): Promise<Wallet> {
   const wallet = await walletByUser(deps.pool, userId);
-  if (!wallet) throw new DomainError('NO_WALLET', 'You do not have a wallet yet; register one first', { user_id: userId });
+  if (!wallet) throw noWallet(userId);
   return wallet;
 }
 
@@ -83,18 +85,20 @@ function verificationView(wallet: Wallet) {
 }
 
 /** PROTO 6.2.1 */
-export async function balanceView(deps: Pick<WalletDeps, 'pool'>, wallet: Wallet, currency: Currency = wallet.currency) {
-  const [balances, used] = await Promise.all([walletBalances(deps.pool, wallet.id, currency), walletUsage(deps.pool, wallet.id, currency)]);
-  const money = (minor: bigint) => amountToJson(minor, currency);
+export async function balanceView(deps: Pick<WalletDeps, 'pool'>, userId: string, currency?: Currency) {
+  const wallet = await walletBalanceByUser(deps.pool, userId, currency);
+  if (!wallet) throw noWallet(userId);
+  const shown = currency ?? wallet.currency;
+  const money = (minor: bigint) => amountToJson(minor, shown);
   return {
     wallet_id: wallet.id,
     user_id: wallet.user_id,
-    balance: { available: money(balances.available), pending: money(balances.pending), currency },
+    balance: { available: money(wallet.available), pending: money(wallet.pending), currency: shown },
     limits: {
       daily_limit: amountToJson(wallet.daily_limit, wallet.currency),
-      daily_used: money(used.day),
+      daily_used: money(wallet.used_day),
       monthly_limit: amountToJson(wallet.monthly_limit, wallet.currency),
-      monthly_used: money(used.month),
+      monthly_used: money(wallet.used_month),
       transaction_limit: amountToJson(wallet.transaction_limit, wallet.currency),
       currency: wallet.currency,
     },

@@ -93,7 +93,7 @@ async function portOpen(port: number): Promise<boolean> {
 test('npm start runs everything, stops cleanly on Ctrl-C and keeps its data for the next start', async () => {
   const api = `http://127.0.0.1:${ports.api}`;
   const first = launch();
-  const health = await waitForHealthy(`${api}/health`, first.output);
+  const health = await waitForHealthy(`${api}/ready`, first.output);
   expect(health).toMatchObject({ postgres: { reachable: true }, temporal: { reachable: true } });
   expect(first.output()).toContain(`Temporal UI    http://localhost:${ports.ui}`);
   expect((await fetch(`http://127.0.0.1:${ports.ui}/`)).status).toBe(200);
@@ -117,7 +117,7 @@ test('npm start runs everything, stops cleanly on Ctrl-C and keeps its data for 
   const second = launch();
   let secondExit: number | null;
   try {
-    await waitForHealthy(`${api}/health`, second.output);
+    await waitForHealthy(`${api}/ready`, second.output);
     const again = await fetch(`${api}/api/v1/wallet/register`, {
       method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}',
     });

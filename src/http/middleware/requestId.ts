@@ -20,6 +20,9 @@ export function requestId(log: Logger): Middleware<AppState> {
   };
 }
 
+/** Probes poll these all day; their lines would drown the rest, so they log at debug unless they fail. */
+const PROBES = new Set(['/health', '/ready']);
+
 /** One line per request: method, path without the query (it may carry tokens), status, duration. */
 export function accessLog(): Middleware<AppState> {
   return async (ctx, next) => {
@@ -28,7 +31,8 @@ export function accessLog(): Middleware<AppState> {
       await next();
     } finally {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      ctx.state.log.info({ method: ctx.method, path: ctx.path, status: ctx.status, duration_ms: Math.round(ms * 10) / 10 }, 'request');
+      const level = PROBES.has(ctx.path) && ctx.status < 400 ? 'debug' : 'info';
+      ctx.state.log[level]({ method: ctx.method, path: ctx.path, status: ctx.status, duration_ms: Math.round(ms * 10) / 10 }, 'request');
     }
   };
 }

@@ -5,7 +5,22 @@ import type { DatabasePool } from '../../db/pool';
 import type { Temporal } from '../../temporal/client';
 import type { AppState } from '../state';
 
-async function timed(check: () => Promise<unknown>): Promise<{ reachable: boolean; latency_ms: number }> {
+/** How long one readiness check answers every /ready call: probes and load balancers poll often. */
+export const READY_CACHE_MS = 1000;
+
+interface Dependency {
+  reachable: boolean;
+  latency_ms: number;
+}
+
+interface Readiness {
+  ready: boolean;
+  postgres: Dependency;
+  temporal: Dependency;
+  checked_at: string;
+}
+
+async function timed(check: () => Promise<unknown>): Promise<Dependency> {
   const started = performance.now();
   let reachable = true;
   try {
@@ -16,18 +31,45 @@ async function timed(check: () => Promise<unknown>): Promise<{ reachable: boolea
   return { reachable, latency_ms: Math.round(performance.now() - started) };
 }
 
-/** Health (always 200 while the API serves; the body says what it can reach) and the TEP public keys. */
-export function systemRoutes(deps: { pool: DatabasePool; temporal: Temporal; keys: TepKeys }): Router<AppState> {
-  const router = new Router<AppState>();
-
-  router.get('/health', async (ctx) => {
+/**
+ * Checks PostgreSQL and Temporal at most once per READY_CACHE_MS; callers in between (and callers
+ * while a check runs) share its result, so a flood of probes costs the dependencies nothing.
+ */
+function cachedReadiness(deps: { pool: DatabasePool; temporal: Temporal }, now: () => number = Date.now): () => Promise<Readiness> {
+  let last: { at: number; result: Promise<Readiness> } | undefined;
+  const check = async (): Promise<Readiness> => {
     const [postgres, temporal] = await Promise.all([
       timed(() => deps.pool.query(sql.unsafe`SELECT 1`)),
       timed(async () => {
         if (!(await deps.temporal.isReachable())) throw new Error('unreachable');
       }),
     ]);
-    ctx.body = { status: postgres.reachable && temporal.reachable ? 'ok' : 'degraded', postgres, temporal };
+    return { ready: postgres.reachable && temporal.reachable, postgres, temporal, checked_at: new Date().toISOString() };
+  };
+  return () => {
+    if (!last || now() - last.at >= READY_CACHE_MS) last = { at: now(), result: check() };
+    return last.result;
+  };
+}
+
+/**
+ * Liveness (`/health`: the process serves; it touches nothing else), readiness (`/ready`: 200 when
+ * PostgreSQL and Temporal answer, 503 when not, each with its latency) and the TEP public keys.
+ */
+export function systemRoutes(deps: { pool: DatabasePool; temporal: Temporal; keys: TepKeys }): Router<AppState> {
+  const router = new Router<AppState>();
+  const readiness = cachedReadiness(deps);
+
+  router.get('/health', (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { status: 'ok' };
+  });
+
+  router.get('/ready', async (ctx) => {
+    const { ready, ...checks } = await readiness();
+    ctx.set('Cache-Control', 'no-store');
+    ctx.status = ready ? 200 : 503;
+    ctx.body = { status: ready ? 'ok' : 'unavailable', ...checks };
   });
 
   router.get('/.well-known/jwks.json', (ctx) => {

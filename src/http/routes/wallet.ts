@@ -64,8 +64,7 @@ export function walletRoutes(deps: WalletDeps & ResolveDeps, auth: ReturnType<ty
 
   router.get('/balance', auth('wallet:balance'), async (ctx) => {
     const query = parseInput(BalanceQuery, ctx.query, 'query');
-    const wallet = await ownWallet(deps, ctx.state.tep!.userId);
-    ctx.body = await balanceView(deps, wallet, query.currency);
+    ctx.body = await balanceView(deps, ctx.state.tep!.userId, query.currency);
   });
 
   router.get('/transactions', auth('wallet:history'), async (ctx) => {

@@ -1,0 +1,67 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { ADMIN_TOKEN } from '../helpers/api';
+import { freshDatabase, type TestDatabase } from '../helpers/db';
+import { eventually } from '../helpers/eventually';
+import { testKeys } from '../helpers/keys';
+import { startApiProcess } from '../helpers/serverProcess';
+import { uniqueTaskQueue } from '../helpers/worker';
+import { freePort } from '../setup/globalSetup';
+
+/** API_PROCESSES: one port served by several processes of src/api.ts under Node's cluster module. */
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await freshDatabase();
+});
+afterAll(async () => {
+  await db.close();
+});
+
+/** Live child processes of `pid`, from /proc. */
+function childrenOf(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === pid && fields[0] !== 'Z') children.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return children.sort();
+}
+
+test('API_PROCESSES=2 serves one port from two processes, replaces one that dies, and stops them all', async () => {
+  const port = await freePort();
+  const proc = startApiProcess(port, {
+    DATABASE_URL: db.url,
+    TEMPORAL_TASK_QUEUE: uniqueTaskQueue('cluster'),
+    TEP_KEYS_FILE: (await testKeys()).file,
+    ADMIN_TOKEN,
+    API_PROCESSES: '2',
+  });
+  try {
+    const listening = () => proc.output().split('API listening').length - 1;
+    expect(await eventually(async () => listening(), (n) => n === 2, 30_000)).toBe(2);
+    const first = childrenOf(proc.child.pid!);
+    expect(first).toHaveLength(2);
+    const answers = await Promise.all(Array.from({ length: 20 }, () => fetch(`http://127.0.0.1:${port}/health`)));
+    expect(answers.map((r) => r.status)).toEqual(Array(20).fill(200));
+
+    process.kill(first[0]!, 'SIGKILL');
+    expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
+    const replaced = await eventually(async () => childrenOf(proc.child.pid!), (pids) => pids.length === 2 && !pids.includes(first[0]!), 30_000);
+    expect(replaced).toHaveLength(2);
+    expect(replaced).toContain(first[1]);
+    expect(proc.output()).toContain('API process exited; starting another');
+    expect(await eventually(async () => listening(), (n) => n === 3, 30_000)).toBe(3);
+
+    await proc.stop();
+    expect(proc.child.exitCode).toBe(0);
+    const alive = () => replaced.filter((pid) => readdirSync('/proc').includes(String(pid)));
+    expect(await eventually(async () => alive(), (pids) => pids.length === 0, 10_000)).toEqual([]);
+  } finally {
+    await proc.kill();
+  }
+});
