@@ -1,0 +1,144 @@
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { httpClient, type HttpClient } from './httpClient';
+import type { ErrorSample, GeneratorPlan, GeneratorResult, P2PClientPlan } from './plan';
+import { clockTicksPerSecond, cpuDelta, cpuSnapshot } from './processes';
+import { summarize } from './stats';
+import { failure, prover, settleTransfer } from './transfer';
+
+/**
+ * One load generator process: reads a GeneratorPlan on stdin, runs its closed-loop clients through
+ * the warm-up and the timed window, lets operations in flight finish, and prints a GeneratorResult
+ * as JSON on stdout. run.ts starts one per scenario (`node --import tsx test/bench/load/generator.ts`).
+ */
+
+/** After the window each client finishes its current operation: at most two requests of 30 s. */
+const DRAIN_TIMEOUT_MS = 65_000;
+const ERROR_SAMPLES = 5;
+
+interface Outcome {
+  ok: boolean;
+  error?: ErrorSample;
+  confirmMs?: number;
+}
+
+/** Counts what finishes inside the window; keeps the first few distinct failures from any phase. */
+class Recorder {
+  windowStart = Number.POSITIVE_INFINITY;
+  windowEnd = Number.POSITIVE_INFINITY;
+  ops = 0;
+  errors = 0;
+  errorsOutsideWindow = 0;
+  readonly latencies: number[] = [];
+  readonly confirmLatencies: number[] = [];
+  readonly samples: ErrorSample[] = [];
+  private readonly seen = new Set<string>();
+
+  record(start: number, end: number, outcome: Outcome): void {
+    if (outcome.error) this.keepSample(outcome.error);
+    if (end < this.windowStart || end > this.windowEnd) {
+      if (!outcome.ok) this.errorsOutsideWindow += 1;
+      return;
+    }
+    if (!outcome.ok) {
+      this.errors += 1;
+      return;
+    }
+    this.ops += 1;
+    this.latencies.push(end - start);
+    if (outcome.confirmMs !== undefined) this.confirmLatencies.push(outcome.confirmMs);
+  }
+
+  private keepSample(sample: ErrorSample): void {
+    // Ids and timestamps differ between otherwise equal errors: compare without them.
+    const key = `${sample.step} ${sample.status} ${sample.body.replace(/"(request_id|timestamp|transfer_id)":"[^"]*"/g, '')}`;
+    if (this.samples.length >= ERROR_SAMPLES || this.seen.has(key)) return;
+    this.seen.add(key);
+    this.samples.push(sample);
+  }
+}
+
+/** One operation is one settled transfer; each client counts what it settled over the whole run. */
+function p2pOperation(plan: GeneratorPlan, http: HttpClient, clients: P2PClientPlan[], amount: string, currency: string) {
+  const provers = clients.map((c) => prover(c.proof));
+  const sequence = clients.map(() => 0);
+  const settled = clients.map(() => 0);
+  let unconfirmed = 0;
+  const operation = async (i: number): Promise<Outcome> => {
+    sequence[i]! += 1;
+    const idempotencyKey = `bench-${plan.runId}-${plan.scenario}-${i}-${sequence[i]}`;
+    const outcome = await settleTransfer(http, clients[i]!, provers[i]!, { amount, currency, idempotencyKey });
+    if (outcome.settled) settled[i]! += 1;
+    if (outcome.unconfirmed) unconfirmed += 1;
+    return { ok: outcome.settled, error: outcome.failure, confirmMs: outcome.confirmMs };
+  };
+  return { operation, settled, unconfirmed: () => unconfirmed };
+}
+
+function getOperation(http: HttpClient, path: string, tokens: string[]) {
+  return async (i: number): Promise<Outcome> => {
+    const answer = await http.request('GET', path, { token: tokens.length > 0 ? tokens[i % tokens.length] : undefined });
+    return answer.status === 200 ? { ok: true } : { ok: false, error: failure(`GET ${path}`, answer) };
+  };
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function main(): Promise<void> {
+  const plan = JSON.parse(await readStdin()) as GeneratorPlan;
+  const { workload } = plan;
+  const clients = workload.kind === 'p2p' ? workload.clients.length : workload.connections;
+  const http = httpClient(plan.baseUrl, clients);
+  const p2p = workload.kind === 'p2p' ? p2pOperation(plan, http, workload.clients, workload.amount, workload.currency) : undefined;
+  const operation = workload.kind === 'get' ? getOperation(http, workload.path, workload.tokens) : p2p!.operation;
+
+  const recorder = new Recorder();
+  let stopping = false;
+  const loops = Promise.all(
+    Array.from({ length: clients }, async (_, i) => {
+      while (!stopping) {
+        const start = performance.now();
+        const outcome = await operation(i).catch(
+          (err: unknown): Outcome => ({ ok: false, error: { step: 'request', status: 0, body: err instanceof Error ? err.message : String(err) } }),
+        );
+        recorder.record(start, performance.now(), outcome);
+      }
+    }),
+  );
+
+  await sleep(plan.warmupSeconds * 1000);
+  const before = cpuSnapshot(plan.launcherPid, plan.external);
+  recorder.windowStart = performance.now();
+  await sleep(plan.seconds * 1000);
+  recorder.windowEnd = performance.now();
+  const after = cpuSnapshot(plan.launcherPid, plan.external);
+  stopping = true;
+  const drained = await Promise.race([loops.then(() => true), sleep(DRAIN_TIMEOUT_MS).then(() => false)]);
+
+  const windowSeconds = (recorder.windowEnd - recorder.windowStart) / 1000;
+  const result: GeneratorResult = {
+    scenario: plan.scenario,
+    clients,
+    ops: recorder.ops,
+    errors: recorder.errors,
+    errorsOutsideWindow: recorder.errorsOutsideWindow,
+    errorSamples: recorder.samples,
+    windowSeconds,
+    opsPerSecond: recorder.ops / windowSeconds,
+    latency: summarize(recorder.latencies),
+    ...(p2p ? { confirmLatency: summarize(recorder.confirmLatencies), settled: p2p.settled, unconfirmed: p2p.unconfirmed() } : {}),
+    cpu: { ticksPerSecond: clockTicksPerSecond(), delta: cpuDelta(before, after) },
+    drainTimedOut: !drained,
+  };
+  http.close();
+  process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,62 @@
+import type { CpuSnapshot } from './processes';
+import type { Latency } from './stats';
+
+/** How a P2P client proves each confirm: a device key (PKCS#8 PEM) or the PIN's digest. */
+export type ProofMaterial = { method: 'biometric'; deviceId: string; privateKeyPem: string } | { method: 'pin'; hashedPin: string; deviceId: string };
+
+/** One closed-loop P2P client: its own sender (token) paying its own recipient. */
+export interface P2PClientPlan {
+  senderToken: string;
+  recipientUserId: string;
+  proof: ProofMaterial;
+}
+
+export type Workload =
+  | { kind: 'p2p'; amount: string; currency: string; clients: P2PClientPlan[] }
+  /** GET `path` with `connections` closed-loop callers; caller i uses tokens[i % tokens.length] (none: no auth). */
+  | { kind: 'get'; path: string; connections: number; tokens: string[] };
+
+/** What the orchestrator hands a generator process on stdin. */
+export interface GeneratorPlan {
+  scenario: string;
+  runId: string;
+  baseUrl: string;
+  warmupSeconds: number;
+  seconds: number;
+  /** The launcher whose process tree the CPU samples walk, and which of its parts run elsewhere. */
+  launcherPid: number;
+  external: { postgres: boolean; temporal: boolean };
+  workload: Workload;
+}
+
+export interface ErrorSample {
+  step: string;
+  status: number;
+  body: string;
+}
+
+/** What a generator prints on stdout, as one JSON document. */
+export interface GeneratorResult {
+  scenario: string;
+  clients: number;
+  /** Operations that finished inside the timed window: successful ones (for P2P, settled transfers) and failed ones. */
+  ops: number;
+  errors: number;
+  /** Failures during the warm-up and the drain after the window (not counted above). */
+  errorsOutsideWindow: number;
+  errorSamples: ErrorSample[];
+  windowSeconds: number;
+  /** Successful operations per second of the window. */
+  opsPerSecond: number;
+  /** Successful operations in the window, from the first request to the last answer. */
+  latency: Latency | null;
+  /** P2P only: the confirm request alone. */
+  confirmLatency?: Latency | null;
+  cpu: { ticksPerSecond: number; delta: CpuSnapshot };
+  /** P2P only, per client in plan order: transfers whose confirm answered `completed`, over the whole run. */
+  settled?: number[];
+  /** P2P only: transfers initiated whose confirm did not answer `completed` (their outcome is not known here). */
+  unconfirmed?: number;
+  /** True when in-flight operations did not finish after the window: `settled` may then be short. */
+  drainTimedOut: boolean;
+}

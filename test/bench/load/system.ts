@@ -1,0 +1,142 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { chmod, mkdtemp, readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { loadConfig } from '../../../src/config';
+import { localDatabaseUrl } from '../../../src/dev/secrets';
+
+export const PROJECT_ROOT = path.resolve(__dirname, '..', '..', '..');
+
+/** A first start may install the Temporal CLI from PyPI before anything else runs. */
+const START_TIMEOUT_MS = 600_000;
+const STOP_TIMEOUT_MS = 60_000;
+
+export interface RunningSystem {
+  /** Where the generators send requests: the API on loopback. */
+  baseUrl: string;
+  /** The TEP issuer the API checks (PUBLIC_URL, by default http://localhost:<PORT>). */
+  issuer: string;
+  dataDir: string;
+  launcherPid: number;
+  ports: { api: number; postgres: number; temporal: number; temporalUi: number };
+  /** Parts that DATABASE_URL / TEMPORAL_ADDRESS point elsewhere: the launcher does not run them. */
+  external: { postgres: boolean; temporal: boolean };
+  adminToken: string;
+  tepKeysFile: string;
+  databaseUrl: string;
+  logFile: string;
+  logTail(lines?: number): string;
+  /** Ctrl-C as a terminal sends it (SIGINT to the process group); waits until every process is gone. */
+  stop(): Promise<number | null>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port'))));
+    });
+  });
+}
+
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts what `npm start` starts (`node --import tsx src/dev/launcher.ts`) in a fresh data folder
+ * under the system's temp folder, on free ports, in its own process group, and waits until it says
+ * it is running. DATABASE_URL and TEMPORAL_ADDRESS pass through, so the launcher uses them instead
+ * of starting its own. LOG_LEVEL is the launcher's default unless `logLevel` is given. Its output
+ * (and the API's and worker's) goes to a file in the data folder, not through this process.
+ */
+export async function bootSystem(options: { logLevel: string | undefined }): Promise<RunningSystem> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'tmcp-bench-'));
+  // As root, PostgreSQL runs as the postgres user, which must reach its data folder inside this one.
+  await chmod(dataDir, 0o755);
+  const ports = { api: await freePort(), postgres: await freePort(), temporal: await freePort(), temporalUi: await freePort() };
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const key of Object.keys(env)) if (key.startsWith('TMCP_TEST_')) delete env[key];
+  delete env.LOG_LEVEL;
+  delete env.HOST; // the default, 127.0.0.1: the load stays on loopback
+  Object.assign(env, {
+    NODE_ENV: 'development',
+    TMCP_DATA_DIR: dataDir,
+    PORT: String(ports.api),
+    EMBEDDED_PG_PORT: String(ports.postgres),
+    TEMPORAL_DEV_PORT: String(ports.temporal),
+    TEMPORAL_UI_PORT: String(ports.temporalUi),
+    ...(options.logLevel ? { LOG_LEVEL: options.logLevel } : {}),
+  });
+  const config = loadConfig(env);
+
+  const logFile = path.join(dataDir, 'launcher.log');
+  const logFd = openSync(logFile, 'a');
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/dev/launcher.ts'], { cwd: PROJECT_ROOT, env, detached: true, stdio: ['ignore', logFd, logFd] });
+  closeSync(logFd);
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  const logTail = (lines = 40) => {
+    try {
+      return readFileSync(logFile, 'utf8').split('\n').slice(-lines).join('\n');
+    } catch {
+      return '';
+    }
+  };
+
+  let stopped: Promise<number | null> | undefined;
+  const stop = (): Promise<number | null> => {
+    stopped ??= (async () => {
+      const pid = child.pid!;
+      if (child.exitCode === null && child.signalCode === null) {
+        process.kill(-pid, 'SIGINT');
+        if ((await Promise.race([exited, sleep(STOP_TIMEOUT_MS).then(() => 'timeout' as const)])) === 'timeout') process.kill(-pid, 'SIGKILL');
+      }
+      // The launcher exits once it stopped its children; give stragglers in its group a moment.
+      for (let waited = 0; groupAlive(pid) && waited < 10_000; waited += 100) await sleep(100);
+      if (groupAlive(pid)) process.kill(-pid, 'SIGKILL');
+      return child.exitCode;
+    })();
+    return stopped;
+  };
+
+  const baseUrl = `http://127.0.0.1:${ports.api}`;
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`the launcher exited (${child.exitCode ?? child.signalCode}) before it was running:\n${logTail()}`);
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`the launcher was not running within ${START_TIMEOUT_MS / 1000} s:\n${logTail()}`);
+    }
+    if (logTail(200).includes('TMCP server is running')) break;
+    await sleep(250);
+  }
+
+  const secrets = JSON.parse(await readFile(path.join(dataDir, 'dev-secrets.json'), 'utf8')) as { admin_token: string };
+  return {
+    baseUrl,
+    issuer: config.http.publicUrl,
+    dataDir,
+    launcherPid: child.pid!,
+    ports,
+    external: { postgres: config.database.url !== undefined, temporal: config.temporal.address !== undefined },
+    // The launcher hands the API ADMIN_TOKEN from the environment, else the one it generated.
+    adminToken: env.ADMIN_TOKEN || secrets.admin_token,
+    tepKeysFile: config.tep.keysFile,
+    databaseUrl: await localDatabaseUrl(config),
+    logFile,
+    logTail,
+    stop,
+  };
+}
