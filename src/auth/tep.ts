@@ -126,3 +126,32 @@ export async function verifyTep(keys: TepKeys, token: string, options: { issuer:
     scopes: new Set(parseScopeString(claims.data.scope)),
   };
 }
+
+/** Tokens a verifier remembers; a client reuses its token for many calls until it expires. */
+const VERIFIED_CACHE_SIZE = 10_000;
+/** jose's clockTolerance above: a token is accepted until exp + 5 s. */
+const EXP_TOLERANCE_SECONDS = 5;
+
+/**
+ * verifyTep behind a bounded cache of tokens that verified, keyed by the whole token: the same bytes
+ * verify the same way, so a hit only checks that the token has not expired since. Failures are not
+ * remembered. An RS256 check costs the API more CPU than the rest of a GET balance.
+ */
+export function cachedTepVerifier(keys: TepKeys, issuer: string, now: () => Date = () => new Date(), maxEntries = VERIFIED_CACHE_SIZE) {
+  const verified = new Map<string, VerifiedTep>();
+  return async (token: string): Promise<VerifiedTep> => {
+    const seconds = Math.floor(now().getTime() / 1000);
+    const hit = verified.get(token);
+    if (hit && hit.claims.exp > seconds - EXP_TOLERANCE_SECONDS) {
+      // Map keeps insertion order: moving a hit to the end makes the first entry the least recently used.
+      verified.delete(token);
+      verified.set(token, hit);
+      return hit;
+    }
+    verified.delete(token);
+    const tep = await verifyTep(keys, token, { issuer, now: now() });
+    verified.set(token, tep);
+    if (verified.size > maxEntries) verified.delete(verified.keys().next().value!);
+    return tep;
+  };
+}

@@ -5,7 +5,7 @@ import { accountKey, accountOwner, type AccountRef, type EntryInput } from '../d
 import { amountToJson, type Currency } from '../domain/money';
 import { newId } from '../ids';
 import type { DatabaseConnection, DatabaseTransactionConnection } from './pool';
-import { WALLET_COLUMNS, WalletRow } from './wallets';
+import { WalletRow } from './wallets';
 
 export interface PostedEntry {
   txnId: string;
@@ -158,13 +158,7 @@ const UsageRow = z.object({ day: z.bigint(), month: z.bigint() });
  * the postings (`wallet_usage`), so this reads at most a month of daily rows.
  */
 export function walletUsage(db: DatabaseConnection, walletId: string, currency: Currency): Promise<{ day: bigint; month: bigint }> {
-  return db.one(sql.type(UsageRow)`
-    WITH today AS (SELECT (now() AT TIME ZONE 'UTC')::date AS day)
-    SELECT coalesce(sum(u.outflow) FILTER (WHERE u.day = today.day), 0)::int8 AS day,
-           coalesce(sum(u.outflow), 0)::int8 AS month
-    FROM today
-    LEFT JOIN accounts a ON a.kind = 'wallet' AND a.owner = ${walletId} AND a.currency = ${currency}
-    LEFT JOIN wallet_usage u ON u.account_id = a.id AND u.day >= date_trunc('month', today.day)::date`);
+  return db.one(sql.type(UsageRow)`SELECT day, month FROM wallet_spent(${walletId}, ${currency})`);
 }
 
 const WalletBalanceRow = WalletRow.extend({ available: z.bigint(), pending: z.bigint(), used_day: z.bigint(), used_month: z.bigint() });
@@ -172,23 +166,11 @@ export type WalletBalance = z.infer<typeof WalletBalanceRow>;
 
 /**
  * The user's wallet with its balances and usage in `currency` (the wallet's own when omitted), in
- * one statement: GET balance is the hottest read, and each round trip costs both processes CPU.
+ * one call of a PL/pgSQL function (migration 0010) whose plans PostgreSQL keeps: GET balance is the
+ * hottest read.
  */
 export function walletBalanceByUser(db: DatabaseConnection, userId: string, currency?: Currency): Promise<WalletBalance | null> {
-  return db.maybeOne(sql.type(WalletBalanceRow)`
-    WITH w AS (SELECT ${WALLET_COLUMNS}, coalesce(${currency ?? null}, currency) AS cur FROM wallets WHERE user_id = ${userId})
-    SELECT w.*,
-           coalesce((SELECT balance FROM accounts WHERE owner = w.id AND kind = 'wallet' AND currency = w.cur), 0)::int8 AS available,
-           coalesce((SELECT balance FROM accounts WHERE owner = w.id AND kind = 'hold' AND currency = w.cur), 0)::int8 AS pending,
-           usage.day AS used_day, usage.month AS used_month
-    FROM w
-    CROSS JOIN LATERAL (
-      SELECT coalesce(sum(u.outflow) FILTER (WHERE u.day = (now() AT TIME ZONE 'UTC')::date), 0)::int8 AS day,
-             coalesce(sum(u.outflow), 0)::int8 AS month
-      FROM accounts a
-      JOIN wallet_usage u ON u.account_id = a.id AND u.day >= date_trunc('month', now() AT TIME ZONE 'UTC')::date
-      WHERE a.kind = 'wallet' AND a.owner = w.id AND a.currency = w.cur
-    ) usage`);
+  return db.maybeOne(sql.type(WalletBalanceRow)`SELECT * FROM wallet_balance(${userId}, ${currency ?? null})`);
 }
 
 const TotalsRow = z.object({ currency: z.string(), total: z.bigint() });

@@ -21,7 +21,7 @@ export const WalletRow = z.object({
 });
 export type Wallet = z.infer<typeof WalletRow>;
 
-export const WALLET_COLUMNS = sql.fragment`id, user_id, currency, status, verification_level, verified_at, transaction_limit, daily_limit, monthly_limit, require_p2p_acceptance, created_at`;
+const COLUMNS = sql.fragment`id, user_id, currency, status, verification_level, verified_at, transaction_limit, daily_limit, monthly_limit, require_p2p_acceptance, created_at`;
 
 export interface NewWallet {
   id: string;
@@ -39,9 +39,9 @@ export async function insertWallet(db: DatabaseConnection, w: NewWallet): Promis
       INSERT INTO wallets (id, user_id, currency, transaction_limit, daily_limit, monthly_limit)
       VALUES (${w.id}, ${w.userId}, ${w.currency}, ${w.transactionLimit}, ${w.dailyLimit}, ${w.monthlyLimit})
       ON CONFLICT (user_id) DO NOTHING
-      RETURNING ${WALLET_COLUMNS}`);
+      RETURNING ${COLUMNS}`);
     if (!inserted) {
-      return { wallet: await tx.one(sql.type(WalletRow)`SELECT ${WALLET_COLUMNS} FROM wallets WHERE user_id = ${w.userId}`), created: false };
+      return { wallet: await tx.one(sql.type(WalletRow)`SELECT ${COLUMNS} FROM wallets WHERE user_id = ${w.userId}`), created: false };
     }
     await tx.query(sql.unsafe`
       INSERT INTO accounts (kind, owner, wallet_id, currency) VALUES ('wallet', ${w.id}, ${w.id}, ${w.currency})
@@ -51,15 +51,15 @@ export async function insertWallet(db: DatabaseConnection, w: NewWallet): Promis
 }
 
 export function walletByUser(db: DatabaseConnection, userId: string): Promise<Wallet | null> {
-  return db.maybeOne(sql.type(WalletRow)`SELECT ${WALLET_COLUMNS} FROM wallets WHERE user_id = ${userId}`);
+  return db.maybeOne(sql.type(WalletRow)`SELECT ${COLUMNS} FROM wallets WHERE user_id = ${userId}`);
 }
 
 export function walletById(db: DatabaseConnection, walletId: string): Promise<Wallet | null> {
-  return db.maybeOne(sql.type(WalletRow)`SELECT ${WALLET_COLUMNS} FROM wallets WHERE id = ${walletId}`);
+  return db.maybeOne(sql.type(WalletRow)`SELECT ${COLUMNS} FROM wallets WHERE id = ${walletId}`);
 }
 
 export function walletsByUsers(db: DatabaseConnection, userIds: readonly string[]): Promise<readonly Wallet[]> {
-  return db.any(sql.type(WalletRow)`SELECT ${WALLET_COLUMNS} FROM wallets WHERE user_id = ANY(${sql.array([...userIds], 'text')})`);
+  return db.any(sql.type(WalletRow)`SELECT ${COLUMNS} FROM wallets WHERE user_id = ANY(${sql.array([...userIds], 'text')})`);
 }
 
 /** Operator changes: status, verification level (verified now, or never for level 0). Null when no such wallet. */
@@ -72,11 +72,11 @@ export function updateWallet(db: DatabaseConnection, walletId: string, change: {
       : []),
   ];
   return db.maybeOne(sql.type(WalletRow)`
-    UPDATE wallets SET ${sql.join(sets, sql.fragment`, `)} WHERE id = ${walletId} RETURNING ${WALLET_COLUMNS}`);
+    UPDATE wallets SET ${sql.join(sets, sql.fragment`, `)} WHERE id = ${walletId} RETURNING ${COLUMNS}`);
 }
 
 /** The recipient-side policy: when true, every P2P transfer to this wallet waits for acceptance. */
 export function setRequireP2PAcceptance(db: DatabaseConnection, walletId: string, required: boolean): Promise<Wallet> {
   return db.one(sql.type(WalletRow)`
-    UPDATE wallets SET require_p2p_acceptance = ${required}, updated_at = now() WHERE id = ${walletId} RETURNING ${WALLET_COLUMNS}`);
+    UPDATE wallets SET require_p2p_acceptance = ${required}, updated_at = now() WHERE id = ${walletId} RETURNING ${COLUMNS}`);
 }

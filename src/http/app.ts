@@ -2,6 +2,7 @@ import { bodyParser } from '@koa/bodyparser';
 import Koa from 'koa';
 import { required, type Config } from '../config';
 import type { TepKeys } from '../auth/keys';
+import { cachedTepVerifier } from '../auth/tep';
 import { homeserverTokenChecker, type MatrixTokenChecker } from '../auth/matrixTokens';
 import type { DatabasePool } from '../db/pool';
 import { invalidField } from '../domain/errors';
@@ -36,10 +37,10 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const app = new Koa<AppState>({ proxy: false });
   app.silent = true; // errors are answered and logged by protoErrors, not printed by Koa
   const dataKey = required(deps.config.dataKey, 'DATA_ENCRYPTION_KEY');
-  const auth = tepAuth(deps.keys, deps.config.http.publicUrl);
+  const verifyTep = cachedTepVerifier(deps.keys, deps.config.http.publicUrl);
+  const auth = tepAuth(verifyTep);
   const messenger = messengerAuth({
-    keys: deps.keys,
-    issuer: deps.config.http.publicUrl,
+    verifyTep,
     pool: deps.pool,
     matrixTokens: deps.matrixTokens ?? homeserverTokenChecker(deps.config.matrix?.homeserverUrl),
   });

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { ADMIN_TOKEN } from '../helpers/api';
 import { freshDatabase, type TestDatabase } from '../helpers/db';
 import { eventually } from '../helpers/eventually';
@@ -44,17 +45,27 @@ test('API_PROCESSES=2 serves one port from two processes, replaces one that dies
   try {
     const listening = () => proc.output().split('API listening').length - 1;
     expect(await eventually(async () => listening(), (n) => n === 2, 30_000)).toBe(2);
+    // A new connection per call (a kept-alive one to the process killed below would be reset), with a deadline.
+    const health = () =>
+      new Promise<number>((resolve, reject) => {
+        const req = get({ host: '127.0.0.1', port, path: '/health', agent: false, timeout: 5000 }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('timeout', () => req.destroy(new Error('no answer within 5 s')));
+        req.on('error', reject);
+      });
     const first = childrenOf(proc.child.pid!);
     expect(first).toHaveLength(2);
-    const answers = await Promise.all(Array.from({ length: 20 }, () => fetch(`http://127.0.0.1:${port}/health`)));
-    expect(answers.map((r) => r.status)).toEqual(Array(20).fill(200));
+    const answers = await Promise.all(Array.from({ length: 20 }, () => health()));
+    expect(answers).toEqual(Array(20).fill(200));
 
     process.kill(first[0]!, 'SIGKILL');
-    expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
     const replaced = await eventually(async () => childrenOf(proc.child.pid!), (pids) => pids.length === 2 && !pids.includes(first[0]!), 30_000);
     expect(replaced).toHaveLength(2);
     expect(replaced).toContain(first[1]);
     expect(proc.output()).toContain('API process exited; starting another');
+    expect(await health()).toBe(200);
     expect(await eventually(async () => listening(), (n) => n === 3, 30_000)).toBe(3);
 
     await proc.stop();

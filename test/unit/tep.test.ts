@@ -1,6 +1,6 @@
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
 import { generateTepJwk, loadTepKeys } from '../../src/auth/keys';
-import { issueTep, verifyTep } from '../../src/auth/tep';
+import { cachedTepVerifier, issueTep, verifyTep } from '../../src/auth/tep';
 import { writeKeySet } from '../helpers/keys';
 
 const ISSUER = 'https://tmcp.example';
@@ -88,4 +88,29 @@ test('after a rotation, tokens signed with the previous key still verify and new
 test('a key set whose first key has no private part is refused', async () => {
   const { d: _d, ...publicOnly } = await generateTepJwk();
   await expect(loadTepKeys(await writeKeySet([publicOnly]))).rejects.toThrow(/private part/);
+});
+
+test('the API verifier remembers a good token until it expires, and never a bad one', async () => {
+  const keys = await loadTepKeys(await writeKeySet([await generateTepJwk()]));
+  let now = new Date('2026-01-01T00:00:00Z');
+  const verify = cachedTepVerifier(keys, ISSUER, () => now, 2);
+  const { token } = await issueTep(keys, { issuer: ISSUER, ttlSeconds: 60, now }, subject);
+  const first = await verify(token);
+  expect(await verify(token)).toBe(first); // the remembered result, not a second check
+  const [h, p, s] = token.slice(4).split('.');
+  const tampered = `tep.${h}.${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p!, 'base64url').toString()), sub: '@mallory:tween.example' })).toString('base64url')}.${s}`;
+  await expect(verify(tampered)).rejects.toMatchObject({ code: 'INVALID_TOKEN' });
+  await expect(verify(tampered)).rejects.toMatchObject({ code: 'INVALID_TOKEN' });
+  now = new Date('2026-01-01T00:01:04Z'); // within the 5 s tolerance of exp
+  expect((await verify(token)).userId).toBe(subject.userId);
+  now = new Date('2026-01-01T00:01:10Z');
+  await expect(verify(token)).rejects.toMatchObject({ code: 'INVALID_TOKEN' });
+
+  // Bounded: with room for two, the least recently used of three is checked again.
+  now = new Date('2026-01-01T00:02:00Z');
+  const tokens = await Promise.all([1, 2, 3].map(async () => (await issueTep(keys, { issuer: ISSUER, ttlSeconds: 60, now }, subject)).token));
+  const results = [];
+  for (const t of tokens) results.push(await verify(t));
+  expect(await verify(tokens[2]!)).toBe(results[2]);
+  expect(await verify(tokens[0]!)).not.toBe(results[0]);
 });

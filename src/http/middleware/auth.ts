@@ -1,9 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Middleware } from 'koa';
 import { isFirstPartyClient } from '../../auth/clients';
-import type { TepKeys } from '../../auth/keys';
 import type { MatrixTokenChecker } from '../../auth/matrixTokens';
-import { TEP_PREFIX, verifyTep, type VerifiedTep } from '../../auth/tep';
+import { TEP_PREFIX, type VerifiedTep } from '../../auth/tep';
 import type { DatabaseConnection } from '../../db/pool';
 import { DomainError } from '../../domain/errors';
 import type { Scope } from '../../domain/scopes';
@@ -22,21 +21,23 @@ function requireScope(tep: VerifiedTep, scope: Scope): void {
  * TEP authentication plus the endpoint's scope (PROTO 4.12, 5.2): no token 401, a bad or expired
  * one 401 INVALID_TOKEN, a token without the scope 403 INSUFFICIENT_PERMISSIONS.
  */
-export function tepAuth(keys: TepKeys, issuer: string) {
+export function tepAuth(verifyTep: TepVerifier) {
   return (scope: Scope): Middleware<AppState> =>
     async (ctx, next) => {
       const token = bearer(ctx.get('authorization'));
       if (!token) throw new DomainError('INVALID_TOKEN', 'Missing TEP token');
-      const tep = await verifyTep(keys, token, { issuer });
+      const tep = await verifyTep(token);
       requireScope(tep, scope);
       ctx.state.tep = tep;
       await next();
     };
 }
 
+/** Checks a TEP token (signature, issuer, times, audience) or throws INVALID_TOKEN. */
+export type TepVerifier = (token: string) => Promise<VerifiedTep>;
+
 export interface MessengerAuthDeps {
-  keys: TepKeys;
-  issuer: string;
+  verifyTep: TepVerifier;
   pool: DatabaseConnection;
   matrixTokens: MatrixTokenChecker;
 }
@@ -53,7 +54,7 @@ export function messengerAuth(deps: MessengerAuthDeps) {
       const token = bearer(ctx.get('authorization'));
       if (!token) throw new DomainError('INVALID_TOKEN', 'Missing Matrix access token or TEP token');
       if (token.startsWith(TEP_PREFIX)) {
-        const tep = await verifyTep(deps.keys, token, { issuer: deps.issuer });
+        const tep = await deps.verifyTep(token);
         requireScope(tep, scope);
         if (!(await isFirstPartyClient(deps.pool, tep.clientId))) {
           throw new DomainError('INSUFFICIENT_PERMISSIONS', "Only the user's own messenger can change payment factors and wallet settings", {
