@@ -43,46 +43,50 @@ function checkBalanced(input: EntryInput): void {
  * any account but the funding account below zero is refused with INSUFFICIENT_FUNDS (and the
  * database's CHECK refuses it again should this code ever be wrong).
  */
-export async function postEntry(
-  db: DatabaseConnection,
-  input: EntryInput,
-  options: {
-    /** Runs after the accounts are locked and before the postings: checks that must not race (limits, statuses). */
-    guard?: (tx: DatabaseTransactionConnection) => Promise<void>;
-  } = {},
-): Promise<PostedEntry> {
+export function postEntry(db: DatabaseConnection, input: EntryInput, options: PostOptions = {}): Promise<PostedEntry> {
+  return db.transaction((tx) => postEntryIn(tx, input, options));
+}
+
+interface PostOptions {
+  /** Runs after the accounts are locked and before the postings: checks that must not race (limits, statuses). */
+  guard?: (tx: DatabaseTransactionConnection) => Promise<void>;
+}
+
+/**
+ * postEntry inside the caller's transaction, which rolls back as a whole if this fails (no
+ * savepoint of its own: two round trips fewer on the hot path of a settlement).
+ */
+export async function postEntryIn(tx: DatabaseTransactionConnection, input: EntryInput, options: PostOptions = {}): Promise<PostedEntry> {
   checkBalanced(input);
   try {
-    return await db.transaction(async (tx) => {
-      const inserted = await tx.maybeOne(sql.type(EntryRow)`
-        INSERT INTO journal_entries (txn_id, idempotency_key, kind, reference, metadata)
-        VALUES (${newId('transaction')}, ${input.idempotencyKey}, ${input.kind}, ${input.reference ?? null},
-                ${sql.jsonb(JSON.parse(JSON.stringify(input.metadata ?? {})))})
-        ON CONFLICT (idempotency_key) DO NOTHING
-        RETURNING id, txn_id, created_at`);
-      if (!inserted) return replay(tx, input);
+    const inserted = await tx.maybeOne(sql.type(EntryRow)`
+      INSERT INTO journal_entries (txn_id, idempotency_key, kind, reference, metadata)
+      VALUES (${newId('transaction')}, ${input.idempotencyKey}, ${input.kind}, ${input.reference ?? null},
+              ${sql.jsonb(JSON.parse(JSON.stringify(input.metadata ?? {})))})
+      ON CONFLICT (idempotency_key) DO NOTHING
+      RETURNING id, txn_id, created_at`);
+    if (!inserted) return await replay(tx, input);
 
-      const accounts = await lockAccounts(tx, input.postings.map((p) => p.account));
-      await options.guard?.(tx);
-      for (const { account, amount } of input.postings) {
-        const row = accounts.get(accountKey(account))!;
-        if (account.kind !== 'funding' && row.balance + amount < 0n) {
-          throw new DomainError('INSUFFICIENT_FUNDS', 'Wallet balance too low', {
-            required_amount: amountToJson(-amount, account.currency),
-            available_balance: amountToJson(row.balance, account.currency),
-            currency: account.currency,
-          });
-        }
+    const accounts = await lockAccounts(tx, input.postings.map((p) => p.account));
+    await options.guard?.(tx);
+    for (const { account, amount } of input.postings) {
+      const row = accounts.get(accountKey(account))!;
+      if (account.kind !== 'funding' && row.balance + amount < 0n) {
+        throw new DomainError('INSUFFICIENT_FUNDS', 'Wallet balance too low', {
+          required_amount: amountToJson(-amount, account.currency),
+          available_balance: amountToJson(row.balance, account.currency),
+          currency: account.currency,
+        });
       }
-      await tx.query(sql.unsafe`
-        INSERT INTO postings (entry_id, account_id, currency, amount)
-        SELECT ${inserted.id}, account_id, currency, amount
-        FROM ${sql.unnest(
-          input.postings.map((p) => [accounts.get(accountKey(p.account))!.id, p.account.currency, p.amount]),
-          ['int8', 'bpchar', 'int8'],
-        )} AS t(account_id, currency, amount)`);
-      return { txnId: inserted.txn_id, idempotencyKey: input.idempotencyKey, createdAt: inserted.created_at, replayed: false };
-    });
+    }
+    await tx.query(sql.unsafe`
+      INSERT INTO postings (entry_id, account_id, currency, amount)
+      SELECT ${inserted.id}, account_id, currency, amount
+      FROM ${sql.unnest(
+        input.postings.map((p) => [accounts.get(accountKey(p.account))!.id, p.account.currency, p.amount]),
+        ['int8', 'bpchar', 'int8'],
+      )} AS t(account_id, currency, amount)`);
+    return { txnId: inserted.txn_id, idempotencyKey: input.idempotencyKey, createdAt: inserted.created_at, replayed: false };
   } catch (err) {
     if (err instanceof CheckIntegrityConstraintViolationError && err.constraint === 'balance_non_negative') {
       throw new DomainError('INSUFFICIENT_FUNDS', 'Wallet balance too low');

@@ -80,3 +80,24 @@ export function setRequireP2PAcceptance(db: DatabaseConnection, walletId: string
   return db.one(sql.type(WalletRow)`
     UPDATE wallets SET require_p2p_acceptance = ${required}, updated_at = now() WHERE id = ${walletId} RETURNING ${COLUMNS}`);
 }
+
+const TransferWalletsRow = WalletRow.extend({ recipient_status: z.enum(WALLET_STATUSES).nullable(), used_day: z.bigint(), used_month: z.bigint() });
+
+/**
+ * What settling a transfer checks, in one statement: the sender's wallet, the recipient wallet's
+ * status and the sender's usage today and this month (wallet_spent, migration 0010).
+ */
+export async function walletsOfTransfer(
+  db: DatabaseConnection,
+  senderWalletId: string,
+  recipientWalletId: string,
+): Promise<{ sender: Wallet | null; recipientStatus: WalletStatus | null; used: { day: bigint; month: bigint } }> {
+  const row = await db.maybeOne(sql.type(TransferWalletsRow)`
+    SELECT ${COLUMNS}, (SELECT r.status FROM wallets r WHERE r.id = ${recipientWalletId}) AS recipient_status,
+           u.day AS used_day, u.month AS used_month
+    FROM wallets, wallet_spent(wallets.id, wallets.currency) u
+    WHERE wallets.id = ${senderWalletId}`);
+  if (!row) return { sender: null, recipientStatus: null, used: { day: 0n, month: 0n } };
+  const { recipient_status, used_day, used_month, ...sender } = row;
+  return { sender, recipientStatus: recipient_status, used: { day: used_day, month: used_month } };
+}

@@ -1,7 +1,7 @@
-import { postEntry, walletUsage } from '../db/ledger';
+import { postEntryIn, walletUsage } from '../db/ledger';
 import { changeTransferStatus, transferById, type Transfer } from '../db/p2p';
-import type { DatabaseConnection, DatabasePool } from '../db/pool';
-import { walletById, type Wallet } from '../db/wallets';
+import type { DatabaseConnection, DatabasePool, DatabaseTransactionConnection } from '../db/pool';
+import { walletById, walletsOfTransfer, type Wallet } from '../db/wallets';
 import { DomainError } from '../domain/errors';
 import type { AccountRef, EntryKind } from '../domain/ledger';
 import { amountToJson } from '../domain/money';
@@ -13,6 +13,11 @@ import { verificationLevel } from '../domain/verification';
  * monthly limits (UTC days and months), counted on money that left the wallet.
  */
 export async function checkSendLimits(db: DatabaseConnection, wallet: Wallet, amount: bigint): Promise<void> {
+  refuseOverLimits(wallet, amount, await walletUsage(db, wallet.id, wallet.currency));
+}
+
+/** checkSendLimits with the wallet's usage already read. */
+function refuseOverLimits(wallet: Wallet, amount: bigint, used: { day: bigint; month: bigint }): void {
   const level = verificationLevel(wallet.verification_level);
   if (!level.features.p2p_send) {
     throw new DomainError('P2P_SEND_NOT_ALLOWED', `Your verification level (${level.name}) does not allow sending money`, {
@@ -28,7 +33,6 @@ export async function checkSendLimits(db: DatabaseConnection, wallet: Wallet, am
       currency: wallet.currency,
     });
   }
-  const used = await walletUsage(db, wallet.id, wallet.currency);
   for (const [period, limit, spent, code] of [
     ['daily', wallet.daily_limit, used.day, 'DAILY_LIMIT_EXCEEDED'],
     ['monthly', wallet.monthly_limit, used.month, 'MONTHLY_LIMIT_EXCEEDED'],
@@ -78,9 +82,9 @@ interface Movement {
   metadata?: Record<string, unknown>;
 }
 
-function move(db: DatabaseConnection, t: Transfer, { step, kind, from, to, guard, metadata }: Movement) {
-  return postEntry(
-    db,
+function move(tx: DatabaseTransactionConnection, t: Transfer, { step, kind, from, to, guard, metadata }: Movement) {
+  return postEntryIn(
+    tx,
     {
       idempotencyKey: `p2p:${t.id}:${step}`,
       kind,
@@ -120,9 +124,13 @@ export async function settleTransfer(
     if (t.status === target && t.confirmed_at) return { status: target, at: t.confirmed_at.toISOString() };
     if (t.status !== 'pending_authorization') throw stateError(t, 'confirm');
     const guard = async (db: DatabaseConnection) => {
-      const sender = await activeWallet(db, t.sender_wallet_id, 'sender');
-      if ((await walletById(db, t.recipient_wallet_id))?.status !== 'active') throw recipientNoWallet(t.recipient_user_id);
-      await checkSendLimits(db, sender, t.amount);
+      // Both wallets and the sender's usage in one read: this runs with the accounts locked.
+      const { sender, recipientStatus, used } = await walletsOfTransfer(db, t.sender_wallet_id, t.recipient_wallet_id);
+      if (!sender || sender.status !== 'active') {
+        throw new DomainError('WALLET_SUSPENDED', "The sender's wallet is not active", { wallet_id: t.sender_wallet_id, wallet_status: sender?.status });
+      }
+      if (recipientStatus !== 'active') throw recipientNoWallet(t.recipient_user_id);
+      refuseOverLimits(sender, t.amount, used);
     };
     const from = walletAccount(t, t.sender_wallet_id);
     if (t.recipient_acceptance_required) await move(tx, t, { step: 'hold', kind: 'p2p_hold', from, to: holdAccount(t), guard });
