@@ -1,230 +1,360 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { httpClient } from './httpClient';
-import type { GeneratorPlan, GeneratorResult, Workload } from './plan';
-import { plotP2P } from './plot';
-import { ROLES, type Role } from './processes';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { httpClient, type HttpClient } from './httpClient';
+import type { GeneratorPlan, GeneratorResult, ProofMaterial, Workload } from './plan';
+import { plotP2P, type P2PPoint } from './plot';
+import { clockTicksPerSecond, launcherTree } from './processes';
+import { confirmTable, cpuPerOp, resultsTable, type ScenarioReport } from './report';
 import { bootSystem, PROJECT_ROOT, type RunningSystem } from './system';
-import { p2pPairs, preparer, type BenchUser, type Preparer } from './users';
-import { checkBalances, checkLedger } from './verify';
+import { prover, settleTransfer } from './transfer';
+import { decimal, p2pPairs, preparer, type BenchUser, type Preparer } from './users';
+import { checkBalances, checkLedger, type BalanceCheck, type LedgerCheck } from './verify';
 
 /**
- * `npm run bench:load`: boots the system as `npm start` does (or on DATABASE_URL / TEMPORAL_ADDRESS),
- * then runs each scenario in a load generator process of its own, on loopback, for a bounded time.
+ * `npm run bench:load`: load benchmark of the whole system as `npm start` runs it.
  *
- *   BENCH_SECONDS=20          timed window per scenario (after BENCH_WARMUP_SECONDS=3 not counted)
- *   BENCH_CLIENTS=1,4,16,32,64  closed-loop clients of the P2P scenarios
- *   BENCH_SCENARIOS=p2p,balance  only scenarios whose name starts with one of these
- *   BENCH_LOG_LEVEL=warn      the system's LOG_LEVEL (default: the launcher's, info)
- *   BENCH_PLOT=docs/bench-load-p2p.png  where the plot goes ('' for none)
+ *   npm run bench:load
+ *   BENCH_SECONDS=5 BENCH_CLIENTS=1,4,16 npm run bench:load
+ *   BENCH_SCENARIOS=health,balance BENCH_SECONDS=10 npm run bench:load
  *
- * Prints a table, writes bench-results/load-<time>.json, plots throughput and p99 against clients,
- * and checks afterwards that every balance is what the answers imply and the ledger sums to zero.
+ * It starts `node --import tsx src/dev/launcher.ts` (embedded PostgreSQL, Temporal dev server,
+ * migrations, worker, API) on free ports with a fresh data folder under the temp folder, which it
+ * removes at the end. With DATABASE_URL / TEMPORAL_ADDRESS set, the launcher uses those instead, and
+ * their CPU is reported as n/a. Users, wallets, funds and payment factors are made through the API
+ * (TEPs are minted in-process with the data folder's signing key). Each scenario then runs in a load
+ * generator process of its own (generator.ts) on loopback: closed-loop clients over keep-alive
+ * connections, a warm-up that is not counted, then the timed window. At the end the system is
+ * stopped with Ctrl-C (SIGINT to its process group), also when a scenario failed.
+ *
+ * Scenarios (BENCH_SCENARIOS=name,... picks some; all by default):
+ *   p2p-device    initiate + confirm with a device signature (ECDSA P-256), at each BENCH_CLIENTS;
+ *                 one operation is one settled transfer of 0.01 USD, each client its own sender and recipient
+ *   p2p-pin       the same with PIN proofs (scrypt on purpose), at BENCH_PIN_CLIENTS
+ *   balance       GET /api/v1/wallet/balance, BENCH_CONNECTIONS connections, 4 users' tokens
+ *   transactions  GET /api/v1/wallet/transactions of a wallet with 61 entries (one page of 50)
+ *   health        GET /health
+ *   ready         GET /ready (skipped when the route answers 404)
+ *
+ * Environment:
+ *   BENCH_SECONDS          timed seconds per scenario (20)
+ *   BENCH_WARMUP_SECONDS   warm-up before each window, not counted (3)
+ *   BENCH_CLIENTS          client counts of p2p-device (1,4,16,32,64)
+ *   BENCH_PIN_CLIENTS      client count of p2p-pin (16)
+ *   BENCH_CONNECTIONS      connections of the GET scenarios (64)
+ *   BENCH_LOG_LEVEL        LOG_LEVEL of the system (default: the launcher's own, info, as users run it)
+ *
+ * The generator shares the machine with the system (loopback only): its CPU column says what it took.
+ *
+ * Output: one row per scenario (operations and errors in the window, operations per second, latency
+ * p50/p95/p99/max of successful operations in ms, CPU ms per operation of the API, worker, Temporal
+ * server, PostgreSQL and the generator, read from /proc before and after the window, and their
+ * total); the full results in bench-results/load-<UTC timestamp>.json with the machine and the
+ * configuration; and docs/bench-load-p2p.png, throughput and p99 of p2p-device against clients.
+ * Then every wallet's balance is checked against the transfers whose confirm answered `completed`,
+ * and the ledger against zero per currency. Exits non-zero when a scenario failed or a check did.
  */
 
+const SCENARIOS = ['p2p-device', 'p2p-pin', 'balance', 'transactions', 'health', 'ready'] as const;
+type ScenarioName = (typeof SCENARIOS)[number];
+
+/** Every transfer moves one cent: far below every limit and below the acceptance threshold, so nothing is held. */
 const AMOUNT_MINOR = 1;
-const FUND_MINOR = 1_000_000; // 10,000.00 USD: far more than a run can send at one cent a transfer
-const GET_CONNECTIONS = 64;
+const CURRENCY = 'USD';
+/** A closed-loop client waits for two requests and a saga per transfer: it cannot settle 1,000 a second. */
+const MAX_TRANSFERS_PER_CLIENT_SECOND = 1000;
+/** A generator finishes operations in flight after its window for at most this long. */
+const DRAIN_SECONDS = 65;
+const HISTORY_TRANSFERS = 60;
+const READER_USERS = 4;
+/** Quiet time between scenarios, so one's leftover work does not land in the next one's window. */
+const SETTLE_MS = 2000;
+const PLOT_FILE = path.join(PROJECT_ROOT, 'docs', 'bench-load-p2p.png');
 
-interface Scenario {
-  name: string;
-  clients: number;
-  prepare(): Promise<Workload | undefined>;
-  /** P2P: the pairs, to book what the generator settled. */
-  pairs?: { sender: BenchUser; recipient: BenchUser }[];
+interface BenchConfig {
+  seconds: number;
+  warmupSeconds: number;
+  clients: number[];
+  pinClients: number;
+  connections: number;
+  scenarios: ScenarioName[];
+  logLevel: string | undefined;
 }
 
-interface ScenarioResult extends GeneratorResult {
-  cpuMsPerOp: Record<Role | 'generator' | 'total', number | null>;
-}
-
-const env = (name: string, fallback: string) => process.env[name]?.trim() || fallback;
-
-function scenarios(prepare: Preparer, system: RunningSystem, clientCounts: number[]): Scenario[] {
-  const list: Scenario[] = [];
-  const historyTokens: string[] = [];
-  const p2p = (method: 'biometric' | 'pin', clients: number): Scenario => {
-    const scenario: Scenario = {
-      name: `p2p-${method === 'biometric' ? 'device' : 'pin'}`,
-      clients,
-      async prepare() {
-        const pairs = await p2pPairs(prepare, { prefix: `${method}${clients}_${randomBytes(3).toString('hex')}`, count: clients, method, fundMinor: FUND_MINOR });
-        scenario.pairs = pairs;
-        if (historyTokens.length === 0) historyTokens.push(...pairs.slice(0, 8).map((p) => p.sender.token));
-        return { kind: 'p2p', amount: '0.01', currency: 'USD', clients: pairs.map((p) => p.plan) };
-      },
-    };
-    return scenario;
+function benchConfig(env: NodeJS.ProcessEnv): BenchConfig {
+  const list = (name: string, fallback: string) =>
+    (env[name]?.trim() || fallback)
+      .split(',')
+      .map((v) => v.trim())
+      .filter(Boolean);
+  const count = (name: string, value: string, min = 1) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new Error(`${name}: a whole number of at least ${min}, not ${value}`);
+    return n;
   };
-  for (const clients of clientCounts) list.push(p2p('biometric', clients));
-  list.push(p2p('pin', 16));
-
-  const readers: BenchUser[] = [];
-  const balanceTokens = async () => {
-    if (readers.length === 0) readers.push(...(await Promise.all(Array.from({ length: 8 }, (_, i) => prepare.user(`@reader${i}_${randomBytes(3).toString('hex')}:localhost`, 10_000)))));
-    return readers.map((u) => u.token);
+  const scenarios = list('BENCH_SCENARIOS', SCENARIOS.join(','));
+  const unknown = scenarios.filter((s) => !(SCENARIOS as readonly string[]).includes(s));
+  if (unknown.length > 0) throw new Error(`BENCH_SCENARIOS: unknown ${unknown.join(', ')} (known: ${SCENARIOS.join(', ')})`);
+  return {
+    seconds: count('BENCH_SECONDS', env.BENCH_SECONDS?.trim() || '20'),
+    warmupSeconds: count('BENCH_WARMUP_SECONDS', env.BENCH_WARMUP_SECONDS?.trim() || '3', 0),
+    clients: list('BENCH_CLIENTS', '1,4,16,32,64').map((v) => count('BENCH_CLIENTS', v)),
+    pinClients: count('BENCH_PIN_CLIENTS', env.BENCH_PIN_CLIENTS?.trim() || '16'),
+    connections: count('BENCH_CONNECTIONS', env.BENCH_CONNECTIONS?.trim() || '64'),
+    scenarios: SCENARIOS.filter((s) => scenarios.includes(s)),
+    logLevel: env.BENCH_LOG_LEVEL?.trim() || undefined,
   };
-  list.push({
-    name: 'balance',
-    clients: GET_CONNECTIONS,
-    prepare: async () => ({ kind: 'get', path: '/api/v1/wallet/balance', connections: GET_CONNECTIONS, tokens: await balanceTokens() }),
-  });
-  list.push({
-    name: 'transactions',
-    clients: GET_CONNECTIONS,
-    // Senders of the first P2P scenario have a history of hundreds of transfers; else readers with a funding entry.
-    prepare: async () => ({ kind: 'get', path: '/api/v1/wallet/transactions?limit=20', connections: GET_CONNECTIONS, tokens: historyTokens.length > 0 ? historyTokens : await balanceTokens() }),
-  });
-  list.push({ name: 'health', clients: GET_CONNECTIONS, prepare: async () => ({ kind: 'get', path: '/health', connections: GET_CONNECTIONS, tokens: [] }) });
-  list.push({
-    name: 'ready',
-    clients: GET_CONNECTIONS,
-    async prepare() {
-      const answer = await fetch(`${system.baseUrl}/ready`);
-      return answer.status === 404 ? undefined : { kind: 'get', path: '/ready', connections: GET_CONNECTIONS, tokens: [] };
-    },
-  });
-  return list;
 }
 
-/** Runs one generator process with `plan` on its stdin and answers what it printed. */
-function runGenerator(plan: GeneratorPlan): Promise<GeneratorResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/bench/load/generator.ts'], { cwd: PROJECT_ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      if (code !== 0) return reject(new Error(`generator for ${plan.scenario} exited with ${code}`));
-      try {
-        resolve(JSON.parse(out) as GeneratorResult);
-      } catch {
-        reject(new Error(`generator for ${plan.scenario} printed no result: ${out.slice(0, 500)}`));
-      }
-    });
-    child.stdin.end(JSON.stringify(plan));
-  });
+/** Runs one generator process with `plan` on its stdin and reads its result from its stdout. */
+async function runGenerator(plan: GeneratorPlan): Promise<GeneratorResult> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'generator.ts')], { cwd: PROJECT_ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stdin.end(JSON.stringify(plan));
+  const limitMs = (plan.warmupSeconds + plan.seconds + DRAIN_SECONDS + 60) * 1000;
+  const killer = setTimeout(() => child.kill('SIGKILL'), limitMs);
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (c, s) => resolve([c, s])));
+  clearTimeout(killer);
+  if (code !== 0) throw new Error(`generator exited with ${code ?? signal}${signal === 'SIGKILL' ? ` (killed after ${limitMs / 1000} s)` : ''}`);
+  return JSON.parse(output.trim().split('\n').pop()!) as GeneratorResult;
 }
 
-function cpuPerOp(result: GeneratorResult): ScenarioResult['cpuMsPerOp'] {
-  const ms = (ticks: number | null) => (ticks === null || result.ops === 0 ? null : (ticks * 1000) / result.cpu.ticksPerSecond / result.ops);
-  const perRole = Object.fromEntries(ROLES.map((role) => [role, ms(result.cpu.delta.roles[role])])) as Record<Role, number | null>;
-  const known = ROLES.map((role) => perRole[role]).filter((v): v is number => v !== null);
-  return { ...perRole, generator: ms(result.cpu.delta.generator), total: known.length > 0 ? known.reduce((a, b) => a + b, 0) : null };
+/** Fails early when a wallet limit could stop a sender; otherwise says why none can. */
+async function limitsNote(http: HttpClient, sender: BenchUser, fundMinor: number): Promise<string> {
+  const { limits } = await http.json('GET', '/api/v1/wallet/balance', [200], { token: sender.token });
+  const minor = (v: number) => Math.round(v * 100);
+  const room = Math.min(minor(limits.daily_limit) - minor(limits.daily_used), minor(limits.monthly_limit) - minor(limits.monthly_used));
+  if (AMOUNT_MINOR > minor(limits.transaction_limit) || fundMinor > room) {
+    throw new Error(`a sender funded with ${decimal(fundMinor)} ${CURRENCY} could reach its limits ${JSON.stringify(limits)}: raise WALLET_DAILY_LIMIT / WALLET_MONTHLY_LIMIT`);
+  }
+  return (
+    `wallet limits (defaults): per transfer ${limits.transaction_limit}, daily ${limits.daily_limit}, monthly ${limits.monthly_limit} ${limits.currency}; ` +
+    `each sender gets ${decimal(fundMinor)} and can send no more than that, so no limit is reached. There is no count-per-day limit, ` +
+    'so no configuration was changed. The pending cap (P2P_MAX_PENDING_PER_SENDER) binds only a sender with that many failed confirms.'
+  );
 }
 
-function printTable(results: ScenarioResult[]): void {
-  const num = (v: number | null | undefined, digits = 1) => (v === null || v === undefined ? '-' : v.toFixed(digits));
-  const header = ['scenario', 'clients', 'ops', 'errors', 'ops/s', 'p50', 'p95', 'p99', 'max', 'confirm p99', 'cpu ms/op: api', 'worker', 'temporal', 'postgres', 'other', 'total', 'generator'];
-  const rows = results.map((r) => [
-    r.scenario,
-    String(r.clients),
-    String(r.ops),
-    String(r.errors),
-    num(r.opsPerSecond),
-    num(r.latency?.p50),
-    num(r.latency?.p95),
-    num(r.latency?.p99),
-    num(r.latency?.max),
-    num(r.confirmLatency?.p99),
-    num(r.cpuMsPerOp.api, 2),
-    num(r.cpuMsPerOp.worker, 2),
-    num(r.cpuMsPerOp.temporal, 2),
-    num(r.cpuMsPerOp.postgres, 2),
-    num(r.cpuMsPerOp.other, 2),
-    num(r.cpuMsPerOp.total, 2),
-    num(r.cpuMsPerOp.generator, 2),
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  console.log(`\nlatency in ms (P2P: the whole transfer, initiate + confirm); CPU in ms per operation\n${line(header)}`);
-  for (const row of rows) console.log(line(row));
-}
+class Benchmark {
+  readonly reports: ScenarioReport[] = [];
+  readonly notes: string[] = [];
+  private limitsChecked = false;
+  /** Scenarios run so far: part of every user id, so a client count given twice still gets fresh users. */
+  private runs = 0;
 
-async function main(): Promise<void> {
-  const seconds = Number(env('BENCH_SECONDS', '20'));
-  const warmupSeconds = Number(env('BENCH_WARMUP_SECONDS', '3'));
-  const clientCounts = env('BENCH_CLIENTS', '1,4,16,32,64').split(',').map(Number);
-  const only = process.env.BENCH_SCENARIOS?.split(',').map((s) => s.trim()).filter(Boolean);
-  const plotFile = process.env.BENCH_PLOT ?? path.join('docs', 'bench-load-p2p.png');
-  if (!(seconds > 0) || !(warmupSeconds >= 0) || clientCounts.some((n) => !Number.isInteger(n) || n < 1)) {
-    throw new Error('BENCH_SECONDS > 0, BENCH_WARMUP_SECONDS >= 0 and BENCH_CLIENTS a list of positive integers');
+  constructor(
+    private readonly config: BenchConfig,
+    private readonly runId: string,
+    private readonly system: RunningSystem,
+    private readonly http: HttpClient,
+    private readonly prepare: Preparer,
+  ) {}
+
+  /** Funding per sender: more than a client could send in a warm-up, a window and a drain. */
+  get fundMinor(): number {
+    return AMOUNT_MINOR * MAX_TRANSFERS_PER_CLIENT_SECOND * Math.ceil(this.config.warmupSeconds + this.config.seconds + DRAIN_SECONDS);
   }
 
+  private plan(scenario: string, workload: Workload): GeneratorPlan {
+    const { system, config } = this;
+    return { scenario, runId: this.runId, baseUrl: system.baseUrl, warmupSeconds: config.warmupSeconds, seconds: config.seconds, launcherPid: system.launcherPid, external: system.external, workload };
+  }
+
+  private async record(name: string, clients: number, run: () => Promise<GeneratorResult | string>): Promise<void> {
+    let report: ScenarioReport;
+    try {
+      const outcome = await run();
+      report = typeof outcome === 'string' ? { name, clients, skipped: outcome } : { name, clients, result: outcome, cpuMsPerOp: cpuPerOp(outcome) };
+    } catch (err) {
+      report = { name, clients, failed: err instanceof Error ? err.message : String(err) };
+    }
+    this.reports.push(report);
+    const r = report.result;
+    console.log(
+      r
+        ? `  ${name} x${clients}: ${r.ops} ops, ${r.errors} errors, ${r.opsPerSecond.toFixed(1)}/s, p99 ${r.latency?.p99 ?? '-'} ms` +
+            (r.errorSamples.length > 0 ? `\n    first errors: ${r.errorSamples.map((e) => `${e.step} ${e.status} ${e.body}`).join('\n                  ')}` : '')
+        : `  ${name} x${clients}: ${report.skipped ? `skipped (${report.skipped})` : `FAILED: ${report.failed}`}`,
+    );
+    await sleep(SETTLE_MS);
+  }
+
+  async p2p(name: string, clients: number, method: ProofMaterial['method']): Promise<void> {
+    await this.record(name, clients, async () => {
+      const pairs = await p2pPairs(this.prepare, { prefix: `bench_${this.runId}_${(this.runs += 1)}_${name}_${clients}`, count: clients, method, fundMinor: this.fundMinor });
+      if (!this.limitsChecked) {
+        this.notes.push(await limitsNote(this.http, pairs[0]!.sender, this.fundMinor));
+        this.limitsChecked = true;
+      }
+      const result = await runGenerator(this.plan(name, { kind: 'p2p', amount: decimal(AMOUNT_MINOR), currency: CURRENCY, clients: pairs.map((p) => p.plan) }));
+      result.settled?.forEach((n, i) => this.prepare.settle(pairs[i]!.sender, pairs[i]!.recipient, n, AMOUNT_MINOR));
+      if (result.drainTimedOut) this.notes.push(`${name} x${clients}: operations were still running after the window; the balance check may miss some`);
+      return result;
+    });
+  }
+
+  async get(name: string, urlPath: string, tokens: () => Promise<string[]>): Promise<void> {
+    const connections = this.config.connections;
+    await this.record(name, connections, async () => {
+      const probe = await this.http.request('GET', urlPath);
+      if (probe.status === 404) return `GET ${urlPath} answers 404`;
+      return runGenerator(this.plan(name, { kind: 'get', path: urlPath, connections, tokens: await tokens() }));
+    });
+  }
+
+  async readers(): Promise<string[]> {
+    const users = await Promise.all(Array.from({ length: READER_USERS }, (_, i) => this.prepare.user(`@bench_${this.runId}_reader_${i}:localhost`, 1000)));
+    return users.map((u) => u.token);
+  }
+
+  /** A wallet with a funding entry and HISTORY_TRANSFERS sent transfers: more than one page of history. */
+  async historyHolder(): Promise<string[]> {
+    const holder = await this.prepare.user(`@bench_${this.runId}_history:localhost`, 10_000);
+    const peer = await this.prepare.user(`@bench_${this.runId}_history_peer:localhost`, 0);
+    const client = { senderToken: holder.token, recipientUserId: peer.userId, proof: await this.prepare.enrol(holder, 'biometric') };
+    const prove = prover(client.proof);
+    for (let i = 0; i < HISTORY_TRANSFERS; i += 1) {
+      const outcome = await settleTransfer(this.http, client, prove, { amount: decimal(AMOUNT_MINOR), currency: CURRENCY, idempotencyKey: `bench-${this.runId}-history-${i}` });
+      if (!outcome.settled) throw new Error(`a transfer for the history failed: ${JSON.stringify(outcome.failure)}`);
+      this.prepare.settle(holder, peer, 1, AMOUNT_MINOR);
+    }
+    return [holder.token];
+  }
+
+  async runAll(): Promise<void> {
+    const { config } = this;
+    for (const scenario of config.scenarios) {
+      if (scenario === 'p2p-device') for (const clients of config.clients) await this.p2p(scenario, clients, 'biometric');
+      if (scenario === 'p2p-pin') await this.p2p(scenario, config.pinClients, 'pin');
+      if (scenario === 'balance') await this.get(scenario, '/api/v1/wallet/balance', () => this.readers());
+      if (scenario === 'transactions') await this.get(scenario, '/api/v1/wallet/transactions', () => this.historyHolder());
+      if (scenario === 'health') await this.get(scenario, '/health', async () => []);
+      if (scenario === 'ready') await this.get(scenario, '/ready', async () => []);
+    }
+  }
+}
+
+function machine() {
+  return {
+    nproc: os.availableParallelism(),
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    clockTicksPerSecond: clockTicksPerSecond(),
+  };
+}
+
+function describeTree(system: RunningSystem): string {
+  const { roles } = launcherTree(system.launcherPid);
+  return Object.entries(roles)
+    .map(([role, pids]) => `${role} ${pids.length === 0 ? (system.external[role as 'postgres' | 'temporal'] ? 'external' : 'NOT FOUND') : `${pids[0]}${pids.length > 1 ? ` (+${pids.length - 1})` : ''}`}`)
+    .join(', ');
+}
+
+async function main(): Promise<number> {
+  const config = benchConfig(process.env);
+  const runId = Date.now().toString(36);
   const startedAt = new Date();
-  console.log(`booting the system as npm start does (${process.env.DATABASE_URL ? 'external PostgreSQL' : 'embedded PostgreSQL'}, ${process.env.TEMPORAL_ADDRESS ? 'external Temporal' : 'Temporal dev server'})`);
-  const system = await bootSystem({ logLevel: process.env.BENCH_LOG_LEVEL });
+  const facts = machine();
+  console.log(`load benchmark ${runId}: ${config.scenarios.join(', ')}; ${config.seconds} s per scenario after ${config.warmupSeconds} s warm-up`);
+  console.log(`machine: ${facts.nproc} cores (${facts.cpuModel}), Node ${facts.node}`);
+
+  const system = await bootSystem({ logLevel: config.logLevel });
+  const processes = describeTree(system);
+  const { settings } = system;
+  console.log(
+    `system running in ${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s: ${processes}; ` +
+      `LOG_LEVEL ${settings.logLevel}${config.logLevel ? '' : ' (launcher default)'}, API_PROCESSES ${settings.apiProcesses}, DATABASE_POOL_SIZE ${settings.databasePoolSize}`,
+  );
+
   const http = httpClient(system.baseUrl, 16);
-  const results: ScenarioResult[] = [];
-  let failed = false;
+  let bench: Benchmark | undefined;
+  let fatal: string | undefined;
+  let verification: { balances: BalanceCheck; ledger: LedgerCheck } | undefined;
   try {
     const prepare = await preparer({ http, adminToken: system.adminToken, tepKeysFile: system.tepKeysFile, issuer: system.issuer });
-    const runId = randomBytes(4).toString('hex');
-    for (const scenario of scenarios(prepare, system, clientCounts)) {
-      if (only && !only.some((prefix) => scenario.name.startsWith(prefix))) continue;
-      const workload = await scenario.prepare();
-      if (!workload) {
-        console.log(`${scenario.name}: skipped (the API has no such route)`);
-        continue;
-      }
-      process.stdout.write(`${scenario.name} at ${scenario.clients} clients: ${warmupSeconds} s warm-up, ${seconds} s measured ... `);
-      const result = await runGenerator({
-        scenario: scenario.name,
-        runId,
-        baseUrl: system.baseUrl,
-        warmupSeconds,
-        seconds,
-        launcherPid: system.launcherPid,
-        external: system.external,
-        workload,
-      });
-      scenario.pairs?.forEach((pair, i) => prepare.settle(pair.sender, pair.recipient, result.settled?.[i] ?? 0, AMOUNT_MINOR));
-      const withCpu = { ...result, cpuMsPerOp: cpuPerOp(result) };
-      results.push(withCpu);
-      console.log(`${result.opsPerSecond.toFixed(1)} ops/s, p99 ${result.latency?.p99 ?? '-'} ms, ${result.errors} errors`);
-      for (const sample of result.errorSamples) console.log(`  error at ${sample.step}: ${sample.status} ${sample.body}`);
-      if (result.errors > 0 || result.drainTimedOut) failed = true;
-    }
-
-    const balances = await checkBalances(http, [...prepare.wallets.values()]);
-    const ledger = await checkLedger(system.databaseUrl);
-    const unconfirmed = results.reduce((sum, r) => sum + (r.unconfirmed ?? 0), 0);
-    console.log(`\nbalances: ${balances.ok ? 'every one of' : 'MISMATCH in'} ${balances.ok ? balances.wallets : balances.mismatches.length} wallets ${balances.ok ? 'is what the answers imply' : `of ${balances.wallets}`}${unconfirmed > 0 ? ` (${unconfirmed} transfers had no completed answer)` : ''}`);
-    for (const m of balances.mismatches.slice(0, 10)) console.log(`  ${m.label}: expected ${m.expected}, available ${m.available}, pending ${m.pending} (minor units)`);
-    console.log(`ledger: balances sum to ${JSON.stringify(ledger.balanceTotals)}, postings to ${JSON.stringify(ledger.postingTotals)}, ${ledger.accountsOffTheirPostings} accounts off their postings`);
-    if (!balances.ok || !ledger.ok) failed = true;
-
-    printTable(results);
-    const machine = { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.release()}` };
-    const config = { seconds, warmupSeconds, clientCounts, logLevel: process.env.BENCH_LOG_LEVEL ?? 'launcher default', external: system.external, apiProcesses: process.env.API_PROCESSES ?? '1' };
-    await mkdir(path.join(PROJECT_ROOT, 'bench-results'), { recursive: true });
-    const file = path.join(PROJECT_ROOT, 'bench-results', `load-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
-    await writeFile(file, `${JSON.stringify({ startedAt, machine, config, results, checks: { balances, ledger } }, null, 2)}\n`);
-    console.log(`\nresults: ${path.relative(PROJECT_ROOT, file)}`);
-
-    const points = results
-      .filter((r) => r.scenario === 'p2p-device' && r.latency)
-      .map((r) => ({ clients: r.clients, settledPerSecond: r.opsPerSecond, p99Ms: r.latency!.p99 }));
-    if (plotFile && points.length > 1) {
-      const warning = await plotP2P(path.resolve(PROJECT_ROOT, plotFile), points, `${machine.cpus} cores, ${machine.cpu}, ${seconds} s per point, ${startedAt.toISOString().slice(0, 10)}`);
-      console.log(`plot: ${plotFile}${warning ? ` (${warning})` : ''}`);
-    }
+    bench = new Benchmark(config, runId, system, http, prepare);
+    await bench.runAll();
+    verification = { balances: await checkBalances(http, [...prepare.wallets.values()]), ledger: await checkLedger(system.databaseUrl) };
+  } catch (err) {
+    fatal = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    console.error(`benchmark stopped: ${fatal}\nlast lines of the system's log:\n${system.logTail()}`);
   } finally {
     http.close();
     const code = await system.stop();
-    if (code !== 0 && code !== null) console.log(`the launcher exited with ${code}:\n${system.logTail(20)}`);
-    await rm(system.dataDir, { recursive: true, force: true });
+    console.log(`system stopped (launcher exit code ${code})`);
   }
-  if (failed) {
-    console.log('FAILED: errors, an unfinished drain, or a check that does not hold (see above)');
-    process.exitCode = 1;
+
+  const reports = bench?.reports ?? [];
+  const notes = bench?.notes ?? [];
+  const finishedAt = new Date();
+  const points: P2PPoint[] = reports
+    .filter((r) => r.name === 'p2p-device' && r.result?.latency)
+    .map((r) => ({ clients: r.clients, settledPerSecond: r.result!.opsPerSecond, p99Ms: r.result!.latency!.p99 }));
+  let plot: string | undefined;
+  if (points.length > 0) {
+    const subtitle = `${startedAt.toISOString().slice(0, 10)}, ${facts.nproc} cores (${facts.cpuModel}), ${config.seconds} s per point after ${config.warmupSeconds} s warm-up, Node ${facts.node}`;
+    const warning = await plotP2P(PLOT_FILE, points, subtitle);
+    if (warning) notes.push(warning);
+    plot = path.relative(PROJECT_ROOT, PLOT_FILE);
   }
+
+  const resultsFile = path.join(PROJECT_ROOT, 'bench-results', `load-${startedAt.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.json`);
+  await mkdir(path.dirname(resultsFile), { recursive: true });
+  const durationSeconds = (finishedAt.getTime() - startedAt.getTime()) / 1000;
+  await writeFile(
+    resultsFile,
+    `${JSON.stringify(
+      {
+        runId,
+        startedAt: startedAt.toISOString(),
+        finishedAt: finishedAt.toISOString(),
+        durationSeconds,
+        machine: facts,
+        config: { ...config, amount: `${decimal(AMOUNT_MINOR)} ${CURRENCY}`, fundPerSender: bench ? `${decimal(bench.fundMinor)} ${CURRENCY}` : undefined },
+        system: { ...settings, external: system.external, processes },
+        notes,
+        scenarios: reports,
+        verification,
+        fatal,
+        plot,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+
+  console.log(`\n${resultsTable(reports)}\n`);
+  if (reports.some((r) => r.result?.confirmLatency)) console.log(`${confirmTable(reports)}\n`);
+  for (const note of notes) console.log(`note: ${note}`);
+  if (verification) {
+    const { balances, ledger } = verification;
+    console.log(
+      balances.ok
+        ? `balances: all ${balances.wallets} wallets hold what the completed transfers imply`
+        : `balances: ${balances.mismatches.length} of ${balances.wallets} wallets differ (minor units):\n${balances.mismatches
+            .slice(0, 10)
+            .map((m) => `  ${m.label} ${m.walletId}: expected ${m.expected}, available ${m.available}, pending ${m.pending}`)
+            .join('\n')}`,
+    );
+    console.log(
+      `ledger: ${ledger.ok ? 'sums to zero' : 'DOES NOT sum to zero'} per currency (balances ${JSON.stringify(ledger.balanceTotals)}, ` +
+        `postings ${JSON.stringify(ledger.postingTotals)}, accounts off their postings: ${ledger.accountsOffTheirPostings})`,
+    );
+  }
+  console.log(`results: ${path.relative(PROJECT_ROOT, resultsFile)}${plot ? `; plot: ${plot}` : ''}; run took ${durationSeconds.toFixed(0)} s`);
+
+  const failed = fatal !== undefined || reports.some((r) => r.failed) || !verification?.balances.ok || !verification?.ledger.ok;
+  return failed ? 1 : 0;
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

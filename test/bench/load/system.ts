@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { chmod, mkdtemp, readFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -28,9 +28,11 @@ export interface RunningSystem {
   adminToken: string;
   tepKeysFile: string;
   databaseUrl: string;
+  /** Settings that shape what is measured, as the launcher's children read them. */
+  settings: { logLevel: string; apiProcesses: number; databasePoolSize: number };
   logFile: string;
   logTail(lines?: number): string;
-  /** Ctrl-C as a terminal sends it (SIGINT to the process group); waits until every process is gone. */
+  /** Ctrl-C as a terminal sends it (SIGINT to the process group), waits until every process is gone, removes the data folder. */
   stop(): Promise<number | null>;
 }
 
@@ -44,9 +46,10 @@ async function freePort(): Promise<number> {
   });
 }
 
-function groupAlive(pid: number): boolean {
+/** Sends `signal` to the process group led by `pid`; false when the group is gone. Signal 0 only asks. */
+function signalGroup(pid: number, signal: NodeJS.Signals | 0): boolean {
   try {
-    process.kill(-pid, 0);
+    process.kill(-pid, signal);
     return true;
   } catch {
     return false;
@@ -98,28 +101,42 @@ export async function bootSystem(options: { logLevel: string | undefined }): Pro
     stopped ??= (async () => {
       const pid = child.pid!;
       if (child.exitCode === null && child.signalCode === null) {
-        process.kill(-pid, 'SIGINT');
-        if ((await Promise.race([exited, sleep(STOP_TIMEOUT_MS).then(() => 'timeout' as const)])) === 'timeout') process.kill(-pid, 'SIGKILL');
+        signalGroup(pid, 'SIGINT');
+        if ((await Promise.race([exited, sleep(STOP_TIMEOUT_MS).then(() => 'timeout' as const)])) === 'timeout') signalGroup(pid, 'SIGKILL');
       }
       // The launcher exits once it stopped its children; give stragglers in its group a moment.
-      for (let waited = 0; groupAlive(pid) && waited < 10_000; waited += 100) await sleep(100);
-      if (groupAlive(pid)) process.kill(-pid, 'SIGKILL');
+      for (let waited = 0; signalGroup(pid, 0) && waited < 10_000; waited += 100) await sleep(100);
+      signalGroup(pid, 'SIGKILL');
+      await rm(dataDir, { recursive: true, force: true });
+      process.removeListener('SIGINT', interrupted);
+      process.removeListener('SIGTERM', interrupted);
       return child.exitCode;
     })();
     return stopped;
   };
 
+  // The launcher has its own process group, so a Ctrl-C of the benchmark does not reach it: pass it on.
+  const interrupted = () => {
+    process.stderr.write('interrupted: stopping the system\n');
+    void stop().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+
   const baseUrl = `http://127.0.0.1:${ports.api}`;
   const deadline = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`the launcher exited (${child.exitCode ?? child.signalCode}) before it was running:\n${logTail()}`);
-    }
-    if (Date.now() > deadline) {
+  while (!logTail(200).includes('TMCP server is running')) {
+    const problem =
+      child.exitCode !== null || child.signalCode !== null
+        ? `the launcher exited (${child.exitCode ?? child.signalCode}) before it was running`
+        : Date.now() > deadline
+          ? `the launcher was not running within ${START_TIMEOUT_MS / 1000} s`
+          : undefined;
+    if (problem) {
+      const tail = logTail();
       await stop();
-      throw new Error(`the launcher was not running within ${START_TIMEOUT_MS / 1000} s:\n${logTail()}`);
+      throw new Error(`${problem}:\n${tail}`);
     }
-    if (logTail(200).includes('TMCP server is running')) break;
     await sleep(250);
   }
 
@@ -135,6 +152,7 @@ export async function bootSystem(options: { logLevel: string | undefined }): Pro
     adminToken: env.ADMIN_TOKEN || secrets.admin_token,
     tepKeysFile: config.tep.keysFile,
     databaseUrl: await localDatabaseUrl(config),
+    settings: { logLevel: config.logLevel, apiProcesses: config.http.processes, databasePoolSize: config.database.poolSize },
     logFile,
     logTail,
     stop,
