@@ -16,16 +16,17 @@ export interface SweepTimes {
   intervalMs: number;
   /** An invite is swept once its after-commit start has had time to happen. */
   inviteGraceMs: number;
-  /** A transfer is swept this long after its authorization window, when its own saga would have cancelled it. */
+  /** A transfer nobody confirmed is swept this long after its authorization window (a margin for clocks). */
   transferGraceMs: number;
 }
 
-export const SWEEP_TIMES: SweepTimes = { intervalMs: 15_000, inviteGraceMs: 10_000, transferGraceMs: 60_000 };
+export const SWEEP_TIMES: SweepTimes = { intervalMs: 15_000, inviteGraceMs: 10_000, transferGraceMs: 5_000 };
 
 /**
  * Starts what should have started (the outbox rule): invite sagas queued by homeserver
- * transactions, and P2P sagas whose start failed after the transfer was stored. Every start is
- * idempotent by workflow id, so several API replicas may sweep at once. One round at a time.
+ * transactions, and the P2P sagas of transfers nobody confirmed or cancelled within their window
+ * (a saga starts with its first call), which cancel them. Every start is idempotent by workflow id,
+ * so several API replicas may sweep at once. One round at a time.
  */
 export function startSagaSweeps(deps: SweepDeps, times: SweepTimes = SWEEP_TIMES): { stop(): Promise<void> } {
   const jobs = [

@@ -1,3 +1,3 @@
 // Every workflow the worker runs is exported here; the worker bundles this file.
 export { acceptInvite } from './acceptInvite';
-export { p2pTransfer } from './p2pTransfer';
+export { p2pSaga, p2pTransfer } from './p2pTransfer';

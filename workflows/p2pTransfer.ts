@@ -54,14 +54,39 @@ function detailsOf(failure: ApplicationFailure): Record<string, unknown> {
 }
 
 /**
- * One P2P transfer (PROTO 7.2): waits for the sender's proof, moves the money (straight to the
- * recipient, or into a hold the recipient accepts or rejects), and announces it in the room.
- * Every change is written to PostgreSQL by the activities; this code decides what happens next.
+ * One P2P transfer (PROTO 7.2), started by the sender's first confirm or cancel (Update-with-Start,
+ * so the answer costs one workflow task), or by the API's sweeper for a transfer nobody confirmed
+ * in time: checks the sender's proof, moves the money (straight to the recipient, or into a hold
+ * the recipient accepts or rejects), and announces it in the room. Every change is written to
+ * PostgreSQL by the activities; this code decides what happens next.
+ *
+ * A workflow type of its own rather than a patch of p2pTransfer: the sagas that initiate started
+ * keep their type and code and finish as they began.
  */
+export async function p2pSaga(input: P2PInput): Promise<P2PSnapshot> {
+  return runP2P(input, { v2: true, startedAtInitiate: false });
+}
+
+/** Sagas started by initiate, before p2pSaga (recorded histories p2p-v1 to p2p-v4). Never started any more. */
 export async function p2pTransfer(input: P2PInput): Promise<P2PSnapshot> {
+  return runP2P(input, { v2: patched(P2P_V2), startedAtInitiate: true });
+}
+
+interface SagaShape {
+  /** Ledger steps as local activities, states changed after PostgreSQL has them. */
+  v2: boolean;
+  /** Started when the transfer was initiated: the window is counted from the start, and never checked by the validators. */
+  startedAtInitiate: boolean;
+}
+
+async function runP2P(input: P2PInput, shape: SagaShape): Promise<P2PSnapshot> {
   const { transferId } = input;
-  const v2 = patched(P2P_V2);
+  const { v2 } = shape;
   const ledger = v2 ? localLedger : remoteLedger;
+  // On the workflow clock (the sandbox's Date: the current workflow task's time, the same on
+  // replay), so the Temporal server's clock and the API's need not agree: the API gives what was
+  // left of the window when it started the saga, nothing when it was over.
+  const windowEndsAt = Date.now() + input.authorizationWindowMs;
   const snapshot: P2PSnapshot = { transferId, status: 'pending_authorization', authAttempts: 0 };
   // One state-changing call at a time; validators refuse others while one runs.
   let busy = false;
@@ -75,9 +100,12 @@ export async function p2pTransfer(input: P2PInput): Promise<P2PSnapshot> {
   };
 
   const validator = (action: P2PAction) => (request: { userId: string }) => {
+    // A call after the window is refused as it will be once the transfer is cancelled (a saga
+    // started late, by that very call, cancels it at once).
+    const windowOver = !shape.startedAtInitiate && snapshot.status === 'pending_authorization' && Date.now() >= windowEndsAt;
     const refusal = refuseAction(
       action,
-      { transferId, status: snapshot.status, senderUserId: input.sender.userId, recipientUserId: input.recipient.userId },
+      { transferId, status: windowOver ? 'cancelled' : snapshot.status, senderUserId: input.sender.userId, recipientUserId: input.recipient.userId },
       request.userId,
     );
     if (refusal) throw ApplicationFailure.create({ type: refusal.code, message: refusal.message, details: [refusal.details], nonRetryable: true });
@@ -251,7 +279,11 @@ export async function p2pTransfer(input: P2PInput): Promise<P2PSnapshot> {
   );
 
   // The timers' own transitions hold `busy` too, so a late confirm or accept is refused meanwhile.
-  await condition(() => snapshot.status !== 'pending_authorization', input.authorizationWindowMs, { summary: 'authorization window' });
+  // A confirm that settles within its first workflow task starts and cancels this timer inside that
+  // task: the worker then sends neither. condition(fn, 0) would add a marker, so an elapsed window is not waited for.
+  if (shape.startedAtInitiate || input.authorizationWindowMs > 0) {
+    await condition(() => snapshot.status !== 'pending_authorization', input.authorizationWindowMs, { summary: 'authorization window' });
+  }
   await condition(() => !busy);
   if (snapshot.status === 'pending_authorization') await exclusive(() => close('cancelled', 'authorization_window_elapsed'));
 

@@ -39,6 +39,7 @@ export interface P2PInput {
   roomId?: string;
   recipientAcceptanceRequired: boolean;
   createdAt: string;
+  /** What is left of the authorization window when the saga starts (0: over). */
   authorizationWindowMs: number;
   acceptanceWindowMs: number;
   /** How long confirm waits for the Matrix event before answering without its event_id. */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { WithStartWorkflowOperation, type WorkflowStartOptions } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Config } from '../config';
 import { createKeyedDigest, type Sealer } from '../crypto/sealing';
@@ -8,7 +9,7 @@ import type { DatabasePool } from '../db/pool';
 import { walletByUser } from '../db/wallets';
 import { DomainError, invalidField } from '../domain/errors';
 import { amountToJson, type Currency } from '../domain/money';
-import { p2pWorkflowId, refuseAction, type AuthProof, type P2PAction, type P2PInput, type P2PSnapshot, type P2PState } from '../domain/p2p';
+import { p2pWorkflowId, refuseAction, type AuthProof, type P2PAction, type P2PInput, type P2PSnapshot, type P2PState, type PartyRequest } from '../domain/p2p';
 import { TMCP_ROOM_ID, TMCP_STATUS, TMCP_USER_IDS } from '../domain/searchAttributes';
 import { newId } from '../ids';
 import type { Logger } from '../logger';
@@ -16,7 +17,7 @@ import type { Rooms } from '../matrix/rooms';
 import type { Temporal } from '../temporal/client';
 import { domainErrorFromUpdate, isWorkflowGone } from '../temporal/failures';
 import { acceptP2P, cancelP2P, confirmP2P, rejectP2P } from '../../workflows/p2pMessages';
-import type { p2pTransfer } from '../../workflows/p2pTransfer';
+import type { p2pSaga } from '../../workflows/p2pTransfer';
 import { availableMethods } from './mfa';
 import { checkSendLimits, recipientNoWallet } from './p2pLedger';
 import { proofSealer, sealProof } from './paymentProofs';
@@ -71,7 +72,7 @@ function sagaInput(t: Transfer, config: Pick<Config, 'p2p'>, now: Date): P2PInpu
     ...(t.room_id !== null ? { roomId: t.room_id } : {}),
     recipientAcceptanceRequired: t.recipient_acceptance_required,
     createdAt: t.created_at.toISOString(),
-    // From now: a saga started late (a retried initiate) still ends at the expires_at first answered.
+    // From now: a saga started by a late call or by the sweeper ends at the expires_at initiate answered.
     authorizationWindowMs: Math.max(0, t.authorization_expires_at.getTime() - now.getTime()),
     acceptanceWindowMs: config.p2p.acceptanceWindowMs,
     eventWaitMs: config.p2p.eventWaitMs,
@@ -80,53 +81,63 @@ function sagaInput(t: Transfer, config: Pick<Config, 'p2p'>, now: Date): P2PInpu
 }
 
 /**
- * Starts the transfer's saga, or finds it running. The workflow id comes from the transfer id, so
- * concurrent or retried requests reach one workflow; a finished one is left alone.
+ * How the transfer's saga is started. The workflow id comes from the transfer id, so concurrent or
+ * retried calls reach one workflow: a running one is used (also a p2pTransfer that an initiate
+ * started before p2pSaga existed), a finished one is never started again.
  */
-async function startSaga(deps: SagaStartDeps, t: Transfer): Promise<void> {
+function sagaStart(deps: SagaStartDeps, t: Transfer): WorkflowStartOptions<typeof p2pSaga> & { workflowIdConflictPolicy: 'USE_EXISTING' } {
   const amount = `${amountToJson(t.amount, t.currency)} ${t.currency}`;
+  return {
+    taskQueue: deps.temporal.taskQueue,
+    workflowId: p2pWorkflowId(t.id),
+    args: [sagaInput(t, deps.config, new Date())],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    staticSummary: `P2P ${t.id}: ${t.sender_user_id} → ${t.recipient_user_id}, ${amount}${t.room_id ? ` in ${t.room_id}` : ''}`,
+    typedSearchAttributes: [
+      { key: TMCP_STATUS, value: t.status },
+      { key: TMCP_USER_IDS, value: [t.sender_user_id, t.recipient_user_id] },
+      ...(t.room_id ? [{ key: TMCP_ROOM_ID, value: t.room_id }] : []),
+    ],
+  };
+}
+
+/** Starts the saga of a transfer nobody confirmed in time: with its window over, it cancels the transfer at once. */
+async function startSaga(deps: SagaStartDeps, t: Transfer): Promise<void> {
   try {
-    await withAnswerDeadline(deps, () => deps.temporal.client.workflow.start<typeof p2pTransfer>('p2pTransfer', {
-      taskQueue: deps.temporal.taskQueue,
-      workflowId: p2pWorkflowId(t.id),
-      args: [sagaInput(t, deps.config, new Date())],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      staticSummary: `P2P ${t.id}: ${t.sender_user_id} → ${t.recipient_user_id}, ${amount}${t.room_id ? ` in ${t.room_id}` : ''}`,
-      typedSearchAttributes: [
-        { key: TMCP_STATUS, value: t.status },
-        { key: TMCP_USER_IDS, value: [t.sender_user_id, t.recipient_user_id] },
-        ...(t.room_id ? [{ key: TMCP_ROOM_ID, value: t.room_id }] : []),
-      ],
-    }));
+    await withAnswerDeadline(deps, () => deps.temporal.client.workflow.start<typeof p2pSaga>('p2pSaga', sagaStart(deps, t)));
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) return;
     deps.log.error({ err, transfer_id: t.id }, 'could not start the P2P saga');
-    throw serviceUnavailable('Transfers are unavailable right now; retry with the same idempotency_key', { transfer_id: t.id });
+    throw serviceUnavailable('Transfers are unavailable right now; retry later', { transfer_id: t.id });
   }
 }
 
+const SWEEP_BATCH = 100;
+
 /**
- * Sagas that should have cancelled their transfer by now but have not: their start failed after the
- * row was stored (Temporal down) and the client never retried. Starting the saga (idempotent by
- * workflow id) closes it: with its window already over, it cancels the transfer at once. A saga
- * that is running already is left to itself.
+ * Transfers whose authorization window is over but which still wait for it: nobody confirmed or
+ * cancelled them, so no saga was ever started. Starting it (idempotent by workflow id) closes the
+ * transfer: with its window over, the saga cancels it at once. A saga that is running already
+ * (its confirm failed; its own timer ends it) is left to itself. Batches until none are left.
  */
 export async function sweepUnstartedTransfers(deps: SagaStartDeps, graceMs: number): Promise<number> {
-  const overdue = await overdueTransfers(deps.pool, new Date(Date.now() - graceMs), 100);
-  for (const transfer of overdue) await startSaga(deps, transfer);
-  return overdue.length;
+  let swept = 0;
+  for (;;) {
+    const overdue = await overdueTransfers(deps.pool, new Date(Date.now() - graceMs), SWEEP_BATCH);
+    for (const transfer of overdue) await startSaga(deps, transfer);
+    swept += overdue.length;
+    if (overdue.length < SWEEP_BATCH) return swept;
+  }
 }
 
-async function replay(deps: P2PDeps, existing: Transfer, hash: string) {
+function replay(existing: Transfer, hash: string) {
   if (existing.request_hash !== hash) {
     throw new DomainError('DUPLICATE_TRANSACTION', 'idempotency_key was already used for a different transfer', {
       field: 'idempotency_key',
       transfer_id: existing.id,
     });
   }
-  // The first request may have stored the transfer and then failed to start its saga.
-  if (existing.status === 'pending_authorization') await startSaga(deps, existing);
   return { replayed: true, body: existing.initiate_response };
 }
 
@@ -145,7 +156,7 @@ async function requireBothInRoom(rooms: Rooms, roomId: string, senderUserId: str
 export async function initiateTransfer(deps: P2PDeps, senderUserId: string, req: InitiateRequest) {
   const hash = requestHash(req);
   const existing = await transferByKey(deps.pool, senderUserId, req.idempotencyKey);
-  if (existing) return replay(deps, existing, hash);
+  if (existing) return replay(existing, hash);
 
   const sender = await ownWallet(deps, senderUserId);
   if (sender.status !== 'active') throw new DomainError('WALLET_SUSPENDED', 'Your wallet is not active', { wallet_status: sender.status });
@@ -207,9 +218,9 @@ export async function initiateTransfer(deps: P2PDeps, senderUserId: string, req:
     createdAt,
     authorizationExpiresAt: expiresAt,
   }, deps.config.p2p.maxPendingPerSender);
-  if (!created) return replay(deps, transfer, hash);
-  await startSaga(deps, transfer);
-  // The stored copy, so the first answer and every replay are the same bytes.
+  if (!created) return replay(transfer, hash);
+  // No saga yet: the first confirm or cancel starts it (one workflow task instead of two), or the
+  // sweeper does once the window is over. The stored copy, so the first answer and every replay are the same bytes.
   return { replayed: false, body: transfer.initiate_response };
 }
 
@@ -228,6 +239,8 @@ function refusalFor(action: P2PAction, t: Transfer, userId: string): DomainError
 }
 
 const UPDATES = { confirm: confirmP2P, accept: acceptP2P, reject: rejectP2P, cancel: cancelP2P } as const;
+/** The calls that can be a transfer's first, and so start its saga. */
+const STARTING_ACTIONS: ReadonlySet<P2PAction> = new Set(['confirm', 'cancel']);
 
 function serviceUnavailable(message: string, details: Record<string, unknown>): DomainError {
   return new DomainError('SERVICE_UNAVAILABLE', message, { ...details, retry_after_seconds: RETRY_AFTER_SECONDS });
@@ -258,10 +271,25 @@ async function act(
   const transfer = await partyTransfer(deps, userId, transferId);
   const handle = deps.temporal.client.workflow.getHandle(p2pWorkflowId(transferId));
   const updateId = `${action}-${transfer.failed_calls}-${deps.updateIds(JSON.stringify([transferId, userId, action, input]))}`;
+  // Each update takes the caller plus its own fields; the saga's validator checks both.
+  const update = UPDATES[action] as unknown as typeof acceptP2P;
+  const options = { updateId, args: [{ userId, ...payload }] as [PartyRequest] };
+  // The sender's first confirm or cancel starts the saga with it, in one request to Temporal.
+  const startsSaga = STARTING_ACTIONS.has(action) && transfer.status === 'pending_authorization' && userId === transfer.sender_user_id;
+  const call = async () => {
+    if (startsSaga) {
+      try {
+        const start = new WithStartWorkflowOperation<typeof p2pSaga>('p2pSaga', sagaStart(deps, transfer));
+        return await deps.temporal.client.workflow.executeUpdateWithStart(update, { ...options, startWorkflowOperation: start });
+      } catch (err) {
+        // The saga has finished since the row was read: ask it as any finished saga is asked.
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      }
+    }
+    return handle.executeUpdate(update, options);
+  };
   try {
-    // Each update takes the caller plus its own fields; the saga's validator checks both.
-    const update = UPDATES[action] as unknown as typeof acceptP2P;
-    const snapshot = await withAnswerDeadline(deps, () => handle.executeUpdate(update, { updateId, args: [{ userId, ...payload }] }));
+    const snapshot = await withAnswerDeadline(deps, call);
     return { transfer, snapshot };
   } catch (err) {
     let refusal = domainErrorFromUpdate(err);

@@ -129,17 +129,18 @@ describe('confirm never hangs', () => {
   });
 });
 
-describe('a transfer whose saga never started', () => {
-  it('answers initiate 503 while Temporal is down, and the sweeper cancels the stored transfer after its window', async () => {
+describe('a transfer nobody confirmed (its saga starts with the first confirm or cancel)', () => {
+  it('is initiated while Temporal is down, and the sweeper cancels it after its window', async () => {
     const temporal = await proxy(testEnv('temporalAddress'));
-    const server = await api({ TEMPORAL_ADDRESS: temporal.address, P2P_AUTHORIZATION_WINDOW_SECONDS: '1' });
+    const server = await api({ TEMPORAL_ADDRESS: temporal.address, P2P_AUTHORIZATION_WINDOW_SECONDS: '2' });
     const alice = await walletUser(server, { name: 'alice', fund: '10.00' });
     const bob = await walletUser(server, { name: 'bob' });
     temporal.down();
-    const res = await initiate(server, alice, { recipient: bob.userId, amount: '1.00', idempotency_key: 'never-started' });
-    expectUnavailable(res);
-    const { id } = await db.pool.one(sql.type(z.object({ id: z.string() }))`
-      SELECT id FROM p2p_transfers WHERE sender_user_id = ${alice.userId} AND idempotency_key = 'never-started'`);
+    const res = await initiate(server, alice, { recipient: bob.userId, amount: '1.00', idempotency_key: 'never-confirmed' });
+    expect(res.status).toBe(201);
+    const id = String(res.body.transfer_id);
+    expect(await statusOf(id)).toBe('pending_authorization');
+    expectUnavailable(await confirm(server, alice, id));
     expect(await statusOf(id)).toBe('pending_authorization');
 
     temporal.up();
@@ -148,7 +149,22 @@ describe('a transfer whose saga never started', () => {
     expect(await eventually(() => statusOf(id), (s) => s !== 'pending_authorization')).toBe('cancelled');
     const view = await server.call('GET', `/api/v1/wallet/p2p/${id}`, { token: alice.token });
     expect(view.body).toMatchObject({ status: 'cancelled', status_reason: 'authorization_window_elapsed' });
+    expectError(await confirm(server, alice, id), 409, 'INVALID_STATE');
     expect(await available(server, alice)).toBe(10);
+  });
+
+  it('refuses a confirm that comes after the window, before any sweep, and the saga it started cancels the transfer', async () => {
+    const server = await api({ P2P_AUTHORIZATION_WINDOW_SECONDS: '1' });
+    const alice = await walletUser(server, { name: 'alice', fund: '10.00' });
+    const bob = await walletUser(server, { name: 'bob' });
+    const id = String((await initiate(server, alice, { recipient: bob.userId, amount: '1.00' })).body.transfer_id);
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    const late = await confirm(server, alice, id);
+    expectError(late, 409, 'INVALID_STATE');
+    expect(late.body.error.details).toMatchObject({ transfer_id: id, status: 'cancelled' });
+    expect(await eventually(() => statusOf(id), (s) => s !== 'pending_authorization')).toBe('cancelled');
+    expect(await available(server, alice)).toBe(10);
+    expect(await available(server, bob)).toBe(0);
   });
 });
 

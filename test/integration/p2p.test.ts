@@ -1,3 +1,4 @@
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { ADMIN_TOKEN, startTestApi, type TestApi } from '../helpers/api';
@@ -175,7 +176,7 @@ describe('P2P initiate validation', () => {
 });
 
 describe('P2P idempotency', () => {
-  it('answers 20 concurrent identical initiates with one transfer, one workflow and one response', async () => {
+  it('answers 20 concurrent identical initiates with one transfer and one response, and 20 identical confirms with one workflow and one settlement', async () => {
     const { alice, bob } = await pair();
     const body = { recipient: bob.userId, amount: '2.50', idempotency_key: 'same-key-20' };
     const responses = await Promise.all(Array.from({ length: 20 }, () => initiate(api, alice, body)));
@@ -188,9 +189,14 @@ describe('P2P idempotency', () => {
       SELECT count(*)::int AS n FROM p2p_transfers WHERE sender_user_id = ${alice.userId}`);
     expect(rows).toBe(1);
     const [id] = [...ids];
+    const confirms = await Promise.all(Array.from({ length: 20 }, () => confirm(api, alice, id)));
+    expect(new Set(confirms.map((r) => `${r.status} ${r.body.status}`))).toEqual(new Set(['200 completed']));
     const runs = [];
     for await (const wf of api.temporal.client.workflow.list({ query: `WorkflowId = 'p2p-${id}'` })) runs.push(wf);
     expect(runs).toHaveLength(1);
+    const entries = await db.pool.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM journal_entries WHERE reference = ${id}`);
+    expect(entries).toBe(1);
+    expect(await available(api, bob)).toBe(2.5);
   });
 
   it('answers the same key with a different body 409 DUPLICATE_TRANSACTION', async () => {
@@ -296,7 +302,8 @@ describe('P2P refusals by the saga and by the API', () => {
     const fresh = (await initiate(api, alice, { recipient: bob.userId, amount: '1.00' })).body.transfer_id;
     expectError(await api.call('POST', `/api/v1/wallet/p2p/${fresh}/accept`, { token: bob.token, body: {} }), 409, 'INVALID_STATE');
     expectError(await api.call('POST', `/api/v1/wallet/p2p/${fresh}/reject`, { token: bob.token, body: {} }), 409, 'INVALID_STATE');
-    expect(await acceptedUpdates(fresh)).toBe(0);
+    // Refused from PostgreSQL: only the sender's confirm or cancel starts a saga.
+    await expect(api.temporal.client.workflow.getHandle(`p2p-${fresh}`).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
   });
 
   it('answers TRANSFER_NOT_FOUND to anyone who is not a party, on every action', async () => {
@@ -374,9 +381,12 @@ describe('P2P for operators', () => {
     const { alice, bob } = await pair();
     const id = (await initiate(api, alice, { recipient: bob.userId, amount: '3.25', room_id: '!ops:tmcp.test' })).body.transfer_id;
     const handle = api.temporal.client.workflow.getHandle(`p2p-${id}`);
-    const description = await handle.describe();
-    expect(await description.staticSummary()).toBe(`P2P ${id}: ${alice.userId} → ${bob.userId}, 3.25 USD in !ops:tmcp.test`);
+    // The saga starts with the sender's confirm.
+    await expect(handle.describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
     await confirm(api, alice, id);
+    const description = await handle.describe();
+    expect(description.type).toBe('p2pSaga');
+    expect(await description.staticSummary()).toBe(`P2P ${id}: ${alice.userId} → ${bob.userId}, 3.25 USD in !ops:tmcp.test`);
     await handle.result();
     const found: string[] = [];
     const query = `TmcpUserIds = '${bob.userId}' AND TmcpRoomId = '!ops:tmcp.test' AND TmcpStatus = 'completed'`;

@@ -119,7 +119,7 @@ describe('P2P saga timers (time-skipping server)', () => {
     await recordHistory(env.client, p2pWorkflowId(id), 'p2p', 'rejected');
   });
 
-  it('cancels a transfer nobody confirmed within the authorization window, moving no money', async () => {
+  it('cancels a transfer whose confirm failed once nobody confirmed it within the authorization window, moving no money', async () => {
     const alice = newUserId('alice');
     const bob = newUserId('bob');
     const { wallet: aw } = await registerWallet(deps, alice);
@@ -128,9 +128,14 @@ describe('P2P saga timers (time-skipping server)', () => {
     await setPin(testProofDeps(db.pool), alice, PIN);
     const started = await initiateTransfer(deps, alice, { recipient: bob, amount: 100n, currency: 'USD', idempotencyKey: 'k2' });
     const id = String(started.body.transfer_id);
+    // The wrong PIN starts the saga and leaves the transfer waiting: the saga's timer ends it.
+    const wrongPin: AuthProof = { method: 'pin', proof: { hashed_pin: pinDigest('0000') } };
+    await expect(confirmTransfer(deps, alice, id, wrongPin)).rejects.toMatchObject({ code: 'INVALID_MFA_CREDENTIALS' });
+    const before = await env.currentTimeMs();
     const result = await env.client.workflow.getHandle(p2pWorkflowId(id)).result();
     expect(result.status).toBe('cancelled');
-    expect(await getTransfer(deps, alice, id)).toMatchObject({ status: 'cancelled', status_reason: 'authorization_window_elapsed' });
+    expect((await env.currentTimeMs()) - before).toBeGreaterThanOrEqual(14 * 60_000);
+    expect(await getTransfer(deps, alice, id)).toMatchObject({ status: 'cancelled', status_reason: 'authorization_window_elapsed', auth_attempts: 1 });
     await expect(confirmTransfer(deps, alice, id, pinProof)).rejects.toMatchObject({ code: 'INVALID_STATE' });
     expect(await entryKinds(id)).toEqual([]);
     await recordHistory(env.client, p2pWorkflowId(id), 'p2p', 'authorization-window-elapsed');
