@@ -11,6 +11,7 @@ import { startStubHomeserver, type StubHomeserver } from '../helpers/stubHomeser
 import { hostPort, startTcpProxy, type TcpProxy } from '../helpers/tcpProxy';
 import { startTestWorker, uniqueTaskQueue, type TestWorker } from '../helpers/worker';
 import { eventually } from '../helpers/eventually';
+import { recordHistory } from '../helpers/histories';
 import { testEnv } from '../setup/env';
 
 /**
@@ -151,6 +152,7 @@ describe('a transfer nobody confirmed (its saga starts with the first confirm or
     expect(view.body).toMatchObject({ status: 'cancelled', status_reason: 'authorization_window_elapsed' });
     expectError(await confirm(server, alice, id), 409, 'INVALID_STATE');
     expect(await available(server, alice)).toBe(10);
+    await recordHistory(server.temporal.client, `p2p-${id}`, 'p2p', 'swept-after-window');
   });
 
   it('refuses a confirm that comes after the window, before any sweep, and the saga it started cancels the transfer', async () => {
@@ -165,6 +167,7 @@ describe('a transfer nobody confirmed (its saga starts with the first confirm or
     expect(await eventually(() => statusOf(id), (s) => s !== 'pending_authorization')).toBe('cancelled');
     expect(await available(server, alice)).toBe(10);
     expect(await available(server, bob)).toBe(0);
+    await recordHistory(server.temporal.client, `p2p-${id}`, 'p2p', 'confirmed-after-window');
   });
 });
 
