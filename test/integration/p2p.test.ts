@@ -302,6 +302,8 @@ describe('P2P refusals by the saga and by the API', () => {
     const fresh = (await initiate(api, alice, { recipient: bob.userId, amount: '1.00' })).body.transfer_id;
     expectError(await api.call('POST', `/api/v1/wallet/p2p/${fresh}/accept`, { token: bob.token, body: {} }), 409, 'INVALID_STATE');
     expectError(await api.call('POST', `/api/v1/wallet/p2p/${fresh}/reject`, { token: bob.token, body: {} }), 409, 'INVALID_STATE');
+    expectError(await confirm(api, bob, fresh), 403, 'INSUFFICIENT_PERMISSIONS');
+    expectError(await api.call('POST', `/api/v1/wallet/p2p/${fresh}/cancel`, { token: bob.token }), 403, 'INSUFFICIENT_PERMISSIONS');
     // Refused from PostgreSQL: only the sender's confirm or cancel starts a saga.
     await expect(api.temporal.client.workflow.getHandle(`p2p-${fresh}`).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
   });
