@@ -90,12 +90,17 @@ export async function insertTransfer(db: DatabaseConnection, t: NewTransfer, max
   });
 }
 
-/** Transfers still waiting for authorization although their window closed before `before` (oldest first). */
-export function overdueTransfers(db: DatabaseConnection, before: Date, limit: number): Promise<readonly Transfer[]> {
+/**
+ * Transfers still waiting for authorization although their window closed before `before`, a page
+ * at a time in id order: `after` is the last id of the previous page. (Ids, not timestamps: a
+ * JavaScript Date drops PostgreSQL's microseconds, so a time cursor would find its own row again.)
+ */
+export function overdueTransfers(db: DatabaseConnection, before: Date, limit: number, after?: string): Promise<readonly Transfer[]> {
   return db.any(sql.type(TransferRow)`
     SELECT * FROM p2p_transfers
     WHERE status = 'pending_authorization' AND authorization_expires_at < ${before.toISOString()}::timestamptz
-    ORDER BY authorization_expires_at LIMIT ${limit}`);
+      ${after ? sql.fragment`AND id > ${after}` : sql.fragment``}
+    ORDER BY id LIMIT ${limit}`);
 }
 
 export function transferByKey(db: DatabaseConnection, senderUserId: string, idempotencyKey: string): Promise<Transfer | null> {

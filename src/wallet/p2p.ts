@@ -119,14 +119,18 @@ const SWEEP_BATCH = 100;
  * Transfers whose authorization window is over but which still wait for it: nobody confirmed or
  * cancelled them, so no saga was ever started. Starting it (idempotent by workflow id) closes the
  * transfer: with its window over, the saga cancels it at once. A saga that is running already
- * (its confirm failed; its own timer ends it) is left to itself. Batches until none are left.
+ * (its confirm failed; its own timer ends it) is left to itself. One pass over every overdue
+ * transfer, page by page, so one that stays pending (its worker is down) waits for the next round.
  */
 export async function sweepUnstartedTransfers(deps: SagaStartDeps, graceMs: number): Promise<number> {
+  const before = new Date(Date.now() - graceMs);
   let swept = 0;
+  let last: string | undefined;
   for (;;) {
-    const overdue = await overdueTransfers(deps.pool, new Date(Date.now() - graceMs), SWEEP_BATCH);
+    const overdue = await overdueTransfers(deps.pool, before, SWEEP_BATCH, last);
     for (const transfer of overdue) await startSaga(deps, transfer);
     swept += overdue.length;
+    last = overdue.at(-1)?.id;
     if (overdue.length < SWEEP_BATCH) return swept;
   }
 }

@@ -1,6 +1,7 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { sql } from 'slonik';
 import { z } from 'zod';
+import { overdueTransfers } from '../../src/db/p2p';
 import { ADMIN_TOKEN, startTestApi, type TestApi } from '../helpers/api';
 import { freshDatabase, type TestDatabase } from '../helpers/db';
 import { recordHistory } from '../helpers/histories';
@@ -172,6 +173,29 @@ describe('P2P initiate validation', () => {
     const results = await Promise.all([confirm(api, low, a), confirm(api, low, b)]);
     expect(results.map((r) => r.status).sort()).toEqual([200, 429]);
     expect(await available(api, low)).toBe(7);
+  });
+});
+
+describe('P2P transfers nobody confirmed', () => {
+  it('are listed for the sweeper page by page, each once, and only once their window has closed', async () => {
+    const { alice, bob } = await pair();
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i += 1) ids.push(String((await initiate(api, alice, { recipient: bob.userId, amount: '1.00' })).body.transfer_id));
+    // Windows that closed minutes ago, with microseconds a JavaScript Date cannot hold; a fourth is still open.
+    for (const id of ids) await db.pool.query(sql.unsafe`UPDATE p2p_transfers SET authorization_expires_at = clock_timestamp() - interval '2 minutes' WHERE id = ${id}`);
+    const open = String((await initiate(api, alice, { recipient: bob.userId, amount: '1.00' })).body.transfer_id);
+    const before = new Date();
+    const listed: string[] = [];
+    let last: string | undefined;
+    for (let page = 0; page < 1000; page += 1) {
+      const found = await overdueTransfers(db.pool, before, 2, last);
+      if (found.length === 0) break;
+      listed.push(...found.map((t) => t.id));
+      last = found.at(-1)!.id;
+    }
+    expect(listed.filter((id) => ids.includes(id)).sort()).toEqual([...ids].sort());
+    expect(listed).not.toContain(open);
+    expect(new Set(listed).size).toBe(listed.length);
   });
 });
 
