@@ -3,15 +3,114 @@ import { z } from 'zod';
 import type { Currency } from '../domain/money';
 import type { DatabaseConnection } from './pool';
 
+export const MINIAPP_STATUSES = ['active', 'suspended'] as const;
+export const CLIENT_TYPES = ['public', 'confidential', 'hybrid'] as const;
+export type ClientType = (typeof CLIENT_TYPES)[number];
+
 export const MiniappRow = z.object({
   client_id: z.string(),
   name: z.string(),
   scopes: z.array(z.string()),
   pre_approved_scopes: z.array(z.string()),
-  status: z.enum(['active', 'suspended']),
+  status: z.enum(MINIAPP_STATUSES),
   first_party: z.boolean(),
 });
 export type Miniapp = z.infer<typeof MiniappRow>;
+
+/** Everything the registry keeps of a client but its secrets. */
+const MiniappRecordRow = MiniappRow.extend({
+  client_type: z.enum(CLIENT_TYPES),
+  redirect_uris: z.array(z.string()),
+  webhook_url: z.string().nullable(),
+  backend_of: z.string().nullable(),
+  source: z.enum(['file', 'api']),
+  has_secret: z.boolean(),
+  created_at: z.date(),
+  updated_at: z.date(),
+});
+export type MiniappRecord = z.infer<typeof MiniappRecordRow>;
+
+const RECORD_COLUMNS = sql.fragment`
+  client_id, name, scopes, pre_approved_scopes, status, first_party, client_type, redirect_uris,
+  webhook_url, backend_of, source, secret_hash IS NOT NULL AS has_secret, created_at, updated_at`;
+
+export interface NewMiniapp {
+  clientId: string;
+  name: string;
+  clientType: ClientType;
+  redirectUris: string[];
+  scopes: string[];
+  preApprovedScopes: string[];
+  firstParty: boolean;
+  secretHash: string | null;
+  webhookUrl: string | null;
+  sealedWebhookSecret: string | null;
+  backendOf: string | null;
+}
+
+/** Registers a client made through the admin API, with its merchant account in `currency` when one is given. */
+export async function insertMiniapp(db: DatabaseConnection, app: NewMiniapp, currency: Currency | null): Promise<MiniappRecord> {
+  const row = await db.one(sql.type(MiniappRecordRow)`
+    INSERT INTO miniapps (client_id, name, client_type, redirect_uris, scopes, pre_approved_scopes, first_party,
+                          secret_hash, webhook_url, sealed_webhook_secret, backend_of, source)
+    VALUES (${app.clientId}, ${app.name}, ${app.clientType}, ${sql.array(app.redirectUris, 'text')}, ${sql.array(app.scopes, 'text')},
+            ${sql.array(app.preApprovedScopes, 'text')}, ${app.firstParty}, ${app.secretHash}, ${app.webhookUrl},
+            ${app.sealedWebhookSecret}, ${app.backendOf}, 'api')
+    RETURNING ${RECORD_COLUMNS}`);
+  if (currency) await db.query(sql.unsafe`INSERT INTO accounts (kind, owner, currency) VALUES ('merchant', ${app.clientId}, ${currency}) ON CONFLICT DO NOTHING`);
+  return row;
+}
+
+export function miniappRecord(db: DatabaseConnection, clientId: string): Promise<MiniappRecord | null> {
+  return db.maybeOne(sql.type(MiniappRecordRow)`SELECT ${RECORD_COLUMNS} FROM miniapps WHERE client_id = ${clientId}`);
+}
+
+export function listMiniapps(db: DatabaseConnection): Promise<readonly MiniappRecord[]> {
+  return db.any(sql.type(MiniappRecordRow)`SELECT ${RECORD_COLUMNS} FROM miniapps ORDER BY created_at, client_id`);
+}
+
+export interface MiniappChange {
+  name?: string;
+  redirectUris?: string[];
+  scopes?: string[];
+  preApprovedScopes?: string[];
+  webhook?: { url: string; sealedSecret: string } | null;
+  status?: (typeof MINIAPP_STATUSES)[number];
+}
+
+/** Changes a client; a status change applies to its backend twin too. Null when there is no such client. */
+export async function updateMiniapp(db: DatabaseConnection, clientId: string, change: MiniappChange): Promise<MiniappRecord | null> {
+  const sets = [
+    change.name !== undefined && sql.fragment`name = ${change.name}`,
+    change.redirectUris && sql.fragment`redirect_uris = ${sql.array(change.redirectUris, 'text')}`,
+    change.scopes && sql.fragment`scopes = ${sql.array(change.scopes, 'text')}`,
+    change.preApprovedScopes && sql.fragment`pre_approved_scopes = ${sql.array(change.preApprovedScopes, 'text')}`,
+    change.webhook !== undefined && sql.fragment`webhook_url = ${change.webhook?.url ?? null}, sealed_webhook_secret = ${change.webhook?.sealedSecret ?? null}`,
+    change.status && sql.fragment`status = ${change.status}`,
+    sql.fragment`updated_at = now()`,
+  ].filter((f) => f !== false && f !== undefined);
+  return db.transaction(async (tx) => {
+    const row = await tx.maybeOne(sql.type(MiniappRecordRow)`
+      UPDATE miniapps SET ${sql.join(sets, sql.fragment`, `)} WHERE client_id = ${clientId} RETURNING ${RECORD_COLUMNS}`);
+    if (row && change.status) {
+      await tx.query(sql.unsafe`UPDATE miniapps SET status = ${change.status}, updated_at = now() WHERE backend_of = ${clientId}`);
+    }
+    return row;
+  });
+}
+
+/** Replaces a client's secret hash; false when the client has none (public) or does not exist. */
+export async function replaceSecretHash(db: DatabaseConnection, clientId: string, secretHash: string): Promise<boolean> {
+  const row = await db.maybeOne(sql.type(z.object({ client_id: z.string() }))`
+    UPDATE miniapps SET secret_hash = ${secretHash}, updated_at = now()
+    WHERE client_id = ${clientId} AND secret_hash IS NOT NULL RETURNING client_id`);
+  return row !== null;
+}
+
+/** The client's status, or null when the registry does not know it. */
+export function miniappStatus(db: DatabaseConnection, clientId: string): Promise<Miniapp['status'] | null> {
+  return db.maybeOneFirst(sql.type(z.object({ status: z.enum(MINIAPP_STATUSES) }))`SELECT status FROM miniapps WHERE client_id = ${clientId}`);
+}
 
 export interface MiniappDefinition {
   client_id: string;
@@ -22,7 +121,7 @@ export interface MiniappDefinition {
   first_party: boolean;
 }
 
-/** Inserts or updates each mini-app and makes sure it has a merchant account in `currency`. */
+/** Inserts or updates each mini-app of the file (never one made through the admin API) and makes sure it has a merchant account in `currency`. */
 export async function upsertMiniapps(db: DatabaseConnection, apps: readonly MiniappDefinition[], currency: Currency): Promise<void> {
   await db.transaction(async (tx) => {
     for (const app of apps) {
@@ -31,7 +130,8 @@ export async function upsertMiniapps(db: DatabaseConnection, apps: readonly Mini
         VALUES (${app.client_id}, ${app.name}, ${sql.array(app.scopes, 'text')}, ${sql.array(app.pre_approved_scopes, 'text')}, ${app.first_party})
         ON CONFLICT (client_id) DO UPDATE
           SET name = EXCLUDED.name, scopes = EXCLUDED.scopes, pre_approved_scopes = EXCLUDED.pre_approved_scopes,
-              first_party = EXCLUDED.first_party, updated_at = now()`);
+              first_party = EXCLUDED.first_party, updated_at = now()
+          WHERE miniapps.source = 'file'`);
       await tx.query(sql.unsafe`
         INSERT INTO accounts (kind, owner, currency) VALUES ('merchant', ${app.client_id}, ${currency})
         ON CONFLICT DO NOTHING`);

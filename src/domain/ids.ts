@@ -13,6 +13,7 @@ export const ID_PREFIX = {
   session: 'ses',
   device: 'dev',
   transaction: 'txn',
+  miniapp: 'ma',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;

@@ -2,6 +2,7 @@ import { bodyParser } from '@koa/bodyparser';
 import Koa from 'koa';
 import { required, type Config } from '../config';
 import type { TepKeys } from '../auth/keys';
+import { cachedClientCheck } from '../auth/clients';
 import { cachedTepVerifier } from '../auth/tep';
 import { homeserverTokenChecker, type MatrixTokenChecker } from '../auth/matrixTokens';
 import type { DatabasePool } from '../db/pool';
@@ -9,6 +10,7 @@ import { invalidField } from '../domain/errors';
 import type { Logger } from '../logger';
 import { startInviteSagas } from '../matrix/invites';
 import { createRooms } from '../matrix/rooms';
+import { webhookSealer } from '../miniapps/admin';
 import type { Temporal } from '../temporal/client';
 import { p2pSecrets } from '../wallet/p2p';
 import { totpSealer } from '../wallet/paymentProofs';
@@ -17,6 +19,7 @@ import { protoErrors } from './middleware/errors';
 import { accessLog, requestId } from './middleware/requestId';
 import { adminRoutes } from './routes/admin';
 import { appserviceApi } from './routes/appservice';
+import { miniappRoutes } from './routes/miniapps';
 import { p2pRoutes } from './routes/p2p';
 import { paymentMethodRoutes } from './routes/paymentMethods';
 import { systemRoutes } from './routes/system';
@@ -38,7 +41,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   app.silent = true; // errors are answered and logged by protoErrors, not printed by Koa
   const dataKey = required(deps.config.dataKey, 'DATA_ENCRYPTION_KEY');
   const verifyTep = cachedTepVerifier(deps.keys, deps.config.http.publicUrl);
-  const auth = tepAuth(verifyTep);
+  const auth = tepAuth(verifyTep, cachedClientCheck(deps.pool));
   const messenger = messengerAuth({
     verifyTep,
     pool: deps.pool,
@@ -52,6 +55,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     paymentMethodRoutes({ ...deps, ...proofs }, messenger),
     p2pRoutes({ ...deps, rooms, ...p2pSecrets(dataKey) }, auth),
     adminRoutes(deps, deps.config.adminToken),
+    miniappRoutes({ ...deps, webhookSealer: webhookSealer(dataKey) }, deps.config.adminToken),
   ];
 
   app.use(requestId(deps.log));

@@ -1,0 +1,109 @@
+import Router from '@koa/router';
+import { z } from 'zod';
+import { CLIENT_TYPES, listMiniapps, MINIAPP_STATUSES } from '../../db/miniapps';
+import { isScope } from '../../domain/scopes';
+import { createMiniapp, getMiniapp, miniappView, patchMiniapp, rotateClientSecret, type RegistryDeps } from '../../miniapps/admin';
+import { adminAuth } from '../middleware/auth';
+import type { AppState } from '../state';
+import { parseInput } from '../validate';
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** https, or http on a loopback host (RFC 8252 7.3, for development); no fragment (RFC 6749 3.1.2). */
+function clientUrl(what: string) {
+  return z
+    .string()
+    .max(2048)
+    .refine((value) => {
+      if (!URL.canParse(value)) return false;
+      const url = new URL(value);
+      return url.hash === '' && (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)));
+    }, `must be an absolute https URL without a fragment (http only on localhost) for ${what}`);
+}
+
+const Scope = z.string().refine(isScope, (value) => ({ message: `unknown scope '${value}'` }));
+const Scopes = z.array(Scope).min(1).max(50).transform((list) => [...new Set(list)]);
+const RedirectUris = z.array(clientUrl('a redirect URI')).max(10);
+
+const MiniappBody = z
+  .object({
+    name: z.string().trim().min(1).max(200),
+    client_type: z.enum(CLIENT_TYPES),
+    redirect_uris: RedirectUris.default([]),
+    scopes: Scopes,
+    pre_approved_scopes: z.array(Scope).max(50).default([]),
+    webhook_url: clientUrl('webhooks').optional(),
+    first_party: z.boolean().default(false),
+  })
+  .strict()
+  .refine((app) => app.pre_approved_scopes.every((s) => app.scopes.includes(s)), {
+    message: 'must be a subset of scopes',
+    path: ['pre_approved_scopes'],
+  });
+
+const MiniappPatchBody = z
+  .object({
+    name: z.string().trim().min(1).max(200).optional(),
+    redirect_uris: RedirectUris.optional(),
+    scopes: Scopes.optional(),
+    pre_approved_scopes: z.array(Scope).max(50).optional(),
+    webhook_url: clientUrl('webhooks').nullable().optional(),
+    status: z.enum(MINIAPP_STATUSES).optional(),
+  })
+  .strict()
+  .refine((patch) => Object.keys(patch).length > 0, 'must change at least one field');
+
+/** The mini-app registry for operators (PROTO 4.2), guarded by ADMIN_TOKEN. */
+export function miniappRoutes(deps: RegistryDeps, adminToken: string | undefined): Router<AppState> {
+  const router = new Router<AppState>({ prefix: '/api/v1/admin/mini-apps' });
+  router.use(adminAuth(adminToken));
+
+  router.post('/', async (ctx) => {
+    const body = parseInput(MiniappBody, ctx.request.body ?? {});
+    const created = await createMiniapp(deps, {
+      name: body.name,
+      clientType: body.client_type,
+      redirectUris: body.redirect_uris,
+      scopes: body.scopes,
+      preApprovedScopes: body.pre_approved_scopes,
+      webhookUrl: body.webhook_url,
+      firstParty: body.first_party,
+    });
+    ctx.state.log.info({ client_id: created.client_id, client_type: created.client_type }, 'mini-app registered');
+    ctx.set('Cache-Control', 'no-store'); // the answer holds secrets shown once
+    ctx.status = 201;
+    ctx.body = created;
+  });
+
+  router.get('/', async (ctx) => {
+    ctx.body = { mini_apps: (await listMiniapps(deps.pool)).map(miniappView) };
+  });
+
+  router.get('/:client_id', async (ctx) => {
+    ctx.body = await getMiniapp(deps, ctx.params.client_id!);
+  });
+
+  router.patch('/:client_id', async (ctx) => {
+    const body = parseInput(MiniappPatchBody, ctx.request.body ?? {});
+    const changed = await patchMiniapp(deps, ctx.params.client_id!, {
+      name: body.name,
+      redirectUris: body.redirect_uris,
+      scopes: body.scopes,
+      preApprovedScopes: body.pre_approved_scopes,
+      webhookUrl: body.webhook_url,
+      status: body.status,
+    });
+    ctx.state.log.info({ client_id: changed.client_id, fields: Object.keys(body) }, 'mini-app changed by an operator');
+    if ('webhook_secret' in changed) ctx.set('Cache-Control', 'no-store');
+    ctx.body = changed;
+  });
+
+  router.post('/:client_id/secret', async (ctx) => {
+    const rotated = await rotateClientSecret(deps, ctx.params.client_id!);
+    ctx.state.log.info({ client_id: rotated.client_id }, 'client secret rotated');
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = rotated;
+  });
+
+  return router;
+}

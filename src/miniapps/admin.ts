@@ -1,0 +1,175 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Config } from '../config';
+import { createSealer, type Sealer } from '../crypto/sealing';
+import {
+  insertMiniapp,
+  miniappRecord,
+  replaceSecretHash,
+  updateMiniapp,
+  type ClientType,
+  type MiniappChange,
+  type MiniappRecord,
+} from '../db/miniapps';
+import type { DatabasePool } from '../db/pool';
+import { DomainError, invalidField } from '../domain/errors';
+import { newId } from '../ids';
+
+export interface RegistryDeps {
+  pool: DatabasePool;
+  config: Pick<Config, 'wallet'>;
+  /** Seals webhook secrets (they sign, so they must be read back); from DATA_ENCRYPTION_KEY. */
+  webhookSealer: Sealer;
+}
+
+export function webhookSealer(dataKey: Buffer): Sealer {
+  return createSealer(dataKey, 'webhook-secret');
+}
+
+export interface MiniappInput {
+  name: string;
+  clientType: ClientType;
+  redirectUris: string[];
+  scopes: string[];
+  preApprovedScopes: string[];
+  webhookUrl?: string;
+  firstParty: boolean;
+}
+
+const BACKEND_SUFFIX = '_backend';
+
+/** 256 random bits, shown once; only its SHA-256 is kept. */
+function newSecret(prefix: string): { secret: string; hash: string } {
+  const secret = `${prefix}_${randomBytes(32).toString('base64url')}`;
+  return { secret, hash: secretHash(secret) };
+}
+
+export function secretHash(secret: string): string {
+  return createHash('sha256').update(secret, 'utf8').digest('hex');
+}
+
+function sealedWebhook(deps: RegistryDeps, clientId: string, url: string) {
+  const secret = `whsec_${randomBytes(32).toString('base64url')}`;
+  return { secret, stored: { url, sealedSecret: deps.webhookSealer.seal(secret, clientId) } };
+}
+
+/** What the registry shows of a client: never a secret, only whether it has one. */
+export function miniappView(app: MiniappRecord) {
+  return {
+    client_id: app.client_id,
+    name: app.name,
+    client_type: app.client_type,
+    status: app.status,
+    first_party: app.first_party,
+    redirect_uris: app.redirect_uris,
+    scopes: app.scopes,
+    pre_approved_scopes: app.pre_approved_scopes,
+    webhook_url: app.webhook_url,
+    has_client_secret: app.has_secret,
+    ...(app.backend_of ? { backend_of: app.backend_of } : {}),
+    source: app.source,
+    created_at: app.created_at.toISOString(),
+    updated_at: app.updated_at.toISOString(),
+  };
+}
+
+/**
+ * Registers a mini-app (PROTO 4.2). Confidential and hybrid clients get a client secret; a hybrid
+ * app also gets its confidential twin `<client_id>_backend` (its server side, PROTO 9.1.2) with a
+ * secret of its own; an app with a webhook URL gets the secret its webhooks are signed with. Every
+ * secret is in this answer and nowhere else.
+ */
+export async function createMiniapp(deps: RegistryDeps, input: MiniappInput) {
+  const clientId = newId('miniapp');
+  const currency = deps.config.wallet.defaultCurrency;
+  const own = input.clientType === 'public' ? undefined : newSecret('cs');
+  const webhook = input.webhookUrl ? sealedWebhook(deps, clientId, input.webhookUrl) : undefined;
+  const backendSecret = input.clientType === 'hybrid' ? newSecret('cs') : undefined;
+  const app = await deps.pool.transaction(async (tx) => {
+    const created = await insertMiniapp(tx, {
+      clientId,
+      name: input.name,
+      clientType: input.clientType,
+      redirectUris: input.redirectUris,
+      scopes: input.scopes,
+      preApprovedScopes: input.preApprovedScopes,
+      firstParty: input.firstParty,
+      secretHash: own?.hash ?? null,
+      webhookUrl: webhook?.stored.url ?? null,
+      sealedWebhookSecret: webhook?.stored.sealedSecret ?? null,
+      backendOf: null,
+    }, currency);
+    if (backendSecret) {
+      await insertMiniapp(tx, {
+        clientId: `${clientId}${BACKEND_SUFFIX}`,
+        name: `${input.name} (backend)`,
+        clientType: 'confidential',
+        redirectUris: [],
+        scopes: input.scopes,
+        preApprovedScopes: input.preApprovedScopes,
+        firstParty: false,
+        secretHash: backendSecret.hash,
+        webhookUrl: null,
+        sealedWebhookSecret: null,
+        backendOf: clientId,
+      }, null); // the app's merchant account is the one it is paid into
+    }
+    return created;
+  });
+  return {
+    ...miniappView(app),
+    ...(own ? { client_secret: own.secret } : {}),
+    ...(backendSecret ? { backend: { client_id: `${clientId}${BACKEND_SUFFIX}`, client_secret: backendSecret.secret } } : {}),
+    ...(webhook ? { webhook_secret: webhook.secret } : {}),
+  };
+}
+
+function notFound(clientId: string): DomainError {
+  return new DomainError('MINIAPP_NOT_FOUND', 'Mini-app not found', { client_id: clientId });
+}
+
+export async function getMiniapp(deps: Pick<RegistryDeps, 'pool'>, clientId: string) {
+  const app = await miniappRecord(deps.pool, clientId);
+  if (!app) throw notFound(clientId);
+  return miniappView(app);
+}
+
+export interface MiniappPatch {
+  name?: string;
+  redirectUris?: string[];
+  scopes?: string[];
+  preApprovedScopes?: string[];
+  /** null removes the webhook; a new URL gets a new webhook secret (answered once). */
+  webhookUrl?: string | null;
+  status?: MiniappChange['status'];
+}
+
+/** Changes a mini-app. Suspending it (or its backend twin with it) stops every token it holds at once. */
+export async function patchMiniapp(deps: RegistryDeps, clientId: string, patch: MiniappPatch) {
+  const current = await miniappRecord(deps.pool, clientId);
+  if (!current) throw notFound(clientId);
+  const scopes = patch.scopes ?? current.scopes;
+  const preApproved = patch.preApprovedScopes ?? current.pre_approved_scopes.filter((s) => scopes.includes(s));
+  const outside = preApproved.filter((s) => !scopes.includes(s));
+  if (outside.length > 0) throw invalidField('pre_approved_scopes', `must be a subset of scopes (not: ${outside.join(', ')})`);
+  const webhook = patch.webhookUrl ? sealedWebhook(deps, clientId, patch.webhookUrl) : undefined;
+  const app = await updateMiniapp(deps.pool, clientId, {
+    name: patch.name,
+    redirectUris: patch.redirectUris,
+    scopes: patch.scopes,
+    preApprovedScopes: patch.scopes || patch.preApprovedScopes ? preApproved : undefined,
+    webhook: patch.webhookUrl === null ? null : webhook?.stored,
+    status: patch.status,
+  });
+  if (!app) throw notFound(clientId);
+  return { ...miniappView(app), ...(webhook ? { webhook_secret: webhook.secret } : {}) };
+}
+
+/** A new client secret for a confidential or hybrid client (or a backend twin); the old one stops working. */
+export async function rotateClientSecret(deps: Pick<RegistryDeps, 'pool'>, clientId: string) {
+  const app = await miniappRecord(deps.pool, clientId);
+  if (!app) throw notFound(clientId);
+  if (!app.has_secret) throw new DomainError('INVALID_REQUEST', 'A public client has no secret', { client_id: clientId, client_type: app.client_type });
+  const fresh = newSecret('cs');
+  if (!(await replaceSecretHash(deps.pool, clientId, fresh.hash))) throw notFound(clientId);
+  return { client_id: clientId, client_secret: fresh.secret };
+}
