@@ -14,7 +14,7 @@ import { webhookSealer } from '../miniapps/admin';
 import type { Temporal } from '../temporal/client';
 import { p2pSecrets } from '../wallet/p2p';
 import { totpSealer } from '../wallet/paymentProofs';
-import { messengerAuth, tepAuth } from './middleware/auth';
+import { messengerAuth, tepAuth, tepOrMatrixAuth } from './middleware/auth';
 import { protoErrors } from './middleware/errors';
 import { accessLog, requestId } from './middleware/requestId';
 import { adminRoutes } from './routes/admin';
@@ -42,16 +42,13 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const dataKey = required(deps.config.dataKey, 'DATA_ENCRYPTION_KEY');
   const verifyTep = cachedTepVerifier(deps.keys, deps.config.http.publicUrl);
   const auth = tepAuth(verifyTep, cachedClientCheck(deps.pool));
-  const messenger = messengerAuth({
-    verifyTep,
-    pool: deps.pool,
-    matrixTokens: deps.matrixTokens ?? homeserverTokenChecker(deps.config.matrix?.homeserverUrl),
-  });
+  const matrixTokens = deps.matrixTokens ?? homeserverTokenChecker(deps.config.matrix?.homeserverUrl);
+  const messenger = messengerAuth({ verifyTep, pool: deps.pool, matrixTokens });
   const rooms = createRooms({ pool: deps.pool, matrix: deps.config.matrix, log: deps.log });
   const proofs = { pool: deps.pool, now: () => new Date(), lockout: deps.config.lockout, totpSealer: totpSealer(dataKey) };
   const routers = [
     systemRoutes(deps),
-    walletRoutes({ ...deps, rooms }, auth),
+    walletRoutes({ ...deps, rooms }, auth, tepOrMatrixAuth(auth, matrixTokens)),
     paymentMethodRoutes({ ...deps, ...proofs }, messenger),
     p2pRoutes({ ...deps, rooms, ...p2pSecrets(dataKey) }, auth),
     adminRoutes(deps, deps.config.adminToken),

@@ -8,7 +8,7 @@ import { sealLegacySecrets } from '../../src/runtime';
 import { verifyPaymentProof } from '../../src/wallet/paymentProofs';
 import { startTestApi, TEST_DATA_KEY, type TestApi } from '../helpers/api';
 import { freshDatabase, type TestDatabase } from '../helpers/db';
-import { expectError, MESSENGER_CLIENT, PIN, pinProof, testProofDeps, walletUser, type TestUser } from '../helpers/p2p';
+import { expectError, MESSENGER_CLIENT, newUserId, PIN, pinProof, testProofDeps, walletUser, type TestUser } from '../helpers/p2p';
 import { startStubHomeserver, type StubHomeserver } from '../helpers/stubHomeserver';
 
 /**
@@ -172,5 +172,24 @@ describe('TOTP secrets at rest', () => {
     expect(row.sealed_secret).not.toContain(secret);
     const proof = { method: 'otp' as const, proof: { otp_code: await generate({ secret }) } };
     await expect(verifyPaymentProof(testProofDeps(db.pool), { userId, proof, signedMessage: () => '', attemptKey: 'legacy' })).resolves.toEqual({ method: 'otp' });
+  });
+});
+
+describe('registering a wallet from the messenger', () => {
+  it("accepts the user's Matrix access token (PROTO 6.3.4): the wallet is the token owner's, created once", async () => {
+    const userId = newUserId('carol');
+    hs.addSession('syt_carol_session', userId);
+    const register = (body: unknown, token = 'syt_carol_session') => api.call('POST', '/api/v1/wallet/register', { token, body });
+    const created = await register({});
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ user_id: userId, wallet_id: expect.stringMatching(/^tw_/) });
+    const again = await register({});
+    expect(again.status).toBe(200);
+    expect(again.body.wallet_id).toBe(created.body.wallet_id);
+    // The mini-app's TEP for the same user finds the same wallet.
+    const viaMiniapp = await api.call('GET', '/api/v1/wallet/balance', { token: await api.token(userId, ['wallet:balance']) });
+    expect(viaMiniapp.body.wallet_id).toBe(created.body.wallet_id);
+    expectError(await register({ user_id: '@someone_else:tmcp.test' }), 403, 'INSUFFICIENT_PERMISSIONS', 'user_id');
+    expectError(await register({}, 'syt_nobody_knows_this'), 401, 'INVALID_TOKEN');
   });
 });

@@ -74,6 +74,23 @@ export function messengerAuth(deps: MessengerAuthDeps) {
     };
 }
 
+/**
+ * A TEP with the scope, or the user's own Matrix access token (checked at the homeserver): for what
+ * a messenger may do for its user as well as a mini-app, such as registering the wallet (PROTO 6.3.4).
+ * Sets `tep` or `messengerUser`.
+ */
+export function tepOrMatrixAuth(tep: ReturnType<typeof tepAuth>, matrixTokens: MatrixTokenChecker) {
+  return (scope: Scope): Middleware<AppState> => {
+    const tepChecked = tep(scope);
+    return async (ctx, next) => {
+      const token = bearer(ctx.get('authorization'));
+      if (!token || token.startsWith(TEP_PREFIX)) return tepChecked(ctx, next);
+      ctx.state.messengerUser = await matrixTokens.userIdOf(token);
+      await next();
+    };
+  };
+}
+
 function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();
 }

@@ -15,7 +15,7 @@ import {
 } from '../../wallet/wallets';
 import { walletBalances } from '../../db/ledger';
 import { SNAPSHOT_PATTERN } from '../../db/history';
-import type { tepAuth } from '../middleware/auth';
+import type { tepAuth, tepOrMatrixAuth } from '../middleware/auth';
 import { Currency, MatrixUserId, Pagination, RoomId } from '../schemas';
 import type { AppState } from '../state';
 import { parseInput } from '../validate';
@@ -44,12 +44,17 @@ const BatchBody = z
   .strict();
 
 /** PROTO 6.2-6.4 under /api/v1/wallet. */
-export function walletRoutes(deps: WalletDeps & ResolveDeps, auth: ReturnType<typeof tepAuth>): Router<AppState> {
+export function walletRoutes(
+  deps: WalletDeps & ResolveDeps,
+  auth: ReturnType<typeof tepAuth>,
+  registerAuth: ReturnType<typeof tepOrMatrixAuth>,
+): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/wallet' });
 
-  router.post('/register', auth('wallet:balance'), async (ctx) => {
+  // A mini-app's TEP, or the messenger with the user's Matrix access token (PROTO 6.3.4).
+  router.post('/register', registerAuth('wallet:balance'), async (ctx) => {
     const body = parseInput(RegisterBody, ctx.request.body ?? {});
-    const userId = ctx.state.tep!.userId;
+    const userId = ctx.state.tep?.userId ?? ctx.state.messengerUser!;
     if (body.user_id !== undefined && body.user_id !== userId) {
       throw new DomainError('INSUFFICIENT_PERMISSIONS', 'user_id must be the token subject', { field: 'user_id' });
     }
