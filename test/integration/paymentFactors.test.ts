@@ -193,3 +193,31 @@ describe('registering a wallet from the messenger', () => {
     expectError(await register({}, 'syt_nobody_knows_this'), 401, 'INVALID_TOKEN');
   });
 });
+
+describe('checking Matrix tokens while the homeserver fails', () => {
+  it('answers 503 at once, without asking the homeserver, after 5 failures in 10 checks (PROTO 7.7)', async () => {
+    // An API of its own: its circuit opens for a minute.
+    const own = await startTestApi(db, { MATRIX_HOMESERVER_URL: hs.url, MATRIX_AS_TOKEN: 'as-token-breaker-0123456789abcdef', MATRIX_HS_TOKEN: 'hs-token-breaker-0123456789abcdef', MATRIX_SERVER_NAME: 'tmcp.test' });
+    try {
+      const userId = newUserId('dave');
+      const register = (token: string) => own.call('POST', '/api/v1/wallet/register', { token, body: {} });
+      const asked = () => hs.calls.filter((c) => c.kind === 'whoami').length;
+      hs.replyTo('whoami', ...Array.from({ length: 5 }, () => ({ status: 502 })));
+      for (let i = 0; i < 5; i += 1) {
+        hs.addSession(`syt_dave_${i}`, userId);
+        const res = await register(`syt_dave_${i}`);
+        expectError(res, 503, 'SERVICE_UNAVAILABLE');
+        expect(res.headers.get('retry-after')).toBe('5');
+      }
+      const before = asked();
+      hs.addSession('syt_dave_fast', userId);
+      const fast = await register('syt_dave_fast');
+      expectError(fast, 503, 'SERVICE_UNAVAILABLE');
+      expect(fast.body.error.details).toMatchObject({ circuit_state: 'OPEN' });
+      expect(Number(fast.headers.get('retry-after'))).toBeGreaterThan(50);
+      expect(asked()).toBe(before);
+    } finally {
+      await own.close();
+    }
+  });
+});
