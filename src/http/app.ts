@@ -54,7 +54,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     p2pRoutes({ ...deps, rooms, ...p2pSecrets(dataKey) }, auth),
     adminRoutes(deps, deps.config.adminToken),
     miniappRoutes({ ...deps, webhookSealer: webhookSealer(dataKey) }, deps.config.adminToken),
-    oauthRoutes(deps, messenger),
+    oauthRoutes({ ...deps, matrixTokens }, messenger),
   ];
 
   app.use(requestId(deps.log));
@@ -63,7 +63,8 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   app.use(appserviceApi({ pool: deps.pool, matrix: deps.config.matrix, startInvites: (invites) => startInviteSagas(deps, invites) }));
   app.use(
     bodyParser({
-      enableTypes: ['json'],
+      // form: the OAuth token endpoint (RFC 6749 4.1.3); every other route reads JSON.
+      enableTypes: ['json', 'form'],
       jsonLimit: '256kb',
       onError: () => {
         throw invalidField('body', 'is not valid JSON');

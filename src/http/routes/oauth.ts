@@ -1,8 +1,10 @@
 import Router from '@koa/router';
 import { z } from 'zod';
 import { approveScopes, listConsents, type ConsentDeps } from '../../oauth/consent';
+import { OAuthError } from '../../oauth/errors';
+import { exchangeMatrixToken, TOKEN_EXCHANGE_GRANT, type TokenExchangeDeps } from '../../oauth/tokenExchange';
 import type { messengerAuth } from '../middleware/auth';
-import type { AppState } from '../state';
+import type { AppContext, AppState } from '../state';
 import { parseInput } from '../validate';
 
 const ConsentBody = z
@@ -12,9 +14,67 @@ const ConsentBody = z
   })
   .strict();
 
-/** OAuth for mini-apps (PROTO 4.3, 5): the user's consents, given from the messenger. */
-export function oauthRoutes(deps: ConsentDeps, messenger: ReturnType<typeof messengerAuth>): Router<AppState> {
+/** One form field of the token request: a string, at most once (RFC 6749 3.2: parameters must not repeat). */
+function field(form: Record<string, unknown>, name: string, required = false): string | undefined {
+  const value = form[name];
+  if (Array.isArray(value)) throw new OAuthError('invalid_request', `${name} must be given once`);
+  if (value === undefined || value === '') {
+    if (required) throw new OAuthError('invalid_request', `${name} is required`);
+    return undefined;
+  }
+  if (typeof value !== 'string' || value.length > 8192) throw new OAuthError('invalid_request', `${name} is not a valid value`);
+  return value;
+}
+
+function launchContext(text: string | undefined): Record<string, unknown> | undefined {
+  if (text === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new OAuthError('invalid_request', 'miniapp_context must be a JSON object');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || text.length > 2048) {
+    throw new OAuthError('invalid_request', 'miniapp_context must be a JSON object of at most 2048 bytes');
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** Token responses are never cached (RFC 6749 5.1); errors are OAuth's shape, not PROTO's. */
+async function oauthAnswer(ctx: AppContext, produce: () => Promise<unknown>): Promise<void> {
+  ctx.set('Cache-Control', 'no-store');
+  ctx.set('Pragma', 'no-cache');
+  try {
+    ctx.body = await produce();
+  } catch (err) {
+    if (!(err instanceof OAuthError)) throw err;
+    ctx.status = err.status;
+    if (err.retryAfterSeconds !== undefined) ctx.set('Retry-After', String(err.retryAfterSeconds));
+    ctx.body = err.body;
+    ctx.state.log.info({ oauth_error: err.error }, 'token request refused');
+  }
+}
+
+/** OAuth for mini-apps (PROTO 4.3, 5): the token endpoint, and the user's consents given from the messenger. */
+export function oauthRoutes(deps: ConsentDeps & TokenExchangeDeps, messenger: ReturnType<typeof messengerAuth>): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/oauth' });
+
+  router.post('/token', async (ctx) => {
+    await oauthAnswer(ctx, async () => {
+      if (!ctx.is('application/x-www-form-urlencoded')) throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
+      const form = (ctx.request.body ?? {}) as Record<string, unknown>;
+      const grantType = field(form, 'grant_type', true)!;
+      if (grantType !== TOKEN_EXCHANGE_GRANT) throw new OAuthError('unsupported_grant_type', `grant_type ${grantType} is not supported here`);
+      return exchangeMatrixToken(deps, {
+        subjectToken: field(form, 'subject_token', true)!,
+        subjectTokenType: field(form, 'subject_token_type', true)!,
+        requestedTokenType: field(form, 'requested_token_type'),
+        clientId: field(form, 'client_id', true)!,
+        scope: field(form, 'scope'),
+        miniappContext: launchContext(field(form, 'miniapp_context')),
+      });
+    });
+  });
 
   router.post('/consent', messenger('user:read'), async (ctx) => {
     const body = parseInput(ConsentBody, ctx.request.body ?? {});
