@@ -38,6 +38,8 @@ let client: ApiClient;
 let asToken: string;
 let alice: MatrixClient;
 let bob: MatrixClient;
+/** A new person on the homeserver, with their own access token. */
+let person: (localpart: string) => Promise<MatrixClient>;
 let carol: MatrixClient;
 let dataDir: string;
 
@@ -86,7 +88,7 @@ beforeAll(async () => {
   await Promise.all([worker.ready, api.ready]);
   client = apiClient(publicUrl, keys, publicUrl);
 
-  const person = async (localpart: string) =>
+  person = async (localpart: string) =>
     matrixClient(synapse.url, await registerSynapseUser(synapse.url, sharedSecret, { localpart, password: `${localpart}-${randomBytes(6).toString('hex')}` }));
   [alice, bob, carol] = [await person('alice'), await person('bob'), await person('carol')];
 }, 300_000);
@@ -204,6 +206,26 @@ test('wallets resolve only for people who share a room, and a room never seen is
     SELECT membership, event_id FROM room_members WHERE room_id = ${theirs} AND user_id = ${carol.userId}`);
   expect(carolRow).toEqual({ membership: 'join', event_id: null }); // from the member list, not from an event
   expectError(await initiate(client, aliceWallet, { recipient: carol.userId, amount: '1.00', room_id: theirs }), 403, 'INSUFFICIENT_PERMISSIONS', 'room_id');
+});
+
+test("a Synapse user's own access token becomes a TEP at the token endpoint, once per mini-app", async () => {
+  const erin = await person('erin');
+  const exchange = (clientId: string) =>
+    client.call('POST', '/api/v1/oauth/token', {
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      raw: new URLSearchParams({
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        subject_token: erin.accessToken,
+        subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+        client_id: clientId,
+        scope: 'user:read storage:write',
+      }).toString(),
+    });
+  const res = await exchange('ma_shop_001');
+  expect(res.status).toBe(200);
+  expect(res.body).toMatchObject({ user_id: erin.userId, scope: 'user:read storage:write', wallet_id: expect.stringMatching(/^tw_/) });
+  expect(String(res.body.access_token)).toMatch(/^tep\./);
+  expect((await exchange('ma_shop_001')).body.error).toBe('invalid_grant');
 });
 
 test('Synapse down during a transfer: the money moves, and the event arrives once Synapse is back, exactly once', async () => {
