@@ -51,6 +51,7 @@ export const envSchema = z.object({
 
   TEP_KEYS_FILE: optionalString.describe('JSON Web Key Set with RS256 private keys; the first signs, all verify'),
   TEP_TOKEN_TTL_SECONDS: positiveInt.default(3600).describe('lifetime of a TEP access token in seconds'),
+  REFRESH_TOKEN_TTL_SECONDS: positiveInt.default(30 * 24 * 3600).describe('lifetime of a refresh token in seconds (each use gives a new one)'),
 
   ADMIN_TOKEN: optionalString.pipe(z.string().min(32, 'at least 32 characters').optional()).describe('bearer token for /api/v1/admin (32+ chars)'),
   DATA_ENCRYPTION_KEY: optionalString
@@ -118,7 +119,7 @@ export interface Config {
     uiPort: number;
     workflowBundlePath: string | undefined;
   };
-  tep: { keysFile: string; ttlSeconds: number };
+  tep: { keysFile: string; ttlSeconds: number; refreshTtlSeconds: number };
   adminToken: string | undefined;
   /** Shared by the api and the worker; `npm start` generates one into .data/dev-secrets.json. */
   dataKey: Buffer | undefined;
@@ -237,7 +238,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       uiPort: e.TEMPORAL_UI_PORT,
       workflowBundlePath: e.WORKFLOW_BUNDLE_PATH,
     },
-    tep: { keysFile: e.TEP_KEYS_FILE ?? path.join(dataDir, 'tep-keys.json'), ttlSeconds: e.TEP_TOKEN_TTL_SECONDS },
+    tep: { keysFile: e.TEP_KEYS_FILE ?? path.join(dataDir, 'tep-keys.json'), ttlSeconds: e.TEP_TOKEN_TTL_SECONDS, refreshTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS },
     adminToken: e.ADMIN_TOKEN,
     dataKey: e.DATA_ENCRYPTION_KEY === undefined ? undefined : parseDataKey(e.DATA_ENCRYPTION_KEY),
     miniappsFile,

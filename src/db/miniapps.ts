@@ -143,3 +143,9 @@ export function miniappById(db: DatabaseConnection, clientId: string): Promise<M
   return db.maybeOne(sql.type(MiniappRow)`
     SELECT client_id, name, scopes, pre_approved_scopes, status, first_party FROM miniapps WHERE client_id = ${clientId}`);
 }
+
+/** The SHA-256 of the client's secret; null for a public client or an unknown one. */
+export function miniappSecretHash(db: DatabaseConnection, clientId: string): Promise<string | null> {
+  return db.maybeOneFirst(sql.type(z.object({ secret_hash: z.string().nullable() }))`
+    SELECT secret_hash FROM miniapps WHERE client_id = ${clientId}`).then((hash) => hash ?? null);
+}

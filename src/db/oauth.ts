@@ -14,3 +14,54 @@ export async function claimTokenExchange(db: DatabaseConnection, subjectHash: st
     RETURNING client_id`);
   return row !== null;
 }
+
+const SessionRow = z.object({
+  id: z.string(),
+  user_id: z.string(),
+  client_id: z.string(),
+  scopes: z.array(z.string()),
+  wallet_id: z.string(),
+  revoked_at: z.date().nullable(),
+});
+export type OAuthSession = z.infer<typeof SessionRow>;
+
+export async function insertSession(
+  db: DatabaseConnection,
+  session: { id: string; userId: string; clientId: string; scopes: readonly string[]; walletId: string },
+): Promise<void> {
+  await db.query(sql.unsafe`
+    INSERT INTO oauth_sessions (id, user_id, client_id, scopes, wallet_id)
+    VALUES (${session.id}, ${session.userId}, ${session.clientId}, ${sql.array([...session.scopes], 'text')}, ${session.walletId})`);
+}
+
+export async function insertRefreshToken(db: DatabaseConnection, tokenHash: string, sessionId: string, ttlSeconds: number): Promise<void> {
+  await db.query(sql.unsafe`
+    INSERT INTO refresh_tokens (token_hash, session_id, expires_at)
+    VALUES (${tokenHash}, ${sessionId}, now() + ${ttlSeconds} * interval '1 second')`);
+}
+
+const PresentedRow = z.object({ used_at: z.date().nullable(), expired: z.boolean() }).merge(SessionRow);
+
+/** A refresh token and its session, locked for this transaction; null when unknown. */
+export function lockRefreshToken(db: DatabaseConnection, tokenHash: string) {
+  return db.maybeOne(sql.type(PresentedRow)`
+    SELECT r.used_at, r.expires_at <= now() AS expired, s.id, s.user_id, s.client_id, s.scopes, s.wallet_id, s.revoked_at
+    FROM refresh_tokens r JOIN oauth_sessions s ON s.id = r.session_id
+    WHERE r.token_hash = ${tokenHash}
+    FOR UPDATE OF r, s`);
+}
+
+export async function markRefreshTokenUsed(db: DatabaseConnection, tokenHash: string): Promise<void> {
+  await db.query(sql.unsafe`UPDATE refresh_tokens SET used_at = now() WHERE token_hash = ${tokenHash}`);
+}
+
+export async function revokeSession(db: DatabaseConnection, sessionId: string): Promise<void> {
+  await db.query(sql.unsafe`UPDATE oauth_sessions SET revoked_at = now() WHERE id = ${sessionId} AND revoked_at IS NULL`);
+}
+
+/** Whether the session was revoked; a session this server never recorded (npm run token) is not. */
+export async function isSessionRevoked(db: DatabaseConnection, sessionId: string): Promise<boolean> {
+  const row = await db.maybeOne(sql.type(z.object({ id: z.string() }))`
+    SELECT id FROM oauth_sessions WHERE id = ${sessionId} AND revoked_at IS NOT NULL`);
+  return row !== null;
+}

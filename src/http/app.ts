@@ -2,7 +2,7 @@ import { bodyParser } from '@koa/bodyparser';
 import Koa from 'koa';
 import { required, type Config } from '../config';
 import type { TepKeys } from '../auth/keys';
-import { cachedClientCheck } from '../auth/clients';
+import { cachedClientCheck, cachedSessionCheck } from '../auth/clients';
 import { cachedTepVerifier } from '../auth/tep';
 import { homeserverTokenChecker, type MatrixTokenChecker } from '../auth/matrixTokens';
 import type { DatabasePool } from '../db/pool';
@@ -42,7 +42,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   app.silent = true; // errors are answered and logged by protoErrors, not printed by Koa
   const dataKey = required(deps.config.dataKey, 'DATA_ENCRYPTION_KEY');
   const verifyTep = cachedTepVerifier(deps.keys, deps.config.http.publicUrl);
-  const auth = tepAuth(verifyTep, cachedClientCheck(deps.pool));
+  const auth = tepAuth(verifyTep, cachedClientCheck(deps.pool), cachedSessionCheck(deps.pool));
   const matrixTokens = deps.matrixTokens ?? homeserverTokenChecker(deps.config.matrix?.homeserverUrl);
   const messenger = messengerAuth({ verifyTep, pool: deps.pool, matrixTokens });
   const rooms = createRooms({ pool: deps.pool, matrix: deps.config.matrix, log: deps.log });

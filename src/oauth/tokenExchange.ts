@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import type { Config } from '../config';
 import type { TepKeys } from '../auth/keys';
 import type { MatrixTokenChecker } from '../auth/matrixTokens';
-import { issueTep } from '../auth/tep';
 import { consentsOf } from '../db/consents';
 import { miniappById } from '../db/miniapps';
 import { claimTokenExchange } from '../db/oauth';
@@ -11,6 +10,7 @@ import { DomainError } from '../domain/errors';
 import { authorizeScopes } from '../domain/scopes';
 import { registerWallet } from '../wallet/wallets';
 import { OAuthError } from './errors';
+import { startSession } from './sessions';
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
@@ -85,7 +85,7 @@ export async function exchangeMatrixToken(deps: TokenExchangeDeps, req: TokenExc
   }
 
   const { wallet } = await registerWallet(deps, userId);
-  const issued = await issueTep(deps.keys, { issuer: deps.config.http.publicUrl, ttlSeconds: deps.config.tep.ttlSeconds }, {
+  const tokens = await startSession(deps, {
     userId,
     clientId: app.client_id,
     scopes: decision.granted,
@@ -93,14 +93,5 @@ export async function exchangeMatrixToken(deps: TokenExchangeDeps, req: TokenExc
     miniappContext: req.miniappContext,
     delegatedFrom: 'matrix_session',
   });
-  return {
-    access_token: issued.token,
-    issued_token_type: TEP_TOKEN_TYPE,
-    token_type: 'Bearer',
-    expires_in: deps.config.tep.ttlSeconds,
-    scope: decision.granted.join(' '),
-    user_id: userId,
-    wallet_id: wallet.id,
-    delegated_session: true,
-  };
+  return { ...tokens, issued_token_type: TEP_TOKEN_TYPE, user_id: userId, wallet_id: wallet.id, delegated_session: true };
 }

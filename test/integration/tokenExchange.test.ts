@@ -1,6 +1,10 @@
+import { createHash } from 'node:crypto';
 import { decodeJwt } from 'jose';
-import { startTestApi, type TestApi } from '../helpers/api';
+import { sql } from 'slonik';
+import { z } from 'zod';
+import { ADMIN_TOKEN, startTestApi, type TestApi } from '../helpers/api';
 import { freshDatabase, type TestDatabase } from '../helpers/db';
+import { eventually } from '../helpers/eventually';
 import { newUserId } from '../helpers/p2p';
 import { startStubHomeserver, type StubHomeserver } from '../helpers/stubHomeserver';
 
@@ -125,4 +129,66 @@ test('answers every refusal in the RFC 6749 5.2 shape', async () => {
   expect(json.body.error).toBe('invalid_request');
   // None of the refusals used the token up.
   expect((await delegation(dave.token)).status).toBe(200);
+});
+
+describe('refresh tokens', () => {
+  const refresh = (fields: Record<string, string>, headers: Record<string, string> = {}) =>
+    api.call('POST', '/api/v1/oauth/token', {
+      raw: new URLSearchParams({ grant_type: 'refresh_token', ...fields }).toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    });
+
+  it('rotates on every use, keeps only hashes, and a used one revokes the whole session with its TEPs', async () => {
+    const erin = session('erin');
+    const first = await delegation(erin.token, { scope: 'user:read storage:write' });
+    expect(first.body.refresh_token).toMatch(/^rt_[A-Za-z0-9_-]{43}$/);
+    const stored = await db.pool.anyFirst(sql.type(z.object({ token_hash: z.string() }))`SELECT token_hash FROM refresh_tokens`);
+    expect(stored).toContain(createHash('sha256').update(first.body.refresh_token).digest('hex'));
+    expect(stored).not.toContain(first.body.refresh_token);
+
+    const second = await refresh({ client_id: 'ma_shop_001', refresh_token: first.body.refresh_token });
+    expect(second.status).toBe(200);
+    expect(second.body).toMatchObject({ token_type: 'Bearer', scope: 'user:read storage:write', refresh_token: expect.stringMatching(/^rt_/) });
+    expect(second.body.refresh_token).not.toBe(first.body.refresh_token);
+    const sessionOf = (tep: string) => decodeJwt(tep.slice('tep.'.length)).session_id;
+    expect(sessionOf(second.body.access_token)).toBe(sessionOf(first.body.access_token));
+    // A narrower scope narrows this TEP only; a wider one is refused.
+    expect((await refresh({ client_id: 'ma_shop_001', refresh_token: second.body.refresh_token, scope: 'wallet:pay' })).body.error).toBe('invalid_scope');
+    const narrow = await refresh({ client_id: 'ma_shop_001', refresh_token: second.body.refresh_token, scope: 'user:read' });
+    expect(narrow.body.scope).toBe('user:read');
+
+    // The first token again: it leaked. The family is revoked, the newest refresh token too, and the TEPs.
+    const tep = narrow.body.access_token;
+    const profileCheck = () => api.call('GET', '/api/v1/wallet/balance', { token: tep });
+    expect((await profileCheck()).body.error.code).toBe('INSUFFICIENT_PERMISSIONS'); // a valid token without wallet:balance
+    const replay = await refresh({ client_id: 'ma_shop_001', refresh_token: first.body.refresh_token });
+    expect(replay.body).toMatchObject({ error: 'invalid_grant' });
+    expect((await refresh({ client_id: 'ma_shop_001', refresh_token: narrow.body.refresh_token })).body.error).toBe('invalid_grant');
+    const refused = await eventually(profileCheck, (r) => r.status === 401, 5000);
+    expect(refused.body.error.code).toBe('INVALID_TOKEN');
+  });
+
+  it('wants a confidential client to authenticate, by Basic or in the form, and a token of its own', async () => {
+    const app = (await api.call('POST', '/api/v1/admin/mini-apps', {
+      token: ADMIN_TOKEN,
+      body: { name: 'Shop backend', client_type: 'confidential', scopes: ['user:read', 'storage:read'], pre_approved_scopes: ['user:read'] },
+    })).body;
+    const frank = session('frank');
+    const granted = await exchange({ grant_type: EXCHANGE, subject_token: frank.token, subject_token_type: ACCESS_TOKEN, client_id: app.client_id });
+    expect(granted.status).toBe(200);
+    const basic = (id: string, secret: string) => ({ authorization: `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}` });
+
+    const noSecret = await refresh({ client_id: app.client_id, refresh_token: granted.body.refresh_token });
+    expect([noSecret.status, noSecret.body.error]).toEqual([401, 'invalid_client']);
+    const wrong = await refresh({ refresh_token: granted.body.refresh_token }, basic(app.client_id, 'cs_wrong'));
+    expect([wrong.status, wrong.body.error]).toEqual([401, 'invalid_client']);
+    expect(wrong.headers.get('www-authenticate')).toMatch(/^Basic/);
+    // Another client cannot use it.
+    expect((await refresh({ client_id: 'ma_shop_001', refresh_token: granted.body.refresh_token })).body.error).toBe('invalid_grant');
+
+    const byBasic = await refresh({ refresh_token: granted.body.refresh_token }, basic(app.client_id, app.client_secret));
+    expect(byBasic.status).toBe(200);
+    const byPost = await refresh({ client_id: app.client_id, client_secret: app.client_secret, refresh_token: byBasic.body.refresh_token });
+    expect(byPost.status).toBe(200);
+  });
 });

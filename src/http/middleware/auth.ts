@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Middleware } from 'koa';
-import { isFirstPartyClient, type ClientCheck } from '../../auth/clients';
+import { isFirstPartyClient, type ClientCheck, type SessionCheck } from '../../auth/clients';
 import type { MatrixTokenChecker } from '../../auth/matrixTokens';
 import { TEP_PREFIX, type VerifiedTep } from '../../auth/tep';
 import type { DatabaseConnection } from '../../db/pool';
@@ -19,10 +19,10 @@ function requireScope(tep: VerifiedTep, scope: Scope): void {
 
 /**
  * TEP authentication plus the endpoint's scope (PROTO 4.12, 5.2): no token 401, a bad or expired
- * one, or one of a suspended or unknown mini-app, 401 INVALID_TOKEN, a token without the scope 403
+ * one, one of a suspended or unknown mini-app or of a revoked session, 401 INVALID_TOKEN, a token without the scope 403
  * INSUFFICIENT_PERMISSIONS.
  */
-export function tepAuth(verifyTep: TepVerifier, clientActive: ClientCheck) {
+export function tepAuth(verifyTep: TepVerifier, clientActive: ClientCheck, sessionRevoked: SessionCheck) {
   return (scope: Scope): Middleware<AppState> =>
     async (ctx, next) => {
       const token = bearer(ctx.get('authorization'));
@@ -31,6 +31,7 @@ export function tepAuth(verifyTep: TepVerifier, clientActive: ClientCheck) {
       if (!(await clientActive(tep.clientId))) {
         throw new DomainError('INVALID_TOKEN', 'The mini-app this token was issued to is suspended or not registered', { client_id: tep.clientId });
       }
+      if (await sessionRevoked(tep.claims.session_id)) throw new DomainError('INVALID_TOKEN', 'The session of this token was revoked');
       requireScope(tep, scope);
       ctx.state.tep = tep;
       await next();

@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import { z } from 'zod';
 import { approveScopes, listConsents, type ConsentDeps } from '../../oauth/consent';
 import { OAuthError } from '../../oauth/errors';
+import { authenticateClient, refreshSession } from '../../oauth/sessions';
 import { exchangeMatrixToken, TOKEN_EXCHANGE_GRANT, type TokenExchangeDeps } from '../../oauth/tokenExchange';
 import type { messengerAuth } from '../middleware/auth';
 import type { AppContext, AppState } from '../state';
@@ -24,6 +25,17 @@ function field(form: Record<string, unknown>, name: string, required = false): s
   }
   if (typeof value !== 'string' || value.length > 8192) throw new OAuthError('invalid_request', `${name} is not a valid value`);
   return value;
+}
+
+/** client_secret_basic (RFC 6749 2.3.1): form-encoded id and secret in Basic credentials. */
+function basicCredentials(ctx: AppContext): { clientId: string; secret: string } | undefined {
+  const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(ctx.get('authorization'));
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) throw new OAuthError('invalid_client', 'malformed Basic credentials', 401);
+  const unform = (text: string) => decodeURIComponent(text.replace(/\+/g, ' '));
+  return { clientId: unform(decoded.slice(0, colon)), secret: unform(decoded.slice(colon + 1)) };
 }
 
 function launchContext(text: string | undefined): Record<string, unknown> | undefined {
@@ -50,6 +62,7 @@ async function oauthAnswer(ctx: AppContext, produce: () => Promise<unknown>): Pr
     if (!(err instanceof OAuthError)) throw err;
     ctx.status = err.status;
     if (err.retryAfterSeconds !== undefined) ctx.set('Retry-After', String(err.retryAfterSeconds));
+    if (err.error === 'invalid_client' && /^Basic\s/i.test(ctx.get('authorization'))) ctx.set('WWW-Authenticate', 'Basic realm="tmcp"');
     ctx.body = err.body;
     ctx.state.log.info({ oauth_error: err.error }, 'token request refused');
   }
@@ -64,6 +77,10 @@ export function oauthRoutes(deps: ConsentDeps & TokenExchangeDeps, messenger: Re
       if (!ctx.is('application/x-www-form-urlencoded')) throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
       const form = (ctx.request.body ?? {}) as Record<string, unknown>;
       const grantType = field(form, 'grant_type', true)!;
+      if (grantType === 'refresh_token') {
+        const client = await authenticateClient(deps, { clientId: field(form, 'client_id'), basic: basicCredentials(ctx), postSecret: field(form, 'client_secret') });
+        return refreshSession(deps, client, field(form, 'refresh_token', true)!, field(form, 'scope'));
+      }
       if (grantType !== TOKEN_EXCHANGE_GRANT) throw new OAuthError('unsupported_grant_type', `grant_type ${grantType} is not supported here`);
       return exchangeMatrixToken(deps, {
         subjectToken: field(form, 'subject_token', true)!,

@@ -1,0 +1,111 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Config } from '../config';
+import type { TepKeys } from '../auth/keys';
+import { issueTep } from '../auth/tep';
+import { miniappById, miniappSecretHash, type Miniapp } from '../db/miniapps';
+import { insertRefreshToken, insertSession, lockRefreshToken, markRefreshTokenUsed, revokeSession } from '../db/oauth';
+import type { DatabasePool } from '../db/pool';
+import { newId } from '../ids';
+import { OAuthError } from './errors';
+
+export interface SessionDeps {
+  pool: DatabasePool;
+  keys: TepKeys;
+  config: Pick<Config, 'tep' | 'http'>;
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+
+/** The client a token request comes from, with its credentials (RFC 6749 2.3). */
+export interface ClientCredentials {
+  clientId?: string;
+  /** `Authorization: Basic` (client_secret_basic), when sent. */
+  basic?: { clientId: string; secret: string };
+  /** `client_secret` in the form (client_secret_post). */
+  postSecret?: string;
+}
+
+/**
+ * Authenticates the client of a token request: a confidential client (it has a secret) must send
+ * it, by Basic or in the form; a public client sends only its client_id. 401 invalid_client otherwise.
+ */
+export async function authenticateClient(deps: Pick<SessionDeps, 'pool'>, creds: ClientCredentials): Promise<Miniapp> {
+  if (creds.basic && creds.postSecret !== undefined) throw new OAuthError('invalid_request', 'use one client authentication method');
+  if (creds.basic && creds.clientId !== undefined && creds.clientId !== creds.basic.clientId) throw new OAuthError('invalid_client', 'client_id does not match the credentials', 401);
+  const clientId = creds.basic?.clientId ?? creds.clientId;
+  if (!clientId) throw new OAuthError('invalid_request', 'client_id is required');
+  const app = await miniappById(deps.pool, clientId);
+  if (!app || app.status !== 'active') throw new OAuthError('invalid_client', 'client_id is not an active registered mini-app', 401);
+  const expected = await miniappSecretHash(deps.pool, clientId);
+  const presented = creds.basic?.secret ?? creds.postSecret;
+  if (expected === null) {
+    if (presented !== undefined) throw new OAuthError('invalid_client', 'a public client has no secret', 401);
+    return app;
+  }
+  if (presented === undefined || !timingSafeEqual(Buffer.from(sha256(presented), 'hex'), Buffer.from(expected, 'hex'))) {
+    throw new OAuthError('invalid_client', 'client authentication failed', 401);
+  }
+  return app;
+}
+
+/** A TEP and a refresh token for one grant: the start of a session (a token family). */
+export async function startSession(
+  deps: SessionDeps,
+  grant: { userId: string; clientId: string; scopes: readonly string[]; walletId: string; miniappContext?: Record<string, unknown>; delegatedFrom?: string },
+) {
+  const sessionId = newId('session');
+  const refreshToken = `rt_${randomBytes(32).toString('base64url')}`;
+  await deps.pool.transaction(async (tx) => {
+    await insertSession(tx, { id: sessionId, userId: grant.userId, clientId: grant.clientId, scopes: grant.scopes, walletId: grant.walletId });
+    await insertRefreshToken(tx, sha256(refreshToken), sessionId, deps.config.tep.refreshTtlSeconds);
+  });
+  const issued = await issueTep(deps.keys, { issuer: deps.config.http.publicUrl, ttlSeconds: deps.config.tep.ttlSeconds }, {
+    userId: grant.userId,
+    clientId: grant.clientId,
+    scopes: grant.scopes,
+    walletId: grant.walletId,
+    sessionId,
+    miniappContext: grant.miniappContext,
+    delegatedFrom: grant.delegatedFrom,
+  });
+  return { access_token: issued.token, token_type: 'Bearer', expires_in: deps.config.tep.ttlSeconds, refresh_token: refreshToken, scope: grant.scopes.join(' ') };
+}
+
+/**
+ * The refresh grant (RFC 6749 6, PROTO 4.14): the refresh token is used up and a new one of the
+ * same session answered with a new TEP. A token presented a second time means it leaked: the whole
+ * session is revoked (its refresh tokens and, within seconds, its TEPs) and the call refused.
+ */
+export async function refreshSession(deps: SessionDeps, client: Miniapp, refreshToken: string, scope?: string) {
+  const hash = sha256(refreshToken);
+  const next = `rt_${randomBytes(32).toString('base64url')}`;
+  const outcome = await deps.pool.transaction(async (tx) => {
+    const presented = await lockRefreshToken(tx, hash);
+    if (!presented || presented.client_id !== client.client_id) return { kind: 'refused', reason: 'refresh_token is not valid for this client' } as const;
+    if (presented.revoked_at) return { kind: 'refused', reason: 'the session of this refresh token was revoked' } as const;
+    if (presented.used_at) {
+      await revokeSession(tx, presented.id);
+      return { kind: 'refused', reason: 'refresh_token was already used: the session is revoked' } as const;
+    }
+    if (presented.expired) return { kind: 'refused', reason: 'refresh_token has expired' } as const;
+    // Scopes the app is no longer registered for are dropped; a narrower `scope` narrows this TEP only.
+    const held = presented.scopes.filter((s) => client.scopes.includes(s));
+    const requested = scope === undefined ? held : scope.split(' ').filter(Boolean);
+    const beyond = requested.filter((s) => !held.includes(s));
+    if (beyond.length > 0) return { kind: 'invalid_scope', beyond } as const;
+    await markRefreshTokenUsed(tx, hash);
+    await insertRefreshToken(tx, sha256(next), presented.id, deps.config.tep.refreshTtlSeconds);
+    return { kind: 'rotated', session: presented, scopes: requested } as const;
+  });
+  if (outcome.kind === 'refused') throw new OAuthError('invalid_grant', outcome.reason);
+  if (outcome.kind === 'invalid_scope') throw new OAuthError('invalid_scope', `beyond the original grant: ${outcome.beyond.join(' ')}`);
+  const { session, scopes } = outcome;
+  const issued = await issueTep(deps.keys, { issuer: deps.config.http.publicUrl, ttlSeconds: deps.config.tep.ttlSeconds }, {
+    userId: session.user_id,
+    clientId: session.client_id,
+    scopes,
+    walletId: session.wallet_id,
+    sessionId: session.id,
+  });
+  return { access_token: issued.token, token_type: 'Bearer', expires_in: deps.config.tep.ttlSeconds, refresh_token: next, scope: scopes.join(' ') };
+}
