@@ -19,3 +19,9 @@ export function consentsOf(db: DatabaseConnection, userId: string, clientId?: st
     WHERE user_id = ${userId} ${clientId ? sql.fragment`AND client_id = ${clientId}` : sql.fragment``}
     ORDER BY client_id, granted_at, scope`);
 }
+
+/** Withdraws every approval the user gave the client; answers the scopes withdrawn. */
+export function deleteConsents(db: DatabaseConnection, userId: string, clientId: string): Promise<readonly string[]> {
+  return db.anyFirst(sql.type(z.object({ scope: z.string() }))`
+    DELETE FROM consents WHERE user_id = ${userId} AND client_id = ${clientId} RETURNING scope`);
+}

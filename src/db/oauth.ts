@@ -65,3 +65,11 @@ export async function isSessionRevoked(db: DatabaseConnection, sessionId: string
     SELECT id FROM oauth_sessions WHERE id = ${sessionId} AND revoked_at IS NOT NULL`);
   return row !== null;
 }
+
+/** Revokes every live session of the user with the client; answers their ids. */
+export function revokeSessionsOf(db: DatabaseConnection, userId: string, clientId: string): Promise<readonly string[]> {
+  return db.anyFirst(sql.type(z.object({ id: z.string() }))`
+    UPDATE oauth_sessions SET revoked_at = now()
+    WHERE user_id = ${userId} AND client_id = ${clientId} AND revoked_at IS NULL
+    RETURNING id`);
+}

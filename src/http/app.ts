@@ -20,7 +20,7 @@ import { accessLog, requestId } from './middleware/requestId';
 import { adminRoutes } from './routes/admin';
 import { appserviceApi } from './routes/appservice';
 import { miniappRoutes } from './routes/miniapps';
-import { oauthRoutes } from './routes/oauth';
+import { authRevokeRoutes, oauthRoutes } from './routes/oauth';
 import { p2pRoutes } from './routes/p2p';
 import { paymentMethodRoutes } from './routes/paymentMethods';
 import { systemRoutes } from './routes/system';
@@ -55,6 +55,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     adminRoutes(deps, deps.config.adminToken),
     miniappRoutes({ ...deps, webhookSealer: webhookSealer(dataKey) }, deps.config.adminToken),
     oauthRoutes({ ...deps, matrixTokens }, messenger),
+    authRevokeRoutes(deps, messenger),
   ];
 
   app.use(requestId(deps.log));

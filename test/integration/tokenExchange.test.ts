@@ -192,3 +192,34 @@ describe('refresh tokens', () => {
     expect(byPost.status).toBe(200);
   });
 });
+
+describe("the user withdrawing a mini-app's access (PROTO 5.6)", () => {
+  it('revokes its sessions (TEPs and refresh tokens) and the approvals, so the next exchange asks again', async () => {
+    const gina = session('gina');
+    await api.call('POST', '/api/v1/oauth/consent', { token: gina.token, body: { client_id: 'ma_shop_001', scopes: ['wallet:balance'] } });
+    const granted = await delegation(gina.token, { scope: 'user:read wallet:balance' });
+    const balance = () => api.call('GET', '/api/v1/wallet/balance', { token: granted.body.access_token });
+    expect((await balance()).status).toBe(200);
+
+    const miniapp = await api.token(gina.userId, ['user:read'], 'ma_shop_001');
+    expect((await api.call('POST', '/api/v1/auth/revoke', { token: miniapp, body: { client_id: 'ma_shop_001' } })).status).toBe(403);
+    expect((await api.call('POST', '/api/v1/auth/revoke', { token: gina.token, body: { client_id: 'ma_nobody' } })).status).toBe(404);
+
+    const revoked = await api.call('POST', '/api/v1/auth/revoke', { token: gina.token, body: { client_id: 'ma_shop_001' } });
+    expect(revoked.status).toBe(200);
+    expect(revoked.body).toMatchObject({ user_id: gina.userId, client_id: 'ma_shop_001', revoked: true, revoked_sessions: 1, withdrawn_scopes: ['wallet:balance'] });
+    expect((await eventually(balance, (r) => r.status === 401, 5000)).body.error.code).toBe('INVALID_TOKEN');
+    const refreshed = await api.call('POST', '/api/v1/oauth/token', {
+      raw: new URLSearchParams({ grant_type: 'refresh_token', client_id: 'ma_shop_001', refresh_token: granted.body.refresh_token }).toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(refreshed.body.error).toBe('invalid_grant');
+    // Approvals are gone: a new Matrix session's exchange asks consent again.
+    const again = session('gina_again');
+    hs.addSession(again.token, gina.userId);
+    expect((await delegation(again.token, { scope: 'user:read wallet:balance' })).body.error).toBe('consent_required');
+    // The same from DELETE /api/v1/oauth/consent/:client_id; repeating it changes nothing.
+    const deleted = await api.call('DELETE', '/api/v1/oauth/consent/ma_shop_001', { token: gina.token });
+    expect(deleted.body).toMatchObject({ revoked_sessions: 0, withdrawn_scopes: [] });
+  });
+});

@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import { z } from 'zod';
 import { approveScopes, listConsents, type ConsentDeps } from '../../oauth/consent';
 import { OAuthError } from '../../oauth/errors';
+import { revokeMiniappAccess } from '../../oauth/revocation';
 import { authenticateClient, refreshSession } from '../../oauth/sessions';
 import { exchangeMatrixToken, TOKEN_EXCHANGE_GRANT, type TokenExchangeDeps } from '../../oauth/tokenExchange';
 import type { messengerAuth } from '../middleware/auth';
@@ -105,5 +106,23 @@ export function oauthRoutes(deps: ConsentDeps & TokenExchangeDeps, messenger: Re
     ctx.body = await listConsents(deps, ctx.state.messengerUser!);
   });
 
+  router.delete('/consent/:client_id', messenger('user:read'), async (ctx) => {
+    ctx.body = await revokeMiniappAccess(deps, ctx.state.messengerUser!, ctx.params.client_id!);
+    ctx.state.log.info({ client_id: ctx.params.client_id }, 'mini-app access revoked by the user');
+  });
+
+  return router;
+}
+
+const RevokeBody = z.object({ client_id: z.string().min(1).max(128) }).strict();
+
+/** PROTO 5.6: the user's messenger withdraws a mini-app's access (`POST /api/v1/auth/revoke`). */
+export function authRevokeRoutes(deps: ConsentDeps, messenger: ReturnType<typeof messengerAuth>): Router<AppState> {
+  const router = new Router<AppState>({ prefix: '/api/v1/auth' });
+  router.post('/revoke', messenger('user:read'), async (ctx) => {
+    const body = parseInput(RevokeBody, ctx.request.body ?? {});
+    ctx.body = await revokeMiniappAccess(deps, ctx.state.messengerUser!, body.client_id);
+    ctx.state.log.info({ client_id: body.client_id }, 'mini-app access revoked by the user');
+  });
   return router;
 }
