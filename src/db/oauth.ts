@@ -20,7 +20,7 @@ const SessionRow = z.object({
   user_id: z.string(),
   client_id: z.string(),
   scopes: z.array(z.string()),
-  wallet_id: z.string(),
+  wallet_id: z.string().nullable(),
   revoked_at: z.date().nullable(),
 });
 export type OAuthSession = z.infer<typeof SessionRow>;
@@ -72,4 +72,25 @@ export function revokeSessionsOf(db: DatabaseConnection, userId: string, clientI
     UPDATE oauth_sessions SET revoked_at = now()
     WHERE user_id = ${userId} AND client_id = ${clientId} AND revoked_at IS NULL
     RETURNING id`);
+}
+
+const TokenInfoRow = z.object({ used_at: z.date().nullable(), expires_at: z.date(), expired: z.boolean() }).merge(SessionRow);
+
+/** A refresh token and its session, as they are (no lock); null when unknown. */
+export function refreshTokenInfo(db: DatabaseConnection, tokenHash: string) {
+  return db.maybeOne(sql.type(TokenInfoRow)`
+    SELECT r.used_at, r.expires_at, r.expires_at <= now() AS expired, s.id, s.user_id, s.client_id, s.scopes, s.wallet_id, s.revoked_at
+    FROM refresh_tokens r JOIN oauth_sessions s ON s.id = r.session_id
+    WHERE r.token_hash = ${tokenHash}`);
+}
+
+/** Revokes the session a TEP names, recording it first when this server never did (a token minted outside a grant). */
+export async function revokeTokenSession(
+  db: DatabaseConnection,
+  session: { id: string; userId: string; clientId: string; scopes: readonly string[]; walletId: string | null },
+): Promise<void> {
+  await db.query(sql.unsafe`
+    INSERT INTO oauth_sessions (id, user_id, client_id, scopes, wallet_id, revoked_at)
+    VALUES (${session.id}, ${session.userId}, ${session.clientId}, ${sql.array([...session.scopes], 'text')}, ${session.walletId}, now())
+    ON CONFLICT (id) DO UPDATE SET revoked_at = coalesce(oauth_sessions.revoked_at, now())`);
 }

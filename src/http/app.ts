@@ -20,7 +20,7 @@ import { accessLog, requestId } from './middleware/requestId';
 import { adminRoutes } from './routes/admin';
 import { appserviceApi } from './routes/appservice';
 import { miniappRoutes } from './routes/miniapps';
-import { authRevokeRoutes, oauthRoutes } from './routes/oauth';
+import { authRevokeRoutes, oauth2Routes, oauthRoutes } from './routes/oauth';
 import { p2pRoutes } from './routes/p2p';
 import { paymentMethodRoutes } from './routes/paymentMethods';
 import { systemRoutes } from './routes/system';
@@ -56,6 +56,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     miniappRoutes({ ...deps, webhookSealer: webhookSealer(dataKey) }, deps.config.adminToken),
     oauthRoutes({ ...deps, matrixTokens }, messenger),
     authRevokeRoutes(deps, messenger),
+    oauth2Routes(deps),
   ];
 
   app.use(requestId(deps.log));

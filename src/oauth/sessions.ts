@@ -29,7 +29,7 @@ export interface ClientCredentials {
  * Authenticates the client of a token request: a confidential client (it has a secret) must send
  * it, by Basic or in the form; a public client sends only its client_id. 401 invalid_client otherwise.
  */
-export async function authenticateClient(deps: Pick<SessionDeps, 'pool'>, creds: ClientCredentials): Promise<Miniapp> {
+export async function authenticateClient(deps: Pick<SessionDeps, 'pool'>, creds: ClientCredentials): Promise<Miniapp & { confidential: boolean }> {
   if (creds.basic && creds.postSecret !== undefined) throw new OAuthError('invalid_request', 'use one client authentication method');
   if (creds.basic && creds.clientId !== undefined && creds.clientId !== creds.basic.clientId) throw new OAuthError('invalid_client', 'client_id does not match the credentials', 401);
   const clientId = creds.basic?.clientId ?? creds.clientId;
@@ -40,12 +40,12 @@ export async function authenticateClient(deps: Pick<SessionDeps, 'pool'>, creds:
   const presented = creds.basic?.secret ?? creds.postSecret;
   if (expected === null) {
     if (presented !== undefined) throw new OAuthError('invalid_client', 'a public client has no secret', 401);
-    return app;
+    return { ...app, confidential: false };
   }
   if (presented === undefined || !timingSafeEqual(Buffer.from(sha256(presented), 'hex'), Buffer.from(expected, 'hex'))) {
     throw new OAuthError('invalid_client', 'client authentication failed', 401);
   }
-  return app;
+  return { ...app, confidential: true };
 }
 
 /** A TEP and a refresh token for one grant: the start of a session (a token family). */

@@ -223,3 +223,64 @@ describe("the user withdrawing a mini-app's access (PROTO 5.6)", () => {
     expect(deleted.body).toMatchObject({ revoked_sessions: 0, withdrawn_scopes: [] });
   });
 });
+
+describe("a mini-app's own tokens: introspection (RFC 7662) and revocation (RFC 7009)", () => {
+  const form = (path: string, fields: Record<string, string>) =>
+    api.call('POST', path, { raw: new URLSearchParams(fields).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+
+  async function confidentialApp() {
+    const app = (await api.call('POST', '/api/v1/admin/mini-apps', {
+      token: ADMIN_TOKEN,
+      body: { name: 'Introspecting shop', client_type: 'hybrid', scopes: ['user:read', 'storage:read'], pre_approved_scopes: ['user:read'] },
+    })).body;
+    const granted = async () => {
+      const who = session('hank');
+      return (await exchange({ grant_type: EXCHANGE, subject_token: who.token, subject_token_type: ACCESS_TOKEN, client_id: app.client_id })).body;
+    };
+    return { app, granted };
+  }
+
+  it('tells a confidential client (and the backend twin of a hybrid app) whether its tokens are active', async () => {
+    const { app, granted } = await confidentialApp();
+    const tokens = await granted();
+    const introspect = (token: string, id = app.client_id, secret = app.client_secret) => form('/api/v1/oauth2/introspect', { client_id: id, client_secret: secret, token });
+    const tep = await introspect(tokens.access_token);
+    expect(tep.status).toBe(200);
+    expect(tep.body).toMatchObject({ active: true, token_type: 'access_token', client_id: app.client_id, sub: tokens.user_id, scope: 'user:read', exp: expect.any(Number) });
+    expect((await introspect(tokens.refresh_token)).body).toMatchObject({ active: true, token_type: 'refresh_token', client_id: app.client_id, sub: tokens.user_id });
+    expect((await introspect(tokens.access_token, app.backend.client_id, app.backend.client_secret)).body.active).toBe(true);
+    // Another app's token, garbage, a public client, no credentials.
+    const others = (await delegation(session('ivy').token)).body;
+    expect((await introspect(others.access_token)).body).toEqual({ active: false });
+    expect((await introspect('tep.not-a-token')).body).toEqual({ active: false });
+    const publicClient = await form('/api/v1/oauth2/introspect', { client_id: 'ma_shop_001', token: others.access_token });
+    expect([publicClient.status, publicClient.body.error]).toEqual([401, 'invalid_client']);
+    const anonymous = await form('/api/v1/oauth2/introspect', { token: others.access_token });
+    expect([anonymous.status, anonymous.body.error]).toEqual([400, 'invalid_request']);
+  });
+
+  it('revokes a session by its refresh token or its TEP; another client cannot revoke it, and the answer does not tell', async () => {
+    const { app, granted } = await confidentialApp();
+    const revoke = (token: string, id = app.client_id, secret = app.client_secret) => form('/api/v1/oauth2/revoke', { client_id: id, client_secret: secret, token });
+    const introspect = (token: string) => form('/api/v1/oauth2/introspect', { client_id: app.client_id, client_secret: app.client_secret, token });
+
+    const byRefresh = await granted();
+    const other = (await delegation(session('jack').token)).body;
+    expect((await revoke(byRefresh.refresh_token)).status).toBe(200);
+    expect((await introspect(byRefresh.access_token)).body.active).toBe(false);
+    expect((await introspect(byRefresh.refresh_token)).body.active).toBe(false);
+
+    const byTep = await granted();
+    expect((await revoke(byTep.access_token)).status).toBe(200);
+    expect((await introspect(byTep.refresh_token)).body.active).toBe(false);
+
+    // The shop's token is not this app's to revoke: 200, and it stays good.
+    expect((await revoke(other.refresh_token)).status).toBe(200);
+    const stillGood = await form('/api/v1/oauth/token', { grant_type: 'refresh_token', client_id: 'ma_shop_001', refresh_token: other.refresh_token });
+    expect(stillGood.status).toBe(200);
+    // A token minted outside any grant (npm run token) can be revoked too.
+    const minted = await api.token(newUserId('kim'), ['user:read'], app.client_id);
+    expect((await revoke(minted)).status).toBe(200);
+    expect((await introspect(minted)).body.active).toBe(false);
+  });
+});

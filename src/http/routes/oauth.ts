@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import { z } from 'zod';
 import { approveScopes, listConsents, type ConsentDeps } from '../../oauth/consent';
 import { OAuthError } from '../../oauth/errors';
+import { introspectToken, revokeToken, type ClientTokenDeps } from '../../oauth/clientTokens';
 import { revokeMiniappAccess } from '../../oauth/revocation';
 import { authenticateClient, refreshSession } from '../../oauth/sessions';
 import { exchangeMatrixToken, TOKEN_EXCHANGE_GRANT, type TokenExchangeDeps } from '../../oauth/tokenExchange';
@@ -75,12 +76,10 @@ export function oauthRoutes(deps: ConsentDeps & TokenExchangeDeps, messenger: Re
 
   router.post('/token', async (ctx) => {
     await oauthAnswer(ctx, async () => {
-      if (!ctx.is('application/x-www-form-urlencoded')) throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
-      const form = (ctx.request.body ?? {}) as Record<string, unknown>;
+      const form = oauthForm(ctx);
       const grantType = field(form, 'grant_type', true)!;
       if (grantType === 'refresh_token') {
-        const client = await authenticateClient(deps, { clientId: field(form, 'client_id'), basic: basicCredentials(ctx), postSecret: field(form, 'client_secret') });
-        return refreshSession(deps, client, field(form, 'refresh_token', true)!, field(form, 'scope'));
+        return refreshSession(deps, await clientOf(deps, ctx, form), field(form, 'refresh_token', true)!, field(form, 'scope'));
       }
       if (grantType !== TOKEN_EXCHANGE_GRANT) throw new OAuthError('unsupported_grant_type', `grant_type ${grantType} is not supported here`);
       return exchangeMatrixToken(deps, {
@@ -109,6 +108,42 @@ export function oauthRoutes(deps: ConsentDeps & TokenExchangeDeps, messenger: Re
   router.delete('/consent/:client_id', messenger('user:read'), async (ctx) => {
     ctx.body = await revokeMiniappAccess(deps, ctx.state.messengerUser!, ctx.params.client_id!);
     ctx.state.log.info({ client_id: ctx.params.client_id }, 'mini-app access revoked by the user');
+  });
+
+  return router;
+}
+
+/** The form of an OAuth request, or invalid_request when the body is something else. */
+function oauthForm(ctx: AppContext): Record<string, unknown> {
+  if (!ctx.is('application/x-www-form-urlencoded')) throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
+  return (ctx.request.body ?? {}) as Record<string, unknown>;
+}
+
+/** The client of a form request (RFC 6749 2.3): Basic, or client_id with an optional client_secret. */
+function clientOf(deps: ClientTokenDeps, ctx: AppContext, form: Record<string, unknown>) {
+  return authenticateClient(deps, { clientId: field(form, 'client_id'), basic: basicCredentials(ctx), postSecret: field(form, 'client_secret') });
+}
+
+/** Introspection (RFC 7662) and revocation (RFC 7009) for mini-apps' own tokens. */
+export function oauth2Routes(deps: ClientTokenDeps): Router<AppState> {
+  const router = new Router<AppState>({ prefix: '/api/v1/oauth2' });
+
+  router.post('/introspect', async (ctx) => {
+    await oauthAnswer(ctx, async () => {
+      const form = oauthForm(ctx);
+      const client = await clientOf(deps, ctx, form);
+      return introspectToken(deps, client, field(form, 'token', true)!);
+    });
+  });
+
+  router.post('/revoke', async (ctx) => {
+    await oauthAnswer(ctx, async () => {
+      const form = oauthForm(ctx);
+      const client = await clientOf(deps, ctx, form);
+      await revokeToken(deps, client, field(form, 'token', true)!);
+      ctx.state.log.info({ client_id: client.client_id }, 'token revoked by its client');
+      return {};
+    });
   });
 
   return router;
