@@ -20,7 +20,7 @@ import { accessLog, requestId } from './middleware/requestId';
 import { adminRoutes } from './routes/admin';
 import { appserviceApi } from './routes/appservice';
 import { miniappRoutes } from './routes/miniapps';
-import { authRevokeRoutes, oauth2Routes, oauthRoutes } from './routes/oauth';
+import { authRevokeRoutes, discoveryRoutes, oauth2Routes, oauthRoutes } from './routes/oauth';
 import { p2pRoutes } from './routes/p2p';
 import { paymentMethodRoutes } from './routes/paymentMethods';
 import { systemRoutes } from './routes/system';
@@ -57,6 +57,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     oauthRoutes({ ...deps, matrixTokens }, messenger),
     authRevokeRoutes(deps, messenger),
     oauth2Routes(deps),
+    discoveryRoutes(deps.config.http.publicUrl),
   ];
 
   app.use(requestId(deps.log));

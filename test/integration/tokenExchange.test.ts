@@ -284,3 +284,23 @@ describe("a mini-app's own tokens: introspection (RFC 7662) and revocation (RFC 
     expect((await introspect(minted)).body.active).toBe(false);
   });
 });
+
+test('publishes RFC 8414 metadata whose endpoints are the live ones and whose issuer signs the TEPs', async () => {
+  const res = await api.call('GET', '/.well-known/oauth-authorization-server');
+  expect(res.status).toBe(200);
+  const meta = res.body;
+  expect(meta).toMatchObject({
+    issuer: api.config.http.publicUrl,
+    grant_types_supported: [EXCHANGE, 'refresh_token'],
+    token_endpoint_auth_methods_supported: expect.arrayContaining(['client_secret_basic', 'client_secret_post', 'none']),
+    scopes_supported: expect.arrayContaining(['wallet:pay', 'storage:read']),
+  });
+  const local = (url: string) => new URL(url).pathname;
+  const post = (url: string) => api.call('POST', local(url), { raw: 'grant_type=nope', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  expect((await post(meta.token_endpoint)).body.error).toBe('unsupported_grant_type');
+  expect((await post(meta.introspection_endpoint)).body.error).toBe('invalid_request');
+  expect((await post(meta.revocation_endpoint)).body.error).toBe('invalid_request');
+  expect((await api.call('GET', local(meta.jwks_uri))).body.keys.length).toBeGreaterThan(0);
+  const issued = (await delegation(session('leo').token)).body.access_token as string;
+  expect(decodeJwt(issued.slice('tep.'.length)).iss).toBe(meta.issuer);
+});

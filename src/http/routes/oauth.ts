@@ -1,5 +1,6 @@
 import Router from '@koa/router';
 import { z } from 'zod';
+import { ALL_SCOPES } from '../../domain/scopes';
 import { approveScopes, listConsents, type ConsentDeps } from '../../oauth/consent';
 import { OAuthError } from '../../oauth/errors';
 import { introspectToken, revokeToken, type ClientTokenDeps } from '../../oauth/clientTokens';
@@ -146,6 +147,33 @@ export function oauth2Routes(deps: ClientTokenDeps): Router<AppState> {
     });
   });
 
+  return router;
+}
+
+/**
+ * RFC 8414 metadata, so an OAuth client library configures itself. It lists what exists: the
+ * authorization endpoint and the device grant are added with those grants.
+ */
+export function discoveryRoutes(publicUrl: string): Router<AppState> {
+  const router = new Router<AppState>();
+  const at = (path: string) => `${publicUrl}${path}`;
+  const metadata = {
+    issuer: publicUrl,
+    token_endpoint: at('/api/v1/oauth/token'),
+    introspection_endpoint: at('/api/v1/oauth2/introspect'),
+    revocation_endpoint: at('/api/v1/oauth2/revoke'),
+    jwks_uri: at('/.well-known/jwks.json'),
+    grant_types_supported: [TOKEN_EXCHANGE_GRANT, 'refresh_token'],
+    response_types_supported: [],
+    scopes_supported: ALL_SCOPES,
+    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+  };
+  router.get('/.well-known/oauth-authorization-server', (ctx) => {
+    ctx.set('Cache-Control', 'public, max-age=300');
+    ctx.body = metadata;
+  });
   return router;
 }
 
