@@ -144,8 +144,12 @@ export function miniappById(db: DatabaseConnection, clientId: string): Promise<M
     SELECT client_id, name, scopes, pre_approved_scopes, status, first_party FROM miniapps WHERE client_id = ${clientId}`);
 }
 
-/** The SHA-256 of the client's secret; null for a public client or an unknown one. */
-export function miniappSecretHash(db: DatabaseConnection, clientId: string): Promise<string | null> {
-  return db.maybeOneFirst(sql.type(z.object({ secret_hash: z.string().nullable() }))`
-    SELECT secret_hash FROM miniapps WHERE client_id = ${clientId}`).then((hash) => hash ?? null);
+const ClientRow = MiniappRow.extend({ secret_hash: z.string().nullable(), backend_of: z.string().nullable() });
+export type OAuthClient = z.infer<typeof ClientRow>;
+
+/** A client as the token endpoints authenticate it: with the SHA-256 of its secret (null: public). */
+export function oauthClientById(db: DatabaseConnection, clientId: string): Promise<OAuthClient | null> {
+  return db.maybeOne(sql.type(ClientRow)`
+    SELECT client_id, name, scopes, pre_approved_scopes, status, first_party, secret_hash, backend_of
+    FROM miniapps WHERE client_id = ${clientId}`);
 }

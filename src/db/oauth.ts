@@ -40,15 +40,15 @@ export async function insertRefreshToken(db: DatabaseConnection, tokenHash: stri
     VALUES (${tokenHash}, ${sessionId}, now() + ${ttlSeconds} * interval '1 second')`);
 }
 
-const PresentedRow = z.object({ used_at: z.date().nullable(), expired: z.boolean() }).merge(SessionRow);
+const RefreshTokenRow = z.object({ used_at: z.date().nullable(), expires_at: z.date(), expired: z.boolean() }).merge(SessionRow);
 
-/** A refresh token and its session, locked for this transaction; null when unknown. */
-export function lockRefreshToken(db: DatabaseConnection, tokenHash: string) {
-  return db.maybeOne(sql.type(PresentedRow)`
-    SELECT r.used_at, r.expires_at <= now() AS expired, s.id, s.user_id, s.client_id, s.scopes, s.wallet_id, s.revoked_at
+/** A refresh token and its session; null when unknown. `lock` holds both rows for the transaction. */
+export function refreshTokenInfo(db: DatabaseConnection, tokenHash: string, lock = false) {
+  return db.maybeOne(sql.type(RefreshTokenRow)`
+    SELECT r.used_at, r.expires_at, r.expires_at <= now() AS expired, s.id, s.user_id, s.client_id, s.scopes, s.wallet_id, s.revoked_at
     FROM refresh_tokens r JOIN oauth_sessions s ON s.id = r.session_id
     WHERE r.token_hash = ${tokenHash}
-    FOR UPDATE OF r, s`);
+    ${lock ? sql.fragment`FOR UPDATE OF r, s` : sql.fragment``}`);
 }
 
 export async function markRefreshTokenUsed(db: DatabaseConnection, tokenHash: string): Promise<void> {
@@ -72,16 +72,6 @@ export function revokeSessionsOf(db: DatabaseConnection, userId: string, clientI
     UPDATE oauth_sessions SET revoked_at = now()
     WHERE user_id = ${userId} AND client_id = ${clientId} AND revoked_at IS NULL
     RETURNING id`);
-}
-
-const TokenInfoRow = z.object({ used_at: z.date().nullable(), expires_at: z.date(), expired: z.boolean() }).merge(SessionRow);
-
-/** A refresh token and its session, as they are (no lock); null when unknown. */
-export function refreshTokenInfo(db: DatabaseConnection, tokenHash: string) {
-  return db.maybeOne(sql.type(TokenInfoRow)`
-    SELECT r.used_at, r.expires_at, r.expires_at <= now() AS expired, s.id, s.user_id, s.client_id, s.scopes, s.wallet_id, s.revoked_at
-    FROM refresh_tokens r JOIN oauth_sessions s ON s.id = r.session_id
-    WHERE r.token_hash = ${tokenHash}`);
 }
 
 /** Revokes the session a TEP names, recording it first when this server never did (a token minted outside a grant). */

@@ -1,6 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
 import type { Config } from '../config';
 import { createSealer, type Sealer } from '../crypto/sealing';
+import { newSecret } from '../crypto/secrets';
 import {
   insertMiniapp,
   miniappRecord,
@@ -37,18 +37,9 @@ export interface MiniappInput {
 
 const BACKEND_SUFFIX = '_backend';
 
-/** 256 random bits, shown once; only its SHA-256 is kept. */
-function newSecret(prefix: string): { secret: string; hash: string } {
-  const secret = `${prefix}_${randomBytes(32).toString('base64url')}`;
-  return { secret, hash: secretHash(secret) };
-}
-
-export function secretHash(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
-}
-
+/** The webhook secret signs, so it is kept sealed rather than hashed. */
 function sealedWebhook(deps: RegistryDeps, clientId: string, url: string) {
-  const secret = `whsec_${randomBytes(32).toString('base64url')}`;
+  const { secret } = newSecret('whsec');
   return { secret, stored: { url, sealedSecret: deps.webhookSealer.seal(secret, clientId) } };
 }
 

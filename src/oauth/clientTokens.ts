@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { TepKeys } from '../auth/keys';
+import { sha256Hex } from '../crypto/secrets';
 import { verifyTep, TEP_PREFIX, type VerifiedTep } from '../auth/tep';
-import { miniappRecord, miniappStatus, type Miniapp } from '../db/miniapps';
+import { miniappStatus, type OAuthClient } from '../db/miniapps';
 import { isSessionRevoked, refreshTokenInfo, revokeSession, revokeTokenSession } from '../db/oauth';
 import type { DatabasePool } from '../db/pool';
 import { OAuthError } from './errors';
@@ -12,13 +12,11 @@ export interface ClientTokenDeps {
   config: { http: { publicUrl: string } };
 }
 
-const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 const REFRESH_PREFIX = 'rt_';
 
 /** The clients whose tokens `client` may ask about: its own, and a backend twin's front-end app's. */
-async function ownersFor(deps: Pick<ClientTokenDeps, 'pool'>, client: Miniapp): Promise<Set<string>> {
-  const record = await miniappRecord(deps.pool, client.client_id);
-  return new Set([client.client_id, ...(record?.backend_of ? [record.backend_of] : [])]);
+function ownersFor(client: OAuthClient): Set<string> {
+  return new Set([client.client_id, ...(client.backend_of ? [client.backend_of] : [])]);
 }
 
 async function verifiedTep(deps: ClientTokenDeps, token: string): Promise<VerifiedTep | undefined> {
@@ -34,9 +32,9 @@ async function verifiedTep(deps: ClientTokenDeps, token: string): Promise<Verifi
  * client (or, for a backend twin, of its app) is active, with its claims. Anything else, any
  * unknown, expired or revoked token, is `{active: false}`.
  */
-export async function introspectToken(deps: ClientTokenDeps, client: Miniapp & { confidential: boolean }, token: string) {
-  if (!client.confidential) throw new OAuthError('invalid_client', 'introspection is for confidential clients', 401);
-  const owners = await ownersFor(deps, client);
+export async function introspectToken(deps: ClientTokenDeps, client: OAuthClient, token: string) {
+  if (client.secret_hash === null) throw new OAuthError('invalid_client', 'introspection is for confidential clients', 401);
+  const owners = ownersFor(client);
   const inactive = { active: false };
   if (token.startsWith(TEP_PREFIX)) {
     const tep = await verifiedTep(deps, token);
@@ -60,7 +58,7 @@ export async function introspectToken(deps: ClientTokenDeps, client: Miniapp & {
     };
   }
   if (token.startsWith(REFRESH_PREFIX)) {
-    const info = await refreshTokenInfo(deps.pool, sha256(token));
+    const info = await refreshTokenInfo(deps.pool, sha256Hex(token));
     if (!info || !owners.has(info.client_id) || info.used_at || info.expired || info.revoked_at) return inactive;
     return {
       active: true,
@@ -80,9 +78,9 @@ export async function introspectToken(deps: ClientTokenDeps, client: Miniapp & {
  * whole session (2.1: the grant's other tokens too). A token that is not the client's, unknown or
  * expired is answered the same, so the answer tells nothing about other clients' tokens.
  */
-export async function revokeToken(deps: ClientTokenDeps, client: Miniapp, token: string): Promise<void> {
+export async function revokeToken(deps: ClientTokenDeps, client: OAuthClient, token: string): Promise<void> {
   if (token.startsWith(REFRESH_PREFIX)) {
-    const info = await refreshTokenInfo(deps.pool, sha256(token));
+    const info = await refreshTokenInfo(deps.pool, sha256Hex(token));
     if (info && info.client_id === client.client_id) await revokeSession(deps.pool, info.id);
     return;
   }

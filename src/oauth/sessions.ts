@@ -1,9 +1,9 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Config } from '../config';
 import type { TepKeys } from '../auth/keys';
 import { issueTep } from '../auth/tep';
-import { miniappById, miniappSecretHash, type Miniapp } from '../db/miniapps';
-import { insertRefreshToken, insertSession, lockRefreshToken, markRefreshTokenUsed, revokeSession } from '../db/oauth';
+import { matchesHash, newSecret, sha256Hex } from '../crypto/secrets';
+import { oauthClientById, type OAuthClient } from '../db/miniapps';
+import { insertRefreshToken, insertSession, markRefreshTokenUsed, refreshTokenInfo, revokeSession } from '../db/oauth';
 import type { DatabasePool } from '../db/pool';
 import { newId } from '../ids';
 import { OAuthError } from './errors';
@@ -13,8 +13,6 @@ export interface SessionDeps {
   keys: TepKeys;
   config: Pick<Config, 'tep' | 'http'>;
 }
-
-const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
 /** The client a token request comes from, with its credentials (RFC 6749 2.3). */
 export interface ClientCredentials {
@@ -29,23 +27,20 @@ export interface ClientCredentials {
  * Authenticates the client of a token request: a confidential client (it has a secret) must send
  * it, by Basic or in the form; a public client sends only its client_id. 401 invalid_client otherwise.
  */
-export async function authenticateClient(deps: Pick<SessionDeps, 'pool'>, creds: ClientCredentials): Promise<Miniapp & { confidential: boolean }> {
+export async function authenticateClient(deps: Pick<SessionDeps, 'pool'>, creds: ClientCredentials): Promise<OAuthClient> {
   if (creds.basic && creds.postSecret !== undefined) throw new OAuthError('invalid_request', 'use one client authentication method');
   if (creds.basic && creds.clientId !== undefined && creds.clientId !== creds.basic.clientId) throw new OAuthError('invalid_client', 'client_id does not match the credentials', 401);
   const clientId = creds.basic?.clientId ?? creds.clientId;
   if (!clientId) throw new OAuthError('invalid_request', 'client_id is required');
-  const app = await miniappById(deps.pool, clientId);
-  if (!app || app.status !== 'active') throw new OAuthError('invalid_client', 'client_id is not an active registered mini-app', 401);
-  const expected = await miniappSecretHash(deps.pool, clientId);
+  const client = await oauthClientById(deps.pool, clientId);
+  if (!client || client.status !== 'active') throw new OAuthError('invalid_client', 'client_id is not an active registered mini-app', 401);
   const presented = creds.basic?.secret ?? creds.postSecret;
-  if (expected === null) {
+  if (client.secret_hash === null) {
     if (presented !== undefined) throw new OAuthError('invalid_client', 'a public client has no secret', 401);
-    return { ...app, confidential: false };
+    return client;
   }
-  if (presented === undefined || !timingSafeEqual(Buffer.from(sha256(presented), 'hex'), Buffer.from(expected, 'hex'))) {
-    throw new OAuthError('invalid_client', 'client authentication failed', 401);
-  }
-  return { ...app, confidential: true };
+  if (presented === undefined || !matchesHash(presented, client.secret_hash)) throw new OAuthError('invalid_client', 'client authentication failed', 401);
+  return client;
 }
 
 /** A TEP and a refresh token for one grant: the start of a session (a token family). */
@@ -54,10 +49,10 @@ export async function startSession(
   grant: { userId: string; clientId: string; scopes: readonly string[]; walletId: string; miniappContext?: Record<string, unknown>; delegatedFrom?: string },
 ) {
   const sessionId = newId('session');
-  const refreshToken = `rt_${randomBytes(32).toString('base64url')}`;
+  const refresh = newSecret('rt');
   await deps.pool.transaction(async (tx) => {
     await insertSession(tx, { id: sessionId, userId: grant.userId, clientId: grant.clientId, scopes: grant.scopes, walletId: grant.walletId });
-    await insertRefreshToken(tx, sha256(refreshToken), sessionId, deps.config.tep.refreshTtlSeconds);
+    await insertRefreshToken(tx, refresh.hash, sessionId, deps.config.tep.refreshTtlSeconds);
   });
   const issued = await issueTep(deps.keys, { issuer: deps.config.http.publicUrl, ttlSeconds: deps.config.tep.ttlSeconds }, {
     userId: grant.userId,
@@ -68,7 +63,7 @@ export async function startSession(
     miniappContext: grant.miniappContext,
     delegatedFrom: grant.delegatedFrom,
   });
-  return { access_token: issued.token, token_type: 'Bearer', expires_in: deps.config.tep.ttlSeconds, refresh_token: refreshToken, scope: grant.scopes.join(' ') };
+  return { access_token: issued.token, token_type: 'Bearer', expires_in: deps.config.tep.ttlSeconds, refresh_token: refresh.secret, scope: grant.scopes.join(' ') };
 }
 
 /**
@@ -76,11 +71,11 @@ export async function startSession(
  * same session answered with a new TEP. A token presented a second time means it leaked: the whole
  * session is revoked (its refresh tokens and, within seconds, its TEPs) and the call refused.
  */
-export async function refreshSession(deps: SessionDeps, client: Miniapp, refreshToken: string, scope?: string) {
-  const hash = sha256(refreshToken);
-  const next = `rt_${randomBytes(32).toString('base64url')}`;
+export async function refreshSession(deps: SessionDeps, client: OAuthClient, refreshToken: string, scope?: string) {
+  const hash = sha256Hex(refreshToken);
+  const next = newSecret('rt');
   const outcome = await deps.pool.transaction(async (tx) => {
-    const presented = await lockRefreshToken(tx, hash);
+    const presented = await refreshTokenInfo(tx, hash, true);
     if (!presented || presented.client_id !== client.client_id) return { kind: 'refused', reason: 'refresh_token is not valid for this client' } as const;
     if (presented.revoked_at) return { kind: 'refused', reason: 'the session of this refresh token was revoked' } as const;
     if (presented.used_at) {
@@ -94,7 +89,7 @@ export async function refreshSession(deps: SessionDeps, client: Miniapp, refresh
     const beyond = requested.filter((s) => !held.includes(s));
     if (beyond.length > 0) return { kind: 'invalid_scope', beyond } as const;
     await markRefreshTokenUsed(tx, hash);
-    await insertRefreshToken(tx, sha256(next), presented.id, deps.config.tep.refreshTtlSeconds);
+    await insertRefreshToken(tx, next.hash, presented.id, deps.config.tep.refreshTtlSeconds);
     return { kind: 'rotated', session: presented, scopes: requested } as const;
   });
   if (outcome.kind === 'refused') throw new OAuthError('invalid_grant', outcome.reason);
@@ -107,5 +102,5 @@ export async function refreshSession(deps: SessionDeps, client: Miniapp, refresh
     walletId: session.wallet_id,
     sessionId: session.id,
   });
-  return { access_token: issued.token, token_type: 'Bearer', expires_in: deps.config.tep.ttlSeconds, refresh_token: next, scope: scopes.join(' ') };
+  return { access_token: issued.token, token_type: 'Bearer', expires_in: deps.config.tep.ttlSeconds, refresh_token: next.secret, scope: scopes.join(' ') };
 }

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { Config } from '../config';
 import type { TepKeys } from '../auth/keys';
 import type { MatrixTokenChecker } from '../auth/matrixTokens';
+import { sha256Hex } from '../crypto/secrets';
 import { consentsOf } from '../db/consents';
 import { miniappById } from '../db/miniapps';
 import { claimTokenExchange } from '../db/oauth';
@@ -79,7 +79,7 @@ export async function exchangeMatrixToken(deps: TokenExchangeDeps, req: TokenExc
     });
   }
   // Claimed only now: a consent_required answer leaves the token usable for the retry after consent.
-  const subjectHash = createHash('sha256').update(req.subjectToken).digest('hex');
+  const subjectHash = sha256Hex(req.subjectToken);
   if (!(await claimTokenExchange(deps.pool, subjectHash, app.client_id, EXCHANGE_WINDOW_MS))) {
     throw new OAuthError('invalid_grant', `subject_token was already exchanged for ${app.client_id}; a Matrix token is exchanged once`);
   }

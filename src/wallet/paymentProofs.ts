@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, verify as verifySignature } from 'node:crypto';
+import { createPublicKey, verify as verifySignature } from 'node:crypto';
 import { verify as verifyTotp } from 'otplib';
 import { advanceTotpStep, claimProof, clearFailures, countAttempt, deviceOf, pinOf, totpOf } from '../db/mfa';
 import type { DatabasePool } from '../db/pool';
@@ -6,6 +6,7 @@ import { DomainError } from '../domain/errors';
 import type { LockoutPolicy } from '../domain/lockout';
 import type { AuthMethod, AuthProof, SealedProof } from '../domain/p2p';
 import { createSealer, type Sealer } from '../crypto/sealing';
+import { sha256Hex } from '../crypto/secrets';
 import { pinMatches } from './mfa';
 
 /** PROTO 7.2.4: a biometric proof's timestamp must be this close to server time. */
@@ -49,7 +50,6 @@ export function openProof(sealer: Sealer, transferId: string, sealed: SealedProo
   return proof;
 }
 
-const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
 /** Why a proof failed; becomes INVALID_SIGNATURE (signatures) or INVALID_MFA_CREDENTIALS. */
 class ProofRejected extends Error {
@@ -129,7 +129,7 @@ async function biometricCheck(deps: ProofDeps, check: ProofCheck, proof: Extract
     const valid = verifySignature('sha256', Buffer.from(message, 'utf8'), { key, dsaEncoding }, signature);
     if (!valid) throw new ProofRejected('signature does not verify with the registered device key');
     // Keyed on the signed message rather than the signature bytes: ECDSA signatures are malleable.
-    const claim = await claimProof(deps.pool, sha256(`biometric:${check.userId}:${device.device_id}:${message}`), check.userId, check.attemptKey);
+    const claim = await claimProof(deps.pool, sha256Hex(`biometric:${check.userId}:${device.device_id}:${message}`), check.userId, check.attemptKey);
     if (claim === 'used') throw new ProofRejected('signature was already used');
   };
 }
@@ -152,7 +152,7 @@ async function otpCheck(deps: ProofDeps, check: ProofCheck, proof: Extract<AuthP
     if (!result.valid || !('timeStep' in result)) throw new ProofRejected('code is not valid');
     const { timeStep } = result;
     await deps.pool.transaction(async (tx) => {
-      const claim = await claimProof(tx, sha256(`otp:${check.userId}:${timeStep}`), check.userId, check.attemptKey);
+      const claim = await claimProof(tx, sha256Hex(`otp:${check.userId}:${timeStep}`), check.userId, check.attemptKey);
       if (claim === 'same') return;
       if (claim === 'used' || !(await advanceTotpStep(tx, check.userId, timeStep))) throw new ProofRejected('code was already used');
     });
