@@ -101,7 +101,8 @@ async function runP2P(input: P2PInput, shape: SagaShape): Promise<P2PSnapshot> {
 
   const validator = (action: P2PAction) => (request: { userId: string }) => {
     // A call after the window is refused as it will be once the transfer is cancelled (a saga
-    // started late, by that very call, cancels it at once).
+    // started late, by that very call, cancels it at once). Date is the sandbox's workflow clock,
+    // the same on replay.
     const windowOver = !shape.startedAtInitiate && snapshot.status === 'pending_authorization' && Date.now() >= windowEndsAt;
     const refusal = refuseAction(
       action,
