@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { newUserId } from './p2p';
 
 export interface SentEvent {
   roomId: string;
@@ -173,3 +174,21 @@ export async function startStubHomeserver(options: { port?: number } = {}) {
 }
 
 export type StubHomeserver = Awaited<ReturnType<typeof startStubHomeserver>>;
+
+/** The API's Matrix settings pointing at a stub homeserver; `name` keeps each test file's tokens apart. */
+export function stubMatrixEnv(hs: StubHomeserver, name: string): Record<string, string> {
+  return {
+    MATRIX_HOMESERVER_URL: hs.url,
+    MATRIX_AS_TOKEN: `as-token-${name}-0123456789abcdef`,
+    MATRIX_HS_TOKEN: `hs-token-${name}-0123456789abcdef`,
+    MATRIX_SERVER_NAME: 'tmcp.test',
+  };
+}
+
+/** A new user, with a Matrix access token the stub's whoami answers for. */
+export function stubSession(hs: StubHomeserver, name: string): { userId: string; token: string } {
+  const userId = newUserId(name);
+  const token = `syt_${name}_${Math.random().toString(36).slice(2)}`;
+  hs.addSession(token, userId);
+  return { userId, token };
+}

@@ -1,7 +1,7 @@
 import { ADMIN_TOKEN, startTestApi, type TestApi } from '../helpers/api';
 import { freshDatabase, type TestDatabase } from '../helpers/db';
-import { expectError, MESSENGER_CLIENT, newUserId } from '../helpers/p2p';
-import { startStubHomeserver, type StubHomeserver } from '../helpers/stubHomeserver';
+import { expectError, MESSENGER_CLIENT } from '../helpers/p2p';
+import { startStubHomeserver, stubMatrixEnv, stubSession, type StubHomeserver } from '../helpers/stubHomeserver';
 
 /** The user's approvals of mini-app scopes (PROTO 4.3.1 consent flow), given from the messenger. */
 let db: TestDatabase;
@@ -10,12 +10,7 @@ let hs: StubHomeserver;
 beforeAll(async () => {
   db = await freshDatabase();
   hs = await startStubHomeserver();
-  api = await startTestApi(db, {
-    MATRIX_HOMESERVER_URL: hs.url,
-    MATRIX_AS_TOKEN: 'as-token-consent-0123456789abcdef',
-    MATRIX_HS_TOKEN: 'hs-token-consent-0123456789abcdef',
-    MATRIX_SERVER_NAME: 'tmcp.test',
-  });
+  api = await startTestApi(db, stubMatrixEnv(hs, 'consent'));
 });
 afterAll(async () => {
   await api.close();
@@ -23,12 +18,7 @@ afterAll(async () => {
   await db.close();
 });
 
-function user(name: string) {
-  const userId = newUserId(name);
-  const token = `syt_${name}_${Math.random().toString(36).slice(2)}`;
-  hs.addSession(token, userId);
-  return { userId, token };
-}
+const user = (name: string) => stubSession(hs, name);
 
 const approve = (token: string, body: unknown) => api.call('POST', '/api/v1/oauth/consent', { token, body });
 const approvals = (token: string) => api.call('GET', '/api/v1/oauth/consent', { token });

@@ -9,7 +9,7 @@ import { verifyPaymentProof } from '../../src/wallet/paymentProofs';
 import { startTestApi, TEST_DATA_KEY, type TestApi } from '../helpers/api';
 import { freshDatabase, type TestDatabase } from '../helpers/db';
 import { expectError, MESSENGER_CLIENT, newUserId, PIN, pinProof, testProofDeps, walletUser, type TestUser } from '../helpers/p2p';
-import { startStubHomeserver, type StubHomeserver } from '../helpers/stubHomeserver';
+import { startStubHomeserver, stubMatrixEnv, type StubHomeserver } from '../helpers/stubHomeserver';
 
 /**
  * Payment factors (PIN, TOTP, device keys) and wallet settings belong to the user: only their own
@@ -22,12 +22,7 @@ let hs: StubHomeserver;
 beforeAll(async () => {
   db = await freshDatabase();
   hs = await startStubHomeserver();
-  api = await startTestApi(db, {
-    MATRIX_HOMESERVER_URL: hs.url,
-    MATRIX_AS_TOKEN: 'as-token-factors-0123456789abcdef',
-    MATRIX_HS_TOKEN: 'hs-token-factors-0123456789abcdef',
-    MATRIX_SERVER_NAME: 'tmcp.test',
-  });
+  api = await startTestApi(db, stubMatrixEnv(hs, 'factors'));
 });
 afterAll(async () => {
   await api.close();
@@ -197,7 +192,7 @@ describe('registering a wallet from the messenger', () => {
 describe('checking Matrix tokens while the homeserver fails', () => {
   it('answers 503 at once, without asking the homeserver, after 5 failures in 10 checks (PROTO 7.7)', async () => {
     // An API of its own: its circuit opens for a minute.
-    const own = await startTestApi(db, { MATRIX_HOMESERVER_URL: hs.url, MATRIX_AS_TOKEN: 'as-token-breaker-0123456789abcdef', MATRIX_HS_TOKEN: 'hs-token-breaker-0123456789abcdef', MATRIX_SERVER_NAME: 'tmcp.test' });
+    const own = await startTestApi(db, stubMatrixEnv(hs, 'breaker'));
     try {
       const userId = newUserId('dave');
       const register = (token: string) => own.call('POST', '/api/v1/wallet/register', { token, body: {} });

@@ -6,7 +6,7 @@ import { ADMIN_TOKEN, startTestApi, type TestApi } from '../helpers/api';
 import { freshDatabase, type TestDatabase } from '../helpers/db';
 import { eventually } from '../helpers/eventually';
 import { newUserId } from '../helpers/p2p';
-import { startStubHomeserver, type StubHomeserver } from '../helpers/stubHomeserver';
+import { startStubHomeserver, stubMatrixEnv, stubSession, type StubHomeserver } from '../helpers/stubHomeserver';
 
 /** Matrix Session Delegation (PROTO 4.3.1, RFC 8693) at POST /api/v1/oauth/token. */
 let db: TestDatabase;
@@ -15,12 +15,7 @@ let hs: StubHomeserver;
 beforeAll(async () => {
   db = await freshDatabase();
   hs = await startStubHomeserver();
-  api = await startTestApi(db, {
-    MATRIX_HOMESERVER_URL: hs.url,
-    MATRIX_AS_TOKEN: 'as-token-exchange-0123456789abcdef',
-    MATRIX_HS_TOKEN: 'hs-token-exchange-0123456789abcdef',
-    MATRIX_SERVER_NAME: 'tmcp.test',
-  });
+  api = await startTestApi(db, stubMatrixEnv(hs, 'exchange'));
 });
 afterAll(async () => {
   await api.close();
@@ -31,12 +26,7 @@ afterAll(async () => {
 const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token';
 
-function session(name: string) {
-  const userId = newUserId(name);
-  const token = `syt_${name}_${Math.random().toString(36).slice(2)}`;
-  hs.addSession(token, userId);
-  return { userId, token };
-}
+const session = (name: string) => stubSession(hs, name);
 
 function exchange(fields: Record<string, string>) {
   return api.call('POST', '/api/v1/oauth/token', {
