@@ -1,8 +1,10 @@
+import type { Config } from '../src/config';
 import type { DatabasePool } from '../src/db/pool';
 import type { LockoutPolicy } from '../src/domain/lockout';
 import { proofSealer, totpSealer } from '../src/wallet/paymentProofs';
 import type { Logger } from '../src/logger';
 import type { MatrixSettings } from '../src/matrix/client';
+import { deviceActivities } from './device';
 import { matrixActivities } from './matrix';
 import { p2pActivities } from './p2p';
 
@@ -14,6 +16,8 @@ export interface ActivityDeps {
   /** DATA_ENCRYPTION_KEY: opens the payment proofs the API sealed, and the TOTP secrets. */
   dataKey: Buffer;
   lockout: LockoutPolicy;
+  /** Wallet defaults, for wallets created when a user approves a device grant. */
+  wallet: Config['wallet'];
   now?: () => Date;
 }
 
@@ -25,6 +29,7 @@ export function createActivities(deps: ActivityDeps) {
   const now = deps.now ?? (() => new Date());
   return {
     ...p2pActivities({ pool: deps.pool, now, lockout: deps.lockout, proofSealer: proofSealer(deps.dataKey), totpSealer: totpSealer(deps.dataKey) }),
+    ...deviceActivities({ pool: deps.pool, config: { wallet: deps.wallet } }),
     ...matrixActivities({ pool: deps.pool, log: deps.log, matrix: deps.matrix }),
   };
 }

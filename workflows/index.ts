@@ -1,3 +1,4 @@
 // Every workflow the worker runs is exported here; the worker bundles this file.
 export { acceptInvite } from './acceptInvite';
 export { p2pSaga, p2pTransfer } from './p2pTransfer';
+export { deviceGrant } from './deviceGrant';

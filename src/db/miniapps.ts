@@ -144,12 +144,12 @@ export function miniappById(db: DatabaseConnection, clientId: string): Promise<M
     SELECT client_id, name, scopes, pre_approved_scopes, status, first_party FROM miniapps WHERE client_id = ${clientId}`);
 }
 
-const ClientRow = MiniappRow.extend({ secret_hash: z.string().nullable(), backend_of: z.string().nullable() });
+const ClientRow = MiniappRow.extend({ secret_hash: z.string().nullable(), backend_of: z.string().nullable(), redirect_uris: z.array(z.string()) });
 export type OAuthClient = z.infer<typeof ClientRow>;
 
 /** A client as the token endpoints authenticate it: with the SHA-256 of its secret (null: public). */
 export function oauthClientById(db: DatabaseConnection, clientId: string): Promise<OAuthClient | null> {
   return db.maybeOne(sql.type(ClientRow)`
-    SELECT client_id, name, scopes, pre_approved_scopes, status, first_party, secret_hash, backend_of
+    SELECT client_id, name, scopes, pre_approved_scopes, status, first_party, secret_hash, backend_of, redirect_uris
     FROM miniapps WHERE client_id = ${clientId}`);
 }

@@ -14,6 +14,7 @@ export const ID_PREFIX = {
   device: 'dev',
   transaction: 'txn',
   miniapp: 'ma',
+  deviceGrant: 'dgr',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;

@@ -56,7 +56,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     miniappRoutes({ ...deps, webhookSealer: webhookSealer(dataKey) }, deps.config.adminToken),
     oauthRoutes({ ...deps, matrixTokens }, messenger),
     authRevokeRoutes(deps, messenger),
-    oauth2Routes(deps),
+    oauth2Routes(deps, messenger),
     discoveryRoutes(deps.config.http.publicUrl),
   ];
 

@@ -74,8 +74,11 @@ export function apiClient(url: string, keys: TepKeys, issuer: string): ApiClient
   };
 }
 
-/** The real Koa app on a real port, on the test file's own database and the shared Temporal server. */
-export async function startTestApi(db: TestDatabase, env: Record<string, string> = {}): Promise<TestApi> {
+/**
+ * The real Koa app on a real port, on the test file's own database and the shared Temporal server
+ * (or the given one, such as a time-skipping test server's client).
+ */
+export async function startTestApi(db: TestDatabase, env: Record<string, string> = {}, options: { temporal?: Temporal } = {}): Promise<TestApi> {
   const { file, keys } = await testKeys();
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -101,11 +104,13 @@ export async function startTestApi(db: TestDatabase, env: Record<string, string>
   });
   const log = pino({ level: 'debug' }, sink);
   await syncMiniapps(config, db.pool, log);
-  const temporal = createTemporal({
-    address: config.temporal.address!,
-    namespace: config.temporal.namespace,
-    taskQueue: config.temporal.taskQueue,
-  });
+  const temporal =
+    options.temporal ??
+    createTemporal({
+      address: config.temporal.address!,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+    });
   const app = createApp({ config, pool: db.pool, keys, temporal, log });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
@@ -122,7 +127,7 @@ export async function startTestApi(db: TestDatabase, env: Record<string, string>
     rawLogs,
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await temporal.close();
+      if (!options.temporal) await temporal.close();
     },
   };
 }

@@ -57,6 +57,7 @@ export async function startTestWorker(
       now: options.now,
       dataKey: Buffer.from(TEST_DATA_KEY, 'hex'),
       lockout: options.lockout ?? loadConfig({ NODE_ENV: 'test' }).lockout,
+      wallet: loadConfig({ NODE_ENV: 'test' }).wallet,
     }),
   });
   const running = worker.run();

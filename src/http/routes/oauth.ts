@@ -4,6 +4,7 @@ import { ALL_SCOPES } from '../../domain/scopes';
 import { approveScopes, listConsents, type ConsentDeps } from '../../oauth/consent';
 import { OAuthError } from '../../oauth/errors';
 import { introspectToken, revokeToken, type ClientTokenDeps } from '../../oauth/clientTokens';
+import { authorizeDevice, decideDeviceGrant, DEVICE_CODE_GRANT, grantForUserCode, pollDeviceGrant, type DeviceGrantDeps } from '../../oauth/deviceGrant';
 import { revokeMiniappAccess } from '../../oauth/revocation';
 import { authenticateClient, refreshSession } from '../../oauth/sessions';
 import { exchangeMatrixToken, TOKEN_EXCHANGE_GRANT, type TokenExchangeDeps } from '../../oauth/tokenExchange';
@@ -72,7 +73,7 @@ async function oauthAnswer(ctx: AppContext, produce: () => Promise<unknown>): Pr
 }
 
 /** OAuth for mini-apps (PROTO 4.3, 5): the token endpoint, and the user's consents given from the messenger. */
-export function oauthRoutes(deps: ConsentDeps & TokenExchangeDeps, messenger: ReturnType<typeof messengerAuth>): Router<AppState> {
+export function oauthRoutes(deps: ConsentDeps & TokenExchangeDeps & DeviceGrantDeps, messenger: ReturnType<typeof messengerAuth>): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/oauth' });
 
   router.post('/token', async (ctx) => {
@@ -82,6 +83,7 @@ export function oauthRoutes(deps: ConsentDeps & TokenExchangeDeps, messenger: Re
       if (grantType === 'refresh_token') {
         return refreshSession(deps, await clientOf(deps, ctx, form), field(form, 'refresh_token', true)!, field(form, 'scope'));
       }
+      if (grantType === DEVICE_CODE_GRANT) return pollDeviceGrant(deps, await clientOf(deps, ctx, form), field(form, 'device_code', true)!);
       if (grantType !== TOKEN_EXCHANGE_GRANT) throw new OAuthError('unsupported_grant_type', `grant_type ${grantType} is not supported here`);
       return exchangeMatrixToken(deps, {
         subjectToken: field(form, 'subject_token', true)!,
@@ -125,9 +127,44 @@ function clientOf(deps: ClientTokenDeps, ctx: AppContext, form: Record<string, u
   return authenticateClient(deps, { clientId: field(form, 'client_id'), basic: basicCredentials(ctx), postSecret: field(form, 'client_secret') });
 }
 
-/** Introspection (RFC 7662) and revocation (RFC 7009) for mini-apps' own tokens. */
-export function oauth2Routes(deps: ClientTokenDeps): Router<AppState> {
+const DeviceDecisionBody = z
+  .object({
+    user_code: z.string().min(1).max(32),
+    decision: z.enum(['approve', 'deny']),
+  })
+  .strict();
+
+/**
+ * Introspection (RFC 7662) and revocation (RFC 7009) for mini-apps' own tokens, and the Device
+ * Authorization Grant (RFC 8628): the device's two endpoints and the messenger's approval.
+ */
+export function oauth2Routes(deps: ClientTokenDeps & DeviceGrantDeps, messenger: ReturnType<typeof messengerAuth>): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/oauth2' });
+
+  router.post('/device/authorization', async (ctx) => {
+    await oauthAnswer(ctx, async () => {
+      const form = oauthForm(ctx);
+      return authorizeDevice(deps, await clientOf(deps, ctx, form), field(form, 'scope'));
+    });
+  });
+
+  // The original README's polling route; the token endpoint takes the same grant.
+  router.post('/device/token', async (ctx) => {
+    await oauthAnswer(ctx, async () => {
+      const form = oauthForm(ctx);
+      const grantType = field(form, 'grant_type');
+      if (grantType !== undefined && grantType !== DEVICE_CODE_GRANT) throw new OAuthError('unsupported_grant_type', `only ${DEVICE_CODE_GRANT} is taken here`);
+      return pollDeviceGrant(deps, await clientOf(deps, ctx, form), field(form, 'device_code', true)!);
+    });
+  });
+
+  // A signed-in messenger answers for its user: the user read the code off the device.
+  router.post('/device/approve', messenger('user:read'), async (ctx) => {
+    const body = parseInput(DeviceDecisionBody, ctx.request.body ?? {});
+    const { grant, app } = await grantForUserCode(deps, body.user_code, ctx.ip);
+    const status = await decideDeviceGrant(deps, grant.id, ctx.state.messengerUser!, body.decision);
+    ctx.body = { status, client_id: app.client_id, client_name: app.name, scopes: grant.scopes };
+  });
 
   router.post('/introspect', async (ctx) => {
     await oauthAnswer(ctx, async () => {
@@ -163,7 +200,8 @@ export function discoveryRoutes(publicUrl: string): Router<AppState> {
     introspection_endpoint: at('/api/v1/oauth2/introspect'),
     revocation_endpoint: at('/api/v1/oauth2/revoke'),
     jwks_uri: at('/.well-known/jwks.json'),
-    grant_types_supported: [TOKEN_EXCHANGE_GRANT, 'refresh_token'],
+    device_authorization_endpoint: at('/api/v1/oauth2/device/authorization'),
+    grant_types_supported: [TOKEN_EXCHANGE_GRANT, DEVICE_CODE_GRANT, 'refresh_token'],
     response_types_supported: [],
     scopes_supported: ALL_SCOPES,
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],

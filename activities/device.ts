@@ -1,0 +1,28 @@
+import type { Config } from '../src/config';
+import { recordConsents } from '../src/db/consents';
+import type { DatabasePool } from '../src/db/pool';
+import type { DeviceApproval } from '../src/domain/deviceGrant';
+import { registerWallet } from '../src/wallet/wallets';
+import { domainFailures } from './failures';
+
+export interface DeviceActivityDeps {
+  pool: DatabasePool;
+  config: Pick<Config, 'wallet'>;
+}
+
+/** The device grant's side effect; safe to retry (consents and wallets are created once). */
+export function deviceActivities(deps: DeviceActivityDeps) {
+  return {
+    /**
+     * The user approved a device grant: the scopes they saw are recorded as their consent (later
+     * exchanges grant them without asking) and their wallet is resolved or created for the tokens.
+     */
+    recordDeviceApproval(req: { clientId: string; userId: string; scopes: string[] }): Promise<DeviceApproval> {
+      return domainFailures(async () => {
+        await recordConsents(deps.pool, req.userId, req.clientId, req.scopes);
+        const { wallet } = await registerWallet(deps, req.userId);
+        return { userId: req.userId, walletId: wallet.id };
+      });
+    },
+  };
+}

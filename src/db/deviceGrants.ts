@@ -1,0 +1,63 @@
+import { sql } from 'slonik';
+import { z } from 'zod';
+import type { DatabaseConnection } from './pool';
+
+const DeviceGrantRow = z.object({
+  id: z.string(),
+  client_id: z.string(),
+  scopes: z.array(z.string()),
+  user_code: z.string(),
+  expires_at: z.date(),
+});
+export type DeviceGrantRow = z.infer<typeof DeviceGrantRow>;
+
+/**
+ * Records a grant's codes. False when the user code belongs to a live grant (the caller draws
+ * another); the code of an expired grant is taken over.
+ */
+export async function insertDeviceGrant(
+  db: DatabaseConnection,
+  grant: { id: string; clientId: string; scopes: readonly string[]; userCode: string; deviceCodeHash: string; expiresInSeconds: number },
+): Promise<boolean> {
+  const row = await db.maybeOne(sql.type(z.object({ id: z.string() }))`
+    INSERT INTO device_grants AS g (id, client_id, scopes, user_code, device_code_hash, expires_at)
+    VALUES (${grant.id}, ${grant.clientId}, ${sql.array([...grant.scopes], 'text')}, ${grant.userCode}, ${grant.deviceCodeHash},
+            now() + ${grant.expiresInSeconds} * interval '1 second')
+    ON CONFLICT (user_code) DO UPDATE
+      SET id = excluded.id, client_id = excluded.client_id, scopes = excluded.scopes,
+          device_code_hash = excluded.device_code_hash, created_at = now(), expires_at = excluded.expires_at
+      WHERE g.expires_at < now()
+    RETURNING id`);
+  return row !== null;
+}
+
+export function deviceGrantByDeviceCode(db: DatabaseConnection, deviceCodeHash: string) {
+  return db.maybeOne(sql.type(DeviceGrantRow)`
+    SELECT id, client_id, scopes, user_code, expires_at FROM device_grants WHERE device_code_hash = ${deviceCodeHash}`);
+}
+
+/** The live grant of a user code; null for an unknown or expired one. */
+export function liveDeviceGrantByUserCode(db: DatabaseConnection, userCode: string) {
+  return db.maybeOne(sql.type(DeviceGrantRow)`
+    SELECT id, client_id, scopes, user_code, expires_at FROM device_grants WHERE user_code = ${userCode} AND expires_at > now()`);
+}
+
+/**
+ * Counts a wrong user code from an address; answers the failures of the last `windowMinutes`
+ * minutes, this one included. Rows older than a day are dropped on the way.
+ */
+export async function countUserCodeFailure(db: DatabaseConnection, address: string, windowMinutes: number): Promise<number> {
+  return db.transaction(async (tx) => {
+    await tx.query(sql.unsafe`
+      INSERT INTO user_code_failures (address, minute, failures) VALUES (${address}, date_trunc('minute', now()), 1)
+      ON CONFLICT (address, minute) DO UPDATE SET failures = user_code_failures.failures + 1`);
+    await tx.query(sql.unsafe`DELETE FROM user_code_failures WHERE minute < now() - interval '1 day'`);
+    return recentUserCodeFailures(tx, address, windowMinutes);
+  });
+}
+
+export function recentUserCodeFailures(db: DatabaseConnection, address: string, windowMinutes: number): Promise<number> {
+  return db.oneFirst(sql.type(z.object({ n: z.number() }))`
+    SELECT coalesce(sum(failures), 0)::int AS n FROM user_code_failures
+    WHERE address = ${address} AND minute > now() - ${windowMinutes} * interval '1 minute'`);
+}
