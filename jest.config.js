@@ -7,7 +7,7 @@ module.exports = {
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/synapse/'],
   transform: { '^.+\\.(t|j|mj)s$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
   // ESM-only packages are compiled to CommonJS for jest's module system (Node itself loads them natively).
-  transformIgnorePatterns: ['/node_modules/(?!(?:.*/node_modules/)?(?:jose|p-limit|yocto-queue|otplib|@otplib|@noble|@scure)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(?:.*/node_modules/)?(?:jose|p-limit|yocto-queue|otplib|@otplib|@noble|@scure|openid-client|oauth4webapi)/)'],
   globalSetup: '<rootDir>/test/setup/globalSetup.ts',
   globalTeardown: '<rootDir>/test/setup/globalTeardown.ts',
   testTimeout: 60_000,

@@ -1,6 +1,8 @@
 import cluster from 'node:cluster';
 import { once } from 'node:events';
 import { loadConfigOrExit, loadDotEnv, required, type Config } from './config';
+import { accessChecks } from './auth/clients';
+import { followAccessChanges } from './db/accessChanges';
 import { createApp } from './http/app';
 import { createLogger, type Logger } from './logger';
 import { ensureSystemBots } from './matrix/startup';
@@ -60,7 +62,9 @@ async function main(): Promise<void> {
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
   });
-  const app = createApp({ config, pool, keys, temporal, log });
+  const access = accessChecks(pool);
+  const accessFeed = followAccessChanges(required(config.database.url, 'DATABASE_URL'), { onChange: access.changed, onReset: access.reset }, log);
+  const app = createApp({ config, pool, keys, temporal, log, access });
   const server = app.listen(config.http.port, config.http.host);
   await once(server, 'listening');
   log.info({ url: `http://${config.http.host}:${config.http.port}`, public_url: config.http.publicUrl }, 'API listening');
@@ -72,6 +76,7 @@ async function main(): Promise<void> {
     bots?.stop();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await sweeps?.stop();
+    await accessFeed.close();
     await temporal.close();
     await pool.end();
   });

@@ -84,3 +84,38 @@ export async function revokeTokenSession(
     VALUES (${session.id}, ${session.userId}, ${session.clientId}, ${sql.array([...session.scopes], 'text')}, ${session.walletId}, now())
     ON CONFLICT (id) DO UPDATE SET revoked_at = coalesce(oauth_sessions.revoked_at, now())`);
 }
+
+export async function insertAuthorizationCode(
+  db: DatabaseConnection,
+  code: { hash: string; clientId: string; userId: string; walletId: string; scopes: readonly string[]; redirectUri: string; codeChallenge: string; ttlSeconds: number },
+): Promise<void> {
+  await db.query(sql.unsafe`
+    INSERT INTO authorization_codes (code_hash, client_id, user_id, wallet_id, scopes, redirect_uri, code_challenge, expires_at)
+    VALUES (${code.hash}, ${code.clientId}, ${code.userId}, ${code.walletId}, ${sql.array([...code.scopes], 'text')}, ${code.redirectUri},
+            ${code.codeChallenge}, now() + ${code.ttlSeconds} * interval '1 second')`);
+  // Codes live a minute; the table keeps a day of them for the reuse check.
+  await db.query(sql.unsafe`DELETE FROM authorization_codes WHERE expires_at < now() - interval '1 day'`);
+}
+
+const AuthorizationCodeRow = z.object({
+  client_id: z.string(),
+  user_id: z.string(),
+  wallet_id: z.string(),
+  scopes: z.array(z.string()),
+  redirect_uri: z.string(),
+  code_challenge: z.string(),
+  expired: z.boolean(),
+  redeemed_at: z.date().nullable(),
+  session_id: z.string().nullable(),
+});
+
+/** A code, locked for the transaction that redeems it; null when unknown. */
+export function lockAuthorizationCode(db: DatabaseConnection, codeHash: string) {
+  return db.maybeOne(sql.type(AuthorizationCodeRow)`
+    SELECT client_id, user_id, wallet_id, scopes, redirect_uri, code_challenge, expires_at <= now() AS expired, redeemed_at, session_id
+    FROM authorization_codes WHERE code_hash = ${codeHash} FOR UPDATE`);
+}
+
+export async function markCodeRedeemed(db: DatabaseConnection, codeHash: string, sessionId: string): Promise<void> {
+  await db.query(sql.unsafe`UPDATE authorization_codes SET redeemed_at = now(), session_id = ${sessionId} WHERE code_hash = ${codeHash}`);
+}

@@ -64,3 +64,9 @@ export function authorizeScopes(input: {
   }
   return decision;
 }
+
+/** The requested scopes the app is registered for (granted or needing consent), once each, in the order asked. */
+export function registeredInOrder(requested: readonly string[], decision: ScopeDecision): Scope[] {
+  const allowed = new Set<string>([...decision.granted, ...decision.consentRequired]);
+  return [...new Set(requested)].filter((s): s is Scope => allowed.has(s));
+}

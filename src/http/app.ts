@@ -2,7 +2,7 @@ import { bodyParser } from '@koa/bodyparser';
 import Koa from 'koa';
 import { required, type Config } from '../config';
 import type { TepKeys } from '../auth/keys';
-import { cachedClientCheck, cachedSessionCheck } from '../auth/clients';
+import { accessChecks, type AccessChecks } from '../auth/clients';
 import { cachedTepVerifier } from '../auth/tep';
 import { homeserverTokenChecker, type MatrixTokenChecker } from '../auth/matrixTokens';
 import type { DatabasePool } from '../db/pool';
@@ -13,6 +13,7 @@ import { createRooms } from '../matrix/rooms';
 import { webhookSealer } from '../miniapps/admin';
 import type { Temporal } from '../temporal/client';
 import { p2pSecrets } from '../wallet/p2p';
+import { browserKeys } from './pages/browser';
 import { totpSealer } from '../wallet/paymentProofs';
 import { messengerAuth, tepAuth, tepOrMatrixAuth } from './middleware/auth';
 import { protoErrors } from './middleware/errors';
@@ -21,6 +22,7 @@ import { adminRoutes } from './routes/admin';
 import { appserviceApi } from './routes/appservice';
 import { miniappRoutes } from './routes/miniapps';
 import { authRevokeRoutes, discoveryRoutes, oauth2Routes, oauthRoutes } from './routes/oauth';
+import { oauthPageRoutes } from './routes/oauthPages';
 import { p2pRoutes } from './routes/p2p';
 import { paymentMethodRoutes } from './routes/paymentMethods';
 import { systemRoutes } from './routes/system';
@@ -35,6 +37,8 @@ export interface AppDeps {
   log: Logger;
   /** Checks the Matrix access tokens of messenger calls; the homeserver's whoami by default. */
   matrixTokens?: MatrixTokenChecker;
+  /** Cached client and session checks; the caller feeds them revocations (followAccessChanges). */
+  access?: AccessChecks;
 }
 
 export function createApp(deps: AppDeps): Koa<AppState> {
@@ -42,7 +46,8 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   app.silent = true; // errors are answered and logged by protoErrors, not printed by Koa
   const dataKey = required(deps.config.dataKey, 'DATA_ENCRYPTION_KEY');
   const verifyTep = cachedTepVerifier(deps.keys, deps.config.http.publicUrl);
-  const auth = tepAuth(verifyTep, cachedClientCheck(deps.pool), cachedSessionCheck(deps.pool));
+  const access = deps.access ?? accessChecks(deps.pool);
+  const auth = tepAuth(verifyTep, access.clientActive, access.sessionRevoked);
   const matrixTokens = deps.matrixTokens ?? homeserverTokenChecker(deps.config.matrix?.homeserverUrl);
   const messenger = messengerAuth({ verifyTep, pool: deps.pool, matrixTokens });
   const rooms = createRooms({ pool: deps.pool, matrix: deps.config.matrix, log: deps.log });
@@ -58,6 +63,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     authRevokeRoutes(deps, messenger),
     oauth2Routes(deps, messenger),
     discoveryRoutes(deps.config.http.publicUrl),
+    oauthPageRoutes({ ...deps, browserKeys: browserKeys(dataKey) }),
   ];
 
   app.use(requestId(deps.log));

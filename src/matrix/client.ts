@@ -48,14 +48,14 @@ interface Call {
 }
 
 /** One client-server API call with `token` (the as_token, or a user's own). Answers the JSON body; throws MatrixRequestError. */
-async function call<T>(homeserverUrl: string, token: string, { method, path, asUser, body }: Call): Promise<T> {
+async function call<T>(homeserverUrl: string, token: string | undefined, { method, path, asUser, body }: Call): Promise<T> {
   const url = new URL(`${homeserverUrl}/_matrix/client/${path.map(encodeURIComponent).join('/')}`);
   if (asUser) url.searchParams.set('user_id', asUser);
   let res: Response;
   try {
     res = await fetch(url, {
       method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: { ...(token === undefined ? {} : { authorization: `Bearer ${token}` }), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
@@ -152,4 +152,41 @@ export async function whoami(homeserverUrl: string, accessToken: string): Promis
   const body = await call<{ user_id?: unknown; is_guest?: unknown }>(homeserverUrl, accessToken, { method: 'GET', path: ['v3', 'account', 'whoami'] });
   if (typeof body.user_id !== 'string') throw new MatrixRequestError('homeserver answered whoami without user_id', true);
   return { userId: body.user_id, isGuest: body.is_guest === true };
+}
+
+/** `GET /login`: the login types the homeserver offers (`m.login.password`, `m.login.sso`, ...). */
+export async function loginFlows(homeserverUrl: string): Promise<string[]> {
+  const body = await call<{ flows?: { type?: unknown }[] }>(homeserverUrl, undefined, { method: 'GET', path: ['v3', 'login'] });
+  return (body.flows ?? []).map((f) => f.type).filter((t): t is string => typeof t === 'string');
+}
+
+/**
+ * `POST /login` with a password or an SSO login token: a new Matrix session of the user. A wrong
+ * password answers 403 (MatrixRequestError, not retryable).
+ */
+export async function login(
+  homeserverUrl: string,
+  credentials: { type: 'm.login.password'; user: string; password: string } | { type: 'm.login.token'; token: string },
+): Promise<{ userId: string; accessToken: string }> {
+  const body =
+    credentials.type === 'm.login.password'
+      ? { type: credentials.type, identifier: { type: 'm.id.user', user: credentials.user }, password: credentials.password, initial_device_display_name: 'TMCP sign-in check' }
+      : { type: credentials.type, token: credentials.token, initial_device_display_name: 'TMCP sign-in check' };
+  const answer = await call<{ user_id?: unknown; access_token?: unknown }>(homeserverUrl, undefined, { method: 'POST', path: ['v3', 'login'], body });
+  if (typeof answer.user_id !== 'string' || typeof answer.access_token !== 'string') throw new MatrixRequestError('homeserver answered login without a session', true);
+  return { userId: answer.user_id, accessToken: answer.access_token };
+}
+
+/** `POST /logout`: ends the session (and its device). */
+export async function logout(homeserverUrl: string, accessToken: string): Promise<void> {
+  await call(homeserverUrl, accessToken, { method: 'POST', path: ['v3', 'logout'], body: {} });
+}
+
+/** `GET /profile/{userId}` with the AS token: display name and avatar, where the homeserver shares them. */
+export async function profile(settings: MatrixSettings, userId: string): Promise<{ displayName?: string; avatarUrl?: string }> {
+  const body = await call<{ displayname?: unknown; avatar_url?: unknown }>(settings.homeserverUrl, settings.asToken, { method: 'GET', path: ['v3', 'profile', userId] });
+  return {
+    ...(typeof body.displayname === 'string' ? { displayName: body.displayname } : {}),
+    ...(typeof body.avatar_url === 'string' ? { avatarUrl: body.avatar_url } : {}),
+  };
 }

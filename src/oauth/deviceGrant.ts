@@ -17,7 +17,7 @@ import {
   type DeviceOutcome,
 } from '../domain/deviceGrant';
 import { DomainError, invalidField } from '../domain/errors';
-import { authorizeScopes, parseScopeString } from '../domain/scopes';
+import { authorizeScopes, parseScopeString, registeredInOrder } from '../domain/scopes';
 import { newId } from '../ids';
 import type { Logger } from '../logger';
 import type { Temporal } from '../temporal/client';
@@ -71,7 +71,7 @@ export async function authorizeDevice(deps: DeviceGrantDeps, client: OAuthClient
   const decision = authorizeScopes({ requested, registered: client.scopes, preApproved: [], approved: [] });
   const refused = [...decision.denied.map((d) => d.scope), ...decision.matrix];
   if (refused.length > 0) throw new OAuthError('invalid_scope', `Not registered for ${client.client_id}: ${refused.join(' ')}`);
-  const scopes = [...decision.granted, ...decision.consentRequired];
+  const scopes = registeredInOrder(requested, decision);
 
   const grantId = newId('deviceGrant');
   const deviceCode = newSecret('dc');

@@ -4,7 +4,7 @@ import { issueTep } from '../auth/tep';
 import { matchesHash, newSecret, sha256Hex } from '../crypto/secrets';
 import { oauthClientById, type OAuthClient } from '../db/miniapps';
 import { insertRefreshToken, insertSession, markRefreshTokenUsed, refreshTokenInfo, revokeSession } from '../db/oauth';
-import type { DatabasePool } from '../db/pool';
+import type { DatabaseConnection, DatabasePool } from '../db/pool';
 import { newId } from '../ids';
 import { OAuthError } from './errors';
 
@@ -43,27 +43,42 @@ export async function authenticateClient(deps: Pick<SessionDeps, 'pool'>, creds:
   return client;
 }
 
-/** A TEP and a refresh token for one grant: the start of a session (a token family). */
-export async function startSession(
-  deps: SessionDeps,
-  grant: { userId: string; clientId: string; scopes: readonly string[]; walletId: string; miniappContext?: Record<string, unknown>; delegatedFrom?: string },
-) {
+export interface Grant {
+  userId: string;
+  clientId: string;
+  scopes: readonly string[];
+  walletId: string;
+  miniappContext?: Record<string, unknown>;
+  delegatedFrom?: string;
+}
+
+/** Records a new session (a token family) and its first refresh token, within the caller's transaction. */
+export async function recordSession(tx: DatabaseConnection, deps: Pick<SessionDeps, 'config'>, grant: Grant) {
   const sessionId = newId('session');
   const refresh = newSecret('rt');
-  await deps.pool.transaction(async (tx) => {
-    await insertSession(tx, { id: sessionId, userId: grant.userId, clientId: grant.clientId, scopes: grant.scopes, walletId: grant.walletId });
-    await insertRefreshToken(tx, refresh.hash, sessionId, deps.config.tep.refreshTtlSeconds);
-  });
+  await insertSession(tx, { id: sessionId, userId: grant.userId, clientId: grant.clientId, scopes: grant.scopes, walletId: grant.walletId });
+  await insertRefreshToken(tx, refresh.hash, sessionId, deps.config.tep.refreshTtlSeconds);
+  return { sessionId, refreshToken: refresh.secret };
+}
+
+/** The token response of a recorded session: its first TEP and refresh token (RFC 6749 5.1). */
+export async function sessionTokens(deps: SessionDeps, grant: Grant, recorded: { sessionId: string; refreshToken: string }) {
   const issued = await issueTep(deps.keys, { issuer: deps.config.http.publicUrl, ttlSeconds: deps.config.tep.ttlSeconds }, {
     userId: grant.userId,
     clientId: grant.clientId,
     scopes: grant.scopes,
     walletId: grant.walletId,
-    sessionId,
+    sessionId: recorded.sessionId,
     miniappContext: grant.miniappContext,
     delegatedFrom: grant.delegatedFrom,
   });
-  return { access_token: issued.token, token_type: 'Bearer', expires_in: deps.config.tep.ttlSeconds, refresh_token: refresh.secret, scope: grant.scopes.join(' ') };
+  return { access_token: issued.token, token_type: 'Bearer', expires_in: deps.config.tep.ttlSeconds, refresh_token: recorded.refreshToken, scope: grant.scopes.join(' ') };
+}
+
+/** A TEP and a refresh token for one grant: the start of a session. */
+export async function startSession(deps: SessionDeps, grant: Grant) {
+  const recorded = await deps.pool.transaction((tx) => recordSession(tx, deps, grant));
+  return sessionTokens(deps, grant, recorded);
 }
 
 /**

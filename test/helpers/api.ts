@@ -1,9 +1,11 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { loadConfig, type Config } from '../../src/config';
 import { issueTep } from '../../src/auth/tep';
 import type { TepKeys } from '../../src/auth/keys';
+import { accessChecks } from '../../src/auth/clients';
+import { followAccessChanges } from '../../src/db/accessChanges';
 import { createApp } from '../../src/http/app';
 import { syncMiniapps } from '../../src/runtime';
 import { createTemporal, type Temporal } from '../../src/temporal/client';
@@ -78,7 +80,7 @@ export function apiClient(url: string, keys: TepKeys, issuer: string): ApiClient
  * The real Koa app on a real port, on the test file's own database and the shared Temporal server
  * (or the given one, such as a time-skipping test server's client).
  */
-export async function startTestApi(db: TestDatabase, env: Record<string, string> = {}, options: { temporal?: Temporal } = {}): Promise<TestApi> {
+export async function startTestApi(db: TestDatabase, env: Record<string, string> = {}, options: { temporal?: Temporal; port?: number } = {}): Promise<TestApi> {
   const { file, keys } = await testKeys();
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -111,9 +113,11 @@ export async function startTestApi(db: TestDatabase, env: Record<string, string>
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
     });
-  const app = createApp({ config, pool: db.pool, keys, temporal, log });
+  const access = accessChecks(db.pool);
+  const accessFeed = followAccessChanges(db.url, { onChange: access.changed, onReset: access.reset }, log);
+  const app = createApp({ config, pool: db.pool, keys, temporal, log, access });
   const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    const s = app.listen(options.port ?? 0, '127.0.0.1', () => resolve(s));
   });
   const address = server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -127,7 +131,17 @@ export async function startTestApi(db: TestDatabase, env: Record<string, string>
     rawLogs,
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await accessFeed.close();
       if (!options.temporal) await temporal.close();
     },
   };
+}
+
+/** A port nobody listens on right now, for an API whose PUBLIC_URL must be its real address (OAuth issuer checks). */
+export async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const address = probe.address();
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return typeof address === 'object' && address ? address.port : 0;
 }

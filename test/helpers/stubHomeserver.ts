@@ -23,7 +23,7 @@ export interface Call {
   at: number;
 }
 
-export type CallKind = 'join' | 'register' | 'profile' | 'createRoom' | 'joined_members' | 'ping' | 'whoami';
+export type CallKind = 'join' | 'register' | 'profile' | 'createRoom' | 'joined_members' | 'ping' | 'whoami' | 'loginFlows' | 'login' | 'logout' | 'getProfile' | 'ssoRedirect';
 
 /** What the stub answers to one request: a status and body, or `hold` to never answer (a homeserver that hangs). */
 export type Reply = { status: number; body?: unknown } | 'hold';
@@ -36,6 +36,11 @@ const ROUTES: { kind: CallKind; method: string; pattern: RegExp }[] = [
   { kind: 'joined_members', method: 'GET', pattern: /^\/_matrix\/client\/v3\/rooms\/([^/]+)\/joined_members$/ },
   { kind: 'ping', method: 'POST', pattern: /^\/_matrix\/client\/v1\/appservice\/([^/]+)\/ping$/ },
   { kind: 'whoami', method: 'GET', pattern: /^\/_matrix\/client\/v3\/account\/whoami$/ },
+  { kind: 'loginFlows', method: 'GET', pattern: /^\/_matrix\/client\/v3\/login$/ },
+  { kind: 'login', method: 'POST', pattern: /^\/_matrix\/client\/v3\/login$/ },
+  { kind: 'logout', method: 'POST', pattern: /^\/_matrix\/client\/v3\/logout$/ },
+  { kind: 'getProfile', method: 'GET', pattern: /^\/_matrix\/client\/v3\/profile\/([^/]+)$/ },
+  { kind: 'ssoRedirect', method: 'GET', pattern: /^\/_matrix\/client\/v3\/login\/sso\/redirect$/ },
 ];
 
 function hasFloat(value: unknown): boolean {
@@ -59,6 +64,11 @@ export async function startStubHomeserver(options: { port?: number } = {}) {
   const held: ServerResponse[] = [];
   /** Users' access tokens the stub knows (whoami), and whether each is a guest. */
   const sessions = new Map<string, { userId: string; guest: boolean }>();
+  /** Accounts that can log in with a password (by localpart or full id), their display names, and SSO login tokens. */
+  const accounts = new Map<string, { userId: string; password: string; displayName?: string }>();
+  const loginTokens = new Map<string, string>();
+  let flows = ['m.login.password'];
+  let ssoUser: string | undefined;
   let counter = 0;
   let onRequest: ((e: SentEvent) => void) | undefined;
 
@@ -120,7 +130,28 @@ export async function startStubHomeserver(options: { port?: number } = {}) {
       calls.push(call);
       const scripted = scripts.get(`${route.kind}|${call.args[0] ?? ''}`)?.shift() ?? scripts.get(`${route.kind}|`)?.shift();
       const session = sessions.get(/^Bearer (.+)$/.exec(call.authorization ?? '')?.[1] ?? '');
-      const fallback: Reply = route.kind === 'whoami' && !session ? { status: 401, body: { errcode: 'M_UNKNOWN_TOKEN', error: 'Unknown access token' } } : { status: 200 };
+      const unknownToken: Reply = { status: 401, body: { errcode: 'M_UNKNOWN_TOKEN', error: 'Unknown access token' } };
+      let fallback: Reply = (route.kind === 'whoami' || route.kind === 'logout') && !session ? unknownToken : { status: 200 };
+      if (route.kind === 'ssoRedirect') {
+        // Single sign-on at the homeserver: the user (ssoUser) signs in there and is sent back with a login token.
+        const back = new URL(url.searchParams.get('redirectUrl') ?? 'http://nowhere.invalid');
+        counter += 1;
+        const token = `lt_${counter}`;
+        if (ssoUser) loginTokens.set(token, ssoUser);
+        back.searchParams.set('loginToken', token);
+        res.writeHead(302, { location: back.toString() }).end();
+        return;
+      }
+      let loggedIn: string | undefined;
+      if (route.kind === 'login') {
+        const body = call.body ?? {};
+        const identifier = body.identifier as { user?: string } | undefined;
+        const account = accounts.get(String(identifier?.user ?? ''));
+        if (body.type === 'm.login.password') loggedIn = account && account.password === body.password ? account.userId : undefined;
+        if (body.type === 'm.login.token') loggedIn = loginTokens.get(String(body.token));
+        if (body.type === 'm.login.token') loginTokens.delete(String(body.token));
+        if (!loggedIn) fallback = { status: 403, body: { errcode: 'M_FORBIDDEN', error: 'Invalid username or password' } };
+      }
       answer(res, scripted ?? fallback, () => {
         switch (route.kind) {
           case 'join':
@@ -136,6 +167,21 @@ export async function startStubHomeserver(options: { port?: number } = {}) {
             return { duration_ms: 1 };
           case 'whoami':
             return { user_id: session?.userId, device_id: 'STUBDEVICE', ...(session?.guest ? { is_guest: true } : {}) };
+          case 'loginFlows':
+            return { flows: flows.map((type) => ({ type })) };
+          case 'login': {
+            counter += 1;
+            const accessToken = `syt_login_${counter}`;
+            sessions.set(accessToken, { userId: loggedIn!, guest: false });
+            return { user_id: loggedIn, access_token: accessToken, device_id: `LOGIN${counter}` };
+          }
+          case 'logout':
+            sessions.delete(/^Bearer (.+)$/.exec(call.authorization ?? '')?.[1] ?? '');
+            return {};
+          case 'getProfile': {
+            const account = [...accounts.values()].find((a) => a.userId === call.args[0]);
+            return account?.displayName ? { displayname: account.displayName } : {};
+          }
           default:
             return {};
         }
@@ -163,6 +209,19 @@ export async function startStubHomeserver(options: { port?: number } = {}) {
     replyFor: (kind: CallKind, roomId: string, ...replies: Reply[]) => queue(`${kind}|${roomId}`, replies),
     /** A user's access token that whoami answers for. */
     addSession: (accessToken: string, userId: string, options: { guest?: boolean } = {}) => void sessions.set(accessToken, { userId, guest: options.guest ?? false }),
+    /** An account that logs in with a password, by localpart or full user id. */
+    addAccount(localpart: string, password: string, displayName?: string): string {
+      const userId = `@${localpart}:stub.test`;
+      accounts.set(localpart, { userId, password, displayName });
+      accounts.set(userId, { userId, password, displayName });
+      return userId;
+    },
+    /** The login types GET /login lists. */
+    setLoginFlows: (types: string[]) => void (flows = types),
+    /** Who signs in at the homeserver's single sign-on. */
+    setSsoUser: (userId: string | undefined) => void (ssoUser = userId),
+    /** Access tokens of live sessions (logout ends one). */
+    liveSessions: () => [...sessions.keys()],
     /** Resolves at the next send. */
     nextRequest: () => new Promise<SentEvent>((resolve) => (onRequest = (e) => ((onRequest = undefined), resolve(e)))),
     async close() {

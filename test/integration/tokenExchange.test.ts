@@ -281,7 +281,9 @@ test('publishes RFC 8414 metadata whose endpoints are the live ones and whose is
   const meta = res.body;
   expect(meta).toMatchObject({
     issuer: api.config.http.publicUrl,
-    grant_types_supported: [EXCHANGE, 'refresh_token'],
+    grant_types_supported: ['authorization_code', EXCHANGE, 'urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+    response_types_supported: ['code'],
+    code_challenge_methods_supported: ['S256'],
     token_endpoint_auth_methods_supported: expect.arrayContaining(['client_secret_basic', 'client_secret_post', 'none']),
     scopes_supported: expect.arrayContaining(['wallet:pay', 'storage:read']),
   });
@@ -291,6 +293,11 @@ test('publishes RFC 8414 metadata whose endpoints are the live ones and whose is
   expect((await post(meta.introspection_endpoint)).body.error).toBe('invalid_request');
   expect((await post(meta.revocation_endpoint)).body.error).toBe('invalid_request');
   expect((await api.call('GET', local(meta.jwks_uri))).body.keys.length).toBeGreaterThan(0);
+  expect((await post(meta.device_authorization_endpoint)).body.error).toBe('invalid_request');
+  // The authorization endpoint is a page: without a client it says so, and redirects nowhere.
+  const authorize = await api.call('GET', local(meta.authorization_endpoint));
+  expect(authorize.status).toBe(400);
+  expect(authorize.headers.get('content-type')).toMatch(/^text\/html/);
   const issued = (await delegation(session('leo').token)).body.access_token as string;
   expect(decodeJwt(issued.slice('tep.'.length)).iss).toBe(meta.issuer);
 });

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ALL_SCOPES } from '../../domain/scopes';
 import { approveScopes, listConsents, type ConsentDeps } from '../../oauth/consent';
 import { OAuthError } from '../../oauth/errors';
+import { redeemAuthorizationCode } from '../../oauth/authorizationCode';
 import { introspectToken, revokeToken, type ClientTokenDeps } from '../../oauth/clientTokens';
 import { authorizeDevice, decideDeviceGrant, DEVICE_CODE_GRANT, grantForUserCode, pollDeviceGrant, type DeviceGrantDeps } from '../../oauth/deviceGrant';
 import { revokeMiniappAccess } from '../../oauth/revocation';
@@ -82,6 +83,13 @@ export function oauthRoutes(deps: ConsentDeps & TokenExchangeDeps & DeviceGrantD
       const grantType = field(form, 'grant_type', true)!;
       if (grantType === 'refresh_token') {
         return refreshSession(deps, await clientOf(deps, ctx, form), field(form, 'refresh_token', true)!, field(form, 'scope'));
+      }
+      if (grantType === 'authorization_code') {
+        return redeemAuthorizationCode(deps, await clientOf(deps, ctx, form), {
+          code: field(form, 'code', true)!,
+          redirectUri: field(form, 'redirect_uri'),
+          codeVerifier: field(form, 'code_verifier'),
+        });
       }
       if (grantType === DEVICE_CODE_GRANT) return pollDeviceGrant(deps, await clientOf(deps, ctx, form), field(form, 'device_code', true)!);
       if (grantType !== TOKEN_EXCHANGE_GRANT) throw new OAuthError('unsupported_grant_type', `grant_type ${grantType} is not supported here`);
@@ -188,8 +196,8 @@ export function oauth2Routes(deps: ClientTokenDeps & DeviceGrantDeps, messenger:
 }
 
 /**
- * RFC 8414 metadata, so an OAuth client library configures itself. It lists what exists: the
- * authorization endpoint and the device grant are added with those grants.
+ * RFC 8414 metadata, so an OAuth client library configures itself: every endpoint, grant and
+ * client authentication method this server has (a test follows each URL).
  */
 export function discoveryRoutes(publicUrl: string): Router<AppState> {
   const router = new Router<AppState>();
@@ -200,9 +208,12 @@ export function discoveryRoutes(publicUrl: string): Router<AppState> {
     introspection_endpoint: at('/api/v1/oauth2/introspect'),
     revocation_endpoint: at('/api/v1/oauth2/revoke'),
     jwks_uri: at('/.well-known/jwks.json'),
+    authorization_endpoint: at('/api/v1/oauth/authorize'),
     device_authorization_endpoint: at('/api/v1/oauth2/device/authorization'),
-    grant_types_supported: [TOKEN_EXCHANGE_GRANT, DEVICE_CODE_GRANT, 'refresh_token'],
-    response_types_supported: [],
+    grant_types_supported: ['authorization_code', TOKEN_EXCHANGE_GRANT, DEVICE_CODE_GRANT, 'refresh_token'],
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
+    code_challenge_methods_supported: ['S256'],
     scopes_supported: ALL_SCOPES,
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
