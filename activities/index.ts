@@ -1,12 +1,14 @@
 import type { Config } from '../src/config';
 import type { DatabasePool } from '../src/db/pool';
 import type { LockoutPolicy } from '../src/domain/lockout';
+import { webhookSealer } from '../src/miniapps/admin';
 import { proofSealer, totpSealer } from '../src/wallet/paymentProofs';
 import type { Logger } from '../src/logger';
 import type { MatrixSettings } from '../src/matrix/client';
 import { deviceActivities } from './device';
 import { matrixActivities } from './matrix';
 import { p2pActivities } from './p2p';
+import { webhookActivities } from './webhooks';
 
 export interface ActivityDeps {
   pool: DatabasePool;
@@ -30,6 +32,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...p2pActivities({ pool: deps.pool, now, lockout: deps.lockout, proofSealer: proofSealer(deps.dataKey), totpSealer: totpSealer(deps.dataKey) }),
     ...deviceActivities({ pool: deps.pool, config: { wallet: deps.wallet } }),
+    ...webhookActivities({ pool: deps.pool, webhookSealer: webhookSealer(deps.dataKey), now }),
     ...matrixActivities({ pool: deps.pool, log: deps.log, matrix: deps.matrix }),
   };
 }

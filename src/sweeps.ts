@@ -2,6 +2,7 @@ import type { Config } from './config';
 import type { DatabasePool } from './db/pool';
 import type { Logger } from './logger';
 import { sweepQueuedInvites } from './matrix/invites';
+import { sweepUnstartedWebhooks } from './miniapps/webhooks';
 import type { Temporal } from './temporal/client';
 import { sweepUnstartedTransfers } from './wallet/p2p';
 
@@ -14,7 +15,7 @@ export interface SweepDeps {
 
 export interface SweepTimes {
   intervalMs: number;
-  /** An invite is swept once its after-commit start has had time to happen. */
+  /** An invite or webhook event is swept once its after-commit start has had time to happen. */
   inviteGraceMs: number;
   /** A transfer nobody confirmed is swept this long after its authorization window (a margin for clocks). */
   transferGraceMs: number;
@@ -24,7 +25,7 @@ export const SWEEP_TIMES: SweepTimes = { intervalMs: 15_000, inviteGraceMs: 10_0
 
 /**
  * Starts what should have started (the outbox rule): invite sagas queued by homeserver
- * transactions, and the P2P sagas of transfers nobody confirmed or cancelled within their window
+ * transactions, webhook deliveries queued with the change they announce, and the P2P sagas of transfers nobody confirmed or cancelled within their window
  * (a saga starts with its first call), which cancel them. Every start is idempotent by workflow id,
  * so several API replicas may sweep at once. One round at a time.
  */
@@ -32,6 +33,7 @@ export function startSagaSweeps(deps: SweepDeps, times: SweepTimes = SWEEP_TIMES
   const jobs = [
     { name: 'invites', run: () => sweepQueuedInvites(deps, times.inviteGraceMs) },
     { name: 'p2p', run: () => sweepUnstartedTransfers(deps, times.transferGraceMs) },
+    { name: 'webhooks', run: () => sweepUnstartedWebhooks(deps, times.inviteGraceMs) },
   ];
   let running: Promise<void> | undefined;
   const sweep = async () => {

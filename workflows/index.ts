@@ -2,3 +2,4 @@
 export { acceptInvite } from './acceptInvite';
 export { p2pSaga, p2pTransfer } from './p2pTransfer';
 export { deviceGrant } from './deviceGrant';
+export { webhookDelivery } from './webhookDelivery';

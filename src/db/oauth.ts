@@ -66,12 +66,12 @@ export async function isSessionRevoked(db: DatabaseConnection, sessionId: string
   return row !== null;
 }
 
-/** Revokes every live session of the user with the client; answers their ids. */
-export function revokeSessionsOf(db: DatabaseConnection, userId: string, clientId: string): Promise<readonly string[]> {
-  return db.anyFirst(sql.type(z.object({ id: z.string() }))`
+/** Revokes every live session of the user with the client; answers them with their scopes. */
+export function revokeSessionsOf(db: DatabaseConnection, userId: string, clientId: string) {
+  return db.any(sql.type(z.object({ id: z.string(), scopes: z.array(z.string()) }))`
     UPDATE oauth_sessions SET revoked_at = now()
     WHERE user_id = ${userId} AND client_id = ${clientId} AND revoked_at IS NULL
-    RETURNING id`);
+    RETURNING id, scopes`);
 }
 
 /** Revokes the session a TEP names, recording it first when this server never did (a token minted outside a grant). */

@@ -15,6 +15,7 @@ export const ID_PREFIX = {
   transaction: 'txn',
   miniapp: 'ma',
   deviceGrant: 'dgr',
+  webhookEvent: 'evt',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;

@@ -1,19 +1,31 @@
 import { deleteConsents } from '../db/consents';
 import { miniappById } from '../db/miniapps';
 import { revokeSessionsOf } from '../db/oauth';
-import type { DatabasePool } from '../db/pool';
+import { queueWebhookEvent } from '../db/webhooks';
 import { DomainError } from '../domain/errors';
+import { newId } from '../ids';
+import { startWebhookDeliveries, type WebhookStarterDeps } from '../miniapps/webhooks';
 
 /**
  * The user withdraws a mini-app's access (PROTO 5.6): every session it holds for the user is
- * revoked (its refresh tokens at once, its TEPs within the API's 2 s cache) and the user's
- * approvals for it are withdrawn, so a later exchange asks again. Repeating it changes nothing.
+ * revoked (its refresh tokens and TEPs at once: the API processes hear of it by LISTEN/NOTIFY) and
+ * the user's approvals for it are withdrawn, so a later exchange asks again. The mini-app's backend
+ * is told by a `scope.revoked` webhook, queued in the same transaction. Repeating it changes nothing
+ * and tells nobody again.
  */
-export async function revokeMiniappAccess(deps: { pool: DatabasePool }, userId: string, clientId: string) {
+export async function revokeMiniappAccess(deps: WebhookStarterDeps, userId: string, clientId: string) {
   if (!(await miniappById(deps.pool, clientId))) throw new DomainError('MINIAPP_NOT_FOUND', 'Mini-app not found', { field: 'client_id', client_id: clientId });
-  const { sessions, scopes } = await deps.pool.transaction(async (tx) => ({
-    sessions: await revokeSessionsOf(tx, userId, clientId),
-    scopes: await deleteConsents(tx, userId, clientId),
-  }));
-  return { user_id: userId, client_id: clientId, revoked: true, revoked_sessions: sessions.length, withdrawn_scopes: [...scopes].sort(), revoked_at: new Date().toISOString() };
+  const revokedAt = new Date().toISOString();
+  const { sessions, withdrawn, eventId } = await deps.pool.transaction(async (tx) => {
+    const revoked = await revokeSessionsOf(tx, userId, clientId);
+    const scopes = await deleteConsents(tx, userId, clientId);
+    const lost = [...new Set([...revoked.flatMap((s) => s.scopes), ...scopes])].sort();
+    const queued =
+      lost.length > 0 || revoked.length > 0
+        ? await queueWebhookEvent(tx, { eventId: newId('webhookEvent'), clientId, event: 'scope.revoked', data: { user_id: userId, revoked_scopes: lost, timestamp: revokedAt } })
+        : null;
+    return { sessions: revoked, withdrawn: scopes, eventId: queued };
+  });
+  if (eventId) await startWebhookDeliveries(deps, [eventId]);
+  return { user_id: userId, client_id: clientId, revoked: true, revoked_sessions: sessions.length, withdrawn_scopes: [...withdrawn].sort(), revoked_at: revokedAt };
 }

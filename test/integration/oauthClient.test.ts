@@ -145,6 +145,46 @@ describe('with openid-client', () => {
     expect(tokens.access_token).toMatch(/^tep\./);
   }, 30_000);
 
+  it('device grant: the user enters the code on our page and signs in with the homeserver\'s single sign-on', async () => {
+    const app = await registerApp('public');
+    const config = await discover(app);
+    const grace = hs.addAccount(`grace${Date.now()}`, 'pw-grace');
+    hs.setLoginFlows(['m.login.sso']);
+    hs.setSsoUser(grace);
+    try {
+      const device = await oidc.initiateDeviceAuthorization(config, { scope: 'user:read wallet:balance' });
+      const polling = oidc.pollDeviceAuthorizationGrant(config, device);
+      const browser = new FormBrowser(api.url);
+      const start = await browser.get('/api/v1/oauth2/device');
+      expect(start.text).toContain('Enter the code');
+      // The user types the code as they read it: lower case, without the dash.
+      const signIn = await browser.get(`/api/v1/oauth2/device?user_code=${device.user_code.toLowerCase().replace('-', '')}`);
+      expect(signIn.status).toBe(200);
+      expect(signIn.text).not.toContain('type="password"'); // the homeserver offers SSO only
+      const ssoHref = /href="([^"]+)"/.exec(signIn.text)![1]!.replace(/&amp;/g, '&');
+      const toHomeserver = await browser.get(ssoHref);
+      expect(toHomeserver.status).toBe(302);
+      expect(toHomeserver.location).toMatch(new RegExp(`^${hs.url}/_matrix/client/v3/login/sso/redirect\\?redirectUrl=`));
+      const fromHomeserver = await fetch(toHomeserver.location!, { redirect: 'manual' });
+      const callback = new URL(fromHomeserver.headers.get('location')!);
+      // A login token without this browser's state cookie (planted by someone else) is refused.
+      expect((await new FormBrowser(api.url).get(callback.pathname + callback.search)).status).toBe(400);
+      const back = await browser.get(callback.pathname + callback.search);
+      expect(back.status).toBe(303);
+      const decision = await browser.get(back.location!);
+      expect(decision.text).toContain(`Signed in as <strong>${grace}</strong>`);
+      expect(decision.text).toContain('See your wallet balance');
+      const done = await browser.post('/api/v1/oauth2/device', { ...decision.inputs(), decision: 'approve' });
+      expect(done.status).toBe(200);
+      expect(done.text).toContain('Device connected');
+      const tokens = await polling;
+      expect(tokens).toMatchObject({ user_id: grace, scope: 'user:read wallet:balance' });
+    } finally {
+      hs.setLoginFlows(['m.login.password']);
+      hs.setSsoUser(undefined);
+    }
+  }, 30_000);
+
   it('device grant: a denial ends the polling with access_denied', async () => {
     const app = await registerApp('public');
     const config = await discover(app);

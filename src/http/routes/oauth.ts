@@ -6,6 +6,7 @@ import { OAuthError } from '../../oauth/errors';
 import { redeemAuthorizationCode } from '../../oauth/authorizationCode';
 import { introspectToken, revokeToken, type ClientTokenDeps } from '../../oauth/clientTokens';
 import { authorizeDevice, decideDeviceGrant, DEVICE_CODE_GRANT, grantForUserCode, pollDeviceGrant, type DeviceGrantDeps } from '../../oauth/deviceGrant';
+import type { WebhookStarterDeps } from '../../miniapps/webhooks';
 import { revokeMiniappAccess } from '../../oauth/revocation';
 import { authenticateClient, refreshSession } from '../../oauth/sessions';
 import { exchangeMatrixToken, TOKEN_EXCHANGE_GRANT, type TokenExchangeDeps } from '../../oauth/tokenExchange';
@@ -229,7 +230,7 @@ export function discoveryRoutes(publicUrl: string): Router<AppState> {
 const RevokeBody = z.object({ client_id: z.string().min(1).max(128) }).strict();
 
 /** PROTO 5.6: the user's messenger withdraws a mini-app's access (`POST /api/v1/auth/revoke`). */
-export function authRevokeRoutes(deps: ConsentDeps, messenger: ReturnType<typeof messengerAuth>): Router<AppState> {
+export function authRevokeRoutes(deps: ConsentDeps & WebhookStarterDeps, messenger: ReturnType<typeof messengerAuth>): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/auth' });
   router.post('/revoke', messenger('user:read'), async (ctx) => {
     const body = parseInput(RevokeBody, ctx.request.body ?? {});

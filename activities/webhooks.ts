@@ -1,0 +1,35 @@
+import type { Sealer } from '../src/crypto/sealing';
+import type { DatabasePool } from '../src/db/pool';
+import { recordWebhookAttempt, webhookDelivery } from '../src/db/webhooks';
+import type { AttemptOutcome } from '../src/domain/webhooks';
+import { attemptWebhook } from '../src/miniapps/webhooks';
+
+export interface WebhookActivityDeps {
+  pool: DatabasePool;
+  webhookSealer: Sealer;
+  now: () => Date;
+}
+
+export function webhookActivities(deps: WebhookActivityDeps) {
+  return {
+    /**
+     * One attempt of the delivery workflow, logged on the event. `last`: a failure worth retrying
+     * ends the delivery instead. An event already finished (a retried activity) is not sent again.
+     */
+    async deliverWebhook(req: { eventId: string; attempt: number; last: boolean }): Promise<AttemptOutcome> {
+      const delivery = await webhookDelivery(deps.pool, req.eventId);
+      if (!delivery) return { outcome: 'failed', error: 'no such event' };
+      if (delivery.status === 'delivered') return { outcome: 'delivered', httpStatus: 200 };
+      if (delivery.status === 'failed') return { outcome: 'failed', error: 'delivery ended earlier' };
+      const result = await attemptWebhook(delivery, deps.webhookSealer, deps.now);
+      const final = result.outcome === 'delivered' ? 'delivered' : result.outcome === 'failed' || req.last ? 'failed' : undefined;
+      await recordWebhookAttempt(deps.pool, req.eventId, {
+        number: req.attempt,
+        httpStatus: result.httpStatus,
+        error: result.outcome === 'delivered' ? undefined : result.error,
+        final,
+      });
+      return final === 'failed' && result.outcome === 'retry' ? { outcome: 'failed', httpStatus: result.httpStatus, error: result.error } : result;
+    },
+  };
+}

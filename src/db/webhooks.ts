@@ -1,0 +1,58 @@
+import { sql } from 'slonik';
+import { z } from 'zod';
+import type { DatabaseConnection } from './pool';
+
+/**
+ * Queues an event for the client's webhook, in the caller's transaction; nothing when the client
+ * has no webhook URL. Answers the event id, if queued.
+ */
+export async function queueWebhookEvent(db: DatabaseConnection, event: { eventId: string; clientId: string; event: string; data: Record<string, unknown> }): Promise<string | null> {
+  return db.maybeOneFirst(sql.type(z.object({ event_id: z.string() }))`
+    INSERT INTO webhook_events (event_id, client_id, event, data)
+    SELECT ${event.eventId}, client_id, ${event.event}, ${sql.jsonb(event.data as never)}
+    FROM miniapps WHERE client_id = ${event.clientId} AND webhook_url IS NOT NULL
+    RETURNING event_id`);
+}
+
+export async function markWebhookStarted(db: DatabaseConnection, eventId: string): Promise<void> {
+  await db.query(sql.unsafe`UPDATE webhook_events SET started_at = coalesce(started_at, now()) WHERE event_id = ${eventId}`);
+}
+
+/** Events whose delivery did not start after commit (Temporal down, a process stopped). */
+export function unstartedWebhookEvents(db: DatabaseConnection, queuedBefore: Date, limit: number): Promise<readonly string[]> {
+  return db.anyFirst(sql.type(z.object({ event_id: z.string() }))`
+    SELECT event_id FROM webhook_events WHERE started_at IS NULL AND created_at < ${queuedBefore.toISOString()}::timestamptz
+    ORDER BY created_at LIMIT ${limit}`);
+}
+
+const DeliveryRow = z.object({
+  event_id: z.string(),
+  client_id: z.string(),
+  event: z.string(),
+  data: z.record(z.unknown()),
+  created_at: z.date(),
+  status: z.enum(['pending', 'delivered', 'failed']),
+  webhook_url: z.string().nullable(),
+  sealed_webhook_secret: z.string().nullable(),
+});
+export type WebhookDelivery = z.infer<typeof DeliveryRow>;
+
+/** An event with where and how to deliver it (the app's current webhook URL and sealed secret). */
+export function webhookDelivery(db: DatabaseConnection, eventId: string): Promise<WebhookDelivery | null> {
+  return db.maybeOne(sql.type(DeliveryRow)`
+    SELECT e.event_id, e.client_id, e.event, e.data, e.created_at, e.status, m.webhook_url, m.sealed_webhook_secret
+    FROM webhook_events e JOIN miniapps m ON m.client_id = e.client_id WHERE e.event_id = ${eventId}`);
+}
+
+/** Records attempt number `attempt.number` (idempotent); `final` ends the delivery as delivered or failed. */
+export async function recordWebhookAttempt(
+  db: DatabaseConnection,
+  eventId: string,
+  attempt: { number: number; httpStatus?: number; error?: string; final?: 'delivered' | 'failed' },
+): Promise<void> {
+  await db.query(sql.unsafe`
+    UPDATE webhook_events
+    SET attempts = greatest(attempts, ${attempt.number}), last_status = ${attempt.httpStatus ?? null}, last_error = ${attempt.error ?? null},
+        status = ${attempt.final ?? 'pending'}, finished_at = ${attempt.final ? sql.fragment`now()` : sql.fragment`NULL`}
+    WHERE event_id = ${eventId} AND status = 'pending'`);
+}

@@ -1,0 +1,94 @@
+import { createHmac } from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { Sealer } from '../crypto/sealing';
+import { markWebhookStarted, unstartedWebhookEvents, type WebhookDelivery } from '../db/webhooks';
+import type { DatabasePool } from '../db/pool';
+import { classifyWebhookAnswer, webhookWorkflowId, type AttemptOutcome } from '../domain/webhooks';
+import type { Logger } from '../logger';
+import type { Temporal } from '../temporal/client';
+import type { webhookDelivery } from '../../workflows/webhookDelivery';
+
+const REQUEST_TIMEOUT_MS = 10_000;
+const START_TIMEOUT_MS = 5_000;
+
+/**
+ * The signature of a delivery: `sha256=` and the hex HMAC-SHA256, under the app's webhook secret,
+ * of `<X-Webhook-Timestamp>.<body>`. PROTO 9.1.2 signs the body alone, which lets anyone who saw one
+ * delivery replay it later with a fresh timestamp header; signing both ties the timestamp to the body.
+ */
+export function webhookSignature(secret: string, timestamp: number, body: string): string {
+  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+}
+
+/** One attempt to deliver an event: a signed POST of PROTO 9.1.2's body, no redirects followed. */
+export async function attemptWebhook(delivery: WebhookDelivery, sealer: Sealer, now: () => Date): Promise<AttemptOutcome> {
+  if (!delivery.webhook_url || !delivery.sealed_webhook_secret) return { outcome: 'failed', error: 'the mini-app has no webhook URL any more' };
+  const secret = sealer.open(delivery.sealed_webhook_secret, delivery.client_id);
+  const body = JSON.stringify({ event: delivery.event, event_id: delivery.event_id, timestamp: delivery.created_at.toISOString(), data: delivery.data });
+  const timestamp = Math.floor(now().getTime() / 1000);
+  let res: Response;
+  try {
+    res = await fetch(delivery.webhook_url, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': 'TMCP-Webhooks/1',
+        'x-webhook-signature': webhookSignature(secret, timestamp, body),
+        'x-webhook-event-id': delivery.event_id,
+        'x-webhook-timestamp': String(timestamp),
+      },
+      body,
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+    await res.arrayBuffer().catch(() => undefined);
+  } catch (err) {
+    return { outcome: 'retry', error: `not reached: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  const verdict = classifyWebhookAnswer(res.status);
+  if (verdict === 'delivered') return { outcome: 'delivered', httpStatus: res.status };
+  const error = `answered ${res.status}`;
+  if (verdict === 'failed') return { outcome: 'failed', httpStatus: res.status, error };
+  const retryAfter = res.headers.get('retry-after');
+  return { outcome: 'retry', httpStatus: res.status, error, ...(retryAfter && /^\d+$/.test(retryAfter) ? { retryAfterMs: Number(retryAfter) * 1000 } : {}) };
+}
+
+export interface WebhookStarterDeps {
+  pool: DatabasePool;
+  temporal: Temporal;
+  log: Logger;
+}
+
+/**
+ * Starts the delivery workflow of each queued event (after the commit that queued it) and marks it
+ * started. A start that fails leaves the event for the sweeper; it never fails the caller.
+ */
+export async function startWebhookDeliveries(deps: WebhookStarterDeps, eventIds: readonly string[]): Promise<number> {
+  let started = 0;
+  for (const eventId of eventIds) {
+    try {
+      await deps.temporal.client.withDeadline(Date.now() + START_TIMEOUT_MS, () =>
+        deps.temporal.client.workflow.start<typeof webhookDelivery>('webhookDelivery', {
+          taskQueue: deps.temporal.taskQueue,
+          workflowId: webhookWorkflowId(eventId),
+          args: [{ eventId }],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
+        deps.log.warn({ err, event_id: eventId }, 'webhook delivery not started yet; the sweeper retries');
+        continue;
+      }
+    }
+    await markWebhookStarted(deps.pool, eventId);
+    started += 1;
+  }
+  return started;
+}
+
+/** The sweeper's part: events queued more than `graceMs` ago whose delivery never started. */
+export async function sweepUnstartedWebhooks(deps: WebhookStarterDeps, graceMs: number): Promise<number> {
+  return startWebhookDeliveries(deps, await unstartedWebhookEvents(deps.pool, new Date(Date.now() - graceMs), 100));
+}

@@ -1,0 +1,32 @@
+import { createServer } from 'node:http';
+
+export interface ReceivedWebhook {
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  at: number;
+}
+
+/** A mini-app backend's webhook endpoint: records what arrives and answers the scripted statuses (then 200). */
+export async function startWebhookReceiver() {
+  const received: ReceivedWebhook[] = [];
+  const script: number[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      received.push({ headers: req.headers, body, at: Date.now() });
+      res.writeHead(script.shift() ?? 200).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  return {
+    url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hooks/tmcp`,
+    received,
+    /** Statuses for the next deliveries. */
+    answer: (...statuses: number[]) => void script.push(...statuses),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+export type WebhookReceiver = Awaited<ReturnType<typeof startWebhookReceiver>>;

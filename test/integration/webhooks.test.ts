@@ -1,0 +1,101 @@
+import { createHmac } from 'node:crypto';
+import { sql } from 'slonik';
+import { z } from 'zod';
+import { ADMIN_TOKEN, startTestApi, type TestApi } from '../helpers/api';
+import { freshDatabase, type TestDatabase } from '../helpers/db';
+import { eventually } from '../helpers/eventually';
+import { startStubHomeserver, stubMatrixEnv, stubSession, type StubHomeserver } from '../helpers/stubHomeserver';
+import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhookReceiver';
+import { startTestWorker, uniqueTaskQueue, type TestWorker } from '../helpers/worker';
+
+/** `scope.revoked` (PROTO 5.6, 9.1.2): the mini-app's backend hears of a revocation by a signed webhook, delivered by a workflow. */
+let db: TestDatabase;
+let api: TestApi;
+let hs: StubHomeserver;
+let worker: TestWorker;
+let receiver: WebhookReceiver;
+beforeAll(async () => {
+  db = await freshDatabase();
+  hs = await startStubHomeserver();
+  receiver = await startWebhookReceiver();
+  const taskQueue = uniqueTaskQueue('webhooks');
+  worker = await startTestWorker(db, { taskQueue });
+  api = await startTestApi(db, { ...stubMatrixEnv(hs, 'webhooks'), TEMPORAL_TASK_QUEUE: taskQueue });
+});
+afterAll(async () => {
+  await api?.close();
+  await worker?.stop();
+  await receiver?.close();
+  await hs?.close();
+  await db?.close();
+});
+
+const EventRow = z.object({ event: z.string(), status: z.string(), attempts: z.number(), last_status: z.number().nullable() });
+const eventRow = (eventId: string) => db.pool.one(sql.type(EventRow)`SELECT event, status, attempts, last_status FROM webhook_events WHERE event_id = ${eventId}`);
+
+/** A hybrid app with a webhook, a user holding a session of it, and the app's webhook secret. */
+async function appWithUser(name: string) {
+  const app = (await api.call('POST', '/api/v1/admin/mini-apps', {
+    token: ADMIN_TOKEN,
+    body: { name, client_type: 'hybrid', scopes: ['user:read', 'wallet:balance'], pre_approved_scopes: ['user:read'], webhook_url: receiver.url },
+  })).body as { client_id: string; webhook_secret: string };
+  const user = stubSession(hs, name);
+  const exchanged = await api.call('POST', '/api/v1/oauth/token', {
+    raw: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: user.token, subject_token_type: 'urn:ietf:params:oauth:token-type:access_token', client_id: app.client_id }).toString(),
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
+  expect(exchanged.status).toBe(200);
+  return { app, user };
+}
+
+
+test('a revocation is announced to the backend, signed over timestamp and body, once', async () => {
+  const { app, user } = await appWithUser('hooked');
+  const before = receiver.received.length;
+  const revoked = await api.call('POST', '/api/v1/auth/revoke', { token: user.token, body: { client_id: app.client_id } });
+  expect(revoked.status).toBe(200);
+  await eventually(async () => receiver.received.length, (n) => n > before);
+  const hook = receiver.received[before]!;
+  const body = JSON.parse(hook.body);
+  expect(body).toEqual({
+    event: 'scope.revoked',
+    event_id: expect.stringMatching(/^evt_/),
+    timestamp: expect.any(String),
+    data: { user_id: user.userId, revoked_scopes: ['user:read'], timestamp: revoked.body.revoked_at },
+  });
+  expect(hook.headers['x-webhook-event-id']).toBe(body.event_id);
+  const timestamp = Number(hook.headers['x-webhook-timestamp']);
+  expect(Math.abs(timestamp - Date.now() / 1000)).toBeLessThan(30);
+  const expected = `sha256=${createHmac('sha256', app.webhook_secret).update(`${timestamp}.${hook.body}`).digest('hex')}`;
+  expect(hook.headers['x-webhook-signature']).toBe(expected);
+  expect(await eventually(() => eventRow(body.event_id), (r) => r.status === 'delivered')).toMatchObject({ event: 'scope.revoked', status: 'delivered', attempts: 1, last_status: 200 });
+
+  // Nothing left to revoke: nobody is told again.
+  expect((await api.call('POST', '/api/v1/auth/revoke', { token: user.token, body: { client_id: app.client_id } })).body.revoked_sessions).toBe(0);
+  await new Promise((r) => setTimeout(r, 300));
+  expect(receiver.received.length).toBe(before + 1);
+});
+
+test('a 503 is retried after a second; a 400 ends the delivery at once', async () => {
+  const first = await appWithUser('flaky');
+  receiver.answer(503);
+  const before = receiver.received.length;
+  await api.call('POST', '/api/v1/auth/revoke', { token: first.user.token, body: { client_id: first.app.client_id } });
+  await eventually(async () => receiver.received.length, (n) => n >= before + 2, 10_000);
+  const retried = receiver.received.slice(before);
+  expect(retried).toHaveLength(2);
+  expect(retried[1]!.at - retried[0]!.at).toBeGreaterThanOrEqual(900);
+  const eventId = String(retried[0]!.headers['x-webhook-event-id']);
+  expect(retried[1]!.headers['x-webhook-event-id']).toBe(eventId);
+  expect(await eventually(() => eventRow(eventId), (r) => r.status === 'delivered')).toMatchObject({ status: 'delivered', attempts: 2, last_status: 200 });
+
+  const second = await appWithUser('refusing');
+  receiver.answer(400);
+  const mark = receiver.received.length;
+  await api.call('POST', '/api/v1/auth/revoke', { token: second.user.token, body: { client_id: second.app.client_id } });
+  await eventually(async () => receiver.received.length, (n) => n > mark);
+  const refusedId = String(receiver.received[mark]!.headers['x-webhook-event-id']);
+  expect(await eventually(() => eventRow(refusedId), (r) => r.status !== 'pending')).toMatchObject({ status: 'failed', attempts: 1, last_status: 400 });
+  await new Promise((r) => setTimeout(r, 1500));
+  expect(receiver.received.length).toBe(mark + 1);
+});

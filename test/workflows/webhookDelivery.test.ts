@@ -1,0 +1,82 @@
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import pino from 'pino';
+import { sql } from 'slonik';
+import { z } from 'zod';
+import { loadConfig } from '../../src/config';
+import { queueWebhookEvent } from '../../src/db/webhooks';
+import { webhookWorkflowId } from '../../src/domain/webhooks';
+import { newId } from '../../src/ids';
+import { createMiniapp, webhookSealer } from '../../src/miniapps/admin';
+import { startWebhookDeliveries, sweepUnstartedWebhooks, type WebhookStarterDeps } from '../../src/miniapps/webhooks';
+import { TEST_DATA_KEY } from '../helpers/api';
+import { freshDatabase, type TestDatabase } from '../helpers/db';
+import { recordHistory } from '../helpers/histories';
+import { findTimeSkippingServer, registerSearchAttributes } from '../helpers/timeSkipping';
+import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhookReceiver';
+import { startTestWorker, uniqueTaskQueue, type TestWorker } from '../helpers/worker';
+
+/** The delivery workflow's whole schedule on the time-skipping server: 1 s, 5 s, 30 s, 2 min, 5 min pass in moments. */
+let env: TestWorkflowEnvironment;
+let db: TestDatabase;
+let worker: TestWorker;
+let receiver: WebhookReceiver;
+let deps: WebhookStarterDeps;
+let clientId: string;
+beforeAll(async () => {
+  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: findTimeSkippingServer() } });
+  await registerSearchAttributes(env);
+  db = await freshDatabase();
+  receiver = await startWebhookReceiver();
+  const taskQueue = uniqueTaskQueue('webhook-schedule');
+  worker = await startTestWorker(db, { taskQueue, connection: env.nativeConnection, namespace: env.namespace ?? 'default' });
+  deps = { pool: db.pool, log: pino({ level: 'silent' }), temporal: { client: env.client, taskQueue, isReachable: async () => true, close: async () => undefined } };
+  const config = loadConfig({ NODE_ENV: 'test' });
+  const created = await createMiniapp(
+    { pool: db.pool, config, webhookSealer: webhookSealer(Buffer.from(TEST_DATA_KEY, 'hex')) },
+    { name: 'Backend', clientType: 'hybrid', redirectUris: [], scopes: ['user:read'], preApprovedScopes: [], webhookUrl: receiver.url, firstParty: false },
+  );
+  clientId = String(created.client_id);
+}, 120_000);
+afterAll(async () => {
+  await worker?.stop();
+  await receiver?.close();
+  await db?.close();
+  await env?.teardown();
+});
+
+const Row = z.object({ status: z.string(), attempts: z.number(), last_status: z.number().nullable(), started: z.boolean() });
+const row = (eventId: string) => db.pool.one(sql.type(Row)`SELECT status, attempts, last_status, started_at IS NOT NULL AS started FROM webhook_events WHERE event_id = ${eventId}`);
+
+async function queued(createdSecondsAgo = 0): Promise<string> {
+  const eventId = newId('webhookEvent');
+  await queueWebhookEvent(db.pool, { eventId, clientId, event: 'scope.revoked', data: { user_id: '@u:tmcp.test', revoked_scopes: ['user:read'], timestamp: new Date().toISOString() } });
+  if (createdSecondsAgo) await db.pool.query(sql.unsafe`UPDATE webhook_events SET created_at = now() - ${createdSecondsAgo} * interval '1 second' WHERE event_id = ${eventId}`);
+  return eventId;
+}
+
+test('an endpoint that keeps failing gets six attempts on the schedule, then the delivery fails', async () => {
+  const eventId = await queued();
+  receiver.answer(500, 500, 502, 503, 429, 500);
+  const before = receiver.received.length;
+  expect(await startWebhookDeliveries(deps, [eventId])).toBe(1);
+  const handle = env.client.workflow.getHandle(webhookWorkflowId(eventId));
+  expect(await handle.result()).toBe('failed');
+  expect(receiver.received.length - before).toBe(6);
+  expect(await row(eventId)).toEqual({ status: 'failed', attempts: 6, last_status: 500, started: true });
+  const history = await handle.fetchHistory();
+  const timers = (history.events ?? []).flatMap((e) => (e.timerStartedEventAttributes ? [Number(e.timerStartedEventAttributes.startToFireTimeout?.seconds ?? 0)] : []));
+  expect(timers).toEqual([1, 5, 30, 120, 300]);
+  await recordHistory(env.client, webhookWorkflowId(eventId), 'webhook', 'failed');
+});
+
+test('the sweeper starts a delivery left in the outbox; starting it twice delivers once', async () => {
+  const eventId = await queued(60);
+  const before = receiver.received.length;
+  expect(await sweepUnstartedWebhooks(deps, 10_000)).toBe(1);
+  expect(await startWebhookDeliveries(deps, [eventId])).toBe(1); // the same workflow
+  expect(await env.client.workflow.getHandle(webhookWorkflowId(eventId)).result()).toBe('delivered');
+  expect(receiver.received.length - before).toBe(1);
+  expect(await row(eventId)).toEqual({ status: 'delivered', attempts: 1, last_status: 200, started: true });
+  expect(await sweepUnstartedWebhooks(deps, 10_000)).toBe(0);
+  await recordHistory(env.client, webhookWorkflowId(eventId), 'webhook', 'delivered');
+});
