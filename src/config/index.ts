@@ -97,6 +97,13 @@ export const envSchema = z.object({
   MATRIX_HS_TOKEN: optionalString.describe('hs_token of the Application Service registration (the homeserver calls us with it)'),
   MATRIX_AS_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . -').default('tween-miniapps').describe('id of the Application Service registration'),
   MATRIX_AS_URL: optionalString.pipe(url.optional()).describe('URL at which the homeserver reaches this server (default PUBLIC_URL)'),
+  MATRIX_AUTH_MODE: z
+    .enum(['homeserver', 'mas'])
+    .default('homeserver')
+    .describe("how users' Matrix access tokens are checked: homeserver (whoami) or mas (RFC 7662 introspection)"),
+  MAS_INTROSPECTION_URL: optionalString.pipe(url.optional()).describe('RFC 7662 introspection endpoint of the Matrix Authentication Service (MATRIX_AUTH_MODE=mas)'),
+  MAS_CLIENT_ID: optionalString.describe("this server's client id at MAS, for introspection"),
+  MAS_CLIENT_SECRET: optionalString.describe("this server's client secret at MAS, for introspection"),
   MATRIX_BOT_AVATAR_URL: optionalString
     .pipe(z.string().regex(/^mxc:\/\/[^/]+\/[^/]+$/, 'an mxc:// URL').optional())
     .describe('mxc:// avatar of the bots'),
@@ -140,6 +147,8 @@ export interface Config {
   lockout: LockoutPolicy;
   /** Undefined when no homeserver is configured: events are skipped, room checks are off, the money still moves. */
   matrix: { homeserverUrl: string; asToken: string; hsToken: string; serverName: string; botAvatarUrl: string | undefined } | undefined;
+  /** How users' Matrix access tokens are checked (src/auth/matrixTokens.ts). */
+  matrixAuth: { mode: 'homeserver' } | { mode: 'mas'; introspectionUrl: string; clientId: string; clientSecret: string; serverName: string };
   /** Who this server is as an Application Service; what `npm run registration` writes. */
   appservice: { id: string; url: string; serverName: string; asToken: string | undefined; hsToken: string | undefined };
 }
@@ -204,6 +213,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (e[key] !== undefined && PUBLISHED_TOKENS.has(e[key])) problems.push(`${key}: is the example token of the integration guide; generate one (npm run registration)`);
   }
   if (e.MATRIX_AS_TOKEN !== undefined && e.MATRIX_AS_TOKEN === e.MATRIX_HS_TOKEN) problems.push('MATRIX_HS_TOKEN: must differ from MATRIX_AS_TOKEN');
+  if (e.MATRIX_AUTH_MODE === 'mas') {
+    for (const key of ['MAS_INTROSPECTION_URL', 'MAS_CLIENT_ID', 'MAS_CLIENT_SECRET'] as const) {
+      if (e[key] === undefined) problems.push(`${key}: required with MATRIX_AUTH_MODE=mas (${envSchema.shape[key].description})`);
+    }
+  }
   requireInProduction('MATRIX_HOMESERVER_URL', e.MATRIX_HOMESERVER_URL);
   requireInProduction('MATRIX_AS_TOKEN', e.MATRIX_AS_TOKEN);
   requireInProduction('MATRIX_HS_TOKEN', e.MATRIX_HS_TOKEN);
@@ -263,6 +277,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
             botAvatarUrl: e.MATRIX_BOT_AVATAR_URL,
           }
         : undefined,
+    matrixAuth:
+      e.MATRIX_AUTH_MODE === 'mas' && e.MAS_INTROSPECTION_URL && e.MAS_CLIENT_ID && e.MAS_CLIENT_SECRET
+        ? { mode: 'mas', introspectionUrl: e.MAS_INTROSPECTION_URL, clientId: e.MAS_CLIENT_ID, clientSecret: e.MAS_CLIENT_SECRET, serverName: e.MATRIX_SERVER_NAME }
+        : { mode: 'homeserver' },
     appservice: {
       id: e.MATRIX_AS_ID,
       url: (e.MATRIX_AS_URL ?? publicUrl).replace(/\/$/, ''),

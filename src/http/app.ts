@@ -4,7 +4,7 @@ import { required, type Config } from '../config';
 import type { TepKeys } from '../auth/keys';
 import { accessChecks, type AccessChecks } from '../auth/clients';
 import { cachedTepVerifier } from '../auth/tep';
-import { homeserverTokenChecker, type MatrixTokenChecker } from '../auth/matrixTokens';
+import { matrixTokenChecker, type MatrixTokenChecker } from '../auth/matrixTokens';
 import type { DatabasePool } from '../db/pool';
 import { invalidField } from '../domain/errors';
 import type { Logger } from '../logger';
@@ -48,7 +48,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const verifyTep = cachedTepVerifier(deps.keys, deps.config.http.publicUrl);
   const access = deps.access ?? accessChecks(deps.pool);
   const auth = tepAuth(verifyTep, access.clientActive, access.sessionRevoked);
-  const matrixTokens = deps.matrixTokens ?? homeserverTokenChecker(deps.config.matrix?.homeserverUrl);
+  const matrixTokens = deps.matrixTokens ?? matrixTokenChecker(deps.config);
   const messenger = messengerAuth({ verifyTep, pool: deps.pool, matrixTokens });
   const rooms = createRooms({ pool: deps.pool, matrix: deps.config.matrix, log: deps.log });
   const proofs = { pool: deps.pool, now: () => new Date(), lockout: deps.config.lockout, totpSealer: totpSealer(dataKey) };
