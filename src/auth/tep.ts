@@ -35,7 +35,8 @@ export interface TepSubject {
   scopes: readonly string[];
   walletId: string | null;
   sessionId?: string;
-  displayName?: string;
+  /** PROTO 4.10 `user_context`: how the user appears, from the homeserver profile. */
+  userContext?: { display_name?: string; avatar_url?: string };
   miniappContext?: Record<string, unknown>;
   delegatedFrom?: string;
 }
@@ -61,7 +62,7 @@ export async function issueTep(
     scope: subject.scopes.join(' '),
     wallet_id: subject.walletId,
     session_id: subject.sessionId ?? newId('session'),
-    ...(subject.displayName ? { user_context: { display_name: subject.displayName } } : {}),
+    ...(subject.userContext && Object.keys(subject.userContext).length > 0 ? { user_context: subject.userContext } : {}),
     ...(subject.miniappContext ? { miniapp_context: subject.miniappContext } : {}),
     ...(subject.delegatedFrom ? { delegated_from: subject.delegatedFrom } : {}),
   };

@@ -9,6 +9,7 @@ import type { DatabasePool } from '../db/pool';
 import { invalidField } from '../domain/errors';
 import type { Logger } from '../logger';
 import { startInviteSagas } from '../matrix/invites';
+import { userContexts } from '../matrix/profiles';
 import { createRooms } from '../matrix/rooms';
 import { webhookSealer } from '../miniapps/admin';
 import type { Temporal } from '../temporal/client';
@@ -52,6 +53,8 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const messenger = messengerAuth({ verifyTep, pool: deps.pool, matrixTokens });
   const rooms = createRooms({ pool: deps.pool, matrix: deps.config.matrix, log: deps.log });
   const proofs = { pool: deps.pool, now: () => new Date(), lockout: deps.config.lockout, totpSealer: totpSealer(dataKey) };
+  // Every grant's TEP carries the user's profile as user_context (PROTO 4.10).
+  const oauth = { ...deps, userContexts: userContexts(deps.config.matrix, deps.log) };
   const routers = [
     systemRoutes(deps),
     walletRoutes({ ...deps, rooms }, auth, tepOrMatrixAuth(auth, matrixTokens)),
@@ -59,11 +62,11 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     p2pRoutes({ ...deps, rooms, ...p2pSecrets(dataKey) }, auth),
     adminRoutes(deps, deps.config.adminToken),
     miniappRoutes({ ...deps, webhookSealer: webhookSealer(dataKey) }, deps.config.adminToken),
-    oauthRoutes({ ...deps, matrixTokens }, messenger),
+    oauthRoutes({ ...oauth, matrixTokens }, messenger),
     authRevokeRoutes(deps, messenger),
-    oauth2Routes(deps, messenger),
+    oauth2Routes(oauth, messenger),
     discoveryRoutes(deps.config.http.publicUrl),
-    oauthPageRoutes({ ...deps, browserKeys: browserKeys(dataKey) }),
+    oauthPageRoutes({ ...oauth, browserKeys: browserKeys(dataKey) }),
   ];
 
   app.use(requestId(deps.log));

@@ -6,12 +6,15 @@ import { oauthClientById, type OAuthClient } from '../db/miniapps';
 import { insertRefreshToken, insertSession, markRefreshTokenUsed, refreshTokenInfo, revokeSession } from '../db/oauth';
 import type { DatabaseConnection, DatabasePool } from '../db/pool';
 import { newId } from '../ids';
+import type { UserContexts } from '../matrix/profiles';
 import { OAuthError } from './errors';
 
 export interface SessionDeps {
   pool: DatabasePool;
   keys: TepKeys;
   config: Pick<Config, 'tep' | 'http'>;
+  /** The TEP's user_context (homeserver profile); none when absent. */
+  userContexts?: UserContexts;
 }
 
 /** The client a token request comes from, with its credentials (RFC 6749 2.3). */
@@ -69,6 +72,7 @@ export async function sessionTokens(deps: SessionDeps, grant: Grant, recorded: {
     scopes: grant.scopes,
     walletId: grant.walletId,
     sessionId: recorded.sessionId,
+    userContext: await deps.userContexts?.(grant.userId),
     miniappContext: grant.miniappContext,
     delegatedFrom: grant.delegatedFrom,
   });
@@ -116,6 +120,7 @@ export async function refreshSession(deps: SessionDeps, client: OAuthClient, ref
     scopes,
     walletId: session.wallet_id,
     sessionId: session.id,
+    userContext: await deps.userContexts?.(session.user_id),
   });
   return { access_token: issued.token, token_type: 'Bearer', expires_in: deps.config.tep.ttlSeconds, refresh_token: next.secret, scope: scopes.join(' ') };
 }

@@ -67,6 +67,7 @@ export async function startStubHomeserver(options: { port?: number } = {}) {
   /** Accounts that can log in with a password (by localpart or full id), their display names, and SSO login tokens. */
   const accounts = new Map<string, { userId: string; password: string; displayName?: string }>();
   const loginTokens = new Map<string, string>();
+  const profiles = new Map<string, { displayname?: string; avatar_url?: string }>();
   let flows = ['m.login.password'];
   let ssoUser: string | undefined;
   let counter = 0;
@@ -178,10 +179,8 @@ export async function startStubHomeserver(options: { port?: number } = {}) {
           case 'logout':
             sessions.delete(/^Bearer (.+)$/.exec(call.authorization ?? '')?.[1] ?? '');
             return {};
-          case 'getProfile': {
-            const account = [...accounts.values()].find((a) => a.userId === call.args[0]);
-            return account?.displayName ? { displayname: account.displayName } : {};
-          }
+          case 'getProfile':
+            return profiles.get(call.args[0]!) ?? {};
           default:
             return {};
         }
@@ -214,8 +213,11 @@ export async function startStubHomeserver(options: { port?: number } = {}) {
       const userId = `@${localpart}:stub.test`;
       accounts.set(localpart, { userId, password, displayName });
       accounts.set(userId, { userId, password, displayName });
+      if (displayName) profiles.set(userId, { displayname: displayName });
       return userId;
     },
+    /** What GET /profile/{userId} answers for the user. */
+    setUserProfile: (userId: string, profile: { displayname?: string; avatar_url?: string }) => void profiles.set(userId, profile),
     /** The login types GET /login lists. */
     setLoginFlows: (types: string[]) => void (flows = types),
     /** Who signs in at the homeserver's single sign-on. */

@@ -40,6 +40,7 @@ const delegation = (subjectToken: string, extra: Record<string, string> = {}) =>
 
 test("exchanges the user's Matrix token for a TEP with the pre-approved scopes, creating the wallet", async () => {
   const alice = session('alice');
+  hs.setUserProfile(alice.userId, { displayname: 'Alice', avatar_url: 'mxc://tmcp.test/alice' });
   const res = await delegation(alice.token, { miniapp_context: JSON.stringify({ room_id: '!abc:tmcp.test', launch_source: 'chat_bubble' }) });
   expect(res.status).toBe(200);
   expect(res.headers.get('cache-control')).toBe('no-store');
@@ -62,6 +63,8 @@ test("exchanges the user's Matrix token for a TEP with the pre-approved scopes, 
     session_id: expect.stringMatching(/^ses_/),
     delegated_from: 'matrix_session',
     miniapp_context: { room_id: '!abc:tmcp.test', launch_source: 'chat_bubble' },
+    // PROTO 4.10: from the homeserver profile.
+    user_context: { display_name: 'Alice', avatar_url: 'mxc://tmcp.test/alice' },
   });
   // The TEP works, within its scopes.
   const balance = await api.call('GET', '/api/v1/wallet/balance', { token: res.body.access_token });
