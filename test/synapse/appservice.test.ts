@@ -5,11 +5,14 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { sql } from 'slonik';
 import { z } from 'zod';
+import * as oidc from 'openid-client';
+import { chromium, type Browser } from 'playwright-core';
 import { configureSynapse, ensureSynapseInstalled, registerSynapseUser, startSynapse, synapseLogFile, type RunningSynapse } from '../../src/dev/synapse';
 import { newAppserviceToken } from '../../src/matrix/registration';
 import { ADMIN_TOKEN, apiClient, type ApiClient } from '../helpers/api';
 import { freshDatabase, type TestDatabase } from '../helpers/db';
 import { testKeys } from '../helpers/keys';
+import { CHROMIUM_FLAGS, chromiumPath } from '../helpers/chromium';
 import { matrixClient, type MatrixClient } from '../helpers/matrixUser';
 import { available, confirm, expectError, initiate, walletUser, type TestUser } from '../helpers/p2p';
 import { startApiProcess, startWorkerProcess, type ServerProcess } from '../helpers/serverProcess';
@@ -39,7 +42,7 @@ let asToken: string;
 let alice: MatrixClient;
 let bob: MatrixClient;
 /** A new person on the homeserver, with their own access token. */
-let person: (localpart: string) => Promise<MatrixClient>;
+let person: (localpart: string, password?: string) => Promise<MatrixClient>;
 let carol: MatrixClient;
 let dataDir: string;
 
@@ -88,8 +91,8 @@ beforeAll(async () => {
   await Promise.all([worker.ready, api.ready]);
   client = apiClient(publicUrl, keys, publicUrl);
 
-  person = async (localpart: string) =>
-    matrixClient(synapse.url, await registerSynapseUser(synapse.url, sharedSecret, { localpart, password: `${localpart}-${randomBytes(6).toString('hex')}` }));
+  person = async (localpart: string, password = `${localpart}-${randomBytes(6).toString('hex')}`) =>
+    matrixClient(synapse.url, await registerSynapseUser(synapse.url, sharedSecret, { localpart, password }));
   [alice, bob, carol] = [await person('alice'), await person('bob'), await person('carol')];
 }, 300_000);
 
@@ -226,6 +229,91 @@ test("a Synapse user's own access token becomes a TEP at the token endpoint, onc
   expect(res.body).toMatchObject({ user_id: erin.userId, scope: 'user:read storage:write', wallet_id: expect.stringMatching(/^tw_/) });
   expect(String(res.body.access_token)).toMatch(/^tep\./);
   expect((await exchange('ma_shop_001')).body.error).toBe('invalid_grant');
+});
+
+describe('the OAuth pages in headless Chromium, signing in with a Synapse account', () => {
+  let browser: Browser;
+  beforeAll(async () => {
+    browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_FLAGS });
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  /** A page that records what the browser refused (CSP) and any script error. */
+  async function newPage() {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const refusals: string[] = [];
+    page.on('console', (message) => {
+      if (message.type() === 'error') refusals.push(message.text());
+    });
+    return { context, page, refusals };
+  }
+
+  const discover = (clientId: string) =>
+    oidc.discovery(new URL(client.url), clientId, undefined, oidc.None(), { algorithm: 'oauth2', execute: [oidc.allowInsecureRequests] });
+
+  test('device grant: the user opens the link, signs in with their Synapse password, approves, and the polling device gets its token', async () => {
+    const frank = await person('frank', 'frank-password-1');
+    const config = await discover('ma_shop_001');
+    const device = await oidc.initiateDeviceAuthorization(config, { scope: 'user:read wallet:balance' });
+    const polling = oidc.pollDeviceAuthorizationGrant(config, device);
+
+    const { context, page, refusals } = await newPage();
+    await page.goto(device.verification_uri_complete!);
+    await page.locator('h1', { hasText: 'Sign in with your Matrix account' }).waitFor({ timeout: 15_000 });
+    await page.fill('#username', 'frank');
+    await page.fill('#password', 'frank-password-1');
+    await page.click('button[type=submit]');
+    await page.locator('h1', { hasText: 'Demo Shop wants to connect' }).waitFor({ timeout: 15_000 });
+    expect(await page.textContent('body')).toContain(`Signed in as ${frank.userId}`);
+    expect(await page.textContent('body')).toContain('See your wallet balance');
+    await page.click('button[value=approve]');
+    await page.locator('h1', { hasText: 'Device connected' }).waitFor({ timeout: 15_000 });
+    expect(refusals).toEqual([]);
+    await context.close();
+
+    const tokens = await polling;
+    expect(tokens).toMatchObject({ user_id: frank.userId, scope: 'user:read wallet:balance', wallet_id: expect.stringMatching(/^tw_/) });
+    expect((await client.call('GET', '/api/v1/wallet/balance', { token: tokens.access_token })).status).toBe(200);
+  }, 60_000);
+
+  test('authorization code with PKCE: sign in, consent, and the redirect back with a code openid-client redeems', async () => {
+    const grace = await person('grace', 'grace-password-1');
+    const redirect = 'http://127.0.0.1:9/callback';
+    const app = (await client.call('POST', '/api/v1/admin/mini-apps', {
+      token: ADMIN_TOKEN,
+      body: { name: 'Browser Shop', client_type: 'public', redirect_uris: [redirect], scopes: ['user:read', 'wallet:balance'], pre_approved_scopes: ['user:read'] },
+    })).body as { client_id: string };
+    const config = await discover(app.client_id);
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: redirect,
+      scope: 'user:read wallet:balance',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+    });
+
+    const { context, page, refusals } = await newPage();
+    // The mini-app's redirect URI: answered here, so the test reads the URL the browser was sent to.
+    await page.route(`${redirect}**`, (route) => route.fulfill({ status: 200, contentType: 'text/plain', body: 'back in the mini-app' }));
+    await page.goto(url.toString());
+    await page.fill('#username', 'grace');
+    await page.fill('#password', 'grace-password-1');
+    await page.click('button[type=submit]');
+    await page.locator('h1', { hasText: 'Browser Shop asks for access' }).waitFor({ timeout: 15_000 });
+    await page.click('button[value=approve]');
+    await page.waitForURL(`${redirect}**`);
+    expect(refusals).toEqual([]);
+    const callback = new URL(page.url());
+    await context.close();
+
+    const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state });
+    expect(tokens).toMatchObject({ user_id: grace.userId, scope: 'user:read wallet:balance' });
+  }, 60_000);
 });
 
 test('Synapse down during a transfer: the money moves, and the event arrives once Synapse is back, exactly once', async () => {
