@@ -27,7 +27,7 @@ export function newDataKey(): string {
 }
 
 /** Each purpose gets its own key, so a value sealed (or named) for one purpose means nothing in another. */
-function purposeKey(masterKey: Buffer, purpose: string): Buffer {
+export function purposeKey(masterKey: Buffer, purpose: string): Buffer {
   return Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), `tmcp:${purpose}`, 32));
 }
 

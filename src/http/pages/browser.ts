@@ -1,5 +1,6 @@
-import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { jwtVerify, SignJWT } from 'jose';
+import { createKeyedDigest, purposeKey } from '../../crypto/sealing';
 import type { AppContext } from '../state';
 import { STYLE_HASH } from './html';
 
@@ -12,13 +13,13 @@ const COOKIE_PATH = '/api/v1';
 
 export interface BrowserKeys {
   signIn: Uint8Array;
-  csrf: Buffer;
+  /** The CSRF token of a browser's nonce. */
+  csrf: (nonce: string) => string;
 }
 
-/** Keys of their own for the pages, derived from DATA_ENCRYPTION_KEY (HKDF), so no new secret to configure. */
+/** Keys of their own for the pages, derived from DATA_ENCRYPTION_KEY, so no new secret to configure. */
 export function browserKeys(dataKey: Buffer): BrowserKeys {
-  const derive = (info: string) => Buffer.from(hkdfSync('sha256', dataKey, Buffer.alloc(0), info, 32));
-  return { signIn: derive('tmcp browser sign-in'), csrf: derive('tmcp browser csrf') };
+  return { signIn: purposeKey(dataKey, 'browser-sign-in'), csrf: createKeyedDigest(dataKey, 'browser-csrf') };
 }
 
 function cookieOptions(ctx: AppContext, maxAgeSeconds: number) {
@@ -70,15 +71,15 @@ export function csrfToken(ctx: AppContext, keys: BrowserKeys): string {
     nonce = randomBytes(18).toString('base64url');
     ctx.cookies.set(CSRF_COOKIE, nonce, cookieOptions(ctx, 24 * 3600));
   }
-  return createHmac('sha256', keys.csrf).update(nonce).digest('base64url');
+  return keys.csrf(nonce);
 }
 
 /** True when a posted form carries this browser's CSRF token. */
 export function csrfValid(ctx: AppContext, keys: BrowserKeys, presented: unknown): boolean {
   const nonce = ctx.cookies.get(CSRF_COOKIE);
   if (!nonce || typeof presented !== 'string') return false;
-  const expected = createHmac('sha256', keys.csrf).update(nonce).digest();
-  const given = Buffer.from(presented, 'base64url');
+  const expected = Buffer.from(keys.csrf(nonce));
+  const given = Buffer.from(presented);
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
