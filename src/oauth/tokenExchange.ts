@@ -45,7 +45,9 @@ async function subjectUser(deps: TokenExchangeDeps, token: string): Promise<stri
       const retryAfter = typeof err.details?.retry_after_seconds === 'number' ? err.details.retry_after_seconds : 5;
       throw new OAuthError('temporarily_unavailable', 'Matrix tokens cannot be checked right now; retry', 503, {}, retryAfter);
     }
-    throw new OAuthError('invalid_grant', err.code === 'INVALID_TOKEN' ? 'subject_token is not an active Matrix access token' : err.message);
+    // PROTO 12.3 answers an invalid Matrix token with 401 (RFC 6749 would say 400): its wording and status.
+    if (err.code === 'INVALID_TOKEN') throw new OAuthError('invalid_grant', 'Matrix token is invalid or expired', 401);
+    throw new OAuthError('invalid_grant', err.message);
   }
 }
 

@@ -60,8 +60,8 @@ test("a MAS token is introspected and exchanged for a TEP of the user it names",
 
 test('a token MAS does not know, or one that expired, is refused', async () => {
   const bogus = await exchange('mas_not_a_token');
-  expect(bogus.status).toBe(400);
-  expect(bogus.body.error).toBe('invalid_grant');
+  expect(bogus.status).toBe(401);
+  expect(bogus.body).toEqual({ error: 'invalid_grant', error_description: 'Matrix token is invalid or expired' });
   const token = await mas.mint({ ...user(), expiresIn: 1 });
   expect((await api.call('GET', '/api/v1/oauth/consent', { token })).status).toBe(200);
   // Cached while valid, never past its expiry.

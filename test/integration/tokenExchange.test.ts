@@ -105,7 +105,7 @@ test('answers every refusal in the RFC 6749 5.2 shape', async () => {
   const cases: [Record<string, string>, number, string][] = [
     [{ client_id: 'ma_nobody' }, 401, 'invalid_client'],
     [{ scope: 'user:read room:create' }, 400, 'invalid_scope'],
-    [{ subject_token: 'syt_not_a_session' }, 400, 'invalid_grant'],
+    [{ subject_token: 'syt_not_a_session' }, 401, 'invalid_grant'], // PROTO 12.3
     [{ subject_token_type: 'urn:ietf:params:oauth:token-type:jwt' }, 400, 'invalid_request'],
     [{ requested_token_type: 'urn:ietf:params:oauth:token-type:access_token' }, 400, 'invalid_request'],
     [{ miniapp_context: '{not json' }, 400, 'invalid_request'],
