@@ -12,7 +12,7 @@ import { OAuthError } from './errors';
 export interface SessionDeps {
   pool: DatabasePool;
   keys: TepKeys;
-  config: Pick<Config, 'tep' | 'http'>;
+  config: { tep: Pick<Config['tep'], 'ttlSeconds' | 'refreshTtlSeconds'>; http: Pick<Config['http'], 'publicUrl'> };
   /** The TEP's user_context (homeserver profile); none when absent. */
   userContexts?: UserContexts;
 }

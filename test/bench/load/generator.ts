@@ -82,6 +82,24 @@ function getOperation(http: HttpClient, path: string, tokens: string[]) {
   };
 }
 
+function formOperation(http: HttpClient, path: string, form: Record<string, string>) {
+  return async (): Promise<Outcome> => {
+    const answer = await http.request('POST', path, { form });
+    return answer.status === 200 ? { ok: true } : { ok: false, error: failure(`POST ${path}`, answer) };
+  };
+}
+
+/** Each client presents its current refresh token and keeps the new one the answer rotates it to. */
+function refreshOperation(http: HttpClient, clientId: string, tokens: string[]) {
+  const current = [...tokens];
+  return async (i: number): Promise<Outcome> => {
+    const answer = await http.request('POST', '/api/v1/oauth/token', { form: { grant_type: 'refresh_token', client_id: clientId, refresh_token: current[i]! } });
+    if (answer.status !== 200) return { ok: false, error: failure('refresh', answer) };
+    current[i] = (JSON.parse(answer.body) as { refresh_token: string }).refresh_token;
+    return { ok: true };
+  };
+}
+
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
@@ -91,10 +109,17 @@ async function readStdin(): Promise<string> {
 async function main(): Promise<void> {
   const plan = JSON.parse(await readStdin()) as GeneratorPlan;
   const { workload } = plan;
-  const clients = workload.kind === 'p2p' ? workload.clients.length : workload.connections;
+  const clients = workload.kind === 'p2p' ? workload.clients.length : workload.kind === 'refresh' ? workload.refreshTokens.length : workload.connections;
   const http = httpClient(plan.baseUrl, clients);
   const p2p = workload.kind === 'p2p' ? p2pOperation(plan, http, workload.clients, workload.amount, workload.currency) : undefined;
-  const operation = workload.kind === 'get' ? getOperation(http, workload.path, workload.tokens) : p2p!.operation;
+  const operation =
+    workload.kind === 'get'
+      ? getOperation(http, workload.path, workload.tokens)
+      : workload.kind === 'form'
+        ? formOperation(http, workload.path, workload.form)
+        : workload.kind === 'refresh'
+          ? refreshOperation(http, workload.clientId, workload.refreshTokens)
+          : p2p!.operation;
 
   const recorder = new Recorder();
   let stopping = false;

@@ -6,7 +6,7 @@ export interface HttpAnswer {
 }
 
 export interface HttpClient {
-  request(method: 'GET' | 'POST', path: string, options?: { token?: string; json?: unknown }): Promise<HttpAnswer>;
+  request(method: 'GET' | 'POST', path: string, options?: { token?: string; json?: unknown; form?: Record<string, string> }): Promise<HttpAnswer>;
   /** request() that expects JSON back and throws with the body unless the status is one of `ok`. */
   json(method: 'GET' | 'POST', path: string, ok: number[], options?: { token?: string; json?: unknown }): Promise<any>;
   close(): void;
@@ -25,11 +25,11 @@ export function httpClient(baseUrl: string, connections: number): HttpClient {
 
   const request: HttpClient['request'] = (method, path, options = {}) =>
     new Promise((resolve, reject) => {
-      const payload = options.json === undefined ? undefined : JSON.stringify(options.json);
+      const payload = options.form ? new URLSearchParams(options.form).toString() : options.json === undefined ? undefined : JSON.stringify(options.json);
       const headers: http.OutgoingHttpHeaders = { accept: 'application/json' };
       if (options.token) headers.authorization = `Bearer ${options.token}`;
       if (payload !== undefined) {
-        headers['content-type'] = 'application/json';
+        headers['content-type'] = options.form ? 'application/x-www-form-urlencoded' : 'application/json';
         headers['content-length'] = Buffer.byteLength(payload);
       }
       const req = http.request({ host: url.hostname, port: url.port, method, path, headers, agent }, (res) => {

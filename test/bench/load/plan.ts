@@ -14,7 +14,11 @@ export interface P2PClientPlan {
 export type Workload =
   | { kind: 'p2p'; amount: string; currency: string; clients: P2PClientPlan[] }
   /** GET `path` with `connections` closed-loop callers; caller i uses tokens[i % tokens.length] (none: no auth). */
-  | { kind: 'get'; path: string; connections: number; tokens: string[] };
+  | { kind: 'get'; path: string; connections: number; tokens: string[] }
+  /** POST a form to `path` with `connections` closed-loop callers; 200 counts. */
+  | { kind: 'form'; path: string; connections: number; form: Record<string, string> }
+  /** The refresh grant: client i rotates its own refresh token chain, starting from refreshTokens[i]. */
+  | { kind: 'refresh'; clientId: string; refreshTokens: string[] };
 
 /** What the orchestrator hands a generator process on stdin. */
 export interface GeneratorPlan {

@@ -10,7 +10,7 @@ import { clockTicksPerSecond, launcherTree } from './processes';
 import { confirmTable, cpuPerOp, resultsTable, type ScenarioReport } from './report';
 import { bootSystem, PROJECT_ROOT, type RunningSystem } from './system';
 import { prover, settleTransfer } from './transfer';
-import { decimal, p2pPairs, preparer, type BenchUser, type Preparer } from './users';
+import { decimal, p2pPairs, preparer, seedSessions, type BenchUser, type Preparer } from './users';
 import { checkBalances, checkLedger, type BalanceCheck, type LedgerCheck } from './verify';
 
 /**
@@ -35,6 +35,11 @@ import { checkBalances, checkLedger, type BalanceCheck, type LedgerCheck } from 
  *   p2p-pin       the same with PIN proofs (scrypt on purpose), at BENCH_PIN_CLIENTS
  *   balance       GET /api/v1/wallet/balance, BENCH_CONNECTIONS connections, 4 users' tokens
  *   transactions  GET /api/v1/wallet/transactions of a wallet with 61 entries (one page of 50)
+ *   device-authorization  POST /api/v1/oauth2/device/authorization: codes and a device-<id> workflow
+ *                 started per operation, BENCH_CONNECTIONS connections (approving needs a Matrix
+ *                 session, which the benchmark has none of, so the grants expire unanswered)
+ *   refresh       the refresh grant at POST /api/v1/oauth/token, BENCH_CLIENTS' largest count of
+ *                 clients, each rotating its own token chain (sessions seeded in-process, as a grant makes them)
  *   health        GET /health
  *   ready         GET /ready (skipped when the route answers 404)
  *
@@ -57,7 +62,7 @@ import { checkBalances, checkLedger, type BalanceCheck, type LedgerCheck } from 
  * and the ledger against zero per currency. Exits non-zero when a scenario failed or a check did.
  */
 
-const SCENARIOS = ['p2p-device', 'p2p-pin', 'balance', 'transactions', 'health', 'ready'] as const;
+const SCENARIOS = ['p2p-device', 'p2p-pin', 'balance', 'transactions', 'device-authorization', 'refresh', 'health', 'ready'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 /** Every transfer moves one cent: far below every limit and below the acceptance threshold, so nothing is held. */
@@ -72,6 +77,8 @@ const READER_USERS = 4;
 /** Quiet time between scenarios, so one's leftover work does not land in the next one's window. */
 const SETTLE_MS = 2000;
 const PLOT_FILE = path.join(PROJECT_ROOT, 'docs', 'bench-load-p2p.png');
+/** The mini-app of the OAuth scenarios: ma_demo is a public client of the dev registry. */
+const BENCH_CLIENT_ID = 'ma_demo';
 
 interface BenchConfig {
   seconds: number;
@@ -204,6 +211,20 @@ class Benchmark {
     });
   }
 
+  async form(name: string, urlPath: string, form: Record<string, string>): Promise<void> {
+    const connections = this.config.connections;
+    await this.record(name, connections, () => runGenerator(this.plan(name, { kind: 'form', path: urlPath, connections, form })));
+  }
+
+  /** Sessions as a grant records them (one per client, each for a user with a wallet), then the refresh load. */
+  async refresh(name: string, clients: number): Promise<void> {
+    await this.record(name, clients, async () => {
+      const users = await Promise.all(Array.from({ length: clients }, (_, i) => this.prepare.user(`@bench_${this.runId}_refresh_${i}:localhost`, 0)));
+      const refreshTokens = await seedSessions(this.system, BENCH_CLIENT_ID, users);
+      return runGenerator(this.plan(name, { kind: 'refresh', clientId: BENCH_CLIENT_ID, refreshTokens }));
+    });
+  }
+
   async readers(): Promise<string[]> {
     const users = await Promise.all(Array.from({ length: READER_USERS }, (_, i) => this.prepare.user(`@bench_${this.runId}_reader_${i}:localhost`, 1000)));
     return users.map((u) => u.token);
@@ -230,6 +251,8 @@ class Benchmark {
       if (scenario === 'p2p-pin') await this.p2p(scenario, config.pinClients, 'pin');
       if (scenario === 'balance') await this.get(scenario, '/api/v1/wallet/balance', () => this.readers());
       if (scenario === 'transactions') await this.get(scenario, '/api/v1/wallet/transactions', () => this.historyHolder());
+      if (scenario === 'device-authorization') await this.form(scenario, '/api/v1/oauth2/device/authorization', { client_id: BENCH_CLIENT_ID, scope: 'wallet:balance' });
+      if (scenario === 'refresh') await this.refresh(scenario, Math.max(...config.clients));
       if (scenario === 'health') await this.get(scenario, '/health', async () => []);
       if (scenario === 'ready') await this.get(scenario, '/ready', async () => []);
     }

@@ -1,7 +1,10 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { loadTepKeys } from '../../../src/auth/keys';
 import { issueTep } from '../../../src/auth/tep';
+import { createDatabasePool } from '../../../src/db/pool';
+import { startSession } from '../../../src/oauth/sessions';
 import { pinDigest } from '../../../src/wallet/mfa';
+import type { RunningSystem } from './system';
 import type { HttpClient } from './httpClient';
 import type { P2PClientPlan, ProofMaterial } from './plan';
 
@@ -120,4 +123,16 @@ export async function p2pPairs(
     const proof = await prepare.enrol(sender, options.method);
     return { sender, recipient, plan: { senderToken: sender.token, recipientUserId: recipient.userId, proof } };
   });
+}
+
+/** One OAuth session per user for `clientId`, recorded as a grant records it; answers the first refresh token of each. */
+export async function seedSessions(system: RunningSystem, clientId: string, users: readonly BenchUser[]): Promise<string[]> {
+  const pool = await createDatabasePool(system.databaseUrl, { maximumPoolSize: 4 });
+  try {
+    const keys = await loadTepKeys(system.tepKeysFile);
+    const deps = { pool, keys, config: { tep: { ttlSeconds: TOKEN_TTL_SECONDS, refreshTtlSeconds: TOKEN_TTL_SECONDS }, http: { publicUrl: system.issuer } } };
+    return await mapLimit(users, PREPARE_CONCURRENCY, async (u) => (await startSession(deps, { userId: u.userId, clientId, scopes: ['wallet:balance'], walletId: u.walletId })).refresh_token);
+  } finally {
+    await pool.end();
+  }
 }
