@@ -43,21 +43,25 @@ export function liveDeviceGrantByUserCode(db: DatabaseConnection, userCode: stri
 }
 
 /**
- * Counts a wrong user code from an address; answers the failures of the last `windowMinutes`
- * minutes, this one included. Rows older than a day are dropped on the way.
+ * Reserves one user-code lookup for an address, before the lookup (count before you check):
+ * answers the lookups of the last `windowMinutes` minutes, this one included. One statement, so
+ * racing lookups cannot all pass the limit. Rows older than a day are dropped on the way.
  */
-export async function countUserCodeFailure(db: DatabaseConnection, address: string, windowMinutes: number): Promise<number> {
+export async function reserveUserCodeLookup(db: DatabaseConnection, address: string, windowMinutes: number): Promise<number> {
   return db.transaction(async (tx) => {
     await tx.query(sql.unsafe`
-      INSERT INTO user_code_failures (address, minute, failures) VALUES (${address}, date_trunc('minute', now()), 1)
-      ON CONFLICT (address, minute) DO UPDATE SET failures = user_code_failures.failures + 1`);
-    await tx.query(sql.unsafe`DELETE FROM user_code_failures WHERE minute < now() - interval '1 day'`);
-    return recentUserCodeFailures(tx, address, windowMinutes);
+      INSERT INTO user_code_lookups (address, minute, lookups) VALUES (${address}, date_trunc('minute', now()), 1)
+      ON CONFLICT (address, minute) DO UPDATE SET lookups = user_code_lookups.lookups + 1`);
+    await tx.query(sql.unsafe`DELETE FROM user_code_lookups WHERE minute < now() - interval '1 day'`);
+    return tx.oneFirst(sql.type(z.object({ n: z.number() }))`
+      SELECT coalesce(sum(lookups), 0)::int AS n FROM user_code_lookups
+      WHERE address = ${address} AND minute > now() - ${windowMinutes} * interval '1 minute'`);
   });
 }
 
-export function recentUserCodeFailures(db: DatabaseConnection, address: string, windowMinutes: number): Promise<number> {
-  return db.oneFirst(sql.type(z.object({ n: z.number() }))`
-    SELECT coalesce(sum(failures), 0)::int AS n FROM user_code_failures
-    WHERE address = ${address} AND minute > now() - ${windowMinutes} * interval '1 minute'`);
+/** Gives back a reserved lookup that found a live code: only wrong codes count against the address. */
+export async function releaseUserCodeLookup(db: DatabaseConnection, address: string): Promise<void> {
+  await db.query(sql.unsafe`
+    UPDATE user_code_lookups SET lookups = lookups - 1
+    WHERE address = ${address} AND minute = (SELECT max(minute) FROM user_code_lookups WHERE address = ${address} AND lookups > 0)`);
 }

@@ -4,7 +4,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Config } from '../config';
 import type { TepKeys } from '../auth/keys';
 import { newSecret, sha256Hex } from '../crypto/secrets';
-import { countUserCodeFailure, deviceGrantByDeviceCode, insertDeviceGrant, liveDeviceGrantByUserCode, recentUserCodeFailures, type DeviceGrantRow } from '../db/deviceGrants';
+import { deviceGrantByDeviceCode, insertDeviceGrant, liveDeviceGrantByUserCode, releaseUserCodeLookup, reserveUserCodeLookup, type DeviceGrantRow } from '../db/deviceGrants';
 import { miniappById, type Miniapp, type OAuthClient } from '../db/miniapps';
 import type { DatabasePool } from '../db/pool';
 import {
@@ -161,20 +161,19 @@ export interface PendingDeviceGrant {
 }
 
 /**
- * The live grant a user's typed code names, for the page and the messenger. Wrong codes are counted
- * per client address; past the limit every lookup from it is refused for a while (429).
+ * The live grant a user's typed code names, for the page and the messenger. Every lookup is counted
+ * per client address before it is made, and given back when the code was right, so only wrong
+ * codes add up; past the limit every lookup from the address is refused for a while (429).
  */
 export async function grantForUserCode(deps: Pick<DeviceGrantDeps, 'pool'>, typed: string, address: string): Promise<PendingDeviceGrant> {
-  if ((await recentUserCodeFailures(deps.pool, address, USER_CODE_FAILURE_WINDOW_MINUTES)) >= USER_CODE_FAILURE_LIMIT) {
+  if ((await reserveUserCodeLookup(deps.pool, address, USER_CODE_FAILURE_WINDOW_MINUTES)) > USER_CODE_FAILURE_LIMIT) {
     throw new DomainError('RATE_LIMIT_EXCEEDED', 'Too many wrong codes; try again later', { field: 'user_code', retry_after_seconds: USER_CODE_FAILURE_WINDOW_MINUTES * 60 });
   }
   const code = normalizeUserCode(typed);
   const grant = code === undefined ? null : await liveDeviceGrantByUserCode(deps.pool, code);
   const app = grant && (await miniappById(deps.pool, grant.client_id));
-  if (!grant || !app || app.status !== 'active') {
-    await countUserCodeFailure(deps.pool, address, USER_CODE_FAILURE_WINDOW_MINUTES);
-    throw invalidField('user_code', 'is not a valid code, or it has expired');
-  }
+  if (!grant || !app || app.status !== 'active') throw invalidField('user_code', 'is not a valid code, or it has expired');
+  await releaseUserCodeLookup(deps.pool, address);
   return { grant, app, userCode: formatUserCode(grant.user_code) };
 }
 
@@ -182,7 +181,9 @@ export async function grantForUserCode(deps: Pick<DeviceGrantDeps, 'pool'>, type
 export async function decideDeviceGrant(deps: DeviceGrantDeps, grantId: string, userId: string, decision: 'approve' | 'deny') {
   const handle = deps.temporal.client.workflow.getHandle<typeof deviceGrant>(deviceWorkflowId(grantId));
   try {
-    const { status } = await withDeadline(deps, () => handle.executeUpdate(decideDevice, { args: [{ userId, decision }] }));
+    // Named after the user and the decision: the same answer sent again (a retry, a double click)
+    // is the same Update, and Temporal answers it with the first one's outcome.
+    const { status } = await withDeadline(deps, () => handle.executeUpdate(decideDevice, { args: [{ userId, decision }], updateId: `decide-${userId}-${decision}` }));
     deps.log.info({ grant_id: grantId, user_id: userId, status }, 'device grant decided');
     return status;
   } catch (err) {

@@ -76,6 +76,8 @@ describe('device authorization grant', () => {
     const approved = await decide(alice.token, codes.user_code.toLowerCase().replace('-', ''), 'approve');
     expect(approved.status).toBe(200);
     expect(approved.body).toEqual({ status: 'approved', client_id: 'ma_shop_001', client_name: 'Demo Shop', scopes: ['user:read', 'wallet:balance'] });
+    // The same answer again (a retry) gets the first one's outcome; another answer is refused.
+    expect((await decide(alice.token, codes.user_code, 'approve')).body.status).toBe('approved');
     const again = await decide(alice.token, codes.user_code, 'deny');
     expect(again.status).toBe(409);
     expect(again.body.error.code).toBe('INVALID_STATE');

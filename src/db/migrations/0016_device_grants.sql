@@ -11,10 +11,11 @@ CREATE TABLE device_grants (
   expires_at       timestamptz NOT NULL
 );
 
--- Wrong user codes per client address and minute (RFC 8628 5.1: the code space is small).
-CREATE TABLE user_code_failures (
+-- User-code lookups per client address and minute, counted before each lookup and given back when
+-- the code was right, so what remains are wrong codes (RFC 8628 5.1: the code space is small).
+CREATE TABLE user_code_lookups (
   address    text        NOT NULL,
   minute     timestamptz NOT NULL,
-  failures   integer     NOT NULL,
+  lookups    integer     NOT NULL,
   PRIMARY KEY (address, minute)
 );
