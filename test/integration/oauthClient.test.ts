@@ -19,6 +19,13 @@ let hs: StubHomeserver;
 let worker: TestWorker;
 let issuer: string;
 const REDIRECT = 'http://127.0.0.1:9/callback';
+/** Every credential the tests saw: none may appear in a log line (checked last). */
+const secrets: string[] = [];
+const keep = <T extends { access_token?: string; refresh_token?: string }>(tokens: T): T => {
+  if (tokens.access_token) secrets.push(tokens.access_token);
+  if (tokens.refresh_token) secrets.push(tokens.refresh_token);
+  return tokens;
+};
 beforeAll(async () => {
   db = await freshDatabase();
   hs = await startStubHomeserver();
@@ -92,7 +99,8 @@ describe('with openid-client', () => {
     const callback = await userApproves(url, { name: alice.slice(1, alice.indexOf(':')), password: 'correct horse' });
     expect(callback.searchParams.get('state')).toBe(state);
 
-    const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state });
+    const tokens = keep(await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state }));
+    secrets.push(callback.searchParams.get('code')!, verifier, 'correct horse');
     expect(tokens).toMatchObject({ token_type: 'bearer', scope: 'user:read wallet:balance', user_id: alice, wallet_id: expect.stringMatching(/^tw_/) });
     expect(tokens.access_token).toMatch(/^tep\./);
     expect((await api.call('GET', '/api/v1/wallet/balance', { token: tokens.access_token })).status).toBe(200);
@@ -114,9 +122,10 @@ describe('with openid-client', () => {
     const verifier = oidc.randomPKCECodeVerifier();
     const url = oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'user:read wallet:balance', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
     const callback = await userApproves(url, { name: bob, password: 'hunter22' });
-    const first = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier });
+    const first = keep(await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier }));
+    secrets.push(app.client_secret!, 'hunter22');
 
-    const second = await oidc.refreshTokenGrant(config, first.refresh_token!);
+    const second = keep(await oidc.refreshTokenGrant(config, first.refresh_token!));
     expect(second.refresh_token).not.toBe(first.refresh_token);
     expect(second.access_token).not.toBe(first.access_token);
     const third = await oidc.refreshTokenGrant(config, second.refresh_token!);
@@ -136,6 +145,7 @@ describe('with openid-client', () => {
     hs.addSession(matrixToken, carol);
 
     const device = await oidc.initiateDeviceAuthorization(config, { scope: 'user:read storage:read' });
+    secrets.push(device.device_code, matrixToken);
     expect(device.verification_uri).toBe(`${issuer}/api/v1/oauth2/device`);
     const polling = oidc.pollDeviceAuthorizationGrant(config, device);
     const approved = await api.call('POST', '/api/v1/oauth2/device/approve', { token: matrixToken, body: { user_code: device.user_code, decision: 'approve' } });
@@ -167,6 +177,7 @@ describe('with openid-client', () => {
       expect(toHomeserver.location).toMatch(new RegExp(`^${hs.url}/_matrix/client/v3/login/sso/redirect\\?redirectUrl=`));
       const fromHomeserver = await fetch(toHomeserver.location!, { redirect: 'manual' });
       const callback = new URL(fromHomeserver.headers.get('location')!);
+      secrets.push(callback.searchParams.get('loginToken')!, device.device_code);
       // A login token without this browser's state cookie (planted by someone else) is refused.
       expect((await new FormBrowser(api.url).get(callback.pathname + callback.search)).status).toBe(400);
       const back = await browser.get(callback.pathname + callback.search);
@@ -196,6 +207,31 @@ describe('with openid-client', () => {
     expect((await api.call('POST', '/api/v1/oauth2/device/approve', { token: matrixToken, body: { user_code: device.user_code, decision: 'deny' } })).status).toBe(200);
     await expect(polling).rejects.toMatchObject({ error: 'access_denied' });
   }, 30_000);
+});
+
+test('suspending a mini-app stops every grant and token of it at once', async () => {
+  const app = await registerApp('public');
+  const config = await discover(app);
+  const henry = hs.addAccount(`henry${Date.now()}`, 'pw-henry');
+  const verifier = oidc.randomPKCECodeVerifier();
+  const url = oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'user:read wallet:balance', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+  const tokens = keep(await oidc.authorizationCodeGrant(config, await userApproves(url, { name: henry, password: 'pw-henry' }), { pkceCodeVerifier: verifier }));
+  const device = await oidc.initiateDeviceAuthorization(config, { scope: 'user:read' });
+  expect((await api.call('GET', '/api/v1/wallet/balance', { token: tokens.access_token })).status).toBe(200);
+
+  const suspended = await api.call('PATCH', `/api/v1/admin/mini-apps/${app.client_id}`, { token: ADMIN_TOKEN, body: { status: 'suspended' } });
+  expect(suspended.status).toBe(200);
+  expect(await balanceStatusWithin(tokens.access_token, 500)).toBe(401);
+  await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_client' });
+  const poll = await api.call('POST', '/api/v1/oauth/token', {
+    raw: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code', client_id: app.client_id, device_code: device.device_code }).toString(),
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
+  expect(poll.body.error).toBe('invalid_client');
+  await expect(oidc.initiateDeviceAuthorization(config, { scope: 'user:read' })).rejects.toMatchObject({ error: 'invalid_client' });
+  const page = await new FormBrowser(api.url).get(url.pathname + url.search);
+  expect(page.status).toBe(400);
+  expect(page.location).toBeNull();
 });
 
 describe('the authorization endpoint refuses', () => {
@@ -280,4 +316,10 @@ describe('the authorization endpoint refuses', () => {
     expect(good.status).toBe(200);
     expect(good.headers.get('cache-control')).toBe('no-store');
   });
+});
+
+test('no password, code, token or secret of these flows appears in a log line', () => {
+  expect(secrets.length).toBeGreaterThan(10);
+  const leaked = secrets.filter((secret) => api.rawLogs.some((line) => line.includes(secret)));
+  expect(leaked).toEqual([]);
 });
