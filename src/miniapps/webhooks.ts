@@ -11,13 +11,20 @@ import type { webhookDelivery } from '../../workflows/webhookDelivery';
 const REQUEST_TIMEOUT_MS = 10_000;
 const START_TIMEOUT_MS = 5_000;
 
+const hmacHex = (secret: string, text: string) => createHmac('sha256', secret).update(text).digest('hex');
+
 /**
- * The signature of a delivery: `sha256=` and the hex HMAC-SHA256, under the app's webhook secret,
- * of `<X-Webhook-Timestamp>.<body>`. PROTO 9.1.2 signs the body alone, which lets anyone who saw one
- * delivery replay it later with a fresh timestamp header; signing both ties the timestamp to the body.
+ * The two signatures of a delivery, under the app's webhook secret. `X-Webhook-Signature` is PROTO
+ * 9.1.2's (`sha256=` and the hex HMAC-SHA256 of the body), which the Appendix D verifier checks as
+ * written; it does not cover the time, so a captured delivery could be replayed later.
+ * `X-TMCP-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">` ties the time to the
+ * body, so a receiver can refuse a delivery older than a few minutes.
  */
-export function webhookSignature(secret: string, timestamp: number, body: string): string {
-  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+export function webhookSignatures(secret: string, timestamp: number, body: string): { 'x-webhook-signature': string; 'x-tmcp-signature': string } {
+  return {
+    'x-webhook-signature': `sha256=${hmacHex(secret, body)}`,
+    'x-tmcp-signature': `t=${timestamp},v1=${hmacHex(secret, `${timestamp}.${body}`)}`,
+  };
 }
 
 /** One attempt to deliver an event: a signed POST of PROTO 9.1.2's body, no redirects followed. */
@@ -34,7 +41,7 @@ export async function attemptWebhook(delivery: WebhookDelivery, sealer: Sealer, 
       headers: {
         'content-type': 'application/json',
         'user-agent': 'TMCP-Webhooks/1',
-        'x-webhook-signature': webhookSignature(secret, timestamp, body),
+        ...webhookSignatures(secret, timestamp, body),
         'x-webhook-event-id': delivery.event_id,
         'x-webhook-timestamp': String(timestamp),
       },

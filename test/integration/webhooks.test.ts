@@ -1,4 +1,6 @@
 import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { ADMIN_TOKEN, startTestApi, type TestApi } from '../helpers/api';
@@ -30,6 +32,15 @@ afterAll(async () => {
   await db?.close();
 });
 
+type Verifier = (rawBody: string, header: string, secret: string, nowSeconds?: number) => boolean;
+
+/** The webhook verifier the README shows receivers, taken from the README itself. */
+function readmeVerifier(): Verifier {
+  const readme = readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+  const code = /```js\n([\s\S]*?function verifyTmcpWebhook[\s\S]*?)```/.exec(readme)![1]!;
+  return new Function('require', `${code}\nreturn verifyTmcpWebhook;`)(require) as Verifier;
+}
+
 const EventRow = z.object({ event: z.string(), status: z.string(), attempts: z.number(), last_status: z.number().nullable() });
 const eventRow = (eventId: string) => db.pool.one(sql.type(EventRow)`SELECT event, status, attempts, last_status FROM webhook_events WHERE event_id = ${eventId}`);
 
@@ -49,7 +60,7 @@ async function appWithUser(name: string) {
 }
 
 
-test('a revocation is announced to the backend, signed over timestamp and body, once', async () => {
+test('a revocation is announced to the backend, signed as PROTO says and over time and body, once', async () => {
   const { app, user } = await appWithUser('hooked');
   const before = receiver.received.length;
   const revoked = await api.call('POST', '/api/v1/auth/revoke', { token: user.token, body: { client_id: app.client_id } });
@@ -66,8 +77,18 @@ test('a revocation is announced to the backend, signed over timestamp and body, 
   expect(hook.headers['x-webhook-event-id']).toBe(body.event_id);
   const timestamp = Number(hook.headers['x-webhook-timestamp']);
   expect(Math.abs(timestamp - Date.now() / 1000)).toBeLessThan(30);
-  const expected = `sha256=${createHmac('sha256', app.webhook_secret).update(`${timestamp}.${hook.body}`).digest('hex')}`;
-  expect(hook.headers['x-webhook-signature']).toBe(expected);
+  // PROTO Appendix D's check, as written: the HMAC of the body.
+  const hmac = (text: string) => createHmac('sha256', app.webhook_secret).update(text).digest('hex');
+  expect(hook.headers['x-webhook-signature']).toBe(`sha256=${hmac(hook.body)}`);
+  // Ours, which also covers the time.
+  expect(hook.headers['x-tmcp-signature']).toBe(`t=${timestamp},v1=${hmac(`${timestamp}.${hook.body}`)}`);
+  // The README's verifier, as printed there: accepts the delivery, refuses it replayed 10 minutes later or altered.
+  const verify = readmeVerifier();
+  const header = String(hook.headers['x-tmcp-signature']);
+  expect(verify(hook.body, header, app.webhook_secret)).toBe(true);
+  expect(verify(hook.body, header, app.webhook_secret, timestamp + 600)).toBe(false);
+  expect(verify(hook.body.replace('scope.revoked', 'scope.granted'), header, app.webhook_secret)).toBe(false);
+  expect(verify(hook.body, header, 'another secret')).toBe(false);
   expect(await eventually(() => eventRow(body.event_id), (r) => r.status === 'delivered')).toMatchObject({ event: 'scope.revoked', status: 'delivered', attempts: 1, last_status: 200 });
 
   // Nothing left to revoke: nobody is told again.
