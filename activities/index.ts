@@ -8,6 +8,7 @@ import type { MatrixSettings } from '../src/matrix/client';
 import { deviceActivities } from './device';
 import { matrixActivities } from './matrix';
 import { p2pActivities } from './p2p';
+import { paymentActivities } from './payments';
 import { webhookActivities } from './webhooks';
 
 export interface ActivityDeps {
@@ -20,6 +21,8 @@ export interface ActivityDeps {
   lockout: LockoutPolicy;
   /** Wallet defaults, for wallets created when a user approves a device grant. */
   wallet: Config['wallet'];
+  /** The MFA policy of payments. */
+  payments: Config['payments'];
   now?: () => Date;
 }
 
@@ -32,6 +35,14 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...p2pActivities({ pool: deps.pool, now, lockout: deps.lockout, proofSealer: proofSealer(deps.dataKey), totpSealer: totpSealer(deps.dataKey) }),
     ...deviceActivities({ pool: deps.pool, config: { wallet: deps.wallet } }),
+    ...paymentActivities({
+      pool: deps.pool,
+      now,
+      lockout: deps.lockout,
+      proofSealer: proofSealer(deps.dataKey),
+      totpSealer: totpSealer(deps.dataKey),
+      config: deps.payments,
+    }),
     ...webhookActivities({ pool: deps.pool, webhookSealer: webhookSealer(deps.dataKey), now }),
     ...matrixActivities({ pool: deps.pool, log: deps.log, matrix: deps.matrix }),
   };

@@ -1,6 +1,6 @@
 import type { Sealer } from '../src/crypto/sealing';
 import type { DatabasePool } from '../src/db/pool';
-import { recordWebhookAttempt, webhookDelivery } from '../src/db/webhooks';
+import { markWebhookStarted, recordWebhookAttempt, webhookDelivery } from '../src/db/webhooks';
 import type { AttemptOutcome } from '../src/domain/webhooks';
 import { attemptWebhook } from '../src/miniapps/webhooks';
 
@@ -17,6 +17,8 @@ export function webhookActivities(deps: WebhookActivityDeps) {
      * ends the delivery instead. An event already finished (a retried activity) is not sent again.
      */
     async deliverWebhook(req: { eventId: string; attempt: number; last: boolean }): Promise<AttemptOutcome> {
+      // Started by a workflow (a payment's child) rather than the starter: the sweeper need not start it.
+      if (req.attempt === 1) await markWebhookStarted(deps.pool, req.eventId);
       const delivery = await webhookDelivery(deps.pool, req.eventId);
       if (!delivery) return { outcome: 'failed', error: 'no such event' };
       if (delivery.status === 'delivered') return { outcome: 'delivered', httpStatus: 200 };

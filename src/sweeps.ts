@@ -3,6 +3,7 @@ import type { DatabasePool } from './db/pool';
 import type { Logger } from './logger';
 import { sweepQueuedInvites } from './matrix/invites';
 import { sweepUnstartedWebhooks } from './miniapps/webhooks';
+import { sweepUnstartedPayments } from './payments/payments';
 import type { Temporal } from './temporal/client';
 import { sweepUnstartedTransfers } from './wallet/p2p';
 
@@ -10,7 +11,7 @@ export interface SweepDeps {
   pool: DatabasePool;
   temporal: Temporal;
   log: Logger;
-  config: Pick<Config, 'p2p' | 'sagaAnswerTimeoutMs'>;
+  config: Pick<Config, 'p2p' | 'payments' | 'sagaAnswerTimeoutMs'>;
 }
 
 export interface SweepTimes {
@@ -25,7 +26,8 @@ export const SWEEP_TIMES: SweepTimes = { intervalMs: 15_000, inviteGraceMs: 10_0
 
 /**
  * Starts what should have started (the outbox rule): invite sagas queued by homeserver
- * transactions, webhook deliveries queued with the change they announce, and the P2P sagas of transfers nobody confirmed or cancelled within their window
+ * transactions, webhook deliveries queued with the change they announce, payments whose window
+ * ended with no workflow to end them, and the P2P sagas of transfers nobody confirmed or cancelled within their window
  * (a saga starts with its first call), which cancel them. Every start is idempotent by workflow id,
  * so several API replicas may sweep at once. One round at a time.
  */
@@ -33,6 +35,7 @@ export function startSagaSweeps(deps: SweepDeps, times: SweepTimes = SWEEP_TIMES
   const jobs = [
     { name: 'invites', run: () => sweepQueuedInvites(deps, times.inviteGraceMs) },
     { name: 'p2p', run: () => sweepUnstartedTransfers(deps, times.transferGraceMs) },
+    { name: 'payments', run: () => sweepUnstartedPayments(deps, times.transferGraceMs) },
     { name: 'webhooks', run: () => sweepUnstartedWebhooks(deps, times.inviteGraceMs) },
   ];
   let running: Promise<void> | undefined;

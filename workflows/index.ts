@@ -3,3 +3,4 @@ export { acceptInvite } from './acceptInvite';
 export { p2pSaga, p2pTransfer } from './p2pTransfer';
 export { deviceGrant } from './deviceGrant';
 export { webhookDelivery } from './webhookDelivery';
+export { paymentSaga } from './payment';

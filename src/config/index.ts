@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { isCurrency, parseAmount, type Currency } from '../domain/money';
-import { parseAcceptanceThresholds, parseDurations } from './parsers';
+import { parseAmountsByCurrency, parseDurations } from './parsers';
 import { DomainError } from '../domain/errors';
 import { parseDataKey } from '../crypto/sealing';
 import type { LockoutPolicy } from '../domain/lockout';
@@ -18,6 +18,8 @@ const PUBLISHED_TOKENS = new Set([
   '54280d605e23adf6bd5d66ee07a09196dbab0bd87d35f8ecc1fd70669f709502',
   '874542cda496ffd03f8fd283ad37d8837572aad0734e92225c5f7fffd8c91bd1',
 ]);
+/** About 50 US dollars in each currency the ledger accepts, in minor units: a payment from this much asks for a second factor. */
+const DEFAULT_PAYMENT_MFA_THRESHOLDS = 'USD:5000,EUR:5000,GBP:4000,NGN:7500000,KES:650000,GHS:75000,ZAR:90000,JPY:7500';
 /** About 1,000 US dollars in each currency the ledger accepts, in minor units. */
 const DEFAULT_ACCEPTANCE_THRESHOLDS = 'USD:100000,EUR:100000,GBP:100000,NGN:150000000,KES:13000000,GHS:1500000,ZAR:1800000,JPY:150000';
 const decimalAmount = z.string().regex(/^\d+(\.\d+)?$/, 'a decimal amount such as 1000.00');
@@ -72,6 +74,14 @@ export const envSchema = z.object({
     .describe('per currency, in minor units, the amount above which the recipient must accept a P2P transfer: CUR:minor,... (e.g. USD:100000,JPY:150000)'),
   P2P_MAX_AUTH_ATTEMPTS: positiveInt.default(3).describe('failed proofs after which a transfer ends as auth_failed'),
   P2P_MAX_PENDING_PER_SENDER: positiveInt.default(10).describe('transfers one sender may have waiting for authorization at once'),
+  PAYMENT_AUTHORIZATION_WINDOW_SECONDS: positiveInt.default(300).describe('seconds a mini-app payment waits for the payer to authorize it before it expires'),
+  PAYMENT_MFA_THRESHOLD: z
+    .string()
+    .default(DEFAULT_PAYMENT_MFA_THRESHOLDS)
+    .describe('per currency, in minor units, the amount from which a payment asks for a second factor: CUR:minor,... (e.g. USD:5000)'),
+  PAYMENT_MFA_NEW_DEVICE_DAYS: z.coerce.number().int().min(0).max(365).default(7).describe('a payment authorized from a device registered fewer days ago than this asks for a second factor (0: never)'),
+  PAYMENT_MFA_CHALLENGE_SECONDS: positiveInt.max(3600).default(120).describe('seconds an MFA challenge of a payment can be answered'),
+  PAYMENT_MFA_MAX_ATTEMPTS: positiveInt.max(10).default(3).describe('wrong answers to an MFA challenge after which the payment fails'),
   MATRIX_EVENT_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(3000).describe('milliseconds confirm waits for the Matrix event before answering without event_id'),
   SAGA_ANSWER_TIMEOUT_MS: z.coerce
     .number()
@@ -140,6 +150,14 @@ export interface Config {
     maxAuthAttempts: number;
     maxPendingPerSender: number;
     eventWaitMs: number;
+  };
+  payments: {
+    authorizationWindowMs: number;
+    /** Minor units per currency from which a payment asks for a second factor. No entry: never by amount. */
+    mfaThresholds: Partial<Record<Currency, bigint>>;
+    mfaNewDeviceDays: number;
+    mfaChallengeMs: number;
+    mfaMaxAttempts: number;
   };
   /** How long the API waits for a saga's answer before 503. */
   sagaAnswerTimeoutMs: number;
@@ -229,7 +247,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       return fallback;
     }
   };
-  const acceptanceThresholds = orProblem('P2P_ACCEPTANCE_THRESHOLD', () => parseAcceptanceThresholds(e.P2P_ACCEPTANCE_THRESHOLD), {});
+  const acceptanceThresholds = orProblem('P2P_ACCEPTANCE_THRESHOLD', () => parseAmountsByCurrency(e.P2P_ACCEPTANCE_THRESHOLD), {});
   const lockSchedule = orProblem('MFA_LOCKOUT_SCHEDULE', () => parseDurations(e.MFA_LOCKOUT_SCHEDULE), []);
   if (e.SAGA_ANSWER_TIMEOUT_MS <= e.MATRIX_EVENT_WAIT_MS) {
     problems.push('SAGA_ANSWER_TIMEOUT_MS: must be longer than MATRIX_EVENT_WAIT_MS (confirm waits that long for the room event)');
@@ -264,6 +282,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxAuthAttempts: e.P2P_MAX_AUTH_ATTEMPTS,
       maxPendingPerSender: e.P2P_MAX_PENDING_PER_SENDER,
       eventWaitMs: e.MATRIX_EVENT_WAIT_MS,
+    },
+    payments: {
+      authorizationWindowMs: e.PAYMENT_AUTHORIZATION_WINDOW_SECONDS * 1000,
+      mfaThresholds: orProblem('PAYMENT_MFA_THRESHOLD', () => parseAmountsByCurrency(e.PAYMENT_MFA_THRESHOLD), {}),
+      mfaNewDeviceDays: e.PAYMENT_MFA_NEW_DEVICE_DAYS,
+      mfaChallengeMs: e.PAYMENT_MFA_CHALLENGE_SECONDS * 1000,
+      mfaMaxAttempts: e.PAYMENT_MFA_MAX_ATTEMPTS,
     },
     sagaAnswerTimeoutMs: e.SAGA_ANSWER_TIMEOUT_MS,
     lockout: { threshold: e.MFA_LOCKOUT_THRESHOLD, scheduleMs: lockSchedule },

@@ -4,7 +4,7 @@ import { isCurrency, MAX_MINOR_AMOUNT, type Currency } from '../domain/money';
  * `USD:100000,JPY:150000`: an amount in minor units per currency (minor units, so one setting
  * means the same in every currency's precision). Throws naming the bad entry.
  */
-export function parseAcceptanceThresholds(text: string): Partial<Record<Currency, bigint>> {
+export function parseAmountsByCurrency(text: string): Partial<Record<Currency, bigint>> {
   const thresholds: Partial<Record<Currency, bigint>> = {};
   for (const entry of text.split(',').map((e) => e.trim()).filter(Boolean)) {
     const match = /^([A-Z]{3}):(\d{1,16})$/.exec(entry);

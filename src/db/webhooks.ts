@@ -3,14 +3,18 @@ import { z } from 'zod';
 import type { DatabaseConnection } from './pool';
 
 /**
- * Queues an event for the client's webhook, in the caller's transaction; nothing when the client
- * has no webhook URL. Answers the event id, if queued.
+ * Queues an event for the client's backend, in the caller's transaction: to `url` when given (a
+ * payment's callback_url), else to the app's webhook URL; nothing when there is neither, or when
+ * the app has no webhook secret to sign with. Answers the event id, if queued.
  */
-export async function queueWebhookEvent(db: DatabaseConnection, event: { eventId: string; clientId: string; event: string; data: Record<string, unknown> }): Promise<string | null> {
+export async function queueWebhookEvent(
+  db: DatabaseConnection,
+  event: { eventId: string; clientId: string; event: string; data: Record<string, unknown>; url?: string | null },
+): Promise<string | null> {
   return db.maybeOneFirst(sql.type(z.object({ event_id: z.string() }))`
-    INSERT INTO webhook_events (event_id, client_id, event, data)
-    SELECT ${event.eventId}, client_id, ${event.event}, ${sql.jsonb(event.data as never)}
-    FROM miniapps WHERE client_id = ${event.clientId} AND webhook_url IS NOT NULL
+    INSERT INTO webhook_events (event_id, client_id, event, data, url)
+    SELECT ${event.eventId}, client_id, ${event.event}, ${sql.jsonb(event.data as never)}, ${event.url ?? null}
+    FROM miniapps WHERE client_id = ${event.clientId} AND coalesce(${event.url ?? null}, webhook_url) IS NOT NULL AND sealed_webhook_secret IS NOT NULL
     RETURNING event_id`);
 }
 
@@ -40,7 +44,7 @@ export type WebhookDelivery = z.infer<typeof DeliveryRow>;
 /** An event with where and how to deliver it (the app's current webhook URL and sealed secret). */
 export function webhookDelivery(db: DatabaseConnection, eventId: string): Promise<WebhookDelivery | null> {
   return db.maybeOne(sql.type(DeliveryRow)`
-    SELECT e.event_id, e.client_id, e.event, e.data, e.created_at, e.status, m.webhook_url, m.sealed_webhook_secret
+    SELECT e.event_id, e.client_id, e.event, e.data, e.created_at, e.status, coalesce(e.url, m.webhook_url) AS webhook_url, m.sealed_webhook_secret
     FROM webhook_events e JOIN miniapps m ON m.client_id = e.client_id WHERE e.event_id = ${eventId}`);
 }
 

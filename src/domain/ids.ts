@@ -16,6 +16,8 @@ export const ID_PREFIX = {
   miniapp: 'ma',
   deviceGrant: 'dgr',
   webhookEvent: 'evt',
+  payment: 'pay',
+  mfaChallenge: 'mfa',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;

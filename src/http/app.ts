@@ -13,6 +13,7 @@ import { userContexts } from '../matrix/profiles';
 import { createRooms } from '../matrix/rooms';
 import { webhookSealer } from '../miniapps/admin';
 import type { Temporal } from '../temporal/client';
+import { paymentSecrets } from '../payments/payments';
 import { p2pSecrets } from '../wallet/p2p';
 import { browserKeys } from './pages/browser';
 import { totpSealer } from '../wallet/paymentProofs';
@@ -25,6 +26,7 @@ import { miniappRoutes } from './routes/miniapps';
 import { authRevokeRoutes, discoveryRoutes, oauth2Routes, oauthRoutes } from './routes/oauth';
 import { oauthPageRoutes } from './routes/oauthPages';
 import { p2pRoutes } from './routes/p2p';
+import { paymentRoutes } from './routes/payments';
 import { paymentMethodRoutes } from './routes/paymentMethods';
 import { systemRoutes } from './routes/system';
 import { walletRoutes } from './routes/wallet';
@@ -60,6 +62,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     walletRoutes({ ...deps, rooms }, auth, tepOrMatrixAuth(auth, matrixTokens)),
     paymentMethodRoutes({ ...deps, ...proofs }, messenger),
     p2pRoutes({ ...deps, rooms, ...p2pSecrets(dataKey) }, auth),
+    paymentRoutes({ ...deps, rooms, ...paymentSecrets(dataKey) }, auth),
     adminRoutes(deps, deps.config.adminToken),
     miniappRoutes({ ...deps, webhookSealer: webhookSealer(dataKey) }, deps.config.adminToken),
     oauthRoutes({ ...oauth, matrixTokens }, messenger),

@@ -71,3 +71,19 @@ export const AuthProof = z.discriminatedUnion('method', [
     proof: z.object({ otp_code: z.string().regex(/^\d{6}$/, 'must be 6 digits'), timestamp: Timestamp.optional() }).strict(),
   }).strict(),
 ]);
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** https, or http on a loopback host (RFC 8252 7.3, for development); no fragment (RFC 6749 3.1.2). */
+export function clientUrl(what: string) {
+  return z
+    .string()
+    .max(2048)
+    .refine((value) => {
+      if (!URL.canParse(value)) return false;
+      const url = new URL(value);
+      return url.hash === '' && (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)));
+    }, `must be an absolute https URL without a fragment (http only on localhost) for ${what}`);
+}
+
+export const Base64Signature = z.string().min(1).max(1024).regex(/^[A-Za-z0-9+/=_-]+$/, 'must be base64');

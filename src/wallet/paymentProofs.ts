@@ -19,6 +19,8 @@ export interface ProofCheck {
   signedMessage(timestamp: string): string;
   /** Names this confirmation attempt: a retried check of the same attempt may reuse its proof. */
   attemptKey: string;
+  /** How far a biometric proof's timestamp may be from server time (default BIOMETRIC_SKEW_MS). */
+  maxSkewMs?: number;
 }
 
 export interface ProofDeps {
@@ -118,8 +120,9 @@ async function biometricCheck(deps: ProofDeps, check: ProofCheck, proof: Extract
   }
   return async () => {
     const signedAt = Date.parse(proof.timestamp);
-    if (Number.isNaN(signedAt) || Math.abs(now.getTime() - signedAt) > BIOMETRIC_SKEW_MS) {
-      throw new ProofRejected('timestamp is not within 5 minutes of server time');
+    const skewMs = check.maxSkewMs ?? BIOMETRIC_SKEW_MS;
+    if (Number.isNaN(signedAt) || Math.abs(now.getTime() - signedAt) > skewMs) {
+      throw new ProofRejected(`timestamp is not within ${skewMs >= 60_000 ? `${skewMs / 60_000} minutes` : `${skewMs / 1000} seconds`} of server time`);
     }
     const message = check.signedMessage(proof.timestamp);
     const signature = Buffer.from(proof.signature, 'base64');

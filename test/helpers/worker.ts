@@ -41,6 +41,7 @@ export async function startTestWorker(
     now?: ActivityDeps['now'];
     lockout?: ActivityDeps['lockout'];
     log?: ActivityDeps['log'];
+    payments?: ActivityDeps['payments'];
   },
 ): Promise<TestWorker> {
   quietSdk();
@@ -58,6 +59,7 @@ export async function startTestWorker(
       dataKey: Buffer.from(TEST_DATA_KEY, 'hex'),
       lockout: options.lockout ?? loadConfig({ NODE_ENV: 'test' }).lockout,
       wallet: loadConfig({ NODE_ENV: 'test' }).wallet,
+      payments: options.payments ?? loadConfig({ NODE_ENV: 'test' }).payments,
     }),
   });
   const running = worker.run();

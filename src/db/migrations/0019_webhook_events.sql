@@ -6,6 +6,7 @@ CREATE TABLE webhook_events (
   client_id    text        NOT NULL REFERENCES miniapps (client_id),
   event        text        NOT NULL,
   data         jsonb       NOT NULL,
+  url          text,       -- where to deliver when not the app's webhook URL (a payment's callback_url)
   created_at   timestamptz NOT NULL DEFAULT now(),
   started_at   timestamptz,
   status       text        NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed')),

@@ -5,21 +5,8 @@ import { isScope } from '../../domain/scopes';
 import { createMiniapp, getMiniapp, miniappView, patchMiniapp, rotateClientSecret, type RegistryDeps } from '../../miniapps/admin';
 import { adminAuth } from '../middleware/auth';
 import type { AppState } from '../state';
+import { clientUrl } from '../schemas';
 import { parseInput } from '../validate';
-
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
-
-/** https, or http on a loopback host (RFC 8252 7.3, for development); no fragment (RFC 6749 3.1.2). */
-function clientUrl(what: string) {
-  return z
-    .string()
-    .max(2048)
-    .refine((value) => {
-      if (!URL.canParse(value)) return false;
-      const url = new URL(value);
-      return url.hash === '' && (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)));
-    }, `must be an absolute https URL without a fragment (http only on localhost) for ${what}`);
-}
 
 const Scope = z.string().refine(isScope, (value) => ({ message: `unknown scope '${value}'` }));
 const Scopes = z.array(Scope).min(1).max(50).transform((list) => [...new Set(list)]);

@@ -12,6 +12,7 @@ import { authenticateClient, refreshSession } from '../../oauth/sessions';
 import { exchangeMatrixToken, TOKEN_EXCHANGE_GRANT, type TokenExchangeDeps } from '../../oauth/tokenExchange';
 import type { messengerAuth } from '../middleware/auth';
 import type { AppContext, AppState } from '../state';
+import { basicCredentials } from '../basicAuth';
 import { parseInput } from '../validate';
 
 const ConsentBody = z
@@ -33,15 +34,11 @@ function field(form: Record<string, unknown>, name: string, required = false): s
   return value;
 }
 
-/** client_secret_basic (RFC 6749 2.3.1): form-encoded id and secret in Basic credentials. */
-function basicCredentials(ctx: AppContext): { clientId: string; secret: string } | undefined {
-  const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(ctx.get('authorization'));
-  if (!match) return undefined;
-  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon < 0) throw new OAuthError('invalid_client', 'malformed Basic credentials', 401);
-  const unform = (text: string) => decodeURIComponent(text.replace(/\+/g, ' '));
-  return { clientId: unform(decoded.slice(0, colon)), secret: unform(decoded.slice(colon + 1)) };
+/** The request's Basic credentials, or invalid_client when they are malformed. */
+function basicOf(ctx: AppContext): { clientId: string; secret: string } | undefined {
+  const creds = basicCredentials(ctx);
+  if (creds === null) throw new OAuthError('invalid_client', 'malformed Basic credentials', 401);
+  return creds;
 }
 
 function launchContext(text: string | undefined): Record<string, unknown> | undefined {
@@ -133,7 +130,7 @@ function oauthForm(ctx: AppContext): Record<string, unknown> {
 
 /** The client of a form request (RFC 6749 2.3): Basic, or client_id with an optional client_secret. */
 function clientOf(deps: ClientTokenDeps, ctx: AppContext, form: Record<string, unknown>) {
-  return authenticateClient(deps, { clientId: field(form, 'client_id'), basic: basicCredentials(ctx), postSecret: field(form, 'client_secret') });
+  return authenticateClient(deps, { clientId: field(form, 'client_id'), basic: basicOf(ctx), postSecret: field(form, 'client_secret') });
 }
 
 const DeviceDecisionBody = z

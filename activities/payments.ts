@@ -1,0 +1,107 @@
+import type { Config } from '../src/config';
+import type { Sealer } from '../src/crypto/sealing';
+import { walletBalances } from '../src/db/ledger';
+import { deviceOf } from '../src/db/mfa';
+import { changePaymentStatus, paymentById, recordPaymentEvent } from '../src/db/payments';
+import { walletById } from '../src/db/wallets';
+import { DomainError } from '../src/domain/errors';
+import { amountToJson, formatAmount, type Currency } from '../src/domain/money';
+import type { SealedProof } from '../src/domain/p2p';
+import { authorizationMessage, MFA_METHODS, mfaAttestationMessage, type MfaMethod } from '../src/domain/payments';
+import { closePayment, settlePayment } from '../src/ledger/payments';
+import { availableMethods } from '../src/wallet/mfa';
+import { checkSendLimits } from '../src/wallet/p2pLedger';
+import { openProof, verifyPaymentProof, type ProofDeps } from '../src/wallet/paymentProofs';
+import { domainFailures } from './failures';
+
+export interface PaymentActivityDeps extends ProofDeps {
+  proofSealer: Sealer;
+  config: Pick<Config['payments'], 'mfaThresholds' | 'mfaNewDeviceDays'>;
+}
+
+/** PROTO-mfa 7.4.4: an attestation's timestamp must be this close to server time. */
+const MFA_ATTESTATION_SKEW_MS = 30_000;
+const DAY_MS = 86_400_000;
+
+/** The payment's side effects; each is safe to retry (proofs claimed per attempt key, fixed ledger keys, guarded status changes). */
+export function paymentActivities(deps: PaymentActivityDeps) {
+  return {
+    /**
+     * PROTO 7.3.2: the payer's registered device signed `${payment_id}:${amount}:${currency}:${timestamp}`
+     * within 5 minutes, and the signature was not used before. Counts toward the biometric lockout.
+     */
+    verifyPaymentAuthorization(req: { paymentId: string; userId: string; amountMinor: string; currency: Currency; signature: string; deviceId: string; timestamp: string; attemptKey: string }) {
+      return domainFailures(async () => {
+        const amount = formatAmount(BigInt(req.amountMinor), req.currency);
+        await verifyPaymentProof(deps, {
+          userId: req.userId,
+          proof: { method: 'biometric', proof: { signature: req.signature, device_id: req.deviceId, timestamp: req.timestamp } },
+          signedMessage: (timestamp) => authorizationMessage(req.paymentId, amount, req.currency, timestamp),
+          attemptKey: req.attemptKey,
+        });
+      });
+    },
+
+    /**
+     * Funds and limits now (402 INSUFFICIENT_FUNDS with the required amount and the balance), then
+     * the MFA policy: from the currency's threshold, or from a device registered within the last
+     * PAYMENT_MFA_NEW_DEVICE_DAYS days, a second factor is asked for; the methods are those the payer set up.
+     */
+    assessPayment(req: { paymentId: string; deviceId: string }): Promise<{ mfaRequired: boolean; methods: MfaMethod[]; reasons: string[] }> {
+      return domainFailures(async () => {
+        const p = await paymentById(deps.pool, req.paymentId);
+        if (!p) throw new DomainError('NOT_FOUND', 'Payment not found', { payment_id: req.paymentId });
+        const wallet = await walletById(deps.pool, p.payer_wallet_id);
+        if (!wallet || wallet.status !== 'active') throw new DomainError('WALLET_SUSPENDED', 'Your wallet is not active', { wallet_id: p.payer_wallet_id });
+        const { available } = await walletBalances(deps.pool, p.payer_wallet_id, p.currency);
+        if (available < p.amount) {
+          throw new DomainError('INSUFFICIENT_FUNDS', 'Your balance does not cover this payment', {
+            required_amount: amountToJson(p.amount, p.currency),
+            available_balance: amountToJson(available, p.currency),
+            currency: p.currency,
+          });
+        }
+        await checkSendLimits(deps.pool, wallet, p.amount);
+        const reasons: string[] = [];
+        const threshold = deps.config.mfaThresholds[p.currency];
+        if (threshold !== undefined && p.amount >= threshold) reasons.push('amount');
+        const device = await deviceOf(deps.pool, p.payer_user_id, req.deviceId);
+        if (device && deps.config.mfaNewDeviceDays > 0 && deps.now().getTime() - device.registered_at.getTime() < deps.config.mfaNewDeviceDays * DAY_MS) reasons.push('new_device');
+        const enrolled = await availableMethods(deps.pool, p.payer_user_id);
+        const methods = (Object.keys(MFA_METHODS) as MfaMethod[]).filter((m) => enrolled.includes(MFA_METHODS[m]));
+        return { mfaRequired: reasons.length > 0, methods, reasons };
+      });
+    },
+
+    /** PROTO-mfa 7.4.3: one answer to the payment's challenge, with the P2P factors' checks and lockouts. */
+    verifyPaymentMfa(req: { paymentId: string; userId: string; challengeId: string; proof: SealedProof; attemptKey: string }) {
+      return domainFailures(async () => {
+        const proof = openProof(deps.proofSealer, req.paymentId, req.proof);
+        await verifyPaymentProof(deps, {
+          userId: req.userId,
+          proof,
+          signedMessage: (timestamp) => mfaAttestationMessage(req.paymentId, req.challengeId, timestamp),
+          attemptKey: req.attemptKey,
+          maxSkewMs: MFA_ATTESTATION_SKEW_MS,
+        });
+      });
+    },
+
+    /** The payer signed; a second factor is asked for (the row follows the workflow). */
+    async markPaymentMfaRequired(req: { paymentId: string }): Promise<void> {
+      await changePaymentStatus(deps.pool, req.paymentId, { status: 'mfa_required', from: ['pending_authorization'], authorized: true });
+    },
+
+    settlePayment(req: { paymentId: string; authMethod: string }) {
+      return domainFailures(() => settlePayment(deps.pool, req));
+    },
+
+    closePayment(req: { paymentId: string; status: 'failed' | 'expired'; code: string; message: string }) {
+      return domainFailures(() => closePayment(deps.pool, req));
+    },
+
+    recordPaymentEvent(req: { paymentId: string; eventId?: string; error?: string }) {
+      return recordPaymentEvent(deps.pool, req.paymentId, req);
+    },
+  };
+}

@@ -1,0 +1,107 @@
+import Router from '@koa/router';
+import { z } from 'zod';
+import { isId } from '../../domain/ids';
+import { DomainError, invalidField } from '../../domain/errors';
+import { authenticateClient } from '../../oauth/sessions';
+import { authorize, getPaymentForMerchant, getPaymentForPayer, newMfaChallenge, requestPayment, verifyMfaAnswer, type PaymentDeps } from '../../payments/payments';
+import { basicCredentials } from '../basicAuth';
+import type { tepAuth } from '../middleware/auth';
+import { Base64Signature, clientUrl, DeviceId, IdempotencyKey, RoomId, Timestamp, withMoney } from '../schemas';
+import type { AppContext, AppState } from '../state';
+import { parseInput } from '../validate';
+
+const Item = z
+  .object({
+    item_id: z.string().min(1).max(128),
+    name: z.string().min(1).max(200),
+    quantity: z.number().int().min(1).max(10_000),
+    unit_price: z.union([z.number(), z.string()]),
+  })
+  .strict();
+
+const RequestBody = withMoney({
+  description: z.string().trim().min(1).max(500),
+  merchant_order_id: z.string().min(1).max(128).optional(),
+  items: z.array(Item).min(1).max(100).optional(),
+  callback_url: clientUrl('callback_url').optional(),
+  room_id: RoomId.optional(),
+  idempotency_key: IdempotencyKey,
+});
+
+const AuthorizeBody = z.object({ signature: Base64Signature, device_id: DeviceId, timestamp: Timestamp }).strict();
+
+// PROTO-mfa 7.4.3 shows device_id and timestamp beside the credentials; a biometric answer carries its own inside.
+const VerifyBody = z.discriminatedUnion('method', [
+  z.object({ challenge_id: z.string().min(1).max(64), method: z.literal('transaction_pin'), credentials: z.object({ pin: z.string().regex(/^\d{4,8}$/, 'must be 4 to 8 digits') }).strict(), device_id: DeviceId.optional(), timestamp: Timestamp.optional() }).strict(),
+  z.object({ challenge_id: z.string().min(1).max(64), method: z.literal('totp'), credentials: z.object({ code: z.string().regex(/^\d{6}$/, 'must be 6 digits') }).strict(), device_id: DeviceId.optional(), timestamp: Timestamp.optional() }).strict(),
+  z.object({
+    challenge_id: z.string().min(1).max(64),
+    method: z.literal('biometric'),
+    credentials: z.object({ attestation: Base64Signature, device_id: DeviceId, timestamp: Timestamp, biometric_type: z.string().max(32).optional(), platform: z.string().max(32).optional() }).strict(),
+    device_id: DeviceId.optional(),
+    timestamp: Timestamp.optional(),
+  }).strict(),
+]);
+
+function paymentIdOf(ctx: AppContext): string {
+  const id = ctx.params.payment_id;
+  if (!isId('payment', id)) throw invalidField('payment_id', 'must be a payment id like pay_...');
+  return id;
+}
+
+/** Mini-app payments (PROTO 7.3, PROTO-mfa 7.4): each payment is the workflow `payment-<id>`. */
+export function paymentRoutes(deps: PaymentDeps, auth: ReturnType<typeof tepAuth>): Router<AppState> {
+  const router = new Router<AppState>({ prefix: '/api/v1/payments' });
+  const payer = auth('wallet:pay');
+
+  router.post('/request', payer, async (ctx) => {
+    const body = parseInput(RequestBody, ctx.request.body ?? {});
+    const tep = ctx.state.tep!;
+    const result = await requestPayment(deps, { userId: tep.userId, clientId: tep.clientId }, {
+      amount: body.amount,
+      currency: body.currency,
+      description: body.description,
+      merchantOrderId: body.merchant_order_id,
+      items: body.items,
+      callbackUrl: body.callback_url,
+      roomId: body.room_id,
+      idempotencyKey: body.idempotency_key,
+    });
+    if (result.replayed) ctx.set('Idempotent-Replayed', 'true');
+    ctx.status = 201;
+    ctx.body = result.body;
+  });
+
+  // The payer with a TEP, or the merchant's backend with its client credentials.
+  router.get('/:payment_id', async (ctx, next) => {
+    const basic = basicCredentials(ctx);
+    if (basic === undefined) return payer(ctx, next);
+    const id = paymentIdOf(ctx);
+    const client = basic && (await authenticateClient(deps, { basic }).catch(() => null));
+    if (!client) {
+      ctx.set('WWW-Authenticate', 'Basic realm="tmcp"');
+      throw new DomainError('INVALID_TOKEN', 'Client authentication failed');
+    }
+    ctx.body = await getPaymentForMerchant(deps, client, id);
+  }, async (ctx) => {
+    ctx.body = await getPaymentForPayer(deps, ctx.state.tep!.userId, paymentIdOf(ctx));
+  });
+
+  router.post('/:payment_id/authorize', payer, async (ctx) => {
+    const id = paymentIdOf(ctx);
+    const body = parseInput(AuthorizeBody, ctx.request.body ?? {});
+    ctx.body = await authorize(deps, ctx.state.tep!.userId, id, { signature: body.signature, deviceId: body.device_id, timestamp: body.timestamp });
+  });
+
+  router.post('/:payment_id/mfa/challenge', payer, async (ctx) => {
+    ctx.body = await newMfaChallenge(deps, ctx.state.tep!.userId, paymentIdOf(ctx));
+  });
+
+  router.post('/:payment_id/mfa/verify', payer, async (ctx) => {
+    const id = paymentIdOf(ctx);
+    const body = parseInput(VerifyBody, ctx.request.body ?? {});
+    ctx.body = await verifyMfaAnswer(deps, ctx.state.tep!.userId, id, body.challenge_id, body);
+  });
+
+  return router;
+}

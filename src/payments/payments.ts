@@ -1,0 +1,361 @@
+import { createHash } from 'node:crypto';
+import { WithStartWorkflowOperation, type WorkflowStartOptions } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { Config } from '../config';
+import { createKeyedDigest, type Sealer } from '../crypto/sealing';
+import { miniappRecord, type OAuthClient } from '../db/miniapps';
+import { insertPayment, overduePayments, paymentById, paymentByKey, type Payment } from '../db/payments';
+import type { DatabasePool } from '../db/pool';
+import { DomainError, invalidField } from '../domain/errors';
+import { amountToJson, parseAmount, type Currency } from '../domain/money';
+import type { AuthProof } from '../domain/p2p';
+import { MFA_METHOD_NAMES, paymentWorkflowId, type MfaMethod, type PaymentInput, type PaymentSnapshot } from '../domain/payments';
+import { TMCP_ROOM_ID, TMCP_STATUS, TMCP_USER_IDS } from '../domain/searchAttributes';
+import { newId } from '../ids';
+import type { Logger } from '../logger';
+import type { Rooms } from '../matrix/rooms';
+import type { Temporal } from '../temporal/client';
+import { domainErrorFromUpdate, isWorkflowGone } from '../temporal/failures';
+import { pinDigest } from '../wallet/mfa';
+import { checkSendLimits } from '../wallet/p2pLedger';
+import { proofSealer, sealProof } from '../wallet/paymentProofs';
+import { ownWallet } from '../wallet/wallets';
+import { authorizePayment, issueMfaChallenge, verifyMfa } from '../../workflows/paymentMessages';
+import type { paymentSaga } from '../../workflows/payment';
+
+export interface PaymentDeps {
+  pool: DatabasePool;
+  temporal: Temporal;
+  config: Pick<Config, 'payments' | 'p2p' | 'sagaAnswerTimeoutMs'>;
+  log: Logger;
+  rooms: Rooms;
+  /** Seals MFA credentials before they enter the workflow's history. */
+  proofSealer: Sealer;
+  /** Names each Update after its caller and input without revealing the input. */
+  updateIds: (text: string) => string;
+}
+
+/** What starting a payment's workflow needs (the API's requests, and its sweeper). */
+type PaymentStartDeps = Pick<PaymentDeps, 'pool' | 'temporal' | 'log' | 'config'>;
+
+/** The API's payment secrets, both from DATA_ENCRYPTION_KEY. */
+export function paymentSecrets(dataKey: Buffer): Pick<PaymentDeps, 'proofSealer' | 'updateIds'> {
+  return { proofSealer: proofSealer(dataKey), updateIds: createKeyedDigest(dataKey, 'payment-update-id') };
+}
+
+export interface PaymentItem {
+  item_id: string;
+  name: string;
+  quantity: number;
+  unit_price: number | string;
+}
+
+export interface PaymentRequest {
+  amount: bigint;
+  currency: Currency;
+  description: string;
+  merchantOrderId?: string;
+  items?: PaymentItem[];
+  callbackUrl?: string;
+  roomId?: string;
+  idempotencyKey: string;
+}
+
+const RETRY_AFTER_SECONDS = 5;
+const iso = (d: Date | null | undefined) => d?.toISOString();
+
+function requestHash(r: PaymentRequest): string {
+  const canonical = JSON.stringify([r.amount.toString(), r.currency, r.description, r.merchantOrderId ?? null, r.items ?? null, r.callbackUrl ?? null, r.roomId ?? null]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+/** Items, when given, add up to the amount exactly (minor units: quantity times unit price). */
+function checkItems(items: PaymentItem[], amount: bigint, currency: Currency): Record<string, unknown>[] {
+  let total = 0n;
+  const stored = items.map((item, i) => {
+    const unit = parseAmount(item.unit_price, currency, `items[${i}].unit_price`);
+    total += unit * BigInt(item.quantity);
+    return { item_id: item.item_id, name: item.name, quantity: item.quantity, unit_price: amountToJson(unit, currency) };
+  });
+  if (total !== amount) {
+    throw invalidField('items', `must add up to amount: they total ${amountToJson(total, currency)}, amount is ${amountToJson(amount, currency)}`);
+  }
+  return stored;
+}
+
+/** A callback_url must be on the host of the app's registered webhook URL (no delivering to anywhere else). */
+function checkCallbackUrl(callbackUrl: string, webhookUrl: string | null): void {
+  if (!webhookUrl) throw invalidField('callback_url', 'needs a webhook URL registered for this mini-app');
+  const callback = new URL(callbackUrl);
+  const registered = new URL(webhookUrl);
+  if (callback.protocol !== registered.protocol || callback.host !== registered.host) {
+    throw invalidField('callback_url', `must be on ${registered.protocol}//${registered.host}, the host of the registered webhook URL`);
+  }
+}
+
+function sagaInput(deps: Pick<PaymentDeps, 'config'>, p: Payment, merchantName: string, now: Date): PaymentInput {
+  return {
+    paymentId: p.id,
+    payer: { userId: p.payer_user_id, walletId: p.payer_wallet_id },
+    clientId: p.client_id,
+    merchantName,
+    amountMinor: p.amount.toString(),
+    currency: p.currency,
+    description: p.description,
+    ...(p.room_id ? { roomId: p.room_id } : {}),
+    // From now: a workflow started late (by authorize or the sweeper) still ends at the expires_at the request answered.
+    authorizationWindowMs: Math.max(0, p.expires_at.getTime() - now.getTime()),
+    mfaChallengeMs: deps.config.payments.mfaChallengeMs,
+    mfaMaxAttempts: deps.config.payments.mfaMaxAttempts,
+    eventWaitMs: deps.config.p2p.eventWaitMs,
+  };
+}
+
+/** The payment workflow's start: idempotent by workflow id (a running one is used, a finished one never started again). */
+function sagaStart(deps: Pick<PaymentDeps, 'config' | 'temporal'>, p: Payment, merchantName: string): WorkflowStartOptions<typeof paymentSaga> & { workflowIdConflictPolicy: 'USE_EXISTING' } {
+  return {
+    taskQueue: deps.temporal.taskQueue,
+    workflowId: paymentWorkflowId(p.id),
+    args: [sagaInput(deps, p, merchantName, new Date())],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    staticSummary: `Payment ${p.id}: ${p.payer_user_id} → ${p.client_id}, ${amountToJson(p.amount, p.currency)} ${p.currency}`,
+    typedSearchAttributes: [
+      { key: TMCP_STATUS, value: p.status },
+      { key: TMCP_USER_IDS, value: [p.payer_user_id] },
+      ...(p.room_id ? [{ key: TMCP_ROOM_ID, value: p.room_id }] : []),
+    ],
+  };
+}
+
+function withAnswerDeadline<T>(deps: Pick<PaymentDeps, 'temporal' | 'config'>, call: () => Promise<T>): Promise<T> {
+  return deps.temporal.client.withDeadline(Date.now() + deps.config.sagaAnswerTimeoutMs, call);
+}
+
+async function merchantName(deps: Pick<PaymentDeps, 'pool'>, clientId: string): Promise<string> {
+  return (await miniappRecord(deps.pool, clientId))?.name ?? clientId;
+}
+
+/** Starts the workflow; a failure is logged and left to authorize (Update-with-Start) or the sweeper. */
+async function startSaga(deps: PaymentStartDeps, p: Payment): Promise<void> {
+  try {
+    const name = await merchantName(deps, p.client_id);
+    await withAnswerDeadline(deps, () => deps.temporal.client.workflow.start<typeof paymentSaga>('paymentSaga', sagaStart(deps, p, name)));
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return;
+    deps.log.warn({ err, payment_id: p.id }, 'payment workflow not started yet; authorize or the sweeper starts it');
+  }
+}
+
+/** PROTO 7.3.1: the mini-app asks its user to pay it. Idempotent per app, payer and idempotency_key. */
+export async function requestPayment(deps: PaymentDeps, caller: { userId: string; clientId: string }, req: PaymentRequest) {
+  const hash = requestHash(req);
+  const existing = await paymentByKey(deps.pool, caller.clientId, caller.userId, req.idempotencyKey);
+  if (existing) return replay(existing, hash);
+
+  const app = await miniappRecord(deps.pool, caller.clientId);
+  if (!app || app.status !== 'active') throw new DomainError('MINIAPP_NOT_FOUND', 'The mini-app is not an active registered app', { client_id: caller.clientId });
+  const payer = await ownWallet(deps, caller.userId);
+  if (payer.status !== 'active') throw new DomainError('WALLET_SUSPENDED', 'Your wallet is not active', { wallet_status: payer.status });
+  if (req.currency !== payer.currency) {
+    throw new DomainError('CURRENCY_MISMATCH', 'currency must be the currency of your wallet', { field: 'currency', currency: req.currency, wallet_currency: payer.currency });
+  }
+  const items = req.items ? checkItems(req.items, req.amount, req.currency) : undefined;
+  if (req.callbackUrl !== undefined) checkCallbackUrl(req.callbackUrl, app.webhook_url);
+  if (req.roomId !== undefined && !(await deps.rooms.joinedIn(req.roomId, [caller.userId])).has(caller.userId)) {
+    throw new DomainError('INSUFFICIENT_PERMISSIONS', 'You are not a joined member of room_id', { field: 'room_id', room_id: req.roomId });
+  }
+  await checkSendLimits(deps.pool, payer, req.amount);
+
+  const id = newId('payment');
+  const createdAt = new Date();
+  const expiresAt = new Date(createdAt.getTime() + deps.config.payments.authorizationWindowMs);
+  const response = {
+    payment_id: id,
+    status: 'pending_authorization',
+    amount: amountToJson(req.amount, req.currency),
+    currency: req.currency,
+    description: req.description,
+    ...(req.merchantOrderId !== undefined ? { merchant_order_id: req.merchantOrderId } : {}),
+    merchant: { miniapp_id: app.client_id, name: app.name },
+    authorization_required: true,
+    expires_at: expiresAt.toISOString(),
+    created_at: createdAt.toISOString(),
+  };
+  const { payment, created } = await insertPayment(deps.pool, {
+    id,
+    payerUserId: caller.userId,
+    payerWalletId: payer.id,
+    clientId: app.client_id,
+    amount: req.amount,
+    currency: req.currency,
+    description: req.description,
+    merchantOrderId: req.merchantOrderId,
+    items,
+    callbackUrl: req.callbackUrl,
+    roomId: req.roomId,
+    idempotencyKey: req.idempotencyKey,
+    requestHash: hash,
+    response,
+    createdAt,
+    expiresAt,
+  });
+  if (!created) return replay(payment, hash);
+  await startSaga(deps, payment);
+  deps.log.info({ payment_id: id, client_id: app.client_id }, 'payment requested');
+  return { replayed: false, body: payment.request_response };
+}
+
+function replay(existing: Payment, hash: string) {
+  if (existing.request_hash !== hash) {
+    throw new DomainError('DUPLICATE_TRANSACTION', 'idempotency_key was already used for a different payment', { field: 'idempotency_key', payment_id: existing.id });
+  }
+  return { replayed: true, body: existing.request_response };
+}
+
+/** What the payer and the merchant's backend see of a payment. */
+function paymentView(p: Payment) {
+  return {
+    payment_id: p.id,
+    status: p.status,
+    amount: amountToJson(p.amount, p.currency),
+    currency: p.currency,
+    description: p.description,
+    ...(p.merchant_order_id ? { merchant_order_id: p.merchant_order_id } : {}),
+    ...(p.items ? { items: p.items } : {}),
+    ...(p.txn_id ? { txn_id: p.txn_id } : {}),
+    payer: { user_id: p.payer_user_id, wallet_id: p.payer_wallet_id },
+    merchant: { miniapp_id: p.client_id },
+    ...(p.room_id ? { room_id: p.room_id } : {}),
+    ...(p.status_reason ? { status_reason: p.status_reason } : {}),
+    ...(p.event_id ? { event_id: p.event_id } : {}),
+    created_at: p.created_at.toISOString(),
+    expires_at: p.expires_at.toISOString(),
+    authorized_at: iso(p.authorized_at),
+    completed_at: iso(p.completed_at),
+    failed_at: iso(p.failed_at),
+    expired_at: iso(p.expired_at),
+  };
+}
+
+const notFound = (paymentId: string) => new DomainError('NOT_FOUND', 'Payment not found', { payment_id: paymentId });
+
+/** The payment, to its payer; anyone else is told it does not exist. */
+export async function getPaymentForPayer(deps: Pick<PaymentDeps, 'pool'>, userId: string, paymentId: string) {
+  const p = await paymentById(deps.pool, paymentId);
+  if (!p || p.payer_user_id !== userId) throw notFound(paymentId);
+  return paymentView(p);
+}
+
+/** The payment, to the merchant's confidential backend (PROTO 9.1.2): the app itself or its `_backend` twin. */
+export async function getPaymentForMerchant(deps: Pick<PaymentDeps, 'pool'>, client: OAuthClient, paymentId: string) {
+  const p = await paymentById(deps.pool, paymentId);
+  if (!p || (client.client_id !== p.client_id && client.backend_of !== p.client_id)) throw notFound(paymentId);
+  return paymentView(p);
+}
+
+/**
+ * Sends one Update to the payment's workflow, starting it first when it never started (the
+ * request's start failed). A finished workflow is answered from PostgreSQL.
+ */
+async function act<T>(deps: PaymentDeps, userId: string, paymentId: string, updateId: string, send: (handle: ReturnType<PaymentDeps['temporal']['client']['workflow']['getHandle']>, start: () => WithStartWorkflowOperation<typeof paymentSaga>) => Promise<T>): Promise<{ payment: Payment; answer: T }> {
+  const p = await paymentById(deps.pool, paymentId);
+  if (!p || p.payer_user_id !== userId) throw notFound(paymentId);
+  const handle = deps.temporal.client.workflow.getHandle(paymentWorkflowId(paymentId));
+  const name = await merchantName(deps, p.client_id);
+  try {
+    const answer = await withAnswerDeadline(deps, () => send(handle, () => new WithStartWorkflowOperation<typeof paymentSaga>('paymentSaga', sagaStart(deps, p, name))));
+    return { payment: p, answer };
+  } catch (err) {
+    const refusal = domainErrorFromUpdate(err);
+    if (refusal) throw refusal;
+    // Finished: the update finds no workflow, or Update-with-Start may not start a closed one again.
+    if (isWorkflowGone(err) || err instanceof WorkflowExecutionAlreadyStartedError) {
+      const now = await paymentById(deps.pool, paymentId);
+      throw new DomainError('INVALID_STATE', `The payment is ${now?.status ?? 'gone'}`, { payment_id: paymentId, status: now?.status });
+    }
+    deps.log.error({ err, payment_id: paymentId, update_id: updateId }, 'payment workflow did not answer');
+    throw new DomainError('SERVICE_UNAVAILABLE', 'The payment could not be reached right now; retry the same request', { payment_id: paymentId, retry_after_seconds: RETRY_AFTER_SECONDS });
+  }
+}
+
+/** The answer to authorize or to a verified challenge: PROTO 7.3.3 when completed, PROTO-mfa 7.4.2 when a factor is asked for. */
+function outcome(p: Payment, s: PaymentSnapshot) {
+  if (s.status === 'mfa_required' && s.challenge) {
+    return {
+      payment_id: p.id,
+      status: 'mfa_required',
+      mfa_challenge: {
+        challenge_id: s.challenge.challengeId,
+        methods: s.challenge.methods.map((type) => ({ type, enabled: true, display_name: MFA_METHOD_NAMES[type] })),
+        required_method: 'any',
+        expires_at: s.challenge.expiresAt,
+        max_attempts: s.challenge.maxAttempts,
+        attempts_remaining: s.challenge.maxAttempts - s.challenge.attempts,
+      },
+    };
+  }
+  return {
+    payment_id: p.id,
+    status: s.status,
+    ...(s.txnId ? { txn_id: s.txnId } : {}),
+    amount: amountToJson(p.amount, p.currency),
+    currency: p.currency,
+    payer: { user_id: p.payer_user_id, wallet_id: p.payer_wallet_id },
+    merchant: { miniapp_id: p.client_id },
+    ...(s.completedAt ? { completed_at: s.completedAt } : {}),
+    ...(s.eventId ? { event_id: s.eventId } : {}),
+  };
+}
+
+/** PROTO 7.3.2: the payer's device signature; the payment completes, or a second factor is asked for. */
+export async function authorize(deps: PaymentDeps, userId: string, paymentId: string, body: { signature: string; deviceId: string; timestamp: string }) {
+  const updateId = `authorize-${deps.updateIds(JSON.stringify([paymentId, userId, body.signature, body.deviceId, body.timestamp]))}`;
+  const request = { userId, signature: body.signature, deviceId: body.deviceId, timestamp: body.timestamp };
+  const { payment, answer } = await act(deps, userId, paymentId, updateId, (_handle, start) =>
+    deps.temporal.client.workflow.executeUpdateWithStart(authorizePayment, { args: [request], updateId, startWorkflowOperation: start() }),
+  );
+  return outcome(payment, answer);
+}
+
+/** PROTO-mfa 7.4.2: a new challenge for a payment waiting for its second factor (the last one expired, or another method). */
+export async function newMfaChallenge(deps: PaymentDeps, userId: string, paymentId: string) {
+  const updateId = `challenge-${deps.updateIds(JSON.stringify([paymentId, userId, Date.now()]))}`;
+  const { payment, answer } = await act(deps, userId, paymentId, updateId, (handle) => handle.executeUpdate(issueMfaChallenge, { args: [{ userId }], updateId }));
+  return outcome(payment, answer);
+}
+
+export type MfaCredentials =
+  | { method: 'transaction_pin'; credentials: { pin: string } }
+  | { method: 'totp'; credentials: { code: string } }
+  | { method: 'biometric'; credentials: { attestation: string; device_id: string; timestamp: string } };
+
+/** The credentials as the P2P factor they are (PROTO-mfa 7.4.2 types to PROTO 7.2.1 proofs). */
+function asProof(answer: MfaCredentials): AuthProof {
+  switch (answer.method) {
+    case 'transaction_pin':
+      return { method: 'pin', proof: { hashed_pin: pinDigest(answer.credentials.pin) } };
+    case 'totp':
+      return { method: 'otp', proof: { otp_code: answer.credentials.code } };
+    case 'biometric':
+      return { method: 'biometric', proof: { signature: answer.credentials.attestation, device_id: answer.credentials.device_id, timestamp: answer.credentials.timestamp } };
+  }
+}
+
+/** PROTO-mfa 7.4.3: one answer to the challenge. Success completes the payment. */
+export async function verifyMfaAnswer(deps: PaymentDeps, userId: string, paymentId: string, challengeId: string, answer: MfaCredentials) {
+  const proof = asProof(answer);
+  const updateId = `mfa-${deps.updateIds(JSON.stringify([paymentId, userId, challengeId, proof]))}`;
+  const request = { userId, challengeId, method: answer.method as MfaMethod, proof: sealProof(deps.proofSealer, paymentId, proof) };
+  const { payment, answer: snapshot } = await act(deps, userId, paymentId, updateId, (handle) => handle.executeUpdate(verifyMfa, { args: [request], updateId }));
+  return { payment_id: payment.id, challenge_id: challengeId, status: 'verified', proceed_to_processing: true, payment: outcome(payment, snapshot) };
+}
+
+const SWEEP_BATCH = 100;
+
+/** Payments whose window ended with no workflow to end them (its start failed): starting it now expires them at once. */
+export async function sweepUnstartedPayments(deps: PaymentStartDeps, graceMs: number): Promise<number> {
+  const overdue = await overduePayments(deps.pool, new Date(Date.now() - graceMs), SWEEP_BATCH);
+  for (const p of overdue) await startSaga(deps, p);
+  return overdue.length;
+}

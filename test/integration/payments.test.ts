@@ -1,0 +1,255 @@
+import { createHmac, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { sql } from 'slonik';
+import { z } from 'zod';
+import { loadConfig } from '../../src/config';
+import { ADMIN_TOKEN, startTestApi, type TestApi } from '../helpers/api';
+import { freshDatabase, type TestDatabase } from '../helpers/db';
+import { eventually } from '../helpers/eventually';
+import { ALL_WALLET_SCOPES, available, expectError, PIN, pinProof, walletUser, type TestUser } from '../helpers/p2p';
+import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhookReceiver';
+import { startTestWorker, uniqueTaskQueue, type TestWorker } from '../helpers/worker';
+
+/**
+ * Mini-app payments (PROTO 7.3, PROTO-mfa 7.4) through the API and the real worker: request,
+ * the payer's signed authorization, a second factor when the policy asks, the ledger entry, the
+ * merchant's view and its signed webhook.
+ */
+let db: TestDatabase;
+let api: TestApi;
+let worker: TestWorker;
+let receiver: WebhookReceiver;
+beforeAll(async () => {
+  db = await freshDatabase();
+  receiver = await startWebhookReceiver();
+  const taskQueue = uniqueTaskQueue('payments');
+  // Devices registered in a test are new: the new-device rule would ask every payment for a second factor.
+  worker = await startTestWorker(db, { taskQueue, payments: loadConfig({ NODE_ENV: 'test', PAYMENT_MFA_NEW_DEVICE_DAYS: '0' }).payments });
+  api = await startTestApi(db, { TEMPORAL_TASK_QUEUE: taskQueue });
+});
+afterAll(async () => {
+  await api?.close();
+  await worker?.stop();
+  await receiver?.close();
+  await db?.close();
+});
+
+interface Payer extends TestUser {
+  key: KeyObject;
+  deviceId: string;
+  /** The payer's TEP issued to the paying mini-app. */
+  appToken: string;
+}
+
+/** A funded payer with a PIN and a registered device key, holding a TEP of `clientId`. */
+async function payer(name: string, fund = '100.00', clientId = 'ma_demo'): Promise<Payer> {
+  const user = await walletUser(api, { name, fund });
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const deviceId = `phone_${name}`;
+  const registered = await api.call('POST', '/api/v1/wallet/devices/register', {
+    token: user.messenger,
+    body: { device_id: deviceId, public_key: { algorithm: 'ECDSA_P256', format: 'SPKI', key_data: publicKey.export({ format: 'der', type: 'spki' }).toString('base64') }, ...pinProof() },
+  });
+  expect(registered.status).toBe(201);
+  return { ...user, key: privateKey, deviceId, appToken: await api.token(user.userId, ALL_WALLET_SCOPES, clientId) };
+}
+
+let n = 0;
+function request(p: Payer, body: Record<string, unknown> = {}) {
+  n += 1;
+  return api.call('POST', '/api/v1/payments/request', {
+    token: p.appToken,
+    body: { amount: '10.00', currency: 'USD', description: 'Two coffees', merchant_order_id: `ORDER-${n}`, idempotency_key: `pay-${n}-${Date.now()}`, ...body },
+  });
+}
+
+/** The payer's device signs `${payment_id}:${amount}:${currency}:${timestamp}` (PROTO 7.3.2). */
+function authorizeBody(p: Payer, paymentId: string, amount = '10.00', timestamp = new Date().toISOString()) {
+  const signature = sign('sha256', Buffer.from(`${paymentId}:${amount}:USD:${timestamp}`), { key: p.key, dsaEncoding: 'ieee-p1363' });
+  return { signature: signature.toString('base64'), device_id: p.deviceId, timestamp };
+}
+
+const authorize = (p: Payer, paymentId: string, body: unknown) => api.call('POST', `/api/v1/payments/${paymentId}/authorize`, { token: p.appToken, body });
+const verify = (p: Payer, paymentId: string, body: unknown) => api.call('POST', `/api/v1/payments/${paymentId}/mfa/verify`, { token: p.appToken, body });
+
+const merchantBalance = (clientId: string) =>
+  db.pool.oneFirst(sql.type(z.object({ balance: z.bigint() }))`SELECT coalesce(sum(balance), 0)::bigint AS balance FROM accounts WHERE kind = 'merchant' AND owner = ${clientId} AND currency = 'USD'`);
+
+describe('request', () => {
+  it('answers PROTO 7.3.1, once per idempotency key', async () => {
+    const alice = await payer('alice');
+    const body = { amount: '10.00', currency: 'USD', description: 'Two coffees', items: [{ item_id: 'c1', name: 'Coffee', quantity: 2, unit_price: '5.00' }], idempotency_key: `same-${Date.now()}` };
+    const first = await api.call('POST', '/api/v1/payments/request', { token: alice.appToken, body });
+    expect(first.status).toBe(201);
+    expect(first.body).toEqual({
+      payment_id: expect.stringMatching(/^pay_[a-z2-7]{24}$/),
+      status: 'pending_authorization',
+      amount: 10,
+      currency: 'USD',
+      description: 'Two coffees',
+      merchant: { miniapp_id: 'ma_demo', name: expect.any(String) },
+      authorization_required: true,
+      expires_at: expect.any(String),
+      created_at: expect.any(String),
+    });
+    expect(Date.parse(first.body.expires_at) - Date.parse(first.body.created_at)).toBe(300_000);
+    const again = await api.call('POST', '/api/v1/payments/request', { token: alice.appToken, body });
+    expect(again.status).toBe(201);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body).toEqual(first.body);
+    expectError(await api.call('POST', '/api/v1/payments/request', { token: alice.appToken, body: { ...body, amount: '11.00', items: undefined } }), 409, 'DUPLICATE_TRANSACTION', 'idempotency_key');
+  });
+
+  it('refuses bad input naming the field', async () => {
+    const bob = await payer('bob');
+    expectError(await request(bob, { items: [{ item_id: 'c1', name: 'Coffee', quantity: 1, unit_price: '5.00' }] }), 400, 'INVALID_REQUEST', 'items');
+    expectError(await request(bob, { amount: '1.001' }), 400, 'INVALID_REQUEST', 'amount');
+    expectError(await request(bob, { description: '' }), 400, 'INVALID_REQUEST', 'description');
+    expectError(await request(bob, { callback_url: 'https://elsewhere.example/hook' }), 400, 'INVALID_REQUEST', 'callback_url');
+    expectError(await request(bob, { currency: 'EUR' }), 400, 'CURRENCY_MISMATCH', 'currency');
+    expectError(await request(bob, { idempotency_key: undefined }), 400, 'INVALID_REQUEST', 'idempotency_key');
+    const noScope = await api.token(bob.userId, ['wallet:balance']);
+    expect((await api.call('POST', '/api/v1/payments/request', { token: noScope, body: {} })).status).toBe(403);
+  });
+});
+
+describe('authorization without a second factor', () => {
+  it('completes with one ledger entry payer to merchant, visible to the payer and the merchant only', async () => {
+    const carol = await payer('carol');
+    const before = await merchantBalance('ma_demo');
+    const { body: requested } = await request(carol);
+    const done = await authorize(carol, requested.payment_id, authorizeBody(carol, requested.payment_id));
+    expect(done.status).toBe(200);
+    expect(done.body).toMatchObject({
+      payment_id: requested.payment_id,
+      status: 'completed',
+      txn_id: expect.stringMatching(/^txn_/),
+      amount: 10,
+      payer: { user_id: carol.userId, wallet_id: carol.walletId },
+      merchant: { miniapp_id: 'ma_demo' },
+      completed_at: expect.any(String),
+    });
+    expect(await available(api, carol)).toBe(90);
+    expect((await merchantBalance('ma_demo')) - before).toBe(1000n);
+
+    const shown = await api.call('GET', `/api/v1/payments/${requested.payment_id}`, { token: carol.appToken });
+    expect(shown.body).toMatchObject({ status: 'completed', txn_id: done.body.txn_id, amount: 10 });
+    const dave = await payer('dave');
+    expectError(await api.call('GET', `/api/v1/payments/${requested.payment_id}`, { token: dave.appToken }), 404, 'NOT_FOUND');
+    // A second authorization of a completed payment moves nothing.
+    expectError(await authorize(carol, requested.payment_id, authorizeBody(carol, requested.payment_id)), 409, 'INVALID_STATE');
+    expect(await available(api, carol)).toBe(90);
+  });
+
+  it('refuses a bad signature, a stale timestamp, another device, and a payer without the funds', async () => {
+    const erin = await payer('erin', '5.00');
+    const { body: requested } = await request(erin);
+    const id = requested.payment_id;
+    expectError(await authorize(erin, id, { ...authorizeBody(erin, id), signature: Buffer.alloc(64).toString('base64') }), 401, 'INVALID_SIGNATURE');
+    expectError(await authorize(erin, id, authorizeBody(erin, id, '10.00', new Date(Date.now() - 6 * 60_000).toISOString())), 401, 'INVALID_SIGNATURE');
+    expectError(await authorize(erin, id, authorizeBody(erin, id, '9.00')), 401, 'INVALID_SIGNATURE');
+    expectError(await authorize(erin, id, { ...authorizeBody(erin, id), device_id: 'unknown_phone' }), 400, 'DEVICE_NOT_REGISTERED');
+    const broke = await authorize(erin, id, authorizeBody(erin, id));
+    expectError(broke, 402, 'INSUFFICIENT_FUNDS');
+    expect(broke.body.error.details).toMatchObject({ required_amount: 10, available_balance: 5 });
+    // Topped up, the same payment goes through.
+    await api.call('POST', `/api/v1/admin/wallets/${erin.walletId}/fund`, { token: ADMIN_TOKEN, body: { amount: '20.00', currency: 'USD', idempotency_key: `top-${erin.walletId}` } });
+    expect((await authorize(erin, id, authorizeBody(erin, id))).body.status).toBe('completed');
+    expect(await available(api, erin)).toBe(15);
+  });
+});
+
+describe('a second factor', () => {
+  const mfaPayment = async (who: Payer) => {
+    const { body: requested } = await request(who, { amount: '60.00' });
+    const asked = await authorize(who, requested.payment_id, authorizeBody(who, requested.payment_id, '60.00'));
+    expect(asked.status).toBe(200);
+    return { id: requested.payment_id as string, asked: asked.body };
+  };
+
+  it('is asked for from the amount threshold, with the methods the payer set up; the right PIN completes it', async () => {
+    const frank = await payer('frank');
+    const { id, asked } = await mfaPayment(frank);
+    expect(asked).toEqual({
+      payment_id: id,
+      status: 'mfa_required',
+      mfa_challenge: {
+        challenge_id: expect.stringMatching(/^mfa_/),
+        methods: [
+          { type: 'transaction_pin', enabled: true, display_name: 'Transaction PIN' },
+          { type: 'biometric', enabled: true, display_name: 'Biometric Authentication' },
+        ],
+        required_method: 'any',
+        expires_at: expect.any(String),
+        max_attempts: 3,
+        attempts_remaining: 3,
+      },
+    });
+    const challengeId = asked.mfa_challenge.challenge_id;
+    expect(await available(api, frank)).toBe(100);
+    const wrong = await verify(frank, id, { challenge_id: challengeId, method: 'transaction_pin', credentials: { pin: '0000' } });
+    expectError(wrong, 401, 'INVALID_MFA_CREDENTIALS');
+    expect(wrong.body.error.details).toMatchObject({ attempts_remaining: 2, challenge_id: challengeId });
+    expectError(await verify(frank, id, { challenge_id: 'mfa_other', method: 'transaction_pin', credentials: { pin: PIN } }), 400, 'INVALID_REQUEST', 'challenge_id');
+    expectError(await verify(frank, id, { challenge_id: challengeId, method: 'totp', credentials: { code: '123456' } }), 400, 'INVALID_REQUEST', 'method');
+    const right = await verify(frank, id, { challenge_id: challengeId, method: 'transaction_pin', credentials: { pin: PIN } });
+    expect(right.status).toBe(200);
+    expect(right.body).toMatchObject({ payment_id: id, challenge_id: challengeId, status: 'verified', proceed_to_processing: true, payment: { status: 'completed' } });
+    expect(await available(api, frank)).toBe(40);
+    // The PIN never entered the workflow's history in clear.
+    const history = JSON.stringify(await api.temporal.client.workflow.getHandle(`payment-${id}`).fetchHistory());
+    expect(history).not.toContain(`"pin":"${PIN}"`);
+  });
+
+  it('accepts a biometric attestation over payment, challenge and time', async () => {
+    const gina = await payer('gina');
+    const { id, asked } = await mfaPayment(gina);
+    const challengeId = asked.mfa_challenge.challenge_id;
+    const timestamp = new Date().toISOString();
+    const attestation = sign('sha256', Buffer.from(`${id}:${challengeId}:${timestamp}`), { key: gina.key, dsaEncoding: 'ieee-p1363' }).toString('base64');
+    const stale = new Date(Date.now() - 60_000).toISOString();
+    const staleAttestation = sign('sha256', Buffer.from(`${id}:${challengeId}:${stale}`), { key: gina.key, dsaEncoding: 'ieee-p1363' }).toString('base64');
+    expectError(await verify(gina, id, { challenge_id: challengeId, method: 'biometric', credentials: { attestation: staleAttestation, device_id: gina.deviceId, timestamp: stale } }), 401, 'INVALID_SIGNATURE');
+    const ok = await verify(gina, id, { challenge_id: challengeId, method: 'biometric', credentials: { attestation, device_id: gina.deviceId, timestamp, biometric_type: 'face_recognition' } });
+    expect(ok.body).toMatchObject({ status: 'verified', payment: { status: 'completed' } });
+  });
+
+  it('fails the payment after the last wrong answer; it never moves money later', async () => {
+    const hank = await payer('hank');
+    const { id, asked } = await mfaPayment(hank);
+    const answer = (pin: string) => verify(hank, id, { challenge_id: asked.mfa_challenge.challenge_id, method: 'transaction_pin', credentials: { pin } });
+    expectError(await answer('1111'), 401, 'INVALID_MFA_CREDENTIALS');
+    expectError(await answer('2222'), 401, 'INVALID_MFA_CREDENTIALS');
+    expectError(await answer('3333'), 429, 'MFA_LOCKED');
+    expectError(await answer(PIN), 409, 'INVALID_STATE');
+    const shown = await api.call('GET', `/api/v1/payments/${id}`, { token: hank.appToken });
+    expect(shown.body).toMatchObject({ status: 'failed', status_reason: 'MFA_LOCKED' });
+    expect(await available(api, hank)).toBe(100);
+  });
+});
+
+describe("the merchant's backend", () => {
+  it('reads its payments with its client credentials and gets a signed payment.completed webhook', async () => {
+    const app = (await api.call('POST', '/api/v1/admin/mini-apps', {
+      token: ADMIN_TOKEN,
+      body: { name: 'Hooked Shop', client_type: 'hybrid', scopes: ['user:read', 'wallet:pay'], pre_approved_scopes: ['user:read'], webhook_url: receiver.url },
+    })).body as { client_id: string; webhook_secret: string; backend: { client_id: string; client_secret: string } };
+    const ivy = await payer('ivy', '100.00', app.client_id);
+    const { body: requested } = await request(ivy, { callback_url: `${receiver.url}?order=1` });
+    const id = requested.payment_id;
+    const done = await authorize(ivy, id, authorizeBody(ivy, id));
+    expect(done.body.status).toBe('completed');
+
+    const basic = (clientId: string, secret: string) => ({ authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}` });
+    const seen = await api.call('GET', `/api/v1/payments/${id}`, { headers: basic(app.backend.client_id, app.backend.client_secret) });
+    expect(seen.status).toBe(200);
+    expect(seen.body).toMatchObject({ payment_id: id, status: 'completed', txn_id: done.body.txn_id });
+    expect((await api.call('GET', `/api/v1/payments/${id}`, { headers: basic(app.backend.client_id, 'wrong') })).status).toBe(401);
+    const other = (await api.call('POST', '/api/v1/admin/mini-apps', { token: ADMIN_TOKEN, body: { name: 'Other Shop', client_type: 'hybrid', scopes: ['user:read'] } })).body;
+    expectError(await api.call('GET', `/api/v1/payments/${id}`, { headers: basic(other.backend.client_id, other.backend.client_secret) }), 404, 'NOT_FOUND');
+
+    const hook = await eventually(async () => receiver.received.find((r) => r.body.includes(id)), (r) => r !== undefined);
+    const body = JSON.parse(hook!.body);
+    expect(body).toMatchObject({ event: 'payment.completed', data: { payment_id: id, transaction_id: done.body.txn_id, amount: 10, currency: 'USD', user_id: ivy.userId, miniapp_id: app.client_id } });
+    expect(hook!.headers['x-webhook-signature']).toBe(`sha256=${createHmac('sha256', app.webhook_secret).update(hook!.body).digest('hex')}`);
+  });
+});

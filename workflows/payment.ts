@@ -1,0 +1,234 @@
+import {
+  ActivityFailure,
+  allHandlersFinished,
+  ApplicationFailure,
+  condition,
+  ParentClosePolicy,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  startChild,
+  upsertSearchAttributes,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { ID_PREFIX } from '../src/domain/ids';
+import { PAYMENT_COMPLETED_EVENT_TYPE, PAYMENT_FAILED_EVENT_TYPE, paymentEventContent } from '../src/domain/paymentEvents';
+import { MFA_METHODS, PAYMENT_TERMINAL_STATES, type MfaMethod, type PaymentInput, type PaymentSnapshot, type PaymentState } from '../src/domain/payments';
+import { TMCP_STATUS } from '../src/domain/searchAttributes';
+import { webhookWorkflowId } from '../src/domain/webhooks';
+import { authorizePayment, issueMfaChallenge, paymentState, verifyMfa } from './paymentMessages';
+import { webhookDelivery } from './webhookDelivery';
+
+// Ledger and state writes are short PostgreSQL transactions: local activities, inside the workflow
+// task. Each is idempotent, so the re-run after a worker crash writes nothing twice.
+const ledger = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '200 ms', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+});
+// A homeserver that is down is waited for: the event arrives once it is back (for up to a week).
+const matrix = proxyActivities<Activities>({
+  startToCloseTimeout: '15 seconds',
+  scheduleToCloseTimeout: '7 days',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+});
+
+/** Failures that count as a wrong answer to the challenge. */
+const WRONG_ANSWERS = new Set(['INVALID_SIGNATURE', 'INVALID_MFA_CREDENTIALS']);
+
+function domainFailure(err: unknown): ApplicationFailure | undefined {
+  const failure = err instanceof ActivityFailure ? err.cause : err;
+  return failure instanceof ApplicationFailure ? failure : undefined;
+}
+
+function refuse(type: string, message: string, details: Record<string, unknown> = {}): never {
+  throw ApplicationFailure.create({ type, message, details: [details], nonRetryable: true });
+}
+
+/**
+ * One mini-app payment (PROTO 7.3, PROTO-mfa 7.4), from the request until it is completed, failed
+ * or expired. The payer's authorization, a new MFA challenge and each answer to it are Workflow
+ * Updates; the authorization window and the challenge's expiry are on the workflow clock. The
+ * activities write every change to PostgreSQL; this code decides what happens next. Money moves in
+ * one place (settlePayment), once, and never after the payment failed or expired.
+ */
+export async function paymentSaga(input: PaymentInput): Promise<PaymentSnapshot> {
+  const { paymentId } = input;
+  // The sandbox's Date: the current workflow task's time, the same on replay.
+  const windowEndsAt = Date.now() + input.authorizationWindowMs;
+  const snapshot: PaymentSnapshot = { paymentId, status: 'pending_authorization' };
+  let busy = false;
+  let authorizations = 0;
+  let answers = 0;
+  const sends: Promise<void>[] = [];
+
+  const setStatus = (status: PaymentState) => {
+    snapshot.status = status;
+    upsertSearchAttributes([{ key: TMCP_STATUS, value: status }]);
+  };
+  const ended = () => PAYMENT_TERMINAL_STATES.includes(snapshot.status);
+
+  const checkCaller = (userId: string, expected: PaymentState) => {
+    if (userId !== input.payer.userId) refuse('NOT_FOUND', 'Payment not found', { payment_id: paymentId });
+    if (snapshot.status === expected && Date.now() >= windowEndsAt) refuse('INVALID_STATE', 'The payment has expired', { payment_id: paymentId, status: 'expired' });
+    if (snapshot.status !== expected) refuse('INVALID_STATE', `The payment is ${snapshot.status}`, { payment_id: paymentId, status: snapshot.status });
+    if (busy) refuse('INVALID_STATE', 'Another request for this payment is in progress', { payment_id: paymentId });
+  };
+
+  const exclusive = async <T>(body: () => Promise<T>): Promise<T> => {
+    busy = true;
+    try {
+      return await body();
+    } catch (err) {
+      throw domainFailure(err) ?? err;
+    } finally {
+      busy = false;
+    }
+  };
+
+  /** Sends the room event in the background; the workflow ends only after it. */
+  const announce = (content: ReturnType<typeof paymentEventContent>) => {
+    if (!input.roomId) return;
+    const roomId = input.roomId;
+    const type = content.status === 'completed' ? PAYMENT_COMPLETED_EVENT_TYPE : PAYMENT_FAILED_EVENT_TYPE;
+    sends.push(
+      (async () => {
+        try {
+          const sent = await matrix.sendMatrixEvent({ roomId, type, content, txnId: `${workflowInfo().workflowId}.${content.status}` });
+          if (sent.eventId) snapshot.eventId = sent.eventId;
+          await ledger.recordPaymentEvent({ paymentId, eventId: sent.eventId });
+        } catch (err) {
+          const failure = domainFailure(err);
+          if (!failure && !(err instanceof ActivityFailure)) throw err;
+          await ledger.recordPaymentEvent({ paymentId, error: failure ? `${failure.type ?? 'error'}: ${failure.message}` : 'gave up' });
+        }
+      })(),
+    );
+  };
+
+  /** The webhook event the ledger queued with the change: delivered by a workflow of its own, which outlives this one. */
+  const deliver = async (eventId: string | null) => {
+    if (!eventId) return;
+    await startChild(webhookDelivery, { workflowId: webhookWorkflowId(eventId), args: [{ eventId }], parentClosePolicy: ParentClosePolicy.ABANDON });
+  };
+
+  const complete = async (authMethod: string) => {
+    setStatus('processing');
+    const settled = await ledger.settlePayment({ paymentId, authMethod });
+    snapshot.txnId = settled.txnId;
+    snapshot.completedAt = settled.completedAt;
+    snapshot.challenge = undefined;
+    setStatus('completed');
+    await deliver(settled.webhookEventId);
+    announce(paymentEventContent(input, { status: 'completed', txnId: settled.txnId, at: settled.completedAt }));
+  };
+
+  const fail = async (code: string, message: string) => {
+    const closed = await ledger.closePayment({ paymentId, status: 'failed', code, message });
+    snapshot.failureCode = code;
+    setStatus('failed');
+    await deliver(closed.webhookEventId);
+    announce(paymentEventContent(input, { status: 'failed', code, at: new Date().toISOString() }));
+  };
+
+  const newChallenge = (methods: MfaMethod[]) => {
+    const expiresAt = Math.min(Date.now() + input.mfaChallengeMs, windowEndsAt);
+    snapshot.challenge = {
+      challengeId: `${ID_PREFIX.mfaChallenge}_${uuid4().replace(/-/g, '')}`,
+      methods,
+      expiresAt: new Date(expiresAt).toISOString(),
+      maxAttempts: input.mfaMaxAttempts,
+      attempts: snapshot.challenge?.attempts ?? 0,
+    };
+  };
+
+  setHandler(paymentState, () => ({ ...snapshot }));
+
+  setHandler(
+    authorizePayment,
+    (req) =>
+      exclusive(async () => {
+        authorizations += 1;
+        await ledger.verifyPaymentAuthorization({
+          paymentId,
+          userId: req.userId,
+          amountMinor: input.amountMinor,
+          currency: input.currency,
+          signature: req.signature,
+          deviceId: req.deviceId,
+          timestamp: req.timestamp,
+          attemptKey: `${paymentId}#authorize${authorizations}`,
+        });
+        const assessment = await ledger.assessPayment({ paymentId, deviceId: req.deviceId });
+        if (assessment.mfaRequired) {
+          await ledger.markPaymentMfaRequired({ paymentId });
+          newChallenge(assessment.methods);
+          setStatus('mfa_required');
+          return { ...snapshot };
+        }
+        await complete('biometric');
+        return { ...snapshot };
+      }),
+    { validator: (req) => checkCaller(req.userId, 'pending_authorization') },
+  );
+
+  setHandler(
+    issueMfaChallenge,
+    async () => {
+      newChallenge(snapshot.challenge?.methods ?? []);
+      return { ...snapshot };
+    },
+    { validator: (req) => checkCaller(req.userId, 'mfa_required') },
+  );
+
+  setHandler(
+    verifyMfa,
+    (req) =>
+      exclusive(async () => {
+        answers += 1;
+        const challenge = snapshot.challenge!;
+        try {
+          await ledger.verifyPaymentMfa({ paymentId, userId: req.userId, challengeId: req.challengeId, proof: req.proof, attemptKey: `${paymentId}#mfa${answers}` });
+        } catch (err) {
+          const failure = domainFailure(err);
+          if (failure?.type === 'MFA_LOCKED') {
+            await fail('MFA_LOCKED', 'The payer is locked out of this method');
+            throw failure;
+          }
+          if (!failure?.type || !WRONG_ANSWERS.has(failure.type)) throw err;
+          challenge.attempts += 1;
+          const remaining = challenge.maxAttempts - challenge.attempts;
+          if (remaining <= 0) {
+            await fail('MFA_LOCKED', 'Too many wrong answers to the challenge');
+            refuse('MFA_LOCKED', 'Too many wrong answers: the payment has failed', { payment_id: paymentId, attempts_remaining: 0 });
+          }
+          refuse(failure.type, failure.message, { payment_id: paymentId, challenge_id: challenge.challengeId, attempts_remaining: remaining, retry_allowed: true });
+        }
+        await complete(MFA_METHODS[req.method]);
+        return { ...snapshot };
+      }),
+    {
+      validator: (req) => {
+        checkCaller(req.userId, 'mfa_required');
+        const challenge = snapshot.challenge;
+        if (!challenge || challenge.challengeId !== req.challengeId) refuse('INVALID_REQUEST', 'challenge_id is not the current challenge', { field: 'challenge_id' });
+        if (Date.now() >= Date.parse(challenge.expiresAt)) refuse('INVALID_REQUEST', 'The challenge has expired; request a new one', { field: 'challenge_id' });
+        if (!challenge.methods.includes(req.method)) refuse('INVALID_REQUEST', `method must be one of ${challenge.methods.join(', ')}`, { field: 'method' });
+      },
+    },
+  );
+
+  // Until the payment ends, or its window does; a request in progress at that moment finishes first.
+  if (!(await condition(ended, Math.max(0, windowEndsAt - Date.now())))) {
+    await condition(() => !busy);
+    if (!ended()) {
+      await ledger.closePayment({ paymentId, status: 'expired', code: 'EXPIRED', message: 'The payment was not authorized in time' });
+      snapshot.challenge = undefined;
+      setStatus('expired');
+    }
+  }
+  await Promise.all(sends);
+  await condition(allHandlersFinished);
+  return { ...snapshot };
+}
