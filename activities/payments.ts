@@ -2,7 +2,7 @@ import type { Config } from '../src/config';
 import type { Sealer } from '../src/crypto/sealing';
 import { walletBalances } from '../src/db/ledger';
 import { deviceOf } from '../src/db/mfa';
-import { changePaymentStatus, paymentById, recordPaymentEvent } from '../src/db/payments';
+import { changePaymentStatus, paymentById, recordPaymentEvent, recordRefundEvent } from '../src/db/payments';
 import { walletById } from '../src/db/wallets';
 import { DomainError } from '../src/domain/errors';
 import { amountToJson, formatAmount, type Currency } from '../src/domain/money';
@@ -98,6 +98,10 @@ export function paymentActivities(deps: PaymentActivityDeps) {
 
     closePayment(req: { paymentId: string; status: 'failed' | 'expired'; code: string; message: string }) {
       return domainFailures(() => closePayment(deps.pool, req));
+    },
+
+    recordRefundEvent(req: { refundId: string; eventId?: string; error?: string }) {
+      return recordRefundEvent(deps.pool, req.refundId, req);
     },
 
     recordPaymentEvent(req: { paymentId: string; eventId?: string; error?: string }) {

@@ -4,3 +4,4 @@ export { p2pSaga, p2pTransfer } from './p2pTransfer';
 export { deviceGrant } from './deviceGrant';
 export { webhookDelivery } from './webhookDelivery';
 export { paymentSaga } from './payment';
+export { refundAnnouncement } from './refundAnnouncement';

@@ -23,6 +23,7 @@ const PaymentRow = z.object({
   request_response: z.record(z.unknown()),
   auth_method: z.string().nullable(),
   txn_id: z.string().nullable(),
+  refunded_amount: z.bigint(),
   event_id: z.string().nullable(),
   event_error: z.string().nullable(),
   created_at: z.date(),
@@ -36,7 +37,7 @@ export type Payment = z.infer<typeof PaymentRow>;
 
 const COLUMNS = sql.fragment`
   id, payer_user_id, payer_wallet_id, client_id, amount, currency, description, merchant_order_id, items, callback_url,
-  room_id, status, status_reason, idempotency_key, request_hash, request_response, auth_method, txn_id, event_id,
+  room_id, status, status_reason, idempotency_key, request_hash, request_response, auth_method, txn_id, refunded_amount, event_id,
   event_error, created_at, expires_at, authorized_at, completed_at, failed_at, expired_at`;
 
 export interface NewPayment {
@@ -115,4 +116,57 @@ export function overduePayments(db: DatabaseConnection, before: Date, limit: num
     SELECT ${COLUMNS} FROM payments
     WHERE status IN ('pending_authorization', 'mfa_required') AND expires_at < ${before.toISOString()}::timestamptz
     ORDER BY expires_at LIMIT ${limit}`);
+}
+
+const RefundRow = z.object({
+  id: z.string(),
+  payment_id: z.string(),
+  amount: z.bigint(),
+  reason: z.string().nullable(),
+  request_hash: z.string(),
+  txn_id: z.string(),
+  response: z.record(z.unknown()),
+  created_at: z.date(),
+});
+export type Refund = z.infer<typeof RefundRow>;
+
+export function refundByKey(db: DatabaseConnection, paymentId: string, idempotencyKey: string) {
+  return db.maybeOne(sql.type(RefundRow)`
+    SELECT id, payment_id, amount, reason, request_hash, txn_id, response, created_at FROM payment_refunds
+    WHERE payment_id = ${paymentId} AND idempotency_key = ${idempotencyKey}`);
+}
+
+export async function insertRefund(
+  db: DatabaseConnection,
+  r: { id: string; paymentId: string; amount: bigint; reason?: string; requestedBy: string; idempotencyKey: string; requestHash: string; txnId: string; response: Record<string, unknown> },
+): Promise<void> {
+  await db.query(sql.unsafe`
+    INSERT INTO payment_refunds (id, payment_id, amount, reason, requested_by, idempotency_key, request_hash, txn_id, response)
+    VALUES (${r.id}, ${r.paymentId}, ${r.amount.toString()}, ${r.reason ?? null}, ${r.requestedBy}, ${r.idempotencyKey}, ${r.requestHash}, ${r.txnId}, ${sql.json(r.response as never)})`);
+}
+
+/** Adds a refund to the payment's refunded amount; its status follows (partially_refunded, refunded). */
+export async function addRefunded(db: DatabaseConnection, paymentId: string, amount: bigint): Promise<void> {
+  await db.query(sql.unsafe`
+    UPDATE payments SET refunded_amount = refunded_amount + ${amount.toString()}, updated_at = now(),
+      status = CASE WHEN refunded_amount + ${amount.toString()} = amount THEN 'refunded' ELSE 'partially_refunded' END
+    WHERE id = ${paymentId}`);
+}
+
+export async function recordRefundEvent(db: DatabaseConnection, refundId: string, outcome: { eventId?: string; error?: string }): Promise<void> {
+  await db.query(sql.unsafe`UPDATE payment_refunds SET event_id = coalesce(${outcome.eventId ?? null}, event_id), event_error = ${outcome.error ?? null} WHERE id = ${refundId}`);
+}
+
+/** Refunds of payments in a room whose announcement never ran (the start after commit failed), from the last week. */
+export function unannouncedRefunds(db: DatabaseConnection, createdBefore: Date, limit: number) {
+  return db.any(sql.type(z.object({ id: z.string(), payment_id: z.string() }))`
+    SELECT r.id, r.payment_id FROM payment_refunds r JOIN payments p ON p.id = r.payment_id
+    WHERE p.room_id IS NOT NULL AND r.event_id IS NULL AND r.event_error IS NULL
+      AND r.created_at < ${createdBefore.toISOString()}::timestamptz AND r.created_at > now() - interval '7 days'
+    ORDER BY r.created_at LIMIT ${limit}`);
+}
+
+export function refundById(db: DatabaseConnection, refundId: string) {
+  return db.maybeOne(sql.type(RefundRow)`
+    SELECT id, payment_id, amount, reason, request_hash, txn_id, response, created_at FROM payment_refunds WHERE id = ${refundId}`);
 }

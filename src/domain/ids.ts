@@ -18,6 +18,7 @@ export const ID_PREFIX = {
   webhookEvent: 'evt',
   payment: 'pay',
   mfaChallenge: 'mfa',
+  refund: 'ref',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;

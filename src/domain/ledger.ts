@@ -18,7 +18,7 @@ export type AccountKind = AccountRef['kind'];
  * same business object) must also be listed in the database's `refund_kinds()`, which keeps the
  * limits' usage totals (migration 0007).
  */
-export const ENTRY_KINDS = ['funding', 'p2p_transfer', 'p2p_hold', 'p2p_release', 'p2p_refund', 'payment'] as const;
+export const ENTRY_KINDS = ['funding', 'p2p_transfer', 'p2p_hold', 'p2p_release', 'p2p_refund', 'payment', 'payment_refund'] as const;
 export type EntryKind = (typeof ENTRY_KINDS)[number];
 
 export interface PostingInput {

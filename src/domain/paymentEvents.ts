@@ -3,6 +3,17 @@ import type { PaymentInput } from './payments';
 
 export const PAYMENT_COMPLETED_EVENT_TYPE = 'm.tween.payment.completed';
 export const PAYMENT_FAILED_EVENT_TYPE = 'm.tween.payment.failed';
+export const PAYMENT_REFUNDED_EVENT_TYPE = 'm.tween.payment.refunded';
+
+/** What the room is told of a refund (sent by refundAnnouncement). */
+export interface RefundAnnouncement {
+  refundId: string;
+  paymentId: string;
+  roomId: string;
+  content: Record<string, unknown>;
+}
+
+export const refundWorkflowId = (refundId: string) => `refund-${refundId}`;
 
 /**
  * PROTO 7.3.3 / 4.17 `m.tween.payment.*` content, sent by the payments bot into the payment's room.

@@ -5,8 +5,9 @@ import type { SealedProof } from './p2p';
  * Mini-app payments (PROTO 7.3, PROTO-mfa 7.4) as the `payment-<id>` workflow, the API and the
  * activities share them. Amounts are minor units as strings (JSON has no bigint).
  */
-export const PAYMENT_STATES = ['pending_authorization', 'mfa_required', 'processing', 'completed', 'failed', 'expired'] as const;
+export const PAYMENT_STATES = ['pending_authorization', 'mfa_required', 'processing', 'completed', 'failed', 'expired', 'partially_refunded', 'refunded'] as const;
 export type PaymentState = (typeof PAYMENT_STATES)[number];
+/** Where the payment workflow ends (refunds come later, outside it). */
 export const PAYMENT_TERMINAL_STATES: readonly PaymentState[] = ['completed', 'failed', 'expired'];
 
 /** PROTO-mfa 7.4.2 method types, and the P2P factor each one is. */

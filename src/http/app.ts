@@ -62,7 +62,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     walletRoutes({ ...deps, rooms }, auth, tepOrMatrixAuth(auth, matrixTokens)),
     paymentMethodRoutes({ ...deps, ...proofs }, messenger),
     p2pRoutes({ ...deps, rooms, ...p2pSecrets(dataKey) }, auth),
-    paymentRoutes({ ...deps, rooms, ...paymentSecrets(dataKey) }, auth),
+    paymentRoutes({ ...deps, rooms, ...paymentSecrets(dataKey) }, auth, deps.config.adminToken),
     adminRoutes(deps, deps.config.adminToken),
     miniappRoutes({ ...deps, webhookSealer: webhookSealer(dataKey) }, deps.config.adminToken),
     oauthRoutes({ ...oauth, matrixTokens }, messenger),

@@ -1,5 +1,5 @@
 import { postEntryIn } from '../db/ledger';
-import { changePaymentStatus, paymentById, type Payment } from '../db/payments';
+import { addRefunded, changePaymentStatus, insertRefund, paymentById, refundByKey, type Payment } from '../db/payments';
 import type { DatabasePool } from '../db/pool';
 import { walletById } from '../db/wallets';
 import { queueWebhookEvent } from '../db/webhooks';
@@ -82,5 +82,77 @@ export async function closePayment(pool: DatabasePool, req: { paymentId: string;
         ? await queueWebhookEvent(tx, { eventId: newId('webhookEvent'), clientId: p.client_id, event: 'payment.failed', data: { payment_id: p.id, error_code: req.code, error_message: req.message }, url: p.callback_url })
         : null;
     return { status: req.status, webhookEventId };
+  });
+}
+
+export interface RefundRequest {
+  paymentId: string;
+  /** The rest of the captured amount when absent. */
+  amount?: bigint;
+  reason?: string;
+  idempotencyKey: string;
+  requestHash: string;
+  /** The merchant backend's client id, or `admin`. */
+  requestedBy: string;
+}
+
+/**
+ * A refund (PROTO 7.4): one journal entry merchant to payer with its own key, the refund's row, the
+ * payment's refunded amount and status, and the `payment.refunded` webhook event, in one transaction
+ * holding the payment's row: concurrent refunds never pass the captured amount. Idempotent per
+ * payment and key (a repeat answers the stored refund; another body with the key is 409).
+ */
+export async function refundPayment(pool: DatabasePool, req: RefundRequest) {
+  return pool.transaction(async (tx) => {
+    const p = await paymentById(tx, req.paymentId, true);
+    if (!p) throw notFound(req.paymentId);
+    const existing = await refundByKey(tx, p.id, req.idempotencyKey);
+    if (existing) {
+      if (existing.request_hash !== req.requestHash) {
+        throw new DomainError('DUPLICATE_TRANSACTION', 'idempotency_key was already used for a different refund', { field: 'idempotency_key', refund_id: existing.id });
+      }
+      return { replayed: true, body: existing.response, webhookEventId: null, refundId: existing.id, payment: p };
+    }
+    if (p.status !== 'completed' && p.status !== 'partially_refunded') throw stateError(p, 'refund');
+    const refundable = p.amount - p.refunded_amount;
+    const amount = req.amount ?? refundable;
+    if (amount > refundable) {
+      const reason = `exceeds what is left to refund (${amountToJson(refundable, p.currency)} ${p.currency})`;
+      throw new DomainError('INVALID_REQUEST', `amount: ${reason}`, { field: 'amount', reason, refundable_amount: amountToJson(refundable, p.currency), currency: p.currency });
+    }
+    const refundId = newId('refund');
+    const posted = await postEntryIn(tx, {
+      idempotencyKey: `payment:${p.id}:refund:${refundId}`,
+      kind: 'payment_refund',
+      reference: p.id,
+      metadata: { payment_id: p.id, refund_id: refundId, ...(req.reason ? { reason: req.reason } : {}) },
+      postings: [
+        { account: { kind: 'merchant', clientId: p.client_id, currency: p.currency }, amount: -amount },
+        { account: { kind: 'wallet', walletId: p.payer_wallet_id, currency: p.currency }, amount },
+      ],
+    });
+    await addRefunded(tx, p.id, amount);
+    const refunded = p.refunded_amount + amount;
+    const body = {
+      refund_id: refundId,
+      payment_id: p.id,
+      status: refunded === p.amount ? 'refunded' : 'partially_refunded',
+      amount: amountToJson(amount, p.currency),
+      currency: p.currency,
+      refunded_amount: amountToJson(refunded, p.currency),
+      refundable_amount: amountToJson(p.amount - refunded, p.currency),
+      txn_id: posted.txnId,
+      ...(req.reason ? { reason: req.reason } : {}),
+      created_at: posted.createdAt.toISOString(),
+    };
+    await insertRefund(tx, { id: refundId, paymentId: p.id, amount, reason: req.reason, requestedBy: req.requestedBy, idempotencyKey: req.idempotencyKey, requestHash: req.requestHash, txnId: posted.txnId, response: body });
+    const webhookEventId = await queueWebhookEvent(tx, {
+      eventId: newId('webhookEvent'),
+      clientId: p.client_id,
+      event: 'payment.refunded',
+      data: { payment_id: p.id, refund_id: refundId, amount: amountToJson(amount, p.currency), currency: p.currency, refunded_amount: body.refunded_amount },
+      url: p.callback_url,
+    });
+    return { replayed: false, body, webhookEventId, refundId, payment: p };
   });
 }

@@ -224,6 +224,7 @@ function paymentView(p: Payment) {
     ...(p.merchant_order_id ? { merchant_order_id: p.merchant_order_id } : {}),
     ...(p.items ? { items: p.items } : {}),
     ...(p.txn_id ? { txn_id: p.txn_id } : {}),
+    ...(p.refunded_amount > 0n ? { refunded_amount: amountToJson(p.refunded_amount, p.currency) } : {}),
     payer: { user_id: p.payer_user_id, wallet_id: p.payer_wallet_id },
     merchant: { miniapp_id: p.client_id },
     ...(p.room_id ? { room_id: p.room_id } : {}),

@@ -253,3 +253,69 @@ describe("the merchant's backend", () => {
     expect(hook!.headers['x-webhook-signature']).toBe(`sha256=${createHmac('sha256', app.webhook_secret).update(hook!.body).digest('hex')}`);
   });
 });
+
+describe('refunds', () => {
+  let shop: { client_id: string; webhook_secret: string; backend: { client_id: string; client_secret: string } };
+  beforeAll(async () => {
+    shop = (await api.call('POST', '/api/v1/admin/mini-apps', {
+      token: ADMIN_TOKEN,
+      body: { name: 'Refunding Shop', client_type: 'hybrid', scopes: ['user:read', 'wallet:pay'], webhook_url: receiver.url },
+    })).body;
+  });
+  const backend = () => ({ authorization: `Basic ${Buffer.from(`${shop.backend.client_id}:${shop.backend.client_secret}`).toString('base64')}` });
+  const refund = (id: string, body: Record<string, unknown>, headers: Record<string, string> = backend()) => api.call('POST', `/api/v1/payments/${id}/refund`, { headers, body });
+
+  async function paid(name: string, amount = '10.00') {
+    const who = await payer(name, '100.00', shop.client_id);
+    const { body: requested } = await request(who, { amount });
+    expect((await authorize(who, requested.payment_id, authorizeBody(who, requested.payment_id, amount))).body.status).toBe('completed');
+    return { who, id: requested.payment_id as string };
+  }
+
+  it('partially, repeatedly, up to the captured amount, each one entry merchant to payer', async () => {
+    const { who, id } = await paid('jack');
+    const merchantBefore = await merchantBalance(shop.client_id);
+    const first = await refund(id, { amount: '4.00', reason: 'one coffee was cold', idempotency_key: 'r1' });
+    expect(first.status).toBe(201);
+    expect(first.body).toMatchObject({ refund_id: expect.stringMatching(/^ref_/), payment_id: id, status: 'partially_refunded', amount: 4, refunded_amount: 4, refundable_amount: 6, txn_id: expect.stringMatching(/^txn_/) });
+    expect(await available(api, who)).toBe(94);
+    expect(merchantBefore - (await merchantBalance(shop.client_id))).toBe(400n);
+    const again = await refund(id, { amount: '4.00', reason: 'one coffee was cold', idempotency_key: 'r1' });
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body).toEqual(first.body);
+    expectError(await refund(id, { amount: '5.00', idempotency_key: 'r1' }), 409, 'DUPLICATE_TRANSACTION', 'idempotency_key');
+    const over = await refund(id, { amount: '7.00', idempotency_key: 'r2' });
+    expectError(over, 400, 'INVALID_REQUEST', 'amount');
+    expect(over.body.error.details).toMatchObject({ refundable_amount: 6 });
+    const rest = await refund(id, { idempotency_key: 'r3' });
+    expect(rest.body).toMatchObject({ status: 'refunded', amount: 6, refunded_amount: 10, refundable_amount: 0 });
+    expectError(await refund(id, { amount: '0.01', idempotency_key: 'r4' }), 409, 'INVALID_STATE');
+    expect(await available(api, who)).toBe(100);
+    const shown = await api.call('GET', `/api/v1/payments/${id}`, { token: who.appToken });
+    expect(shown.body).toMatchObject({ status: 'refunded', refunded_amount: 10 });
+    const hooks = await eventually(async () => receiver.received.filter((r) => JSON.parse(r.body).event === 'payment.refunded' && JSON.parse(r.body).data.payment_id === id), (l) => l.length >= 2);
+    expect(hooks.map((h) => JSON.parse(h.body).data.amount).sort()).toEqual([4, 6]);
+  });
+
+  it('never passes the captured amount under concurrent refunds', async () => {
+    const { who, id } = await paid('kate');
+    const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => refund(id, { amount: '3.00', idempotency_key: `race-${i}` })));
+    expect(answers.filter((a) => a.status === 201)).toHaveLength(3);
+    expect(answers.filter((a) => a.status === 400)).toHaveLength(5);
+    expect(await available(api, who)).toBe(99);
+  });
+
+  it('only by the merchant or an operator, only of a completed payment', async () => {
+    const { id } = await paid('liam');
+    expect((await refund(id, { amount: '1.00', idempotency_key: 'anon' }, {})).status).toBe(401);
+    expect((await refund(id, { amount: '1.00', idempotency_key: 'wrong' }, { authorization: `Basic ${Buffer.from(`${shop.backend.client_id}:nope`).toString('base64')}` })).status).toBe(401);
+    const other = (await api.call('POST', '/api/v1/admin/mini-apps', { token: ADMIN_TOKEN, body: { name: 'Not the merchant', client_type: 'hybrid', scopes: ['user:read'] } })).body;
+    expectError(await refund(id, { amount: '1.00', idempotency_key: 'other' }, { authorization: `Basic ${Buffer.from(`${other.backend.client_id}:${other.backend.client_secret}`).toString('base64')}` }), 404, 'NOT_FOUND');
+    const byOperator = await refund(id, { amount: '1.00', reason: 'goodwill', idempotency_key: 'op' }, { authorization: `Bearer ${ADMIN_TOKEN}` });
+    expect(byOperator.status).toBe(201);
+    const mia = await payer('mia', '100.00', shop.client_id);
+    const { body: pending } = await request(mia);
+    expectError(await refund(pending.payment_id, { idempotency_key: 'early' }), 409, 'INVALID_STATE');
+    expectError(await refund(id, { amount: '1.001', idempotency_key: 'bad' }), 400, 'INVALID_REQUEST', 'amount');
+  });
+});

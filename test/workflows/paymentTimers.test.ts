@@ -111,6 +111,16 @@ test('an expired challenge cannot be answered; a new one can, and the payment co
   expect(event).toMatchObject({ txnId: `payment-${id}.completed`, userId: '@_tmcp_payments:tmcp.test' });
   expect(event!.content).toMatchObject({ msgtype: 'm.tween.payment', payment_id: id, amount: '60.00', currency: 'USD', status: 'completed', payer: { user_id: bob.userId } });
   await recordHistory(env.client, `payment-${id}`, 'payment', 'mfa-completed');
+
+  // A refund is told to the same room.
+  const refunded = await api.call('POST', `/api/v1/payments/${id}/refund`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, body: { amount: '20.00', idempotency_key: 'goodwill' } });
+  expect(refunded.status).toBe(201);
+  const refundId = refunded.body.refund_id;
+  await env.client.workflow.getHandle(`refund-${refundId}`).result();
+  const told = hs.events().find((e) => e.type === 'm.tween.payment.refunded' && e.content.refund_id === refundId);
+  expect(told).toMatchObject({ roomId: ROOM, txnId: `refund-${refundId}.refunded` });
+  expect(told!.content).toMatchObject({ payment_id: id, amount: '20.00', refunded_amount: '20.00', status: 'partially_refunded' });
+  await recordHistory(env.client, `refund-${refundId}`, 'refund', 'announced');
 });
 
 test('a payment without a second factor completes in one step', async () => {

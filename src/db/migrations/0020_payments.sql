@@ -12,13 +12,15 @@ CREATE TABLE payments (
   items               jsonb,
   callback_url        text,
   room_id             text,
-  status              text        NOT NULL CHECK (status IN ('pending_authorization', 'mfa_required', 'processing', 'completed', 'failed', 'expired')),
+  status              text        NOT NULL CHECK (status IN ('pending_authorization', 'mfa_required', 'processing', 'completed',
+                                                        'failed', 'expired', 'partially_refunded', 'refunded')),
   status_reason       text,
   idempotency_key     text        NOT NULL,
   request_hash        text        NOT NULL,
   request_response    json        NOT NULL,  -- json, not jsonb: replays answer byte for byte
   auth_method         text,
   txn_id              text,
+  refunded_amount     bigint      NOT NULL DEFAULT 0 CHECK (refunded_amount >= 0 AND refunded_amount <= amount),
   event_id            text,
   event_error         text,
   created_at          timestamptz NOT NULL DEFAULT now(),
@@ -32,3 +34,25 @@ CREATE TABLE payments (
 );
 CREATE INDEX payments_payer_idx ON payments (payer_user_id, created_at DESC);
 CREATE INDEX payments_pending_idx ON payments (expires_at) WHERE status IN ('pending_authorization', 'mfa_required');
+
+-- Refunds (PROTO 7.4): each one journal entry merchant to payer, written with the refund row and the
+-- payment's new refunded amount in one transaction that holds the payment's row, so concurrent
+-- refunds never pass the captured amount. Idempotent per payment and key.
+CREATE TABLE payment_refunds (
+  id              text        PRIMARY KEY CHECK (id ~ '^ref_[a-z2-7]{24}$'),
+  payment_id      text        NOT NULL REFERENCES payments (id),
+  amount          bigint      NOT NULL CHECK (amount > 0),
+  reason          text        CHECK (length(reason) <= 200),
+  requested_by    text        NOT NULL,
+  idempotency_key text        NOT NULL,
+  request_hash    text        NOT NULL,
+  txn_id          text        NOT NULL,
+  response        json        NOT NULL,
+  event_id        text,
+  event_error     text,
+  created_at      timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (payment_id, idempotency_key)
+);
+
+-- A refunded payment gives the payer's limits back, as a refunded transfer does.
+CREATE OR REPLACE FUNCTION refund_kinds() RETURNS text[] LANGUAGE sql IMMUTABLE AS $$ SELECT ARRAY['p2p_refund', 'payment_refund'] $$;

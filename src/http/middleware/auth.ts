@@ -6,7 +6,7 @@ import { TEP_PREFIX, type VerifiedTep } from '../../auth/tep';
 import type { DatabaseConnection } from '../../db/pool';
 import { DomainError } from '../../domain/errors';
 import type { Scope } from '../../domain/scopes';
-import type { AppState } from '../state';
+import type { AppContext, AppState } from '../state';
 
 function bearer(header: string): string | undefined {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -98,11 +98,22 @@ function digest(value: string): Buffer {
 
 /** Operator endpoints: `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time. */
 export function adminAuth(adminToken: string | undefined): Middleware<AppState> {
-  const expected = adminToken === undefined ? undefined : digest(adminToken);
+  const isAdmin = adminTokenCheck(adminToken);
   return async (ctx, next) => {
     const token = bearer(ctx.get('authorization'));
     if (!token) throw new DomainError('INVALID_TOKEN', 'Missing admin token');
-    if (!expected || !timingSafeEqual(digest(token), expected)) throw new DomainError('INVALID_TOKEN', 'Invalid admin token');
+    if (!isAdmin(token)) throw new DomainError('INVALID_TOKEN', 'Invalid admin token');
     await next();
   };
+}
+
+/** Whether a request's `Authorization: Bearer` is the admin token (compared in constant time). */
+export function adminTokenCheck(adminToken: string | undefined): (token: string | undefined) => boolean {
+  const expected = adminToken === undefined ? undefined : digest(adminToken);
+  return (token) => expected !== undefined && token !== undefined && timingSafeEqual(digest(token), expected);
+}
+
+/** The bearer token of a request's Authorization header. */
+export function bearerToken(ctx: AppContext): string | undefined {
+  return bearer(ctx.get('authorization'));
 }

@@ -3,9 +3,10 @@ import { z } from 'zod';
 import { isId } from '../../domain/ids';
 import { DomainError, invalidField } from '../../domain/errors';
 import { authenticateClient } from '../../oauth/sessions';
+import { refund, type Refunder } from '../../payments/refunds';
 import { authorize, getPaymentForMerchant, getPaymentForPayer, newMfaChallenge, requestPayment, verifyMfaAnswer, type PaymentDeps } from '../../payments/payments';
 import { basicCredentials } from '../basicAuth';
-import type { tepAuth } from '../middleware/auth';
+import { adminTokenCheck, bearerToken, type tepAuth } from '../middleware/auth';
 import { Base64Signature, clientUrl, DeviceId, IdempotencyKey, RoomId, Timestamp, withMoney } from '../schemas';
 import type { AppContext, AppState } from '../state';
 import { parseInput } from '../validate';
@@ -28,6 +29,15 @@ const RequestBody = withMoney({
   idempotency_key: IdempotencyKey,
 });
 
+const RefundBody = z
+  .object({
+    amount: z.union([z.number(), z.string()]).optional(),
+    reason: z.string().trim().min(1).max(200).optional(),
+    notes: z.string().max(1000).optional(),
+    idempotency_key: IdempotencyKey,
+  })
+  .strict();
+
 const AuthorizeBody = z.object({ signature: Base64Signature, device_id: DeviceId, timestamp: Timestamp }).strict();
 
 // PROTO-mfa 7.4.3 shows device_id and timestamp beside the credentials; a biometric answer carries its own inside.
@@ -49,10 +59,23 @@ function paymentIdOf(ctx: AppContext): string {
   return id;
 }
 
-/** Mini-app payments (PROTO 7.3, PROTO-mfa 7.4): each payment is the workflow `payment-<id>`. */
-export function paymentRoutes(deps: PaymentDeps, auth: ReturnType<typeof tepAuth>): Router<AppState> {
+/** Mini-app payments (PROTO 7.3, 7.4, PROTO-mfa 7.4): each payment is the workflow `payment-<id>`. */
+export function paymentRoutes(deps: PaymentDeps, auth: ReturnType<typeof tepAuth>, adminToken: string | undefined): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/payments' });
   const payer = auth('wallet:pay');
+  const isAdmin = adminTokenCheck(adminToken);
+
+  /** The merchant's confidential client (Basic) or the operator (Bearer admin token); anyone else 401. */
+  async function refunderOf(ctx: AppContext): Promise<Refunder> {
+    const basic = basicCredentials(ctx);
+    if (basic) {
+      const client = await authenticateClient(deps, { basic }).catch(() => null);
+      if (client && client.secret_hash !== null) return { kind: 'client', client };
+    }
+    if (basic === undefined && isAdmin(bearerToken(ctx))) return { kind: 'admin' };
+    ctx.set('WWW-Authenticate', 'Basic realm="tmcp"');
+    throw new DomainError('INVALID_TOKEN', "A refund needs the merchant backend's client credentials or the admin token");
+  }
 
   router.post('/request', payer, async (ctx) => {
     const body = parseInput(RequestBody, ctx.request.body ?? {});
@@ -85,6 +108,17 @@ export function paymentRoutes(deps: PaymentDeps, auth: ReturnType<typeof tepAuth
     ctx.body = await getPaymentForMerchant(deps, client, id);
   }, async (ctx) => {
     ctx.body = await getPaymentForPayer(deps, ctx.state.tep!.userId, paymentIdOf(ctx));
+  });
+
+  // The merchant's backend (Basic, its confidential client) or an operator (the admin token).
+  router.post('/:payment_id/refund', async (ctx) => {
+    const id = paymentIdOf(ctx);
+    const refunder = await refunderOf(ctx);
+    const body = parseInput(RefundBody, ctx.request.body ?? {});
+    const result = await refund(deps, refunder, id, { amount: body.amount, reason: body.reason, idempotencyKey: body.idempotency_key });
+    if (result.replayed) ctx.set('Idempotent-Replayed', 'true');
+    ctx.status = 201;
+    ctx.body = result.body;
   });
 
   router.post('/:payment_id/authorize', payer, async (ctx) => {

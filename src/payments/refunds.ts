@@ -1,0 +1,102 @@
+import { createHash } from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { OAuthClient } from '../db/miniapps';
+import { miniappRecord } from '../db/miniapps';
+import { paymentById, refundById, unannouncedRefunds, type Payment } from '../db/payments';
+import { DomainError } from '../domain/errors';
+import { displayAmount, formatAmount, parseAmount } from '../domain/money';
+import { refundWorkflowId, type RefundAnnouncement } from '../domain/paymentEvents';
+import { refundPayment } from '../ledger/payments';
+import { startWebhookDeliveries } from '../miniapps/webhooks';
+import type { refundAnnouncement } from '../../workflows/refundAnnouncement';
+import type { PaymentDeps } from './payments';
+
+type RefundDeps = Pick<PaymentDeps, 'pool' | 'temporal' | 'log' | 'config'>;
+
+/** Who asks for a refund: the merchant's backend (its confidential client) or an operator. */
+export type Refunder = { kind: 'client'; client: OAuthClient } | { kind: 'admin' };
+
+const START_TIMEOUT_MS = 5_000;
+
+function announcement(p: Payment, merchantName: string, refund: { id: string; amount: bigint; refundedAmount: bigint; at: string }): RefundAnnouncement {
+  return {
+    refundId: refund.id,
+    paymentId: p.id,
+    roomId: p.room_id!,
+    content: {
+      msgtype: 'm.tween.payment',
+      body: `Refund of ${displayAmount(refund.amount, p.currency)} from ${merchantName}`,
+      payment_id: p.id,
+      refund_id: refund.id,
+      amount: formatAmount(refund.amount, p.currency),
+      refunded_amount: formatAmount(refund.refundedAmount, p.currency),
+      currency: p.currency,
+      payer: { user_id: p.payer_user_id },
+      merchant: { miniapp_id: p.client_id, name: merchantName },
+      status: refund.refundedAmount === p.amount ? 'refunded' : 'partially_refunded',
+      timestamp: refund.at,
+      visual: { icon: '↩', color: 'blue', status_text: 'Refunded' },
+    },
+  };
+}
+
+/** Starts the room announcement of a refund; a failed start is left to the sweeper. */
+async function announce(deps: RefundDeps, input: RefundAnnouncement): Promise<void> {
+  try {
+    await deps.temporal.client.withDeadline(Date.now() + START_TIMEOUT_MS, () =>
+      deps.temporal.client.workflow.start<typeof refundAnnouncement>('refundAnnouncement', {
+        taskQueue: deps.temporal.taskQueue,
+        workflowId: refundWorkflowId(input.refundId),
+        args: [input],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      }),
+    );
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) deps.log.warn({ err, refund_id: input.refundId }, 'refund announcement not started yet; the sweeper retries');
+  }
+}
+
+/**
+ * PROTO 7.4: the merchant's backend (or an operator) gives money back, all of it or part, once or
+ * several times up to the captured amount. Answers the refund; a repeat of the same request answers
+ * the stored one.
+ */
+export async function refund(deps: RefundDeps, refunder: Refunder, paymentId: string, req: { amount?: number | string; reason?: string; idempotencyKey: string }) {
+  const p = await paymentById(deps.pool, paymentId);
+  const mine = p && (refunder.kind === 'admin' || refunder.client.client_id === p.client_id || refunder.client.backend_of === p.client_id);
+  if (!p || !mine) throw new DomainError('NOT_FOUND', 'Payment not found', { payment_id: paymentId });
+  const amount = req.amount === undefined ? undefined : parseAmount(req.amount, p.currency, 'amount');
+  const requestHash = createHash('sha256').update(JSON.stringify([amount?.toString() ?? null, req.reason ?? null])).digest('hex');
+  const done = await refundPayment(deps.pool, {
+    paymentId,
+    amount,
+    reason: req.reason,
+    idempotencyKey: req.idempotencyKey,
+    requestHash,
+    requestedBy: refunder.kind === 'admin' ? 'admin' : refunder.client.client_id,
+  });
+  if (done.webhookEventId) await startWebhookDeliveries(deps, [done.webhookEventId]);
+  if (!done.replayed && p.room_id) {
+    const name = (await miniappRecord(deps.pool, p.client_id))?.name ?? p.client_id;
+    const amountMinor = parseAmount(done.body.amount, p.currency);
+    const refunded = parseAmount(done.body.refunded_amount, p.currency);
+    await announce(deps, announcement(p, name, { id: done.refundId, amount: amountMinor, refundedAmount: refunded, at: String(done.body.created_at) }));
+  }
+  deps.log.info({ payment_id: paymentId, refund_id: done.refundId, replayed: done.replayed }, 'payment refunded');
+  return { replayed: done.replayed, body: done.body };
+}
+
+/** The sweeper's part: refunds in a room whose announcement never started. */
+export async function sweepUnannouncedRefunds(deps: RefundDeps, graceMs: number): Promise<number> {
+  const pending = await unannouncedRefunds(deps.pool, new Date(Date.now() - graceMs), 100);
+  for (const { id, payment_id: paymentId } of pending) {
+    const p = await paymentById(deps.pool, paymentId);
+    const r = await refundById(deps.pool, id);
+    if (!p || !r) continue;
+    const name = (await miniappRecord(deps.pool, p.client_id))?.name ?? p.client_id;
+    const refunded = parseAmount(r.response.refunded_amount as number, p.currency);
+    await announce(deps, announcement(p, name, { id, amount: r.amount, refundedAmount: refunded, at: r.created_at.toISOString() }));
+  }
+  return pending.length;
+}
