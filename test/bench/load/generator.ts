@@ -1,3 +1,4 @@
+import { createPrivateKey, sign } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { httpClient, type HttpClient } from './httpClient';
@@ -100,6 +101,32 @@ function refreshOperation(http: HttpClient, clientId: string, tokens: string[]) 
   };
 }
 
+/** One operation is one completed payment: request, then authorize with the payer's device signature. */
+function paymentOperation(plan: GeneratorPlan, http: HttpClient, clients: { token: string; deviceId: string; privateKeyPem: string }[], amount: string, currency: string) {
+  const keys = clients.map((c) => createPrivateKey(c.privateKeyPem));
+  const sequence = clients.map(() => 0);
+  const completed = clients.map(() => 0);
+  const operation = async (i: number): Promise<Outcome> => {
+    sequence[i]! += 1;
+    const client = clients[i]!;
+    const asked = await http.request('POST', '/api/v1/payments/request', {
+      token: client.token,
+      json: { amount, currency, description: 'bench', idempotency_key: `bench-${plan.runId}-${plan.scenario}-${i}-${sequence[i]}` },
+    });
+    if (asked.status !== 201) return { ok: false, error: failure('request', asked) };
+    const paymentId = (JSON.parse(asked.body) as { payment_id: string }).payment_id;
+    const timestamp = new Date().toISOString();
+    const signature = sign('sha256', Buffer.from(`${paymentId}:${amount}:${currency}:${timestamp}`), { key: keys[i]!, dsaEncoding: 'ieee-p1363' }).toString('base64');
+    const authorizeStart = performance.now();
+    const done = await http.request('POST', `/api/v1/payments/${paymentId}/authorize`, { token: client.token, json: { signature, device_id: client.deviceId, timestamp } });
+    const confirmMs = performance.now() - authorizeStart;
+    if (done.status !== 200 || (JSON.parse(done.body) as { status?: string }).status !== 'completed') return { ok: false, error: failure('authorize', done) };
+    completed[i]! += 1;
+    return { ok: true, confirmMs };
+  };
+  return { operation, settled: completed };
+}
+
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
@@ -109,9 +136,10 @@ async function readStdin(): Promise<string> {
 async function main(): Promise<void> {
   const plan = JSON.parse(await readStdin()) as GeneratorPlan;
   const { workload } = plan;
-  const clients = workload.kind === 'p2p' ? workload.clients.length : workload.kind === 'refresh' ? workload.refreshTokens.length : workload.connections;
+  const clients = workload.kind === 'p2p' || workload.kind === 'payment' ? workload.clients.length : workload.kind === 'refresh' ? workload.refreshTokens.length : workload.connections;
   const http = httpClient(plan.baseUrl, clients);
   const p2p = workload.kind === 'p2p' ? p2pOperation(plan, http, workload.clients, workload.amount, workload.currency) : undefined;
+  const payments = workload.kind === 'payment' ? paymentOperation(plan, http, workload.clients, workload.amount, workload.currency) : undefined;
   const operation =
     workload.kind === 'get'
       ? getOperation(http, workload.path, workload.tokens)
@@ -119,7 +147,9 @@ async function main(): Promise<void> {
         ? formOperation(http, workload.path, workload.form)
         : workload.kind === 'refresh'
           ? refreshOperation(http, workload.clientId, workload.refreshTokens)
-          : p2p!.operation;
+          : workload.kind === 'payment'
+            ? payments!.operation
+            : p2p!.operation;
 
   const recorder = new Recorder();
   let stopping = false;
@@ -156,6 +186,7 @@ async function main(): Promise<void> {
     opsPerSecond: recorder.ops / windowSeconds,
     latency: summarize(recorder.latencies),
     ...(p2p ? { confirmLatency: summarize(recorder.confirmLatencies), settled: p2p.settled, unconfirmed: p2p.unconfirmed() } : {}),
+    ...(payments ? { confirmLatency: summarize(recorder.confirmLatencies), settled: payments.settled } : {}),
     cpu: { ticksPerSecond: clockTicksPerSecond(), delta: cpuDelta(before, after) },
     drainTimedOut: !drained,
   };

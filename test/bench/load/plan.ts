@@ -17,6 +17,8 @@ export type Workload =
   | { kind: 'get'; path: string; connections: number; tokens: string[] }
   /** POST a form to `path` with `connections` closed-loop callers; 200 counts. */
   | { kind: 'form'; path: string; connections: number; form: Record<string, string> }
+  /** Mini-app payments: client i requests and authorizes (device signature) payments of its own payer. */
+  | { kind: 'payment'; amount: string; currency: string; clients: { token: string; deviceId: string; privateKeyPem: string }[] }
   /** The refresh grant: client i rotates its own refresh token chain, starting from refreshTokens[i]. */
   | { kind: 'refresh'; clientId: string; refreshTokens: string[] };
 
@@ -57,7 +59,7 @@ export interface GeneratorResult {
   /** P2P only: the confirm request alone. */
   confirmLatency?: Latency | null;
   cpu: { ticksPerSecond: number; delta: CpuSnapshot };
-  /** P2P only, per client in plan order: transfers whose confirm answered `completed`, over the whole run. */
+  /** P2P and payments, per client in plan order: transfers or payments that answered `completed`, over the whole run. */
   settled?: number[];
   /** P2P only: transfers initiated whose confirm did not answer `completed` (their outcome is not known here). */
   unconfirmed?: number;

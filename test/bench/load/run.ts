@@ -10,7 +10,7 @@ import { clockTicksPerSecond, launcherTree } from './processes';
 import { confirmTable, cpuPerOp, resultsTable, type ScenarioReport } from './report';
 import { bootSystem, PROJECT_ROOT, type RunningSystem } from './system';
 import { prover, settleTransfer } from './transfer';
-import { decimal, p2pPairs, preparer, seedSessions, type BenchUser, type Preparer } from './users';
+import { decimal, mapLimit, p2pPairs, preparer, seedSessions, type BenchUser, type Preparer } from './users';
 import { checkBalances, checkLedger, type BalanceCheck, type LedgerCheck } from './verify';
 
 /**
@@ -33,6 +33,9 @@ import { checkBalances, checkLedger, type BalanceCheck, type LedgerCheck } from 
  *   p2p-device    initiate + confirm with a device signature (ECDSA P-256), at each BENCH_CLIENTS;
  *                 one operation is one settled transfer of 0.01 USD, each client its own sender and recipient
  *   p2p-pin       the same with PIN proofs (scrypt on purpose), at BENCH_PIN_CLIENTS
+ *   payment       a mini-app payment of 0.01 USD to ma_demo: request + authorize with a device signature,
+ *                 at BENCH_PAYMENT_CLIENTS (16); no second factor (below the threshold, and the system runs
+ *                 with PAYMENT_MFA_NEW_DEVICE_DAYS=0: the payers' devices are registered just before)
  *   balance       GET /api/v1/wallet/balance, BENCH_CONNECTIONS connections, 4 users' tokens
  *   transactions  GET /api/v1/wallet/transactions of a wallet with 61 entries (one page of 50)
  *   device-authorization  POST /api/v1/oauth2/device/authorization: codes and a device-<id> workflow
@@ -48,6 +51,7 @@ import { checkBalances, checkLedger, type BalanceCheck, type LedgerCheck } from 
  *   BENCH_WARMUP_SECONDS   warm-up before each window, not counted (3)
  *   BENCH_CLIENTS          client counts of p2p-device (1,4,16,32,64)
  *   BENCH_PIN_CLIENTS      client count of p2p-pin (16)
+ *   BENCH_PAYMENT_CLIENTS  client count of payment (16)
  *   BENCH_CONNECTIONS      connections of the GET scenarios (64)
  *   BENCH_LOG_LEVEL        LOG_LEVEL of the system (default: the launcher's own, info, as users run it)
  *
@@ -62,7 +66,7 @@ import { checkBalances, checkLedger, type BalanceCheck, type LedgerCheck } from 
  * and the ledger against zero per currency. Exits non-zero when a scenario failed or a check did.
  */
 
-const SCENARIOS = ['p2p-device', 'p2p-pin', 'balance', 'transactions', 'device-authorization', 'refresh', 'health', 'ready'] as const;
+const SCENARIOS = ['p2p-device', 'p2p-pin', 'payment', 'balance', 'transactions', 'device-authorization', 'refresh', 'health', 'ready'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 /** Every transfer moves one cent: far below every limit and below the acceptance threshold, so nothing is held. */
@@ -85,6 +89,7 @@ interface BenchConfig {
   warmupSeconds: number;
   clients: number[];
   pinClients: number;
+  paymentClients: number;
   connections: number;
   scenarios: ScenarioName[];
   logLevel: string | undefined;
@@ -109,6 +114,7 @@ function benchConfig(env: NodeJS.ProcessEnv): BenchConfig {
     warmupSeconds: count('BENCH_WARMUP_SECONDS', env.BENCH_WARMUP_SECONDS?.trim() || '3', 0),
     clients: list('BENCH_CLIENTS', '1,4,16,32,64').map((v) => count('BENCH_CLIENTS', v)),
     pinClients: count('BENCH_PIN_CLIENTS', env.BENCH_PIN_CLIENTS?.trim() || '16'),
+    paymentClients: count('BENCH_PAYMENT_CLIENTS', env.BENCH_PAYMENT_CLIENTS?.trim() || '16'),
     connections: count('BENCH_CONNECTIONS', env.BENCH_CONNECTIONS?.trim() || '64'),
     scenarios: SCENARIOS.filter((s) => scenarios.includes(s)),
     logLevel: env.BENCH_LOG_LEVEL?.trim() || undefined,
@@ -211,6 +217,20 @@ class Benchmark {
     });
   }
 
+  async payment(name: string, clients: number): Promise<void> {
+    await this.record(name, clients, async () => {
+      const payers = await mapLimit(Array.from({ length: clients }, (_, i) => i), 8, async (i) => {
+        const user = await this.prepare.user(`@bench_${this.runId}_${(this.runs += 1)}_payer_${i}:localhost`, this.fundMinor);
+        const proof = await this.prepare.enrol(user, 'biometric');
+        if (proof.method !== 'biometric') throw new Error('a payer needs a device key');
+        return { user, plan: { token: user.token, deviceId: proof.deviceId, privateKeyPem: proof.privateKeyPem } };
+      });
+      const result = await runGenerator(this.plan(name, { kind: 'payment', amount: decimal(AMOUNT_MINOR), currency: CURRENCY, clients: payers.map((p) => p.plan) }));
+      result.settled?.forEach((n, i) => this.prepare.pay(payers[i]!.user, n, AMOUNT_MINOR));
+      return result;
+    });
+  }
+
   async form(name: string, urlPath: string, form: Record<string, string>): Promise<void> {
     const connections = this.config.connections;
     await this.record(name, connections, () => runGenerator(this.plan(name, { kind: 'form', path: urlPath, connections, form })));
@@ -249,6 +269,7 @@ class Benchmark {
     for (const scenario of config.scenarios) {
       if (scenario === 'p2p-device') for (const clients of config.clients) await this.p2p(scenario, clients, 'biometric');
       if (scenario === 'p2p-pin') await this.p2p(scenario, config.pinClients, 'pin');
+      if (scenario === 'payment') await this.payment(scenario, config.paymentClients);
       if (scenario === 'balance') await this.get(scenario, '/api/v1/wallet/balance', () => this.readers());
       if (scenario === 'transactions') await this.get(scenario, '/api/v1/wallet/transactions', () => this.historyHolder());
       if (scenario === 'device-authorization') await this.form(scenario, '/api/v1/oauth2/device/authorization', { client_id: BENCH_CLIENT_ID, scope: 'wallet:balance' });

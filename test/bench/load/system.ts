@@ -79,6 +79,8 @@ export async function bootSystem(options: { logLevel: string | undefined }): Pro
     EMBEDDED_PG_PORT: String(ports.postgres),
     TEMPORAL_DEV_PORT: String(ports.temporal),
     TEMPORAL_UI_PORT: String(ports.temporalUi),
+    // The payers' devices are registered just before they pay: the new-device rule would ask every payment for a second factor.
+    PAYMENT_MFA_NEW_DEVICE_DAYS: process.env.PAYMENT_MFA_NEW_DEVICE_DAYS ?? '0',
     ...(options.logLevel ? { LOG_LEVEL: options.logLevel } : {}),
   });
   const config = loadConfig(env);

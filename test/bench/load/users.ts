@@ -41,6 +41,8 @@ export interface Preparer {
   /** Every wallet made so far; transfers are booked on it with `settle`. */
   wallets: Map<string, WalletExpectation>;
   settle(sender: BenchUser, recipient: BenchUser, count: number, amountMinor: number): void;
+  /** Payments to a mini-app (its merchant account is not a wallet). */
+  pay(payer: BenchUser, count: number, amountMinor: number): void;
 }
 
 /** Minor units of a two-decimal currency as the API's decimal string. */
@@ -108,6 +110,9 @@ export async function preparer(options: { http: HttpClient; adminToken: string; 
     settle(sender, recipient, count, amountMinor) {
       wallets.get(sender.walletId)!.expectedMinor -= count * amountMinor;
       wallets.get(recipient.walletId)!.expectedMinor += count * amountMinor;
+    },
+    pay(payer, count, amountMinor) {
+      wallets.get(payer.walletId)!.expectedMinor -= count * amountMinor;
     },
   };
 }
