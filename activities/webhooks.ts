@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Sealer } from '../src/crypto/sealing';
 import type { DatabasePool } from '../src/db/pool';
 import { markWebhookStarted, recordWebhookAttempt, webhookDelivery } from '../src/db/webhooks';
@@ -23,10 +24,15 @@ export function webhookActivities(deps: WebhookActivityDeps) {
       if (!delivery) return { outcome: 'failed', error: 'no such event' };
       if (delivery.status === 'delivered') return { outcome: 'delivered', httpStatus: 200 };
       if (delivery.status === 'failed') return { outcome: 'failed', error: 'delivery ended earlier' };
+      const at = deps.now();
+      const started = performance.now();
       const result = await attemptWebhook(delivery, deps.webhookSealer, deps.now);
+      const durationMs = performance.now() - started;
       const final = result.outcome === 'delivered' ? 'delivered' : result.outcome === 'failed' || req.last ? 'failed' : undefined;
       await recordWebhookAttempt(deps.pool, req.eventId, {
         number: req.attempt,
+        at,
+        durationMs,
         httpStatus: result.httpStatus,
         error: result.outcome === 'delivered' ? undefined : result.error,
         final,

@@ -1,25 +1,34 @@
-import { proxyActivities, sleep } from '@temporalio/workflow';
+import { patched, proxyActivities, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { WEBHOOK_RETRY_DELAYS_MS } from '../src/domain/webhooks';
+import { WEBHOOK_RETRY_DELAYS_MS, webhookRetryDelay } from '../src/domain/webhooks';
 
 // An attempt that cannot even run (the database is down) is retried by Temporal; answers from the
-// mini-app's endpoint are outcomes, and this workflow keeps PROTO's schedule for them.
+// mini-app's endpoint are outcomes, and this workflow keeps the schedule for them.
 const { deliverWebhook } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
+/** v2: after PROTO's five retries, more with growing waits for up to 24 hours (v1 gave up after the five). */
+const WEBHOOK_V2 = 'webhook-v2-retry-for-24-hours';
+
 /**
  * Delivers one webhook event to the mini-app's backend, at least once (PROTO 9.1.2): signed,
- * retried on 429, 5xx and network errors after 1 s, 5 s, 30 s, 2 min and 5 min, and given up
- * after that, or at once when the endpoint refuses the event. Every attempt is logged on the event.
+ * retried on 429, 5xx and network errors after 1 s, 5 s, 30 s, 2 min and 5 min, then with growing
+ * waits for up to 24 hours, and given up after that, or at once when the endpoint refuses the
+ * event. Every attempt is logged. A redelivery asked for by the merchant numbers its attempts on
+ * from the event's last one (`firstAttempt`).
  */
-export async function webhookDelivery(input: { eventId: string }): Promise<'delivered' | 'failed'> {
-  for (let attempt = 1; ; attempt += 1) {
-    const last = attempt > WEBHOOK_RETRY_DELAYS_MS.length;
-    const result = await deliverWebhook({ eventId: input.eventId, attempt, last });
+export async function webhookDelivery(input: { eventId: string; firstAttempt?: number }): Promise<'delivered' | 'failed'> {
+  const v2 = patched(WEBHOOK_V2);
+  // The sandbox's Date: the workflow clock, the same on replay.
+  const startedAt = Date.now();
+  const first = input.firstAttempt ?? 1;
+  for (let retry = 0; ; retry += 1) {
+    const wait = v2 ? webhookRetryDelay(retry, Date.now() - startedAt) : WEBHOOK_RETRY_DELAYS_MS[retry];
+    const result = await deliverWebhook({ eventId: input.eventId, attempt: first + retry, last: wait === undefined });
     if (result.outcome !== 'retry') return result.outcome;
     // A 429's Retry-After is honoured when it asks for longer than the schedule.
-    await sleep(Math.max(WEBHOOK_RETRY_DELAYS_MS[attempt - 1]!, result.retryAfterMs ?? 0));
+    await sleep(Math.max(wait!, result.retryAfterMs ?? 0));
   }
 }

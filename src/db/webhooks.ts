@@ -48,15 +48,50 @@ export function webhookDelivery(db: DatabaseConnection, eventId: string): Promis
     FROM webhook_events e JOIN miniapps m ON m.client_id = e.client_id WHERE e.event_id = ${eventId}`);
 }
 
-/** Records attempt number `attempt.number` (idempotent); `final` ends the delivery as delivered or failed. */
+/** Records attempt number `attempt.number` in the log and on the event (idempotent); `final` ends the delivery as delivered or failed. */
 export async function recordWebhookAttempt(
   db: DatabaseConnection,
   eventId: string,
-  attempt: { number: number; httpStatus?: number; error?: string; final?: 'delivered' | 'failed' },
+  attempt: { number: number; at: Date; durationMs: number; httpStatus?: number; error?: string; final?: 'delivered' | 'failed' },
 ): Promise<void> {
+  await db.query(sql.unsafe`
+    INSERT INTO webhook_attempts (event_id, attempt, attempted_at, http_status, duration_ms, error)
+    VALUES (${eventId}, ${attempt.number}, ${attempt.at.toISOString()}, ${attempt.httpStatus ?? null}, ${Math.round(attempt.durationMs)}, ${attempt.error ?? null})
+    ON CONFLICT (event_id, attempt) DO NOTHING`);
   await db.query(sql.unsafe`
     UPDATE webhook_events
     SET attempts = greatest(attempts, ${attempt.number}), last_status = ${attempt.httpStatus ?? null}, last_error = ${attempt.error ?? null},
         status = ${attempt.final ?? 'pending'}, finished_at = ${attempt.final ? sql.fragment`now()` : sql.fragment`NULL`}
     WHERE event_id = ${eventId} AND status = 'pending'`);
+}
+
+const EventLogRow = z.object({
+  event_id: z.string(),
+  event: z.string(),
+  status: z.enum(['pending', 'delivered', 'failed']),
+  created_at: z.date(),
+  finished_at: z.date().nullable(),
+  attempts: z.array(z.object({ attempt: z.number(), attempted_at: z.string(), http_status: z.number().nullable(), duration_ms: z.number(), error: z.string().nullable() })),
+});
+export type WebhookEventLog = z.infer<typeof EventLogRow>;
+
+/** The webhook events of a payment with every attempt, oldest first. */
+export function webhookLogOfPayment(db: DatabaseConnection, paymentId: string): Promise<readonly WebhookEventLog[]> {
+  return db.any(sql.type(EventLogRow)`
+    SELECT e.event_id, e.event, e.status, e.created_at, e.finished_at,
+      coalesce((SELECT json_agg(json_build_object('attempt', a.attempt, 'attempted_at', to_char(a.attempted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                                                  'http_status', a.http_status, 'duration_ms', a.duration_ms, 'error', a.error) ORDER BY a.attempt)
+                FROM webhook_attempts a WHERE a.event_id = e.event_id), '[]'::json) AS attempts
+    FROM webhook_events e WHERE e.data ->> 'payment_id' = ${paymentId} ORDER BY e.created_at, e.event_id`);
+}
+
+/**
+ * Opens an event for one more delivery: pending again, the next redelivery number. Answers that
+ * number and the attempt to number from; null when there is no such event of the payment.
+ */
+export function reopenWebhookEvent(db: DatabaseConnection, eventId: string, paymentId: string) {
+  return db.maybeOne(sql.type(z.object({ redeliveries: z.number(), attempts: z.number() }))`
+    UPDATE webhook_events SET status = 'pending', finished_at = NULL, redeliveries = redeliveries + 1
+    WHERE event_id = ${eventId} AND data ->> 'payment_id' = ${paymentId}
+    RETURNING redeliveries, attempts`);
 }

@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Sealer } from '../crypto/sealing';
-import { markWebhookStarted, unstartedWebhookEvents, type WebhookDelivery } from '../db/webhooks';
+import { markWebhookStarted, reopenWebhookEvent, unstartedWebhookEvents, webhookLogOfPayment, type WebhookDelivery } from '../db/webhooks';
+import { DomainError } from '../domain/errors';
 import type { DatabasePool } from '../db/pool';
 import { classifyWebhookAnswer, webhookWorkflowId, type AttemptOutcome } from '../domain/webhooks';
 import type { Logger } from '../logger';
@@ -98,4 +99,41 @@ export async function startWebhookDeliveries(deps: WebhookStarterDeps, eventIds:
 /** The sweeper's part: events queued more than `graceMs` ago whose delivery never started. */
 export async function sweepUnstartedWebhooks(deps: WebhookStarterDeps, graceMs: number): Promise<number> {
   return startWebhookDeliveries(deps, await unstartedWebhookEvents(deps.pool, new Date(Date.now() - graceMs), 100));
+}
+
+/** A payment's webhook events and every attempt (time, status, duration, error), for the merchant. */
+export async function paymentWebhookLog(deps: Pick<WebhookStarterDeps, 'pool'>, paymentId: string) {
+  const events = await webhookLogOfPayment(deps.pool, paymentId);
+  return {
+    payment_id: paymentId,
+    events: events.map((e) => ({
+      event_id: e.event_id,
+      event: e.event,
+      status: e.status,
+      created_at: e.created_at.toISOString(),
+      ...(e.finished_at ? { finished_at: e.finished_at.toISOString() } : {}),
+      attempts: e.attempts,
+    })),
+  };
+}
+
+/**
+ * Sends an event of the payment once more, on the merchant's request: the event is pending again and
+ * a delivery workflow of its own (`webhook-<event_id>-r<n>`) delivers it on the same schedule, its
+ * attempts numbered on from the event's last.
+ */
+export async function redeliverWebhook(deps: WebhookStarterDeps, paymentId: string, eventId: string) {
+  const reopened = await reopenWebhookEvent(deps.pool, eventId, paymentId);
+  if (!reopened) throw new DomainError('NOT_FOUND', 'No such webhook event of this payment', { event_id: eventId, payment_id: paymentId });
+  const workflowId = webhookWorkflowId(eventId, reopened.redeliveries);
+  await deps.temporal.client.withDeadline(Date.now() + START_TIMEOUT_MS, () =>
+    deps.temporal.client.workflow.start<typeof webhookDelivery>('webhookDelivery', {
+      taskQueue: deps.temporal.taskQueue,
+      workflowId,
+      args: [{ eventId, firstAttempt: reopened.attempts + 1 }],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+    }),
+  );
+  deps.log.info({ event_id: eventId, payment_id: paymentId, redelivery: reopened.redeliveries }, 'webhook redelivery started');
+  return { event_id: eventId, status: 'pending', redelivery: reopened.redeliveries, workflow_id: workflowId };
 }

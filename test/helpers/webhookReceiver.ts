@@ -6,16 +6,17 @@ export interface ReceivedWebhook {
   at: number;
 }
 
-/** A mini-app backend's webhook endpoint: records what arrives and answers the scripted statuses (then 200). */
+/** A mini-app backend's webhook endpoint: records what arrives and answers the scripted statuses (then 200, or answerOtherwise's). */
 export async function startWebhookReceiver() {
   const received: ReceivedWebhook[] = [];
   const script: number[] = [];
+  let otherwise = 200;
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (chunk: Buffer) => (body += chunk.toString()));
     req.on('end', () => {
       received.push({ headers: req.headers, body, at: Date.now() });
-      res.writeHead(script.shift() ?? 200).end();
+      res.writeHead(script.shift() ?? otherwise).end();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -25,6 +26,8 @@ export async function startWebhookReceiver() {
     received,
     /** Statuses for the next deliveries. */
     answer: (...statuses: number[]) => void script.push(...statuses),
+    /** The status once the script is used up (200 unless set). */
+    answerOtherwise: (status: number) => void (otherwise = status),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

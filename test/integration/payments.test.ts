@@ -251,6 +251,23 @@ describe("the merchant's backend", () => {
     const body = JSON.parse(hook!.body);
     expect(body).toMatchObject({ event: 'payment.completed', data: { payment_id: id, transaction_id: done.body.txn_id, amount: 10, currency: 'USD', user_id: ivy.userId, miniapp_id: app.client_id } });
     expect(hook!.headers['x-webhook-signature']).toBe(`sha256=${createHmac('sha256', app.webhook_secret).update(hook!.body).digest('hex')}`);
+
+    // The delivery log, and a redelivery on request.
+    const backend = basic(app.backend.client_id, app.backend.client_secret);
+    const log = await eventually(async () => (await api.call('GET', `/api/v1/payments/${id}/webhooks`, { headers: backend })).body, (b) => b.events?.[0]?.status === 'delivered');
+    expect(log).toEqual({
+      payment_id: id,
+      events: [{ event_id: body.event_id, event: 'payment.completed', status: 'delivered', created_at: expect.any(String), finished_at: expect.any(String), attempts: [{ attempt: 1, attempted_at: expect.any(String), http_status: 200, duration_ms: expect.any(Number), error: null }] }],
+    });
+    expect((await api.call('GET', `/api/v1/payments/${id}/webhooks`)).status).toBe(401);
+    expectError(await api.call('GET', `/api/v1/payments/${id}/webhooks`, { headers: basic(other.backend.client_id, other.backend.client_secret) }), 404, 'NOT_FOUND');
+    const again = await api.call('POST', `/api/v1/payments/${id}/webhooks/${body.event_id}/redeliver`, { headers: backend });
+    expect(again.status).toBe(202);
+    expect(again.body).toMatchObject({ event_id: body.event_id, status: 'pending', redelivery: 1 });
+    await eventually(async () => receiver.received.filter((r) => r.headers['x-webhook-event-id'] === body.event_id).length, (count) => count === 2);
+    const relog = await eventually(async () => (await api.call('GET', `/api/v1/payments/${id}/webhooks`, { headers: backend })).body, (b) => b.events[0].attempts.length === 2 && b.events[0].status === 'delivered');
+    expect(relog.events[0].attempts.map((a: { attempt: number }) => a.attempt)).toEqual([1, 2]);
+    expectError(await api.call('POST', `/api/v1/payments/${id}/webhooks/evt_aaaaaaaaaaaaaaaaaaaaaaaa/redeliver`, { headers: backend }), 404, 'NOT_FOUND');
   });
 });
 

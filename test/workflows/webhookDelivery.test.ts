@@ -4,7 +4,7 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import { loadConfig } from '../../src/config';
 import { queueWebhookEvent } from '../../src/db/webhooks';
-import { webhookWorkflowId } from '../../src/domain/webhooks';
+import { webhookRetryDelay, webhookWorkflowId } from '../../src/domain/webhooks';
 import { newId } from '../../src/ids';
 import { createMiniapp, webhookSealer } from '../../src/miniapps/admin';
 import { startWebhookDeliveries, sweepUnstartedWebhooks, type WebhookStarterDeps } from '../../src/miniapps/webhooks';
@@ -15,7 +15,7 @@ import { findTimeSkippingServer, registerSearchAttributes } from '../helpers/tim
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhookReceiver';
 import { startTestWorker, uniqueTaskQueue, type TestWorker } from '../helpers/worker';
 
-/** The delivery workflow's whole schedule on the time-skipping server: 1 s, 5 s, 30 s, 2 min, 5 min pass in moments. */
+/** The delivery workflow's whole schedule on the time-skipping server: 24 hours of retries pass in moments. */
 let env: TestWorkflowEnvironment;
 let db: TestDatabase;
 let worker: TestWorker;
@@ -44,6 +44,9 @@ afterAll(async () => {
   await env?.teardown();
 });
 
+const Attempt = z.object({ attempt: z.number(), http_status: z.number().nullable(), duration_ms: z.number(), error: z.string().nullable() });
+const attempts = (eventId: string) => db.pool.any(sql.type(Attempt)`SELECT attempt, http_status, duration_ms, error FROM webhook_attempts WHERE event_id = ${eventId} ORDER BY attempt`);
+
 const Row = z.object({ status: z.string(), attempts: z.number(), last_status: z.number().nullable(), started: z.boolean() });
 const row = (eventId: string) => db.pool.one(sql.type(Row)`SELECT status, attempts, last_status, started_at IS NOT NULL AS started FROM webhook_events WHERE event_id = ${eventId}`);
 
@@ -54,18 +57,36 @@ async function queued(createdSecondsAgo = 0): Promise<string> {
   return eventId;
 }
 
-test('an endpoint that keeps failing gets six attempts on the schedule, then the delivery fails', async () => {
+test('an endpoint that keeps failing is retried on PROTO\'s schedule, then with growing waits for 24 hours, every attempt logged', async () => {
   const eventId = await queued();
-  receiver.answer(500, 500, 502, 503, 429, 500);
+  receiver.answer(500, 502, 503, 429);
+  receiver.answerOtherwise(500);
   const before = receiver.received.length;
-  expect(await startWebhookDeliveries(deps, [eventId])).toBe(1);
-  const handle = env.client.workflow.getHandle(webhookWorkflowId(eventId));
-  expect(await handle.result()).toBe('failed');
-  expect(receiver.received.length - before).toBe(6);
-  expect(await row(eventId)).toEqual({ status: 'failed', attempts: 6, last_status: 500, started: true });
-  const history = await handle.fetchHistory();
+  try {
+    expect(await startWebhookDeliveries(deps, [eventId])).toBe(1);
+    const handle = env.client.workflow.getHandle(webhookWorkflowId(eventId));
+    expect(await handle.result()).toBe('failed');
+  } finally {
+    receiver.answerOtherwise(200);
+  }
+  const expected: number[] = [];
+  for (let elapsed = 0, i = 0; ; i += 1) {
+    const wait = webhookRetryDelay(i, elapsed);
+    if (wait === undefined) break;
+    expected.push(wait / 1000);
+    elapsed += wait;
+  }
+  expect(expected.slice(0, 7)).toEqual([1, 5, 30, 120, 300, 600, 1200]);
+  expect(expected.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(86_400);
+  const history = await env.client.workflow.getHandle(webhookWorkflowId(eventId)).fetchHistory();
   const timers = (history.events ?? []).flatMap((e) => (e.timerStartedEventAttributes ? [Number(e.timerStartedEventAttributes.startToFireTimeout?.seconds ?? 0)] : []));
-  expect(timers).toEqual([1, 5, 30, 120, 300]);
+  expect(timers).toEqual(expected);
+  expect(receiver.received.length - before).toBe(expected.length + 1);
+  expect(await row(eventId)).toEqual({ status: 'failed', attempts: expected.length + 1, last_status: 500, started: true });
+  const log = await attempts(eventId);
+  expect(log.map((a) => a.attempt)).toEqual(Array.from({ length: expected.length + 1 }, (_, i) => i + 1));
+  expect(log.slice(0, 4).map((a) => a.http_status)).toEqual([500, 502, 503, 429]);
+  expect(log.every((a) => a.duration_ms >= 0 && a.error?.startsWith('answered'))).toBe(true);
   await recordHistory(env.client, webhookWorkflowId(eventId), 'webhook', 'failed');
 });
 

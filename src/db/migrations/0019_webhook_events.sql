@@ -13,7 +13,20 @@ CREATE TABLE webhook_events (
   attempts     integer     NOT NULL DEFAULT 0,
   last_status  integer,
   last_error   text,
-  finished_at  timestamptz
+  finished_at  timestamptz,
+  redeliveries integer     NOT NULL DEFAULT 0
 );
+-- Every attempt, for the merchant's delivery log: when, the answer's status, how long it took, the error.
+CREATE TABLE webhook_attempts (
+  event_id     text        NOT NULL REFERENCES webhook_events (event_id),
+  attempt      integer     NOT NULL CHECK (attempt > 0),
+  attempted_at timestamptz NOT NULL,
+  http_status  integer,
+  duration_ms  integer     NOT NULL,
+  error        text,
+  PRIMARY KEY (event_id, attempt)
+);
+
 CREATE INDEX webhook_events_unstarted_idx ON webhook_events (created_at) WHERE started_at IS NULL;
 CREATE INDEX webhook_events_client_idx ON webhook_events (client_id, created_at);
+CREATE INDEX webhook_events_payment_idx ON webhook_events ((data ->> 'payment_id')) WHERE data ? 'payment_id';

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { isId } from '../../domain/ids';
 import { DomainError, invalidField } from '../../domain/errors';
 import { authenticateClient } from '../../oauth/sessions';
+import { paymentWebhookLog, redeliverWebhook } from '../../miniapps/webhooks';
 import { refund, type Refunder } from '../../payments/refunds';
 import { authorize, getPaymentForMerchant, getPaymentForPayer, newMfaChallenge, requestPayment, verifyMfaAnswer, type PaymentDeps } from '../../payments/payments';
 import { basicCredentials } from '../basicAuth';
@@ -119,6 +120,33 @@ export function paymentRoutes(deps: PaymentDeps, auth: ReturnType<typeof tepAuth
     if (result.replayed) ctx.set('Idempotent-Replayed', 'true');
     ctx.status = 201;
     ctx.body = result.body;
+  });
+
+  /** The merchant's backend of this payment (its confidential client), or 401/404. */
+  async function merchantOf(ctx: AppContext, paymentId: string) {
+    const basic = basicCredentials(ctx);
+    const client = basic ? await authenticateClient(deps, { basic }).catch(() => null) : null;
+    if (!client || client.secret_hash === null) {
+      ctx.set('WWW-Authenticate', 'Basic realm="tmcp"');
+      throw new DomainError('INVALID_TOKEN', "The merchant backend's client credentials are needed");
+    }
+    await getPaymentForMerchant(deps, client, paymentId);
+    return client;
+  }
+
+  router.get('/:payment_id/webhooks', async (ctx) => {
+    const id = paymentIdOf(ctx);
+    await merchantOf(ctx, id);
+    ctx.body = await paymentWebhookLog(deps, id);
+  });
+
+  router.post('/:payment_id/webhooks/:event_id/redeliver', async (ctx) => {
+    const id = paymentIdOf(ctx);
+    await merchantOf(ctx, id);
+    const eventId = ctx.params.event_id;
+    if (!isId('webhookEvent', eventId)) throw invalidField('event_id', 'must be a webhook event id like evt_...');
+    ctx.status = 202;
+    ctx.body = await redeliverWebhook(deps, id, eventId);
   });
 
   router.post('/:payment_id/authorize', payer, async (ctx) => {
