@@ -153,3 +153,14 @@ export function oauthClientById(db: DatabaseConnection, clientId: string): Promi
     SELECT client_id, name, scopes, pre_approved_scopes, status, first_party, secret_hash, backend_of, redirect_uris
     FROM miniapps WHERE client_id = ${clientId}`);
 }
+
+/** A new webhook secret; the current one keeps signing beside it for `overlapSeconds`. False when the app has no webhook. */
+export async function rotateWebhookSecret(db: DatabaseConnection, clientId: string, sealedSecret: string, overlapSeconds: number): Promise<boolean> {
+  const row = await db.maybeOne(sql.type(z.object({ client_id: z.string() }))`
+    UPDATE miniapps SET sealed_previous_webhook_secret = sealed_webhook_secret,
+      previous_webhook_secret_until = now() + ${overlapSeconds} * interval '1 second',
+      sealed_webhook_secret = ${sealedSecret}, updated_at = now()
+    WHERE client_id = ${clientId} AND webhook_url IS NOT NULL AND sealed_webhook_secret IS NOT NULL
+    RETURNING client_id`);
+  return row !== null;
+}

@@ -38,13 +38,16 @@ const DeliveryRow = z.object({
   status: z.enum(['pending', 'delivered', 'failed']),
   webhook_url: z.string().nullable(),
   sealed_webhook_secret: z.string().nullable(),
+  /** The secret before the last rotation, while it still signs. */
+  sealed_previous_webhook_secret: z.string().nullable(),
 });
 export type WebhookDelivery = z.infer<typeof DeliveryRow>;
 
 /** An event with where and how to deliver it (the app's current webhook URL and sealed secret). */
 export function webhookDelivery(db: DatabaseConnection, eventId: string): Promise<WebhookDelivery | null> {
   return db.maybeOne(sql.type(DeliveryRow)`
-    SELECT e.event_id, e.client_id, e.event, e.data, e.created_at, e.status, coalesce(e.url, m.webhook_url) AS webhook_url, m.sealed_webhook_secret
+    SELECT e.event_id, e.client_id, e.event, e.data, e.created_at, e.status, coalesce(e.url, m.webhook_url) AS webhook_url, m.sealed_webhook_secret,
+      CASE WHEN m.previous_webhook_secret_until > now() THEN m.sealed_previous_webhook_secret END AS sealed_previous_webhook_secret
     FROM webhook_events e JOIN miniapps m ON m.client_id = e.client_id WHERE e.event_id = ${eventId}`);
 }
 

@@ -5,6 +5,7 @@ import {
   insertMiniapp,
   miniappRecord,
   replaceSecretHash,
+  rotateWebhookSecret,
   updateMiniapp,
   type ClientType,
   type MiniappChange,
@@ -16,7 +17,7 @@ import { newId } from '../ids';
 
 export interface RegistryDeps {
   pool: DatabasePool;
-  config: Pick<Config, 'wallet'>;
+  config: Pick<Config, 'wallet' | 'webhookSecretOverlapSeconds'>;
   /** Seals webhook secrets (they sign, so they must be read back); from DATA_ENCRYPTION_KEY. */
   webhookSealer: Sealer;
 }
@@ -153,6 +154,20 @@ export async function patchMiniapp(deps: RegistryDeps, clientId: string, patch: 
   });
   if (!app) throw notFound(clientId);
   return { ...miniappView(app), ...(webhook ? { webhook_secret: webhook.secret } : {}) };
+}
+
+/**
+ * A new webhook secret, answered once. The previous one keeps signing beside it (a second `v1=` in
+ * X-TMCP-Signature) for `overlapSeconds`, so the backend can switch without refusing deliveries.
+ */
+export async function rotateAppWebhookSecret(deps: RegistryDeps, clientId: string, overlapSeconds: number) {
+  const app = await miniappRecord(deps.pool, clientId);
+  if (!app) throw notFound(clientId);
+  const { secret } = newSecret('whsec');
+  if (!(await rotateWebhookSecret(deps.pool, clientId, deps.webhookSealer.seal(secret, clientId), overlapSeconds))) {
+    throw new DomainError('INVALID_REQUEST', 'The mini-app has no webhook URL; set webhook_url first', { client_id: clientId, field: 'webhook_url' });
+  }
+  return { client_id: clientId, webhook_secret: secret, previous_secret_valid_until: new Date(Date.now() + overlapSeconds * 1000).toISOString() };
 }
 
 /** A new client secret for a confidential or hybrid client (or a backend twin); the old one stops working. */

@@ -21,10 +21,12 @@ const hmacHex = (secret: string, text: string) => createHmac('sha256', secret).u
  * `X-TMCP-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">` ties the time to the
  * body, so a receiver can refuse a delivery older than a few minutes.
  */
-export function webhookSignatures(secret: string, timestamp: number, body: string): { 'x-webhook-signature': string; 'x-tmcp-signature': string } {
+export function webhookSignatures(secret: string, timestamp: number, body: string, previousSecret?: string): { 'x-webhook-signature': string; 'x-tmcp-signature': string } {
+  // During a rotation the previous secret signs too: a second v1= entry, after the new one's.
+  const v1 = [secret, ...(previousSecret ? [previousSecret] : [])].map((s) => `v1=${hmacHex(s, `${timestamp}.${body}`)}`);
   return {
     'x-webhook-signature': `sha256=${hmacHex(secret, body)}`,
-    'x-tmcp-signature': `t=${timestamp},v1=${hmacHex(secret, `${timestamp}.${body}`)}`,
+    'x-tmcp-signature': [`t=${timestamp}`, ...v1].join(','),
   };
 }
 
@@ -32,6 +34,7 @@ export function webhookSignatures(secret: string, timestamp: number, body: strin
 export async function attemptWebhook(delivery: WebhookDelivery, sealer: Sealer, now: () => Date): Promise<AttemptOutcome> {
   if (!delivery.webhook_url || !delivery.sealed_webhook_secret) return { outcome: 'failed', error: 'the mini-app has no webhook URL any more' };
   const secret = sealer.open(delivery.sealed_webhook_secret, delivery.client_id);
+  const previous = delivery.sealed_previous_webhook_secret ? sealer.open(delivery.sealed_previous_webhook_secret, delivery.client_id) : undefined;
   const body = JSON.stringify({ event: delivery.event, event_id: delivery.event_id, timestamp: delivery.created_at.toISOString(), data: delivery.data });
   const timestamp = Math.floor(now().getTime() / 1000);
   let res: Response;
@@ -42,7 +45,7 @@ export async function attemptWebhook(delivery: WebhookDelivery, sealer: Sealer, 
       headers: {
         'content-type': 'application/json',
         'user-agent': 'TMCP-Webhooks/1',
-        ...webhookSignatures(secret, timestamp, body),
+        ...webhookSignatures(secret, timestamp, body, previous),
         'x-webhook-event-id': delivery.event_id,
         'x-webhook-timestamp': String(timestamp),
       },

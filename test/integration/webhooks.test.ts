@@ -120,3 +120,28 @@ test('a 503 is retried after a second; a 400 ends the delivery at once', async (
   await new Promise((r) => setTimeout(r, 1500));
   expect(receiver.received.length).toBe(mark + 1);
 });
+
+test('a rotated webhook secret: the new one answered once, both sign during the overlap', async () => {
+  const { app, user } = await appWithUser('rotating');
+  const rotated = await api.call('POST', `/api/v1/admin/mini-apps/${app.client_id}/webhook-secret`, { token: ADMIN_TOKEN });
+  expect(rotated.status).toBe(200);
+  expect(rotated.headers.get('cache-control')).toBe('no-store');
+  expect(rotated.body).toMatchObject({ client_id: app.client_id, webhook_secret: expect.stringMatching(/^whsec_/), previous_secret_valid_until: expect.any(String) });
+  const fresh = rotated.body.webhook_secret as string;
+  expect(fresh).not.toBe(app.webhook_secret);
+
+  const before = receiver.received.length;
+  await api.call('POST', '/api/v1/auth/revoke', { token: user.token, body: { client_id: app.client_id } });
+  await eventually(async () => receiver.received.length, (count) => count > before);
+  const hook = receiver.received[before]!;
+  const header = String(hook.headers['x-tmcp-signature']);
+  expect(header.match(/v1=/g)).toHaveLength(2);
+  const verify = readmeVerifier();
+  expect(verify(hook.body, header, fresh)).toBe(true);
+  expect(verify(hook.body, header, app.webhook_secret)).toBe(true);
+  expect(verify(hook.body, header, 'neither')).toBe(false);
+  expect(hook.headers['x-webhook-signature']).toBe(`sha256=${createHmac('sha256', fresh).update(hook.body).digest('hex')}`);
+
+  const plain = (await api.call('POST', '/api/v1/admin/mini-apps', { token: ADMIN_TOKEN, body: { name: 'No hooks', client_type: 'public', scopes: ['user:read'] } })).body;
+  expect((await api.call('POST', `/api/v1/admin/mini-apps/${plain.client_id}/webhook-secret`, { token: ADMIN_TOKEN })).status).toBe(400);
+});

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import { z } from 'zod';
 import { CLIENT_TYPES, listMiniapps, MINIAPP_STATUSES } from '../../db/miniapps';
 import { isScope } from '../../domain/scopes';
-import { createMiniapp, getMiniapp, miniappView, patchMiniapp, rotateClientSecret, type RegistryDeps } from '../../miniapps/admin';
+import { createMiniapp, getMiniapp, miniappView, patchMiniapp, rotateAppWebhookSecret, rotateClientSecret, type RegistryDeps } from '../../miniapps/admin';
 import { adminAuth } from '../middleware/auth';
 import type { AppState } from '../state';
 import { clientUrl } from '../schemas';
@@ -88,6 +88,13 @@ export function miniappRoutes(deps: RegistryDeps, adminToken: string | undefined
   router.post('/:client_id/secret', async (ctx) => {
     const rotated = await rotateClientSecret(deps, ctx.params.client_id!);
     ctx.state.log.info({ client_id: rotated.client_id }, 'client secret rotated');
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = rotated;
+  });
+
+  router.post('/:client_id/webhook-secret', async (ctx) => {
+    const rotated = await rotateAppWebhookSecret(deps, ctx.params.client_id!, deps.config.webhookSecretOverlapSeconds);
+    ctx.state.log.info({ client_id: rotated.client_id }, 'webhook secret rotated');
     ctx.set('Cache-Control', 'no-store');
     ctx.body = rotated;
   });
