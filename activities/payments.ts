@@ -3,6 +3,7 @@ import type { Sealer } from '../src/crypto/sealing';
 import { walletBalances } from '../src/db/ledger';
 import { deviceOf } from '../src/db/mfa';
 import { changePaymentStatus, paymentById, recordPaymentEvent, recordRefundEvent } from '../src/db/payments';
+import { recordWalletCallbackEvent } from '../src/db/walletCallbacks';
 import { walletById } from '../src/db/wallets';
 import { DomainError } from '../src/domain/errors';
 import { amountToJson, formatAmount, type Currency } from '../src/domain/money';
@@ -98,6 +99,10 @@ export function paymentActivities(deps: PaymentActivityDeps) {
 
     closePayment(req: { paymentId: string; status: 'failed' | 'expired'; code: string; message: string }) {
       return domainFailures(() => closePayment(deps.pool, req));
+    },
+
+    recordWalletCallbackEvent(req: { transactionId: string; eventId?: string; error?: string }) {
+      return recordWalletCallbackEvent(deps.pool, req.transactionId, req);
     },
 
     recordRefundEvent(req: { refundId: string; eventId?: string; error?: string }) {

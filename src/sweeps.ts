@@ -7,6 +7,7 @@ import { sweepUnstartedPayments } from './payments/payments';
 import { sweepUnannouncedRefunds } from './payments/refunds';
 import type { Temporal } from './temporal/client';
 import { sweepUnstartedTransfers } from './wallet/p2p';
+import { sweepUnsentWalletEvents } from './wallet/providerCallbacks';
 
 export interface SweepDeps {
   pool: DatabasePool;
@@ -28,7 +29,7 @@ export const SWEEP_TIMES: SweepTimes = { intervalMs: 15_000, inviteGraceMs: 10_0
 /**
  * Starts what should have started (the outbox rule): invite sagas queued by homeserver
  * transactions, webhook deliveries queued with the change they announce, payments whose window
- * ended with no workflow to end them, refunds whose room announcement did not start, and the P2P sagas of transfers nobody confirmed or cancelled within their window
+ * ended with no workflow to end them, refunds and wallet-provider payments whose room event did not start, and the P2P sagas of transfers nobody confirmed or cancelled within their window
  * (a saga starts with its first call), which cancel them. Every start is idempotent by workflow id,
  * so several API replicas may sweep at once. One round at a time.
  */
@@ -38,6 +39,7 @@ export function startSagaSweeps(deps: SweepDeps, times: SweepTimes = SWEEP_TIMES
     { name: 'p2p', run: () => sweepUnstartedTransfers(deps, times.transferGraceMs) },
     { name: 'payments', run: () => sweepUnstartedPayments(deps, times.transferGraceMs) },
     { name: 'refund events', run: () => sweepUnannouncedRefunds(deps, times.inviteGraceMs) },
+    { name: 'wallet events', run: () => sweepUnsentWalletEvents(deps, times.inviteGraceMs) },
     { name: 'webhooks', run: () => sweepUnstartedWebhooks(deps, times.inviteGraceMs) },
   ];
   let running: Promise<void> | undefined;

@@ -5,3 +5,4 @@ export { deviceGrant } from './deviceGrant';
 export { webhookDelivery } from './webhookDelivery';
 export { paymentSaga } from './payment';
 export { refundAnnouncement } from './refundAnnouncement';
+export { walletCallbackEvent } from './walletCallbackEvent';

@@ -74,6 +74,10 @@ export const envSchema = z.object({
     .describe('per currency, in minor units, the amount above which the recipient must accept a P2P transfer: CUR:minor,... (e.g. USD:100000,JPY:150000)'),
   P2P_MAX_AUTH_ATTEMPTS: positiveInt.default(3).describe('failed proofs after which a transfer ends as auth_failed'),
   P2P_MAX_PENDING_PER_SENDER: positiveInt.default(10).describe('transfers one sender may have waiting for authorization at once'),
+  WALLET_PROVIDERS: z
+    .string()
+    .default('')
+    .describe('client ids of the registered mini-apps trusted as wallet providers at POST /api/v1/wallet/callback, comma-separated (their webhook secrets sign)'),
   WEBHOOK_SECRET_OVERLAP_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).default(86_400).describe('seconds a rotated webhook secret keeps signing beside the new one'),
   PAYMENT_AUTHORIZATION_WINDOW_SECONDS: positiveInt.default(300).describe('seconds a mini-app payment waits for the payer to authorize it before it expires'),
   PAYMENT_MFA_THRESHOLD: z
@@ -154,6 +158,8 @@ export interface Config {
   };
   /** How long a rotated webhook secret keeps signing beside the new one. */
   webhookSecretOverlapSeconds: number;
+  /** Mini-apps trusted to report wallet payments (PROTO 4.11.7). */
+  walletProviders: string[];
   payments: {
     authorizationWindowMs: number;
     /** Minor units per currency from which a payment asks for a second factor. No entry: never by amount. */
@@ -287,6 +293,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       eventWaitMs: e.MATRIX_EVENT_WAIT_MS,
     },
     webhookSecretOverlapSeconds: e.WEBHOOK_SECRET_OVERLAP_SECONDS,
+    walletProviders: e.WALLET_PROVIDERS.split(',').map((v) => v.trim()).filter(Boolean),
     payments: {
       authorizationWindowMs: e.PAYMENT_AUTHORIZATION_WINDOW_SECONDS * 1000,
       mfaThresholds: orProblem('PAYMENT_MFA_THRESHOLD', () => parseAmountsByCurrency(e.PAYMENT_MFA_THRESHOLD), {}),

@@ -164,3 +164,11 @@ export async function rotateWebhookSecret(db: DatabaseConnection, clientId: stri
     RETURNING client_id`);
   return row !== null;
 }
+
+/** The sealed webhook secrets that may sign for a client now: the current one, and the previous one during its overlap. */
+export function webhookSecretsOf(db: DatabaseConnection, clientId: string) {
+  return db.maybeOne(sql.type(z.object({ status: z.enum(MINIAPP_STATUSES), current: z.string().nullable(), previous: z.string().nullable() }))`
+    SELECT status, sealed_webhook_secret AS current,
+      CASE WHEN previous_webhook_secret_until > now() THEN sealed_previous_webhook_secret END AS previous
+    FROM miniapps WHERE client_id = ${clientId}`);
+}

@@ -30,6 +30,7 @@ import { paymentRoutes } from './routes/payments';
 import { paymentMethodRoutes } from './routes/paymentMethods';
 import { systemRoutes } from './routes/system';
 import { walletRoutes } from './routes/wallet';
+import { walletCallbackRoutes } from './routes/walletCallback';
 import type { AppState } from './state';
 
 export interface AppDeps {
@@ -63,6 +64,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     paymentMethodRoutes({ ...deps, ...proofs }, messenger),
     p2pRoutes({ ...deps, rooms, ...p2pSecrets(dataKey) }, auth),
     paymentRoutes({ ...deps, rooms, ...paymentSecrets(dataKey) }, auth, deps.config.adminToken),
+    walletCallbackRoutes({ ...deps, webhookSealer: webhookSealer(dataKey) }),
     adminRoutes(deps, deps.config.adminToken),
     miniappRoutes({ ...deps, webhookSealer: webhookSealer(dataKey) }, deps.config.adminToken),
     oauthRoutes({ ...oauth, matrixTokens }, messenger),

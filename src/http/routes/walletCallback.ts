@@ -1,0 +1,46 @@
+import Router from '@koa/router';
+import { z } from 'zod';
+import { acceptWalletCallback, verifyProviderSignature, WALLET_EVENT_TYPES, type ProviderCallbackDeps } from '../../wallet/providerCallbacks';
+import { MatrixUserId, RoomId, Timestamp, withMoney } from '../schemas';
+import type { AppState } from '../state';
+import { parseInput } from '../validate';
+
+const CallbackBody = withMoney({
+  event: z.enum(Object.keys(WALLET_EVENT_TYPES) as [keyof typeof WALLET_EVENT_TYPES, ...(keyof typeof WALLET_EVENT_TYPES)[]]),
+  transaction_id: z.string().min(1).max(128),
+  sender: z.object({ user_id: MatrixUserId, wallet_id: z.string().max(128).optional() }).strict(),
+  recipient: z
+    .object({ user_id: MatrixUserId.optional(), wallet_id: z.string().max(128).optional(), miniapp_id: z.string().max(128).optional(), name: z.string().max(200).optional() })
+    .strict(),
+  room_id: RoomId,
+  note: z.string().max(280).optional(),
+  timestamp: Timestamp,
+  // PROTO shows a signature field; the HMAC must cover the exact bytes, so it is taken from the header.
+  signature: z.string().max(1024).optional(),
+});
+
+/**
+ * PROTO 4.11.7-4.11.8: a trusted wallet provider reports a payment. `X-Wallet-Provider` names it
+ * (a client id in WALLET_PROVIDERS); `X-Webhook-Signature: sha256=<hex>` is the HMAC-SHA256 of
+ * the raw body under its webhook secret. Verified before the body is even read as input.
+ */
+export function walletCallbackRoutes(deps: ProviderCallbackDeps): Router<AppState> {
+  const router = new Router<AppState>({ prefix: '/api/v1/wallet' });
+  router.post('/callback', async (ctx) => {
+    const raw = typeof ctx.request.rawBody === 'string' ? ctx.request.rawBody : '';
+    const provider = await verifyProviderSignature(deps, ctx.get('x-wallet-provider') || undefined, ctx.get('x-webhook-signature') || undefined, raw);
+    const body = parseInput(CallbackBody, ctx.request.body ?? {});
+    ctx.body = await acceptWalletCallback(deps, provider, {
+      event: body.event,
+      transactionId: body.transaction_id,
+      amount: body.amount,
+      currency: body.currency,
+      sender: body.sender,
+      recipient: body.recipient,
+      roomId: body.room_id,
+      note: body.note,
+      timestamp: body.timestamp,
+    });
+  });
+  return router;
+}

@@ -1,0 +1,27 @@
+import { ActivityFailure, ApplicationFailure, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+
+const matrix = proxyActivities<Activities>({
+  startToCloseTimeout: '15 seconds',
+  scheduleToCloseTimeout: '7 days',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+});
+const db = proxyLocalActivities<Activities>({ startToCloseTimeout: '10 seconds', retry: { initialInterval: '200 ms', maximumInterval: '30 seconds' } });
+
+/**
+ * The room event of a payment a wallet provider reported (PROTO 4.11.7), from the payments bot,
+ * with the room events' retries; one per transaction (the API claims the transaction first, and
+ * the transaction id names the workflow and the event's txnId). Answers the event id.
+ */
+export async function walletCallbackEvent(input: { transactionId: string; roomId: string; type: string; content: Record<string, unknown> }): Promise<string | undefined> {
+  try {
+    const sent = await matrix.sendMatrixEvent({ roomId: input.roomId, type: input.type, content: input.content, txnId: `wallet-event.${input.transactionId}` });
+    await db.recordWalletCallbackEvent({ transactionId: input.transactionId, eventId: sent.eventId, error: sent.eventId ? undefined : 'skipped: Matrix is off' });
+    return sent.eventId;
+  } catch (err) {
+    const failure = err instanceof ActivityFailure ? err.cause : err;
+    if (!(failure instanceof ApplicationFailure) && !(err instanceof ActivityFailure)) throw err;
+    await db.recordWalletCallbackEvent({ transactionId: input.transactionId, error: failure instanceof ApplicationFailure ? `${failure.type ?? 'error'}: ${failure.message}` : 'gave up' });
+    return undefined;
+  }
+}
