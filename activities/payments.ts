@@ -45,8 +45,9 @@ export function paymentActivities(deps: PaymentActivityDeps) {
 
     /**
      * Funds and limits now (402 INSUFFICIENT_FUNDS with the required amount and the balance), then
-     * the MFA policy: from the currency's threshold, or from a device registered within the last
-     * PAYMENT_MFA_NEW_DEVICE_DAYS days, a second factor is asked for; the methods are those the payer set up.
+     * the MFA policy: the wallet owner's "always" (require_payment_mfa), the currency's threshold, or
+     * a device registered within the last PAYMENT_MFA_NEW_DEVICE_DAYS days asks for a second factor;
+     * the methods are those the payer set up.
      */
     assessPayment(req: { paymentId: string; deviceId: string }): Promise<{ mfaRequired: boolean; methods: MfaMethod[]; reasons: string[] }> {
       return domainFailures(async () => {
@@ -63,7 +64,7 @@ export function paymentActivities(deps: PaymentActivityDeps) {
           });
         }
         await checkSendLimits(deps.pool, wallet, p.amount);
-        const reasons: string[] = [];
+        const reasons: string[] = wallet.require_payment_mfa ? ['wallet_policy'] : [];
         const threshold = deps.config.mfaThresholds[p.currency];
         if (threshold !== undefined && p.amount >= threshold) reasons.push('amount');
         const device = await deviceOf(deps.pool, p.payer_user_id, req.deviceId);

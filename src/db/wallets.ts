@@ -17,11 +17,12 @@ export const WalletRow = z.object({
   daily_limit: z.bigint(),
   monthly_limit: z.bigint(),
   require_p2p_acceptance: z.boolean(),
+  require_payment_mfa: z.boolean(),
   created_at: z.date(),
 });
 export type Wallet = z.infer<typeof WalletRow>;
 
-const COLUMNS = sql.fragment`id, user_id, currency, status, verification_level, verified_at, transaction_limit, daily_limit, monthly_limit, require_p2p_acceptance, created_at`;
+const COLUMNS = sql.fragment`id, user_id, currency, status, verification_level, verified_at, transaction_limit, daily_limit, monthly_limit, require_p2p_acceptance, require_payment_mfa, created_at`;
 
 export interface NewWallet {
   id: string;
@@ -77,8 +78,15 @@ export function updateWallet(db: DatabaseConnection, walletId: string, change: {
 
 /** The recipient-side policy: when true, every P2P transfer to this wallet waits for acceptance. */
 export function setRequireP2PAcceptance(db: DatabaseConnection, walletId: string, required: boolean): Promise<Wallet> {
+  return setWalletPolicies(db, walletId, { requireP2PAcceptance: required });
+}
+
+/** The owner's policies; those not given keep their value. */
+export function setWalletPolicies(db: DatabaseConnection, walletId: string, policies: { requireP2PAcceptance?: boolean; requirePaymentMfa?: boolean }): Promise<Wallet> {
   return db.one(sql.type(WalletRow)`
-    UPDATE wallets SET require_p2p_acceptance = ${required}, updated_at = now() WHERE id = ${walletId} RETURNING ${COLUMNS}`);
+    UPDATE wallets SET require_p2p_acceptance = coalesce(${policies.requireP2PAcceptance ?? null}::boolean, require_p2p_acceptance),
+      require_payment_mfa = coalesce(${policies.requirePaymentMfa ?? null}::boolean, require_payment_mfa), updated_at = now()
+    WHERE id = ${walletId} RETURNING ${COLUMNS}`);
 }
 
 const TransferWalletsRow = WalletRow.extend({ recipient_status: z.enum(WALLET_STATUSES).nullable(), used_day: z.bigint(), used_month: z.bigint() });

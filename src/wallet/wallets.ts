@@ -1,7 +1,7 @@
 import type { Config } from '../config';
 import { postEntry, walletBalanceByUser } from '../db/ledger';
 import type { DatabasePool } from '../db/pool';
-import { insertWallet, setRequireP2PAcceptance, walletById, walletByUser, walletsByUsers, type Wallet } from '../db/wallets';
+import { insertWallet, setWalletPolicies, walletById, walletByUser, walletsByUsers, type Wallet } from '../db/wallets';
 import { DomainError, invalidField } from '../domain/errors';
 import { amountToJson, parseAmount, type Currency } from '../domain/money';
 import { MAX_VERIFICATION_LEVEL, verificationLevel } from '../domain/verification';
@@ -56,10 +56,13 @@ export async function ownWallet(deps: Pick<WalletDeps, 'pool'>, userId: string):
   return wallet;
 }
 
-/** The recipient-side P2P policy of the user's wallet: when set, every transfer to it waits for acceptance. */
-export async function setAcceptancePolicy(deps: Pick<WalletDeps, 'pool'>, userId: string, requireAcceptance: boolean) {
-  const wallet = await setRequireP2PAcceptance(deps.pool, (await ownWallet(deps, userId)).id, requireAcceptance);
-  return { wallet_id: wallet.id, require_p2p_acceptance: wallet.require_p2p_acceptance };
+/**
+ * The owner's policies: `require_p2p_acceptance` (every transfer to the wallet waits for its owner
+ * to accept) and `require_payment_mfa` (every mini-app payment asks for a second factor).
+ */
+export async function setWalletSettings(deps: Pick<WalletDeps, 'pool'>, userId: string, settings: { requireP2PAcceptance?: boolean; requirePaymentMfa?: boolean }) {
+  const wallet = await setWalletPolicies(deps.pool, (await ownWallet(deps, userId)).id, settings);
+  return { wallet_id: wallet.id, require_p2p_acceptance: wallet.require_p2p_acceptance, require_payment_mfa: wallet.require_payment_mfa };
 }
 
 export function walletView(wallet: Wallet, balance: { available: bigint }) {

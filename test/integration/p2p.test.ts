@@ -266,7 +266,7 @@ describe('P2P with recipient acceptance', () => {
   it('returns the hold to the sender when the recipient rejects', async () => {
     const { alice, bob } = await pair();
     const settings = await api.call('PUT', '/api/v1/wallet/settings', { token: bob.messenger, body: { require_p2p_acceptance: true } });
-    expect(settings.body).toEqual({ wallet_id: bob.walletId, require_p2p_acceptance: true });
+    expect(settings.body).toEqual({ wallet_id: bob.walletId, require_p2p_acceptance: true, require_payment_mfa: false });
     const id = (await initiate(api, alice, { recipient: bob.userId, amount: '10.00' })).body.transfer_id;
     expect((await confirm(api, alice, id)).body.status).toBe('pending_recipient_acceptance');
     const rejected = await api.call('POST', `/api/v1/wallet/p2p/${id}/reject`, {

@@ -72,7 +72,7 @@ describe('who may change payment factors and wallet settings', () => {
     const enrolled = await api.call('POST', '/api/v1/wallet/totp/enroll', { token: 'syt_alice_session', body: pinProof() });
     expect(enrolled.status).toBe(201);
     const settings = await api.call('PUT', '/api/v1/wallet/settings', { token: 'syt_alice_session', body: { require_p2p_acceptance: true } });
-    expect(settings.body).toEqual({ wallet_id: alice.walletId, require_p2p_acceptance: true });
+    expect(settings.body).toEqual({ wallet_id: alice.walletId, require_p2p_acceptance: true, require_payment_mfa: false });
     // The homeserver vouched for the token once; the second call used the cached answer.
     const whoami = hs.calls.filter((c) => c.kind === 'whoami').slice(whoamiBefore);
     expect(whoami).toHaveLength(1);

@@ -213,6 +213,25 @@ describe('a second factor', () => {
     expect(ok.body).toMatchObject({ status: 'verified', payment: { status: 'completed' } });
   });
 
+  it("is asked for every payment when the payer's wallet says always; only the payer may answer", async () => {
+    const nora = await payer('nora');
+    const set = await api.call('PUT', '/api/v1/wallet/settings', { token: nora.messenger, body: { require_payment_mfa: true } });
+    expect(set.body).toEqual({ wallet_id: nora.walletId, require_p2p_acceptance: false, require_payment_mfa: true });
+    const { body: requested } = await request(nora, { amount: '1.00' });
+    const id = requested.payment_id;
+    const oscar = await payer('oscar');
+    expectError(await authorize(oscar, id, authorizeBody(oscar, id, '1.00')), 404, 'NOT_FOUND');
+    expectError(await api.call('POST', `/api/v1/payments/${id}/mfa/challenge`, { token: nora.appToken }), 409, 'INVALID_STATE');
+    const asked = await authorize(nora, id, authorizeBody(nora, id, '1.00'));
+    expect(asked.body.status).toBe('mfa_required');
+    const challengeId = asked.body.mfa_challenge.challenge_id;
+    expectError(await verify(oscar, id, { challenge_id: challengeId, method: 'transaction_pin', credentials: { pin: PIN } }), 404, 'NOT_FOUND');
+    expectError(await api.call('POST', `/api/v1/payments/${id}/mfa/challenge`, { token: oscar.appToken }), 404, 'NOT_FOUND');
+    expectError(await verify(nora, id, { challenge_id: challengeId, method: 'transaction_pin', credentials: { pin: '12' } }), 400, 'INVALID_REQUEST', 'credentials.pin');
+    expectError(await api.call('POST', '/api/v1/payments/pay_nope/authorize', { token: nora.appToken, body: authorizeBody(nora, id) }), 400, 'INVALID_REQUEST', 'payment_id');
+    expect((await verify(nora, id, { challenge_id: challengeId, method: 'transaction_pin', credentials: { pin: PIN } })).body.payment.status).toBe('completed');
+  });
+
   it('fails the payment after the last wrong answer; it never moves money later', async () => {
     const hank = await payer('hank');
     const { id, asked } = await mfaPayment(hank);

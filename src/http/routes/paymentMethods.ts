@@ -4,7 +4,7 @@ import type { Config } from '../../config';
 import type { DatabasePool } from '../../db/pool';
 import { enrollTotp, registerDevice, setPin } from '../../wallet/mfa';
 import type { ProofDeps } from '../../wallet/paymentProofs';
-import { setAcceptancePolicy } from '../../wallet/wallets';
+import { setWalletSettings } from '../../wallet/wallets';
 import type { messengerAuth } from '../middleware/auth';
 import { AuthProof, DeviceId } from '../schemas';
 import type { AppState } from '../state';
@@ -31,7 +31,10 @@ const DeviceBody = z
 
 const PinBody = z.object({ pin: Pin, auth_proof: AuthProof.optional() }).strict();
 const TotpBody = z.object({ auth_proof: AuthProof.optional() }).strict();
-const SettingsBody = z.object({ require_p2p_acceptance: z.boolean() }).strict();
+const SettingsBody = z
+  .object({ require_p2p_acceptance: z.boolean().optional(), require_payment_mfa: z.boolean().optional() })
+  .strict()
+  .refine((b) => b.require_p2p_acceptance !== undefined || b.require_payment_mfa !== undefined, 'must set require_p2p_acceptance or require_payment_mfa');
 
 /**
  * How a user proves a payment (PROTO 7.2.1, PROTO-mfa-v1.2 7.4.5), and their wallet's P2P policy.
@@ -78,7 +81,7 @@ export function paymentMethodRoutes(
 
   router.put('/settings', auth('wallet:pay'), async (ctx) => {
     const body = parseInput(SettingsBody, ctx.request.body ?? {});
-    ctx.body = await setAcceptancePolicy(deps, ctx.state.messengerUser!, body.require_p2p_acceptance);
+    ctx.body = await setWalletSettings(deps, ctx.state.messengerUser!, { requireP2PAcceptance: body.require_p2p_acceptance, requirePaymentMfa: body.require_payment_mfa });
   });
 
   return router;
