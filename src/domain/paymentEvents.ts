@@ -16,24 +16,36 @@ export interface RefundAnnouncement {
 export const refundWorkflowId = (refundId: string) => `refund-${refundId}`;
 
 /**
- * PROTO 7.3.3 / 4.17 `m.tween.payment.*` content, sent by the payments bot into the payment's room.
- * `amount` is a decimal string: Matrix canonical JSON has no floats.
+ * The room event of a payment: PROTO 4.11.4's rich card (payment_type, visual, transaction, sender,
+ * recipient, note, actions) with PROTO 7.3.3's fields beside it (payment_id, txn_id, amount,
+ * merchant, status). Sent by the payments bot. Amounts are decimal strings: Matrix canonical JSON
+ * has no floats.
  */
 export function paymentEventContent(input: PaymentInput, outcome: { status: 'completed'; txnId: string; at: string } | { status: 'failed'; code: string; at: string }) {
   const amount = BigInt(input.amountMinor);
   const shown = displayAmount(amount, input.currency);
+  const decimal = formatAmount(amount, input.currency);
+  const completed = outcome.status === 'completed';
   return {
     msgtype: 'm.tween.payment',
-    body: outcome.status === 'completed' ? `Payment of ${shown} to ${input.merchantName} completed` : `Payment of ${shown} to ${input.merchantName} failed`,
+    body: completed ? `Payment of ${shown} to ${input.merchantName} completed` : `Payment of ${shown} to ${input.merchantName} failed`,
+    payment_type: outcome.status,
+    visual: completed
+      ? { card_type: 'payment_receipt', icon: 'payment_completed', background_color: '#4CAF50' }
+      : { card_type: 'payment_receipt', icon: 'payment_failed', background_color: '#F44336' },
     payment_id: input.paymentId,
-    ...(outcome.status === 'completed' ? { txn_id: outcome.txnId } : { error_code: outcome.code }),
-    amount: formatAmount(amount, input.currency),
+    ...(completed ? { txn_id: outcome.txnId } : { error_code: outcome.code }),
+    transaction: { ...(completed ? { txn_id: outcome.txnId } : {}), amount: decimal, currency: input.currency },
+    amount: decimal,
     currency: input.currency,
-    description: input.description,
+    sender: { user_id: input.payer.userId },
     payer: { user_id: input.payer.userId },
+    recipient: { miniapp_id: input.clientId, name: input.merchantName },
     merchant: { miniapp_id: input.clientId, name: input.merchantName },
+    note: input.description,
+    description: input.description,
     status: outcome.status,
     timestamp: outcome.at,
-    visual: outcome.status === 'completed' ? { icon: '✓', color: 'green', status_text: 'Paid' } : { icon: '✕', color: 'red', status_text: 'Failed' },
+    actions: [{ type: 'view_receipt', label: 'View Details', endpoint: `/api/v1/payments/${input.paymentId}` }],
   };
 }

@@ -26,6 +26,8 @@ function announcement(p: Payment, merchantName: string, refund: { id: string; am
     content: {
       msgtype: 'm.tween.payment',
       body: `Refund of ${displayAmount(refund.amount, p.currency)} from ${merchantName}`,
+      payment_type: 'refunded',
+      transaction: { txn_id: p.txn_id, amount: formatAmount(refund.amount, p.currency), currency: p.currency },
       payment_id: p.id,
       refund_id: refund.id,
       amount: formatAmount(refund.amount, p.currency),
@@ -35,7 +37,8 @@ function announcement(p: Payment, merchantName: string, refund: { id: string; am
       merchant: { miniapp_id: p.client_id, name: merchantName },
       status: refund.refundedAmount === p.amount ? 'refunded' : 'partially_refunded',
       timestamp: refund.at,
-      visual: { icon: '↩', color: 'blue', status_text: 'Refunded' },
+      visual: { card_type: 'payment_receipt', icon: 'payment_refunded', background_color: '#2196F3' },
+      actions: [{ type: 'view_receipt', label: 'View Details', endpoint: `/api/v1/payments/${p.id}` }],
     },
   };
 }
