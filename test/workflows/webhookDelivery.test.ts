@@ -101,3 +101,25 @@ test('the sweeper starts a delivery left in the outbox; starting it twice delive
   expect(await sweepUnstartedWebhooks(deps, 10_000)).toBe(0);
   await recordHistory(env.client, webhookWorkflowId(eventId), 'webhook', 'delivered');
 });
+
+test('a backend that is down for a while gets every event once it is back, each attempt logged', async () => {
+  const events = [await queued(), await queued(), await queued()];
+  receiver.answerOtherwise(503);
+  try {
+    expect(await startWebhookDeliveries(deps, events)).toBe(3);
+    // Down for the first 40 s of workflow time: the 1 s, 5 s and 30 s retries all meet a 503.
+    await env.sleep(40_000);
+  } finally {
+    receiver.answerOtherwise(200);
+  }
+  for (const eventId of events) expect(await env.client.workflow.getHandle(webhookWorkflowId(eventId)).result()).toBe('delivered');
+  for (const eventId of events) {
+    const log = await attempts(eventId);
+    expect(log.length).toBeGreaterThanOrEqual(4);
+    expect(log.slice(0, -1).every((a) => a.http_status === 503)).toBe(true);
+    expect(log.at(-1)).toMatchObject({ http_status: 200, error: null });
+    expect(await row(eventId)).toMatchObject({ status: 'delivered', last_status: 200 });
+    const got = receiver.received.filter((r) => r.headers['x-webhook-event-id'] === eventId);
+    expect(got).toHaveLength(log.length);
+  }
+});
