@@ -1,4 +1,5 @@
 import { createHmac, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { generate } from 'otplib';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { loadConfig } from '../../src/config';
@@ -198,6 +199,21 @@ describe('a second factor', () => {
     // The PIN never entered the workflow's history in clear.
     const history = JSON.stringify(await api.temporal.client.workflow.getHandle(`payment-${id}`).fetchHistory());
     expect(history).not.toContain(`"pin":"${PIN}"`);
+  });
+
+  it('accepts a TOTP code, once', async () => {
+    const pete = await payer('pete', '200.00');
+    const enrolled = await api.call('POST', '/api/v1/wallet/totp/enroll', { token: pete.messenger, body: pinProof() });
+    expect(enrolled.status).toBe(201);
+    const secret = new URL(enrolled.body.otpauth_uri).searchParams.get('secret')!;
+    const { id, asked } = await mfaPayment(pete);
+    expect(asked.mfa_challenge.methods.map((m: { type: string }) => m.type)).toEqual(['transaction_pin', 'totp', 'biometric']);
+    const code = await generate({ secret });
+    const ok = await verify(pete, id, { challenge_id: asked.mfa_challenge.challenge_id, method: 'totp', credentials: { code } });
+    expect(ok.body).toMatchObject({ status: 'verified', payment: { status: 'completed' } });
+    // The same code cannot pay twice.
+    const second = await mfaPayment(pete);
+    expectError(await verify(pete, second.id, { challenge_id: second.asked.mfa_challenge.challenge_id, method: 'totp', credentials: { code } }), 401, 'INVALID_MFA_CREDENTIALS');
   });
 
   it('accepts a biometric attestation over payment, challenge and time', async () => {
