@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -14,7 +14,7 @@ import { freshDatabase, type TestDatabase } from '../helpers/db';
 import { testKeys } from '../helpers/keys';
 import { CHROMIUM_FLAGS, chromiumPath } from '../helpers/chromium';
 import { matrixClient, type MatrixClient } from '../helpers/matrixUser';
-import { available, confirm, expectError, initiate, walletUser, type TestUser } from '../helpers/p2p';
+import { available, confirm, expectError, initiate, PIN, pinProof, walletUser, type TestUser } from '../helpers/p2p';
 import { startApiProcess, startWorkerProcess, type ServerProcess } from '../helpers/serverProcess';
 import { uniqueTaskQueue } from '../helpers/worker';
 import { freePort } from '../setup/globalSetup';
@@ -209,6 +209,39 @@ test('wallets resolve only for people who share a room, and a room never seen is
     SELECT membership, event_id FROM room_members WHERE room_id = ${theirs} AND user_id = ${carol.userId}`);
   expect(carolRow).toEqual({ membership: 'join', event_id: null }); // from the member list, not from an event
   expectError(await initiate(client, aliceWallet, { recipient: carol.userId, amount: '1.00', room_id: theirs }), 403, 'INSUFFICIENT_PERMISSIONS', 'room_id');
+});
+
+test("a mini-app payment in the room, with a second factor: the room sees the payments bot's receipt", async () => {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const key_data = publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
+  const device = await client.call('POST', '/api/v1/wallet/devices/register', {
+    token: aliceWallet.messenger,
+    body: { device_id: 'alice_phone', public_key: { algorithm: 'ECDSA_P256', format: 'SPKI', key_data }, ...pinProof() },
+  });
+  expect(device.status).toBe(201);
+  const requested = await client.call('POST', '/api/v1/payments/request', {
+    token: aliceWallet.token,
+    body: { amount: '5.00', currency: 'USD', description: 'Cinema tickets', room_id: room, idempotency_key: 'cinema' },
+  });
+  expect(requested.status).toBe(201);
+  const id = requested.body.payment_id as string;
+  const timestamp = new Date().toISOString();
+  const signature = sign('sha256', Buffer.from(`${id}:5.00:USD:${timestamp}`), { key: privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64');
+  // The device was registered a moment ago: the policy asks for a second factor.
+  const asked = await client.call('POST', `/api/v1/payments/${id}/authorize`, { token: aliceWallet.token, body: { signature, device_id: 'alice_phone', timestamp } });
+  expect(asked.body).toMatchObject({ status: 'mfa_required' });
+  const verified = await client.call('POST', `/api/v1/payments/${id}/mfa/verify`, {
+    token: aliceWallet.token,
+    body: { challenge_id: asked.body.mfa_challenge.challenge_id, method: 'transaction_pin', credentials: { pin: PIN } },
+  });
+  expect(verified.body).toMatchObject({ status: 'verified', payment: { status: 'completed' } });
+  const receipts = await eventually(
+    async () => (await bob.timeline(room)).filter((e) => e.type === 'm.tween.payment.completed' && e.content.payment_id === id),
+    (events) => events.length > 0,
+  );
+  expect(receipts).toHaveLength(1);
+  expect(receipts[0]).toMatchObject({ sender: PAYMENTS });
+  expect(receipts[0]!.content).toMatchObject({ msgtype: 'm.tween.payment', payment_type: 'completed', amount: '5.00', currency: 'USD', payer: { user_id: alice.userId }, merchant: { miniapp_id: 'ma_demo' } });
 });
 
 test("a Synapse user's own access token becomes a TEP at the token endpoint, once per mini-app", async () => {
