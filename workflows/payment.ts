@@ -4,6 +4,7 @@ import {
   ApplicationFailure,
   condition,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -33,6 +34,9 @@ const matrix = proxyActivities<Activities>({
   scheduleToCloseTimeout: '7 days',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 });
+
+/** v2: a payment refused at capture goes back to the state it was in, instead of staying `processing`. */
+const PAYMENT_V2 = 'payment-v2-capture-refusal-reopens';
 
 /** Failures that count as a wrong answer to the challenge. */
 const WRONG_ANSWERS = new Set(['INVALID_SIGNATURE', 'INVALID_MFA_CREDENTIALS']);
@@ -114,8 +118,17 @@ export async function paymentSaga(input: PaymentInput): Promise<PaymentSnapshot>
   };
 
   const complete = async (authMethod: string) => {
+    const before = snapshot.status;
     setStatus('processing');
-    const settled = await ledger.settlePayment({ paymentId, authMethod });
+    let settled;
+    try {
+      settled = await ledger.settlePayment({ paymentId, authMethod });
+    } catch (err) {
+      // Refused at capture (the funds went elsewhere since the check, a limit, the wallet suspended):
+      // nothing moved, and the payer may try again (after a top-up) while the window lasts.
+      if (patched(PAYMENT_V2)) setStatus(before);
+      throw err;
+    }
     snapshot.txnId = settled.txnId;
     snapshot.completedAt = settled.completedAt;
     snapshot.challenge = undefined;

@@ -159,6 +159,23 @@ describe('authorization without a second factor', () => {
   });
 });
 
+describe('racing payments', () => {
+  it('two authorized at once with funds for one: one completes, the other is refused and can be paid after a top-up', async () => {
+    const quinn = await payer('quinn', '15.00');
+    const a = (await request(quinn)).body.payment_id as string;
+    const b = (await request(quinn)).body.payment_id as string;
+    const answers = await Promise.all([authorize(quinn, a, authorizeBody(quinn, a)), authorize(quinn, b, authorizeBody(quinn, b))]);
+    const statuses = answers.map((r) => (r.status === 200 ? r.body.status : r.body.error.code)).sort();
+    expect(statuses).toEqual(['INSUFFICIENT_FUNDS', 'completed']);
+    expect(await available(api, quinn)).toBe(5);
+    const refused = answers[0]!.status === 200 ? b : a;
+    expect((await api.call('GET', `/api/v1/payments/${refused}`, { token: quinn.appToken })).body.status).toBe('pending_authorization');
+    await api.call('POST', `/api/v1/admin/wallets/${quinn.walletId}/fund`, { token: ADMIN_TOKEN, body: { amount: '10.00', currency: 'USD', idempotency_key: `top-${quinn.walletId}` } });
+    expect((await authorize(quinn, refused, authorizeBody(quinn, refused))).body.status).toBe('completed');
+    expect(await available(api, quinn)).toBe(5);
+  });
+});
+
 describe('a second factor', () => {
   const mfaPayment = async (who: Payer) => {
     const { body: requested } = await request(who, { amount: '60.00' });

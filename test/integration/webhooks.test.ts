@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -31,6 +32,28 @@ afterAll(async () => {
   await hs?.close();
   await db?.close();
 });
+
+/** PROTO Appendix D's verifier, verbatim, run by Python: what a receiver written from the document does. */
+const APPENDIX_D = `
+import hmac
+import hashlib
+
+def verify_webhook(payload, signature, secret):
+    expected = hmac.new(
+        secret.encode(),
+        payload.encode(),
+        hashlib.sha256
+    ).hexdigest()
+    return hmac.compare_digest(f"sha256={expected}", signature)
+
+import json, sys
+args = json.load(sys.stdin)
+print(json.dumps(verify_webhook(args["payload"], args["signature"], args["secret"])))
+`;
+
+function appendixD(payload: string, signature: string, secret: string): boolean {
+  return JSON.parse(execFileSync('python3', ['-c', APPENDIX_D], { input: JSON.stringify({ payload, signature, secret }) }).toString()) as boolean;
+}
 
 type Verifier = (rawBody: string, header: string, secret: string, nowSeconds?: number) => boolean;
 
@@ -77,7 +100,9 @@ test('a revocation is announced to the backend, signed as PROTO says and over ti
   expect(hook.headers['x-webhook-event-id']).toBe(body.event_id);
   const timestamp = Number(hook.headers['x-webhook-timestamp']);
   expect(Math.abs(timestamp - Date.now() / 1000)).toBeLessThan(30);
-  // PROTO Appendix D's check, as written: the HMAC of the body.
+  // PROTO Appendix D's check, as written (Python): the HMAC of the body.
+  expect(appendixD(hook.body, String(hook.headers['x-webhook-signature']), app.webhook_secret)).toBe(true);
+  expect(appendixD(hook.body.replace('scope.revoked', 'scope.granted'), String(hook.headers['x-webhook-signature']), app.webhook_secret)).toBe(false);
   const hmac = (text: string) => createHmac('sha256', app.webhook_secret).update(text).digest('hex');
   expect(hook.headers['x-webhook-signature']).toBe(`sha256=${hmac(hook.body)}`);
   // Ours, which also covers the time.
