@@ -22,6 +22,7 @@ const PaymentRow = z.object({
   request_hash: z.string(),
   request_response: z.record(z.unknown()),
   auth_method: z.string().nullable(),
+  failed_calls: z.number(),
   txn_id: z.string().nullable(),
   refunded_amount: z.bigint(),
   event_id: z.string().nullable(),
@@ -37,7 +38,7 @@ export type Payment = z.infer<typeof PaymentRow>;
 
 const COLUMNS = sql.fragment`
   id, payer_user_id, payer_wallet_id, client_id, amount, currency, description, merchant_order_id, items, callback_url,
-  room_id, status, status_reason, idempotency_key, request_hash, request_response, auth_method, txn_id, refunded_amount, event_id,
+  room_id, status, status_reason, idempotency_key, request_hash, request_response, auth_method, failed_calls, txn_id, refunded_amount, event_id,
   event_error, created_at, expires_at, authorized_at, completed_at, failed_at, expired_at`;
 
 export interface NewPayment {
@@ -169,4 +170,9 @@ export function unannouncedRefunds(db: DatabaseConnection, createdBefore: Date, 
 export function refundById(db: DatabaseConnection, refundId: string) {
   return db.maybeOne(sql.type(RefundRow)`
     SELECT id, payment_id, amount, reason, request_hash, txn_id, response, created_at FROM payment_refunds WHERE id = ${refundId}`);
+}
+
+/** Counts a refusal the payer was answered, once per refusal seen (concurrent calls count one). */
+export async function countPaymentFailedCall(db: DatabaseConnection, id: string, seen: number): Promise<void> {
+  await db.query(sql.unsafe`UPDATE payments SET failed_calls = failed_calls + 1 WHERE id = ${id} AND failed_calls = ${seen}`);
 }

@@ -4,7 +4,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Config } from '../config';
 import { createKeyedDigest, type Sealer } from '../crypto/sealing';
 import { miniappRecord, type OAuthClient } from '../db/miniapps';
-import { insertPayment, overduePayments, paymentById, paymentByKey, type Payment } from '../db/payments';
+import { countPaymentFailedCall, insertPayment, overduePayments, paymentById, paymentByKey, type Payment } from '../db/payments';
 import type { DatabasePool } from '../db/pool';
 import { DomainError, invalidField } from '../domain/errors';
 import { amountToJson, parseAmount, type Currency } from '../domain/money';
@@ -259,17 +259,31 @@ export async function getPaymentForMerchant(deps: Pick<PaymentDeps, 'pool'>, cli
  * Sends one Update to the payment's workflow, starting it first when it never started (the
  * request's start failed). A finished workflow is answered from PostgreSQL.
  */
-async function act<T>(deps: PaymentDeps, userId: string, paymentId: string, updateId: string, send: (handle: ReturnType<PaymentDeps['temporal']['client']['workflow']['getHandle']>, start: () => WithStartWorkflowOperation<typeof paymentSaga>) => Promise<T>): Promise<{ payment: Payment; answer: T }> {
+async function act<T>(
+  deps: PaymentDeps,
+  userId: string,
+  paymentId: string,
+  action: string,
+  input: unknown,
+  send: (handle: ReturnType<PaymentDeps['temporal']['client']['workflow']['getHandle']>, updateId: string, start: () => WithStartWorkflowOperation<typeof paymentSaga>) => Promise<T>,
+): Promise<{ payment: Payment; answer: T }> {
   const p = await paymentById(deps.pool, paymentId);
   if (!p || p.payer_user_id !== userId) throw notFound(paymentId);
+  // Named after the call and the refusals answered so far: the same call repeated after a timeout is
+  // the same Update (Temporal answers what the first did); repeated after a refusal the payer did
+  // receive (a top-up after INSUFFICIENT_FUNDS), it is a new one, checked again.
+  const updateId = `${action}-${p.failed_calls}-${deps.updateIds(JSON.stringify([paymentId, userId, action, input]))}`;
   const handle = deps.temporal.client.workflow.getHandle(paymentWorkflowId(paymentId));
   const name = await merchantName(deps, p.client_id);
   try {
-    const answer = await withAnswerDeadline(deps, () => send(handle, () => new WithStartWorkflowOperation<typeof paymentSaga>('paymentSaga', sagaStart(deps, p, name))));
+    const answer = await withAnswerDeadline(deps, () => send(handle, updateId, () => new WithStartWorkflowOperation<typeof paymentSaga>('paymentSaga', sagaStart(deps, p, name))));
     return { payment: p, answer };
   } catch (err) {
     const refusal = domainErrorFromUpdate(err);
-    if (refusal) throw refusal;
+    if (refusal) {
+      await countPaymentFailedCall(deps.pool, paymentId, p.failed_calls);
+      throw refusal;
+    }
     // Finished: the update finds no workflow, or Update-with-Start may not start a closed one again.
     if (isWorkflowGone(err) || err instanceof WorkflowExecutionAlreadyStartedError) {
       const now = await paymentById(deps.pool, paymentId);
@@ -311,9 +325,8 @@ function outcome(p: Payment, s: PaymentSnapshot) {
 
 /** PROTO 7.3.2: the payer's device signature; the payment completes, or a second factor is asked for. */
 export async function authorize(deps: PaymentDeps, userId: string, paymentId: string, body: { signature: string; deviceId: string; timestamp: string }) {
-  const updateId = `authorize-${deps.updateIds(JSON.stringify([paymentId, userId, body.signature, body.deviceId, body.timestamp]))}`;
   const request = { userId, signature: body.signature, deviceId: body.deviceId, timestamp: body.timestamp };
-  const { payment, answer } = await act(deps, userId, paymentId, updateId, (_handle, start) =>
+  const { payment, answer } = await act(deps, userId, paymentId, 'authorize', request, (_handle, updateId, start) =>
     deps.temporal.client.workflow.executeUpdateWithStart(authorizePayment, { args: [request], updateId, startWorkflowOperation: start() }),
   );
   return outcome(payment, answer);
@@ -321,8 +334,7 @@ export async function authorize(deps: PaymentDeps, userId: string, paymentId: st
 
 /** PROTO-mfa 7.4.2: a new challenge for a payment waiting for its second factor (the last one expired, or another method). */
 export async function newMfaChallenge(deps: PaymentDeps, userId: string, paymentId: string) {
-  const updateId = `challenge-${deps.updateIds(JSON.stringify([paymentId, userId, Date.now()]))}`;
-  const { payment, answer } = await act(deps, userId, paymentId, updateId, (handle) => handle.executeUpdate(issueMfaChallenge, { args: [{ userId }], updateId }));
+  const { payment, answer } = await act(deps, userId, paymentId, 'challenge', Date.now(), (handle, updateId) => handle.executeUpdate(issueMfaChallenge, { args: [{ userId }], updateId }));
   return outcome(payment, answer);
 }
 
@@ -346,9 +358,8 @@ function asProof(answer: MfaCredentials): AuthProof {
 /** PROTO-mfa 7.4.3: one answer to the challenge. Success completes the payment. */
 export async function verifyMfaAnswer(deps: PaymentDeps, userId: string, paymentId: string, challengeId: string, answer: MfaCredentials) {
   const proof = asProof(answer);
-  const updateId = `mfa-${deps.updateIds(JSON.stringify([paymentId, userId, challengeId, proof]))}`;
   const request = { userId, challengeId, method: answer.method as MfaMethod, proof: sealProof(deps.proofSealer, paymentId, proof) };
-  const { payment, answer: snapshot } = await act(deps, userId, paymentId, updateId, (handle) => handle.executeUpdate(verifyMfa, { args: [request], updateId }));
+  const { payment, answer: snapshot } = await act(deps, userId, paymentId, 'mfa', [challengeId, proof], (handle, updateId) => handle.executeUpdate(verifyMfa, { args: [request], updateId }));
   return { payment_id: payment.id, challenge_id: challengeId, status: 'verified', proceed_to_processing: true, payment: outcome(payment, snapshot) };
 }
 

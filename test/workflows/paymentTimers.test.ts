@@ -156,6 +156,23 @@ test("a completed payment's webhook is delivered by a child workflow that outliv
   }
 });
 
+test('refused at capture (the money went elsewhere after the check), the payment waits again and completes after a top-up', async () => {
+  const erin = await payer('frida');
+  const id = await requested(erin, '60.00');
+  const challenge = (await authorize(erin, id, '60.00')).body.mfa_challenge.challenge_id;
+  // Meanwhile the payer spends most of the balance on another payment.
+  const other = await requested(erin, '45.00');
+  expect((await authorize(erin, other, '45.00')).body.status).toBe('completed');
+  const answer = () => api.call('POST', `/api/v1/payments/${id}/mfa/verify`, { token: erin.token, body: { challenge_id: challenge, method: 'transaction_pin', credentials: { pin: PIN } } });
+  expectError(await answer(), 402, 'INSUFFICIENT_FUNDS');
+  expect(await status(erin, id)).toBe('mfa_required');
+  await api.call('POST', `/api/v1/admin/wallets/${erin.walletId}/fund`, { token: ADMIN_TOKEN, body: { amount: '50.00', currency: 'USD', idempotency_key: `top-${erin.walletId}` } });
+  expect((await answer()).body).toMatchObject({ status: 'verified', payment: { status: 'completed' } });
+  expect(await available(api, erin)).toBe(45);
+  await env.client.workflow.getHandle(`payment-${id}`).result();
+  await recordHistory(env.client, `payment-${id}`, 'payment', 'capture-refused');
+});
+
 test('three wrong answers fail the payment', async () => {
   const dave = await payer('dave');
   const id = await requested(dave, '60.00');

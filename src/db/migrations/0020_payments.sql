@@ -19,6 +19,7 @@ CREATE TABLE payments (
   request_hash        text        NOT NULL,
   request_response    json        NOT NULL,  -- json, not jsonb: replays answer byte for byte
   auth_method         text,
+  failed_calls        integer     NOT NULL DEFAULT 0,  -- refusals answered so far: part of each Update's id
   txn_id              text,
   refunded_amount     bigint      NOT NULL DEFAULT 0 CHECK (refunded_amount >= 0 AND refunded_amount <= amount),
   event_id            text,
