@@ -1,11 +1,13 @@
 import type { Config } from '../src/config';
 import type { DatabasePool } from '../src/db/pool';
 import type { LockoutPolicy } from '../src/domain/lockout';
+import { createRooms } from '../src/matrix/rooms';
 import { webhookSealer } from '../src/miniapps/admin';
 import { proofSealer, totpSealer } from '../src/wallet/paymentProofs';
 import type { Logger } from '../src/logger';
 import type { MatrixSettings } from '../src/matrix/client';
 import { deviceActivities } from './device';
+import { giftActivities } from './gifts';
 import { matrixActivities } from './matrix';
 import { p2pActivities } from './p2p';
 import { paymentActivities } from './payments';
@@ -42,6 +44,14 @@ export function createActivities(deps: ActivityDeps) {
       proofSealer: proofSealer(deps.dataKey),
       totpSealer: totpSealer(deps.dataKey),
       config: deps.payments,
+    }),
+    ...giftActivities({
+      pool: deps.pool,
+      now,
+      lockout: deps.lockout,
+      proofSealer: proofSealer(deps.dataKey),
+      totpSealer: totpSealer(deps.dataKey),
+      rooms: createRooms({ pool: deps.pool, matrix: deps.matrix, log: deps.log }),
     }),
     ...webhookActivities({ pool: deps.pool, webhookSealer: webhookSealer(deps.dataKey), now }),
     ...matrixActivities({ pool: deps.pool, log: deps.log, matrix: deps.matrix }),

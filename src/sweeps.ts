@@ -1,6 +1,7 @@
 import type { Config } from './config';
 import type { DatabasePool } from './db/pool';
 import type { Logger } from './logger';
+import { sweepStaleGifts } from './gifts/gifts';
 import { sweepQueuedInvites } from './matrix/invites';
 import { sweepUnstartedWebhooks } from './miniapps/webhooks';
 import { sweepUnstartedPayments } from './payments/payments';
@@ -13,7 +14,7 @@ export interface SweepDeps {
   pool: DatabasePool;
   temporal: Temporal;
   log: Logger;
-  config: Pick<Config, 'p2p' | 'payments' | 'sagaAnswerTimeoutMs'>;
+  config: Pick<Config, 'p2p' | 'payments' | 'gifts' | 'matrix' | 'sagaAnswerTimeoutMs'>;
 }
 
 export interface SweepTimes {
@@ -29,7 +30,8 @@ export const SWEEP_TIMES: SweepTimes = { intervalMs: 15_000, inviteGraceMs: 10_0
 /**
  * Starts what should have started (the outbox rule): invite sagas queued by homeserver
  * transactions, webhook deliveries queued with the change they announce, payments whose window
- * ended with no workflow to end them, refunds and wallet-provider payments whose room event did not start, and the P2P sagas of transfers nobody confirmed or cancelled within their window
+ * ended with no workflow to end them, refunds and wallet-provider payments whose room event did not start, gifts past their expiry
+ * with no workflow to end them, and the P2P sagas of transfers nobody confirmed or cancelled within their window
  * (a saga starts with its first call), which cancel them. Every start is idempotent by workflow id,
  * so several API replicas may sweep at once. One round at a time.
  */
@@ -39,6 +41,7 @@ export function startSagaSweeps(deps: SweepDeps, times: SweepTimes = SWEEP_TIMES
     { name: 'p2p', run: () => sweepUnstartedTransfers(deps, times.transferGraceMs) },
     { name: 'payments', run: () => sweepUnstartedPayments(deps, times.transferGraceMs) },
     { name: 'refund events', run: () => sweepUnannouncedRefunds(deps, times.inviteGraceMs) },
+    { name: 'gifts', run: () => sweepStaleGifts(deps, times.transferGraceMs) },
     { name: 'wallet events', run: () => sweepUnsentWalletEvents(deps, times.inviteGraceMs) },
     { name: 'webhooks', run: () => sweepUnstartedWebhooks(deps, times.inviteGraceMs) },
   ];

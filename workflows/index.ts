@@ -6,3 +6,4 @@ export { webhookDelivery } from './webhookDelivery';
 export { paymentSaga } from './payment';
 export { refundAnnouncement } from './refundAnnouncement';
 export { walletCallbackEvent } from './walletCallbackEvent';
+export { giftSaga } from './gift';

@@ -74,6 +74,8 @@ export const envSchema = z.object({
     .describe('per currency, in minor units, the amount above which the recipient must accept a P2P transfer: CUR:minor,... (e.g. USD:100000,JPY:150000)'),
   P2P_MAX_AUTH_ATTEMPTS: positiveInt.default(3).describe('failed proofs after which a transfer ends as auth_failed'),
   P2P_MAX_PENDING_PER_SENDER: positiveInt.default(10).describe('transfers one sender may have waiting for authorization at once'),
+  GIFT_MAX_COUNT: positiveInt.max(10_000).default(100).describe('most shares a group gift may have (also at most the other joined members of its room)'),
+  GIFT_MAX_EXPIRES_SECONDS: positiveInt.default(7 * 86_400).describe('longest expires_in_seconds a gift may ask for'),
   WALLET_PROVIDERS: z
     .string()
     .default('')
@@ -158,6 +160,7 @@ export interface Config {
   };
   /** How long a rotated webhook secret keeps signing beside the new one. */
   webhookSecretOverlapSeconds: number;
+  gifts: { maxCount: number; maxExpiresSeconds: number };
   /** Mini-apps trusted to report wallet payments (PROTO 4.11.7). */
   walletProviders: string[];
   payments: {
@@ -293,6 +296,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       eventWaitMs: e.MATRIX_EVENT_WAIT_MS,
     },
     webhookSecretOverlapSeconds: e.WEBHOOK_SECRET_OVERLAP_SECONDS,
+    gifts: { maxCount: e.GIFT_MAX_COUNT, maxExpiresSeconds: e.GIFT_MAX_EXPIRES_SECONDS },
     walletProviders: e.WALLET_PROVIDERS.split(',').map((v) => v.trim()).filter(Boolean),
     payments: {
       authorizationWindowMs: e.PAYMENT_AUTHORIZATION_WINDOW_SECONDS * 1000,

@@ -29,6 +29,8 @@ export const Errors = {
   TRANSFER_NOT_FOUND: { status: 404, retryable: false },
   INVALID_STATE: { status: 409, retryable: false },
   GIFT_EXPIRED: { status: 400, retryable: false },
+  GIFT_EMPTY: { status: 409, retryable: false },
+  ALREADY_OPENED: { status: 409, retryable: false },
   CONSENT_REQUIRED: { status: 403, retryable: false },
   INVALID_SCOPE: { status: 400, retryable: false },
   NOT_FOUND: { status: 404, retryable: false },

@@ -19,6 +19,7 @@ export const ID_PREFIX = {
   payment: 'pay',
   mfaChallenge: 'mfa',
   refund: 'ref',
+  gift: 'gift',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;

@@ -8,7 +8,8 @@ import type { Currency } from './money';
 export type AccountRef =
   | { kind: 'wallet' | 'hold'; walletId: string; currency: Currency }
   | { kind: 'merchant'; clientId: string; currency: Currency }
-  | { kind: 'escrow'; currency: Currency }
+  /** One per gift: the money of the gift until it is opened or goes back to the sender. */
+  | { kind: 'escrow'; giftId: string; currency: Currency }
   | { kind: 'funding'; currency: Currency };
 
 export type AccountKind = AccountRef['kind'];
@@ -18,7 +19,7 @@ export type AccountKind = AccountRef['kind'];
  * same business object) must also be listed in the database's `refund_kinds()`, which keeps the
  * limits' usage totals (migration 0007).
  */
-export const ENTRY_KINDS = ['funding', 'p2p_transfer', 'p2p_hold', 'p2p_release', 'p2p_refund', 'payment', 'payment_refund'] as const;
+export const ENTRY_KINDS = ['funding', 'p2p_transfer', 'p2p_hold', 'p2p_release', 'p2p_refund', 'payment', 'payment_refund', 'gift_fund', 'gift_open', 'gift_refund'] as const;
 export type EntryKind = (typeof ENTRY_KINDS)[number];
 
 export interface PostingInput {
@@ -45,7 +46,7 @@ export function accountOwner(ref: AccountRef): string {
     case 'merchant':
       return ref.clientId;
     case 'escrow':
-      return 'gifts';
+      return ref.giftId;
     case 'funding':
       return 'system';
   }

@@ -13,6 +13,7 @@ import { userContexts } from '../matrix/profiles';
 import { createRooms } from '../matrix/rooms';
 import { webhookSealer } from '../miniapps/admin';
 import type { Temporal } from '../temporal/client';
+import { giftSecrets } from '../gifts/gifts';
 import { paymentSecrets } from '../payments/payments';
 import { p2pSecrets } from '../wallet/p2p';
 import { browserKeys } from './pages/browser';
@@ -29,6 +30,7 @@ import { p2pRoutes } from './routes/p2p';
 import { paymentRoutes } from './routes/payments';
 import { paymentMethodRoutes } from './routes/paymentMethods';
 import { systemRoutes } from './routes/system';
+import { giftRoutes } from './routes/gifts';
 import { walletRoutes } from './routes/wallet';
 import { walletCallbackRoutes } from './routes/walletCallback';
 import type { AppState } from './state';
@@ -65,6 +67,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     p2pRoutes({ ...deps, rooms, ...p2pSecrets(dataKey) }, auth),
     paymentRoutes({ ...deps, rooms, ...paymentSecrets(dataKey) }, auth, deps.config.adminToken),
     walletCallbackRoutes({ ...deps, webhookSealer: webhookSealer(dataKey) }),
+    giftRoutes({ ...deps, rooms, ...giftSecrets(dataKey) }, auth),
     adminRoutes(deps, deps.config.adminToken),
     miniappRoutes({ ...deps, webhookSealer: webhookSealer(dataKey) }, deps.config.adminToken),
     oauthRoutes({ ...oauth, matrixTokens }, messenger),

@@ -1,4 +1,4 @@
-import { databaseNow, isMemberListSynced, joinedAmong, replaceJoinedMembers, usersSharingARoom } from '../db/matrix';
+import { databaseNow, isMemberListSynced, joinedAmong, joinedMembersOf, replaceJoinedMembers, usersSharingARoom } from '../db/matrix';
 import type { DatabasePool } from '../db/pool';
 import { DomainError } from '../domain/errors';
 import type { Logger } from '../logger';
@@ -18,6 +18,8 @@ export interface Rooms {
   joinedIn(roomId: string, userIds: readonly string[]): Promise<Set<string>>;
   /** Which of `others` share a room with `userId` (both joined). */
   sharingARoom(userId: string, others: readonly string[]): Promise<Set<string>>;
+  /** Every joined member of the room (our bots too); undefined when Matrix is off. */
+  membersOf(roomId: string): Promise<readonly string[] | undefined>;
 }
 
 /**
@@ -45,6 +47,7 @@ export function createRooms(deps: { pool: DatabasePool; matrix: MatrixSettings |
       enforced: false,
       joinedIn: async (_roomId, userIds) => new Set(userIds),
       sharingARoom: async (_userId, others) => new Set(others),
+      membersOf: async () => undefined,
     };
   }
 
@@ -55,25 +58,31 @@ export function createRooms(deps: { pool: DatabasePool; matrix: MatrixSettings |
     return ours.includes(payments) ? payments : (ours[0] ?? payments);
   };
 
+  /** Reads the member list once when we do not keep it yet; false when our bots cannot read it. */
+  const synced = async (roomId: string): Promise<boolean> => {
+    if (await isMemberListSynced(deps.pool, roomId)) return true;
+    let seen: boolean;
+    try {
+      seen = await readRoomMembers(deps.pool, matrix, roomId, await readerFor(roomId));
+    } catch (err) {
+      if (!(err instanceof MatrixRequestError)) throw err;
+      deps.log.warn({ room_id: roomId, status: err.status, errcode: err.errcode }, err.message);
+      throw new DomainError('SERVICE_UNAVAILABLE', 'Room membership cannot be checked right now; retry', { room_id: roomId });
+    }
+    // What we may hold from earlier is no longer kept current: nobody is known to be in it.
+    if (!seen) deps.log.info({ room_id: roomId }, 'room members unknown: our bot cannot read them');
+    return seen;
+  };
+
   return {
     enforced: true,
     async joinedIn(roomId, userIds) {
-      if (!(await isMemberListSynced(deps.pool, roomId))) {
-        let seen: boolean;
-        try {
-          seen = await readRoomMembers(deps.pool, matrix, roomId, await readerFor(roomId));
-        } catch (err) {
-          if (!(err instanceof MatrixRequestError)) throw err;
-          deps.log.warn({ room_id: roomId, status: err.status, errcode: err.errcode }, err.message);
-          throw new DomainError('SERVICE_UNAVAILABLE', 'Room membership cannot be checked right now; retry', { room_id: roomId });
-        }
-        if (!seen) {
-          // What we may hold from earlier is no longer kept current: nobody is known to be in it.
-          deps.log.info({ room_id: roomId }, 'room members unknown: our bot cannot read them');
-          return new Set();
-        }
-      }
+      if (!(await synced(roomId))) return new Set();
       return new Set(await joinedAmong(deps.pool, roomId, userIds));
+    },
+    async membersOf(roomId) {
+      if (!(await synced(roomId))) return [];
+      return joinedMembersOf(deps.pool, roomId);
     },
     async sharingARoom(userId, others) {
       return new Set(await usersSharingARoom(deps.pool, userId, others));

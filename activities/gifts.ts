@@ -1,0 +1,54 @@
+import type { Sealer } from '../src/crypto/sealing';
+import type { DatabasePool } from '../src/db/pool';
+import { DomainError } from '../src/domain/errors';
+import { giftProofMessage } from '../src/domain/gifts';
+import { formatAmount, type Currency } from '../src/domain/money';
+import type { SealedProof } from '../src/domain/p2p';
+import { expireGift, failGift, fundGift, openGift } from '../src/ledger/gifts';
+import type { Rooms } from '../src/matrix/rooms';
+import { openProof, verifyPaymentProof, type ProofDeps } from '../src/wallet/paymentProofs';
+import { domainFailures } from './failures';
+
+export interface GiftActivityDeps extends ProofDeps {
+  pool: DatabasePool;
+  proofSealer: Sealer;
+  rooms: Rooms;
+}
+
+/** A gift's side effects; each is safe to retry (proofs claimed per attempt, fixed ledger keys, the opening's primary key). */
+export function giftActivities(deps: GiftActivityDeps) {
+  return {
+    /** The sender's payment proof for the gift (P2P's checks and lockouts), then the gift's money into its escrow. */
+    fundGift(req: { giftId: string; userId: string; roomId: string; totalMinor: string; currency: Currency; proof: SealedProof }) {
+      return domainFailures(async () => {
+        const proof = openProof(deps.proofSealer, req.giftId, req.proof);
+        const total = formatAmount(BigInt(req.totalMinor), req.currency);
+        await verifyPaymentProof(deps, {
+          userId: req.userId,
+          proof,
+          signedMessage: (timestamp) => giftProofMessage(req.roomId, total, req.currency, timestamp),
+          attemptKey: `gift:${req.giftId}`,
+        });
+        await fundGift(deps.pool, req.giftId);
+      });
+    },
+
+    failGift(req: { giftId: string; reason: string }) {
+      return failGift(deps.pool, req.giftId, req.reason);
+    },
+
+    /** One opening: the opener must be a joined member of the room (as the Application Service knows it). */
+    openGift(req: { giftId: string; roomId: string; userId: string; amountMinor: string; rank: number }) {
+      return domainFailures(async () => {
+        if (!(await deps.rooms.joinedIn(req.roomId, [req.userId])).has(req.userId)) {
+          throw new DomainError('INSUFFICIENT_PERMISSIONS', 'Only joined members of the room can open this gift', { gift_id: req.giftId, room_id: req.roomId });
+        }
+        return openGift(deps.pool, req);
+      });
+    },
+
+    expireGift(req: { giftId: string }) {
+      return domainFailures(() => expireGift(deps.pool, req.giftId));
+    },
+  };
+}

@@ -1,0 +1,112 @@
+import { postEntryIn } from '../db/ledger';
+import { giftById, insertOpening, markGiftExpired, openingOf, setGiftStatus, takeShare, type Gift } from '../db/gifts';
+import type { DatabasePool } from '../db/pool';
+import { walletById, walletByUser } from '../db/wallets';
+import { DomainError } from '../domain/errors';
+import type { AccountRef } from '../domain/ledger';
+import { checkSendLimits } from '../wallet/p2pLedger';
+
+const escrow = (g: Gift): AccountRef => ({ kind: 'escrow', giftId: g.id, currency: g.currency });
+const wallet = (g: Gift, walletId: string): AccountRef => ({ kind: 'wallet', walletId, currency: g.currency });
+
+function notFound(giftId: string): DomainError {
+  return new DomainError('NOT_FOUND', 'Gift not found', { gift_id: giftId });
+}
+
+/**
+ * The gift's money into its escrow: one journal entry sender → escrow, with the sender's wallet and
+ * limits checked under the account locks; the gift becomes active. Safe to repeat.
+ */
+export async function fundGift(pool: DatabasePool, giftId: string): Promise<void> {
+  await pool.transaction(async (tx) => {
+    const g = await giftById(tx, giftId, true);
+    if (!g) throw notFound(giftId);
+    if (g.status !== 'pending') return;
+    await postEntryIn(
+      tx,
+      {
+        idempotencyKey: `gift:${g.id}:fund`,
+        kind: 'gift_fund',
+        reference: g.id,
+        metadata: { gift_id: g.id, room_id: g.room_id },
+        postings: [
+          { account: wallet(g, g.sender_wallet_id), amount: -g.total_amount },
+          { account: escrow(g), amount: g.total_amount },
+        ],
+      },
+      {
+        guard: async (locked) => {
+          const w = await walletById(locked, g.sender_wallet_id);
+          if (!w || w.status !== 'active') throw new DomainError('WALLET_SUSPENDED', 'Your wallet is not active', { wallet_id: g.sender_wallet_id });
+          await checkSendLimits(locked, w, g.total_amount);
+        },
+      },
+    );
+    await setGiftStatus(tx, g.id, { status: 'active' });
+  });
+}
+
+/** Ends a gift that was never funded (its proof or its funding was refused). */
+export async function failGift(pool: DatabasePool, giftId: string, reason: string): Promise<void> {
+  await pool.transaction(async (tx) => {
+    const g = await giftById(tx, giftId, true);
+    if (g?.status === 'pending') await setGiftStatus(tx, giftId, { status: 'failed', reason, finished: true });
+  });
+}
+
+/**
+ * One opening (PROTO 7.5.6): with the gift's row locked, the gift must be active and have a share
+ * left; the opening is inserted (the primary key refuses a second one by the same user) and the
+ * share moves escrow → opener in one entry keyed by gift and user. A repeat by the same user after
+ * success answers the opening it made.
+ */
+export async function openGift(pool: DatabasePool, req: { giftId: string; userId: string; amountMinor: string; rank: number }) {
+  return pool.transaction(async (tx) => {
+    const g = await giftById(tx, req.giftId, true);
+    if (!g) throw notFound(req.giftId);
+    const earlier = await openingOf(tx, g.id, req.userId);
+    if (earlier) return { amountMinor: earlier.amount.toString(), rank: earlier.rank, openedAt: earlier.opened_at.toISOString(), repeated: true };
+    if (g.status === 'expired') throw new DomainError('GIFT_EXPIRED', 'The gift has expired', { gift_id: g.id });
+    if (g.status !== 'active' || g.remaining_count === 0) throw new DomainError('GIFT_EMPTY', 'Gift has already been fully opened', { gift_id: g.id });
+    const opener = await walletByUser(tx, req.userId);
+    if (!opener || opener.status !== 'active') throw new DomainError('NO_WALLET', 'Open a wallet to receive the gift', { user_id: req.userId });
+    const amount = BigInt(req.amountMinor);
+    const posted = await postEntryIn(tx, {
+      idempotencyKey: `gift:${g.id}:open:${req.userId}`,
+      kind: 'gift_open',
+      reference: g.id,
+      metadata: { gift_id: g.id, rank: req.rank },
+      postings: [
+        { account: escrow(g), amount: -amount },
+        { account: wallet(g, opener.id), amount },
+      ],
+    });
+    await insertOpening(tx, { giftId: g.id, userId: req.userId, walletId: opener.id, amount, rank: req.rank, txnId: posted.txnId });
+    await takeShare(tx, g.id, amount);
+    return { amountMinor: amount.toString(), rank: req.rank, openedAt: posted.createdAt.toISOString(), repeated: false };
+  });
+}
+
+/** At expiry: what is left in the escrow goes back to the sender in one entry; the gift is expired. Safe to repeat. */
+export async function expireGift(pool: DatabasePool, giftId: string): Promise<{ refundedMinor: string }> {
+  return pool.transaction(async (tx) => {
+    const g = await giftById(tx, giftId, true);
+    if (!g) throw notFound(giftId);
+    if (g.status === 'expired') return { refundedMinor: g.refunded_amount.toString() };
+    if (g.status !== 'active') return { refundedMinor: '0' };
+    if (g.remaining_amount > 0n) {
+      await postEntryIn(tx, {
+        idempotencyKey: `gift:${g.id}:refund`,
+        kind: 'gift_refund',
+        reference: g.id,
+        metadata: { gift_id: g.id, unopened: g.remaining_count },
+        postings: [
+          { account: escrow(g), amount: -g.remaining_amount },
+          { account: wallet(g, g.sender_wallet_id), amount: g.remaining_amount },
+        ],
+      });
+    }
+    await markGiftExpired(tx, g.id, g.remaining_amount);
+    return { refundedMinor: g.remaining_amount.toString() };
+  });
+}

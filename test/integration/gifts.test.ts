@@ -1,0 +1,134 @@
+import { sql } from 'slonik';
+import { z } from 'zod';
+import { startTestApi, type TestApi } from '../helpers/api';
+import { freshDatabase, type TestDatabase } from '../helpers/db';
+import { available, expectError, pinProof, walletUser, type TestUser } from '../helpers/p2p';
+import { startTestWorker, uniqueTaskQueue, type TestWorker } from '../helpers/worker';
+
+/**
+ * Group gifts (PROTO 7.5) through the API and the real worker, Matrix off (room checks are the
+ * Synapse suite's and the time-skipping test's): escrow, distribution, concurrent openings.
+ */
+let db: TestDatabase;
+let api: TestApi;
+let worker: TestWorker;
+beforeAll(async () => {
+  db = await freshDatabase();
+  const taskQueue = uniqueTaskQueue('gifts');
+  worker = await startTestWorker(db, { taskQueue });
+  api = await startTestApi(db, { TEMPORAL_TASK_QUEUE: taskQueue });
+});
+afterAll(async () => {
+  await api?.close();
+  await worker?.stop();
+  await db?.close();
+});
+
+const ROOM = '!party:tmcp.test';
+let n = 0;
+const create = (from: TestUser, body: Record<string, unknown>) => {
+  n += 1;
+  return api.call('POST', '/api/v1/wallet/gift/create', {
+    token: from.token,
+    body: { type: 'group', room_id: ROOM, currency: 'USD', idempotency_key: `gift-${n}-${Date.now()}`, message: 'Happy Friday!', ...pinProof(), ...body },
+  });
+};
+const open = (who: TestUser, giftId: string) => api.call('POST', `/api/v1/wallet/gift/${giftId}/open`, { token: who.token, body: {} });
+const escrowBalance = (giftId: string) =>
+  db.pool.oneFirst(sql.type(z.object({ balance: z.bigint() }))`SELECT coalesce(sum(balance), 0)::bigint AS balance FROM accounts WHERE kind = 'escrow' AND owner = ${giftId}`);
+
+describe('group gifts', () => {
+  it('50 members open a 10-share gift at the same moment: 10 are paid once each, 40 find it empty, the escrow ends at zero', async () => {
+    const sender = await walletUser(api, { name: 'host', fund: '200.00' });
+    const created = await create(sender, { total_amount: '100.00', count: 10, distribution: 'random' });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ gift_id: expect.stringMatching(/^gift_/), status: 'active', type: 'group', total_amount: 100, count: 10, remaining: 10, opened_by: [], expires_at: expect.any(String) });
+    const id = created.body.gift_id as string;
+    expect(await available(api, sender)).toBe(100);
+    expect(await escrowBalance(id)).toBe(10_000n);
+
+    const members = await Promise.all(Array.from({ length: 50 }, (_, i) => walletUser(api, { name: `guest${i}`, pin: false })));
+    const answers = await Promise.all(members.map((m) => open(m, id)));
+    const paid = answers.filter((a) => a.status === 200);
+    expect(paid).toHaveLength(10);
+    expect(answers.filter((a) => a.status === 409 && a.body.error.code === 'GIFT_EMPTY')).toHaveLength(40);
+    expect(paid.map((a) => a.body.stats.your_rank).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    const total = paid.reduce((sum, a) => sum + Math.round(a.body.amount_received * 100), 0);
+    expect(total).toBe(10_000);
+    expect(await escrowBalance(id)).toBe(0n);
+    // Nobody was paid twice: one opening row per opener, and balances match what each was told.
+    const rows = await db.pool.anyFirst(sql.type(z.object({ user_id: z.string() }))`SELECT user_id FROM gift_openings WHERE gift_id = ${id}`);
+    expect(new Set(rows).size).toBe(10);
+    for (const [i, a] of answers.entries()) {
+      expect(await available(api, members[i]!)).toBe(a.status === 200 ? a.body.amount_received : 0);
+    }
+    const shown = await api.call('GET', `/api/v1/wallet/gift/${id}`, { token: sender.token });
+    expect(shown.body).toMatchObject({ status: 'fully_opened', remaining: 0 });
+    expect(shown.body.leaderboard).toHaveLength(10);
+    const amounts = shown.body.leaderboard.map((l: { amount: number }) => l.amount);
+    expect([...amounts].sort((a, b) => b - a)).toEqual(amounts);
+  }, 60_000);
+
+  it('equal shares: the rounding on the first; every share at least a cent', async () => {
+    const sender = await walletUser(api, { name: 'equal', fund: '50.00' });
+    const { body } = await create(sender, { total_amount: '10.00', count: 3, distribution: 'equal' });
+    const guests = await Promise.all([0, 1, 2].map((i) => walletUser(api, { name: `eq${i}`, pin: false })));
+    const got: number[] = [];
+    for (const g of guests) got.push((await open(g, body.gift_id)).body.amount_received);
+    expect(got).toEqual([3.34, 3.33, 3.33]);
+  });
+
+  it('refuses the sender of a group gift, a second opening, and bad requests naming the field', async () => {
+    const sender = await walletUser(api, { name: 'picky', fund: '50.00' });
+    const { body } = await create(sender, { total_amount: '5.00', count: 2 });
+    expectError(await open(sender, body.gift_id), 403, 'INSUFFICIENT_PERMISSIONS');
+    const guest = await walletUser(api, { name: 'once', pin: false });
+    expect((await open(guest, body.gift_id)).status).toBe(200);
+    expectError(await open(guest, body.gift_id), 409, 'ALREADY_OPENED');
+
+    expectError(await create(sender, { total_amount: '0.01', count: 2 }), 400, 'INVALID_REQUEST', 'total_amount');
+    expectError(await create(sender, { total_amount: '1.00', count: 0 }), 400, 'INVALID_REQUEST', 'count');
+    expectError(await create(sender, { total_amount: '1.00', count: 2, distribution: 'fair' }), 400, 'INVALID_REQUEST', 'distribution');
+    expectError(await create(sender, { total_amount: '1.00', count: 101 }), 400, 'INVALID_REQUEST', 'count');
+    expectError(await create(sender, { total_amount: '1.00', count: 2, expires_in_seconds: 30 }), 400, 'INVALID_REQUEST', 'expires_in_seconds');
+    expectError(await create(sender, { total_amount: '1000.00', count: 2 }), 402, 'INSUFFICIENT_FUNDS');
+    expectError(await create(sender, { total_amount: '1.00', count: 2, ...pinProof('0000') }), 401, 'INVALID_MFA_CREDENTIALS');
+    expectError(await api.call('POST', '/api/v1/wallet/gift/gift_nope/open', { token: guest.token, body: {} }), 400, 'INVALID_REQUEST', 'gift_id');
+    // Nothing left the sender but the one gift.
+    expect(await available(api, sender)).toBe(45);
+  });
+
+  it('is idempotent by idempotency_key', async () => {
+    const sender = await walletUser(api, { name: 'twice', fund: '50.00' });
+    const body = { type: 'group', room_id: ROOM, currency: 'USD', total_amount: '4.00', count: 2, idempotency_key: 'same-gift', ...pinProof() };
+    const first = await api.call('POST', '/api/v1/wallet/gift/create', { token: sender.token, body });
+    const again = await api.call('POST', '/api/v1/wallet/gift/create', { token: sender.token, body });
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body).toEqual(first.body);
+    expectError(await api.call('POST', '/api/v1/wallet/gift/create', { token: sender.token, body: { ...body, count: 3 } }), 409, 'DUPLICATE_TRANSACTION', 'idempotency_key');
+    expect(await available(api, sender)).toBe(46);
+  });
+});
+
+describe('individual gifts', () => {
+  it('only the recipient opens it', async () => {
+    const sender = await walletUser(api, { name: 'giver', fund: '50.00' });
+    const recipient = await walletUser(api, { name: 'bday', pin: false });
+    const other = await walletUser(api, { name: 'nosy', pin: false });
+    const created = await api.call('POST', '/api/v1/wallet/gift/create', {
+      token: sender.token,
+      body: { type: 'individual', recipient: recipient.userId, amount: '7.50', currency: 'USD', room_id: ROOM, message: 'Happy Birthday!', idempotency_key: 'bday', ...pinProof() },
+    });
+    expect(created.body).toMatchObject({ type: 'individual', count: 1, recipient: recipient.userId });
+    expectError(await open(other, created.body.gift_id), 403, 'INSUFFICIENT_PERMISSIONS');
+    const opened = await open(recipient, created.body.gift_id);
+    expect(opened.body).toMatchObject({ amount_received: 7.5, message: 'Happy Birthday!', sender: { user_id: sender.userId }, stats: { total_opened: 1, total_remaining: 0, your_rank: 1 } });
+    expect(await available(api, recipient)).toBe(7.5);
+    expectError(await open(recipient, created.body.gift_id), 409, 'ALREADY_OPENED');
+    const nobody = await api.call('POST', '/api/v1/wallet/gift/create', {
+      token: sender.token,
+      body: { type: 'individual', recipient: '@ghost:tmcp.test', amount: '1.00', currency: 'USD', room_id: ROOM, idempotency_key: 'ghost', ...pinProof() },
+    });
+    expectError(nobody, 400, 'RECIPIENT_NO_WALLET');
+  });
+});

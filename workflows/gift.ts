@@ -1,0 +1,151 @@
+import { ActivityFailure, allHandlersFinished, ApplicationFailure, condition, proxyActivities, proxyLocalActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { distributeGift } from '../src/domain/giftDistribution';
+import { GIFT_EVENT_TYPE, GIFT_EXPIRED_EVENT_TYPE, GIFT_OPENED_EVENT_TYPE, giftCreatedContent, giftExpiredContent, giftOpenedContent } from '../src/domain/giftEvents';
+import type { GiftInput, GiftSnapshot, Opening } from '../src/domain/gifts';
+import { giftState, openGiftUpdate, startGift } from './giftMessages';
+
+const ledger = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '200 ms', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+});
+// Openings are regular activities: a gift takes many Updates at once, and a workflow task held open
+// by local activities while more Updates arrive is what the SDK handles worst; each opening's task
+// then completes at once and the next Updates come in the next one.
+const openings = proxyActivities<Activities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '200 ms', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+});
+// A homeserver that is down is waited for: the event arrives once it is back (for up to a week).
+const matrix = proxyActivities<Activities>({
+  startToCloseTimeout: '15 seconds',
+  scheduleToCloseTimeout: '7 days',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+});
+
+function domainFailure(err: unknown): ApplicationFailure | undefined {
+  const failure = err instanceof ActivityFailure ? err.cause : err;
+  return failure instanceof ApplicationFailure ? failure : undefined;
+}
+
+function refuse(type: string, message: string, details: Record<string, unknown> = {}): never {
+  throw ApplicationFailure.create({ type, message, details: [details], nonRetryable: true });
+}
+
+/**
+ * One gift (PROTO 7.5), from the sender's proof until every share is taken or it expires. The
+ * sender's start and each opening are Workflow Updates; openings run one at a time, in the order
+ * they arrive, each taking the next share. The shares are drawn once, at funding, from the
+ * workflow's deterministic random source, so a replay draws the same. The activities write every
+ * change to PostgreSQL, which refuses a second opening and an opening past the count by itself.
+ */
+export async function giftSaga(input: GiftInput): Promise<GiftSnapshot> {
+  const { giftId } = input;
+  // The sandbox's Date: the workflow clock, the same on replay.
+  const expiresAt = Date.now() + input.expiresInMs;
+  const snapshot: GiftSnapshot = { giftId, status: 'pending', remaining: input.count, openings: [], expiresAt: new Date(expiresAt).toISOString() };
+  let shares: string[] = [];
+  let queue: Promise<unknown> = Promise.resolve();
+  const sends: Promise<void>[] = [];
+  const expired = () => Date.now() >= expiresAt;
+
+  /** One at a time, in arrival order. */
+  const serially = <T>(body: () => Promise<T>): Promise<T> => {
+    const run = queue.then(body);
+    queue = run.catch(() => undefined);
+    return run;
+  };
+
+  const announce = (type: string, content: Record<string, unknown>, slot: string) => {
+    const sent = (async () => {
+      try {
+        const result = await matrix.sendMatrixEvent({ roomId: input.roomId, type, content, txnId: `${workflowInfo().workflowId}.${slot}` });
+        if (slot === 'created' && result.eventId) snapshot.eventId = result.eventId;
+      } catch (err) {
+        if (!domainFailure(err) && !(err instanceof ActivityFailure)) throw err;
+      }
+    })();
+    sends.push(sent);
+    return sent;
+  };
+
+  setHandler(giftState, () => ({ ...snapshot, openings: [...snapshot.openings] }));
+
+  setHandler(
+    startGift,
+    async ({ userId, proof }) => {
+      try {
+        await ledger.fundGift({ giftId, userId, roomId: input.roomId, totalMinor: input.totalMinor, currency: input.currency, proof });
+      } catch (err) {
+        const failure = domainFailure(err);
+        await ledger.failGift({ giftId, reason: failure?.type ?? 'error' });
+        snapshot.status = 'failed';
+        throw failure ?? err;
+      }
+      // Math.random here is the workflow's deterministic source (seeded per workflow, the same on replay).
+      shares = distributeGift({ totalMinor: BigInt(input.totalMinor), count: input.count, distribution: input.distribution }, Math.random).map(String);
+      snapshot.status = 'active';
+      // The answer carries the event id when the homeserver answers within the wait.
+      await Promise.race([announce(GIFT_EVENT_TYPE, giftCreatedContent(input), 'created'), sleep(Math.max(1, input.eventWaitMs))]);
+      return { ...snapshot, openings: [] };
+    },
+    {
+      validator: ({ userId }) => {
+        if (userId !== input.sender.userId) refuse('NOT_FOUND', 'Gift not found', { gift_id: giftId });
+        if (snapshot.status !== 'pending') refuse('INVALID_STATE', `The gift is ${snapshot.status}`, { gift_id: giftId, status: snapshot.status });
+      },
+    },
+  );
+
+  /** Why this user may not open the gift now, if anything is in the way. */
+  const refusal = (userId: string) => {
+    if (input.type === 'group' && userId === input.sender.userId) refuse('INSUFFICIENT_PERMISSIONS', 'The sender cannot open their own group gift', { gift_id: giftId });
+    if (input.type === 'individual' && userId !== input.recipientUserId) refuse('INSUFFICIENT_PERMISSIONS', 'This gift is for someone else', { gift_id: giftId });
+    const earlier = snapshot.openings.find((o) => o.userId === userId);
+    if (earlier) refuse('ALREADY_OPENED', 'You have already opened this gift', { gift_id: giftId, amount_received_minor: earlier.amountMinor, your_rank: earlier.rank });
+    if (snapshot.status === 'expired' || (snapshot.status === 'active' && expired())) refuse('GIFT_EXPIRED', 'The gift has expired', { gift_id: giftId });
+    if (snapshot.status === 'fully_opened' || snapshot.remaining === 0) refuse('GIFT_EMPTY', 'Gift has already been fully opened', { gift_id: giftId });
+    if (snapshot.status !== 'active') refuse('INVALID_STATE', `The gift is ${snapshot.status}`, { gift_id: giftId, status: snapshot.status });
+  };
+
+  setHandler(
+    openGiftUpdate,
+    ({ userId }) =>
+      serially(async () => {
+        // Checked again in turn: the openings before this one may have taken the last share.
+        refusal(userId);
+        const rank = snapshot.openings.length + 1;
+        let opened;
+        try {
+          opened = await openings.openGift({ giftId, roomId: input.roomId, userId, amountMinor: shares[rank - 1]!, rank });
+        } catch (err) {
+          throw domainFailure(err) ?? err;
+        }
+        const opening: Opening = { userId, amountMinor: opened.amountMinor, rank: opened.rank, openedAt: opened.openedAt };
+        snapshot.openings.push(opening);
+        snapshot.remaining -= 1;
+        if (snapshot.remaining === 0) snapshot.status = 'fully_opened';
+        void announce(GIFT_OPENED_EVENT_TYPE, giftOpenedContent(input, opening, snapshot.openings, snapshot.remaining), `opened.${rank}`);
+        return { opening, totalOpened: snapshot.openings.length, remaining: snapshot.remaining };
+      }),
+    { validator: ({ userId }) => refusal(userId) },
+  );
+
+  // Until every share is taken, the gift failed, or it expires; openings in progress finish first.
+  const over = () => snapshot.status === 'fully_opened' || snapshot.status === 'failed';
+  if (!(await condition(over, Math.max(0, expiresAt - Date.now())))) {
+    await serially(async () => undefined);
+    if (snapshot.status === 'active') {
+      const { refundedMinor } = await ledger.expireGift({ giftId });
+      snapshot.status = 'expired';
+      snapshot.refundedMinor = refundedMinor;
+      void announce(GIFT_EXPIRED_EVENT_TYPE, giftExpiredContent(input, refundedMinor, snapshot.openings.length), 'expired');
+    } else if (snapshot.status === 'pending') {
+      await ledger.failGift({ giftId, reason: 'NEVER_FUNDED' });
+      snapshot.status = 'failed';
+    }
+  }
+  await Promise.all(sends);
+  await condition(allHandlersFinished);
+  return { ...snapshot, openings: [...snapshot.openings] };
+}
