@@ -244,6 +244,27 @@ test("a mini-app payment in the room, with a second factor: the room sees the pa
   expect(receipts[0]!.content).toMatchObject({ msgtype: 'm.tween.payment', payment_type: 'completed', amount: '5.00', currency: 'USD', payer: { user_id: alice.userId }, merchant: { miniapp_id: 'ma_demo' } });
 });
 
+test('a group gift in the room: Bob opens it, and both see the gift and its opening from the payments bot', async () => {
+  const created = await client.call('POST', '/api/v1/wallet/gift/create', {
+    token: aliceWallet.token,
+    body: { type: 'group', room_id: room, total_amount: '3.00', currency: 'USD', count: 1, distribution: 'equal', message: 'For you', idempotency_key: 'synapse-gift', ...pinProof() },
+  });
+  expect(created.status).toBe(201);
+  const id = created.body.gift_id as string;
+  expect(created.body.event_id).toMatch(/^\$/);
+  // Alice cannot open her own group gift; Bob can.
+  expectError(await client.call('POST', `/api/v1/wallet/gift/${id}/open`, { token: aliceWallet.token, body: {} }), 403, 'INSUFFICIENT_PERMISSIONS');
+  const opened = await client.call('POST', `/api/v1/wallet/gift/${id}/open`, { token: bobWallet.token, body: {} });
+  expect(opened.body).toMatchObject({ amount_received: 3, stats: { your_rank: 1, total_remaining: 0 } });
+  const seen = await eventually(
+    async () => (await bob.timeline(room)).filter((e) => e.type.startsWith('m.tween.gift') && e.content.gift_id === id),
+    (events) => events.length >= 2,
+  );
+  expect(seen.map((e) => e.type).sort()).toEqual(['m.tween.gift', 'm.tween.gift.opened']);
+  expect(seen.every((e) => e.sender === PAYMENTS)).toBe(true);
+  expect(seen.find((e) => e.type === 'm.tween.gift.opened')!.content).toMatchObject({ opened_by: bob.userId, amount: '3.00', leaderboard: [{ user: bob.userId, amount: '3.00' }] });
+});
+
 test("a Synapse user's own access token becomes a TEP at the token endpoint, once per mini-app", async () => {
   const erin = await person('erin');
   const exchange = (clientId: string) =>
@@ -350,13 +371,14 @@ describe('the OAuth pages in headless Chromium, signing in with a Synapse accoun
 });
 
 test('Synapse down during a transfer: the money moves, and the event arrives once Synapse is back, exactly once', async () => {
+  const bobBefore = await available(client, bobWallet);
   await synapse.stop();
   const started = await initiate(client, aliceWallet, { recipient: bob.userId, amount: '2.00', room_id: room });
   const id = started.body.transfer_id as string;
   const confirmed = await confirm(client, aliceWallet, id);
   expect(confirmed.body.status).toBe('completed');
   expect(confirmed.body.event_id).toBeUndefined();
-  expect(await available(client, bobWallet)).toBe(14.5);
+  expect(await available(client, bobWallet)).toBe(bobBefore + 2);
 
   synapse = await restartSynapse();
   const seen = await eventually(() => p2pEvents(bob, room, id), (events) => events.length > 0, 120_000);

@@ -109,3 +109,17 @@ test('the room decides: the sender and openers must be members, the payments bot
   expect((await open(i!, body.gift_id)).status).toBe(200);
   expect(await available(api, sender)).toBe(48);
 });
+
+test('a gift whose room the payments bot has left still expires and refunds', async () => {
+  const sender = await walletUser(api, { name: 'kim', fund: '20.00' });
+  const [lea] = await Promise.all(['lea'].map((name) => walletUser(api, { name, pin: false })));
+  const roomId = room('left', [sender.userId, lea!.userId, PAYMENTS]);
+  const { body } = await create(sender, { room_id: roomId, total_amount: '4.00', count: 1, expires_in_seconds: 600 });
+  // The bot is kicked: sending is forbidden and it cannot join again.
+  hs.reply({ status: 403, body: { errcode: 'M_FORBIDDEN', error: 'not in room' } }, { status: 403, body: { errcode: 'M_FORBIDDEN', error: 'not in room' } });
+  hs.replyTo('join', { status: 403, body: { errcode: 'M_FORBIDDEN', error: 'banned' } });
+  await env.sleep(601_000);
+  expect(await env.client.workflow.getHandle(`gift-${body.gift_id}`).result()).toMatchObject({ status: 'expired', refundedMinor: '400' });
+  expect(await available(api, sender)).toBe(20);
+  expect(await escrow(body.gift_id)).toBe(0n);
+});
