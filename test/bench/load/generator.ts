@@ -127,6 +127,35 @@ function paymentOperation(plan: GeneratorPlan, http: HttpClient, clients: { toke
   return { operation, settled: completed };
 }
 
+/** One operation is one gift given and taken: create (a one-share gift, device-signed), then open by the client's opener. */
+function giftOperation(plan: GeneratorPlan, http: HttpClient, workload: Extract<GeneratorPlan['workload'], { kind: 'gift' }>) {
+  const keys = workload.clients.map((c) => createPrivateKey(c.privateKeyPem));
+  const sequence = workload.clients.map(() => 0);
+  const taken = workload.clients.map(() => 0);
+  const operation = async (i: number): Promise<Outcome> => {
+    sequence[i]! += 1;
+    const client = workload.clients[i]!;
+    const timestamp = new Date().toISOString();
+    const signature = sign('sha256', Buffer.from(`gift:${workload.roomId}:${workload.amount}:${workload.currency}:${timestamp}`), { key: keys[i]!, dsaEncoding: 'ieee-p1363' }).toString('base64');
+    const created = await http.request('POST', '/api/v1/wallet/gift/create', {
+      token: client.senderToken,
+      json: {
+        type: 'group', room_id: workload.roomId, total_amount: workload.amount, currency: workload.currency, count: 1,
+        idempotency_key: `bench-${plan.runId}-${plan.scenario}-${i}-${sequence[i]}`,
+        auth_proof: { method: 'biometric', proof: { signature, device_id: client.deviceId, timestamp } },
+      },
+    });
+    if (created.status !== 201) return { ok: false, error: failure('create', created) };
+    const giftId = (JSON.parse(created.body) as { gift_id: string }).gift_id;
+    const openStart = performance.now();
+    const opened = await http.request('POST', `/api/v1/wallet/gift/${giftId}/open`, { token: client.openerToken, json: {} });
+    if (opened.status !== 200) return { ok: false, error: failure('open', opened) };
+    taken[i]! += 1;
+    return { ok: true, confirmMs: performance.now() - openStart };
+  };
+  return { operation, settled: taken };
+}
+
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
@@ -136,10 +165,10 @@ async function readStdin(): Promise<string> {
 async function main(): Promise<void> {
   const plan = JSON.parse(await readStdin()) as GeneratorPlan;
   const { workload } = plan;
-  const clients = workload.kind === 'p2p' || workload.kind === 'payment' ? workload.clients.length : workload.kind === 'refresh' ? workload.refreshTokens.length : workload.connections;
+  const clients = workload.kind === 'p2p' || workload.kind === 'payment' || workload.kind === 'gift' ? workload.clients.length : workload.kind === 'refresh' ? workload.refreshTokens.length : workload.connections;
   const http = httpClient(plan.baseUrl, clients);
   const p2p = workload.kind === 'p2p' ? p2pOperation(plan, http, workload.clients, workload.amount, workload.currency) : undefined;
-  const payments = workload.kind === 'payment' ? paymentOperation(plan, http, workload.clients, workload.amount, workload.currency) : undefined;
+  const payments = workload.kind === 'payment' ? paymentOperation(plan, http, workload.clients, workload.amount, workload.currency) : workload.kind === 'gift' ? giftOperation(plan, http, workload) : undefined;
   const operation =
     workload.kind === 'get'
       ? getOperation(http, workload.path, workload.tokens)
@@ -147,7 +176,7 @@ async function main(): Promise<void> {
         ? formOperation(http, workload.path, workload.form)
         : workload.kind === 'refresh'
           ? refreshOperation(http, workload.clientId, workload.refreshTokens)
-          : workload.kind === 'payment'
+          : workload.kind === 'payment' || workload.kind === 'gift'
             ? payments!.operation
             : p2p!.operation;
 

@@ -36,6 +36,8 @@ import { checkBalances, checkLedger, type BalanceCheck, type LedgerCheck } from 
  *   payment       a mini-app payment of 0.01 USD to ma_demo: request + authorize with a device signature,
  *                 at BENCH_PAYMENT_CLIENTS (16); no second factor (below the threshold, and the system runs
  *                 with PAYMENT_MFA_NEW_DEVICE_DAYS=0: the payers' devices are registered just before)
+ *   gift          a one-share group gift of 0.01 USD dropped (device signature) and opened by another
+ *                 user, at BENCH_PAYMENT_CLIENTS pairs; one operation is one gift given and taken
  *   balance       GET /api/v1/wallet/balance, BENCH_CONNECTIONS connections, 4 users' tokens
  *   transactions  GET /api/v1/wallet/transactions of a wallet with 61 entries (one page of 50)
  *   device-authorization  POST /api/v1/oauth2/device/authorization: codes and a device-<id> workflow
@@ -66,7 +68,7 @@ import { checkBalances, checkLedger, type BalanceCheck, type LedgerCheck } from 
  * and the ledger against zero per currency. Exits non-zero when a scenario failed or a check did.
  */
 
-const SCENARIOS = ['p2p-device', 'p2p-pin', 'payment', 'balance', 'transactions', 'device-authorization', 'refresh', 'health', 'ready'] as const;
+const SCENARIOS = ['p2p-device', 'p2p-pin', 'payment', 'gift', 'balance', 'transactions', 'device-authorization', 'refresh', 'health', 'ready'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 /** Every transfer moves one cent: far below every limit and below the acceptance threshold, so nothing is held. */
@@ -231,6 +233,22 @@ class Benchmark {
     });
   }
 
+  async gift(name: string, clients: number): Promise<void> {
+    await this.record(name, clients, async () => {
+      const pairs = await mapLimit(Array.from({ length: clients }, (_, i) => i), 8, async (i) => {
+        const prefix = `bench_${this.runId}_${(this.runs += 1)}_gift_${i}`;
+        const sender = await this.prepare.user(`@${prefix}_s:localhost`, this.fundMinor);
+        const opener = await this.prepare.user(`@${prefix}_o:localhost`, 0);
+        const proof = await this.prepare.enrol(sender, 'biometric');
+        if (proof.method !== 'biometric') throw new Error('a sender needs a device key');
+        return { sender, opener, plan: { senderToken: sender.token, deviceId: proof.deviceId, privateKeyPem: proof.privateKeyPem, openerToken: opener.token } };
+      });
+      const result = await runGenerator(this.plan(name, { kind: 'gift', amount: decimal(AMOUNT_MINOR), currency: CURRENCY, roomId: '!bench:localhost', clients: pairs.map((p) => p.plan) }));
+      result.settled?.forEach((n, i) => this.prepare.settle(pairs[i]!.sender, pairs[i]!.opener, n, AMOUNT_MINOR));
+      return result;
+    });
+  }
+
   async form(name: string, urlPath: string, form: Record<string, string>): Promise<void> {
     const connections = this.config.connections;
     await this.record(name, connections, () => runGenerator(this.plan(name, { kind: 'form', path: urlPath, connections, form })));
@@ -270,6 +288,7 @@ class Benchmark {
       if (scenario === 'p2p-device') for (const clients of config.clients) await this.p2p(scenario, clients, 'biometric');
       if (scenario === 'p2p-pin') await this.p2p(scenario, config.pinClients, 'pin');
       if (scenario === 'payment') await this.payment(scenario, config.paymentClients);
+      if (scenario === 'gift') await this.gift(scenario, config.paymentClients);
       if (scenario === 'balance') await this.get(scenario, '/api/v1/wallet/balance', () => this.readers());
       if (scenario === 'transactions') await this.get(scenario, '/api/v1/wallet/transactions', () => this.historyHolder());
       if (scenario === 'device-authorization') await this.form(scenario, '/api/v1/oauth2/device/authorization', { client_id: BENCH_CLIENT_ID, scope: 'wallet:balance' });
