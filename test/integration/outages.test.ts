@@ -230,9 +230,14 @@ describe('homeserver transactions while Temporal is down', () => {
     expect(hs.calls.filter((c) => c.kind === 'join' && c.args[0] === room)).toHaveLength(0);
 
     temporal.up();
+    const upAt = Date.now();
     const joins = await eventually(async () => hs.calls.filter((c) => c.kind === 'join' && c.args[0] === room), (j) => j.length > 0);
     expect(joins).toMatchObject([{ userId: PAYMENTS }]);
     expect(await server.temporal.client.workflow.getHandle(inviteWorkflowId(invite.event_id)).result()).toEqual({ joined: true, membersRead: true });
     expect(await eventually(queued, (q) => q.length === 0)).toEqual([]);
+    // As above: a start the sweeper tried while Temporal was down may still have a gRPC retry
+    // pending (backoff at most 5 s plus jitter); it must fire before this API closes its connection.
+    await sweeps.stop();
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, upAt + 6_500 - Date.now())));
   });
 });
