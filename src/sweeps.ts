@@ -1,5 +1,6 @@
 import type { Config } from './config';
 import type { DatabasePool } from './db/pool';
+import { purgeExpired } from './db/storage';
 import type { Logger } from './logger';
 import { sweepStaleGifts } from './gifts/gifts';
 import { sweepQueuedInvites } from './matrix/invites';
@@ -31,7 +32,7 @@ export const SWEEP_TIMES: SweepTimes = { intervalMs: 15_000, inviteGraceMs: 10_0
  * Starts what should have started (the outbox rule): invite sagas queued by homeserver
  * transactions, webhook deliveries queued with the change they announce, payments whose window
  * ended with no workflow to end them, refunds and wallet-provider payments whose room event did not start, gifts past their expiry
- * with no workflow to end them, and the P2P sagas of transfers nobody confirmed or cancelled within their window
+ * with no workflow to end them, storage values past their TTL (deleted; they were never answered), and the P2P sagas of transfers nobody confirmed or cancelled within their window
  * (a saga starts with its first call), which cancel them. Every start is idempotent by workflow id,
  * so several API replicas may sweep at once. One round at a time.
  */
@@ -41,6 +42,7 @@ export function startSagaSweeps(deps: SweepDeps, times: SweepTimes = SWEEP_TIMES
     { name: 'p2p', run: () => sweepUnstartedTransfers(deps, times.transferGraceMs) },
     { name: 'payments', run: () => sweepUnstartedPayments(deps, times.transferGraceMs) },
     { name: 'refund events', run: () => sweepUnannouncedRefunds(deps, times.inviteGraceMs) },
+    { name: 'storage ttl', run: () => purgeExpired(deps.pool, 1000) },
     { name: 'gifts', run: () => sweepStaleGifts(deps, times.transferGraceMs) },
     { name: 'wallet events', run: () => sweepUnsentWalletEvents(deps, times.inviteGraceMs) },
     { name: 'webhooks', run: () => sweepUnstartedWebhooks(deps, times.inviteGraceMs) },
@@ -50,7 +52,7 @@ export function startSagaSweeps(deps: SweepDeps, times: SweepTimes = SWEEP_TIMES
     for (const job of jobs) {
       try {
         const swept = await job.run();
-        if (swept > 0) deps.log.info({ job: job.name, swept }, 'swept sagas that had not started');
+        if (swept > 0) deps.log.info({ job: job.name, swept }, 'sweep found work');
       } catch (err) {
         deps.log.warn({ err, job: job.name }, 'sweep failed; next round retries');
       }

@@ -74,6 +74,11 @@ export const envSchema = z.object({
     .describe('per currency, in minor units, the amount above which the recipient must accept a P2P transfer: CUR:minor,... (e.g. USD:100000,JPY:150000)'),
   P2P_MAX_AUTH_ATTEMPTS: positiveInt.default(3).describe('failed proofs after which a transfer ends as auth_failed'),
   P2P_MAX_PENDING_PER_SENDER: positiveInt.default(10).describe('transfers one sender may have waiting for authorization at once'),
+  STORAGE_ENCRYPTION_KEYS: optionalString.describe('keys that encrypt mini-app storage values: <id>:<32-byte key, hex or base64>,... the first encrypts, all decrypt (default: one derived from DATA_ENCRYPTION_KEY)'),
+  STORAGE_QUOTA_BYTES: positiveInt.default(10 * 1024 * 1024).describe('bytes of values one user may keep per mini-app'),
+  STORAGE_MAX_KEYS: positiveInt.default(1000).describe('keys one user may keep per mini-app'),
+  STORAGE_MAX_KEY_BYTES: positiveInt.max(1024).default(256).describe('longest key, in UTF-8 bytes'),
+  STORAGE_MAX_VALUE_BYTES: positiveInt.default(1024 * 1024).describe('largest value, in UTF-8 bytes'),
   GIFT_MAX_COUNT: positiveInt.max(10_000).default(100).describe('most shares a group gift may have (also at most the other joined members of its room)'),
   GIFT_MAX_EXPIRES_SECONDS: positiveInt.default(7 * 86_400).describe('longest expires_in_seconds a gift may ask for'),
   WALLET_PROVIDERS: z
@@ -161,6 +166,7 @@ export interface Config {
   /** How long a rotated webhook secret keeps signing beside the new one. */
   webhookSecretOverlapSeconds: number;
   gifts: { maxCount: number; maxExpiresSeconds: number };
+  storage: { encryptionKeys: string | undefined; quotaBytes: number; maxKeys: number; maxKeyBytes: number; maxValueBytes: number };
   /** Mini-apps trusted to report wallet payments (PROTO 4.11.7). */
   walletProviders: string[];
   payments: {
@@ -297,6 +303,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     webhookSecretOverlapSeconds: e.WEBHOOK_SECRET_OVERLAP_SECONDS,
     gifts: { maxCount: e.GIFT_MAX_COUNT, maxExpiresSeconds: e.GIFT_MAX_EXPIRES_SECONDS },
+    storage: {
+      encryptionKeys: e.STORAGE_ENCRYPTION_KEYS,
+      quotaBytes: e.STORAGE_QUOTA_BYTES,
+      maxKeys: e.STORAGE_MAX_KEYS,
+      maxKeyBytes: e.STORAGE_MAX_KEY_BYTES,
+      maxValueBytes: e.STORAGE_MAX_VALUE_BYTES,
+    },
     walletProviders: e.WALLET_PROVIDERS.split(',').map((v) => v.trim()).filter(Boolean),
     payments: {
       authorizationWindowMs: e.PAYMENT_AUTHORIZATION_WINDOW_SECONDS * 1000,

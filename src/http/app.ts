@@ -16,6 +16,7 @@ import type { Temporal } from '../temporal/client';
 import { giftSecrets } from '../gifts/gifts';
 import { paymentSecrets } from '../payments/payments';
 import { p2pSecrets } from '../wallet/p2p';
+import { parseStorageKeys, storageCipher } from '../crypto/storageKeys';
 import { browserKeys } from './pages/browser';
 import { totpSealer } from '../wallet/paymentProofs';
 import { messengerAuth, tepAuth, tepOrMatrixAuth } from './middleware/auth';
@@ -31,6 +32,7 @@ import { paymentRoutes } from './routes/payments';
 import { paymentMethodRoutes } from './routes/paymentMethods';
 import { systemRoutes } from './routes/system';
 import { giftRoutes } from './routes/gifts';
+import { storageRoutes } from './routes/storage';
 import { walletRoutes } from './routes/wallet';
 import { walletCallbackRoutes } from './routes/walletCallback';
 import type { AppState } from './state';
@@ -68,6 +70,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     paymentRoutes({ ...deps, rooms, ...paymentSecrets(dataKey) }, auth, deps.config.adminToken),
     walletCallbackRoutes({ ...deps, webhookSealer: webhookSealer(dataKey) }),
     giftRoutes({ ...deps, rooms, ...giftSecrets(dataKey) }, auth),
+    storageRoutes({ ...deps, cipher: storageCipher(parseStorageKeys(deps.config.storage.encryptionKeys, dataKey)) }, auth),
     adminRoutes(deps, deps.config.adminToken),
     miniappRoutes({ ...deps, webhookSealer: webhookSealer(dataKey) }, deps.config.adminToken),
     oauthRoutes({ ...oauth, matrixTokens }, messenger),
@@ -81,16 +84,19 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   app.use(accessLog());
   app.use(protoErrors());
   app.use(appserviceApi({ pool: deps.pool, matrix: deps.config.matrix, startInvites: (invites) => startInviteSagas(deps, invites) }));
-  app.use(
+  const parser = (jsonLimit: string) =>
     bodyParser({
-      // form: the OAuth token endpoint (RFC 6749 4.1.3); every other route reads JSON.
+      // form: the OAuth token endpoint and pages (RFC 6749 4.1.3); every other route reads JSON.
       enableTypes: ['json', 'form'],
-      jsonLimit: '256kb',
+      jsonLimit,
       onError: () => {
         throw invalidField('body', 'is not valid JSON');
       },
-    }),
-  );
+    });
+  // Storage values may be 1 MB each and batches hold several; everything else stays small.
+  const small = parser('256kb');
+  const large = parser(`${Math.ceil((deps.config.storage.quotaBytes * 1.5) / 1024 / 1024) + 1}mb`);
+  app.use((ctx, next) => (ctx.path.startsWith('/api/v1/storage') ? large(ctx, next) : small(ctx, next)));
   for (const router of routers) {
     app.use(router.routes());
     app.use(router.allowedMethods({ throw: true }));

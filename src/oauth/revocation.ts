@@ -1,6 +1,7 @@
 import { deleteConsents } from '../db/consents';
 import { miniappById } from '../db/miniapps';
 import { revokeSessionsOf } from '../db/oauth';
+import { deleteNamespace } from '../db/storage';
 import { queueWebhookEvent } from '../db/webhooks';
 import { DomainError } from '../domain/errors';
 import { newId } from '../ids';
@@ -9,7 +10,8 @@ import { startWebhookDeliveries, type WebhookStarterDeps } from '../miniapps/web
 /**
  * The user withdraws a mini-app's access (PROTO 5.6): every session it holds for the user is
  * revoked (its refresh tokens and TEPs at once: the API processes hear of it by LISTEN/NOTIFY) and
- * the user's approvals for it are withdrawn, so a later exchange asks again. The mini-app's backend
+ * the user's approvals for it are withdrawn, so a later exchange asks again, and what the app kept
+ * in storage for the user is deleted. The mini-app's backend
  * is told by a `scope.revoked` webhook, queued in the same transaction. Repeating it changes nothing
  * and tells nobody again.
  */
@@ -19,6 +21,8 @@ export async function revokeMiniappAccess(deps: WebhookStarterDeps, userId: stri
   const { sessions, withdrawn, eventId } = await deps.pool.transaction(async (tx) => {
     const revoked = await revokeSessionsOf(tx, userId, clientId);
     const scopes = await deleteConsents(tx, userId, clientId);
+    // PROTO 10.3.8: what the app kept for the user goes with its access.
+    await deleteNamespace(tx, { clientId, userId });
     const lost = [...new Set([...revoked.flatMap((s) => s.scopes), ...scopes])].sort();
     const queued =
       lost.length > 0 || revoked.length > 0

@@ -85,9 +85,14 @@ async function appWithUser(name: string) {
 
 test('a revocation is announced to the backend, signed as PROTO says and over time and body, once', async () => {
   const { app, user } = await appWithUser('hooked');
+  // What the app keeps for the user goes with its access (PROTO 10.3.8).
+  const storageToken = await api.token(user.userId, ['storage:read', 'storage:write'], app.client_id);
+  expect((await api.call('PUT', '/api/v1/storage/progress', { token: storageToken, body: { value: 'level 3' } })).status).toBe(200);
   const before = receiver.received.length;
   const revoked = await api.call('POST', '/api/v1/auth/revoke', { token: user.token, body: { client_id: app.client_id } });
   expect(revoked.status).toBe(200);
+  const kept = await db.pool.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM storage_entries WHERE client_id = ${app.client_id} AND user_id = ${user.userId}`);
+  expect(kept).toBe(0);
   await eventually(async () => receiver.received.length, (n) => n > before);
   const hook = receiver.received[before]!;
   const body = JSON.parse(hook.body);

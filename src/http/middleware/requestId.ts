@@ -23,6 +23,11 @@ export function requestId(log: Logger): Middleware<AppState> {
 /** Probes poll these all day; their lines would drown the rest, so they log at debug unless they fail. */
 const PROBES = new Set(['/health', '/ready']);
 
+/** A storage key in a path is the mini-app's data: it is never logged (PROTO 10.3.8). */
+function loggedPath(path: string): string {
+  return /^\/api\/v1\/storage\/(?!info$|batch(\/get|\/set)?$)./.test(path) ? '/api/v1/storage/:key' : path;
+}
+
 /** One line per request: method, path without the query (it may carry tokens), status, duration. */
 export function accessLog(): Middleware<AppState> {
   return async (ctx, next) => {
@@ -32,7 +37,7 @@ export function accessLog(): Middleware<AppState> {
     } finally {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const level = PROBES.has(ctx.path) && ctx.status < 400 ? 'debug' : 'info';
-      ctx.state.log[level]({ method: ctx.method, path: ctx.path, status: ctx.status, duration_ms: Math.round(ms * 10) / 10 }, 'request');
+      ctx.state.log[level]({ method: ctx.method, path: loggedPath(ctx.path), status: ctx.status, duration_ms: Math.round(ms * 10) / 10 }, 'request');
     }
   };
 }

@@ -83,6 +83,13 @@ function getOperation(http: HttpClient, path: string, tokens: string[]) {
   };
 }
 
+function putOperation(http: HttpClient, path: string, tokens: string[], json: unknown) {
+  return async (i: number): Promise<Outcome> => {
+    const answer = await http.request('PUT', path, { token: tokens[i % tokens.length], json });
+    return answer.status === 200 ? { ok: true } : { ok: false, error: failure(`PUT ${path}`, answer) };
+  };
+}
+
 function formOperation(http: HttpClient, path: string, form: Record<string, string>) {
   return async (): Promise<Outcome> => {
     const answer = await http.request('POST', path, { form });
@@ -172,7 +179,9 @@ async function main(): Promise<void> {
   const operation =
     workload.kind === 'get'
       ? getOperation(http, workload.path, workload.tokens)
-      : workload.kind === 'form'
+      : workload.kind === 'put'
+        ? putOperation(http, workload.path, workload.tokens, workload.json)
+        : workload.kind === 'form'
         ? formOperation(http, workload.path, workload.form)
         : workload.kind === 'refresh'
           ? refreshOperation(http, workload.clientId, workload.refreshTokens)

@@ -6,9 +6,9 @@ export interface HttpAnswer {
 }
 
 export interface HttpClient {
-  request(method: 'GET' | 'POST', path: string, options?: { token?: string; json?: unknown; form?: Record<string, string> }): Promise<HttpAnswer>;
+  request(method: 'GET' | 'POST' | 'PUT', path: string, options?: { token?: string; json?: unknown; form?: Record<string, string> }): Promise<HttpAnswer>;
   /** request() that expects JSON back and throws with the body unless the status is one of `ok`. */
-  json(method: 'GET' | 'POST', path: string, ok: number[], options?: { token?: string; json?: unknown }): Promise<any>;
+  json(method: 'GET' | 'POST' | 'PUT', path: string, ok: number[], options?: { token?: string; json?: unknown }): Promise<any>;
   close(): void;
 }
 

@@ -15,6 +15,8 @@ export type Workload =
   | { kind: 'p2p'; amount: string; currency: string; clients: P2PClientPlan[] }
   /** GET `path` with `connections` closed-loop callers; caller i uses tokens[i % tokens.length] (none: no auth). */
   | { kind: 'get'; path: string; connections: number; tokens: string[] }
+  /** PUT `json` to `path` with `connections` closed-loop callers, caller i with tokens[i % tokens.length]; 200 counts. */
+  | { kind: 'put'; path: string; connections: number; tokens: string[]; json: unknown }
   /** POST a form to `path` with `connections` closed-loop callers; 200 counts. */
   | { kind: 'form'; path: string; connections: number; form: Record<string, string> }
   /** Mini-app payments: client i requests and authorizes (device signature) payments of its own payer. */

@@ -39,6 +39,8 @@ import { checkBalances, checkLedger, type BalanceCheck, type LedgerCheck } from 
  *   gift          a one-share group gift of 0.01 USD dropped (device signature) and opened by another
  *                 user, at BENCH_PAYMENT_CLIENTS pairs; one operation is one gift given and taken
  *   balance       GET /api/v1/wallet/balance, BENCH_CONNECTIONS connections, 4 users' tokens
+ *   storage-get   GET /api/v1/storage/:key of a 200-byte value, BENCH_CONNECTIONS connections, 4 users' tokens
+ *   storage-put   PUT /api/v1/storage/:key (replace a 200-byte value), the same
  *   transactions  GET /api/v1/wallet/transactions of a wallet with 61 entries (one page of 50)
  *   device-authorization  POST /api/v1/oauth2/device/authorization: codes and a device-<id> workflow
  *                 started per operation, BENCH_CONNECTIONS connections (approving needs a Matrix
@@ -68,7 +70,7 @@ import { checkBalances, checkLedger, type BalanceCheck, type LedgerCheck } from 
  * and the ledger against zero per currency. Exits non-zero when a scenario failed or a check did.
  */
 
-const SCENARIOS = ['p2p-device', 'p2p-pin', 'payment', 'gift', 'balance', 'transactions', 'device-authorization', 'refresh', 'health', 'ready'] as const;
+const SCENARIOS = ['p2p-device', 'p2p-pin', 'payment', 'gift', 'balance', 'transactions', 'storage-get', 'storage-put', 'device-authorization', 'refresh', 'health', 'ready'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 /** Every transfer moves one cent: far below every limit and below the acceptance threshold, so nothing is held. */
@@ -83,6 +85,8 @@ const READER_USERS = 4;
 /** Quiet time between scenarios, so one's leftover work does not land in the next one's window. */
 const SETTLE_MS = 2000;
 const PLOT_FILE = path.join(PROJECT_ROOT, 'docs', 'bench-load-p2p.png');
+/** What the storage scenarios read and write: 200 bytes. */
+const STORAGE_VALUE = JSON.stringify({ theme: 'dark', lang: 'en', seen: 'x'.repeat(160) }).padEnd(200, ' ');
 /** The mini-app of the OAuth scenarios: ma_demo is a public client of the dev registry. */
 const BENCH_CLIENT_ID = 'ma_demo';
 
@@ -263,6 +267,25 @@ class Benchmark {
     });
   }
 
+  async put(name: string, urlPath: string, tokens: () => Promise<string[]>): Promise<void> {
+    const connections = this.config.connections;
+    await this.record(name, connections, async () => runGenerator(this.plan(name, { kind: 'put', path: urlPath, connections, tokens: await tokens(), json: { value: STORAGE_VALUE } })));
+  }
+
+  /** Users of ma_demo with the storage scopes, each holding the value the storage scenarios read and replace. */
+  async storageUsers(): Promise<string[]> {
+    this.storageTokens ??= await Promise.all(
+      Array.from({ length: READER_USERS }, async (_, i) => {
+        const token = await this.prepare.storageToken(`@bench_${this.runId}_storage_${i}:localhost`);
+        await this.http.json('PUT', '/api/v1/storage/bench%2Fprofile', [200], { token, json: { value: STORAGE_VALUE } });
+        return token;
+      }),
+    );
+    return this.storageTokens;
+  }
+
+  private storageTokens: string[] | undefined;
+
   async readers(): Promise<string[]> {
     const users = await Promise.all(Array.from({ length: READER_USERS }, (_, i) => this.prepare.user(`@bench_${this.runId}_reader_${i}:localhost`, 1000)));
     return users.map((u) => u.token);
@@ -290,6 +313,8 @@ class Benchmark {
       if (scenario === 'payment') await this.payment(scenario, config.paymentClients);
       if (scenario === 'gift') await this.gift(scenario, config.paymentClients);
       if (scenario === 'balance') await this.get(scenario, '/api/v1/wallet/balance', () => this.readers());
+      if (scenario === 'storage-get') await this.get(scenario, '/api/v1/storage/bench%2Fprofile', () => this.storageUsers());
+      if (scenario === 'storage-put') await this.put(scenario, '/api/v1/storage/bench%2Fprofile', () => this.storageUsers());
       if (scenario === 'transactions') await this.get(scenario, '/api/v1/wallet/transactions', () => this.historyHolder());
       if (scenario === 'device-authorization') await this.form(scenario, '/api/v1/oauth2/device/authorization', { client_id: BENCH_CLIENT_ID, scope: 'wallet:balance' });
       if (scenario === 'refresh') await this.refresh(scenario, Math.max(...config.clients));

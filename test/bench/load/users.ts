@@ -41,6 +41,8 @@ export interface Preparer {
   /** Every wallet made so far; transfers are booked on it with `settle`. */
   wallets: Map<string, WalletExpectation>;
   settle(sender: BenchUser, recipient: BenchUser, count: number, amountMinor: number): void;
+  /** A TEP of ma_demo with the storage scopes. */
+  storageToken(userId: string): Promise<string>;
   /** Payments to a mini-app (its merchant account is not a wallet). */
   pay(payer: BenchUser, count: number, amountMinor: number): void;
 }
@@ -72,12 +74,13 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
 export async function preparer(options: { http: HttpClient; adminToken: string; tepKeysFile: string; issuer: string }): Promise<Preparer> {
   const { http } = options;
   const keys = await loadTepKeys(options.tepKeysFile);
-  const mint = async (userId: string, clientId: string) =>
-    (await issueTep(keys, { issuer: options.issuer, ttlSeconds: TOKEN_TTL_SECONDS }, { userId, clientId, scopes: WALLET_SCOPES, walletId: null })).token;
+  const mint = async (userId: string, clientId: string, scopes: string[] = WALLET_SCOPES) =>
+    (await issueTep(keys, { issuer: options.issuer, ttlSeconds: TOKEN_TTL_SECONDS }, { userId, clientId, scopes, walletId: null })).token;
   const wallets = new Map<string, WalletExpectation>();
 
   return {
     wallets,
+    storageToken: (userId) => mint(userId, MINIAPP, ['storage:read', 'storage:write']),
     async user(userId, fundMinor) {
       const [token, messenger] = await Promise.all([mint(userId, MINIAPP), mint(userId, MESSENGER)]);
       const { wallet_id: walletId } = await http.json('POST', '/api/v1/wallet/register', [201], { token, json: {} });
