@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { decodeJwt } from 'jose';
 import { sql } from 'slonik';
 import { z } from 'zod';
@@ -182,5 +184,16 @@ describe('storage', () => {
     } finally {
       await after.close();
     }
+  });
+
+  it('npm run storage:rotate re-encrypts what is left under an old key', async () => {
+    const token = await tokenFor('cli');
+    await put(token, 'left-behind', { value: 'still here' });
+    const run = promisify(execFile);
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'src/cli/storageRotate.ts'], {
+      env: { ...process.env, NODE_ENV: 'development', DATABASE_URL: db.url, DATA_ENCRYPTION_KEY: TEST_DATA_KEY, STORAGE_ENCRYPTION_KEYS: `${NEW_KEY},${OLD_KEY}` },
+    });
+    expect(stdout).toMatch(/done: [1-9]\d* values re-encrypted; every value is under key new/);
+    expect(await db.pool.anyFirst(sql.type(z.object({ key_id: z.string() }))`SELECT DISTINCT key_id FROM storage_entries`)).toEqual(['new']);
   });
 });
