@@ -1,4 +1,5 @@
 import type { Sealer } from '../src/crypto/sealing';
+import { giftById } from '../src/db/gifts';
 import type { DatabasePool } from '../src/db/pool';
 import { DomainError } from '../src/domain/errors';
 import { giftProofMessage } from '../src/domain/gifts';
@@ -21,6 +22,10 @@ export function giftActivities(deps: GiftActivityDeps) {
     /** The sender's payment proof for the gift (P2P's checks and lockouts), then the gift's money into its escrow. */
     fundGift(req: { giftId: string; userId: string; roomId: string; totalMinor: string; currency: Currency; proof: SealedProof }) {
       return domainFailures(async () => {
+        // Run again after the funding committed (a worker lost the workflow task): the proof was
+        // accepted then, and a signed timestamp may be too old to pass today.
+        const gift = await giftById(deps.pool, req.giftId);
+        if (gift && gift.status !== 'pending') return;
         const proof = openProof(deps.proofSealer, req.giftId, req.proof);
         const total = formatAmount(BigInt(req.totalMinor), req.currency);
         await verifyPaymentProof(deps, {

@@ -53,6 +53,9 @@ export function paymentActivities(deps: PaymentActivityDeps) {
       return domainFailures(async () => {
         const p = await paymentById(deps.pool, req.paymentId);
         if (!p) throw new DomainError('NOT_FOUND', 'Payment not found', { payment_id: req.paymentId });
+        // Run again after the capture committed (a worker lost the workflow task): the checks passed
+        // then, and the capture answers what it recorded; today's balance no longer has the money.
+        if (p.status === 'completed') return { mfaRequired: false, methods: [], reasons: [] };
         const wallet = await walletById(deps.pool, p.payer_wallet_id);
         if (!wallet || wallet.status !== 'active') throw new DomainError('WALLET_SUSPENDED', 'Your wallet is not active', { wallet_id: p.payer_wallet_id });
         const { available } = await walletBalances(deps.pool, p.payer_wallet_id, p.currency);
@@ -102,8 +105,10 @@ export function paymentActivities(deps: PaymentActivityDeps) {
       return domainFailures(() => closePayment(deps.pool, req));
     },
 
-    recordWalletCallbackEvent(req: { transactionId: string; eventId?: string; error?: string }) {
-      return recordWalletCallbackEvent(deps.pool, req.transactionId, req);
+    recordWalletCallbackEvent(req: { provider?: string; transactionId: string; eventId?: string; error?: string }) {
+      // Events started before the provider was part of the key carry their id in transactionId alone.
+      const [provider, transactionId] = req.provider ? [req.provider, req.transactionId] : req.transactionId.split(/\/(.*)/s) as [string, string];
+      return recordWalletCallbackEvent(deps.pool, provider, transactionId, req);
     },
 
     recordRefundEvent(req: { refundId: string; eventId?: string; error?: string }) {

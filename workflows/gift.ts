@@ -45,6 +45,8 @@ export async function giftSaga(input: GiftInput): Promise<GiftSnapshot> {
   const expiresAt = Date.now() + input.expiresInMs;
   const snapshot: GiftSnapshot = { giftId, status: 'pending', remaining: input.count, openings: [], expiresAt: new Date(expiresAt).toISOString() };
   let shares: string[] = [];
+  // The start is in progress: a second start is refused, and the expiry waits for it.
+  let starting = false;
   let queue: Promise<unknown> = Promise.resolve();
   const sends: Promise<void>[] = [];
   const expired = () => Date.now() >= expiresAt;
@@ -74,14 +76,17 @@ export async function giftSaga(input: GiftInput): Promise<GiftSnapshot> {
   setHandler(
     startGift,
     async ({ userId, proof }) => {
+      starting = true;
       try {
         await ledger.fundGift({ giftId, userId, roomId: input.roomId, totalMinor: input.totalMinor, currency: input.currency, proof });
       } catch (err) {
         const failure = domainFailure(err);
         await ledger.failGift({ giftId, reason: failure?.type ?? 'error' });
         snapshot.status = 'failed';
+        starting = false;
         throw failure ?? err;
       }
+      starting = false;
       // Math.random here is the workflow's deterministic source (seeded per workflow, the same on replay).
       shares = distributeGift({ totalMinor: BigInt(input.totalMinor), count: input.count, distribution: input.distribution }, Math.random).map(String);
       snapshot.status = 'active';
@@ -92,7 +97,9 @@ export async function giftSaga(input: GiftInput): Promise<GiftSnapshot> {
     {
       validator: ({ userId }) => {
         if (userId !== input.sender.userId) refuse('NOT_FOUND', 'Gift not found', { gift_id: giftId });
+        if (starting) refuse('INVALID_STATE', 'The gift is being created; ask again in a moment', { gift_id: giftId, status: 'pending' });
         if (snapshot.status !== 'pending') refuse('INVALID_STATE', `The gift is ${snapshot.status}`, { gift_id: giftId, status: snapshot.status });
+        if (expired()) refuse('GIFT_EXPIRED', 'The gift expired before it was created', { gift_id: giftId });
       },
     },
   );
@@ -134,6 +141,8 @@ export async function giftSaga(input: GiftInput): Promise<GiftSnapshot> {
   // Until every share is taken, the gift failed, or it expires; openings in progress finish first.
   const over = () => snapshot.status === 'fully_opened' || snapshot.status === 'failed';
   if (!(await condition(over, Math.max(0, expiresAt - Date.now())))) {
+    // A start still funding the gift finishes first: its money is then refunded, not left in escrow.
+    await condition(() => !starting);
     await serially(async () => undefined);
     if (snapshot.status === 'active') {
       const { refundedMinor } = await ledger.expireGift({ giftId });

@@ -13,6 +13,7 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities';
 import { ID_PREFIX } from '../src/domain/ids';
 import { PAYMENT_COMPLETED_EVENT_TYPE, PAYMENT_FAILED_EVENT_TYPE, paymentEventContent } from '../src/domain/paymentEvents';
@@ -114,7 +115,12 @@ export async function paymentSaga(input: PaymentInput): Promise<PaymentSnapshot>
   /** The webhook event the ledger queued with the change: delivered by a workflow of its own, which outlives this one. */
   const deliver = async (eventId: string | null) => {
     if (!eventId) return;
-    await startChild(webhookDelivery, { workflowId: webhookWorkflowId(eventId), args: [{ eventId }], parentClosePolicy: ParentClosePolicy.ABANDON });
+    try {
+      await startChild(webhookDelivery, { workflowId: webhookWorkflowId(eventId), args: [{ eventId }], parentClosePolicy: ParentClosePolicy.ABANDON });
+    } catch (err) {
+      // The API's sweeper got there first: the event is being delivered all the same.
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
   };
 
   const complete = async (authMethod: string) => {
@@ -236,9 +242,10 @@ export async function paymentSaga(input: PaymentInput): Promise<PaymentSnapshot>
   if (!(await condition(ended, Math.max(0, windowEndsAt - Date.now())))) {
     await condition(() => !busy);
     if (!ended()) {
-      await ledger.closePayment({ paymentId, status: 'expired', code: 'EXPIRED', message: 'The payment was not authorized in time' });
+      const closed = await ledger.closePayment({ paymentId, status: 'expired', code: 'EXPIRED', message: 'The payment was not authorized in time' });
       snapshot.challenge = undefined;
-      setStatus('expired');
+      // What PostgreSQL has: a capture that committed before a worker crash stays completed.
+      setStatus(closed.status);
     }
   }
   await Promise.all(sends);

@@ -10,18 +10,19 @@ const db = proxyLocalActivities<Activities>({ startToCloseTimeout: '10 seconds',
 
 /**
  * The room event of a payment a wallet provider reported (PROTO 4.11.7), from the payments bot,
- * with the room events' retries; one per transaction (the API claims the transaction first, and
- * the transaction id names the workflow and the event's txnId). Answers the event id.
+ * with the room events' retries; one per provider and transaction (the API claims it first, and
+ * the pair names the workflow and the event's txnId). Answers the event id.
  */
-export async function walletCallbackEvent(input: { transactionId: string; roomId: string; type: string; content: Record<string, unknown> }): Promise<string | undefined> {
+export async function walletCallbackEvent(input: { provider?: string; transactionId: string; roomId: string; type: string; content: Record<string, unknown> }): Promise<string | undefined> {
+  const which = { provider: input.provider, transactionId: input.transactionId };
   try {
-    const sent = await matrix.sendMatrixEvent({ roomId: input.roomId, type: input.type, content: input.content, txnId: `wallet-event.${input.transactionId}` });
-    await db.recordWalletCallbackEvent({ transactionId: input.transactionId, eventId: sent.eventId, error: sent.eventId ? undefined : 'skipped: Matrix is off' });
+    const sent = await matrix.sendMatrixEvent({ roomId: input.roomId, type: input.type, content: input.content, txnId: `wallet-event.${input.provider ?? ''}.${input.transactionId}` });
+    await db.recordWalletCallbackEvent({ ...which, eventId: sent.eventId, error: sent.eventId ? undefined : 'skipped: Matrix is off' });
     return sent.eventId;
   } catch (err) {
     const failure = err instanceof ActivityFailure ? err.cause : err;
     if (!(failure instanceof ApplicationFailure) && !(err instanceof ActivityFailure)) throw err;
-    await db.recordWalletCallbackEvent({ transactionId: input.transactionId, error: failure instanceof ApplicationFailure ? `${failure.type ?? 'error'}: ${failure.message}` : 'gave up' });
+    await db.recordWalletCallbackEvent({ ...which, error: failure instanceof ApplicationFailure ? `${failure.type ?? 'error'}: ${failure.message}` : 'gave up' });
     return undefined;
   }
 }

@@ -98,11 +98,13 @@ export function homeserverTokenChecker(homeserverUrl: string | undefined, option
 }
 
 const INTROSPECTION_TIMEOUT_MS = 10_000;
+/** The scope of a Matrix client-API session at MAS: the unstable MSC2967 name and the stable one. */
+const MATRIX_API_SCOPES = new Set(['urn:matrix:org.matrix.msc2967.client:api:*', 'urn:matrix:client:api:*']);
 
 /**
  * RFC 7662 introspection at the Matrix Authentication Service (MATRIX_AUTH_MODE=mas), with this
- * server's client credentials: the token counts when `active` is true, `sub` is present and `exp`
- * (when given) is ahead. The user is `@<username>:<server name>` (MAS answers the localpart as
+ * server's client credentials: the token counts when `active` is true, `sub` is present, `exp`
+ * (when given) is ahead and its scope grants the Matrix client API. The user is `@<username>:<server name>` (MAS answers the localpart as
  * `username`), or `sub` when that is already a Matrix user id.
  */
 export function masTokenChecker(settings: { introspectionUrl: string; clientId: string; clientSecret: string; serverName: string }, options: CheckerOptions = {}): MatrixTokenChecker {
@@ -116,8 +118,12 @@ export function masTokenChecker(settings: { introspectionUrl: string; clientId: 
       signal: AbortSignal.timeout(INTROSPECTION_TIMEOUT_MS),
     });
     if (!res.ok) throw new Error(`introspection answered ${res.status}`);
-    const body = (await res.json()) as { active?: unknown; sub?: unknown; exp?: unknown; username?: unknown };
+    const body = (await res.json()) as { active?: unknown; sub?: unknown; exp?: unknown; username?: unknown; scope?: unknown };
     if (body.active !== true || typeof body.sub !== 'string' || body.sub === '') throw new TokenRefused();
+    // Only a token for the Matrix client API (MSC2967) is a messenger's session; MAS also issues
+    // tokens to other clients with other scopes (an `openid`-only login, say).
+    const scopes = typeof body.scope === 'string' ? body.scope.split(' ') : [];
+    if (!scopes.some((s) => MATRIX_API_SCOPES.has(s))) throw new TokenRefused();
     const expiresAtMs = typeof body.exp === 'number' ? body.exp * 1000 : undefined;
     if (expiresAtMs !== undefined && expiresAtMs <= now()) throw new TokenRefused();
     const userId = typeof body.username === 'string' && body.username !== '' ? `@${body.username}:${settings.serverName}` : body.sub;

@@ -61,7 +61,8 @@ export async function upsertEntry(
   ns: Namespace,
   e: { key: string; keyId: string; ciphertext: Buffer; sizeBytes: number; contentType: string | null; clientTimestamp: number | null; ttlSeconds: number | null },
 ): Promise<StorageEntry> {
-  // An expired row in the way is replaced as if it were not there (a new value, version 1).
+  // An expired row in the way is replaced as if it were not there (a new creation time), but its
+  // version keeps counting: an ETag held from before the expiry must not match the new value.
   return tx.one(sql.type(EntryRow)`
     INSERT INTO storage_entries AS s (client_id, user_id, key, key_id, ciphertext, size_bytes, content_type, version, client_timestamp, expires_at)
     VALUES (${ns.clientId}, ${ns.userId}, ${e.key}, ${e.keyId}, ${sql.binary(e.ciphertext)}, ${e.sizeBytes}, ${e.contentType}, 1, ${e.clientTimestamp},
@@ -69,7 +70,7 @@ export async function upsertEntry(
     ON CONFLICT (client_id, user_id, key) DO UPDATE SET
       key_id = excluded.key_id, ciphertext = excluded.ciphertext, size_bytes = excluded.size_bytes, content_type = excluded.content_type,
       client_timestamp = excluded.client_timestamp, expires_at = excluded.expires_at, updated_at = now(),
-      version = CASE WHEN s.expires_at IS NOT NULL AND s.expires_at <= now() THEN 1 ELSE s.version + 1 END,
+      version = s.version + 1,
       created_at = CASE WHEN s.expires_at IS NOT NULL AND s.expires_at <= now() THEN now() ELSE s.created_at END
     RETURNING ${COLUMNS}`);
 }

@@ -89,12 +89,17 @@ export function webhookLogOfPayment(db: DatabaseConnection, paymentId: string): 
 }
 
 /**
- * Opens an event for one more delivery: pending again, the next redelivery number. Answers that
- * number and the attempt to number from; null when there is no such event of the payment.
+ * Opens a finished event for one more delivery: pending again, the next redelivery number. Answers
+ * that number and the attempt to number from; null when there is no such finished event of the payment.
  */
 export function reopenWebhookEvent(db: DatabaseConnection, eventId: string, paymentId: string) {
   return db.maybeOne(sql.type(z.object({ redeliveries: z.number(), attempts: z.number() }))`
     UPDATE webhook_events SET status = 'pending', finished_at = NULL, redeliveries = redeliveries + 1
-    WHERE event_id = ${eventId} AND data ->> 'payment_id' = ${paymentId}
+    WHERE event_id = ${eventId} AND data ->> 'payment_id' = ${paymentId} AND status <> 'pending'
     RETURNING redeliveries, attempts`);
+}
+
+export function webhookEventStatus(db: DatabaseConnection, eventId: string, paymentId: string) {
+  return db.maybeOneFirst(sql.type(z.object({ status: z.string() }))`
+    SELECT status FROM webhook_events WHERE event_id = ${eventId} AND data ->> 'payment_id' = ${paymentId}`);
 }

@@ -132,7 +132,7 @@ function created(g: Gift, s: GiftSnapshot) {
 export async function createGift(deps: GiftDeps, senderUserId: string, req: CreateGift) {
   const hash = requestHash(req);
   const existing = await giftByKey(deps.pool, senderUserId, req.idempotencyKey);
-  if (existing) return replay(existing, hash);
+  if (existing) return repeat(deps, existing, hash, senderUserId, req.authProof);
 
   const sender = await ownWallet(deps, senderUserId);
   if (sender.status !== 'active') throw new DomainError('WALLET_SUSPENDED', 'Your wallet is not active', { wallet_status: sender.status });
@@ -164,9 +164,36 @@ export async function createGift(deps: GiftDeps, senderUserId: string, req: Crea
     requestHash: hash,
     expiresAt: new Date(Date.now() + req.expiresInSeconds * 1000),
   });
-  if (!isNew) return replay(gift, hash);
-  const updateId = `start-${deps.updateIds(JSON.stringify([gift.id, senderUserId, req.authProof]))}`;
-  const start = new WithStartWorkflowOperation<typeof giftSaga>('giftSaga', {
+  if (!isNew) return repeat(deps, gift, hash, senderUserId, req.authProof);
+  return start(deps, gift, senderUserId, req.authProof, false);
+}
+
+/**
+ * The same request again (same key): the stored answer; or, when the first one never got its
+ * answer (a timeout, a crash), the start sent again (the same proof is the same Update, which
+ * Temporal answers with the first outcome) or the answer built from what PostgreSQL has.
+ */
+async function repeat(deps: GiftDeps, g: Gift, hash: string, senderUserId: string, authProof: AuthProof) {
+  if (g.request_hash !== hash) {
+    throw new DomainError('DUPLICATE_TRANSACTION', 'idempotency_key was already used for a different gift', { field: 'idempotency_key', gift_id: g.id });
+  }
+  if (g.response) return { replayed: true, body: g.response };
+  if (g.status === 'failed') throw new DomainError('INVALID_STATE', 'The gift with this idempotency_key failed; use a new key', { gift_id: g.id, status: g.status, reason: g.status_reason });
+  if (g.status !== 'pending') return answerFromRow(deps, g);
+  return start(deps, g, senderUserId, authProof, true);
+}
+
+/** The PROTO 7.5.2 answer from the gift's row, stored for later repeats. */
+async function answerFromRow(deps: Pick<GiftDeps, 'pool'>, g: Gift) {
+  const body = created(g, { giftId: g.id, status: g.status, remaining: g.remaining_count, openings: [], ...(g.event_id ? { eventId: g.event_id } : {}) });
+  await storeGiftResponse(deps.pool, g.id, body, undefined);
+  return { replayed: true, body };
+}
+
+/** The gift's first step, with its workflow (Update-with-Start): the sender's proof and the money into the escrow. */
+async function start(deps: GiftDeps, gift: Gift, senderUserId: string, authProof: AuthProof, replayed: boolean) {
+  const updateId = `start-${deps.updateIds(JSON.stringify([gift.id, senderUserId, authProof]))}`;
+  const operation = new WithStartWorkflowOperation<typeof giftSaga>('giftSaga', {
     taskQueue: deps.temporal.taskQueue,
     workflowId: giftWorkflowId(gift.id),
     args: [sagaInput(deps, gift, new Date())],
@@ -182,10 +209,15 @@ export async function createGift(deps: GiftDeps, senderUserId: string, req: Crea
   let snapshot: GiftSnapshot;
   try {
     snapshot = await withDeadline(deps, () =>
-      deps.temporal.client.workflow.executeUpdateWithStart(startGift, { args: [{ userId: senderUserId, proof: sealProof(deps.proofSealer, gift.id, req.authProof) }], updateId, startWorkflowOperation: start }),
+      deps.temporal.client.workflow.executeUpdateWithStart(startGift, { args: [{ userId: senderUserId, proof: sealProof(deps.proofSealer, gift.id, authProof) }], updateId, startWorkflowOperation: operation }),
     );
   } catch (err) {
     const refusal = domainErrorFromUpdate(err);
+    if (refusal?.code === 'INVALID_STATE' || err instanceof WorkflowExecutionAlreadyStartedError) {
+      // Started by an earlier request meanwhile: what it did is in PostgreSQL.
+      const now = await giftById(deps.pool, gift.id);
+      if (now && now.status !== 'pending' && now.status !== 'failed') return answerFromRow(deps, now);
+    }
     if (refusal) throw refusal;
     deps.log.error({ err, gift_id: gift.id }, 'gift workflow did not answer');
     throw unavailable(gift.id);
@@ -193,15 +225,7 @@ export async function createGift(deps: GiftDeps, senderUserId: string, req: Crea
   const body = created(gift, snapshot);
   await storeGiftResponse(deps.pool, gift.id, body, snapshot.eventId);
   deps.log.info({ gift_id: gift.id, room_id: gift.room_id, count: gift.count }, 'gift created');
-  return { replayed: false, body };
-}
-
-function replay(existing: Gift, hash: string) {
-  if (existing.request_hash !== hash) {
-    throw new DomainError('DUPLICATE_TRANSACTION', 'idempotency_key was already used for a different gift', { field: 'idempotency_key', gift_id: existing.id });
-  }
-  if (!existing.response) throw new DomainError('INVALID_STATE', `The gift with this idempotency_key is ${existing.status}; use a new key`, { gift_id: existing.id, status: existing.status });
-  return { replayed: true, body: existing.response };
+  return { replayed, body };
 }
 
 /** What a finished gift answers an opening, from PostgreSQL. */

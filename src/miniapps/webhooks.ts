@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Sealer } from '../crypto/sealing';
-import { markWebhookStarted, reopenWebhookEvent, unstartedWebhookEvents, webhookLogOfPayment, type WebhookDelivery } from '../db/webhooks';
+import { markWebhookStarted, reopenWebhookEvent, unstartedWebhookEvents, webhookEventStatus, webhookLogOfPayment, type WebhookDelivery } from '../db/webhooks';
 import { DomainError } from '../domain/errors';
 import type { DatabasePool } from '../db/pool';
 import { classifyWebhookAnswer, webhookWorkflowId, type AttemptOutcome } from '../domain/webhooks';
@@ -127,7 +127,11 @@ export async function paymentWebhookLog(deps: Pick<WebhookStarterDeps, 'pool'>, 
  */
 export async function redeliverWebhook(deps: WebhookStarterDeps, paymentId: string, eventId: string) {
   const reopened = await reopenWebhookEvent(deps.pool, eventId, paymentId);
-  if (!reopened) throw new DomainError('NOT_FOUND', 'No such webhook event of this payment', { event_id: eventId, payment_id: paymentId });
+  if (!reopened) {
+    const status = await webhookEventStatus(deps.pool, eventId, paymentId);
+    if (status === 'pending') throw new DomainError('INVALID_STATE', 'The event is still being delivered; ask again once it is delivered or failed', { event_id: eventId, status });
+    throw new DomainError('NOT_FOUND', 'No such webhook event of this payment', { event_id: eventId, payment_id: paymentId });
+  }
   const workflowId = webhookWorkflowId(eventId, reopened.redeliveries);
   await deps.temporal.client.withDeadline(Date.now() + START_TIMEOUT_MS, () =>
     deps.temporal.client.workflow.start<typeof webhookDelivery>('webhookDelivery', {

@@ -38,6 +38,9 @@ export interface WalletCallback {
   timestamp: string;
 }
 
+/** One workflow per provider and transaction (ids are the provider's; they may repeat across providers). */
+export const walletEventWorkflowId = (provider: string, transactionId: string) => `wallet-event-${provider}-${transactionId}`;
+
 const refused = () => new DomainError('INVALID_SIGNATURE', 'The callback is not signed by a trusted wallet provider');
 
 /**
@@ -83,20 +86,20 @@ export async function acceptWalletCallback(deps: ProviderCallbackDeps, providerI
   const roomEvent = { type: WALLET_EVENT_TYPES[c.event], content: content(c, merchantName) };
   const claimed = await claimWalletCallback(deps.pool, { transactionId: c.transactionId, provider: providerId, event: c.event, roomId: c.roomId, roomEvent });
   if (!claimed) {
-    const first = await walletCallbackById(deps.pool, c.transactionId);
+    const first = await walletCallbackById(deps.pool, providerId, c.transactionId);
     return { event_id: first?.event_id ?? null, idempotent: true, transaction_id: c.transactionId };
   }
-  const eventId = await sendWalletEvent(deps, { transactionId: c.transactionId, roomId: c.roomId, ...roomEvent }, deps.config.p2p.eventWaitMs);
+  const eventId = await sendWalletEvent(deps, { provider: providerId, transactionId: c.transactionId, roomId: c.roomId, ...roomEvent }, deps.config.p2p.eventWaitMs);
   deps.log.info({ transaction_id: c.transactionId, provider: providerId, event: c.event }, 'wallet provider callback accepted');
   return { event_id: eventId ?? null, idempotent: false, transaction_id: c.transactionId };
 }
 
 /** Starts the room event's workflow (idempotent by transaction) and waits up to `waitMs` for the event id. */
-async function sendWalletEvent(deps: Pick<ProviderCallbackDeps, 'temporal' | 'log'>, input: { transactionId: string; roomId: string; type: string; content: Record<string, unknown> }, waitMs: number) {
+async function sendWalletEvent(deps: Pick<ProviderCallbackDeps, 'temporal' | 'log'>, input: { provider: string; transactionId: string; roomId: string; type: string; content: Record<string, unknown> }, waitMs: number) {
   try {
     const handle = await deps.temporal.client.workflow.start<typeof walletCallbackEvent>('walletCallbackEvent', {
       taskQueue: deps.temporal.taskQueue,
-      workflowId: `wallet-event-${input.transactionId}`,
+      workflowId: walletEventWorkflowId(input.provider, input.transactionId),
       args: [input],
       workflowIdConflictPolicy: 'USE_EXISTING',
     });
@@ -110,6 +113,6 @@ async function sendWalletEvent(deps: Pick<ProviderCallbackDeps, 'temporal' | 'lo
 /** The sweeper's part: reported payments whose room event never started. */
 export async function sweepUnsentWalletEvents(deps: Pick<ProviderCallbackDeps, 'pool' | 'temporal' | 'log'>, graceMs: number): Promise<number> {
   const pending = await unsentWalletCallbacks(deps.pool, new Date(Date.now() - graceMs), 100);
-  for (const row of pending) await sendWalletEvent(deps, { transactionId: row.transaction_id, roomId: row.room_id, ...row.room_event }, 0);
+  for (const row of pending) await sendWalletEvent(deps, { provider: row.provider, transactionId: row.transaction_id, roomId: row.room_id, ...row.room_event }, 0);
   return pending.length;
 }

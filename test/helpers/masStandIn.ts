@@ -8,7 +8,7 @@ export interface MasStandIn {
   clientId: string;
   clientSecret: string;
   /** An access token of the user, as MAS issues to a messenger that signs in. */
-  mint(user: { sub: string; username: string; expiresIn?: number }): Promise<string>;
+  mint(user: { sub: string; username: string; expiresIn?: number; scope?: string }): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -27,7 +27,7 @@ export async function startMasStandIn(): Promise<MasStandIn> {
     clientId: 'tmcp',
     clientSecret,
     async mint(user) {
-      const res = await fetch(`${url}/test/mint`, { method: 'POST', body: JSON.stringify({ sub: user.sub, username: user.username, expires_in: user.expiresIn }) });
+      const res = await fetch(`${url}/test/mint`, { method: 'POST', body: JSON.stringify({ sub: user.sub, username: user.username, expires_in: user.expiresIn, scope: user.scope }) });
       return ((await res.json()) as { access_token: string }).access_token;
     },
     async close() {

@@ -107,6 +107,13 @@ describe('group gifts', () => {
     expect(again.body).toEqual(first.body);
     expectError(await api.call('POST', '/api/v1/wallet/gift/create', { token: sender.token, body: { ...body, count: 3 } }), 409, 'DUPLICATE_TRANSACTION', 'idempotency_key');
     expect(await available(api, sender)).toBe(46);
+    // The first answer was lost (a timeout, a crash before it was stored): the same request again is
+    // answered from what happened, and charges nothing more.
+    await db.pool.query(sql.unsafe`UPDATE gifts SET response = NULL WHERE id = ${first.body.gift_id}`);
+    const recovered = await api.call('POST', '/api/v1/wallet/gift/create', { token: sender.token, body });
+    expect(recovered.status).toBe(201);
+    expect(recovered.body).toMatchObject({ gift_id: first.body.gift_id, status: 'active', remaining: 2 });
+    expect(await available(api, sender)).toBe(46);
   });
 });
 

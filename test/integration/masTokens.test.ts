@@ -59,6 +59,9 @@ test("a MAS token is introspected and exchanged for a TEP of the user it names",
 });
 
 test('a token MAS does not know, or one that expired, is refused', async () => {
+  // A token MAS issued for something else (an openid-only login) is not a messenger's session.
+  const openidOnly = await mas.mint({ ...user(), scope: 'openid' });
+  expect((await api.call('GET', '/api/v1/oauth/consent', { token: openidOnly })).status).toBe(401);
   const bogus = await exchange('mas_not_a_token');
   expect(bogus.status).toBe(401);
   expect(bogus.body).toEqual({ error: 'invalid_grant', error_description: 'Matrix token is invalid or expired' });

@@ -122,8 +122,10 @@ describe('storage', () => {
     expectError(await api.call('GET', path('short'), { token }), 404, 'NOT_FOUND');
     expect((await api.call('GET', '/api/v1/storage', { token })).body.keys.map((k: { key: string }) => k.key)).toEqual(['long']);
     expect((await api.call('GET', '/api/v1/storage/info', { token })).body).toMatchObject({ keys: 1, usage_bytes: 5 });
-    // Written again, it is a new value (version 1).
-    expect((await put(token, 'short', { value: 'back' })).body.version).toBe(1);
+    // Written again, it is a new value, but its version keeps counting: an ETag from before does not match it.
+    const back = await put(token, 'short', { value: 'back' });
+    expect(back.body.version).toBe(2);
+    expectError(await put(token, 'short', { value: 'stale' }, { 'if-match': '"1"' }), 412, 'PRECONDITION_FAILED');
     await db.pool.query(sql.unsafe`UPDATE storage_entries SET expires_at = now() - interval '1 second' WHERE key = 'short'`);
     expect(await purgeExpired(db.pool, 100)).toBeGreaterThanOrEqual(1);
     expect(await db.pool.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM storage_entries WHERE key = 'short'`)).toBe(0);

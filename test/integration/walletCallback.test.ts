@@ -3,6 +3,7 @@ import { loadConfig } from '../../src/config';
 import { createMiniapp, webhookSealer } from '../../src/miniapps/admin';
 import { startTestApi, TEST_DATA_KEY, type TestApi } from '../helpers/api';
 import { freshDatabase, type TestDatabase } from '../helpers/db';
+import { walletEventWorkflowId } from '../../src/wallet/providerCallbacks';
 import { recordHistory } from '../helpers/histories';
 import { expectError } from '../helpers/p2p';
 import { startStubHomeserver, stubMatrixEnv, type StubHomeserver } from '../helpers/stubHomeserver';
@@ -15,6 +16,7 @@ let hs: StubHomeserver;
 let worker: TestWorker;
 let provider: { id: string; secret: string };
 let untrusted: { id: string; secret: string };
+let second: { id: string; secret: string };
 const ROOM = '!lunch:tmcp.test';
 beforeAll(async () => {
   db = await freshDatabase();
@@ -26,10 +28,11 @@ beforeAll(async () => {
   };
   provider = await register('Wallet Co');
   untrusted = await register('Not a wallet');
+  second = await register('Another wallet');
   const taskQueue = uniqueTaskQueue('wallet-callback');
   const matrixEnv = stubMatrixEnv(hs, 'walletcb');
   worker = await startTestWorker(db, { taskQueue, matrix: { homeserverUrl: hs.url, asToken: matrixEnv.MATRIX_AS_TOKEN!, serverName: 'tmcp.test' } });
-  api = await startTestApi(db, { ...matrixEnv, TEMPORAL_TASK_QUEUE: taskQueue, WALLET_PROVIDERS: provider.id });
+  api = await startTestApi(db, { ...matrixEnv, TEMPORAL_TASK_QUEUE: taskQueue, WALLET_PROVIDERS: `${provider.id},${second.id}` });
 });
 afterAll(async () => {
   await api?.close();
@@ -67,10 +70,21 @@ test('a signed callback becomes one room event, whatever the provider repeats', 
   expect(events).toHaveLength(1);
   expect(events[0]).toMatchObject({ roomId: ROOM, type: 'm.tween.payment.completed', userId: '@_tmcp_payments:tmcp.test' });
   expect(events[0]!.content).toMatchObject({ msgtype: 'm.tween.payment', payment_type: 'completed', transaction: { amount: '50.00', currency: 'USD' }, sender: { user_id: '@alice:tmcp.test' }, note: 'Lunch money' });
-  await recordHistory(api.temporal.client, `wallet-event-${body.transaction_id}`, 'walletEvent', 'sent');
+  await recordHistory(api.temporal.client, walletEventWorkflowId(provider.id, body.transaction_id), 'walletEvent', 'sent');
+});
+
+test("one provider's transaction ids never meet another's", async () => {
+  const raw = JSON.stringify(callback({ transaction_id: 'txn_shared_id' }));
+  const first = await post(raw, provider);
+  const fromSecond = await post(raw, second);
+  expect(first.body).toMatchObject({ idempotent: false, event_id: expect.stringMatching(/^\$stub/) });
+  expect(fromSecond.body).toMatchObject({ idempotent: false, event_id: expect.stringMatching(/^\$stub/) });
+  expect(fromSecond.body.event_id).not.toBe(first.body.event_id);
+  expect((await post(raw, second)).body).toEqual({ event_id: fromSecond.body.event_id, idempotent: true, transaction_id: 'txn_shared_id' });
 });
 
 test('refuses an unsigned, wrongly signed, altered or untrusted callback with 401, and bad input with 400', async () => {
+  const eventsBefore = hs.events().filter((e) => e.type.startsWith('m.tween.payment')).length;
   const raw = JSON.stringify(callback({}));
   expectError(await post(raw, provider, 'sha256=00'), 401, 'INVALID_SIGNATURE');
   expectError(await post(raw, { ...provider, secret: 'not the secret' }), 401, 'INVALID_SIGNATURE');
@@ -79,5 +93,5 @@ test('refuses an unsigned, wrongly signed, altered or untrusted callback with 40
   expectError(await api.call('POST', '/api/v1/wallet/callback', { raw, headers: { 'content-type': 'application/json' } }), 401, 'INVALID_SIGNATURE');
   expectError(await post(JSON.stringify(callback({ event: 'payment.stolen' })), provider), 400, 'INVALID_REQUEST', 'event');
   expectError(await post(JSON.stringify(callback({ room_id: 'lunch' })), provider), 400, 'INVALID_REQUEST', 'room_id');
-  expect(hs.events().filter((e) => e.type.startsWith('m.tween.payment'))).toHaveLength(1);
+  expect(hs.events().filter((e) => e.type.startsWith('m.tween.payment'))).toHaveLength(eventsBefore);
 });

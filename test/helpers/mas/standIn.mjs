@@ -28,7 +28,7 @@ const provider = new Provider(url, {
 
 const mint = async (body) => {
   const client = await provider.Client.find('messenger');
-  const token = new provider.AccessToken({ accountId: body.sub, client, scope: `openid ${MATRIX_API_SCOPE}`, expiresIn: body.expires_in ?? 3600 });
+  const token = new provider.AccessToken({ accountId: body.sub, client, scope: body.scope ?? `openid ${MATRIX_API_SCOPE}`, expiresIn: body.expires_in ?? 3600 });
   token.extra = { username: body.username };
   return token.save();
 };
