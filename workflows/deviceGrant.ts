@@ -2,6 +2,7 @@ import { allHandlersFinished, ApplicationFailure, condition, proxyLocalActivitie
 import type { Activities } from '../activities';
 import { SLOW_DOWN_STEP_MS, type DeviceApproval, type DeviceDecision, type DeviceGrantInput, type DeviceOutcome, type PollAnswer } from '../src/domain/deviceGrant';
 import { decideDevice, deviceStatus, pollDevice, type DeviceStatus } from './deviceMessages';
+import { workflowNow } from './clock';
 
 const activities = proxyLocalActivities<Activities>({
   startToCloseTimeout: '10 seconds',
@@ -21,8 +22,7 @@ function refuse(type: 'expired_token' | 'already_decided', message: string): nev
  * tokens from the one poll answered `approved`.
  */
 export async function deviceGrant(input: DeviceGrantInput): Promise<DeviceOutcome> {
-  // Date is the sandbox's: the time of the current workflow task, the same on replay.
-  const expiresAt = Date.now() + input.expiresInMs;
+  const expiresAt = workflowNow() + input.expiresInMs;
   let status: DeviceStatus = 'pending';
   let approval: DeviceApproval | undefined;
   let intervalMs = input.intervalMs;
@@ -31,7 +31,7 @@ export async function deviceGrant(input: DeviceGrantInput): Promise<DeviceOutcom
   // The device has learned the outcome (its tokens, or the denial): nothing is left to answer.
   let told = false;
 
-  const expired = () => Date.now() >= expiresAt;
+  const expired = () => workflowNow() >= expiresAt;
 
   setHandler(deviceStatus, () => ({ status: expired() && (status === 'pending' || status === 'approved') ? 'expired' : status, intervalMs }));
 
@@ -60,7 +60,7 @@ export async function deviceGrant(input: DeviceGrantInput): Promise<DeviceOutcom
   );
 
   setHandler(pollDevice, (): PollAnswer => {
-    const now = Date.now();
+    const now = workflowNow();
     // RFC 8628 3.5: polled sooner than the interval allows, the device is told to slow down and
     // the interval grows by 5 seconds for the rest of the grant.
     const tooSoon = lastPollAt !== undefined && now - lastPollAt < intervalMs;
@@ -83,7 +83,7 @@ export async function deviceGrant(input: DeviceGrantInput): Promise<DeviceOutcom
     return { outcome: 'authorization_pending' };
   });
 
-  await condition(() => told, Math.max(0, expiresAt - Date.now()));
+  await condition(() => told, Math.max(0, expiresAt - workflowNow()));
   await condition(allHandlersFinished);
   // (status is changed by the handlers; the compiler sees only this function's assignments)
   const ended = status as DeviceStatus;

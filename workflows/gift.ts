@@ -4,6 +4,7 @@ import { distributeGift } from '../src/domain/giftDistribution';
 import { GIFT_EVENT_TYPE, GIFT_EXPIRED_EVENT_TYPE, GIFT_OPENED_EVENT_TYPE, giftCreatedContent, giftExpiredContent, giftOpenedContent } from '../src/domain/giftEvents';
 import type { GiftInput, GiftSnapshot, Opening } from '../src/domain/gifts';
 import { giftState, openGiftUpdate, startGift } from './giftMessages';
+import { workflowNow } from './clock';
 
 const ledger = proxyLocalActivities<Activities>({
   startToCloseTimeout: '10 seconds',
@@ -41,15 +42,14 @@ function refuse(type: string, message: string, details: Record<string, unknown> 
  */
 export async function giftSaga(input: GiftInput): Promise<GiftSnapshot> {
   const { giftId } = input;
-  // The sandbox's Date: the workflow clock, the same on replay.
-  const expiresAt = Date.now() + input.expiresInMs;
+  const expiresAt = workflowNow() + input.expiresInMs;
   const snapshot: GiftSnapshot = { giftId, status: 'pending', remaining: input.count, openings: [], expiresAt: new Date(expiresAt).toISOString() };
   let shares: string[] = [];
   // The start is in progress: a second start is refused, and the expiry waits for it.
   let starting = false;
   let queue: Promise<unknown> = Promise.resolve();
   const sends: Promise<void>[] = [];
-  const expired = () => Date.now() >= expiresAt;
+  const expired = () => workflowNow() >= expiresAt;
 
   /** One at a time, in arrival order. */
   const serially = <T>(body: () => Promise<T>): Promise<T> => {
@@ -140,7 +140,7 @@ export async function giftSaga(input: GiftInput): Promise<GiftSnapshot> {
 
   // Until every share is taken, the gift failed, or it expires; openings in progress finish first.
   const over = () => snapshot.status === 'fully_opened' || snapshot.status === 'failed';
-  if (!(await condition(over, Math.max(0, expiresAt - Date.now())))) {
+  if (!(await condition(over, Math.max(0, expiresAt - workflowNow())))) {
     // A start still funding the gift finishes first: its money is then refunded, not left in escrow.
     await condition(() => !starting);
     await serially(async () => undefined);

@@ -17,6 +17,7 @@ import { refuseAction, type P2PAction, type P2PInput, type P2PSnapshot, type P2P
 import { p2pEventContent, p2pStatusEventContent, P2P_EVENT_TYPE, P2P_STATUS_EVENT_TYPE } from '../src/domain/p2pEvents';
 import { TMCP_STATUS } from '../src/domain/searchAttributes';
 import { acceptP2P, cancelP2P, confirmP2P, p2pState, rejectP2P } from './p2pMessages';
+import { workflowNow } from './clock';
 
 const LEDGER_RETRY = { initialInterval: '200 ms', backoffCoefficient: 2, maximumInterval: '30 seconds' } as const;
 
@@ -83,10 +84,9 @@ async function runP2P(input: P2PInput, shape: SagaShape): Promise<P2PSnapshot> {
   const { transferId } = input;
   const { v2 } = shape;
   const ledger = v2 ? localLedger : remoteLedger;
-  // On the workflow clock (the sandbox's Date: the current workflow task's time, the same on
-  // replay), so the Temporal server's clock and the API's need not agree: the API gives what was
-  // left of the window when it started the saga, nothing when it was over.
-  const windowEndsAt = Date.now() + input.authorizationWindowMs;
+  // On the workflow clock, so the Temporal server's clock and the API's need not agree: the API
+  // gives what was left of the window when it started the saga, nothing when it was over.
+  const windowEndsAt = workflowNow() + input.authorizationWindowMs;
   const snapshot: P2PSnapshot = { transferId, status: 'pending_authorization', authAttempts: 0 };
   // One state-changing call at a time; validators refuse others while one runs.
   let busy = false;
@@ -101,9 +101,8 @@ async function runP2P(input: P2PInput, shape: SagaShape): Promise<P2PSnapshot> {
 
   const validator = (action: P2PAction) => (request: { userId: string }) => {
     // A call after the window is refused as it will be once the transfer is cancelled (a saga
-    // started late, by that very call, cancels it at once). Date is the sandbox's workflow clock,
-    // the same on replay.
-    const windowOver = !shape.startedAtInitiate && snapshot.status === 'pending_authorization' && Date.now() >= windowEndsAt;
+    // started late, by that very call, cancels it at once).
+    const windowOver = !shape.startedAtInitiate && snapshot.status === 'pending_authorization' && workflowNow() >= windowEndsAt;
     const refusal = refuseAction(
       action,
       { transferId, status: windowOver ? 'cancelled' : snapshot.status, senderUserId: input.sender.userId, recipientUserId: input.recipient.userId },
@@ -221,10 +220,8 @@ async function runP2P(input: P2PInput, shape: SagaShape): Promise<P2PSnapshot> {
             nonRetryable: true,
           });
         }
-        // Deterministic: the workflow sandbox replaces Date with the workflow clock (the time of the
-        // current workflow task, the same on replay); Temporal's TypeScript SDK has no other clock API.
         const acceptanceExpiresAt = input.recipientAcceptanceRequired
-          ? new Date(Date.now() + input.acceptanceWindowMs).toISOString()
+          ? new Date(workflowNow() + input.acceptanceWindowMs).toISOString()
           : undefined;
         const settled = await ledger.settleP2P({ transferId, authMethod: authProof.method, authAttempts: snapshot.authAttempts + 1, acceptanceExpiresAt });
         snapshot.authAttempts += 1;

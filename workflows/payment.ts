@@ -22,6 +22,7 @@ import { TMCP_STATUS } from '../src/domain/searchAttributes';
 import { webhookWorkflowId } from '../src/domain/webhooks';
 import { authorizePayment, issueMfaChallenge, paymentState, verifyMfa } from './paymentMessages';
 import { webhookDelivery } from './webhookDelivery';
+import { workflowNow } from './clock';
 
 // Ledger and state writes are short PostgreSQL transactions: local activities, inside the workflow
 // task. Each is idempotent, so the re-run after a worker crash writes nothing twice.
@@ -60,8 +61,7 @@ function refuse(type: string, message: string, details: Record<string, unknown> 
  */
 export async function paymentSaga(input: PaymentInput): Promise<PaymentSnapshot> {
   const { paymentId } = input;
-  // The sandbox's Date: the current workflow task's time, the same on replay.
-  const windowEndsAt = Date.now() + input.authorizationWindowMs;
+  const windowEndsAt = workflowNow() + input.authorizationWindowMs;
   const snapshot: PaymentSnapshot = { paymentId, status: 'pending_authorization' };
   let busy = false;
   let authorizations = 0;
@@ -76,7 +76,7 @@ export async function paymentSaga(input: PaymentInput): Promise<PaymentSnapshot>
 
   const checkCaller = (userId: string, expected: PaymentState) => {
     if (userId !== input.payer.userId) refuse('NOT_FOUND', 'Payment not found', { payment_id: paymentId });
-    if (snapshot.status === expected && Date.now() >= windowEndsAt) refuse('INVALID_STATE', 'The payment has expired', { payment_id: paymentId, status: 'expired' });
+    if (snapshot.status === expected && workflowNow() >= windowEndsAt) refuse('INVALID_STATE', 'The payment has expired', { payment_id: paymentId, status: 'expired' });
     if (snapshot.status !== expected) refuse('INVALID_STATE', `The payment is ${snapshot.status}`, { payment_id: paymentId, status: snapshot.status });
     if (busy) refuse('INVALID_STATE', 'Another request for this payment is in progress', { payment_id: paymentId });
   };
@@ -148,11 +148,11 @@ export async function paymentSaga(input: PaymentInput): Promise<PaymentSnapshot>
     snapshot.failureCode = code;
     setStatus('failed');
     await deliver(closed.webhookEventId);
-    announce(paymentEventContent(input, { status: 'failed', code, at: new Date().toISOString() }));
+    announce(paymentEventContent(input, { status: 'failed', code, at: new Date(workflowNow()).toISOString() }));
   };
 
   const newChallenge = (methods: MfaMethod[]) => {
-    const expiresAt = Math.min(Date.now() + input.mfaChallengeMs, windowEndsAt);
+    const expiresAt = Math.min(workflowNow() + input.mfaChallengeMs, windowEndsAt);
     snapshot.challenge = {
       challengeId: `${ID_PREFIX.mfaChallenge}_${uuid4().replace(/-/g, '')}`,
       methods,
@@ -232,14 +232,14 @@ export async function paymentSaga(input: PaymentInput): Promise<PaymentSnapshot>
         checkCaller(req.userId, 'mfa_required');
         const challenge = snapshot.challenge;
         if (!challenge || challenge.challengeId !== req.challengeId) refuse('INVALID_REQUEST', 'challenge_id is not the current challenge', { field: 'challenge_id' });
-        if (Date.now() >= Date.parse(challenge.expiresAt)) refuse('INVALID_REQUEST', 'The challenge has expired; request a new one', { field: 'challenge_id' });
+        if (workflowNow() >= Date.parse(challenge.expiresAt)) refuse('INVALID_REQUEST', 'The challenge has expired; request a new one', { field: 'challenge_id' });
         if (!challenge.methods.includes(req.method)) refuse('INVALID_REQUEST', `method must be one of ${challenge.methods.join(', ')}`, { field: 'method' });
       },
     },
   );
 
   // Until the payment ends, or its window does; a request in progress at that moment finishes first.
-  if (!(await condition(ended, Math.max(0, windowEndsAt - Date.now())))) {
+  if (!(await condition(ended, Math.max(0, windowEndsAt - workflowNow())))) {
     await condition(() => !busy);
     if (!ended()) {
       const closed = await ledger.closePayment({ paymentId, status: 'expired', code: 'EXPIRED', message: 'The payment was not authorized in time' });

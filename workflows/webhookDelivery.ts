@@ -1,6 +1,7 @@
 import { patched, proxyActivities, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { WEBHOOK_RETRY_DELAYS_MS, webhookRetryDelay } from '../src/domain/webhooks';
+import { workflowNow } from './clock';
 
 // An attempt that cannot even run (the database is down) is retried by Temporal; answers from the
 // mini-app's endpoint are outcomes, and this workflow keeps the schedule for them.
@@ -21,11 +22,10 @@ const WEBHOOK_V2 = 'webhook-v2-retry-for-24-hours';
  */
 export async function webhookDelivery(input: { eventId: string; firstAttempt?: number }): Promise<'delivered' | 'failed'> {
   const v2 = patched(WEBHOOK_V2);
-  // The sandbox's Date: the workflow clock, the same on replay.
-  const startedAt = Date.now();
+  const startedAt = workflowNow();
   const first = input.firstAttempt ?? 1;
   for (let retry = 0; ; retry += 1) {
-    const wait = v2 ? webhookRetryDelay(retry, Date.now() - startedAt) : WEBHOOK_RETRY_DELAYS_MS[retry];
+    const wait = v2 ? webhookRetryDelay(retry, workflowNow() - startedAt) : WEBHOOK_RETRY_DELAYS_MS[retry];
     const result = await deliverWebhook({ eventId: input.eventId, attempt: first + retry, last: wait === undefined });
     if (result.outcome !== 'retry') return result.outcome;
     // A 429's Retry-After is honoured when it asks for longer than the schedule.
