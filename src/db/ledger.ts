@@ -165,7 +165,8 @@ export function walletUsage(db: DatabaseConnection, walletId: string, currency: 
   return db.one(sql.type(UsageRow)`SELECT day, month FROM wallet_spent(${walletId}, ${currency})`);
 }
 
-const WalletBalanceRow = WalletRow.extend({ available: z.bigint(), pending: z.bigint(), used_day: z.bigint(), used_month: z.bigint() });
+// wallet_balance() (migration 0010) answers the wallet's columns GET balance shows, not the payment policy.
+const WalletBalanceRow = WalletRow.omit({ require_payment_mfa: true }).extend({ available: z.bigint(), pending: z.bigint(), used_day: z.bigint(), used_month: z.bigint() });
 export type WalletBalance = z.infer<typeof WalletBalanceRow>;
 
 /**

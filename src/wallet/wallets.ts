@@ -75,7 +75,7 @@ export function walletView(wallet: Wallet, balance: { available: bigint }) {
   };
 }
 
-function verificationView(wallet: Wallet) {
+function verificationView(wallet: Pick<Wallet, 'verification_level'>) {
   const level = verificationLevel(wallet.verification_level);
   const next = wallet.verification_level < MAX_VERIFICATION_LEVEL ? wallet.verification_level + 1 : null;
   return {
