@@ -1,37 +1,16 @@
-import { ActivityFailure, allHandlersFinished, ApplicationFailure, condition, proxyActivities, proxyLocalActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { ActivityFailure, allHandlersFinished, condition, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import { distributeGift } from '../src/domain/giftDistribution';
 import { GIFT_EVENT_TYPE, GIFT_EXPIRED_EVENT_TYPE, GIFT_OPENED_EVENT_TYPE, giftCreatedContent, giftExpiredContent, giftOpenedContent } from '../src/domain/giftEvents';
 import type { GiftInput, GiftSnapshot, Opening } from '../src/domain/gifts';
 import { giftState, openGiftUpdate, startGift } from './giftMessages';
 import { workflowNow } from './clock';
+import { domainFailure, localLedger, matrix, refuse, remoteLedger } from './common';
 
-const ledger = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '200 ms', backoffCoefficient: 2, maximumInterval: '30 seconds' },
-});
+const ledger = localLedger;
 // Openings are regular activities: a gift takes many Updates at once, and a workflow task held open
 // by local activities while more Updates arrive is what the SDK handles worst; each opening's task
 // then completes at once and the next Updates come in the next one.
-const openings = proxyActivities<Activities>({
-  startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '200 ms', backoffCoefficient: 2, maximumInterval: '30 seconds' },
-});
-// A homeserver that is down is waited for: the event arrives once it is back (for up to a week).
-const matrix = proxyActivities<Activities>({
-  startToCloseTimeout: '15 seconds',
-  scheduleToCloseTimeout: '7 days',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes' },
-});
-
-function domainFailure(err: unknown): ApplicationFailure | undefined {
-  const failure = err instanceof ActivityFailure ? err.cause : err;
-  return failure instanceof ApplicationFailure ? failure : undefined;
-}
-
-function refuse(type: string, message: string, details: Record<string, unknown> = {}): never {
-  throw ApplicationFailure.create({ type, message, details: [details], nonRetryable: true });
-}
+const openings = remoteLedger;
 
 /**
  * One gift (PROTO 7.5), from the sender's proof until every share is taken or it expires. The

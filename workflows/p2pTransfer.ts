@@ -4,7 +4,6 @@ import {
   ApplicationFailure,
   condition,
   patched,
-  proxyActivities,
   proxyLocalActivities,
   setHandler,
   sleep,
@@ -18,36 +17,15 @@ import { p2pEventContent, p2pStatusEventContent, P2P_EVENT_TYPE, P2P_STATUS_EVEN
 import { TMCP_STATUS } from '../src/domain/searchAttributes';
 import { acceptP2P, cancelP2P, confirmP2P, p2pState, rejectP2P } from './p2pMessages';
 import { workflowNow } from './clock';
+import { domainFailure, exclusive, localLedger, matrix, remoteLedger } from './common';
 
-const LEDGER_RETRY = { initialInterval: '200 ms', backoffCoefficient: 2, maximumInterval: '30 seconds' } as const;
-
-// Ledger and state writes are short PostgreSQL transactions, run as local activities: inside the
-// workflow task, without a round trip through the Temporal server per step (confirm answers in one
-// task). Each is idempotent, so the re-run after a worker crash writes nothing twice.
-const localLedger = proxyLocalActivities<Activities>({ startToCloseTimeout: '10 seconds', retry: LEDGER_RETRY });
-// Sagas started before that change (v1) replay with the regular activities they scheduled.
-const remoteLedger = proxyActivities<Activities>({ startToCloseTimeout: '10 seconds', retry: LEDGER_RETRY });
+// Ledger steps run as local activities (confirm answers in one task); sagas started before that
+// change (v1) replay with the regular activities they scheduled.
 /** v2: ledger steps as local activities, and a state changes only after PostgreSQL has it. */
 const P2P_V2 = 'p2p-v2-local-ledger-write-first';
 
-// A homeserver that is down is waited for: the event arrives once it is back (for up to a week).
-const matrix = proxyActivities<Activities>({
-  startToCloseTimeout: '15 seconds',
-  scheduleToCloseTimeout: '7 days',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes' },
-});
-
 /** Proof failures that count toward the transfer's attempts. */
 const PROOF_FAILURES = new Set(['INVALID_SIGNATURE', 'INVALID_MFA_CREDENTIALS', 'MFA_LOCKED']);
-
-/**
- * The domain error an activity failed with (its ApplicationFailure), if that is how it failed. A
- * regular activity's failure wraps it in an ActivityFailure; a local activity's arrives as is.
- */
-function domainFailure(err: unknown): ApplicationFailure | undefined {
-  const failure = err instanceof ActivityFailure ? err.cause : err;
-  return failure instanceof ApplicationFailure ? failure : undefined;
-}
 
 function detailsOf(failure: ApplicationFailure): Record<string, unknown> {
   const [first] = failure.details ?? [];
@@ -89,7 +67,7 @@ async function runP2P(input: P2PInput, shape: SagaShape): Promise<P2PSnapshot> {
   const windowEndsAt = workflowNow() + input.authorizationWindowMs;
   const snapshot: P2PSnapshot = { transferId, status: 'pending_authorization', authAttempts: 0 };
   // One state-changing call at a time; validators refuse others while one runs.
-  let busy = false;
+  const gate = exclusive();
   // Numbers each confirmation so a proof used by one attempt cannot be used by the next.
   let confirmations = 0;
   const sends: Promise<void>[] = [];
@@ -109,20 +87,8 @@ async function runP2P(input: P2PInput, shape: SagaShape): Promise<P2PSnapshot> {
       request.userId,
     );
     if (refusal) throw ApplicationFailure.create({ type: refusal.code, message: refusal.message, details: [refusal.details], nonRetryable: true });
-    if (busy) {
+    if (gate.busy) {
       throw ApplicationFailure.create({ type: 'INVALID_STATE', message: 'Another request for this transfer is in progress', details: [{ transfer_id: transferId }], nonRetryable: true });
-    }
-  };
-
-  /** Runs one state-changing handler with the busy flag held; activity domain errors fail the update with their code. */
-  const exclusive = async <T>(body: () => Promise<T>): Promise<T> => {
-    busy = true;
-    try {
-      return await body();
-    } catch (err) {
-      throw domainFailure(err) ?? err;
-    } finally {
-      busy = false;
     }
   };
 
@@ -186,7 +152,7 @@ async function runP2P(input: P2PInput, shape: SagaShape): Promise<P2PSnapshot> {
   setHandler(
     confirmP2P,
     ({ userId, authProof }) =>
-      exclusive(async () => {
+      gate.run(async () => {
         try {
           await ledger.verifyP2PProof({
             transferId,
@@ -243,7 +209,7 @@ async function runP2P(input: P2PInput, shape: SagaShape): Promise<P2PSnapshot> {
   setHandler(
     cancelP2P,
     () =>
-      exclusive(async () => {
+      gate.run(async () => {
         await close('cancelled', 'cancelled_by_sender');
         return { ...snapshot };
       }),
@@ -253,7 +219,7 @@ async function runP2P(input: P2PInput, shape: SagaShape): Promise<P2PSnapshot> {
   setHandler(
     acceptP2P,
     () =>
-      exclusive(async () => {
+      gate.run(async () => {
         const done = await ledger.finishP2P({ transferId, outcome: 'accepted' });
         snapshot.completedAt = done.at;
         setStatus('completed');
@@ -266,7 +232,7 @@ async function runP2P(input: P2PInput, shape: SagaShape): Promise<P2PSnapshot> {
   setHandler(
     rejectP2P,
     ({ reason, message }) =>
-      exclusive(async () => {
+      gate.run(async () => {
         const done = await ledger.finishP2P({ transferId, outcome: 'rejected', reason, message });
         snapshot.rejectedAt = done.at;
         setStatus('rejected');
@@ -276,20 +242,20 @@ async function runP2P(input: P2PInput, shape: SagaShape): Promise<P2PSnapshot> {
     { validator: validator('reject') },
   );
 
-  // The timers' own transitions hold `busy` too, so a late confirm or accept is refused meanwhile.
+  // The timers' own transitions hold the gate too, so a late confirm or accept is refused meanwhile.
   // A confirm that settles within its first workflow task starts and cancels this timer inside that
   // task: the worker then sends neither. condition(fn, 0) would add a marker, so an elapsed window is not waited for.
   if (shape.startedAtInitiate || input.authorizationWindowMs > 0) {
     await condition(() => snapshot.status !== 'pending_authorization', input.authorizationWindowMs, { summary: 'authorization window' });
   }
-  await condition(() => !busy);
-  if (snapshot.status === 'pending_authorization') await exclusive(() => close('cancelled', 'authorization_window_elapsed'));
+  await condition(() => !gate.busy);
+  if (snapshot.status === 'pending_authorization') await gate.run(() => close('cancelled', 'authorization_window_elapsed'));
 
   if (snapshot.status === 'pending_recipient_acceptance') {
     await condition(() => snapshot.status !== 'pending_recipient_acceptance', input.acceptanceWindowMs, { summary: 'acceptance window' });
-    await condition(() => !busy);
+    await condition(() => !gate.busy);
     if (snapshot.status === 'pending_recipient_acceptance') {
-      await exclusive(async () => {
+      await gate.run(async () => {
         const done = await transition('expired', () => ledger.finishP2P({ transferId, outcome: 'expired' }));
         void announce('status', P2P_STATUS_EVENT_TYPE, p2pStatusEventContent(transferId, 'expired', done.at));
       });

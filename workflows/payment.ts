@@ -1,12 +1,9 @@
 import {
   ActivityFailure,
   allHandlersFinished,
-  ApplicationFailure,
   condition,
   ParentClosePolicy,
   patched,
-  proxyActivities,
-  proxyLocalActivities,
   setHandler,
   startChild,
   upsertSearchAttributes,
@@ -14,7 +11,6 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import type { Activities } from '../activities';
 import { ID_PREFIX } from '../src/domain/ids';
 import { PAYMENT_COMPLETED_EVENT_TYPE, PAYMENT_FAILED_EVENT_TYPE, paymentEventContent } from '../src/domain/paymentEvents';
 import { MFA_METHODS, PAYMENT_TERMINAL_STATES, type MfaMethod, type PaymentInput, type PaymentSnapshot, type PaymentState } from '../src/domain/payments';
@@ -23,34 +19,15 @@ import { webhookWorkflowId } from '../src/domain/webhooks';
 import { authorizePayment, issueMfaChallenge, paymentState, verifyMfa } from './paymentMessages';
 import { webhookDelivery } from './webhookDelivery';
 import { workflowNow } from './clock';
+import { domainFailure, exclusive, localLedger, matrix, refuse } from './common';
 
-// Ledger and state writes are short PostgreSQL transactions: local activities, inside the workflow
-// task. Each is idempotent, so the re-run after a worker crash writes nothing twice.
-const ledger = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '200 ms', backoffCoefficient: 2, maximumInterval: '30 seconds' },
-});
-// A homeserver that is down is waited for: the event arrives once it is back (for up to a week).
-const matrix = proxyActivities<Activities>({
-  startToCloseTimeout: '15 seconds',
-  scheduleToCloseTimeout: '7 days',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes' },
-});
+const ledger = localLedger;
 
 /** v2: a payment refused at capture goes back to the state it was in, instead of staying `processing`. */
 const PAYMENT_V2 = 'payment-v2-capture-refusal-reopens';
 
 /** Failures that count as a wrong answer to the challenge. */
 const WRONG_ANSWERS = new Set(['INVALID_SIGNATURE', 'INVALID_MFA_CREDENTIALS']);
-
-function domainFailure(err: unknown): ApplicationFailure | undefined {
-  const failure = err instanceof ActivityFailure ? err.cause : err;
-  return failure instanceof ApplicationFailure ? failure : undefined;
-}
-
-function refuse(type: string, message: string, details: Record<string, unknown> = {}): never {
-  throw ApplicationFailure.create({ type, message, details: [details], nonRetryable: true });
-}
 
 /**
  * One mini-app payment (PROTO 7.3, PROTO-mfa 7.4), from the request until it is completed, failed
@@ -63,7 +40,7 @@ export async function paymentSaga(input: PaymentInput): Promise<PaymentSnapshot>
   const { paymentId } = input;
   const windowEndsAt = workflowNow() + input.authorizationWindowMs;
   const snapshot: PaymentSnapshot = { paymentId, status: 'pending_authorization' };
-  let busy = false;
+  const gate = exclusive();
   let authorizations = 0;
   let answers = 0;
   const sends: Promise<void>[] = [];
@@ -78,18 +55,7 @@ export async function paymentSaga(input: PaymentInput): Promise<PaymentSnapshot>
     if (userId !== input.payer.userId) refuse('NOT_FOUND', 'Payment not found', { payment_id: paymentId });
     if (snapshot.status === expected && workflowNow() >= windowEndsAt) refuse('INVALID_STATE', 'The payment has expired', { payment_id: paymentId, status: 'expired' });
     if (snapshot.status !== expected) refuse('INVALID_STATE', `The payment is ${snapshot.status}`, { payment_id: paymentId, status: snapshot.status });
-    if (busy) refuse('INVALID_STATE', 'Another request for this payment is in progress', { payment_id: paymentId });
-  };
-
-  const exclusive = async <T>(body: () => Promise<T>): Promise<T> => {
-    busy = true;
-    try {
-      return await body();
-    } catch (err) {
-      throw domainFailure(err) ?? err;
-    } finally {
-      busy = false;
-    }
+    if (gate.busy) refuse('INVALID_STATE', 'Another request for this payment is in progress', { payment_id: paymentId });
   };
 
   /** Sends the room event in the background; the workflow ends only after it. */
@@ -167,7 +133,7 @@ export async function paymentSaga(input: PaymentInput): Promise<PaymentSnapshot>
   setHandler(
     authorizePayment,
     (req) =>
-      exclusive(async () => {
+      gate.run(async () => {
         authorizations += 1;
         await ledger.verifyPaymentAuthorization({
           paymentId,
@@ -204,7 +170,7 @@ export async function paymentSaga(input: PaymentInput): Promise<PaymentSnapshot>
   setHandler(
     verifyMfa,
     (req) =>
-      exclusive(async () => {
+      gate.run(async () => {
         answers += 1;
         const challenge = snapshot.challenge!;
         try {
@@ -240,7 +206,7 @@ export async function paymentSaga(input: PaymentInput): Promise<PaymentSnapshot>
 
   // Until the payment ends, or its window does; a request in progress at that moment finishes first.
   if (!(await condition(ended, Math.max(0, windowEndsAt - workflowNow())))) {
-    await condition(() => !busy);
+    await condition(() => !gate.busy);
     if (!ended()) {
       const closed = await ledger.closePayment({ paymentId, status: 'expired', code: 'EXPIRED', message: 'The payment was not authorized in time' });
       snapshot.challenge = undefined;

@@ -1,13 +1,6 @@
-import { ActivityFailure, ApplicationFailure, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
 import { PAYMENT_REFUNDED_EVENT_TYPE, refundWorkflowId, type RefundAnnouncement } from '../src/domain/paymentEvents';
-
-const matrix = proxyActivities<Activities>({
-  startToCloseTimeout: '15 seconds',
-  scheduleToCloseTimeout: '7 days',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes' },
-});
-const db = proxyLocalActivities<Activities>({ startToCloseTimeout: '10 seconds', retry: { initialInterval: '200 ms', maximumInterval: '30 seconds' } });
+import { localLedger as db, matrix } from './common';
 
 /**
  * Tells the payment's room of a refund (`m.tween.payment.refunded`, from the payments bot), with

@@ -1,12 +1,5 @@
-import { ActivityFailure, ApplicationFailure, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities';
-
-const matrix = proxyActivities<Activities>({
-  startToCloseTimeout: '15 seconds',
-  scheduleToCloseTimeout: '7 days',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes' },
-});
-const db = proxyLocalActivities<Activities>({ startToCloseTimeout: '10 seconds', retry: { initialInterval: '200 ms', maximumInterval: '30 seconds' } });
+import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import { localLedger as db, matrix } from './common';
 
 /**
  * The room event of a payment a wallet provider reported (PROTO 4.11.7), from the payments bot,
