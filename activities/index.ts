@@ -1,7 +1,6 @@
 import type { Config } from '../src/config';
 import type { DatabasePool } from '../src/db/pool';
 import type { LockoutPolicy } from '../src/domain/lockout';
-import { createRooms } from '../src/matrix/rooms';
 import { webhookSealer } from '../src/miniapps/admin';
 import { proofSealer, totpSealer } from '../src/wallet/paymentProofs';
 import type { Logger } from '../src/logger';
@@ -51,7 +50,6 @@ export function createActivities(deps: ActivityDeps) {
       lockout: deps.lockout,
       proofSealer: proofSealer(deps.dataKey),
       totpSealer: totpSealer(deps.dataKey),
-      rooms: createRooms({ pool: deps.pool, matrix: deps.matrix, log: deps.log }),
     }),
     ...webhookActivities({ pool: deps.pool, webhookSealer: webhookSealer(deps.dataKey), now }),
     ...matrixActivities({ pool: deps.pool, log: deps.log, matrix: deps.matrix }),

@@ -45,14 +45,13 @@ export function liveDeviceGrantByUserCode(db: DatabaseConnection, userCode: stri
 /**
  * Reserves one user-code lookup for an address, before the lookup (count before you check):
  * answers the lookups of the last `windowMinutes` minutes, this one included. One statement, so
- * racing lookups cannot all pass the limit. Rows older than a day are dropped on the way.
+ * racing lookups cannot all pass the limit. Old rows are dropped by the sweeper (purgeOAuthLeftovers).
  */
 export async function reserveUserCodeLookup(db: DatabaseConnection, address: string, windowMinutes: number): Promise<number> {
   return db.transaction(async (tx) => {
     await tx.query(sql.unsafe`
       INSERT INTO user_code_lookups (address, minute, lookups) VALUES (${address}, date_trunc('minute', now()), 1)
       ON CONFLICT (address, minute) DO UPDATE SET lookups = user_code_lookups.lookups + 1`);
-    await tx.query(sql.unsafe`DELETE FROM user_code_lookups WHERE minute < now() - interval '1 day'`);
     return tx.oneFirst(sql.type(z.object({ n: z.number() }))`
       SELECT coalesce(sum(lookups), 0)::int AS n FROM user_code_lookups
       WHERE address = ${address} AND minute > now() - ${windowMinutes} * interval '1 minute'`);

@@ -93,8 +93,16 @@ export async function insertAuthorizationCode(
     INSERT INTO authorization_codes (code_hash, client_id, user_id, wallet_id, scopes, redirect_uri, code_challenge, expires_at)
     VALUES (${code.hash}, ${code.clientId}, ${code.userId}, ${code.walletId}, ${sql.array([...code.scopes], 'text')}, ${code.redirectUri},
             ${code.codeChallenge}, now() + ${code.ttlSeconds} * interval '1 second')`);
-  // Codes live a minute; the table keeps a day of them for the reuse check.
-  await db.query(sql.unsafe`DELETE FROM authorization_codes WHERE expires_at < now() - interval '1 day'`);
+}
+
+/**
+ * The sweeper's part: rows kept only for a while. Authorization codes live a minute and are kept a
+ * day for the reuse check; user-code lookups count for 15 minutes.
+ */
+export async function purgeOAuthLeftovers(db: DatabaseConnection): Promise<number> {
+  const codes = await db.query(sql.unsafe`DELETE FROM authorization_codes WHERE expires_at < now() - interval '1 day'`);
+  const lookups = await db.query(sql.unsafe`DELETE FROM user_code_lookups WHERE minute < now() - interval '1 day'`);
+  return codes.rowCount + lookups.rowCount;
 }
 
 const AuthorizationCodeRow = z.object({

@@ -41,13 +41,13 @@ export function listEntries(db: DatabaseConnection, ns: Namespace, opts: { prefi
 }
 
 /**
- * Locks the namespace for the rest of the transaction (every write of one user to one mini-app's
- * storage waits here), then answers its live usage.
+ * Locks the namespace for the rest of the transaction: every write of one user to one mini-app's
+ * storage waits here. One statement: the upsert creates the row the first time and locks it always.
  */
-export async function lockNamespace(tx: DatabaseTransactionConnection, ns: Namespace): Promise<{ bytes: number; keys: number }> {
-  await tx.query(sql.unsafe`INSERT INTO storage_namespaces (client_id, user_id) VALUES (${ns.clientId}, ${ns.userId}) ON CONFLICT DO NOTHING`);
-  await tx.query(sql.unsafe`SELECT 1 FROM storage_namespaces WHERE client_id = ${ns.clientId} AND user_id = ${ns.userId} FOR UPDATE`);
-  return usage(tx, ns);
+export async function lockNamespace(tx: DatabaseTransactionConnection, ns: Namespace): Promise<void> {
+  await tx.query(sql.unsafe`
+    INSERT INTO storage_namespaces (client_id, user_id) VALUES (${ns.clientId}, ${ns.userId})
+    ON CONFLICT (client_id, user_id) DO UPDATE SET user_id = excluded.user_id`);
 }
 
 export function usage(db: DatabaseConnection, ns: Namespace): Promise<{ bytes: number; keys: number }> {

@@ -137,9 +137,9 @@ async function merchantName(deps: Pick<PaymentDeps, 'pool'>, clientId: string): 
 }
 
 /** Starts the workflow; a failure is logged and left to authorize (Update-with-Start) or the sweeper. */
-async function startSaga(deps: PaymentStartDeps, p: Payment): Promise<void> {
+async function startSaga(deps: PaymentStartDeps, p: Payment, knownName?: string): Promise<void> {
   try {
-    const name = await merchantName(deps, p.client_id);
+    const name = knownName ?? (await merchantName(deps, p.client_id));
     await withAnswerDeadline(deps, () => deps.temporal.client.workflow.start<typeof paymentSaga>('paymentSaga', sagaStart(deps, p, name)));
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) return;
@@ -201,7 +201,7 @@ export async function requestPayment(deps: PaymentDeps, caller: { userId: string
     expiresAt,
   });
   if (!created) return replay(payment, hash);
-  await startSaga(deps, payment);
+  await startSaga(deps, payment, app.name);
   deps.log.info({ payment_id: id, client_id: app.client_id }, 'payment requested');
   return { replayed: false, body: payment.request_response };
 }
@@ -265,7 +265,7 @@ async function act<T>(
   paymentId: string,
   action: string,
   input: unknown,
-  send: (handle: ReturnType<PaymentDeps['temporal']['client']['workflow']['getHandle']>, updateId: string, start: () => WithStartWorkflowOperation<typeof paymentSaga>) => Promise<T>,
+  send: (handle: ReturnType<PaymentDeps['temporal']['client']['workflow']['getHandle']>, updateId: string, start: () => Promise<WithStartWorkflowOperation<typeof paymentSaga>>) => Promise<T>,
 ): Promise<{ payment: Payment; answer: T }> {
   const p = await paymentById(deps.pool, paymentId);
   if (!p || p.payer_user_id !== userId) throw notFound(paymentId);
@@ -274,9 +274,10 @@ async function act<T>(
   // receive (a top-up after INSUFFICIENT_FUNDS), it is a new one, checked again.
   const updateId = `${action}-${p.failed_calls}-${deps.updateIds(JSON.stringify([paymentId, userId, action, input]))}`;
   const handle = deps.temporal.client.workflow.getHandle(paymentWorkflowId(paymentId));
-  const name = await merchantName(deps, p.client_id);
+  // Only authorize may start the workflow; the merchant's name is read for it alone.
+  const start = async () => new WithStartWorkflowOperation<typeof paymentSaga>('paymentSaga', sagaStart(deps, p, await merchantName(deps, p.client_id)));
   try {
-    const answer = await withAnswerDeadline(deps, () => send(handle, updateId, () => new WithStartWorkflowOperation<typeof paymentSaga>('paymentSaga', sagaStart(deps, p, name))));
+    const answer = await withAnswerDeadline(deps, () => send(handle, updateId, start));
     return { payment: p, answer };
   } catch (err) {
     const refusal = domainErrorFromUpdate(err);
@@ -327,7 +328,7 @@ function outcome(p: Payment, s: PaymentSnapshot) {
 export async function authorize(deps: PaymentDeps, userId: string, paymentId: string, body: { signature: string; deviceId: string; timestamp: string }) {
   const request = { userId, signature: body.signature, deviceId: body.deviceId, timestamp: body.timestamp };
   const { payment, answer } = await act(deps, userId, paymentId, 'authorize', request, (_handle, updateId, start) =>
-    deps.temporal.client.workflow.executeUpdateWithStart(authorizePayment, { args: [request], updateId, startWorkflowOperation: start() }),
+    start().then((operation) => deps.temporal.client.workflow.executeUpdateWithStart(authorizePayment, { args: [request], updateId, startWorkflowOperation: operation })),
   );
   return outcome(payment, answer);
 }

@@ -88,11 +88,11 @@ function quotaRefusal(deps: StorageDeps, now: { bytes: number; keys: number }, n
 }
 
 /**
- * Writes items in one transaction holding the namespace's lock: the quota is counted on the live
- * usage within the lock, so racing writes of one user cannot pass it. All or nothing.
+ * Writes items in a transaction that holds the namespace's lock (the caller took it): the quota is
+ * counted on the live usage within the lock, so racing writes of one user cannot pass it. All or nothing.
  */
 async function writeAll(deps: StorageDeps, tx: DatabaseTransactionConnection, ns: Namespace, items: readonly StorageItem[], opts: { mustBeNew?: boolean; ifMatch?: string } = {}) {
-  const now = await lockNamespace(tx, ns);
+  const now = await usage(tx, ns);
   const existing = new Map((await liveEntries(tx, ns, items.map((i) => i.key))).map((e) => [e.key, e]));
   const next = { ...now };
   for (const item of items) {
@@ -132,7 +132,10 @@ export async function getValue(deps: StorageDeps, ns: Namespace, key: string) {
 /** POST /storage: a new key only (409 KEY_EXISTS otherwise). */
 export async function createValue(deps: StorageDeps, ns: Namespace, item: StorageItem) {
   checkItem(deps, item);
-  const [written] = await deps.pool.transaction((tx) => writeAll(deps, tx, ns, [item], { mustBeNew: true }));
+  const [written] = await deps.pool.transaction(async (tx) => {
+    await lockNamespace(tx, ns);
+    return writeAll(deps, tx, ns, [item], { mustBeNew: true });
+  });
   return view(deps, ns, written!);
 }
 
@@ -144,8 +147,8 @@ export async function createValue(deps: StorageDeps, ns: Namespace, item: Storag
 export async function putValue(deps: StorageDeps, ns: Namespace, item: StorageItem, ifMatch?: string) {
   checkItem(deps, item);
   return deps.pool.transaction(async (tx) => {
+    await lockNamespace(tx, ns);
     if (item.clientTimestamp !== undefined) {
-      await lockNamespace(tx, ns);
       const current = await one(tx, ns, item.key);
       const storedAt = current ? Number(current.client_timestamp ?? BigInt(Math.floor(current.updated_at.getTime() / 1000))) : undefined;
       if (current && storedAt !== undefined && item.clientTimestamp < storedAt) {
@@ -217,7 +220,10 @@ export async function batchSet(deps: StorageDeps, ns: Namespace, items: readonly
   checkBatch(items.length, 'items');
   items.forEach((item, i) => checkItem(deps, item, `items[${i}].`));
   if (new Set(items.map((i) => i.key)).size !== items.length) throw invalidField('items', 'must not name a key twice');
-  const written = await deps.pool.transaction((tx) => writeAll(deps, tx, ns, items));
+  const written = await deps.pool.transaction(async (tx) => {
+    await lockNamespace(tx, ns);
+    return writeAll(deps, tx, ns, items);
+  });
   return { items: written.map((e) => view(deps, ns, e)) };
 }
 
@@ -228,6 +234,7 @@ export async function batch(deps: StorageDeps, ns: Namespace, ops: { get?: strin
   ops.set?.forEach((item, i) => checkItem(deps, item, `set[${i}].`));
   ops.delete?.forEach((k, i) => checkKey(deps, k, `delete[${i}]`));
   const result = await deps.pool.transaction(async (tx) => {
+    await lockNamespace(tx, ns);
     const written = ops.set?.length ? await writeAll(deps, tx, ns, ops.set) : [];
     const deleted: string[] = [];
     for (const key of ops.delete ?? []) if (await deleteEntry(tx, ns, key)) deleted.push(key);
