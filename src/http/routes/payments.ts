@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import { z } from 'zod';
 import { isId } from '../../domain/ids';
+import type { OAuthClient } from '../../db/miniapps';
 import { DomainError, invalidField } from '../../domain/errors';
 import { authenticateClient } from '../../oauth/sessions';
 import { paymentWebhookLog, redeliverWebhook } from '../../miniapps/webhooks';
@@ -66,16 +67,36 @@ export function paymentRoutes(deps: PaymentDeps, auth: ReturnType<typeof tepAuth
   const payer = auth('wallet:pay');
   const isAdmin = adminTokenCheck(adminToken);
 
-  /** The merchant's confidential client (Basic) or the operator (Bearer admin token); anyone else 401. */
-  async function refunderOf(ctx: AppContext): Promise<Refunder> {
-    const basic = basicCredentials(ctx);
-    if (basic) {
-      const client = await authenticateClient(deps, { basic }).catch(() => null);
-      if (client && client.secret_hash !== null) return { kind: 'client', client };
-    }
-    if (basic === undefined && isAdmin(bearerToken(ctx))) return { kind: 'admin' };
+  const unauthorized = (ctx: AppContext, message: string) => {
     ctx.set('WWW-Authenticate', 'Basic realm="tmcp"');
-    throw new DomainError('INVALID_TOKEN', "A refund needs the merchant backend's client credentials or the admin token");
+    return new DomainError('INVALID_TOKEN', message);
+  };
+
+  /**
+   * A merchant backend's confidential client from `Authorization: Basic` (PROTO 9.1.2); undefined
+   * when the request has no Basic credentials, 401 when they do not authenticate a confidential client.
+   */
+  async function confidentialClient(ctx: AppContext): Promise<OAuthClient | undefined> {
+    const basic = basicCredentials(ctx);
+    if (basic === undefined) return undefined;
+    const client = basic && (await authenticateClient(deps, { basic }).catch(() => null));
+    if (!client || client.secret_hash === null) throw unauthorized(ctx, 'Client authentication failed');
+    return client;
+  }
+
+  /** The merchant's confidential client or the operator (Bearer admin token); anyone else 401. */
+  async function refunderOf(ctx: AppContext): Promise<Refunder> {
+    const client = await confidentialClient(ctx);
+    if (client) return { kind: 'client', client };
+    if (isAdmin(bearerToken(ctx))) return { kind: 'admin' };
+    throw unauthorized(ctx, "A refund needs the merchant backend's client credentials or the admin token");
+  }
+
+  /** The merchant's backend of this payment, or 401/404. */
+  async function merchantOf(ctx: AppContext, paymentId: string): Promise<void> {
+    const client = await confidentialClient(ctx);
+    if (!client) throw unauthorized(ctx, "The merchant backend's client credentials are needed");
+    await getPaymentForMerchant(deps, client, paymentId);
   }
 
   router.post('/request', payer, async (ctx) => {
@@ -98,15 +119,9 @@ export function paymentRoutes(deps: PaymentDeps, auth: ReturnType<typeof tepAuth
 
   // The payer with a TEP, or the merchant's backend with its client credentials.
   router.get('/:payment_id', async (ctx, next) => {
-    const basic = basicCredentials(ctx);
-    if (basic === undefined) return payer(ctx, next);
-    const id = paymentIdOf(ctx);
-    const client = basic && (await authenticateClient(deps, { basic }).catch(() => null));
-    if (!client) {
-      ctx.set('WWW-Authenticate', 'Basic realm="tmcp"');
-      throw new DomainError('INVALID_TOKEN', 'Client authentication failed');
-    }
-    ctx.body = await getPaymentForMerchant(deps, client, id);
+    const client = await confidentialClient(ctx);
+    if (!client) return payer(ctx, next);
+    ctx.body = await getPaymentForMerchant(deps, client, paymentIdOf(ctx));
   }, async (ctx) => {
     ctx.body = await getPaymentForPayer(deps, ctx.state.tep!.userId, paymentIdOf(ctx));
   });
@@ -121,18 +136,6 @@ export function paymentRoutes(deps: PaymentDeps, auth: ReturnType<typeof tepAuth
     ctx.status = 201;
     ctx.body = result.body;
   });
-
-  /** The merchant's backend of this payment (its confidential client), or 401/404. */
-  async function merchantOf(ctx: AppContext, paymentId: string) {
-    const basic = basicCredentials(ctx);
-    const client = basic ? await authenticateClient(deps, { basic }).catch(() => null) : null;
-    if (!client || client.secret_hash === null) {
-      ctx.set('WWW-Authenticate', 'Basic realm="tmcp"');
-      throw new DomainError('INVALID_TOKEN', "The merchant backend's client credentials are needed");
-    }
-    await getPaymentForMerchant(deps, client, paymentId);
-    return client;
-  }
 
   router.get('/:payment_id/webhooks', async (ctx) => {
     const id = paymentIdOf(ctx);
