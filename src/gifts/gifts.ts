@@ -16,7 +16,7 @@ import { newId } from '../ids';
 import type { Logger } from '../logger';
 import { inNamespace, paymentsBot } from '../matrix/bots';
 import type { Rooms } from '../matrix/rooms';
-import type { Temporal } from '../temporal/client';
+import { startIdempotently, type Temporal } from '../temporal/client';
 import { domainErrorFromUpdate, isWorkflowGone } from '../temporal/failures';
 import { checkSendLimits } from '../wallet/p2pLedger';
 import { proofSealer, sealProof } from '../wallet/paymentProofs';
@@ -301,17 +301,7 @@ export async function getGift(deps: Pick<GiftDeps, 'pool' | 'rooms'>, userId: st
 export async function sweepStaleGifts(deps: Pick<GiftDeps, 'pool' | 'temporal' | 'log' | 'config'>, graceMs: number): Promise<number> {
   const stale = await staleGifts(deps.pool, new Date(Date.now() - graceMs), 100);
   for (const g of stale) {
-    try {
-      await deps.temporal.client.workflow.start<typeof giftSaga>('giftSaga', {
-        taskQueue: deps.temporal.taskQueue,
-        workflowId: giftWorkflowId(g.id),
-        args: [sagaInput(deps, g, new Date())],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      });
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) deps.log.warn({ err, gift_id: g.id }, 'could not start a stale gift');
-    }
+    await startIdempotently<typeof giftSaga>(deps.temporal, deps.log, 'giftSaga', { workflowId: giftWorkflowId(g.id), args: [sagaInput(deps, g, new Date())] }, { gift_id: g.id });
   }
   return stale.length;
 }

@@ -1,10 +1,9 @@
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { dequeueInvite, queuedInvites } from '../db/matrix';
 import type { DatabasePool } from '../db/pool';
 import { inviteWorkflowId, type InviteInput } from '../domain/matrix';
 import { TMCP_ROOM_ID, TMCP_USER_IDS } from '../domain/searchAttributes';
 import type { Logger } from '../logger';
-import type { Temporal } from '../temporal/client';
+import { startIdempotently, type Temporal } from '../temporal/client';
 import type { acceptInvite } from '../../workflows/acceptInvite';
 
 export interface InviteStarterDeps {
@@ -12,9 +11,6 @@ export interface InviteStarterDeps {
   temporal: Temporal;
   log: Logger;
 }
-
-/** How long one saga start may take before the invite is left in the outbox for the sweeper. */
-const START_TIMEOUT_MS = 5000;
 
 /**
  * Starts the acceptInvite saga of each invite the homeserver's transactions queued in the outbox,
@@ -25,27 +21,22 @@ const START_TIMEOUT_MS = 5000;
 export async function startInviteSagas(deps: InviteStarterDeps, invites: readonly InviteInput[]): Promise<number> {
   let started = 0;
   for (const invite of invites) {
-    try {
-      await deps.temporal.client.withDeadline(Date.now() + START_TIMEOUT_MS, () =>
-        deps.temporal.client.workflow.start<typeof acceptInvite>('acceptInvite', {
-          taskQueue: deps.temporal.taskQueue,
-          workflowId: inviteWorkflowId(invite.inviteEventId),
-          args: [invite],
-          workflowIdConflictPolicy: 'USE_EXISTING',
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          staticSummary: `${invite.botUserId} joins ${invite.roomId}, invited by ${invite.inviter}`,
-          typedSearchAttributes: [
-            { key: TMCP_ROOM_ID, value: invite.roomId },
-            { key: TMCP_USER_IDS, value: [invite.botUserId, invite.inviter] },
-          ],
-        }),
-      );
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
-        deps.log.warn({ err, invite_event_id: invite.inviteEventId, room_id: invite.roomId }, 'invite saga not started yet; the sweeper retries');
-        continue;
-      }
-    }
+    const running = await startIdempotently<typeof acceptInvite>(
+      deps.temporal,
+      deps.log,
+      'acceptInvite',
+      {
+        workflowId: inviteWorkflowId(invite.inviteEventId),
+        args: [invite],
+        staticSummary: `${invite.botUserId} joins ${invite.roomId}, invited by ${invite.inviter}`,
+        typedSearchAttributes: [
+          { key: TMCP_ROOM_ID, value: invite.roomId },
+          { key: TMCP_USER_IDS, value: [invite.botUserId, invite.inviter] },
+        ],
+      },
+      { invite_event_id: invite.inviteEventId, room_id: invite.roomId },
+    );
+    if (!running) continue;
     await dequeueInvite(deps.pool, invite.inviteEventId);
     started += 1;
   }

@@ -1,16 +1,14 @@
 import { createHmac } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Sealer } from '../crypto/sealing';
 import { markWebhookStarted, reopenWebhookEvent, unstartedWebhookEvents, webhookEventStatus, webhookLogOfPayment, type WebhookDelivery } from '../db/webhooks';
 import { DomainError } from '../domain/errors';
 import type { DatabasePool } from '../db/pool';
 import { classifyWebhookAnswer, webhookWorkflowId, type AttemptOutcome } from '../domain/webhooks';
 import type { Logger } from '../logger';
-import type { Temporal } from '../temporal/client';
+import { startIdempotently, type Temporal } from '../temporal/client';
 import type { webhookDelivery } from '../../workflows/webhookDelivery';
 
 const REQUEST_TIMEOUT_MS = 10_000;
-const START_TIMEOUT_MS = 5_000;
 
 const hmacHex = (secret: string, text: string) => createHmac('sha256', secret).update(text).digest('hex');
 
@@ -77,22 +75,7 @@ export interface WebhookStarterDeps {
 export async function startWebhookDeliveries(deps: WebhookStarterDeps, eventIds: readonly string[]): Promise<number> {
   let started = 0;
   for (const eventId of eventIds) {
-    try {
-      await deps.temporal.client.withDeadline(Date.now() + START_TIMEOUT_MS, () =>
-        deps.temporal.client.workflow.start<typeof webhookDelivery>('webhookDelivery', {
-          taskQueue: deps.temporal.taskQueue,
-          workflowId: webhookWorkflowId(eventId),
-          args: [{ eventId }],
-          workflowIdConflictPolicy: 'USE_EXISTING',
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        }),
-      );
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
-        deps.log.warn({ err, event_id: eventId }, 'webhook delivery not started yet; the sweeper retries');
-        continue;
-      }
-    }
+    if (!(await startIdempotently<typeof webhookDelivery>(deps.temporal, deps.log, 'webhookDelivery', { workflowId: webhookWorkflowId(eventId), args: [{ eventId }] }, { event_id: eventId }))) continue;
     await markWebhookStarted(deps.pool, eventId);
     started += 1;
   }
@@ -133,14 +116,9 @@ export async function redeliverWebhook(deps: WebhookStarterDeps, paymentId: stri
     throw new DomainError('NOT_FOUND', 'No such webhook event of this payment', { event_id: eventId, payment_id: paymentId });
   }
   const workflowId = webhookWorkflowId(eventId, reopened.redeliveries);
-  await deps.temporal.client.withDeadline(Date.now() + START_TIMEOUT_MS, () =>
-    deps.temporal.client.workflow.start<typeof webhookDelivery>('webhookDelivery', {
-      taskQueue: deps.temporal.taskQueue,
-      workflowId,
-      args: [{ eventId, firstAttempt: reopened.attempts + 1 }],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-    }),
-  );
+  if (!(await startIdempotently<typeof webhookDelivery>(deps.temporal, deps.log, 'webhookDelivery', { workflowId, args: [{ eventId, firstAttempt: reopened.attempts + 1 }] }, { event_id: eventId }))) {
+    throw new DomainError('SERVICE_UNAVAILABLE', 'The redelivery could not be started; ask again', { event_id: eventId, retry_after_seconds: 5 });
+  }
   deps.log.info({ event_id: eventId, payment_id: paymentId, redelivery: reopened.redeliveries }, 'webhook redelivery started');
   return { event_id: eventId, status: 'pending', redelivery: reopened.redeliveries, workflow_id: workflowId };
 }

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { OAuthClient } from '../db/miniapps';
 import { miniappRecord } from '../db/miniapps';
 import { paymentById, refundById, unannouncedRefunds, type Payment } from '../db/payments';
@@ -8,6 +7,7 @@ import { displayAmount, formatAmount, parseAmount } from '../domain/money';
 import { refundWorkflowId, type RefundAnnouncement } from '../domain/paymentEvents';
 import { refundPayment } from '../ledger/payments';
 import { startWebhookDeliveries } from '../miniapps/webhooks';
+import { startIdempotently } from '../temporal/client';
 import type { refundAnnouncement } from '../../workflows/refundAnnouncement';
 import type { PaymentDeps } from './payments';
 
@@ -15,8 +15,6 @@ type RefundDeps = Pick<PaymentDeps, 'pool' | 'temporal' | 'log' | 'config'>;
 
 /** Who asks for a refund: the merchant's backend (its confidential client) or an operator. */
 export type Refunder = { kind: 'client'; client: OAuthClient } | { kind: 'admin' };
-
-const START_TIMEOUT_MS = 5_000;
 
 function announcement(p: Payment, merchantName: string, refund: { id: string; amount: bigint; refundedAmount: bigint; at: string }): RefundAnnouncement {
   return {
@@ -45,19 +43,7 @@ function announcement(p: Payment, merchantName: string, refund: { id: string; am
 
 /** Starts the room announcement of a refund; a failed start is left to the sweeper. */
 async function announce(deps: RefundDeps, input: RefundAnnouncement): Promise<void> {
-  try {
-    await deps.temporal.client.withDeadline(Date.now() + START_TIMEOUT_MS, () =>
-      deps.temporal.client.workflow.start<typeof refundAnnouncement>('refundAnnouncement', {
-        taskQueue: deps.temporal.taskQueue,
-        workflowId: refundWorkflowId(input.refundId),
-        args: [input],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      }),
-    );
-  } catch (err) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) deps.log.warn({ err, refund_id: input.refundId }, 'refund announcement not started yet; the sweeper retries');
-  }
+  await startIdempotently<typeof refundAnnouncement>(deps.temporal, deps.log, 'refundAnnouncement', { workflowId: refundWorkflowId(input.refundId), args: [input] }, { refund_id: input.refundId });
 }
 
 /**

@@ -1,4 +1,6 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowStartOptions } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type Workflow } from '@temporalio/common';
+import type { Logger } from '../logger';
 
 export interface TemporalSettings {
   address: string;
@@ -34,4 +36,39 @@ export function createTemporal(settings: TemporalSettings): Temporal {
     },
     close: () => connection.close(),
   };
+}
+
+/** How long a start the caller can do without (an outbox's, a sweeper's) may take before it is left for later. */
+export const START_TIMEOUT_MS = 5_000;
+
+/**
+ * Starts a workflow whose id names its work (an invite, a webhook event, a payment), once: a start
+ * repeated by a retry, a second API replica or the sweeper reaches the running workflow, and one
+ * that finished is not started again (`USE_EXISTING`, `REJECT_DUPLICATE`). True when the workflow
+ * runs or ran; false, logged with `fields`, when Temporal could not be reached in time (the caller
+ * leaves the work for its sweeper).
+ */
+export async function startIdempotently<T extends Workflow>(
+  temporal: Temporal,
+  log: Logger,
+  workflowType: string,
+  options: Omit<WorkflowStartOptions<T>, 'taskQueue' | 'workflowIdConflictPolicy' | 'workflowIdReusePolicy'>,
+  fields: Record<string, unknown>,
+  timeoutMs = START_TIMEOUT_MS,
+): Promise<boolean> {
+  try {
+    await temporal.client.withDeadline(Date.now() + timeoutMs, () =>
+      temporal.client.workflow.start<T>(workflowType, {
+        ...options,
+        taskQueue: temporal.taskQueue,
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      } as WorkflowStartOptions<T>),
+    );
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return true;
+    log.warn({ err, ...fields, workflow_type: workflowType }, 'workflow not started yet; the sweeper retries');
+    return false;
+  }
 }
