@@ -2,8 +2,11 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { SearchAttributeType } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SEARCH_ATTRIBUTES } from '../../src/domain/searchAttributes';
+import type { Temporal } from '../../src/temporal/client';
+import { freshDatabase, type TestDatabase } from './db';
+import { startTestWorker, uniqueTaskQueue, type TestWorker, type TestWorkerOptions } from './worker';
 
 const V = temporal.api.enums.v1.IndexedValueType;
 const INDEXED_VALUE_TYPES: Record<SearchAttributeType, temporal.api.enums.v1.IndexedValueType> = {
@@ -34,4 +37,37 @@ export async function registerSearchAttributes(env: TestWorkflowEnvironment): Pr
   const types: Record<string, temporal.api.enums.v1.IndexedValueType> = {};
   for (const key of SEARCH_ATTRIBUTES) types[key.name] = INDEXED_VALUE_TYPES[key.type];
   await env.connection.operatorService.addSearchAttributes({ namespace: env.namespace ?? 'default', searchAttributes: types });
+}
+
+export interface TimeSkippingStack {
+  env: TestWorkflowEnvironment;
+  db: TestDatabase;
+  worker: TestWorker;
+  /** The API's view of the test server (its client and the worker's task queue). */
+  temporal: Temporal;
+  stop(): Promise<void>;
+}
+
+/**
+ * What a time-skipping test file runs on: the test server (search attributes registered), a fresh
+ * database and the real worker on its own task queue; `worker` adds the worker's Matrix or payment
+ * settings.
+ */
+export async function startTimeSkippingStack(name: string, worker: Omit<TestWorkerOptions, 'taskQueue' | 'connection' | 'namespace'> = {}): Promise<TimeSkippingStack> {
+  const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: findTimeSkippingServer() } });
+  await registerSearchAttributes(env);
+  const db = await freshDatabase();
+  const taskQueue = uniqueTaskQueue(name);
+  const running = await startTestWorker(db, { ...worker, taskQueue, connection: env.nativeConnection, namespace: env.namespace ?? 'default' });
+  return {
+    env,
+    db,
+    worker: running,
+    temporal: { client: env.client, taskQueue, isReachable: async () => true, close: async () => undefined },
+    async stop() {
+      await running.stop();
+      await db.close();
+      await env.teardown();
+    },
+  };
 }

@@ -13,6 +13,17 @@ export interface TestWorker {
   stop(): Promise<void>;
 }
 
+export interface TestWorkerOptions {
+  taskQueue: string;
+  matrix?: MatrixSettings;
+  connection?: NativeConnection;
+  namespace?: string;
+  now?: ActivityDeps['now'];
+  lockout?: ActivityDeps['lockout'];
+  log?: ActivityDeps['log'];
+  payments?: ActivityDeps['payments'];
+}
+
 /** A unique task queue per test file, so workers of parallel files never take each other's tasks. */
 export function uniqueTaskQueue(name: string): string {
   return `test-${name}-${randomBytes(4).toString('hex')}`;
@@ -33,16 +44,7 @@ function quietSdk(): void {
  */
 export async function startTestWorker(
   db: TestDatabase,
-  options: {
-    taskQueue: string;
-    matrix?: MatrixSettings;
-    connection?: NativeConnection;
-    namespace?: string;
-    now?: ActivityDeps['now'];
-    lockout?: ActivityDeps['lockout'];
-    log?: ActivityDeps['log'];
-    payments?: ActivityDeps['payments'];
-  },
+  options: TestWorkerOptions,
 ): Promise<TestWorker> {
   quietSdk();
   const ownConnection = options.connection ? undefined : await NativeConnection.connect({ address: testEnv('temporalAddress') });

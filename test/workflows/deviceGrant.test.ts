@@ -1,40 +1,32 @@
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { decodeJwt } from 'jose';
 import { sha256Hex } from '../../src/crypto/secrets';
 import { deviceGrantByDeviceCode } from '../../src/db/deviceGrants';
 import { startTestApi, type TestApi } from '../helpers/api';
-import { freshDatabase, type TestDatabase } from '../helpers/db';
+import type { TestDatabase } from '../helpers/db';
 import { recordHistory } from '../helpers/histories';
-import { findTimeSkippingServer, registerSearchAttributes } from '../helpers/timeSkipping';
+import { startTimeSkippingStack, type TimeSkippingStack } from '../helpers/timeSkipping';
 import { startStubHomeserver, stubMatrixEnv, stubSession, type StubHomeserver } from '../helpers/stubHomeserver';
-import { startTestWorker, uniqueTaskQueue, type TestWorker } from '../helpers/worker';
 
 /**
  * The Device Authorization Grant (RFC 8628) through the HTTP API, its `device-<id>` workflow on the
  * time-skipping test server: 15 minutes of expiry and the polling interval pass in moments, so
  * slow_down and expired_token are tested as the device meets them.
  */
+let stack: TimeSkippingStack;
 let env: TestWorkflowEnvironment;
 let db: TestDatabase;
-let worker: TestWorker;
 let api: TestApi;
 let hs: StubHomeserver;
 beforeAll(async () => {
   hs = await startStubHomeserver();
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: findTimeSkippingServer() } });
-  await registerSearchAttributes(env);
-  db = await freshDatabase();
-  const taskQueue = uniqueTaskQueue('device');
-  worker = await startTestWorker(db, { taskQueue, connection: env.nativeConnection, namespace: env.namespace ?? 'default' });
-  api = await startTestApi(db, { ...stubMatrixEnv(hs, 'device'), TEMPORAL_TASK_QUEUE: taskQueue }, {
-    temporal: { client: env.client, taskQueue, isReachable: async () => true, close: async () => undefined },
-  });
+  stack = await startTimeSkippingStack('device');
+  ({ env, db } = stack);
+  api = await startTestApi(db, { ...stubMatrixEnv(hs, 'device'), TEMPORAL_TASK_QUEUE: stack.temporal.taskQueue }, { temporal: stack.temporal });
 }, 120_000);
 afterAll(async () => {
   await api?.close();
-  await worker?.stop();
-  await db?.close();
-  await env?.teardown();
+  await stack?.stop();
   await hs?.close();
 });
 

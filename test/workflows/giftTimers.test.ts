@@ -1,42 +1,34 @@
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { startTestApi, type TestApi } from '../helpers/api';
-import { freshDatabase, type TestDatabase } from '../helpers/db';
+import type { TestDatabase } from '../helpers/db';
 import { recordHistory } from '../helpers/histories';
 import { available, expectError, pinProof, walletUser, type TestUser } from '../helpers/p2p';
-import { findTimeSkippingServer, registerSearchAttributes } from '../helpers/timeSkipping';
+import { startTimeSkippingStack, type TimeSkippingStack } from '../helpers/timeSkipping';
 import { startStubHomeserver, stubMatrixEnv, type StubHomeserver } from '../helpers/stubHomeserver';
-import { startTestWorker, uniqueTaskQueue, type TestWorker } from '../helpers/worker';
 
 /**
  * A gift's life on the time-skipping server with Matrix on (a stand-in homeserver): the room
  * checks, the room's events, and the expiry that gives the unopened money back.
  */
+let stack: TimeSkippingStack;
 let env: TestWorkflowEnvironment;
 let db: TestDatabase;
-let worker: TestWorker;
 let api: TestApi;
 let hs: StubHomeserver;
 const SERVER = 'tmcp.test';
 const PAYMENTS = `@_tmcp_payments:${SERVER}`;
 beforeAll(async () => {
   hs = await startStubHomeserver();
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: findTimeSkippingServer() } });
-  await registerSearchAttributes(env);
-  db = await freshDatabase();
-  const taskQueue = uniqueTaskQueue('gift-timers');
   const matrixEnv = stubMatrixEnv(hs, 'gifttimers');
-  worker = await startTestWorker(db, { taskQueue, connection: env.nativeConnection, namespace: env.namespace ?? 'default', matrix: { homeserverUrl: hs.url, asToken: matrixEnv.MATRIX_AS_TOKEN!, serverName: SERVER } });
-  api = await startTestApi(db, { ...matrixEnv, TEMPORAL_TASK_QUEUE: taskQueue }, {
-    temporal: { client: env.client, taskQueue, isReachable: async () => true, close: async () => undefined },
-  });
+  stack = await startTimeSkippingStack('gift-timers', { matrix: { homeserverUrl: hs.url, asToken: matrixEnv.MATRIX_AS_TOKEN!, serverName: SERVER } });
+  ({ env, db } = stack);
+  api = await startTestApi(db, { ...matrixEnv, TEMPORAL_TASK_QUEUE: stack.temporal.taskQueue }, { temporal: stack.temporal });
 }, 120_000);
 afterAll(async () => {
   await api?.close();
-  await worker?.stop();
-  await db?.close();
-  await env?.teardown();
+  await stack?.stop();
   await hs?.close();
 });
 

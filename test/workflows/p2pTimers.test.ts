@@ -1,4 +1,4 @@
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import pino from 'pino';
 import { sql } from 'slonik';
 import { z } from 'zod';
@@ -10,47 +10,34 @@ import { createRooms } from '../../src/matrix/rooms';
 import { setPin, pinDigest } from '../../src/wallet/mfa';
 import { acceptTransfer, confirmTransfer, getTransfer, initiateTransfer, p2pSecrets, rejectTransfer, type P2PDeps } from '../../src/wallet/p2p';
 import { fundWallet, registerWallet } from '../../src/wallet/wallets';
-import type { Temporal } from '../../src/temporal/client';
 import { TEST_DATA_KEY } from '../helpers/api';
-import { freshDatabase, type TestDatabase } from '../helpers/db';
+import type { TestDatabase } from '../helpers/db';
 import { newUserId, testProofDeps } from '../helpers/p2p';
 import { recordHistory } from '../helpers/histories';
-import { findTimeSkippingServer, registerSearchAttributes } from '../helpers/timeSkipping';
+import { startTimeSkippingStack, type TimeSkippingStack } from '../helpers/timeSkipping';
 import { startStubHomeserver, type StubHomeserver } from '../helpers/stubHomeserver';
-import { startTestWorker, uniqueTaskQueue, type TestWorker } from '../helpers/worker';
 
 /**
  * The saga's timers on the time-skipping test server: 24 hours and 15 minutes pass in moments,
  * against the real worker, activities and database.
  */
+let stack: TimeSkippingStack;
 let env: TestWorkflowEnvironment;
 let db: TestDatabase;
-let worker: TestWorker;
 let deps: P2PDeps;
 let hs: StubHomeserver;
 beforeAll(async () => {
   hs = await startStubHomeserver();
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: findTimeSkippingServer() } });
-  await registerSearchAttributes(env);
-  db = await freshDatabase();
-  const taskQueue = uniqueTaskQueue('timers');
-  worker = await startTestWorker(db, {
-    taskQueue,
-    connection: env.nativeConnection,
-    namespace: env.namespace ?? 'default',
-    matrix: { homeserverUrl: hs.url, asToken: 'as-token-timers', serverName: 'tmcp.test' },
-  });
-  const temporal: Temporal = { client: env.client, taskQueue, isReachable: async () => true, close: async () => undefined };
+  stack = await startTimeSkippingStack('timers', { matrix: { homeserverUrl: hs.url, asToken: 'as-token-timers', serverName: 'tmcp.test' } });
+  ({ env, db } = stack);
   const config = loadConfig({ NODE_ENV: 'test', P2P_ACCEPTANCE_THRESHOLD: 'USD:100000' });
   const log = pino({ level: 'silent' });
   // No homeserver here: room membership is not checked (the Synapse suite checks it).
   const rooms = createRooms({ pool: db.pool, matrix: undefined, log });
-  deps = { pool: db.pool, temporal, config, log, rooms, ...p2pSecrets(Buffer.from(TEST_DATA_KEY, 'hex')) };
+  deps = { pool: db.pool, temporal: stack.temporal, config, log, rooms, ...p2pSecrets(Buffer.from(TEST_DATA_KEY, 'hex')) };
 }, 120_000);
 afterAll(async () => {
-  await worker?.stop();
-  await db?.close();
-  await env?.teardown();
+  await stack?.stop();
   await hs?.close();
 });
 

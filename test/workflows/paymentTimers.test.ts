@@ -1,48 +1,37 @@
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { loadConfig } from '../../src/config';
 import { ADMIN_TOKEN, startTestApi, type TestApi } from '../helpers/api';
-import { freshDatabase, type TestDatabase } from '../helpers/db';
+import type { TestDatabase } from '../helpers/db';
 import { recordHistory } from '../helpers/histories';
 import { ALL_WALLET_SCOPES, available, expectError, PIN, pinProof, walletUser, type TestUser } from '../helpers/p2p';
-import { findTimeSkippingServer, registerSearchAttributes } from '../helpers/timeSkipping';
+import { startTimeSkippingStack, type TimeSkippingStack } from '../helpers/timeSkipping';
 import { startWebhookReceiver } from '../helpers/webhookReceiver';
 import { startStubHomeserver, stubMatrixEnv, type StubHomeserver } from '../helpers/stubHomeserver';
-import { startTestWorker, uniqueTaskQueue, type TestWorker } from '../helpers/worker';
 
 /**
  * The payment workflow's clocks on the time-skipping server: the 5-minute authorization window and
  * the 2-minute MFA challenge pass in moments; and the room event of a completed payment.
  */
+let stack: TimeSkippingStack;
 let env: TestWorkflowEnvironment;
 let db: TestDatabase;
-let worker: TestWorker;
 let api: TestApi;
 let hs: StubHomeserver;
 const ROOM = '!shop:tmcp.test';
 beforeAll(async () => {
   hs = await startStubHomeserver();
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: findTimeSkippingServer() } });
-  await registerSearchAttributes(env);
-  db = await freshDatabase();
-  const taskQueue = uniqueTaskQueue('payment-timers');
   const matrixEnv = stubMatrixEnv(hs, 'paytimers');
-  worker = await startTestWorker(db, {
-    taskQueue,
-    connection: env.nativeConnection,
-    namespace: env.namespace ?? 'default',
+  stack = await startTimeSkippingStack('payment-timers', {
     matrix: { homeserverUrl: hs.url, asToken: matrixEnv.MATRIX_AS_TOKEN!, serverName: 'tmcp.test' },
     payments: loadConfig({ NODE_ENV: 'test', PAYMENT_MFA_NEW_DEVICE_DAYS: '0' }).payments,
   });
-  api = await startTestApi(db, { ...matrixEnv, TEMPORAL_TASK_QUEUE: taskQueue }, {
-    temporal: { client: env.client, taskQueue, isReachable: async () => true, close: async () => undefined },
-  });
+  ({ env, db } = stack);
+  api = await startTestApi(db, { ...matrixEnv, TEMPORAL_TASK_QUEUE: stack.temporal.taskQueue }, { temporal: stack.temporal });
 }, 120_000);
 afterAll(async () => {
   await api?.close();
-  await worker?.stop();
-  await db?.close();
-  await env?.teardown();
+  await stack?.stop();
   await hs?.close();
 });
 

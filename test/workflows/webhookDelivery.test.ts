@@ -1,4 +1,4 @@
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import pino from 'pino';
 import { sql } from 'slonik';
 import { z } from 'zod';
@@ -9,27 +9,23 @@ import { newId } from '../../src/ids';
 import { createMiniapp, webhookSealer } from '../../src/miniapps/admin';
 import { startWebhookDeliveries, sweepUnstartedWebhooks, type WebhookStarterDeps } from '../../src/miniapps/webhooks';
 import { TEST_DATA_KEY } from '../helpers/api';
-import { freshDatabase, type TestDatabase } from '../helpers/db';
+import type { TestDatabase } from '../helpers/db';
 import { recordHistory } from '../helpers/histories';
-import { findTimeSkippingServer, registerSearchAttributes } from '../helpers/timeSkipping';
+import { startTimeSkippingStack, type TimeSkippingStack } from '../helpers/timeSkipping';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhookReceiver';
-import { startTestWorker, uniqueTaskQueue, type TestWorker } from '../helpers/worker';
 
 /** The delivery workflow's whole schedule on the time-skipping server: 24 hours of retries pass in moments. */
+let stack: TimeSkippingStack;
 let env: TestWorkflowEnvironment;
 let db: TestDatabase;
-let worker: TestWorker;
 let receiver: WebhookReceiver;
 let deps: WebhookStarterDeps;
 let clientId: string;
 beforeAll(async () => {
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: findTimeSkippingServer() } });
-  await registerSearchAttributes(env);
-  db = await freshDatabase();
+  stack = await startTimeSkippingStack('webhook-schedule');
+  ({ env, db } = stack);
   receiver = await startWebhookReceiver();
-  const taskQueue = uniqueTaskQueue('webhook-schedule');
-  worker = await startTestWorker(db, { taskQueue, connection: env.nativeConnection, namespace: env.namespace ?? 'default' });
-  deps = { pool: db.pool, log: pino({ level: 'silent' }), temporal: { client: env.client, taskQueue, isReachable: async () => true, close: async () => undefined } };
+  deps = { pool: db.pool, log: pino({ level: 'silent' }), temporal: stack.temporal };
   const config = loadConfig({ NODE_ENV: 'test' });
   const created = await createMiniapp(
     { pool: db.pool, config, webhookSealer: webhookSealer(Buffer.from(TEST_DATA_KEY, 'hex')) },
@@ -38,10 +34,8 @@ beforeAll(async () => {
   clientId = String(created.client_id);
 }, 120_000);
 afterAll(async () => {
-  await worker?.stop();
   await receiver?.close();
-  await db?.close();
-  await env?.teardown();
+  await stack?.stop();
 });
 
 const Attempt = z.object({ attempt: z.number(), http_status: z.number().nullable(), duration_ms: z.number(), error: z.string().nullable() });
