@@ -1,29 +1,23 @@
 import type { AccessChange } from '../db/accessChanges';
-import { miniappById, miniappStatus } from '../db/miniapps';
+import { miniappById } from '../db/miniapps';
 import { isSessionRevoked } from '../db/oauth';
 import type { DatabaseConnection } from '../db/pool';
 
-/** Whether the registry marks this client as the user's own messenger (first_party) and it is active. */
-export async function isFirstPartyClient(db: DatabaseConnection, clientId: string): Promise<boolean> {
-  const client = await miniappById(db, clientId);
-  return client !== null && client.first_party && client.status === 'active';
+/** What a TEP's client must be for its tokens to work: registered and active; first_party marks the user's own messenger. */
+export interface ClientStanding {
+  active: boolean;
+  firstParty: boolean;
 }
 
-/** Whether tokens issued to a client work: the registry knows it and it is active. */
-export type ClientCheck = (clientId: string) => Promise<boolean>;
-
-/** Whether a TEP's session was revoked (PROTO 5.6): its tokens stop working even before they expire. */
-export type SessionCheck = (sessionId: string) => Promise<boolean>;
-
-interface Remembered {
-  check(key: string): Promise<boolean>;
+interface Remembered<T> {
+  check(key: string): Promise<T>;
   forget(key: string): void;
   clear(): void;
 }
 
 /** Remembers `lookup`'s answer per key for `ttlMs`, unless told to forget it sooner. */
-function remembered(lookup: (key: string) => Promise<boolean>, ttlMs: number, now: () => number): Remembered {
-  const known = new Map<string, { value: boolean; until: number }>();
+function remembered<T>(lookup: (key: string) => Promise<T>, ttlMs: number, now: () => number): Remembered<T> {
+  const known = new Map<string, { value: T; until: number }>();
   return {
     async check(key) {
       const hit = known.get(key);
@@ -39,17 +33,20 @@ function remembered(lookup: (key: string) => Promise<boolean>, ttlMs: number, no
 }
 
 /**
- * What TEP verification asks of the database beyond the signature: is the client active, is the
- * session revoked. Answers are remembered per process for `ttlMs`; the access change feed
- * (LISTEN/NOTIFY) makes a revocation or suspension forget them at once in every process, and the
- * time limit bounds what a process that lost the feed can miss.
+ * What TEP verification asks of the database beyond the signature: the client's standing (active,
+ * first party) and whether the session was revoked (PROTO 5.6). Answers are remembered per process
+ * for `ttlMs`; the access change feed (LISTEN/NOTIFY) makes a revocation or suspension forget them
+ * at once in every process, and the time limit bounds what a process that lost the feed can miss.
  */
 export function accessChecks(db: DatabaseConnection, ttlMs = 2000, now: () => number = Date.now) {
-  const clients = remembered(async (clientId) => (await miniappStatus(db, clientId)) === 'active', ttlMs, now);
+  const clients = remembered(async (clientId): Promise<ClientStanding> => {
+    const app = await miniappById(db, clientId);
+    return { active: app?.status === 'active', firstParty: app?.status === 'active' && app.first_party };
+  }, ttlMs, now);
   const sessions = remembered((sessionId) => isSessionRevoked(db, sessionId), ttlMs, now);
   return {
-    clientActive: clients.check as ClientCheck,
-    sessionRevoked: sessions.check as SessionCheck,
+    client: (clientId: string) => clients.check(clientId),
+    sessionRevoked: (sessionId: string) => sessions.check(sessionId),
     /** A change announced on the feed. */
     changed(change: AccessChange) {
       (change.kind === 'session' ? sessions : clients).forget(change.id);

@@ -19,7 +19,7 @@ import { p2pSecrets } from '../wallet/p2p';
 import { parseStorageKeys, storageCipher } from '../crypto/storageKeys';
 import { browserKeys } from './pages/browser';
 import { totpSealer } from '../wallet/paymentProofs';
-import { messengerAuth, tepAuth, tepOrMatrixAuth } from './middleware/auth';
+import { callerGates } from './middleware/auth';
 import { protoErrors } from './middleware/errors';
 import { accessLog, requestId } from './middleware/requestId';
 import { adminRoutes } from './routes/admin';
@@ -55,16 +55,16 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const dataKey = required(deps.config.dataKey, 'DATA_ENCRYPTION_KEY');
   const verifyTep = cachedTepVerifier(deps.keys, deps.config.http.publicUrl);
   const access = deps.access ?? accessChecks(deps.pool);
-  const auth = tepAuth(verifyTep, access.clientActive, access.sessionRevoked);
   const matrixTokens = deps.matrixTokens ?? matrixTokenChecker(deps.config);
-  const messenger = messengerAuth({ verifyTep, pool: deps.pool, matrixTokens });
+  const gates = callerGates({ verifyTep, access, matrixTokens });
+  const { tep: auth, messenger } = gates;
   const rooms = createRooms({ pool: deps.pool, matrix: deps.config.matrix, log: deps.log });
   const proofs = { pool: deps.pool, now: () => new Date(), lockout: deps.config.lockout, totpSealer: totpSealer(dataKey) };
   // Every grant's TEP carries the user's profile as user_context (PROTO 4.10).
   const oauth = { ...deps, userContexts: userContexts(deps.config.matrix, deps.log) };
   const routers = [
     systemRoutes(deps),
-    walletRoutes({ ...deps, rooms }, auth, tepOrMatrixAuth(auth, matrixTokens)),
+    walletRoutes({ ...deps, rooms }, auth, gates.tepOrMatrix),
     paymentMethodRoutes({ ...deps, ...proofs }, messenger),
     p2pRoutes({ ...deps, rooms, ...p2pSecrets(dataKey) }, auth),
     paymentRoutes({ ...deps, rooms, ...paymentSecrets(dataKey) }, auth, deps.config.adminToken),

@@ -1,8 +1,9 @@
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { issueTep } from '../../src/auth/tep';
-import { startTestApi, type TestApi } from '../helpers/api';
+import { ADMIN_TOKEN, startTestApi, type TestApi } from '../helpers/api';
 import { freshDatabase, type TestDatabase } from '../helpers/db';
 import { testKeys } from '../helpers/keys';
+import { MESSENGER_CLIENT } from '../helpers/p2p';
 
 let db: TestDatabase;
 let api: TestApi;
@@ -54,4 +55,36 @@ test('GET /.well-known/jwks.json publishes the key that verifies issued tokens',
   const token = await api.token(user, ['wallet:balance']);
   const { payload } = await jwtVerify(token.slice(4), createLocalJWKSet(res.body), { issuer: api.config.http.publicUrl });
   expect(payload.sub).toBe(user);
+});
+
+const form = (path: string, fields: Record<string, string>) =>
+  api.call('POST', path, { raw: new URLSearchParams(fields).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+
+test("a revoked or suspended first-party TEP is refused by the messenger's routes as by every other", async () => {
+  const messenger = await api.token(user, ['user:read', 'wallet:balance'], MESSENGER_CLIENT);
+  expect((await api.call('GET', '/api/v1/oauth/consent', { token: messenger })).status).toBe(200);
+  const grant = await form('/api/v1/oauth2/device/authorization', { client_id: 'ma_demo', scope: 'user:read' });
+  expect(grant.status).toBe(200);
+
+  expect((await form('/api/v1/oauth2/revoke', { client_id: MESSENGER_CLIENT, token: messenger })).status).toBe(200);
+  for (const [method, path, body] of [
+    ['GET', '/api/v1/wallet/balance', undefined],
+    ['GET', '/api/v1/oauth/consent', undefined],
+    ['POST', '/api/v1/oauth/consent', { client_id: 'ma_demo', scopes: ['wallet:pay'] }],
+    ['POST', '/api/v1/oauth2/device/approve', { user_code: grant.body.user_code, decision: 'approve' }],
+    ['PUT', '/api/v1/wallet/settings', { require_p2p_acceptance: true }],
+  ] as const) {
+    const res = await api.call(method, path, { token: messenger, body });
+    expect([path, res.status, res.body.error?.code]).toEqual([path, 401, 'INVALID_TOKEN']);
+  }
+
+  // A first-party client that is suspended: its TEPs stop working on the messenger's routes too.
+  const fresh = await api.token(user, ['user:read'], MESSENGER_CLIENT);
+  await api.call('PATCH', `/api/v1/admin/mini-apps/${MESSENGER_CLIENT}`, { token: ADMIN_TOKEN, body: { status: 'suspended' } });
+  try {
+    const res = await api.call('GET', '/api/v1/oauth/consent', { token: fresh });
+    expect([res.status, res.body.error?.code]).toEqual([401, 'INVALID_TOKEN']);
+  } finally {
+    await api.call('PATCH', `/api/v1/admin/mini-apps/${MESSENGER_CLIENT}`, { token: ADMIN_TOKEN, body: { status: 'active' } });
+  }
 });

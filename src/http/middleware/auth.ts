@@ -1,9 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Middleware } from 'koa';
-import { isFirstPartyClient, type ClientCheck, type SessionCheck } from '../../auth/clients';
+import type { AccessChecks } from '../../auth/clients';
 import type { MatrixTokenChecker } from '../../auth/matrixTokens';
 import { TEP_PREFIX, type VerifiedTep } from '../../auth/tep';
-import type { DatabaseConnection } from '../../db/pool';
 import { DomainError } from '../../domain/errors';
 import type { Scope } from '../../domain/scopes';
 import type { AppContext, AppState } from '../state';
@@ -17,80 +16,87 @@ function requireScope(tep: VerifiedTep, scope: Scope): void {
   if (!tep.scopes.has(scope)) throw new DomainError('INSUFFICIENT_PERMISSIONS', `Missing required scope ${scope}`, { required_scope: scope });
 }
 
-/**
- * TEP authentication plus the endpoint's scope (PROTO 4.12, 5.2): no token 401, a bad or expired
- * one, one of a suspended or unknown mini-app or of a revoked session, 401 INVALID_TOKEN, a token without the scope 403
- * INSUFFICIENT_PERMISSIONS.
- */
-export function tepAuth(verifyTep: TepVerifier, clientActive: ClientCheck, sessionRevoked: SessionCheck) {
-  return (scope: Scope): Middleware<AppState> =>
-    async (ctx, next) => {
-      const token = bearer(ctx.get('authorization'));
-      if (!token) throw new DomainError('INVALID_TOKEN', 'Missing TEP token');
-      const tep = await verifyTep(token);
-      if (!(await clientActive(tep.clientId))) {
-        throw new DomainError('INVALID_TOKEN', 'The mini-app this token was issued to is suspended or not registered', { client_id: tep.clientId });
-      }
-      if (await sessionRevoked(tep.claims.session_id)) throw new DomainError('INVALID_TOKEN', 'The session of this token was revoked');
-      requireScope(tep, scope);
-      ctx.state.tep = tep;
-      await next();
-    };
-}
-
 /** Checks a TEP token (signature, issuer, times, audience) or throws INVALID_TOKEN. */
 export type TepVerifier = (token: string) => Promise<VerifiedTep>;
 
-export interface MessengerAuthDeps {
+export interface GateDeps {
   verifyTep: TepVerifier;
-  pool: DatabaseConnection;
+  access: Pick<AccessChecks, 'client' | 'sessionRevoked'>;
   matrixTokens: MatrixTokenChecker;
 }
 
 /**
- * For what only the user's own messenger may do (payment factors, wallet settings): the user's
- * Matrix access token, checked at the homeserver, or a TEP with the scope issued to a client the
- * registry marks first_party. A TEP of any other mini-app is refused whatever its scopes: a
- * mini-app is exactly the party a second factor exists to stop.
+ * The gates of the three kinds of callers that carry a user's token (ARCHITECTURE: one gate per
+ * kind of caller). Every TEP, whichever gate takes it, passes the same checks in `checkTep`:
+ * signature, issuer, times and audience; a registered, active client; a session not revoked
+ * (PROTO 4.12, 5.6). A route picks a gate and a scope and never checks a token itself.
  */
-export function messengerAuth(deps: MessengerAuthDeps) {
-  return (scope: Scope): Middleware<AppState> =>
+export function callerGates(deps: GateDeps) {
+  /** The checks every TEP passes, in one place: a bad or expired token, one of a suspended or unknown client or of a revoked session is 401 INVALID_TOKEN. */
+  async function checkTep(token: string) {
+    const tep = await deps.verifyTep(token);
+    const client = await deps.access.client(tep.clientId);
+    if (!client.active) throw new DomainError('INVALID_TOKEN', 'The mini-app this token was issued to is suspended or not registered', { client_id: tep.clientId });
+    if (await deps.access.sessionRevoked(tep.claims.session_id)) throw new DomainError('INVALID_TOKEN', 'The session of this token was revoked');
+    return { tep, firstParty: client.firstParty };
+  }
+
+  /** A mini-app's TEP with the endpoint's scope (PROTO 4.12, 5.2): no token 401, a token without the scope 403 INSUFFICIENT_PERMISSIONS. */
+  const tep = (scope: Scope): Middleware<AppState> =>
+    async (ctx, next) => {
+      const token = bearer(ctx.get('authorization'));
+      if (!token) throw new DomainError('INVALID_TOKEN', 'Missing TEP token');
+      const checked = await checkTep(token);
+      requireScope(checked.tep, scope);
+      ctx.state.tep = checked.tep;
+      await next();
+    };
+
+  /**
+   * For what only the user's own messenger may do (payment factors, wallet settings, consents,
+   * device approvals): the user's Matrix access token, checked at the homeserver, or a TEP with the
+   * scope issued to a client the registry marks first_party. A TEP of any other mini-app is refused
+   * whatever its scopes: a mini-app is exactly the party a second factor exists to stop.
+   */
+  const messenger = (scope: Scope): Middleware<AppState> =>
     async (ctx, next) => {
       const token = bearer(ctx.get('authorization'));
       if (!token) throw new DomainError('INVALID_TOKEN', 'Missing Matrix access token or TEP token');
       if (token.startsWith(TEP_PREFIX)) {
-        const tep = await deps.verifyTep(token);
-        requireScope(tep, scope);
-        if (!(await isFirstPartyClient(deps.pool, tep.clientId))) {
-          throw new DomainError('INSUFFICIENT_PERMISSIONS', "Only the user's own messenger can change payment factors and wallet settings", {
-            client_id: tep.clientId,
+        const checked = await checkTep(token);
+        requireScope(checked.tep, scope);
+        if (!checked.firstParty) {
+          throw new DomainError('INSUFFICIENT_PERMISSIONS', "Only the user's own messenger can do this (a Matrix session or a first-party client)", {
+            client_id: checked.tep.clientId,
           });
         }
-        ctx.state.tep = tep;
-        ctx.state.messengerUser = tep.userId;
+        ctx.state.tep = checked.tep;
+        ctx.state.messengerUser = checked.tep.userId;
       } else {
         ctx.state.messengerUser = await deps.matrixTokens.userIdOf(token);
       }
       await next();
     };
-}
 
-/**
- * A TEP with the scope, or the user's own Matrix access token (checked at the homeserver): for what
- * a messenger may do for its user as well as a mini-app, such as registering the wallet (PROTO 6.3.4).
- * Sets `tep` or `messengerUser`.
- */
-export function tepOrMatrixAuth(tep: ReturnType<typeof tepAuth>, matrixTokens: MatrixTokenChecker) {
-  return (scope: Scope): Middleware<AppState> => {
+  /**
+   * A TEP with the scope, or the user's own Matrix access token (checked at the homeserver): for what
+   * a messenger may do for its user as well as a mini-app, such as registering the wallet (PROTO 6.3.4).
+   * Sets `tep` or `messengerUser`.
+   */
+  const tepOrMatrix = (scope: Scope): Middleware<AppState> => {
     const tepChecked = tep(scope);
     return async (ctx, next) => {
       const token = bearer(ctx.get('authorization'));
       if (!token || token.startsWith(TEP_PREFIX)) return tepChecked(ctx, next);
-      ctx.state.messengerUser = await matrixTokens.userIdOf(token);
+      ctx.state.messengerUser = await deps.matrixTokens.userIdOf(token);
       await next();
     };
   };
+
+  return { tep, messenger, tepOrMatrix };
 }
+
+export type CallerGates = ReturnType<typeof callerGates>;
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();

@@ -4,7 +4,7 @@ import { invalidField } from '../../domain/errors';
 import { isId } from '../../domain/ids';
 import { parseAmount, parseCurrency } from '../../domain/money';
 import { createGift, getGift, openGiftFor, type GiftDeps } from '../../gifts/gifts';
-import type { tepAuth } from '../middleware/auth';
+import type { CallerGates } from '../middleware/auth';
 import { AuthProof, DeviceId, IdempotencyKey, MatrixUserId, RoomId } from '../schemas';
 import type { AppContext, AppState } from '../state';
 import { parseInput } from '../validate';
@@ -42,7 +42,7 @@ function giftIdOf(ctx: AppContext): string {
 }
 
 /** Group gifts (PROTO 7.5): each gift is the workflow `gift-<id>`. */
-export function giftRoutes(deps: GiftDeps, auth: ReturnType<typeof tepAuth>): Router<AppState> {
+export function giftRoutes(deps: GiftDeps, auth: CallerGates['tep']): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/wallet/gift' });
 
   router.post('/create', auth('wallet:pay'), async (ctx) => {

@@ -10,7 +10,7 @@ import type { WebhookStarterDeps } from '../../miniapps/webhooks';
 import { revokeMiniappAccess } from '../../oauth/revocation';
 import { authenticateClient, refreshSession } from '../../oauth/sessions';
 import { exchangeMatrixToken, TOKEN_EXCHANGE_GRANT, type TokenExchangeDeps } from '../../oauth/tokenExchange';
-import type { messengerAuth } from '../middleware/auth';
+import type { CallerGates } from '../middleware/auth';
 import type { AppContext, AppState } from '../state';
 import { basicCredentials } from '../basicAuth';
 import { parseInput } from '../validate';
@@ -72,7 +72,7 @@ async function oauthAnswer(ctx: AppContext, produce: () => Promise<unknown>): Pr
 }
 
 /** OAuth for mini-apps (PROTO 4.3, 5): the token endpoint, and the user's consents given from the messenger. */
-export function oauthRoutes(deps: ConsentDeps & TokenExchangeDeps & DeviceGrantDeps, messenger: ReturnType<typeof messengerAuth>): Router<AppState> {
+export function oauthRoutes(deps: ConsentDeps & TokenExchangeDeps & DeviceGrantDeps, messenger: CallerGates['messenger']): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/oauth' });
 
   router.post('/token', async (ctx) => {
@@ -144,7 +144,7 @@ const DeviceDecisionBody = z
  * Introspection (RFC 7662) and revocation (RFC 7009) for mini-apps' own tokens, and the Device
  * Authorization Grant (RFC 8628): the device's two endpoints and the messenger's approval.
  */
-export function oauth2Routes(deps: ClientTokenDeps & DeviceGrantDeps, messenger: ReturnType<typeof messengerAuth>): Router<AppState> {
+export function oauth2Routes(deps: ClientTokenDeps & DeviceGrantDeps, messenger: CallerGates['messenger']): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/oauth2' });
 
   router.post('/device/authorization', async (ctx) => {
@@ -227,7 +227,7 @@ export function discoveryRoutes(publicUrl: string): Router<AppState> {
 const RevokeBody = z.object({ client_id: z.string().min(1).max(128) }).strict();
 
 /** PROTO 5.6: the user's messenger withdraws a mini-app's access (`POST /api/v1/auth/revoke`). */
-export function authRevokeRoutes(deps: ConsentDeps & WebhookStarterDeps, messenger: ReturnType<typeof messengerAuth>): Router<AppState> {
+export function authRevokeRoutes(deps: ConsentDeps & WebhookStarterDeps, messenger: CallerGates['messenger']): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/auth' });
   router.post('/revoke', messenger('user:read'), async (ctx) => {
     const body = parseInput(RevokeBody, ctx.request.body ?? {});

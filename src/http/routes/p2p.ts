@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { isId } from '../../domain/ids';
 import { acceptTransfer, cancelTransfer, confirmTransfer, getTransfer, initiateTransfer, rejectTransfer, type P2PDeps } from '../../wallet/p2p';
 import { invalidField } from '../../domain/errors';
-import type { tepAuth } from '../middleware/auth';
+import type { CallerGates } from '../middleware/auth';
 import { AuthProof, DeviceId, IdempotencyKey, MatrixUserId, RoomId, Timestamp, withMoney } from '../schemas';
 import type { AppContext, AppState } from '../state';
 import { parseInput } from '../validate';
@@ -27,7 +27,7 @@ function transferIdOf(ctx: AppContext): string {
 }
 
 /** PROTO 7.2 under /api/v1/wallet/p2p: each state change is an Update of the transfer's saga. */
-export function p2pRoutes(deps: P2PDeps, auth: ReturnType<typeof tepAuth>): Router<AppState> {
+export function p2pRoutes(deps: P2PDeps, auth: CallerGates['tep']): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/wallet/p2p' });
 
   router.post('/initiate', auth('wallet:pay'), async (ctx) => {

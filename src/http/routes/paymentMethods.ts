@@ -5,7 +5,7 @@ import type { DatabasePool } from '../../db/pool';
 import { enrollTotp, registerDevice, setPin } from '../../wallet/mfa';
 import type { ProofDeps } from '../../wallet/paymentProofs';
 import { setWalletSettings } from '../../wallet/wallets';
-import type { messengerAuth } from '../middleware/auth';
+import type { CallerGates } from '../middleware/auth';
 import { AuthProof, DeviceId } from '../schemas';
 import type { AppState } from '../state';
 import { parseInput } from '../validate';
@@ -43,7 +43,7 @@ const SettingsBody = z
  */
 export function paymentMethodRoutes(
   deps: ProofDeps & { pool: DatabasePool; config: Pick<Config, 'http'> },
-  auth: ReturnType<typeof messengerAuth>,
+  auth: CallerGates['messenger'],
 ): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/wallet' });
 

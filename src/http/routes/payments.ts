@@ -8,7 +8,7 @@ import { paymentWebhookLog, redeliverWebhook } from '../../miniapps/webhooks';
 import { refund, type Refunder } from '../../payments/refunds';
 import { authorize, getPaymentForMerchant, getPaymentForPayer, newMfaChallenge, requestPayment, verifyMfaAnswer, type PaymentDeps } from '../../payments/payments';
 import { basicCredentials } from '../basicAuth';
-import { adminTokenCheck, bearerToken, type tepAuth } from '../middleware/auth';
+import { adminTokenCheck, bearerToken, type CallerGates } from '../middleware/auth';
 import { Base64Signature, clientUrl, DeviceId, IdempotencyKey, RoomId, Timestamp, withMoney } from '../schemas';
 import type { AppContext, AppState } from '../state';
 import { parseInput } from '../validate';
@@ -62,7 +62,7 @@ function paymentIdOf(ctx: AppContext): string {
 }
 
 /** Mini-app payments (PROTO 7.3, 7.4, PROTO-mfa 7.4): each payment is the workflow `payment-<id>`. */
-export function paymentRoutes(deps: PaymentDeps, auth: ReturnType<typeof tepAuth>, adminToken: string | undefined): Router<AppState> {
+export function paymentRoutes(deps: PaymentDeps, auth: CallerGates['tep'], adminToken: string | undefined): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/payments' });
   const payer = auth('wallet:pay');
   const isAdmin = adminTokenCheck(adminToken);

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import { z } from 'zod';
 import type { Namespace } from '../../db/storage';
 import { batch, batchGet, batchSet, createValue, deleteValue, getValue, listKeys, putValue, storageInfo, type StorageDeps, type StorageItem } from '../../storage/storage';
-import type { tepAuth } from '../middleware/auth';
+import type { CallerGates } from '../middleware/auth';
 import type { AppContext, AppState } from '../state';
 import { parseInput } from '../validate';
 
@@ -27,7 +27,7 @@ const etag = (ctx: AppContext, version: number) => ctx.set('ETag', `"${version}"
  * URL-encoded in paths (`/`, `:` and spaces allowed); `info` and `batch` name routes, so keys with
  * those names are read through `POST /storage/batch/get`.
  */
-export function storageRoutes(deps: StorageDeps, auth: ReturnType<typeof tepAuth>): Router<AppState> {
+export function storageRoutes(deps: StorageDeps, auth: CallerGates['tep']): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/storage' });
   const read = auth('storage:read');
   const write = auth('storage:write');

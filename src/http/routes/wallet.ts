@@ -15,7 +15,7 @@ import {
 } from '../../wallet/wallets';
 import { walletBalances } from '../../db/ledger';
 import { SNAPSHOT_PATTERN } from '../../db/history';
-import type { tepAuth, tepOrMatrixAuth } from '../middleware/auth';
+import type { CallerGates } from '../middleware/auth';
 import { Currency, MatrixUserId, Pagination, RoomId } from '../schemas';
 import type { AppState } from '../state';
 import { parseInput } from '../validate';
@@ -46,8 +46,8 @@ const BatchBody = z
 /** PROTO 6.2-6.4 under /api/v1/wallet. */
 export function walletRoutes(
   deps: WalletDeps & ResolveDeps,
-  auth: ReturnType<typeof tepAuth>,
-  registerAuth: ReturnType<typeof tepOrMatrixAuth>,
+  auth: CallerGates['tep'],
+  registerAuth: CallerGates['tepOrMatrix'],
 ): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/wallet' });
 
