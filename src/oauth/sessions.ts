@@ -1,6 +1,6 @@
 import type { Config } from '../config';
 import type { TepKeys } from '../auth/keys';
-import { issueTep } from '../auth/tep';
+import { issueTep, type TepSubject } from '../auth/tep';
 import { matchesHash, newSecret, sha256Hex } from '../crypto/secrets';
 import { oauthClientById, type OAuthClient } from '../db/miniapps';
 import { insertRefreshToken, insertSession, markRefreshTokenUsed, refreshTokenInfo, revokeSession } from '../db/oauth';
@@ -64,15 +64,23 @@ export async function recordSession(tx: DatabaseConnection, deps: Pick<SessionDe
   return { sessionId, refreshToken: refresh.secret };
 }
 
+/**
+ * A TEP of a session, the one way every grant mints one. The user's profile (PROTO 4.10
+ * `user_context`: display name, avatar) goes into the token only when it carries `user:read`.
+ */
+async function mintTep(deps: SessionDeps, subject: Omit<TepSubject, 'userContext'>) {
+  const userContext = subject.scopes.includes('user:read') ? await deps.userContexts?.(subject.userId) : undefined;
+  return issueTep(deps.keys, { issuer: deps.config.http.publicUrl, ttlSeconds: deps.config.tep.ttlSeconds }, { ...subject, userContext });
+}
+
 /** The token response of a recorded session: its first TEP and refresh token (RFC 6749 5.1). */
 export async function sessionTokens(deps: SessionDeps, grant: Grant, recorded: { sessionId: string; refreshToken: string }) {
-  const issued = await issueTep(deps.keys, { issuer: deps.config.http.publicUrl, ttlSeconds: deps.config.tep.ttlSeconds }, {
+  const issued = await mintTep(deps, {
     userId: grant.userId,
     clientId: grant.clientId,
     scopes: grant.scopes,
     walletId: grant.walletId,
     sessionId: recorded.sessionId,
-    userContext: await deps.userContexts?.(grant.userId),
     miniappContext: grant.miniappContext,
     delegatedFrom: grant.delegatedFrom,
   });
@@ -114,13 +122,6 @@ export async function refreshSession(deps: SessionDeps, client: OAuthClient, ref
   if (outcome.kind === 'refused') throw new OAuthError('invalid_grant', outcome.reason);
   if (outcome.kind === 'invalid_scope') throw new OAuthError('invalid_scope', `beyond the original grant: ${outcome.beyond.join(' ')}`);
   const { session, scopes } = outcome;
-  const issued = await issueTep(deps.keys, { issuer: deps.config.http.publicUrl, ttlSeconds: deps.config.tep.ttlSeconds }, {
-    userId: session.user_id,
-    clientId: session.client_id,
-    scopes,
-    walletId: session.wallet_id,
-    sessionId: session.id,
-    userContext: await deps.userContexts?.(session.user_id),
-  });
+  const issued = await mintTep(deps, { userId: session.user_id, clientId: session.client_id, scopes, walletId: session.wallet_id, sessionId: session.id });
   return { access_token: issued.token, token_type: 'Bearer', expires_in: deps.config.tep.ttlSeconds, refresh_token: next.secret, scope: scopes.join(' ') };
 }

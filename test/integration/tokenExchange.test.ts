@@ -72,6 +72,30 @@ test("exchanges the user's Matrix token for a TEP with the pre-approved scopes, 
   expect(balance.body.error).toMatchObject({ code: 'INSUFFICIENT_PERMISSIONS', details: { required_scope: 'wallet:balance' } });
 });
 
+test('a TEP carries user_context only when it carries user:read, at the exchange and at every refresh (privacy)', async () => {
+  const frank = session('frank');
+  hs.setUserProfile(frank.userId, { displayname: 'Frank', avatar_url: 'mxc://tmcp.test/frank' });
+  const res = await delegation(frank.token, { scope: 'storage:read' });
+  expect(res.status).toBe(200);
+  expect(decodeJwt(String(res.body.access_token).slice('tep.'.length))).not.toHaveProperty('user_context');
+  const refreshed = await api.call('POST', '/api/v1/oauth/token', {
+    raw: new URLSearchParams({ grant_type: 'refresh_token', client_id: 'ma_shop_001', refresh_token: res.body.refresh_token }).toString(),
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
+  expect(refreshed.status).toBe(200);
+  expect(decodeJwt(String(refreshed.body.access_token).slice('tep.'.length))).not.toHaveProperty('user_context');
+  // With user:read it is there, and a refresh narrowed to drop user:read drops it too.
+  hs.addSession('syt_frank_again', frank.userId);
+  const full = await delegation('syt_frank_again');
+  expect(decodeJwt(String(full.body.access_token).slice('tep.'.length)).user_context).toEqual({ display_name: 'Frank', avatar_url: 'mxc://tmcp.test/frank' });
+  const narrowed = await api.call('POST', '/api/v1/oauth/token', {
+    raw: new URLSearchParams({ grant_type: 'refresh_token', client_id: 'ma_shop_001', refresh_token: full.body.refresh_token, scope: 'storage:read' }).toString(),
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
+  expect(narrowed.status).toBe(200);
+  expect(decodeJwt(String(narrowed.body.access_token).slice('tep.'.length))).not.toHaveProperty('user_context');
+});
+
 test('asks consent for sensitive scopes, then grants them once the messenger approved', async () => {
   const bob = session('bob');
   const asked = await delegation(bob.token, { scope: 'user:read wallet:balance' });
