@@ -65,15 +65,16 @@ export function miniappView(app: MiniappRecord) {
 }
 
 /**
- * Registers a mini-app (PROTO 4.2). Confidential and hybrid clients get a client secret; a hybrid
- * app also gets its confidential twin `<client_id>_backend` (its server side, PROTO 9.1.2) with a
- * secret of its own; an app with a webhook URL gets the secret its webhooks are signed with. Every
- * secret is in this answer and nowhere else.
+ * Registers a mini-app (PROTO 4.2). A confidential client gets a client secret. A hybrid app's
+ * front end runs in a browser, so it is a public client (PROTO 4.7.2: PKCE and the device grant, no
+ * secret); its server side is the confidential twin `<client_id>_backend` (PROTO 9.1.2), the only
+ * one of the two that authenticates merchant calls. An app with a webhook URL gets the secret its
+ * webhooks are signed with. Every secret is in this answer and nowhere else.
  */
 export async function createMiniapp(deps: RegistryDeps, input: MiniappInput) {
   const clientId = newId('miniapp');
   const currency = deps.config.wallet.defaultCurrency;
-  const own = input.clientType === 'public' ? undefined : newSecret('cs');
+  const own = input.clientType === 'confidential' ? newSecret('cs') : undefined;
   const webhook = input.webhookUrl ? sealedWebhook(deps, clientId, input.webhookUrl) : undefined;
   const backendSecret = input.clientType === 'hybrid' ? newSecret('cs') : undefined;
   const app = await deps.pool.transaction(async (tx) => {
@@ -170,7 +171,7 @@ export async function rotateAppWebhookSecret(deps: RegistryDeps, clientId: strin
   return { client_id: clientId, webhook_secret: secret, previous_secret_valid_until: new Date(Date.now() + overlapSeconds * 1000).toISOString() };
 }
 
-/** A new client secret for a confidential or hybrid client (or a backend twin); the old one stops working. */
+/** A new client secret for a confidential client (a backend twin included); the old one stops working. */
 export async function rotateClientSecret(deps: Pick<RegistryDeps, 'pool'>, clientId: string) {
   const app = await miniappRecord(deps.pool, clientId);
   if (!app) throw notFound(clientId);

@@ -74,19 +74,21 @@ export async function introspectToken(deps: ClientTokenDeps, client: OAuthClient
 }
 
 /**
- * Token revocation (RFC 7009): a client revokes a refresh token or TEP of its own, and with it the
- * whole session (2.1: the grant's other tokens too). A token that is not the client's, unknown or
- * expired is answered the same, so the answer tells nothing about other clients' tokens.
+ * Token revocation (RFC 7009): a client revokes a refresh token or TEP of its own (a backend twin,
+ * of its app's too), and with it the whole session (2.1: the grant's other tokens too). A token
+ * that is not the client's, unknown or expired is answered the same, so the answer tells nothing
+ * about other clients' tokens.
  */
 export async function revokeToken(deps: ClientTokenDeps, client: OAuthClient, token: string): Promise<void> {
+  const owners = ownersFor(client);
   if (token.startsWith(REFRESH_PREFIX)) {
     const info = await refreshTokenInfo(deps.pool, sha256Hex(token));
-    if (info && info.client_id === client.client_id) await revokeSession(deps.pool, info.id);
+    if (info && owners.has(info.client_id)) await revokeSession(deps.pool, info.id);
     return;
   }
   if (token.startsWith(TEP_PREFIX)) {
     const tep = await verifiedTep(deps, token);
-    if (!tep || tep.clientId !== client.client_id) return;
+    if (!tep || !owners.has(tep.clientId)) return;
     await revokeTokenSession(deps.pool, {
       id: tep.claims.session_id,
       userId: tep.userId,

@@ -61,8 +61,11 @@ describe('registering mini-apps', () => {
     const res = await admin('POST', '/', { ...shop, client_type: 'hybrid', webhook_url: 'https://shop.example/hooks/tmcp' });
     expect(res.status).toBe(201);
     const { client_id: clientId, client_secret: secret, backend, webhook_secret: webhookSecret } = res.body;
+    // PROTO 4.7.2: the front end runs in a browser and is a public client; only the twin has a secret.
+    expect(secret).toBeUndefined();
+    expect(res.body.has_client_secret).toBe(false);
+    expect((await stored(clientId)).secret_hash).toBeNull();
     expect(backend).toEqual({ client_id: `${clientId}_backend`, client_secret: expect.stringMatching(/^cs_/) });
-    expect(backend.client_secret).not.toBe(secret);
     expect(webhookSecret).toMatch(/^whsec_[A-Za-z0-9_-]{43}$/);
     const twin = await admin('GET', `/${clientId}_backend`);
     expect(twin.body).toMatchObject({ client_type: 'confidential', backend_of: clientId, has_client_secret: true, scopes: shop.scopes });
@@ -71,7 +74,20 @@ describe('registering mini-apps', () => {
     const { sealed_webhook_secret: sealed } = await stored(clientId);
     expect(sealed).toMatch(/^v1\./);
     expect(sealed).not.toContain(webhookSecret);
-    for (const s of [secret, backend.client_secret, webhookSecret]) expect(api.rawLogs.join('\n')).not.toContain(s);
+    for (const s of [backend.client_secret, webhookSecret]) expect(api.rawLogs.join('\n')).not.toContain(s);
+  });
+
+  it("a hybrid app's front end asks for tokens as a public client and cannot make merchant calls; its backend twin can", async () => {
+    const app = (await admin('POST', '/', { ...shop, client_type: 'hybrid' })).body;
+    const form = (fields: Record<string, string>, headers: Record<string, string> = {}) =>
+      api.call('POST', '/api/v1/oauth2/device/authorization', { raw: new URLSearchParams(fields).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } });
+    expect((await form({ client_id: app.client_id, scope: 'user:read' })).status).toBe(200);
+    expect((await form({ client_id: app.client_id, client_secret: 'anything', scope: 'user:read' })).status).toBe(401);
+    const basic = (id: string, secret: string) => ({ authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}` });
+    const payment = '/api/v1/payments/pay_aaaaaaaaaaaaaaaaaaaaaaaa';
+    expectError(await api.call('GET', payment, { headers: basic(app.client_id, '') }), 401, 'INVALID_TOKEN');
+    expectError(await api.call('GET', payment, { headers: basic(app.backend.client_id, app.backend.client_secret) }), 404, 'NOT_FOUND');
+    expectError(await admin('POST', `/${app.client_id}/secret`), 400, 'INVALID_REQUEST');
   });
 
   it('names the field and the reason of bad input, and wants the admin token', async () => {

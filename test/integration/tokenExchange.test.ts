@@ -260,12 +260,14 @@ describe("a mini-app's own tokens: introspection (RFC 7662) and revocation (RFC 
   it('tells a confidential client (and the backend twin of a hybrid app) whether its tokens are active', async () => {
     const { app, granted } = await confidentialApp();
     const tokens = await granted();
-    const introspect = (token: string, id = app.client_id, secret = app.client_secret) => form('/api/v1/oauth2/introspect', { client_id: id, client_secret: secret, token });
+    // The app's server side is its backend twin; the front end is a public client (PROTO 4.7.2).
+    const introspect = (token: string, id = app.backend.client_id, secret = app.backend.client_secret) => form('/api/v1/oauth2/introspect', { client_id: id, client_secret: secret, token });
     const tep = await introspect(tokens.access_token);
     expect(tep.status).toBe(200);
     expect(tep.body).toMatchObject({ active: true, token_type: 'access_token', client_id: app.client_id, sub: tokens.user_id, scope: 'user:read', exp: expect.any(Number) });
     expect((await introspect(tokens.refresh_token)).body).toMatchObject({ active: true, token_type: 'refresh_token', client_id: app.client_id, sub: tokens.user_id });
-    expect((await introspect(tokens.access_token, app.backend.client_id, app.backend.client_secret)).body.active).toBe(true);
+    const frontEnd = await form('/api/v1/oauth2/introspect', { client_id: app.client_id, token: tokens.access_token });
+    expect([frontEnd.status, frontEnd.body.error]).toEqual([401, 'invalid_client']);
     // Another app's token, garbage, a public client, no credentials.
     const others = (await delegation(session('ivy').token)).body;
     expect((await introspect(others.access_token)).body).toEqual({ active: false });
@@ -278,8 +280,9 @@ describe("a mini-app's own tokens: introspection (RFC 7662) and revocation (RFC 
 
   it('revokes a session by its refresh token or its TEP; another client cannot revoke it, and the answer does not tell', async () => {
     const { app, granted } = await confidentialApp();
-    const revoke = (token: string, id = app.client_id, secret = app.client_secret) => form('/api/v1/oauth2/revoke', { client_id: id, client_secret: secret, token });
-    const introspect = (token: string) => form('/api/v1/oauth2/introspect', { client_id: app.client_id, client_secret: app.client_secret, token });
+    // The front end revokes its own tokens as the public client it is; the backend twin may too.
+    const revoke = (token: string) => form('/api/v1/oauth2/revoke', { client_id: app.client_id, token });
+    const introspect = (token: string) => form('/api/v1/oauth2/introspect', { client_id: app.backend.client_id, client_secret: app.backend.client_secret, token });
 
     const byRefresh = await granted();
     const other = (await delegation(session('jack').token)).body;
@@ -290,6 +293,10 @@ describe("a mini-app's own tokens: introspection (RFC 7662) and revocation (RFC 
     const byTep = await granted();
     expect((await revoke(byTep.access_token)).status).toBe(200);
     expect((await introspect(byTep.refresh_token)).body.active).toBe(false);
+
+    const byTwin = await granted();
+    expect((await form('/api/v1/oauth2/revoke', { client_id: app.backend.client_id, client_secret: app.backend.client_secret, token: byTwin.refresh_token })).status).toBe(200);
+    expect((await introspect(byTwin.access_token)).body.active).toBe(false);
 
     // The shop's token is not this app's to revoke: 200, and it stays good.
     expect((await revoke(other.refresh_token)).status).toBe(200);
