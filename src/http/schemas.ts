@@ -46,10 +46,27 @@ export function withMoney<T extends z.ZodRawShape>(shape: T) {
     });
 }
 
+/**
+ * A whole number from `min` to `max`. Every number a request carries is bounded here, at the edge,
+ * so none reaches PostgreSQL out of its column's range (a 500 for what is bad input).
+ */
+export const WholeNumber = (min: number, max: number) => {
+  const message = `must be a whole number from ${min} to ${max}`;
+  return z.number({ invalid_type_error: message }).int(message).min(min, message).max(max, message);
+};
+/** The same, from a query string or path (text to number). */
+export const WholeNumberText = (min: number, max: number) => {
+  const message = `must be a whole number from ${min} to ${max}`;
+  return z.coerce.number({ invalid_type_error: message }).int(message).min(min, message).max(max, message);
+};
+
+/** Unix seconds as clients send them (PROTO 10.3.5 `client_timestamp`): before the year 10000. */
+export const UnixSeconds = WholeNumber(0, 253_402_300_799);
+
 export const Pagination = z
   .object({
-    limit: z.coerce.number().int().min(1).max(100).default(50),
-    offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+    limit: WholeNumberText(1, 100).default(50),
+    offset: WholeNumberText(0, 1_000_000).default(0),
   })
   .passthrough();
 

@@ -21,7 +21,7 @@ const ClientEvent = z
     sender: z.string().min(1),
     content: z.record(z.unknown()),
     state_key: z.string().optional(),
-    origin_server_ts: z.number().optional(),
+    origin_server_ts: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   })
   .passthrough();
 type ClientEvent = z.infer<typeof ClientEvent>;

@@ -6,13 +6,13 @@ import { DomainError } from '../../domain/errors';
 import { isId } from '../../domain/ids';
 import { fundWallet, type WalletDeps } from '../../wallet/wallets';
 import { adminAuth } from '../middleware/auth';
-import { IdempotencyKey, withMoney } from '../schemas';
+import { IdempotencyKey, WholeNumber, withMoney } from '../schemas';
 import type { AppContext, AppState } from '../state';
 import { parseInput } from '../validate';
 
 const FundBody = withMoney({ idempotency_key: IdempotencyKey, note: z.string().max(280).optional() });
 const WalletPatch = z
-  .object({ status: z.enum(WALLET_STATUSES).optional(), verification_level: z.number().int().min(0).max(MAX_VERIFICATION_LEVEL).optional() })
+  .object({ status: z.enum(WALLET_STATUSES).optional(), verification_level: WholeNumber(0, MAX_VERIFICATION_LEVEL).optional() })
   .strict()
   .refine((patch) => patch.status !== undefined || patch.verification_level !== undefined, 'must set status or verification_level');
 

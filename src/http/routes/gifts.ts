@@ -5,7 +5,7 @@ import { isId } from '../../domain/ids';
 import { parseAmount, parseCurrency } from '../../domain/money';
 import { createGift, getGift, openGiftFor, type GiftDeps } from '../../gifts/gifts';
 import type { CallerGates } from '../middleware/auth';
-import { AuthProof, DeviceId, IdempotencyKey, MatrixUserId, RoomId } from '../schemas';
+import { AuthProof, DeviceId, IdempotencyKey, MatrixUserId, RoomId, WholeNumber } from '../schemas';
 import type { AppContext, AppState } from '../state';
 import { parseInput } from '../validate';
 
@@ -14,7 +14,7 @@ const common = {
   room_id: RoomId,
   currency: z.string(),
   message: z.string().max(280).optional(),
-  expires_in_seconds: z.number().int().min(60).optional(),
+  expires_in_seconds: WholeNumber(60, 365 * 86_400).optional(),
   idempotency_key: IdempotencyKey,
   auth_proof: AuthProof,
 };
@@ -25,7 +25,7 @@ const CreateBody = z.discriminatedUnion('type', [
     .object({
       type: z.literal('group'),
       total_amount: Amount,
-      count: z.number().int().min(1),
+      count: WholeNumber(1, 10_000),
       distribution: z.enum(['random', 'equal']).default('random'),
       ...common,
     })

@@ -9,7 +9,7 @@ import { refund, type Refunder } from '../../payments/refunds';
 import { authorize, getPaymentForMerchant, getPaymentForPayer, newMfaChallenge, requestPayment, verifyMfaAnswer, type PaymentDeps } from '../../payments/payments';
 import { basicCredentials } from '../basicAuth';
 import { adminTokenCheck, bearerToken, type CallerGates } from '../middleware/auth';
-import { Base64Signature, clientUrl, DeviceId, IdempotencyKey, RoomId, Timestamp, withMoney } from '../schemas';
+import { Base64Signature, clientUrl, DeviceId, IdempotencyKey, RoomId, Timestamp, WholeNumber, withMoney } from '../schemas';
 import type { AppContext, AppState } from '../state';
 import { parseInput } from '../validate';
 
@@ -17,7 +17,7 @@ const Item = z
   .object({
     item_id: z.string().min(1).max(128),
     name: z.string().min(1).max(200),
-    quantity: z.number().int().min(1).max(10_000),
+    quantity: WholeNumber(1, 10_000),
     unit_price: z.union([z.number(), z.string()]),
   })
   .strict();

@@ -1,19 +1,20 @@
 import Router from '@koa/router';
 import { z } from 'zod';
 import type { Namespace } from '../../db/storage';
-import { batch, batchGet, batchSet, createValue, deleteValue, getValue, listKeys, putValue, storageInfo, type StorageDeps, type StorageItem } from '../../storage/storage';
+import { batch, batchGet, batchSet, createValue, deleteValue, getValue, listKeys, putValue, storageInfo, TTL_RANGE, type StorageDeps, type StorageItem } from '../../storage/storage';
+import { UnixSeconds, WholeNumber, WholeNumberText } from '../schemas';
 import type { CallerGates } from '../middleware/auth';
 import type { AppContext, AppState } from '../state';
 import { parseInput } from '../validate';
 
 const Value = z.string({ invalid_type_error: 'must be a string (serialize JSON to a string)' });
 const Metadata = z.object({ content_type: z.string().min(1).max(128).optional() }).strict();
-const Fields = { value: Value, ttl: z.number().int().optional(), metadata: Metadata.optional(), client_timestamp: z.number().int().min(0).optional() };
+const Fields = { value: Value, ttl: WholeNumber(TTL_RANGE[0], TTL_RANGE[1]).optional(), metadata: Metadata.optional(), client_timestamp: UnixSeconds.optional() };
 const Item = z.object({ key: z.string(), ...Fields }).strict();
 const PutBody = z.object(Fields).strict();
 const Keys = z.array(z.string());
 const BatchBody = z.object({ get: Keys.optional(), set: z.array(Item).optional(), delete: Keys.optional() }).strict();
-const ListQuery = z.object({ prefix: z.string().max(1024).optional(), limit: z.coerce.number().int().optional(), cursor: z.string().max(2048).optional() }).strict();
+const ListQuery = z.object({ prefix: z.string().max(1024).optional(), limit: WholeNumberText(1, 1000).optional(), cursor: z.string().max(2048).optional() }).strict();
 
 type ItemBody = z.infer<typeof Item>;
 const asItem = (b: ItemBody): StorageItem => ({ key: b.key, value: b.value, ttl: b.ttl, contentType: b.metadata?.content_type, clientTimestamp: b.client_timestamp });
