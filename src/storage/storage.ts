@@ -207,6 +207,11 @@ function checkBatch(size: number, field: string): void {
   if (size < 1 || size > BATCH_MAX) throw invalidField(field, `must hold 1 to ${BATCH_MAX} entries`);
 }
 
+/** A batch changes each key once: the quota is measured per key against what is stored, so a key written twice would be counted once. */
+function checkDistinct(keys: readonly string[], field: string): void {
+  if (new Set(keys).size !== keys.length) throw invalidField(field, 'must not name a key twice (across set and delete)');
+}
+
 export async function batchGet(deps: StorageDeps, ns: Namespace, keys: readonly string[]) {
   checkBatch(keys.length, 'keys');
   keys.forEach((k, i) => checkKey(deps, k, `keys[${i}]`));
@@ -219,7 +224,7 @@ export async function batchGet(deps: StorageDeps, ns: Namespace, keys: readonly 
 export async function batchSet(deps: StorageDeps, ns: Namespace, items: readonly StorageItem[]) {
   checkBatch(items.length, 'items');
   items.forEach((item, i) => checkItem(deps, item, `items[${i}].`));
-  if (new Set(items.map((i) => i.key)).size !== items.length) throw invalidField('items', 'must not name a key twice');
+  checkDistinct(items.map((i) => i.key), 'items');
   const written = await deps.pool.transaction(async (tx) => {
     await lockNamespace(tx, ns);
     return writeAll(deps, tx, ns, items);
@@ -233,6 +238,7 @@ export async function batch(deps: StorageDeps, ns: Namespace, ops: { get?: strin
   checkBatch(total, 'operations');
   ops.set?.forEach((item, i) => checkItem(deps, item, `set[${i}].`));
   ops.delete?.forEach((k, i) => checkKey(deps, k, `delete[${i}]`));
+  checkDistinct([...(ops.set ?? []).map((i) => i.key), ...(ops.delete ?? [])], ops.set?.length ? 'set' : 'delete');
   const result = await deps.pool.transaction(async (tx) => {
     await lockNamespace(tx, ns);
     const written = ops.set?.length ? await writeAll(deps, tx, ns, ops.set) : [];

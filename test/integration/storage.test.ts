@@ -99,6 +99,13 @@ describe('storage', () => {
     const items = ['a', 'b', 'c', 'd', 'e', 'f'].map((key) => ({ key, value: 'v' }));
     expectError(await api.call('POST', '/api/v1/storage/batch/set', { token: batchUser, body: { items } }), 413, 'STORAGE_QUOTA_EXCEEDED');
     expect((await api.call('GET', '/api/v1/storage/info', { token: batchUser })).body.keys).toBe(0);
+    // One batch may not name a key twice: each item would be measured against the stored row and
+    // 3 x 400 bytes of one key would pass a 1000-byte quota.
+    const repeater = await tokenFor('repeater');
+    const repeated = Array.from({ length: 3 }, () => ({ key: 'same', value: 'r'.repeat(400) }));
+    expectError(await api.call('POST', '/api/v1/storage/batch', { token: repeater, body: { set: repeated } }), 400, 'INVALID_REQUEST', 'set');
+    expectError(await api.call('POST', '/api/v1/storage/batch', { token: repeater, body: { set: [{ key: 'same', value: 'v' }], delete: ['same'] } }), 400, 'INVALID_REQUEST', 'set');
+    expect((await api.call('GET', '/api/v1/storage/info', { token: repeater })).body).toMatchObject({ keys: 0, usage_bytes: 0 });
   });
 
   it('holds the quota under 20 concurrent writes of one user', async () => {
