@@ -32,6 +32,7 @@ export const Errors = {
   GIFT_EMPTY: { status: 409, retryable: false },
   ALREADY_OPENED: { status: 409, retryable: false },
   STORAGE_QUOTA_EXCEEDED: { status: 413, retryable: false },
+  PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
   KEY_EXISTS: { status: 409, retryable: false },
   PRECONDITION_FAILED: { status: 412, retryable: false },
   CONSENT_REQUIRED: { status: 403, retryable: false },

@@ -1,4 +1,3 @@
-import { bodyParser } from '@koa/bodyparser';
 import Koa from 'koa';
 import { required, type Config } from '../config';
 import type { TepKeys } from '../auth/keys';
@@ -6,7 +5,6 @@ import { accessChecks, type AccessChecks } from '../auth/clients';
 import { cachedTepVerifier } from '../auth/tep';
 import { matrixTokenChecker, type MatrixTokenChecker } from '../auth/matrixTokens';
 import type { DatabasePool } from '../db/pool';
-import { invalidField } from '../domain/errors';
 import type { Logger } from '../logger';
 import { startInviteSagas } from '../matrix/invites';
 import { userContexts } from '../matrix/profiles';
@@ -20,6 +18,7 @@ import { parseStorageKeys, storageCipher } from '../crypto/storageKeys';
 import { browserKeys } from './pages/browser';
 import { totpSealer } from '../wallet/paymentProofs';
 import { callerGates } from './middleware/auth';
+import { bodyParsers } from './middleware/bodies';
 import { protoErrors } from './middleware/errors';
 import { accessLog, requestId } from './middleware/requestId';
 import { adminRoutes } from './routes/admin';
@@ -32,7 +31,7 @@ import { paymentRoutes } from './routes/payments';
 import { paymentMethodRoutes } from './routes/paymentMethods';
 import { systemRoutes } from './routes/system';
 import { giftRoutes } from './routes/gifts';
-import { storageRoutes } from './routes/storage';
+import { STORAGE_PATH, storageRoutes } from './routes/storage';
 import { walletRoutes } from './routes/wallet';
 import { walletCallbackRoutes } from './routes/walletCallback';
 import type { AppState } from './state';
@@ -62,6 +61,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const proofs = { pool: deps.pool, now: () => new Date(), lockout: deps.config.lockout, totpSealer: totpSealer(dataKey) };
   // Every grant's TEP carries the user's profile as user_context (PROTO 4.10).
   const oauth = { ...deps, userContexts: userContexts(deps.config.matrix, deps.log) };
+  const bodies = bodyParsers(deps.config.storage.quotaBytes);
   const routers = [
     systemRoutes(deps),
     walletRoutes({ ...deps, rooms }, auth, gates.tepOrMatrix),
@@ -70,7 +70,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     paymentRoutes({ ...deps, rooms, ...paymentSecrets(dataKey) }, auth, deps.config.adminToken),
     walletCallbackRoutes({ ...deps, webhookSealer: webhookSealer(dataKey) }),
     giftRoutes({ ...deps, rooms, ...giftSecrets(dataKey) }, auth),
-    storageRoutes({ ...deps, cipher: storageCipher(parseStorageKeys(deps.config.storage.encryptionKeys, dataKey)) }, auth),
+    storageRoutes({ ...deps, cipher: storageCipher(parseStorageKeys(deps.config.storage.encryptionKeys, dataKey)) }, auth, bodies),
     adminRoutes(deps, deps.config.adminToken),
     miniappRoutes({ ...deps, webhookSealer: webhookSealer(dataKey) }, deps.config.adminToken),
     oauthRoutes({ ...oauth, matrixTokens }, messenger),
@@ -84,19 +84,9 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   app.use(accessLog());
   app.use(protoErrors());
   app.use(appserviceApi({ pool: deps.pool, matrix: deps.config.matrix, startInvites: (invites) => startInviteSagas(deps, invites) }));
-  const parser = (jsonLimit: string) =>
-    bodyParser({
-      // form: the OAuth token endpoint and pages (RFC 6749 4.1.3); every other route reads JSON.
-      enableTypes: ['json', 'form'],
-      jsonLimit,
-      onError: () => {
-        throw invalidField('body', 'is not valid JSON');
-      },
-    });
-  // Storage values may be 1 MB each and batches hold several; everything else stays small.
-  const small = parser('256kb');
-  const large = parser(`${Math.ceil((deps.config.storage.quotaBytes * 1.5) / 1024 / 1024) + 1}mb`);
-  app.use((ctx, next) => (ctx.path.startsWith('/api/v1/storage') ? large(ctx, next) : small(ctx, next)));
+  // The storage routes parse their own bodies once the caller is authenticated (large only where a
+  // route writes values); every other body is parsed here, and small.
+  app.use((ctx, next) => (STORAGE_PATH.test(ctx.path) ? next() : bodies.small(ctx, next)));
   for (const router of routers) {
     app.use(router.routes());
     app.use(router.allowedMethods({ throw: true }));

@@ -206,3 +206,18 @@ describe('storage', () => {
     expect(await db.pool.anyFirst(sql.type(z.object({ key_id: z.string() }))`SELECT DISTINCT key_id FROM storage_entries`)).toEqual(['new']);
   });
 });
+
+describe('request bodies', () => {
+  it('are read only after the caller is authenticated, and large only on the routes that write values', async () => {
+    // Not JSON, no token: refused for the token, without the body being parsed.
+    const anonymous = await api.call('PUT', '/api/v1/storage/k', { raw: '{not json' + 'x'.repeat(300_000) });
+    expectError(anonymous, 401, 'INVALID_TOKEN');
+    // A path that only starts like storage's gets the small limit of every other route.
+    const lookalike = await api.call('POST', '/api/v1/storageX', { raw: JSON.stringify({ value: 'x'.repeat(300_000) }) });
+    expect(lookalike.status).toBe(413);
+    // A reader's body is small too; a writer's may be large.
+    const token = await tokenFor('bodies');
+    expect((await api.call('POST', '/api/v1/storage/batch/get', { token, raw: JSON.stringify({ keys: ['x'.repeat(300_000)] }) })).status).toBe(413);
+    expectError(await api.call('PUT', '/api/v1/storage/big', { token, raw: JSON.stringify({ value: 'x'.repeat(300_000) }) }), 413, 'STORAGE_QUOTA_EXCEEDED', 'value');
+  });
+});

@@ -4,6 +4,7 @@ import type { Namespace } from '../../db/storage';
 import { batch, batchGet, batchSet, createValue, deleteValue, getValue, listKeys, putValue, storageInfo, TTL_RANGE, type StorageDeps, type StorageItem } from '../../storage/storage';
 import { UnixSeconds, WholeNumber, WholeNumberText } from '../schemas';
 import type { CallerGates } from '../middleware/auth';
+import type { BodyParsers } from '../middleware/bodies';
 import type { AppContext, AppState } from '../state';
 import { parseInput } from '../validate';
 
@@ -23,22 +24,28 @@ const asItem = (b: ItemBody): StorageItem => ({ key: b.key, value: b.value, ttl:
 const namespaceOf = (ctx: AppContext): Namespace => ({ clientId: ctx.state.tep!.clientId, userId: ctx.state.tep!.userId });
 const etag = (ctx: AppContext, version: number) => ctx.set('ETag', `"${version}"`);
 
+const STORAGE_PREFIX = '/api/v1/storage';
+/** The paths of the storage routes, whose bodies the app does not parse before them. */
+export const STORAGE_PATH = /^\/api\/v1\/storage(\/|$)/;
+
 /**
  * Mini-app storage (PROTO 10.3; the original README's routes and PROTO's batch routes). Keys are
  * URL-encoded in paths (`/`, `:` and spaces allowed); `info` and `batch` name routes, so keys with
  * those names are read through `POST /storage/batch/get`.
  */
-export function storageRoutes(deps: StorageDeps, auth: CallerGates['tep']): Router<AppState> {
-  const router = new Router<AppState>({ prefix: '/api/v1/storage' });
-  const read = auth('storage:read');
-  const write = auth('storage:write');
+export function storageRoutes(deps: StorageDeps, auth: CallerGates['tep'], bodies: BodyParsers): Router<AppState> {
+  const router = new Router<AppState>({ prefix: STORAGE_PREFIX });
+  // The app leaves these routes' bodies unread: each is parsed after the caller is authenticated.
+  const read = [auth('storage:read'), bodies.small];
+  const write = [auth('storage:write'), bodies.large];
+  const remove = [auth('storage:write'), bodies.small];
 
-  router.get('/', read, async (ctx) => {
+  router.get('/', ...read, async (ctx) => {
     const q = parseInput(ListQuery, ctx.query);
     ctx.body = await listKeys(deps, namespaceOf(ctx), q);
   });
 
-  router.post('/', write, async (ctx) => {
+  router.post('/', ...write, async (ctx) => {
     const body = parseInput(Item, ctx.request.body ?? {});
     const created = await createValue(deps, namespaceOf(ctx), asItem(body));
     etag(ctx, created.version);
@@ -46,39 +53,39 @@ export function storageRoutes(deps: StorageDeps, auth: CallerGates['tep']): Rout
     ctx.body = created;
   });
 
-  router.get('/info', read, async (ctx) => {
+  router.get('/info', ...read, async (ctx) => {
     ctx.body = await storageInfo(deps, namespaceOf(ctx));
   });
 
-  router.post('/batch/get', read, async (ctx) => {
+  router.post('/batch/get', ...read, async (ctx) => {
     const body = parseInput(z.object({ keys: Keys }).strict(), ctx.request.body ?? {});
     ctx.body = await batchGet(deps, namespaceOf(ctx), body.keys);
   });
 
-  router.post('/batch/set', write, async (ctx) => {
+  router.post('/batch/set', ...write, async (ctx) => {
     const body = parseInput(z.object({ items: z.array(Item) }).strict(), ctx.request.body ?? {});
     ctx.body = await batchSet(deps, namespaceOf(ctx), body.items.map(asItem));
   });
 
-  router.post('/batch', write, async (ctx) => {
+  router.post('/batch', ...write, async (ctx) => {
     const body = parseInput(BatchBody, ctx.request.body ?? {});
     ctx.body = await batch(deps, namespaceOf(ctx), { get: body.get, set: body.set?.map(asItem), delete: body.delete });
   });
 
-  router.get('/:key', read, async (ctx) => {
+  router.get('/:key', ...read, async (ctx) => {
     const found = await getValue(deps, namespaceOf(ctx), ctx.params.key!);
     etag(ctx, found.version);
     ctx.body = found;
   });
 
-  router.put('/:key', write, async (ctx) => {
+  router.put('/:key', ...write, async (ctx) => {
     const body = parseInput(PutBody, ctx.request.body ?? {});
     const result = await putValue(deps, namespaceOf(ctx), asItem({ key: ctx.params.key!, ...body }), ctx.get('if-match') || undefined);
     if (!result.conflict) etag(ctx, result.body.version);
     ctx.body = result.body;
   });
 
-  router.delete('/:key', write, async (ctx) => {
+  router.delete('/:key', ...remove, async (ctx) => {
     ctx.body = await deleteValue(deps, namespaceOf(ctx), ctx.params.key!, ctx.get('if-match') || undefined);
   });
 
