@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { isCurrency, parseAmount, type Currency } from '../domain/money';
-import { parseAmountsByCurrency, parseDurations } from './parsers';
+import { parseAmountsByCurrency, parseDurations, parseTrustProxy, type TrustProxy } from './parsers';
 import { DomainError } from '../domain/errors';
 import { parseDataKey } from '../crypto/sealing';
 import type { LockoutPolicy } from '../domain/lockout';
@@ -38,6 +38,10 @@ export const envSchema = z.object({
   PORT: port.default(3000).describe('API port, 1-65535'),
   API_PROCESSES: positiveInt.max(64).default(1).describe('API processes sharing the port (the API is stateless; one per core to spare)'),
   PUBLIC_URL: optionalString.pipe(url.optional()).describe('public base URL of the API; the TEP issuer'),
+  TRUST_PROXY: z
+    .string()
+    .default('')
+    .describe('proxies in front of the API whose X-Forwarded-For/-Proto are believed: a hop count (1) or addresses and CIDRs (10.0.0.0/8,loopback); empty: none'),
 
   DATABASE_URL: optionalString.pipe(url.optional()).describe('postgres:// connection URL'),
   DATABASE_POOL_SIZE: positiveInt.default(10).describe('maximum PostgreSQL connections per process'),
@@ -137,7 +141,7 @@ export interface Config {
   mode: 'development' | 'production' | 'test';
   logLevel: Env['LOG_LEVEL'];
   dataDir: string;
-  http: { host: string; port: number; publicUrl: string; processes: number };
+  http: { host: string; port: number; publicUrl: string; processes: number; trustProxy: TrustProxy };
   database: { url: string | undefined; poolSize: number; embeddedPort: number };
   temporal: {
     address: string | undefined;
@@ -265,6 +269,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       return fallback;
     }
   };
+  const trustProxy = orProblem('TRUST_PROXY', () => parseTrustProxy(e.TRUST_PROXY), undefined);
   const acceptanceThresholds = orProblem('P2P_ACCEPTANCE_THRESHOLD', () => parseAmountsByCurrency(e.P2P_ACCEPTANCE_THRESHOLD), {});
   const lockSchedule = orProblem('MFA_LOCKOUT_SCHEDULE', () => parseDurations(e.MFA_LOCKOUT_SCHEDULE), []);
   if (e.SAGA_ANSWER_TIMEOUT_MS <= e.MATRIX_EVENT_WAIT_MS) {
@@ -277,7 +282,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mode: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
     dataDir,
-    http: { host: e.HOST, port: e.PORT, publicUrl, processes: e.API_PROCESSES },
+    http: { host: e.HOST, port: e.PORT, publicUrl, processes: e.API_PROCESSES, trustProxy },
     database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, embeddedPort: e.EMBEDDED_PG_PORT },
     temporal: {
       address: e.TEMPORAL_ADDRESS,

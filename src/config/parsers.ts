@@ -1,3 +1,4 @@
+import proxyaddr from 'proxy-addr';
 import { isCurrency, MAX_MINOR_AMOUNT, type Currency } from '../domain/money';
 
 /**
@@ -33,4 +34,17 @@ export function parseDurations(text: string): number[] {
     });
   if (durations.length === 0) throw new Error('at least one duration');
   return durations;
+}
+
+/** TRUST_PROXY: how many proxies stand in front of the API, or which addresses they have. */
+export type TrustProxy = { hops: number } | { addresses: string[] } | undefined;
+
+/** `2` (hops) or `10.0.0.0/8,loopback` (addresses, CIDRs, or proxy-addr's names loopback, linklocal, uniquelocal). */
+export function parseTrustProxy(text: string): TrustProxy {
+  const value = text.trim();
+  if (value === '' || value === '0') return undefined;
+  if (/^\d+$/.test(value)) return { hops: Number(value) };
+  const addresses = value.split(',').map((v) => v.trim()).filter(Boolean);
+  proxyaddr.compile(addresses); // throws naming a bad entry
+  return { addresses };
 }

@@ -19,6 +19,7 @@ import { browserKeys } from './pages/browser';
 import { totpSealer } from '../wallet/paymentProofs';
 import { callerGates } from './middleware/auth';
 import { bodyParsers } from './middleware/bodies';
+import { trustProxies } from './middleware/proxy';
 import { protoErrors } from './middleware/errors';
 import { accessLog, requestId } from './middleware/requestId';
 import { adminRoutes } from './routes/admin';
@@ -80,6 +81,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     oauthPageRoutes({ ...oauth, browserKeys: browserKeys(dataKey) }),
   ];
 
+  trustProxies(app, deps.config.http.trustProxy);
   app.use(requestId(deps.log));
   app.use(accessLog());
   app.use(protoErrors());
