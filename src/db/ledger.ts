@@ -91,6 +91,9 @@ export async function postEntryIn(tx: DatabaseTransactionConnection, input: Entr
     if (err instanceof CheckIntegrityConstraintViolationError && err.constraint === 'balance_non_negative') {
       throw new DomainError('INSUFFICIENT_FUNDS', 'Wallet balance too low');
     }
+    if (err instanceof CheckIntegrityConstraintViolationError && err.constraint === 'wallet_account_currency') {
+      throw new DomainError('CURRENCY_MISMATCH', 'A wallet receives only its own currency', { currency: input.postings[0]?.account.currency });
+    }
     if (err instanceof ForeignKeyIntegrityConstraintViolationError && err.constraint === 'accounts_wallet_id_fkey') {
       throw new DomainError('NO_WALLET', 'Wallet does not exist');
     }

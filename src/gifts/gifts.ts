@@ -20,7 +20,7 @@ import { startIdempotently, type Temporal } from '../temporal/client';
 import { domainErrorFromUpdate, isWorkflowGone } from '../temporal/failures';
 import { checkSendLimits } from '../wallet/p2pLedger';
 import { proofSealer, sealProof } from '../wallet/paymentProofs';
-import { ownWallet } from '../wallet/wallets';
+import { currencyMismatch, ownWallet } from '../wallet/wallets';
 import { openGiftUpdate, startGift } from '../../workflows/giftMessages';
 import type { giftSaga } from '../../workflows/gift';
 
@@ -144,6 +144,7 @@ export async function createGift(deps: GiftDeps, senderUserId: string, req: Crea
     if (req.recipient === senderUserId) throw invalidField('recipient', 'must not be the sender');
     const recipient = await walletByUser(deps.pool, req.recipient!);
     if (!recipient || recipient.status !== 'active') throw new DomainError('RECIPIENT_NO_WALLET', 'Recipient does not have an active wallet', { field: 'recipient', recipient: req.recipient });
+    if (recipient.currency !== req.currency) throw currencyMismatch(recipient, req.currency, 'recipient');
   }
   await checkRoom(deps, senderUserId, req);
   await checkSendLimits(deps.pool, sender, req.total);

@@ -5,6 +5,7 @@ import { walletById, walletByUser } from '../db/wallets';
 import { DomainError } from '../domain/errors';
 import type { AccountRef } from '../domain/ledger';
 import { checkSendLimits } from '../wallet/p2pLedger';
+import { currencyMismatch } from '../wallet/wallets';
 
 const escrow = (g: Gift): AccountRef => ({ kind: 'escrow', giftId: g.id, currency: g.currency });
 const wallet = (g: Gift, walletId: string): AccountRef => ({ kind: 'wallet', walletId, currency: g.currency });
@@ -70,6 +71,7 @@ export async function openGift(pool: DatabasePool, req: { giftId: string; userId
     if (g.status !== 'active' || g.remaining_count === 0) throw new DomainError('GIFT_EMPTY', 'Gift has already been fully opened', { gift_id: g.id });
     const opener = await walletByUser(tx, req.userId);
     if (!opener || opener.status !== 'active') throw new DomainError('NO_WALLET', 'Open a wallet to receive the gift', { user_id: req.userId });
+    if (opener.currency !== g.currency) throw currencyMismatch(opener, g.currency, 'gift_id');
     const amount = BigInt(req.amountMinor);
     const posted = await postEntryIn(tx, {
       idempotencyKey: `gift:${g.id}:open:${req.userId}`,

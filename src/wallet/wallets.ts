@@ -47,6 +47,15 @@ export async function registerWallet(
   });
 }
 
+/** A wallet receives only its own currency: money in any other would sit where its owner can neither spend nor withdraw it. */
+export function currencyMismatch(wallet: Pick<Wallet, 'id' | 'currency'>, currency: Currency, field = 'currency'): DomainError {
+  return new DomainError('CURRENCY_MISMATCH', `The wallet holds ${wallet.currency}; it cannot receive ${currency}`, {
+    field,
+    currency,
+    wallet_currency: wallet.currency,
+  });
+}
+
 /** The caller's own wallet; 404 NO_WALLET until they register one. */
 const noWallet = (userId: string) => new DomainError('NO_WALLET', 'You do not have a wallet yet; register one first', { user_id: userId });
 
@@ -203,6 +212,7 @@ export async function fundWallet(
   const wallet = await walletById(deps.pool, walletId);
   if (!wallet) throw new DomainError('NO_WALLET', 'Wallet does not exist', { wallet_id: walletId });
   if (wallet.status === 'closed') throw new DomainError('WALLET_SUSPENDED', 'Wallet is closed', { wallet_id: walletId });
+  if (request.currency !== wallet.currency) throw currencyMismatch(wallet, request.currency);
   const entry = await postEntry(deps.pool, {
     idempotencyKey: `admin-fund:${request.idempotencyKey}`,
     kind: 'funding',

@@ -139,3 +139,25 @@ describe('individual gifts', () => {
     expectError(nobody, 400, 'RECIPIENT_NO_WALLET');
   });
 });
+
+describe('currencies', () => {
+  it('money lands only in a wallet of its currency: a JPY wallet cannot open a USD gift or be given one, and nothing moves', async () => {
+    const sender = await walletUser(api, { name: 'dollars', fund: '50.00' });
+    const yen = await walletUser(api, { name: 'yen', pin: false, currency: 'JPY' });
+    const individual = await api.call('POST', '/api/v1/wallet/gift/create', {
+      token: sender.token,
+      body: { type: 'individual', recipient: yen.userId, amount: '5.00', currency: 'USD', room_id: ROOM, idempotency_key: 'to-yen', ...pinProof() },
+    });
+    expectError(individual, 400, 'CURRENCY_MISMATCH', 'recipient');
+    expect(await available(api, sender)).toBe(50);
+
+    const { body } = await create(sender, { total_amount: '4.00', count: 2, distribution: 'equal' });
+    expectError(await open(yen, body.gift_id), 400, 'CURRENCY_MISMATCH');
+    const usdAccounts = await db.pool.anyFirst(sql.type(z.object({ currency: z.string() }))`
+      SELECT currency FROM accounts WHERE owner = ${yen.walletId} AND currency <> 'JPY'`);
+    expect(usdAccounts).toEqual([]);
+    // The share stays for someone who can hold it.
+    const guest = await walletUser(api, { name: 'dollar-guest', pin: false });
+    expect((await open(guest, body.gift_id)).body).toMatchObject({ amount_received: 2, stats: { your_rank: 1, total_remaining: 1 } });
+  });
+});

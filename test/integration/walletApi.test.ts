@@ -1,3 +1,4 @@
+import { sql } from 'slonik';
 import { startTestApi, ADMIN_TOKEN, type TestApi } from '../helpers/api';
 import { freshDatabase, type TestDatabase } from '../helpers/db';
 
@@ -239,9 +240,20 @@ describe('POST /api/v1/admin/wallets/:wallet_id/fund', () => {
   });
 
   test('funds JPY in whole yen and refuses fractions', async () => {
-    const { walletId } = await registered();
+    const token = await api.token(newUser(), ALL);
+    const { wallet_id: walletId } = (await api.call('POST', '/api/v1/wallet/register', { token, body: { currency: 'JPY' } })).body;
     expect((await fund(walletId, { amount: 500, currency: 'JPY', idempotency_key: `j-${walletId}` })).body.amount).toBe(500);
     expectError(await fund(walletId, { amount: 1.5, currency: 'JPY', idempotency_key: `j2-${walletId}` }), 400, 'INVALID_REQUEST', 'amount');
+  });
+
+  test('funds a wallet only in its own currency: anything else could never be spent', async () => {
+    const { walletId, token } = await registered();
+    const refused = await fund(walletId, { amount: 500, currency: 'JPY', idempotency_key: `x-${walletId}` });
+    expectError(refused, 400, 'CURRENCY_MISMATCH', 'currency');
+    expect(refused.body.error.details).toMatchObject({ currency: 'JPY', wallet_currency: 'USD' });
+    expect((await api.call('GET', '/api/v1/wallet/balance?currency=JPY', { token })).body.balance.available).toBe(0);
+    // The database refuses the account by itself, whatever code tries to post to it.
+    await expect(db.pool.query(sql.unsafe`INSERT INTO accounts (kind, owner, wallet_id, currency) VALUES ('wallet', ${walletId}, ${walletId}, 'JPY')`)).rejects.toThrow(/check integrity constraint/);
   });
 
   test('names the bad field for each kind of bad amount', async () => {
