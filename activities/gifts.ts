@@ -1,7 +1,8 @@
 import type { Sealer } from '../src/crypto/sealing';
 import { giftById } from '../src/db/gifts';
 import type { DatabasePool } from '../src/db/pool';
-import { giftProofMessage } from '../src/domain/gifts';
+import { DomainError } from '../src/domain/errors';
+import { giftProofMessage, type GiftTerms } from '../src/domain/gifts';
 import { formatAmount, type Currency } from '../src/domain/money';
 import type { SealedProof } from '../src/domain/p2p';
 import { expireGift, failGift, fundGift, openGift } from '../src/ledger/gifts';
@@ -22,13 +23,24 @@ export function giftActivities(deps: GiftActivityDeps) {
         // Run again after the funding committed (a worker lost the workflow task): the proof was
         // accepted then, and a signed timestamp may be too old to pass today.
         const gift = await giftById(deps.pool, req.giftId);
-        if (gift && gift.status !== 'pending') return;
+        if (!gift) throw new DomainError('NOT_FOUND', 'Gift not found', { gift_id: req.giftId });
+        if (gift.status !== 'pending') return;
         const proof = openProof(deps.proofSealer, req.giftId, req.proof);
-        const total = formatAmount(BigInt(req.totalMinor), req.currency);
+        // The terms come from the gift's row, as the request fixed them.
+        const terms: GiftTerms = {
+          roomId: gift.room_id,
+          type: gift.type,
+          recipient: gift.recipient_user_id ?? undefined,
+          count: gift.count,
+          distribution: gift.distribution,
+          total: formatAmount(gift.total_amount, gift.currency),
+          currency: gift.currency,
+          idempotencyKey: gift.idempotency_key,
+        };
         await verifyPaymentProof(deps, {
           userId: req.userId,
           proof,
-          signedMessage: (timestamp) => giftProofMessage(req.roomId, total, req.currency, timestamp),
+          signedMessage: (timestamp) => giftProofMessage(terms, timestamp),
           attemptKey: `gift:${req.giftId}`,
         });
         await fundGift(deps.pool, req.giftId);

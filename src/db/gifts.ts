@@ -21,6 +21,7 @@ const GiftRow = z.object({
   remaining_count: z.number(),
   remaining_amount: z.bigint(),
   refunded_amount: z.bigint(),
+  idempotency_key: z.string(),
   request_hash: z.string(),
   response: z.record(z.unknown()).nullable(),
   event_id: z.string().nullable(),
@@ -32,7 +33,7 @@ export type Gift = z.infer<typeof GiftRow>;
 
 const COLUMNS = sql.fragment`
   id, type, sender_user_id, sender_wallet_id, recipient_user_id, room_id, currency, total_amount, count, distribution, message,
-  status, status_reason, remaining_count, remaining_amount, refunded_amount, request_hash, response, event_id, created_at, expires_at, finished_at`;
+  status, status_reason, remaining_count, remaining_amount, refunded_amount, idempotency_key, request_hash, response, event_id, created_at, expires_at, finished_at`;
 
 export async function insertGift(
   db: DatabaseConnection,

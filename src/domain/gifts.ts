@@ -44,9 +44,30 @@ export interface StartGiftRequest {
   proof: SealedProof;
 }
 
-/** What the sender's device signs for a biometric proof of a gift: `gift:<room_id>:<total>:<currency>:<timestamp>`. */
-export function giftProofMessage(roomId: string, total: string, currency: string, timestamp: string): string {
-  return `gift:${roomId}:${total}:${currency}:${timestamp}`;
+/** What decides where a gift's money goes: everything its proof must bind (ARCHITECTURE: a proof binds everything). */
+export interface GiftTerms {
+  roomId: string;
+  type: 'individual' | 'group';
+  /** An individual gift's recipient. */
+  recipient?: string;
+  count: number;
+  distribution: Distribution;
+  /** The decimal amount as the currency prints it (`10.00`). */
+  total: string;
+  currency: string;
+  idempotencyKey: string;
+}
+
+/**
+ * What the sender's device signs for a biometric proof of a gift (format v2): one field per line,
+ * `gift:v2`, room id, type, the recipient (individual) or the count (group), distribution, total,
+ * currency, idempotency key, timestamp. A signature for "10 USD to @bob" therefore funds nothing
+ * else: not another recipient, count or room, and not a second gift under another key. No field
+ * can hold a line break (each is checked at the edge), so no two gifts share a message.
+ */
+export function giftProofMessage(terms: GiftTerms, timestamp: string): string {
+  const party = terms.type === 'individual' ? terms.recipient! : String(terms.count);
+  return ['gift:v2', terms.roomId, terms.type, party, terms.distribution, terms.total, terms.currency, terms.idempotencyKey, timestamp].join('\n');
 }
 
 export const giftWorkflowId = (giftId: string) => `gift-${giftId}`;

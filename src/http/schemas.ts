@@ -70,7 +70,11 @@ export const Pagination = z
   })
   .passthrough();
 
-export const Timestamp = z.string().max(64).refine((v) => !Number.isNaN(Date.parse(v)), 'must be an ISO 8601 timestamp');
+export const Timestamp = z
+  .string()
+  .max(64)
+  .regex(/^[\x21-\x7e]+$/, 'must be an ISO 8601 timestamp')
+  .refine((v) => !Number.isNaN(Date.parse(v)), 'must be an ISO 8601 timestamp');
 export const DeviceId = z.string().min(1).max(128);
 
 /** PROTO 7.2.4 auth_proof, for payments and for changes of the user's factors: one shape per method. */

@@ -1,3 +1,4 @@
+import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { startTestApi, type TestApi } from '../helpers/api';
@@ -159,5 +160,76 @@ describe('currencies', () => {
     // The share stays for someone who can hold it.
     const guest = await walletUser(api, { name: 'dollar-guest', pin: false });
     expect((await open(guest, body.gift_id)).body).toMatchObject({ amount_received: 2, stats: { your_rank: 1, total_remaining: 1 } });
+  });
+});
+
+describe("a device's signature", () => {
+  /** The sender with a registered device key. */
+  async function signer(name: string) {
+    const user = await walletUser(api, { name, fund: '50.00' });
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const registered = await api.call('POST', '/api/v1/wallet/devices/register', {
+      token: user.messenger,
+      body: { device_id: `phone_${name}`, public_key: { algorithm: 'ECDSA_P256', format: 'SPKI', key_data: publicKey.export({ format: 'der', type: 'spki' }).toString('base64') }, ...pinProof() },
+    });
+    expect(registered.status).toBe(201);
+    return { ...user, key: privateKey, deviceId: `phone_${name}` };
+  }
+  const proof = (key: KeyObject, deviceId: string, message: string, timestamp: string) => ({
+    auth_proof: { method: 'biometric', proof: { signature: sign('sha256', Buffer.from(message), { key, dsaEncoding: 'ieee-p1363' }).toString('base64'), device_id: deviceId, timestamp } },
+  });
+  /** README: gift:v2, room, type, recipient or count, distribution, total, currency, idempotency key, timestamp, one per line. */
+  const v2 = (fields: { type: string; party: string; distribution: string; total: string; key: string }, timestamp: string) =>
+    ['gift:v2', ROOM, fields.type, fields.party, fields.distribution, fields.total, 'USD', fields.key, timestamp].join('\n');
+
+  it('binds the recipient, count, distribution, amount and key: a signature for one gift funds no other', async () => {
+    const alice = await signer('signer');
+    const bob = await walletUser(api, { name: 'bob', pin: false });
+    const mallory = await walletUser(api, { name: 'mallory', pin: false });
+    // Each forgery reuses a signature Alice made for 10.00 USD to Bob under key `signedKey`, changing one thing.
+    const forBob = (signedKey: string) => {
+      const ts = new Date().toISOString();
+      return proof(alice.key, alice.deviceId, v2({ type: 'individual', party: bob.userId, distribution: 'equal', total: '10.00', key: signedKey }, ts), ts);
+    };
+    const individual = (recipient: string, key: string, signed: object, amount = '10.00') =>
+      api.call('POST', '/api/v1/wallet/gift/create', { token: alice.token, body: { type: 'individual', recipient, amount, currency: 'USD', room_id: ROOM, idempotency_key: key, ...signed } });
+
+    expectError(await individual(mallory.userId, 'k1', forBob('k1')), 401, 'INVALID_SIGNATURE');
+    expectError(await individual(bob.userId, 'k2', forBob('k2'), '9.00'), 401, 'INVALID_SIGNATURE');
+    expectError(await individual(bob.userId, 'k3', forBob('k4')), 401, 'INVALID_SIGNATURE');
+    const group = await api.call('POST', '/api/v1/wallet/gift/create', {
+      token: alice.token,
+      body: { type: 'group', total_amount: '10.00', count: 1, distribution: 'equal', currency: 'USD', room_id: ROOM, idempotency_key: 'k5', ...forBob('k5') },
+    });
+    expectError(group, 401, 'INVALID_SIGNATURE');
+    expect(await available(api, alice)).toBe(50);
+
+    // The gift it was made for.
+    expect((await individual(bob.userId, 'k6', forBob('k6'))).status).toBe(201);
+    expect(await available(api, alice)).toBe(40);
+    // A group gift signs its count and distribution.
+    const forTwo = (key: string) => {
+      const ts = new Date().toISOString();
+      return proof(alice.key, alice.deviceId, v2({ type: 'group', party: '2', distribution: 'random', total: '4.00', key }, ts), ts);
+    };
+    const pair = (key: string, count: number, distribution = 'random') => api.call('POST', '/api/v1/wallet/gift/create', {
+      token: alice.token,
+      body: { type: 'group', total_amount: '4.00', count, distribution, currency: 'USD', room_id: ROOM, idempotency_key: key, ...forTwo(key) },
+    });
+    expectError(await pair('p1', 3), 401, 'INVALID_SIGNATURE');
+    expectError(await pair('p2', 2, 'equal'), 401, 'INVALID_SIGNATURE');
+    expect((await pair('p3', 2)).status).toBe(201);
+  });
+
+  it('refuses the old format, which named only room, total and currency', async () => {
+    const carol = await signer('oldformat');
+    const ts = new Date().toISOString();
+    const old = proof(carol.key, carol.deviceId, `gift:${ROOM}:5.00:USD:${ts}`, ts);
+    const res = await api.call('POST', '/api/v1/wallet/gift/create', {
+      token: carol.token,
+      body: { type: 'group', total_amount: '5.00', count: 1, distribution: 'equal', currency: 'USD', room_id: ROOM, idempotency_key: 'old', ...old },
+    });
+    expectError(res, 401, 'INVALID_SIGNATURE');
+    expect(await available(api, carol)).toBe(50);
   });
 });

@@ -143,12 +143,14 @@ function giftOperation(plan: GeneratorPlan, http: HttpClient, workload: Extract<
     sequence[i]! += 1;
     const client = workload.clients[i]!;
     const timestamp = new Date().toISOString();
-    const signature = sign('sha256', Buffer.from(`gift:${workload.roomId}:${workload.amount}:${workload.currency}:${timestamp}`), { key: keys[i]!, dsaEncoding: 'ieee-p1363' }).toString('base64');
+    const idempotencyKey = `bench-${plan.runId}-${plan.scenario}-${i}-${sequence[i]}`;
+    const message = ['gift:v2', workload.roomId, 'group', '1', 'random', workload.amount, workload.currency, idempotencyKey, timestamp].join('\n');
+    const signature = sign('sha256', Buffer.from(message), { key: keys[i]!, dsaEncoding: 'ieee-p1363' }).toString('base64');
     const created = await http.request('POST', '/api/v1/wallet/gift/create', {
       token: client.senderToken,
       json: {
         type: 'group', room_id: workload.roomId, total_amount: workload.amount, currency: workload.currency, count: 1,
-        idempotency_key: `bench-${plan.runId}-${plan.scenario}-${i}-${sequence[i]}`,
+        idempotency_key: idempotencyKey,
         auth_proof: { method: 'biometric', proof: { signature, device_id: client.deviceId, timestamp } },
       },
     });
