@@ -1,8 +1,8 @@
 import type { Config } from '../src/config';
 import type { Sealer } from '../src/crypto/sealing';
 import { walletBalances } from '../src/db/ledger';
-import { deviceOf } from '../src/db/mfa';
-import { changePaymentStatus, paymentById, recordPaymentEvent, recordRefundEvent } from '../src/db/payments';
+import { deviceOf, hasEstablishedDevice } from '../src/db/mfa';
+import { changePaymentStatus, paymentById, recordAuthorizingDevice, recordPaymentEvent, recordRefundEvent } from '../src/db/payments';
 import { recordWalletCallbackEvent } from '../src/db/walletCallbacks';
 import { walletById } from '../src/db/wallets';
 import { DomainError } from '../src/domain/errors';
@@ -26,6 +26,19 @@ const DAY_MS = 86_400_000;
 
 /** The payment's side effects; each is safe to retry (proofs claimed per attempt key, fixed ledger keys, guarded status changes). */
 export function paymentActivities(deps: PaymentActivityDeps) {
+  /** A device answering the challenge is a second factor only if it is not the one that signed, nor new itself (not a guess: not counted). */
+  async function refuseSameFactor(paymentId: string, deviceId: string): Promise<void> {
+    const p = await paymentById(deps.pool, paymentId);
+    const device = p && (await deviceOf(deps.pool, p.payer_user_id, deviceId));
+    const establishedBefore = deps.now().getTime() - deps.config.mfaNewDeviceDays * DAY_MS;
+    if (p?.auth_device_id === deviceId || (device && device.registered_at.getTime() > establishedBefore)) {
+      throw new DomainError('INVALID_REQUEST', 'credentials.device_id: the second factor must be another factor than the device that signed the payment (a PIN, TOTP, or another device that is not new)', {
+        field: 'credentials.device_id',
+        reason: p?.auth_device_id === deviceId ? 'same device as the authorization' : 'device registered too recently',
+      });
+    }
+  }
+
   return {
     /**
      * PROTO 7.3.2: the payer's registered device signed `${payment_id}:${amount}:${currency}:${timestamp}`
@@ -71,10 +84,22 @@ export function paymentActivities(deps: PaymentActivityDeps) {
         const threshold = deps.config.mfaThresholds[p.currency];
         if (threshold !== undefined && p.amount >= threshold) reasons.push('amount');
         const device = await deviceOf(deps.pool, p.payer_user_id, req.deviceId);
-        if (device && deps.config.mfaNewDeviceDays > 0 && deps.now().getTime() - device.registered_at.getTime() < deps.config.mfaNewDeviceDays * DAY_MS) reasons.push('new_device');
+        const establishedBefore = new Date(deps.now().getTime() - deps.config.mfaNewDeviceDays * DAY_MS);
+        if (device && device.registered_at > establishedBefore) reasons.push('new_device');
+        if (reasons.length === 0) return { mfaRequired: false, methods: [], reasons };
+        // The second factor is a different factor from the device that signed: a PIN, TOTP, or
+        // another device that is not itself inside the new-device window.
         const enrolled = await availableMethods(deps.pool, p.payer_user_id);
-        const methods = (Object.keys(MFA_METHODS) as MfaMethod[]).filter((m) => enrolled.includes(MFA_METHODS[m]));
-        return { mfaRequired: reasons.length > 0, methods, reasons };
+        const anotherDevice = await hasEstablishedDevice(deps.pool, p.payer_user_id, req.deviceId, establishedBefore);
+        const methods = (Object.keys(MFA_METHODS) as MfaMethod[]).filter((m) => (m === 'biometric' ? anotherDevice : enrolled.includes(MFA_METHODS[m])));
+        if (methods.length === 0) {
+          throw new DomainError('MFA_REQUIRED', 'This payment needs a second factor besides the device that signed it: set up a PIN or TOTP in your messenger', {
+            reasons,
+            setup: ['POST /api/v1/wallet/pin', 'POST /api/v1/wallet/totp/enroll'],
+          });
+        }
+        await recordAuthorizingDevice(deps.pool, p.id, req.deviceId);
+        return { mfaRequired: true, methods, reasons };
       });
     },
 
@@ -82,6 +107,7 @@ export function paymentActivities(deps: PaymentActivityDeps) {
     verifyPaymentMfa(req: { paymentId: string; userId: string; challengeId: string; proof: SealedProof; attemptKey: string }) {
       return domainFailures(async () => {
         const proof = openProof(deps.proofSealer, req.paymentId, req.proof);
+        if (proof.method === 'biometric') await refuseSameFactor(req.paymentId, proof.proof.device_id);
         await verifyPaymentProof(deps, {
           userId: req.userId,
           proof,

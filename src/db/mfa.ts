@@ -46,6 +46,16 @@ export function deviceOf(db: DatabaseConnection, userId: string, deviceId: strin
     SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = ${userId} AND device_id = ${deviceId} AND status = 'active'`);
 }
 
+/**
+ * Whether the user has an active device other than `exceptDeviceId` registered before
+ * `registeredBefore`: one that may give a second factor after `exceptDeviceId` signed.
+ */
+export async function hasEstablishedDevice(db: DatabaseConnection, userId: string, exceptDeviceId: string, registeredBefore: Date): Promise<boolean> {
+  return db.oneFirst(sql.type(z.object({ found: z.boolean() }))`
+    SELECT EXISTS (SELECT 1 FROM devices WHERE user_id = ${userId} AND device_id <> ${exceptDeviceId} AND status = 'active'
+                   AND registered_at <= ${registeredBefore.toISOString()}::timestamptz) AS found`);
+}
+
 const PinRow = z.object({ salt: z.instanceof(Buffer), hash: z.instanceof(Buffer), params: z.string() });
 export type PinRow = z.infer<typeof PinRow>;
 

@@ -22,6 +22,7 @@ const PaymentRow = z.object({
   request_hash: z.string(),
   request_response: z.record(z.unknown()),
   auth_method: z.string().nullable(),
+  auth_device_id: z.string().nullable(),
   failed_calls: z.number(),
   txn_id: z.string().nullable(),
   refunded_amount: z.bigint(),
@@ -38,7 +39,7 @@ export type Payment = z.infer<typeof PaymentRow>;
 
 const COLUMNS = sql.fragment`
   id, payer_user_id, payer_wallet_id, client_id, amount, currency, description, merchant_order_id, items, callback_url,
-  room_id, status, status_reason, idempotency_key, request_hash, request_response, auth_method, failed_calls, txn_id, refunded_amount, event_id,
+  room_id, status, status_reason, idempotency_key, request_hash, request_response, auth_method, auth_device_id, failed_calls, txn_id, refunded_amount, event_id,
   event_error, created_at, expires_at, authorized_at, completed_at, failed_at, expired_at`;
 
 export interface NewPayment {
@@ -109,6 +110,11 @@ export async function recordPaymentEvent(db: DatabaseConnection, paymentId: stri
   await db.query(sql.unsafe`
     UPDATE payments SET event_id = coalesce(${outcome.eventId ?? null}, event_id), event_error = ${outcome.error ?? null}, updated_at = now()
     WHERE id = ${paymentId}`);
+}
+
+/** Records the device whose signature authorized the payment (the second factor must be another). */
+export async function recordAuthorizingDevice(db: DatabaseConnection, paymentId: string, deviceId: string): Promise<void> {
+  await db.query(sql.unsafe`UPDATE payments SET auth_device_id = ${deviceId} WHERE id = ${paymentId}`);
 }
 
 /** Pending payments whose window ended before `before`, for the sweeper (a workflow that never started). */

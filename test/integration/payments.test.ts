@@ -54,6 +54,17 @@ async function payer(name: string, fund = '100.00', clientId = 'ma_demo'): Promi
   return { ...user, key: privateKey, deviceId, appToken: await api.token(user.userId, ALL_WALLET_SCOPES, clientId) };
 }
 
+/** Registers another device key of the payer (proved with the PIN); answers its private key. */
+async function secondDevice(p: Payer, deviceId: string): Promise<KeyObject> {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const registered = await api.call('POST', '/api/v1/wallet/devices/register', {
+    token: p.messenger,
+    body: { device_id: deviceId, public_key: { algorithm: 'ECDSA_P256', format: 'SPKI', key_data: publicKey.export({ format: 'der', type: 'spki' }).toString('base64') }, ...pinProof() },
+  });
+  expect(registered.status).toBe(201);
+  return privateKey;
+}
+
 let n = 0;
 function request(p: Payer, body: Record<string, unknown> = {}) {
   n += 1;
@@ -192,10 +203,8 @@ describe('a second factor', () => {
       status: 'mfa_required',
       mfa_challenge: {
         challenge_id: expect.stringMatching(/^mfa_/),
-        methods: [
-          { type: 'transaction_pin', enabled: true, display_name: 'Transaction PIN' },
-          { type: 'biometric', enabled: true, display_name: 'Biometric Authentication' },
-        ],
+        // The device that signed is not offered again: a second factor is a different factor.
+        methods: [{ type: 'transaction_pin', enabled: true, display_name: 'Transaction PIN' }],
         required_method: 'any',
         expires_at: expect.any(String),
         max_attempts: 3,
@@ -224,7 +233,7 @@ describe('a second factor', () => {
     expect(enrolled.status).toBe(201);
     const secret = new URL(enrolled.body.otpauth_uri).searchParams.get('secret')!;
     const { id, asked } = await mfaPayment(pete);
-    expect(asked.mfa_challenge.methods.map((m: { type: string }) => m.type)).toEqual(['transaction_pin', 'totp', 'biometric']);
+    expect(asked.mfa_challenge.methods.map((m: { type: string }) => m.type)).toEqual(['transaction_pin', 'totp']);
     const code = await generate({ secret });
     const ok = await verify(pete, id, { challenge_id: asked.mfa_challenge.challenge_id, method: 'totp', credentials: { code } });
     expect(ok.body).toMatchObject({ status: 'verified', payment: { status: 'completed' } });
@@ -233,16 +242,21 @@ describe('a second factor', () => {
     expectError(await verify(pete, second.id, { challenge_id: second.asked.mfa_challenge.challenge_id, method: 'totp', credentials: { code } }), 401, 'INVALID_MFA_CREDENTIALS');
   });
 
-  it('accepts a biometric attestation over payment, challenge and time', async () => {
+  it("accepts a biometric attestation over payment, challenge and time from the payer's other device, never the one that signed", async () => {
     const gina = await payer('gina');
+    const tablet = await secondDevice(gina, 'tablet_gina');
     const { id, asked } = await mfaPayment(gina);
+    expect(asked.mfa_challenge.methods.map((m: { type: string }) => m.type)).toEqual(['transaction_pin', 'biometric']);
     const challengeId = asked.mfa_challenge.challenge_id;
-    const timestamp = new Date().toISOString();
-    const attestation = sign('sha256', Buffer.from(`${id}:${challengeId}:${timestamp}`), { key: gina.key, dsaEncoding: 'ieee-p1363' }).toString('base64');
-    const stale = new Date(Date.now() - 60_000).toISOString();
-    const staleAttestation = sign('sha256', Buffer.from(`${id}:${challengeId}:${stale}`), { key: gina.key, dsaEncoding: 'ieee-p1363' }).toString('base64');
-    expectError(await verify(gina, id, { challenge_id: challengeId, method: 'biometric', credentials: { attestation: staleAttestation, device_id: gina.deviceId, timestamp: stale } }), 401, 'INVALID_SIGNATURE');
-    const ok = await verify(gina, id, { challenge_id: challengeId, method: 'biometric', credentials: { attestation, device_id: gina.deviceId, timestamp, biometric_type: 'face_recognition' } });
+    const attest = (key: KeyObject, deviceId: string, timestamp = new Date().toISOString()) => ({
+      challenge_id: challengeId,
+      method: 'biometric',
+      credentials: { attestation: sign('sha256', Buffer.from(`${id}:${challengeId}:${timestamp}`), { key, dsaEncoding: 'ieee-p1363' }).toString('base64'), device_id: deviceId, timestamp, biometric_type: 'face_recognition' },
+    });
+    // The device that authorized the payment cannot be its second factor too.
+    expectError(await verify(gina, id, attest(gina.key, gina.deviceId)), 400, 'INVALID_REQUEST', 'credentials.device_id');
+    expectError(await verify(gina, id, attest(tablet, 'tablet_gina', new Date(Date.now() - 60_000).toISOString())), 401, 'INVALID_SIGNATURE');
+    const ok = await verify(gina, id, attest(tablet, 'tablet_gina'));
     expect(ok.body).toMatchObject({ status: 'verified', payment: { status: 'completed' } });
   });
 
@@ -386,5 +400,77 @@ describe('refunds', () => {
     const { body: pending } = await request(mia);
     expectError(await refund(pending.payment_id, { idempotency_key: 'early' }), 409, 'INVALID_STATE');
     expectError(await refund(id, { amount: '1.001', idempotency_key: 'bad' }), 400, 'INVALID_REQUEST', 'amount');
+  });
+});
+
+describe('the new-device rule (PAYMENT_MFA_NEW_DEVICE_DAYS=7)', () => {
+  let api7: TestApi;
+  let worker7: TestWorker;
+  beforeAll(async () => {
+    const taskQueue = uniqueTaskQueue('payments-new-device');
+    worker7 = await startTestWorker(db, { taskQueue });
+    api7 = await startTestApi(db, { TEMPORAL_TASK_QUEUE: taskQueue });
+  });
+  afterAll(async () => {
+    await api7?.close();
+    await worker7?.stop();
+  });
+
+  async function deviceOf(user: TestUser, deviceId: string, proof: object = pinProof()) {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const registered = await api7.call('POST', '/api/v1/wallet/devices/register', {
+      token: user.messenger,
+      body: { device_id: deviceId, public_key: { algorithm: 'ECDSA_P256', format: 'SPKI', key_data: publicKey.export({ format: 'der', type: 'spki' }).toString('base64') }, ...proof },
+    });
+    expect(registered.status).toBe(201);
+    return privateKey;
+  }
+  async function authorizeSmall(user: TestUser, key: KeyObject, deviceId: string) {
+    const token = await api7.token(user.userId, ALL_WALLET_SCOPES, 'ma_demo');
+    n += 1;
+    const { body } = await api7.call('POST', '/api/v1/payments/request', { token, body: { amount: '1.00', currency: 'USD', description: 'Tea', idempotency_key: `nd-${n}-${Date.now()}` } });
+    const timestamp = new Date().toISOString();
+    const signature = sign('sha256', Buffer.from(`${body.payment_id}:1.00:USD:${timestamp}`), { key, dsaEncoding: 'ieee-p1363' }).toString('base64');
+    const answer = await api7.call('POST', `/api/v1/payments/${body.payment_id}/authorize`, { token, body: { signature, device_id: deviceId, timestamp } });
+    return { id: body.payment_id as string, token, answer };
+  }
+
+  it("a payment signed by a new device is not completed by that device's own attestation, nor by another new one", async () => {
+    const rita = await walletUser(api7, { name: 'rita', fund: '20.00' });
+    const phone = await deviceOf(rita, 'phone_rita');
+    const { id, token, answer } = await authorizeSmall(rita, phone, 'phone_rita');
+    expect(answer.body.status).toBe('mfa_required');
+    // The only device is the one that signed: it is not a second factor.
+    expect(answer.body.mfa_challenge.methods.map((m: { type: string }) => m.type)).toEqual(['transaction_pin']);
+    const challengeId = answer.body.mfa_challenge.challenge_id;
+    const attest = (key: KeyObject, deviceId: string) => {
+      const timestamp = new Date().toISOString();
+      return { challenge_id: challengeId, method: 'biometric', credentials: { attestation: sign('sha256', Buffer.from(`${id}:${challengeId}:${timestamp}`), { key, dsaEncoding: 'ieee-p1363' }).toString('base64'), device_id: deviceId, timestamp } };
+    };
+    expectError(await api7.call('POST', `/api/v1/payments/${id}/mfa/verify`, { token, body: attest(phone, 'phone_rita') }), 400, 'INVALID_REQUEST', 'method');
+
+    // A second device registered today is new as well; one registered long ago is a second factor.
+    const tablet = await deviceOf(rita, 'tablet_rita');
+    const laptop = await deviceOf(rita, 'laptop_rita');
+    await db.pool.query(sql.unsafe`UPDATE devices SET registered_at = now() - interval '30 days' WHERE user_id = ${rita.userId} AND device_id = 'laptop_rita'`);
+    const next = await authorizeSmall(rita, phone, 'phone_rita');
+    const nextChallenge = next.answer.body.mfa_challenge.challenge_id;
+    expect(next.answer.body.mfa_challenge.methods.map((m: { type: string }) => m.type)).toEqual(['transaction_pin', 'biometric']);
+    const attestNext = (key: KeyObject, deviceId: string) => {
+      const timestamp = new Date().toISOString();
+      return { challenge_id: nextChallenge, method: 'biometric', credentials: { attestation: sign('sha256', Buffer.from(`${next.id}:${nextChallenge}:${timestamp}`), { key, dsaEncoding: 'ieee-p1363' }).toString('base64'), device_id: deviceId, timestamp } };
+    };
+    const verifyNext = (body: object) => api7.call('POST', `/api/v1/payments/${next.id}/mfa/verify`, { token: next.token, body });
+    expectError(await verifyNext(attestNext(phone, 'phone_rita')), 400, 'INVALID_REQUEST', 'credentials.device_id');
+    expectError(await verifyNext(attestNext(tablet, 'tablet_rita')), 400, 'INVALID_REQUEST', 'credentials.device_id');
+    expect((await verifyNext(attestNext(laptop, 'laptop_rita'))).body).toMatchObject({ status: 'verified', payment: { status: 'completed' } });
+  });
+
+  it('a payer whose only factor is the new device that signed is told to set up a PIN or TOTP; nothing moves', async () => {
+    const sam = await walletUser(api7, { name: 'sam', fund: '20.00', pin: false });
+    const phone = await deviceOf(sam, 'phone_sam', {});
+    const { answer } = await authorizeSmall(sam, phone, 'phone_sam');
+    expectError(answer, 402, 'MFA_REQUIRED');
+    expect(await available(api7, sam)).toBe(20);
   });
 });
