@@ -2,6 +2,7 @@ import type { Sealer } from '../src/crypto/sealing';
 import { giftById } from '../src/db/gifts';
 import type { DatabasePool } from '../src/db/pool';
 import { DomainError } from '../src/domain/errors';
+import { UNKNOWN_SCOPE } from '../src/domain/lockout';
 import { giftProofMessage, type GiftTerms } from '../src/domain/gifts';
 import { formatAmount, type Currency } from '../src/domain/money';
 import type { SealedProof } from '../src/domain/p2p';
@@ -39,6 +40,7 @@ export function giftActivities(deps: GiftActivityDeps) {
         };
         await verifyPaymentProof(deps, {
           userId: req.userId,
+          scope: gift.client_id ?? UNKNOWN_SCOPE,
           proof,
           signedMessage: (timestamp) => giftProofMessage(terms, timestamp),
           attemptKey: `gift:${req.giftId}`,

@@ -1,5 +1,6 @@
 import type { Sealer } from '../src/crypto/sealing';
 import { recordTransferEvent, setAuthAttempts, transferById } from '../src/db/p2p';
+import { UNKNOWN_SCOPE } from '../src/domain/lockout';
 import { formatAmount, type Currency } from '../src/domain/money';
 import { biometricMessage, type SealedProof } from '../src/domain/p2p';
 import { closeTransfer, finishHeldTransfer, settleTransfer } from '../src/wallet/p2pLedger';
@@ -24,6 +25,7 @@ export function p2pActivities(deps: P2PActivityDeps) {
         const amount = formatAmount(BigInt(req.amountMinor), req.currency);
         return verifyPaymentProof(deps, {
           userId: req.userId,
+          scope: transfer?.client_id ?? UNKNOWN_SCOPE,
           proof,
           signedMessage: (timestamp) => biometricMessage(req.transferId, amount, req.currency, timestamp),
           attemptKey: req.attemptKey,

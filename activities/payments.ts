@@ -2,10 +2,11 @@ import type { Config } from '../src/config';
 import type { Sealer } from '../src/crypto/sealing';
 import { walletBalances } from '../src/db/ledger';
 import { deviceOf, hasEstablishedDevice } from '../src/db/mfa';
-import { changePaymentStatus, paymentById, recordAuthorizingDevice, recordPaymentEvent, recordRefundEvent } from '../src/db/payments';
+import { changePaymentStatus, paymentById, recordAuthorizingDevice, recordPaymentEvent, recordRefundEvent, type Payment } from '../src/db/payments';
 import { recordWalletCallbackEvent } from '../src/db/walletCallbacks';
 import { walletById } from '../src/db/wallets';
 import { DomainError } from '../src/domain/errors';
+import { UNKNOWN_SCOPE } from '../src/domain/lockout';
 import { amountToJson, formatAmount, type Currency } from '../src/domain/money';
 import type { SealedProof } from '../src/domain/p2p';
 import { authorizationMessage, MFA_METHODS, mfaAttestationMessage, type MfaMethod } from '../src/domain/payments';
@@ -27,8 +28,7 @@ const DAY_MS = 86_400_000;
 /** The payment's side effects; each is safe to retry (proofs claimed per attempt key, fixed ledger keys, guarded status changes). */
 export function paymentActivities(deps: PaymentActivityDeps) {
   /** A device answering the challenge is a second factor only if it is not the one that signed, nor new itself (not a guess: not counted). */
-  async function refuseSameFactor(paymentId: string, deviceId: string): Promise<void> {
-    const p = await paymentById(deps.pool, paymentId);
+  async function refuseSameFactor(p: Payment | null, deviceId: string): Promise<void> {
     const device = p && (await deviceOf(deps.pool, p.payer_user_id, deviceId));
     const establishedBefore = deps.now().getTime() - deps.config.mfaNewDeviceDays * DAY_MS;
     if (p?.auth_device_id === deviceId || (device && device.registered_at.getTime() > establishedBefore)) {
@@ -47,8 +47,10 @@ export function paymentActivities(deps: PaymentActivityDeps) {
     verifyPaymentAuthorization(req: { paymentId: string; userId: string; amountMinor: string; currency: Currency; signature: string; deviceId: string; timestamp: string; attemptKey: string }) {
       return domainFailures(async () => {
         const amount = formatAmount(BigInt(req.amountMinor), req.currency);
+        const p = await paymentById(deps.pool, req.paymentId);
         await verifyPaymentProof(deps, {
           userId: req.userId,
+          scope: p?.client_id ?? UNKNOWN_SCOPE,
           proof: { method: 'biometric', proof: { signature: req.signature, device_id: req.deviceId, timestamp: req.timestamp } },
           signedMessage: (timestamp) => authorizationMessage(req.paymentId, amount, req.currency, timestamp),
           attemptKey: req.attemptKey,
@@ -107,9 +109,11 @@ export function paymentActivities(deps: PaymentActivityDeps) {
     verifyPaymentMfa(req: { paymentId: string; userId: string; challengeId: string; proof: SealedProof; attemptKey: string }) {
       return domainFailures(async () => {
         const proof = openProof(deps.proofSealer, req.paymentId, req.proof);
-        if (proof.method === 'biometric') await refuseSameFactor(req.paymentId, proof.proof.device_id);
+        const p = await paymentById(deps.pool, req.paymentId);
+        if (proof.method === 'biometric') await refuseSameFactor(p, proof.proof.device_id);
         await verifyPaymentProof(deps, {
           userId: req.userId,
+          scope: p?.client_id ?? UNKNOWN_SCOPE,
           proof,
           signedMessage: (timestamp) => mfaAttestationMessage(req.paymentId, req.challengeId, timestamp),
           attemptKey: req.attemptKey,

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { isCurrency, parseAmount, type Currency } from '../domain/money';
-import { parseAmountsByCurrency, parseDurations, parseTrustProxy, type TrustProxy } from './parsers';
+import { parseAmountsByCurrency, parseDuration, parseDurations, parseTrustProxy, type TrustProxy } from './parsers';
 import { DomainError } from '../domain/errors';
 import { parseDataKey } from '../crypto/sealing';
 import type { LockoutPolicy } from '../domain/lockout';
@@ -112,6 +112,10 @@ export const envSchema = z.object({
     .string()
     .default('15m,1h,24h')
     .describe('how long each successive lock lasts, comma-separated durations such as 15m,1h,24h (the last repeats)'),
+  MFA_WALLET_LOCKOUT_THRESHOLD: positiveInt
+    .default(50)
+    .describe('failed proofs of one method across all mini-apps within MFA_WALLET_LOCKOUT_WINDOW that lock it for every app (PROTO 11.4.5)'),
+  MFA_WALLET_LOCKOUT_WINDOW: z.string().default('24h').describe('the window of MFA_WALLET_LOCKOUT_THRESHOLD, and how long its lock lasts (a duration such as 24h)'),
 
   MATRIX_HOMESERVER_URL: optionalString.pipe(url.optional()).describe('client-server API base URL of the homeserver; unset turns Matrix off'),
   MATRIX_SERVER_NAME: z
@@ -272,6 +276,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const trustProxy = orProblem('TRUST_PROXY', () => parseTrustProxy(e.TRUST_PROXY), undefined);
   const acceptanceThresholds = orProblem('P2P_ACCEPTANCE_THRESHOLD', () => parseAmountsByCurrency(e.P2P_ACCEPTANCE_THRESHOLD), {});
   const lockSchedule = orProblem('MFA_LOCKOUT_SCHEDULE', () => parseDurations(e.MFA_LOCKOUT_SCHEDULE), []);
+  const walletLockWindow = orProblem('MFA_WALLET_LOCKOUT_WINDOW', () => parseDuration(e.MFA_WALLET_LOCKOUT_WINDOW), 0);
   if (e.SAGA_ANSWER_TIMEOUT_MS <= e.MATRIX_EVENT_WAIT_MS) {
     problems.push('SAGA_ANSWER_TIMEOUT_MS: must be longer than MATRIX_EVENT_WAIT_MS (confirm waits that long for the room event)');
   }
@@ -324,7 +329,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       mfaMaxAttempts: e.PAYMENT_MFA_MAX_ATTEMPTS,
     },
     sagaAnswerTimeoutMs: e.SAGA_ANSWER_TIMEOUT_MS,
-    lockout: { threshold: e.MFA_LOCKOUT_THRESHOLD, scheduleMs: lockSchedule },
+    lockout: { threshold: e.MFA_LOCKOUT_THRESHOLD, scheduleMs: lockSchedule, wallet: { threshold: e.MFA_WALLET_LOCKOUT_THRESHOLD, windowMs: walletLockWindow } },
     matrix:
       e.MATRIX_HOMESERVER_URL && e.MATRIX_AS_TOKEN && e.MATRIX_HS_TOKEN
         ? {

@@ -22,6 +22,13 @@ export function parseAmountsByCurrency(text: string): Partial<Record<Currency, b
 
 const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
+/** One duration: `30s`, `15m`, `1h` or `2d`. */
+export function parseDuration(text: string): number {
+  const durations = parseDurations(text);
+  if (durations.length !== 1) throw new Error(`'${text}' is not one duration such as 24h`);
+  return durations[0]!;
+}
+
 /** `15m,1h,24h`: one or more durations in seconds, minutes, hours or days. */
 export function parseDurations(text: string): number[] {
   const durations = text

@@ -28,23 +28,24 @@ const GiftRow = z.object({
   created_at: z.date(),
   expires_at: z.date(),
   finished_at: z.date().nullable(),
+  client_id: z.string().nullable(),
 });
 export type Gift = z.infer<typeof GiftRow>;
 
 const COLUMNS = sql.fragment`
   id, type, sender_user_id, sender_wallet_id, recipient_user_id, room_id, currency, total_amount, count, distribution, message,
-  status, status_reason, remaining_count, remaining_amount, refunded_amount, idempotency_key, request_hash, response, event_id, created_at, expires_at, finished_at`;
+  status, status_reason, remaining_count, remaining_amount, refunded_amount, idempotency_key, request_hash, response, event_id, created_at, expires_at, finished_at, client_id`;
 
 export async function insertGift(
   db: DatabaseConnection,
-  g: { id: string; type: 'individual' | 'group'; senderUserId: string; senderWalletId: string; recipientUserId?: string; roomId: string; currency: Currency; total: bigint; count: number; distribution: 'equal' | 'random'; message?: string; idempotencyKey: string; requestHash: string; expiresAt: Date },
+  g: { id: string; type: 'individual' | 'group'; senderUserId: string; senderWalletId: string; recipientUserId?: string; roomId: string; currency: Currency; total: bigint; count: number; distribution: 'equal' | 'random'; message?: string; idempotencyKey: string; requestHash: string; expiresAt: Date; clientId: string },
 ): Promise<{ gift: Gift; created: boolean }> {
   const row = await db.maybeOne(sql.type(GiftRow)`
     INSERT INTO gifts (id, type, sender_user_id, sender_wallet_id, recipient_user_id, room_id, currency, total_amount, count, distribution, message,
-                       status, remaining_count, remaining_amount, idempotency_key, request_hash, expires_at)
+                       status, remaining_count, remaining_amount, idempotency_key, request_hash, expires_at, client_id)
     VALUES (${g.id}, ${g.type}, ${g.senderUserId}, ${g.senderWalletId}, ${g.recipientUserId ?? null}, ${g.roomId}, ${g.currency}, ${g.total.toString()},
             ${g.count}, ${g.distribution}, ${g.message ?? null}, 'pending', ${g.count}, ${g.total.toString()}, ${g.idempotencyKey}, ${g.requestHash},
-            ${g.expiresAt.toISOString()})
+            ${g.expiresAt.toISOString()}, ${g.clientId})
     ON CONFLICT (sender_user_id, idempotency_key) DO NOTHING
     RETURNING ${COLUMNS}`);
   if (row) return { gift: row, created: true };

@@ -121,43 +121,71 @@ export function enrolledMethods(db: DatabaseConnection, userId: string) {
 }
 
 const AttemptRow = z.object({ failures: z.number(), locked_until: z.date().nullable() });
+/** The wallet-wide row of a user's method: failures across apps. */
+const WALLET_SCOPE = '*';
 
 export type CountedAttempt =
   /** The attempt may be checked; `failures` counts it, and `lockedUntil` is the lock it set by reaching the threshold. */
   | { refused: false; failures: number; lockedUntil: Date | null }
-  /** The method is locked: the attempt is not checked. */
+  /** The method is locked, for this app or for every app: the attempt is not checked. */
   | { refused: true; lockedUntil: Date };
 
 /**
- * Counts one attempt at a proof before it is checked, in one statement (count before you check):
- * N concurrent guesses take N attempts, whatever their order. The attempt that brings the count to
- * the policy's threshold locks the method for the first period of the schedule; the count is not
- * reset when a lock ends, so each later attempt locks it again for the next, longer period (the
- * last repeats). A locked method refuses the attempt without counting it. Only a correct proof
- * resets the count (clearFailures).
+ * Counts one attempt at a proof through one app (`scope`) before it is checked, in one statement
+ * (count before you check): N concurrent guesses take N attempts, whatever their order. The
+ * attempt that brings the app's count to the policy's threshold locks the method for that app for
+ * the first period of the schedule; the count is not reset when a lock ends, so each later attempt
+ * locks it again for the next, longer period (the last repeats). A method locked for the app, or
+ * wallet-wide, refuses the attempt without counting it. Only a correct proof resets the count
+ * (clearFailures).
  */
-export async function countAttempt(db: DatabaseConnection, userId: string, method: string, now: Date, policy: LockoutPolicy): Promise<CountedAttempt> {
+export async function countAttempt(db: DatabaseConnection, userId: string, method: string, scope: string, now: Date, policy: LockoutPolicy): Promise<CountedAttempt> {
   const at = sql.fragment`${now.toISOString()}::timestamptz`;
+  const walletLock = await db.maybeOneFirst(sql.type(z.object({ locked_until: z.date() }))`
+    SELECT locked_until FROM mfa_failures WHERE user_id = ${userId} AND method = ${method} AND scope = ${WALLET_SCOPE} AND locked_until > ${at}`);
+  if (walletLock) return { refused: true, lockedUntil: walletLock };
   const schedule = sql.array([...policy.scheduleMs], 'int8');
   const lockFor = (count: FragmentSqlToken) => sql.fragment`
     CASE WHEN ${count} >= ${policy.threshold}
       THEN ${at} + (${schedule})[least(${count} - ${policy.threshold}, ${policy.scheduleMs.length - 1}) + 1]::float8 * interval '1 millisecond'
     END`;
   const counted = await db.maybeOne(sql.type(AttemptRow)`
-    INSERT INTO mfa_failures AS f (user_id, method, failures, locked_until)
-    VALUES (${userId}, ${method}, 1, ${lockFor(sql.fragment`1`)})
-    ON CONFLICT (user_id, method) DO UPDATE
+    INSERT INTO mfa_failures AS f (user_id, method, scope, failures, locked_until)
+    VALUES (${userId}, ${method}, ${scope}, 1, ${lockFor(sql.fragment`1`)})
+    ON CONFLICT (user_id, method, scope) DO UPDATE
       SET failures = f.failures + 1, locked_until = ${lockFor(sql.fragment`f.failures + 1`)}
       WHERE f.locked_until IS NULL OR f.locked_until <= ${at}
     RETURNING failures, locked_until`);
   if (counted) return { refused: false, failures: counted.failures, lockedUntil: counted.locked_until };
   const lockedUntil = await db.oneFirst(sql.type(z.object({ locked_until: z.date() }))`
-    SELECT locked_until FROM mfa_failures WHERE user_id = ${userId} AND method = ${method}`);
+    SELECT locked_until FROM mfa_failures WHERE user_id = ${userId} AND method = ${method} AND scope = ${scope}`);
   return { refused: true, lockedUntil };
 }
 
-export async function clearFailures(db: DatabaseConnection, userId: string, method: string): Promise<void> {
-  await db.query(sql.unsafe`DELETE FROM mfa_failures WHERE user_id = ${userId} AND method = ${method}`);
+/**
+ * A checked proof that failed, counted wallet-wide: failures of the method across every app within
+ * the policy's window. The one that reaches the wallet threshold locks the method everywhere for a
+ * window. Answers that lock, if this failure set it.
+ */
+export async function countWalletFailure(db: DatabaseConnection, userId: string, method: string, now: Date, policy: LockoutPolicy): Promise<Date | null> {
+  const at = sql.fragment`${now.toISOString()}::timestamptz`;
+  const windowMs = policy.wallet.windowMs;
+  const fresh = sql.fragment`(f.window_started_at IS NULL OR f.window_started_at <= ${at} - ${windowMs}::float8 * interval '1 millisecond')`;
+  const failures = sql.fragment`CASE WHEN ${fresh} THEN 1 ELSE f.failures + 1 END`;
+  const row = await db.one(sql.type(z.object({ locked_until: z.date().nullable() }))`
+    INSERT INTO mfa_failures AS f (user_id, method, scope, failures, window_started_at, locked_until)
+    VALUES (${userId}, ${method}, ${WALLET_SCOPE}, 1, ${at}, CASE WHEN 1 >= ${policy.wallet.threshold} THEN ${at} + ${windowMs}::float8 * interval '1 millisecond' END)
+    ON CONFLICT (user_id, method, scope) DO UPDATE
+      SET failures = ${failures},
+          window_started_at = CASE WHEN ${fresh} THEN ${at} ELSE f.window_started_at END,
+          locked_until = CASE WHEN ${failures} >= ${policy.wallet.threshold} THEN ${at} + ${windowMs}::float8 * interval '1 millisecond' ELSE f.locked_until END
+    RETURNING locked_until`);
+  return row.locked_until && row.locked_until > now ? row.locked_until : null;
+}
+
+/** A correct proof through `scope`: that app's count starts over (the wallet-wide count runs out with its window). */
+export async function clearFailures(db: DatabaseConnection, userId: string, method: string, scope: string): Promise<void> {
+  await db.query(sql.unsafe`DELETE FROM mfa_failures WHERE user_id = ${userId} AND method = ${method} AND scope = ${scope}`);
 }
 
 /**

@@ -37,6 +37,7 @@ export const TransferRow = z.object({
   expired_at: z.date().nullable(),
   cancelled_at: z.date().nullable(),
   failed_calls: z.number(),
+  client_id: z.string().nullable(),
 });
 export type Transfer = z.infer<typeof TransferRow>;
 
@@ -54,6 +55,8 @@ export interface NewTransfer {
   idempotencyKey: string;
   requestHash: string;
   initiateResponse: Record<string, unknown>;
+  /** The mini-app the transfer was made through. */
+  clientId: string;
   createdAt: Date;
   authorizationExpiresAt: Date;
 }
@@ -80,10 +83,10 @@ export async function insertTransfer(db: DatabaseConnection, t: NewTransfer, max
     const transfer = await tx.one(sql.type(TransferRow)`
       INSERT INTO p2p_transfers (id, sender_user_id, sender_wallet_id, recipient_user_id, recipient_wallet_id, amount, currency,
         note, room_id, status, recipient_acceptance_required, idempotency_key, request_hash, initiate_response,
-        created_at, updated_at, authorization_expires_at)
+        client_id, created_at, updated_at, authorization_expires_at)
       VALUES (${t.id}, ${t.senderUserId}, ${t.senderWalletId}, ${t.recipientUserId}, ${t.recipientWalletId}, ${t.amount}, ${t.currency},
         ${t.note ?? null}, ${t.roomId ?? null}, 'pending_authorization', ${t.recipientAcceptanceRequired}, ${t.idempotencyKey},
-        ${t.requestHash}, ${sql.json(JSON.parse(JSON.stringify(t.initiateResponse)))}, ${t.createdAt.toISOString()}::timestamptz,
+        ${t.requestHash}, ${sql.json(JSON.parse(JSON.stringify(t.initiateResponse)))}, ${t.clientId}, ${t.createdAt.toISOString()}::timestamptz,
         ${t.createdAt.toISOString()}::timestamptz, ${t.authorizationExpiresAt.toISOString()}::timestamptz)
       RETURNING *`);
     return { transfer, created: true };

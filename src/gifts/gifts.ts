@@ -39,6 +39,8 @@ export function giftSecrets(dataKey: Buffer): Pick<GiftDeps, 'proofSealer' | 'up
 }
 
 export interface CreateGift {
+  /** The mini-app the sender uses (its proofs' failures count there). */
+  clientId: string;
   type: 'individual' | 'group';
   recipient?: string;
   roomId: string;
@@ -164,6 +166,7 @@ export async function createGift(deps: GiftDeps, senderUserId: string, req: Crea
     idempotencyKey: req.idempotencyKey,
     requestHash: hash,
     expiresAt: new Date(Date.now() + req.expiresInSeconds * 1000),
+    clientId: req.clientId,
   });
   if (!isNew) return repeat(deps, gift, hash, senderUserId, req.authProof);
   return start(deps, gift, senderUserId, req.authProof, false);

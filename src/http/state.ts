@@ -1,4 +1,5 @@
 import type { ParameterizedContext } from 'koa';
+import type { Caller } from '../auth/caller';
 import type { VerifiedTep } from '../auth/tep';
 import type { Logger } from '../logger';
 
@@ -6,6 +7,8 @@ export interface AppState {
   requestId: string;
   log: Logger;
   tep?: VerifiedTep;
+  /** The user and mini-app of a TEP (set with `tep`). */
+  caller?: Caller;
   /** The user whose own messenger is calling (messengerAuth): a Matrix session or a first-party TEP. */
   messengerUser?: string;
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { WithStartWorkflowOperation, type WorkflowStartOptions } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { actsThrough, type Caller } from '../auth/caller';
 import type { Config } from '../config';
 import { createKeyedDigest, type Sealer } from '../crypto/sealing';
 import { miniappRecord, type OAuthClient } from '../db/miniapps';
@@ -241,11 +242,16 @@ function paymentView(p: Payment) {
 
 const notFound = (paymentId: string) => new DomainError('NOT_FOUND', 'Payment not found', { payment_id: paymentId });
 
-/** The payment, to its payer; anyone else is told it does not exist. */
-export async function getPaymentForPayer(deps: Pick<PaymentDeps, 'pool'>, userId: string, paymentId: string) {
+/** The payment of `caller`: their own, through the mini-app that requested it (or their messenger); anyone else is told it does not exist. */
+async function payerPayment(deps: Pick<PaymentDeps, 'pool'>, caller: Caller, paymentId: string): Promise<Payment> {
   const p = await paymentById(deps.pool, paymentId);
-  if (!p || p.payer_user_id !== userId) throw notFound(paymentId);
-  return paymentView(p);
+  if (!p || p.payer_user_id !== caller.userId || !actsThrough(caller, p.client_id)) throw notFound(paymentId);
+  return p;
+}
+
+/** The payment, to its payer through its mini-app; anyone else is told it does not exist. */
+export async function getPaymentForPayer(deps: Pick<PaymentDeps, 'pool'>, caller: Caller, paymentId: string) {
+  return paymentView(await payerPayment(deps, caller, paymentId));
 }
 
 /** The payment, to the merchant's confidential backend (PROTO 9.1.2): the app itself or its `_backend` twin. */
@@ -261,14 +267,14 @@ export async function getPaymentForMerchant(deps: Pick<PaymentDeps, 'pool'>, cli
  */
 async function act<T>(
   deps: PaymentDeps,
-  userId: string,
+  caller: Caller,
   paymentId: string,
   action: string,
   input: unknown,
   send: (handle: ReturnType<PaymentDeps['temporal']['client']['workflow']['getHandle']>, updateId: string, start: () => Promise<WithStartWorkflowOperation<typeof paymentSaga>>) => Promise<T>,
 ): Promise<{ payment: Payment; answer: T }> {
-  const p = await paymentById(deps.pool, paymentId);
-  if (!p || p.payer_user_id !== userId) throw notFound(paymentId);
+  const p = await payerPayment(deps, caller, paymentId);
+  const { userId } = caller;
   // Named after the call and the refusals answered so far: the same call repeated after a timeout is
   // the same Update (Temporal answers what the first did); repeated after a refusal the payer did
   // receive (a top-up after INSUFFICIENT_FUNDS), it is a new one, checked again.
@@ -325,17 +331,17 @@ function outcome(p: Payment, s: PaymentSnapshot) {
 }
 
 /** PROTO 7.3.2: the payer's device signature; the payment completes, or a second factor is asked for. */
-export async function authorize(deps: PaymentDeps, userId: string, paymentId: string, body: { signature: string; deviceId: string; timestamp: string }) {
-  const request = { userId, signature: body.signature, deviceId: body.deviceId, timestamp: body.timestamp };
-  const { payment, answer } = await act(deps, userId, paymentId, 'authorize', request, (_handle, updateId, start) =>
+export async function authorize(deps: PaymentDeps, caller: Caller, paymentId: string, body: { signature: string; deviceId: string; timestamp: string }) {
+  const request = { userId: caller.userId, signature: body.signature, deviceId: body.deviceId, timestamp: body.timestamp };
+  const { payment, answer } = await act(deps, caller, paymentId, 'authorize', request, (_handle, updateId, start) =>
     start().then((operation) => deps.temporal.client.workflow.executeUpdateWithStart(authorizePayment, { args: [request], updateId, startWorkflowOperation: operation })),
   );
   return outcome(payment, answer);
 }
 
 /** PROTO-mfa 7.4.2: a new challenge for a payment waiting for its second factor (the last one expired, or another method). */
-export async function newMfaChallenge(deps: PaymentDeps, userId: string, paymentId: string) {
-  const { payment, answer } = await act(deps, userId, paymentId, 'challenge', Date.now(), (handle, updateId) => handle.executeUpdate(issueMfaChallenge, { args: [{ userId }], updateId }));
+export async function newMfaChallenge(deps: PaymentDeps, caller: Caller, paymentId: string) {
+  const { payment, answer } = await act(deps, caller, paymentId, 'challenge', Date.now(), (handle, updateId) => handle.executeUpdate(issueMfaChallenge, { args: [{ userId: caller.userId }], updateId }));
   return outcome(payment, answer);
 }
 
@@ -357,10 +363,10 @@ function asProof(answer: MfaCredentials): AuthProof {
 }
 
 /** PROTO-mfa 7.4.3: one answer to the challenge. Success completes the payment. */
-export async function verifyMfaAnswer(deps: PaymentDeps, userId: string, paymentId: string, challengeId: string, answer: MfaCredentials) {
+export async function verifyMfaAnswer(deps: PaymentDeps, caller: Caller, paymentId: string, challengeId: string, answer: MfaCredentials) {
   const proof = asProof(answer);
-  const request = { userId, challengeId, method: answer.method as MfaMethod, proof: sealProof(deps.proofSealer, paymentId, proof) };
-  const { payment, answer: snapshot } = await act(deps, userId, paymentId, 'mfa', [challengeId, proof], (handle, updateId) => handle.executeUpdate(verifyMfa, { args: [request], updateId }));
+  const request = { userId: caller.userId, challengeId, method: answer.method as MfaMethod, proof: sealProof(deps.proofSealer, paymentId, proof) };
+  const { payment, answer: snapshot } = await act(deps, caller, paymentId, 'mfa', [challengeId, proof], (handle, updateId) => handle.executeUpdate(verifyMfa, { args: [request], updateId }));
   return { payment_id: payment.id, challenge_id: challengeId, status: 'verified', proceed_to_processing: true, payment: outcome(payment, snapshot) };
 }
 

@@ -4,6 +4,7 @@ import { generateSecret, generateURI } from 'otplib';
 import { enrolledMethods, insertDevice, insertTotp, lockFactors, pinOf, savePin, type PinRow } from '../db/mfa';
 import type { DatabaseConnection, DatabaseTransactionConnection } from '../db/pool';
 import { DomainError, invalidField } from '../domain/errors';
+import { MESSENGER_SCOPE } from '../domain/lockout';
 import { factorChangeMessage, type AuthMethod, type AuthProof } from '../domain/p2p';
 import { verifyPaymentProof, type ProofDeps } from './paymentProofs';
 
@@ -54,6 +55,7 @@ async function changeFactors<T>(
     }
     await verifyPaymentProof(deps, {
       userId,
+      scope: MESSENGER_SCOPE,
       proof,
       signedMessage: (timestamp) => factorChangeMessage(action, userId, timestamp),
       attemptKey: `factor:${randomUUID()}`,

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { WithStartWorkflowOperation, type WorkflowStartOptions } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { actsThrough, type Caller } from '../auth/caller';
 import type { Config } from '../config';
 import { createKeyedDigest, type Sealer } from '../crypto/sealing';
 import { walletBalances } from '../db/ledger';
@@ -39,6 +40,8 @@ export interface P2PDeps {
 type SagaStartDeps = Pick<P2PDeps, 'pool' | 'temporal' | 'log'> & { config: Pick<Config, 'p2p' | 'sagaAnswerTimeoutMs'> };
 
 export interface InitiateRequest {
+  /** The mini-app the sender uses (its proofs' failures count there). */
+  clientId: string;
   recipient: string;
   amount: bigint;
   currency: Currency;
@@ -219,6 +222,7 @@ export async function initiateTransfer(deps: P2PDeps, senderUserId: string, req:
     idempotencyKey: req.idempotencyKey,
     requestHash: hash,
     initiateResponse: response,
+    clientId: req.clientId,
     createdAt,
     authorizationExpiresAt: expiresAt,
   }, deps.config.p2p.maxPendingPerSender);
@@ -271,8 +275,14 @@ async function act(
   transferId: string,
   payload: Record<string, unknown>,
   input: unknown = payload,
+  via?: Caller,
 ): Promise<{ transfer: Transfer; snapshot: P2PSnapshot }> {
   const transfer = await partyTransfer(deps, userId, transferId);
+  // The sender confirms or cancels through the mini-app that initiated the transfer (or their
+  // messenger): another app holding the user's token cannot spend their proofs' attempts on it.
+  if (via && userId === transfer.sender_user_id && !actsThrough(via, transfer.client_id)) {
+    throw new DomainError('INSUFFICIENT_PERMISSIONS', `Only the mini-app that initiated the transfer can ${action} it`, { transfer_id: transferId, client_id: via.clientId });
+  }
   const handle = deps.temporal.client.workflow.getHandle(p2pWorkflowId(transferId));
   const updateId = `${action}-${transfer.failed_calls}-${deps.updateIds(JSON.stringify([transferId, userId, action, input]))}`;
   // Each update takes the caller plus its own fields; the saga's validator checks both.
@@ -315,9 +325,9 @@ function parties(t: Transfer) {
 }
 
 /** PROTO 7.2.4 */
-export async function confirmTransfer(deps: P2PDeps, userId: string, transferId: string, authProof: AuthProof) {
+export async function confirmTransfer(deps: P2PDeps, caller: Caller, transferId: string, authProof: AuthProof) {
   const sealed = sealProof(deps.proofSealer, transferId, authProof);
-  const { transfer: t, snapshot } = await act(deps, 'confirm', userId, transferId, { authProof: sealed }, authProof);
+  const { transfer: t, snapshot } = await act(deps, 'confirm', caller.userId, transferId, { authProof: sealed }, authProof, caller);
   return {
     transfer_id: t.id,
     status: snapshot.status,
@@ -358,9 +368,9 @@ export async function rejectTransfer(deps: P2PDeps, userId: string, transferId: 
   };
 }
 
-export async function cancelTransfer(deps: P2PDeps, userId: string, transferId: string) {
-  await act(deps, 'cancel', userId, transferId, {});
-  return transferView(await partyTransfer(deps, userId, transferId));
+export async function cancelTransfer(deps: P2PDeps, caller: Caller, transferId: string) {
+  await act(deps, 'cancel', caller.userId, transferId, {}, {}, caller);
+  return transferView(await partyTransfer(deps, caller.userId, transferId));
 }
 
 /** The transfer as PostgreSQL has it; every saga step writes there. */

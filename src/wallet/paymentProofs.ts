@@ -1,6 +1,6 @@
 import { createPublicKey, verify as verifySignature } from 'node:crypto';
 import { verify as verifyTotp } from 'otplib';
-import { advanceTotpStep, claimProof, clearFailures, countAttempt, deviceOf, pinOf, totpOf } from '../db/mfa';
+import { advanceTotpStep, claimProof, clearFailures, countAttempt, countWalletFailure, deviceOf, pinOf, totpOf, type DeviceRow } from '../db/mfa';
 import type { DatabasePool } from '../db/pool';
 import { DomainError } from '../domain/errors';
 import type { LockoutPolicy } from '../domain/lockout';
@@ -14,6 +14,8 @@ export const BIOMETRIC_SKEW_MS = 5 * 60 * 1000;
 
 export interface ProofCheck {
   userId: string;
+  /** The mini-app the proof came through (or MESSENGER_SCOPE): its failures lock the factor for that app only. */
+  scope: string;
   proof: AuthProof;
   /** What a device signs for a biometric proof of this action, with the timestamp it signed. */
   signedMessage(timestamp: string): string;
@@ -64,23 +66,27 @@ class ProofRejected extends Error {
 type Check = () => Promise<void>;
 
 /**
- * Checks a payment proof (PROTO 7.2.1, 7.2.4) for one attempt: a transfer's confirmation or a
- * change of the user's factors. The factor it names must be set up (that is not a guess); then the
- * attempt is counted before the (slow) check, so concurrent guesses cannot outrun the lockout.
- * Success resets the method's count; a failure answers 401 with the attempts remaining, or 429
- * MFA_LOCKED once the method is locked (see LockoutPolicy).
+ * Checks a payment proof (PROTO 7.2.1, 7.2.4) for one attempt: a transfer's confirmation, a
+ * payment, a gift or a change of the user's factors. The factor it names must be set up, and a
+ * signature must be one the device's key could have made (length, encoding): neither is a guess.
+ * Then the attempt is counted against the app it came through (`scope`) before the (slow) check,
+ * so concurrent guesses cannot outrun the lockout. Success resets that app's count; a failure
+ * answers 401 with the attempts remaining, or 429 MFA_LOCKED once the method is locked for the app
+ * (or, past the wallet-wide threshold of failures across apps, everywhere; see LockoutPolicy).
  */
 export async function verifyPaymentProof(deps: ProofDeps, check: ProofCheck): Promise<{ method: AuthMethod }> {
   const { method } = check.proof;
   const now = deps.now();
   const matches = await prepareCheck(deps, check, now);
-  const attempt = await countAttempt(deps.pool, check.userId, method, now, deps.lockout);
+  const attempt = await countAttempt(deps.pool, check.userId, method, check.scope, now, deps.lockout);
   if (attempt.refused) throw locked(method, attempt.lockedUntil, now);
   try {
     await matches();
   } catch (err) {
     if (!(err instanceof ProofRejected)) throw err;
-    if (attempt.lockedUntil) throw locked(method, attempt.lockedUntil, now, err.reason);
+    const walletLock = await countWalletFailure(deps.pool, check.userId, method, now, deps.lockout);
+    const lock = attempt.lockedUntil ?? walletLock;
+    if (lock) throw locked(method, lock, now, err.reason);
     const code = method === 'biometric' ? 'INVALID_SIGNATURE' : 'INVALID_MFA_CREDENTIALS';
     throw new DomainError(code, `The ${method} proof was not accepted: ${err.reason}`, {
       method,
@@ -88,7 +94,7 @@ export async function verifyPaymentProof(deps: ProofDeps, check: ProofCheck): Pr
       attempts_remaining: Math.max(0, deps.lockout.threshold - attempt.failures),
     });
   }
-  await clearFailures(deps.pool, check.userId, method);
+  await clearFailures(deps.pool, check.userId, method, check.scope);
   return { method };
 }
 
@@ -118,6 +124,7 @@ async function biometricCheck(deps: ProofDeps, check: ProofCheck, proof: Extract
   if (!device) {
     throw new DomainError('DEVICE_NOT_REGISTERED', 'Register this device before using biometric proofs', { device_id: proof.device_id });
   }
+  const signature = signatureBytes(proof.signature, device);
   return async () => {
     const signedAt = Date.parse(proof.timestamp);
     const skewMs = check.maxSkewMs ?? BIOMETRIC_SKEW_MS;
@@ -125,7 +132,6 @@ async function biometricCheck(deps: ProofDeps, check: ProofCheck, proof: Extract
       throw new ProofRejected(`timestamp is not within ${skewMs >= 60_000 ? `${skewMs / 60_000} minutes` : `${skewMs / 1000} seconds`} of server time`);
     }
     const message = check.signedMessage(proof.timestamp);
-    const signature = Buffer.from(proof.signature, 'base64');
     const key = createPublicKey({ key: device.public_key, format: 'der', type: 'spki' });
     // Devices emit ECDSA signatures either raw (r||s, as WebCrypto does) or DER-encoded.
     const dsaEncoding = device.algorithm === 'ECDSA_P256' && signature.length === 64 ? 'ieee-p1363' : 'der';
@@ -135,6 +141,28 @@ async function biometricCheck(deps: ProofDeps, check: ProofCheck, proof: Extract
     const claim = await claimProof(deps.pool, sha256Hex(`biometric:${check.userId}:${device.device_id}:${message}`), check.userId, check.attemptKey);
     if (claim === 'used') throw new ProofRejected('signature was already used');
   };
+}
+
+/**
+ * The signature's bytes, when they could be a signature of the device's key: base64 (or base64url)
+ * that decodes exactly, of the key's length (ECDSA P-256: 64 bytes raw or a DER sequence of 8 to 72;
+ * RSA: the modulus length). Anything else is malformed input, not a guess, and is not counted.
+ */
+function signatureBytes(text: string, device: DeviceRow): Buffer {
+  const bytes = Buffer.from(text, 'base64');
+  const canonical = (b64: string) => b64.replace(/-/g, '+').replace(/_/g, '/').replace(/=+$/, '');
+  const exact = canonical(bytes.toString('base64')) === canonical(text);
+  const plausible =
+    device.algorithm === 'ECDSA_P256'
+      ? bytes.length === 64 || (bytes.length >= 8 && bytes.length <= 72 && bytes[0] === 0x30)
+      : bytes.length === (createPublicKey({ key: device.public_key, format: 'der', type: 'spki' }).asymmetricKeyDetails?.modulusLength ?? 0) / 8;
+  if (!exact || !plausible) {
+    throw new DomainError('INVALID_REQUEST', `signature: is not a ${device.algorithm === 'RSA' ? 'RSA' : 'ECDSA P-256'} signature of this device's key (wrong length or encoding)`, {
+      field: 'signature',
+      reason: 'wrong length or encoding',
+    });
+  }
+  return bytes;
 }
 
 async function pinCheck(deps: ProofDeps, check: ProofCheck, proof: Extract<AuthProof, { method: 'pin' }>['proof']): Promise<Check> {

@@ -154,7 +154,7 @@ describe('TOTP secrets at rest', () => {
     // Bound to its user: copied to another user's row, it does not open.
     expect(() => deps.totpSealer.open(row.sealed_secret!, '@mallory:tmcp.test')).toThrow();
     const proof = { method: 'otp' as const, proof: { otp_code: await generate({ secret }) } };
-    await expect(verifyPaymentProof(deps, { userId: alice.userId, proof, signedMessage: () => '', attemptKey: 'totp-at-rest' })).resolves.toEqual({ method: 'otp' });
+    await expect(verifyPaymentProof(deps, { userId: alice.userId, scope: 'ma_demo', proof, signedMessage: () => '', attemptKey: 'totp-at-rest' })).resolves.toEqual({ method: 'otp' });
   });
 
   it('seals a secret an earlier version stored in plaintext when the server starts', async () => {
@@ -166,7 +166,7 @@ describe('TOTP secrets at rest', () => {
     expect(row.secret).toBeNull();
     expect(row.sealed_secret).not.toContain(secret);
     const proof = { method: 'otp' as const, proof: { otp_code: await generate({ secret }) } };
-    await expect(verifyPaymentProof(testProofDeps(db.pool), { userId, proof, signedMessage: () => '', attemptKey: 'legacy' })).resolves.toEqual({ method: 'otp' });
+    await expect(verifyPaymentProof(testProofDeps(db.pool), { userId, scope: 'ma_demo', proof, signedMessage: () => '', attemptKey: 'legacy' })).resolves.toEqual({ method: 'otp' });
   });
 });
 

@@ -231,7 +231,7 @@ describe('PIN proofs and lockout', () => {
       expect([`429 MFA_LOCKED`, `409 INVALID_STATE`]).toContain(`${other.status} ${other.body.error?.code}`);
     }
     const counter = await db.pool.one(sql.type(z.object({ failures: z.number(), locked_until: z.date().nullable() }))`
-      SELECT failures, locked_until FROM mfa_failures WHERE user_id = ${alice.userId} AND method = 'pin'`);
+      SELECT failures, locked_until FROM mfa_failures WHERE user_id = ${alice.userId} AND method = 'pin' AND scope = 'ma_demo'`);
     expect(counter.failures).toBe(5);
     expect(counter.locked_until!.getTime()).toBeGreaterThan(Date.now() + 14 * 60_000);
     // Even the right PIN waits for the lock to end.
@@ -245,7 +245,7 @@ describe('PIN proofs and lockout', () => {
     const userId = newUserId('escalation');
     await setPin(deps, userId, PIN);
     const attempt = (pin: string) =>
-      verifyPaymentProof(deps, { userId, proof: { method: 'pin', proof: { hashed_pin: pinDigest(pin) } }, signedMessage: () => '', attemptKey: `esc-${pin}` }).then(
+      verifyPaymentProof(deps, { userId, scope: 'ma_demo', proof: { method: 'pin', proof: { hashed_pin: pinDigest(pin) } }, signedMessage: () => '', attemptKey: `esc-${pin}` }).then(
         () => 'accepted',
         (err: DomainError) => ({ code: err.code, ...err.details }),
       );
@@ -325,5 +325,74 @@ describe('re-running a verification', () => {
     await expect(
       verifyP2PProof({ transferId: pending, userId: alice.userId, amountMinor: '150', currency: 'USD', proof: sealProof(sealer, settled, proof), attemptKey: `${pending}#10` }),
     ).rejects.toThrow();
+  });
+});
+
+describe('lockouts are scoped to who caused them', () => {
+  /** A TEP of the same user issued to another mini-app. */
+  const viaShop = async (user: TestUser) => ({ ...user, token: await api.token(user.userId, ['wallet:balance', 'wallet:pay', 'wallet:history'], 'ma_shop_001') });
+
+  it("one mini-app's bad signatures lock the device key for that app only; the user's other apps still use it", async () => {
+    const alice = await walletUser(api, { name: 'alice', fund: '50.00', pin: false });
+    const bob = await walletUser(api, { name: 'bob' });
+    const ec = deviceKeys('ec');
+    await registerDevice(alice, 'phone', ec.spki);
+    const forged = () => ({ auth_proof: { method: 'biometric', proof: { signature: Buffer.alloc(64, 7).toString('base64'), device_id: 'phone', timestamp: new Date().toISOString() } } });
+    // ma_demo sends five bad signatures over two of its transfers: locked, for ma_demo.
+    const a = await transfer(alice, bob, '1.00');
+    const b = await transfer(alice, bob, '1.00');
+    for (const id of [a, a, b, b]) expectError(await confirm(api, alice, id, forged()), 401, 'INVALID_SIGNATURE');
+    const c = await transfer(alice, bob, '1.00');
+    expectError(await confirm(api, alice, c, forged()), 429, 'MFA_LOCKED');
+    const d = await transfer(alice, bob, '1.00');
+    expectError(await confirm(api, alice, d, biometricProof(ec.privateKey, 'phone', d, '1.00')), 429, 'MFA_LOCKED');
+    // The shop, another app of the same user, is not locked out by them.
+    const shop = await viaShop(alice);
+    const e = await transfer(shop, bob, '2.00');
+    expect((await confirm(api, shop, e, biometricProof(ec.privateKey, 'phone', e, '2.00'))).body.status).toBe('completed');
+    // Nor can another app spend this app's transfers' attempts: it cannot confirm them at all.
+    expectError(await confirm(api, shop, d, biometricProof(ec.privateKey, 'phone', d, '1.00')), 403, 'INSUFFICIENT_PERMISSIONS');
+    expect(await available(api, bob)).toBe(2);
+  });
+
+  it('the wallet-wide lock needs failures across apps: past its threshold the method is locked everywhere, for a window', async () => {
+    let now = new Date('2026-05-04T09:00:00Z');
+    const policy = { threshold: 5, scheduleMs: [15 * 60_000], wallet: { threshold: 4, windowMs: 24 * 3_600_000 } };
+    const deps = { ...testProofDeps(db.pool, () => now), lockout: policy };
+    const userId = newUserId('wallet-wide');
+    await setPin(deps, userId, PIN);
+    const attempt = (scope: string, pin: string) =>
+      verifyPaymentProof(deps, { userId, scope, proof: { method: 'pin', proof: { hashed_pin: pinDigest(pin) } }, signedMessage: () => '', attemptKey: `${scope}-${pin}-${now.getTime()}` }).then(
+        () => 'accepted',
+        (err: DomainError) => err.code,
+      );
+    expect(await attempt('ma_one', '0000')).toBe('INVALID_MFA_CREDENTIALS');
+    expect(await attempt('ma_one', '0001')).toBe('INVALID_MFA_CREDENTIALS');
+    expect(await attempt('ma_two', '0002')).toBe('INVALID_MFA_CREDENTIALS');
+    // The fourth failure across apps locks the PIN for every app, the right one included.
+    expect(await attempt('ma_three', '0003')).toBe('MFA_LOCKED');
+    expect(await attempt('ma_four', PIN)).toBe('MFA_LOCKED');
+    now = new Date(now.getTime() + 24 * 3_600_000 + 1000);
+    expect(await attempt('ma_four', PIN)).toBe('accepted');
+  });
+
+  it('a signature of the wrong length or encoding is not a guess: refused as bad input and not counted', async () => {
+    const alice = await walletUser(api, { name: 'alice', fund: '10.00', pin: false });
+    const bob = await walletUser(api, { name: 'bob' });
+    const ec = deviceKeys('ec');
+    await registerDevice(alice, 'phone', ec.spki);
+    const id = await transfer(alice, bob, '1.00');
+    const withSignature = (signature: string) => ({ auth_proof: { method: 'biometric', proof: { signature, device_id: 'phone', timestamp: new Date().toISOString() } } });
+    for (const malformed of [Buffer.alloc(10).toString('base64'), Buffer.alloc(200).toString('base64'), 'AAAA=AAA', 'QUJD']) {
+      expectError(await confirm(api, alice, id, withSignature(malformed)), 400, 'INVALID_REQUEST', 'signature');
+    }
+    const forged = await confirm(api, alice, id, withSignature(Buffer.alloc(64, 1).toString('base64')));
+    expectError(forged, 401, 'INVALID_SIGNATURE');
+    // The first attempt the transfer and the lockout count: of three for the transfer, of five for the app.
+    expect(forged.body.error.details.attempts_remaining).toBe(2);
+    const counted = await db.pool.oneFirst(sql.type(z.object({ failures: z.number() }))`
+      SELECT failures FROM mfa_failures WHERE user_id = ${alice.userId} AND method = 'biometric' AND scope = 'ma_demo'`);
+    expect(counted).toBe(1);
+    expect((await confirm(api, alice, id, biometricProof(ec.privateKey, 'phone', id, '1.00'))).body.status).toBe('completed');
   });
 });

@@ -147,6 +147,10 @@ describe('authorization without a second factor', () => {
     expect(shown.body).toMatchObject({ status: 'completed', txn_id: done.body.txn_id, amount: 10 });
     const dave = await payer('dave');
     expectError(await api.call('GET', `/api/v1/payments/${requested.payment_id}`, { token: dave.appToken }), 404, 'NOT_FOUND');
+    // The payer's token of another mini-app neither reads nor acts on this app's payment.
+    const elsewhere = await api.token(carol.userId, ALL_WALLET_SCOPES, 'ma_shop_001');
+    expectError(await api.call('GET', `/api/v1/payments/${requested.payment_id}`, { token: elsewhere }), 404, 'NOT_FOUND');
+    expectError(await api.call('POST', `/api/v1/payments/${requested.payment_id}/authorize`, { token: elsewhere, body: authorizeBody(carol, requested.payment_id) }), 404, 'NOT_FOUND');
     // A second authorization of a completed payment moves nothing.
     expectError(await authorize(carol, requested.payment_id, authorizeBody(carol, requested.payment_id)), 409, 'INVALID_STATE');
     expect(await available(api, carol)).toBe(90);

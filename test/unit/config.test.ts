@@ -90,8 +90,13 @@ test('the acceptance threshold is set per currency in minor units, and checked a
 });
 
 test('the lockout schedule is a list of durations, and the saga deadline outlasts the room-event wait', () => {
-  expect(loadConfig({}).lockout).toEqual({ threshold: 5, scheduleMs: [15 * 60_000, 3_600_000, 86_400_000] });
-  expect(loadConfig({ MFA_LOCKOUT_SCHEDULE: '30s, 2d', MFA_LOCKOUT_THRESHOLD: '3' }).lockout).toEqual({ threshold: 3, scheduleMs: [30_000, 172_800_000] });
+  expect(loadConfig({}).lockout).toEqual({ threshold: 5, scheduleMs: [15 * 60_000, 3_600_000, 86_400_000], wallet: { threshold: 50, windowMs: 86_400_000 } });
+  expect(loadConfig({ MFA_LOCKOUT_SCHEDULE: '30s, 2d', MFA_LOCKOUT_THRESHOLD: '3', MFA_WALLET_LOCKOUT_WINDOW: '1h' }).lockout).toEqual({
+    threshold: 3,
+    scheduleMs: [30_000, 172_800_000],
+    wallet: { threshold: 50, windowMs: 3_600_000 },
+  });
+  expect(() => loadConfig({ MFA_WALLET_LOCKOUT_WINDOW: '1h,2h' })).toThrow(/MFA_WALLET_LOCKOUT_WINDOW/);
   expect(() => loadConfig({ MFA_LOCKOUT_SCHEDULE: '15 minutes' })).toThrow(/MFA_LOCKOUT_SCHEDULE: '15 minutes' is not a duration/);
   expect(() => loadConfig({ MFA_LOCKOUT_SCHEDULE: '0m' })).toThrow(/MFA_LOCKOUT_SCHEDULE/);
   expect(() => loadConfig({ SAGA_ANSWER_TIMEOUT_MS: '3000', MATRIX_EVENT_WAIT_MS: '3000' })).toThrow(/SAGA_ANSWER_TIMEOUT_MS: must be longer than MATRIX_EVENT_WAIT_MS/);

@@ -52,9 +52,9 @@ async function heldTransfer(amountMinor = 2500n, roomId?: string) {
   await fundWallet(deps, aw.id, { amount: 10_000n, currency: 'USD', idempotencyKey: `fund-${aw.id}` });
   await setPin(testProofDeps(db.pool), alice, PIN);
   await setRequireP2PAcceptance(db.pool, bw.id, true);
-  const started = await initiateTransfer(deps, alice, { recipient: bob, amount: amountMinor, currency: 'USD', idempotencyKey: 'k1', roomId });
+  const started = await initiateTransfer(deps, alice, { clientId: 'ma_demo', recipient: bob, amount: amountMinor, currency: 'USD', idempotencyKey: 'k1', roomId });
   const id = String(started.body.transfer_id);
-  const confirmed = await confirmTransfer(deps, alice, id, pinProof);
+  const confirmed = await confirmTransfer(deps, { userId: alice, clientId: 'ma_demo', firstParty: false }, id, pinProof);
   expect(confirmed.status).toBe('pending_recipient_acceptance');
   return { alice, bob, aw, bw, id };
 }
@@ -113,17 +113,17 @@ describe('P2P saga timers (time-skipping server)', () => {
     await registerWallet(deps, bob);
     await fundWallet(deps, aw.id, { amount: 500n, currency: 'USD', idempotencyKey: `fund-${aw.id}` });
     await setPin(testProofDeps(db.pool), alice, PIN);
-    const started = await initiateTransfer(deps, alice, { recipient: bob, amount: 100n, currency: 'USD', idempotencyKey: 'k2' });
+    const started = await initiateTransfer(deps, alice, { clientId: 'ma_demo', recipient: bob, amount: 100n, currency: 'USD', idempotencyKey: 'k2' });
     const id = String(started.body.transfer_id);
     // The wrong PIN starts the saga and leaves the transfer waiting: the saga's timer ends it.
     const wrongPin: AuthProof = { method: 'pin', proof: { hashed_pin: pinDigest('0000') } };
-    await expect(confirmTransfer(deps, alice, id, wrongPin)).rejects.toMatchObject({ code: 'INVALID_MFA_CREDENTIALS' });
+    await expect(confirmTransfer(deps, { userId: alice, clientId: 'ma_demo', firstParty: false }, id, wrongPin)).rejects.toMatchObject({ code: 'INVALID_MFA_CREDENTIALS' });
     const before = await env.currentTimeMs();
     const result = await env.client.workflow.getHandle(p2pWorkflowId(id)).result();
     expect(result.status).toBe('cancelled');
     expect((await env.currentTimeMs()) - before).toBeGreaterThanOrEqual(14 * 60_000);
     expect(await getTransfer(deps, alice, id)).toMatchObject({ status: 'cancelled', status_reason: 'authorization_window_elapsed', auth_attempts: 1 });
-    await expect(confirmTransfer(deps, alice, id, pinProof)).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    await expect(confirmTransfer(deps, { userId: alice, clientId: 'ma_demo', firstParty: false }, id, pinProof)).rejects.toMatchObject({ code: 'INVALID_STATE' });
     expect(await entryKinds(id)).toEqual([]);
     await recordHistory(env.client, p2pWorkflowId(id), 'p2p', 'authorization-window-elapsed');
   });

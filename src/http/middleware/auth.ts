@@ -49,6 +49,7 @@ export function callerGates(deps: GateDeps) {
       const checked = await checkTep(token);
       requireScope(checked.tep, scope);
       ctx.state.tep = checked.tep;
+      ctx.state.caller = { userId: checked.tep.userId, clientId: checked.tep.clientId, firstParty: checked.firstParty };
       await next();
     };
 
@@ -71,6 +72,7 @@ export function callerGates(deps: GateDeps) {
           });
         }
         ctx.state.tep = checked.tep;
+        ctx.state.caller = { userId: checked.tep.userId, clientId: checked.tep.clientId, firstParty: true };
         ctx.state.messengerUser = checked.tep.userId;
       } else {
         ctx.state.messengerUser = await deps.matrixTokens.userIdOf(token);

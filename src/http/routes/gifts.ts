@@ -52,6 +52,7 @@ export function giftRoutes(deps: GiftDeps, auth: CallerGates['tep']): Router<App
     if (expires > deps.config.gifts.maxExpiresSeconds) throw invalidField('expires_in_seconds', `must be at most ${deps.config.gifts.maxExpiresSeconds}`);
     const group = body.type === 'group';
     const result = await createGift(deps, ctx.state.tep!.userId, {
+      clientId: ctx.state.tep!.clientId,
       type: body.type,
       recipient: group ? undefined : body.recipient,
       roomId: body.room_id,

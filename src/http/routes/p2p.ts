@@ -33,6 +33,7 @@ export function p2pRoutes(deps: P2PDeps, auth: CallerGates['tep']): Router<AppSt
   router.post('/initiate', auth('wallet:pay'), async (ctx) => {
     const body = parseInput(InitiateBody, ctx.request.body ?? {});
     const result = await initiateTransfer(deps, ctx.state.tep!.userId, {
+      clientId: ctx.state.tep!.clientId,
       recipient: body.recipient,
       amount: body.amount,
       currency: body.currency,
@@ -48,7 +49,7 @@ export function p2pRoutes(deps: P2PDeps, auth: CallerGates['tep']): Router<AppSt
   router.post('/:transfer_id/confirm', auth('wallet:pay'), async (ctx) => {
     const id = transferIdOf(ctx);
     const body = parseInput(ConfirmBody, ctx.request.body ?? {});
-    ctx.body = await confirmTransfer(deps, ctx.state.tep!.userId, id, body.auth_proof);
+    ctx.body = await confirmTransfer(deps, ctx.state.caller!, id, body.auth_proof);
   });
 
   router.post('/:transfer_id/accept', auth('wallet:pay'), async (ctx) => {
@@ -65,7 +66,7 @@ export function p2pRoutes(deps: P2PDeps, auth: CallerGates['tep']): Router<AppSt
 
   router.post('/:transfer_id/cancel', auth('wallet:pay'), async (ctx) => {
     const id = transferIdOf(ctx);
-    ctx.body = await cancelTransfer(deps, ctx.state.tep!.userId, id);
+    ctx.body = await cancelTransfer(deps, ctx.state.caller!, id);
   });
 
   router.get('/:transfer_id', auth('wallet:pay'), async (ctx) => {

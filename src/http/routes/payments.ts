@@ -123,7 +123,7 @@ export function paymentRoutes(deps: PaymentDeps, auth: CallerGates['tep'], admin
     if (!client) return payer(ctx, next);
     ctx.body = await getPaymentForMerchant(deps, client, paymentIdOf(ctx));
   }, async (ctx) => {
-    ctx.body = await getPaymentForPayer(deps, ctx.state.tep!.userId, paymentIdOf(ctx));
+    ctx.body = await getPaymentForPayer(deps, ctx.state.caller!, paymentIdOf(ctx));
   });
 
   // The merchant's backend (Basic, its confidential client) or an operator (the admin token).
@@ -155,17 +155,17 @@ export function paymentRoutes(deps: PaymentDeps, auth: CallerGates['tep'], admin
   router.post('/:payment_id/authorize', payer, async (ctx) => {
     const id = paymentIdOf(ctx);
     const body = parseInput(AuthorizeBody, ctx.request.body ?? {});
-    ctx.body = await authorize(deps, ctx.state.tep!.userId, id, { signature: body.signature, deviceId: body.device_id, timestamp: body.timestamp });
+    ctx.body = await authorize(deps, ctx.state.caller!, id, { signature: body.signature, deviceId: body.device_id, timestamp: body.timestamp });
   });
 
   router.post('/:payment_id/mfa/challenge', payer, async (ctx) => {
-    ctx.body = await newMfaChallenge(deps, ctx.state.tep!.userId, paymentIdOf(ctx));
+    ctx.body = await newMfaChallenge(deps, ctx.state.caller!, paymentIdOf(ctx));
   });
 
   router.post('/:payment_id/mfa/verify', payer, async (ctx) => {
     const id = paymentIdOf(ctx);
     const body = parseInput(VerifyBody, ctx.request.body ?? {});
-    ctx.body = await verifyMfaAnswer(deps, ctx.state.tep!.userId, id, body.challenge_id, body);
+    ctx.body = await verifyMfaAnswer(deps, ctx.state.caller!, id, body.challenge_id, body);
   });
 
   return router;
