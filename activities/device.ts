@@ -1,7 +1,9 @@
 import type { Config } from '../src/config';
 import { recordConsents } from '../src/db/consents';
 import type { DatabasePool } from '../src/db/pool';
-import type { DeviceApproval } from '../src/domain/deviceGrant';
+import { activityInfo } from '@temporalio/activity';
+import { recordGrantApproval } from '../src/db/deviceGrants';
+import { grantIdOf, type DeviceApproval } from '../src/domain/deviceGrant';
 import { registerWallet } from '../src/wallet/wallets';
 import { domainFailures } from './failures';
 
@@ -21,7 +23,11 @@ export function deviceActivities(deps: DeviceActivityDeps) {
       return domainFailures(async () => {
         await recordConsents(deps.pool, req.userId, req.clientId, req.scopes);
         const { wallet } = await registerWallet(deps, req.userId);
-        return { userId: req.userId, walletId: wallet.id };
+        const approval = { userId: req.userId, walletId: wallet.id };
+        // Kept with the grant, so a redemption whose write failed can be made again (pollDeviceGrant).
+        const workflowId = activityInfo().workflowExecution?.workflowId;
+        if (workflowId) await recordGrantApproval(deps.pool, grantIdOf(workflowId), approval);
+        return approval;
       });
     },
   };

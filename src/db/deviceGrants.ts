@@ -8,7 +8,11 @@ const DeviceGrantRow = z.object({
   scopes: z.array(z.string()),
   user_code: z.string(),
   expires_at: z.date(),
+  approved_user_id: z.string().nullable(),
+  approved_wallet_id: z.string().nullable(),
+  redeemed_at: z.date().nullable(),
 });
+const COLUMNS = sql.fragment`id, client_id, scopes, user_code, expires_at, approved_user_id, approved_wallet_id, redeemed_at`;
 export type DeviceGrantRow = z.infer<typeof DeviceGrantRow>;
 
 /**
@@ -25,7 +29,8 @@ export async function insertDeviceGrant(
             now() + ${grant.expiresInSeconds} * interval '1 second')
     ON CONFLICT (user_code) DO UPDATE
       SET id = excluded.id, client_id = excluded.client_id, scopes = excluded.scopes,
-          device_code_hash = excluded.device_code_hash, created_at = now(), expires_at = excluded.expires_at
+          device_code_hash = excluded.device_code_hash, created_at = now(), expires_at = excluded.expires_at,
+          approved_user_id = NULL, approved_wallet_id = NULL, redeemed_at = NULL
       WHERE g.expires_at < now()
     RETURNING id`);
   return row !== null;
@@ -33,13 +38,13 @@ export async function insertDeviceGrant(
 
 export function deviceGrantByDeviceCode(db: DatabaseConnection, deviceCodeHash: string) {
   return db.maybeOne(sql.type(DeviceGrantRow)`
-    SELECT id, client_id, scopes, user_code, expires_at FROM device_grants WHERE device_code_hash = ${deviceCodeHash}`);
+    SELECT ${COLUMNS} FROM device_grants WHERE device_code_hash = ${deviceCodeHash}`);
 }
 
 /** The live grant of a user code; null for an unknown or expired one. */
 export function liveDeviceGrantByUserCode(db: DatabaseConnection, userCode: string) {
   return db.maybeOne(sql.type(DeviceGrantRow)`
-    SELECT id, client_id, scopes, user_code, expires_at FROM device_grants WHERE user_code = ${userCode} AND expires_at > now()`);
+    SELECT ${COLUMNS} FROM device_grants WHERE user_code = ${userCode} AND expires_at > now()`);
 }
 
 /**
@@ -63,4 +68,20 @@ export async function releaseUserCodeLookup(db: DatabaseConnection, address: str
   await db.query(sql.unsafe`
     UPDATE user_code_lookups SET lookups = lookups - 1
     WHERE address = ${address} AND minute = (SELECT max(minute) FROM user_code_lookups WHERE address = ${address} AND lookups > 0)`);
+}
+
+/** The user's approval of a grant, kept with it (the workflow's activity writes it; safe to repeat). */
+export async function recordGrantApproval(db: DatabaseConnection, grantId: string, approval: { userId: string; walletId: string }): Promise<void> {
+  await db.query(sql.unsafe`
+    UPDATE device_grants SET approved_user_id = ${approval.userId}, approved_wallet_id = ${approval.walletId} WHERE id = ${grantId}`);
+}
+
+/**
+ * Marks the grant redeemed, once: false when it was redeemed already. Called in the transaction
+ * that records the session the tokens belong to, so the two commit or fail together.
+ */
+export async function markGrantRedeemed(tx: DatabaseConnection, grantId: string): Promise<boolean> {
+  const row = await tx.maybeOne(sql.type(z.object({ id: z.string() }))`
+    UPDATE device_grants SET redeemed_at = now() WHERE id = ${grantId} AND redeemed_at IS NULL RETURNING id`);
+  return row !== null;
 }

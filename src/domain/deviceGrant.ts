@@ -40,6 +40,8 @@ export type PollAnswer =
 export type DeviceOutcome = 'redeemed' | 'denied' | 'expired';
 
 export const deviceWorkflowId = (grantId: string) => `device-${grantId}`;
+/** The grant of a `device-<id>` workflow. */
+export const grantIdOf = (workflowId: string) => workflowId.replace(/^device-/, '');
 
 /** `XXXX-XXXX` as shown to the user. */
 export function formatUserCode(code: string): string {

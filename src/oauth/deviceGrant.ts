@@ -4,7 +4,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Config } from '../config';
 import type { TepKeys } from '../auth/keys';
 import { newSecret, sha256Hex } from '../crypto/secrets';
-import { deviceGrantByDeviceCode, insertDeviceGrant, liveDeviceGrantByUserCode, releaseUserCodeLookup, reserveUserCodeLookup, type DeviceGrantRow } from '../db/deviceGrants';
+import { deviceGrantByDeviceCode, insertDeviceGrant, liveDeviceGrantByUserCode, markGrantRedeemed, releaseUserCodeLookup, reserveUserCodeLookup, type DeviceGrantRow } from '../db/deviceGrants';
 import { miniappById, type Miniapp, type OAuthClient } from '../db/miniapps';
 import type { DatabasePool } from '../db/pool';
 import {
@@ -25,7 +25,7 @@ import { isWorkflowGone } from '../temporal/failures';
 import { decideDevice, pollDevice } from '../../workflows/deviceMessages';
 import type { deviceGrant } from '../../workflows/deviceGrant';
 import { OAuthError } from './errors';
-import { startSession } from './sessions';
+import { recordSession, sessionTokens } from './sessions';
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 /** RFC 8628 3.2 values of the original README: codes live 15 minutes, polls every 5 seconds. */
@@ -121,11 +121,15 @@ const CLOSED_ANSWERS: Record<DeviceOutcome, OAuthError> = {
 
 /**
  * RFC 8628 3.4-3.5: the device polls. The grant's workflow answers (pending, slow_down, denied,
- * expired, or the approval exactly once); the tokens are minted here from that one answer.
+ * expired, or the approval exactly once); the tokens are minted here from that one answer, the
+ * session and the grant's redemption written in one transaction. Should that write fail, the
+ * approval is not lost: the workflow has handed it out, but the grant is not redeemed in
+ * PostgreSQL, and the next poll redeems it from the approval kept with the grant.
  */
 export async function pollDeviceGrant(deps: DeviceGrantDeps, client: OAuthClient, deviceCode: string) {
   const grant = await deviceGrantByDeviceCode(deps.pool, sha256Hex(deviceCode));
   if (!grant || grant.client_id !== client.client_id) throw new OAuthError('invalid_grant', 'device_code is not valid for this client');
+  if (grant.redeemed_at) throw CLOSED_ANSWERS.redeemed;
   const handle = deps.temporal.client.workflow.getHandle<typeof deviceGrant>(deviceWorkflowId(grant.id));
   let answer;
   try {
@@ -133,14 +137,13 @@ export async function pollDeviceGrant(deps: DeviceGrantDeps, client: OAuthClient
   } catch (err) {
     if (!isWorkflowGone(err)) throw unavailable(deps, err, 'poll');
     // The workflow has closed: its result says how the grant ended.
-    throw CLOSED_ANSWERS[await withDeadline(deps, () => handle.result()).catch(() => 'expired' as const)];
+    const outcome = await withDeadline(deps, () => handle.result()).catch(() => 'expired' as const);
+    if (outcome === 'redeemed') return redeemAgain(deps, client, grant);
+    throw CLOSED_ANSWERS[outcome];
   }
   switch (answer.outcome) {
-    case 'approved': {
-      const tokens = await startSession(deps, { userId: answer.approval.userId, clientId: client.client_id, scopes: answer.scopes, walletId: answer.approval.walletId });
-      deps.log.info({ grant_id: grant.id, client_id: client.client_id, user_id: answer.approval.userId }, 'device grant redeemed');
-      return { ...tokens, user_id: answer.approval.userId, wallet_id: answer.approval.walletId };
-    }
+    case 'approved':
+      return redeem(deps, client, grant, { ...answer.approval, scopes: answer.scopes });
     case 'slow_down':
       throw new OAuthError('slow_down', `Polling too fast: wait ${answer.intervalMs / 1000} seconds between requests`, 400, { interval: answer.intervalMs / 1000 });
     case 'authorization_pending':
@@ -150,8 +153,33 @@ export async function pollDeviceGrant(deps: DeviceGrantDeps, client: OAuthClient
     case 'expired_token':
       throw CLOSED_ANSWERS.expired;
     case 'invalid_grant':
-      throw CLOSED_ANSWERS.redeemed;
+      return redeemAgain(deps, client, grant);
   }
+}
+
+/** The tokens of an approved grant: the session and the grant's redemption commit together, once. */
+async function redeem(deps: DeviceGrantDeps, client: OAuthClient, grant: DeviceGrantRow, approval: { userId: string; walletId: string; scopes: readonly string[] }) {
+  const session = { userId: approval.userId, clientId: client.client_id, scopes: approval.scopes, walletId: approval.walletId };
+  let recorded;
+  try {
+    recorded = await deps.pool.transaction(async (tx) => ((await markGrantRedeemed(tx, grant.id)) ? recordSession(tx, deps, session) : undefined));
+  } catch (err) {
+    throw unavailable(deps, err, 'redemption');
+  }
+  if (!recorded) throw CLOSED_ANSWERS.redeemed;
+  deps.log.info({ grant_id: grant.id, client_id: client.client_id, user_id: approval.userId }, 'device grant redeemed');
+  return { ...(await sessionTokens(deps, session, recorded)), user_id: approval.userId, wallet_id: approval.walletId };
+}
+
+/**
+ * The workflow handed the approval out already: redeemed, unless writing the tokens failed then.
+ * In that case the approval kept with the grant is redeemed now, within the grant's life and one
+ * more (the workflow's own bound).
+ */
+function redeemAgain(deps: DeviceGrantDeps, client: OAuthClient, grant: DeviceGrantRow) {
+  const late = Date.now() > grant.expires_at.getTime() + DEVICE_CODE_TTL_SECONDS * 1000;
+  if (!grant.approved_user_id || !grant.approved_wallet_id || late) throw CLOSED_ANSWERS.redeemed;
+  return redeem(deps, client, grant, { userId: grant.approved_user_id, walletId: grant.approved_wallet_id, scopes: grant.scopes });
 }
 
 export interface PendingDeviceGrant {

@@ -1,7 +1,10 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { decodeJwt } from 'jose';
+import { sql } from 'slonik';
+import { z } from 'zod';
 import { sha256Hex } from '../../src/crypto/secrets';
 import { deviceGrantByDeviceCode } from '../../src/db/deviceGrants';
+import { purgeOAuthLeftovers } from '../../src/db/oauth';
 import { startTestApi, type TestApi } from '../helpers/api';
 import type { TestDatabase } from '../helpers/db';
 import { recordHistory } from '../helpers/histories';
@@ -100,6 +103,40 @@ describe('device authorization grant', () => {
     await recordHistory(env.client, `device-${await grantIdOf(codes.device_code)}`, 'device', 'redeemed');
   });
 
+  it('an approval whose tokens could not be written is not lost: the next poll redeems it, once', async () => {
+    const frank = stubSession(hs, 'frank');
+    const codes = await newCodes();
+    expect((await decide(frank.token, codes.user_code, 'approve')).body.status).toBe('approved');
+    // PostgreSQL refuses the first session the API writes from now on (a failure after the workflow answered).
+    await db.pool.query(sql.unsafe`CREATE SEQUENCE fail_first_session`);
+    await db.pool.query(sql.unsafe`
+      CREATE FUNCTION fail_first_session() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF nextval('fail_first_session') = 1 THEN RAISE EXCEPTION 'the database went away'; END IF;
+        RETURN NEW;
+      END $$`);
+    await db.pool.query(sql.unsafe`CREATE TRIGGER fail_first_session BEFORE INSERT ON oauth_sessions FOR EACH ROW EXECUTE FUNCTION fail_first_session()`);
+    try {
+      await waitInterval();
+      const failed = await poll(codes.device_code);
+      expect([failed.status, failed.body.error]).toEqual([503, 'temporarily_unavailable']);
+      await waitInterval();
+      const tokens = await poll(codes.device_code);
+      expect(tokens.status).toBe(200);
+      expect(tokens.body).toMatchObject({ user_id: frank.userId, scope: 'user:read wallet:balance', refresh_token: expect.stringMatching(/^rt_/) });
+      expect((await api.call('GET', '/api/v1/wallet/balance', { token: tokens.body.access_token })).status).toBe(200);
+      // And exactly once.
+      await waitInterval();
+      expect((await poll(codes.device_code)).body.error).toBe('invalid_grant');
+      const sessions = await db.pool.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM oauth_sessions WHERE user_id = ${frank.userId}`);
+      expect(sessions).toBe(1);
+    } finally {
+      await db.pool.query(sql.unsafe`DROP TRIGGER fail_first_session ON oauth_sessions`);
+      await db.pool.query(sql.unsafe`DROP FUNCTION fail_first_session()`);
+      await db.pool.query(sql.unsafe`DROP SEQUENCE fail_first_session`);
+    }
+  });
+
   it('tells a device polling too fast to slow down, and adds 5 seconds to its interval each time', async () => {
     const codes = await newCodes();
     expect((await poll(codes.device_code)).body.error).toBe('authorization_pending');
@@ -161,6 +198,16 @@ describe('device authorization grant', () => {
     const tep = await api.token(dave.userId, ['user:read']);
     expect((await decide(tep, codes.user_code, 'approve')).status).toBe(403);
     expect((await decide('syt_not_a_session', codes.user_code, 'approve')).status).toBe(401);
+  });
+
+  it('the sweeper purges grants a day past their expiry, and keeps the live ones', async () => {
+    const old = await newCodes();
+    const live = await newCodes();
+    const oldId = await grantIdOf(old.device_code);
+    await db.pool.query(sql.unsafe`UPDATE device_grants SET expires_at = now() - interval '25 hours' WHERE id = ${oldId}`);
+    expect(await purgeOAuthLeftovers(db.pool)).toBeGreaterThanOrEqual(1);
+    expect(await deviceGrantByDeviceCode(db.pool, sha256Hex(old.device_code))).toBeNull();
+    expect(await deviceGrantByDeviceCode(db.pool, sha256Hex(live.device_code))).not.toBeNull();
   });
 
   // Last: the limit is per client address, and every request here comes from 127.0.0.1.
