@@ -24,6 +24,8 @@ export interface ActivityDeps {
   wallet: Config['wallet'];
   /** The MFA policy of payments. */
   payments: Config['payments'];
+  /** Whether webhooks may go to loopback and private addresses (WEBHOOK_ALLOW_PRIVATE_DESTINATIONS). */
+  webhookAllowPrivate: boolean;
   now?: () => Date;
 }
 
@@ -51,7 +53,7 @@ export function createActivities(deps: ActivityDeps) {
       proofSealer: proofSealer(deps.dataKey),
       totpSealer: totpSealer(deps.dataKey),
     }),
-    ...webhookActivities({ pool: deps.pool, webhookSealer: webhookSealer(deps.dataKey), now }),
+    ...webhookActivities({ pool: deps.pool, webhookSealer: webhookSealer(deps.dataKey), now, allowPrivateDestinations: deps.webhookAllowPrivate }),
     ...matrixActivities({ pool: deps.pool, log: deps.log, matrix: deps.matrix }),
   };
 }

@@ -3,15 +3,21 @@ import type { Sealer } from '../src/crypto/sealing';
 import type { DatabasePool } from '../src/db/pool';
 import { markWebhookStarted, recordWebhookAttempt, webhookDelivery } from '../src/db/webhooks';
 import type { AttemptOutcome } from '../src/domain/webhooks';
+import { webhookDispatcher, type Resolver } from '../src/miniapps/destinations';
 import { attemptWebhook } from '../src/miniapps/webhooks';
 
 export interface WebhookActivityDeps {
   pool: DatabasePool;
   webhookSealer: Sealer;
   now: () => Date;
+  /** WEBHOOK_ALLOW_PRIVATE_DESTINATIONS: loopback and private addresses may be reached (development, tests). */
+  allowPrivateDestinations: boolean;
+  /** DNS (node's by default). */
+  resolve?: Resolver;
 }
 
 export function webhookActivities(deps: WebhookActivityDeps) {
+  const dispatcher = webhookDispatcher(deps.allowPrivateDestinations, deps.resolve);
   return {
     /**
      * One attempt of the delivery workflow, logged on the event. `last`: a failure worth retrying
@@ -26,7 +32,7 @@ export function webhookActivities(deps: WebhookActivityDeps) {
       if (delivery.status === 'failed') return { outcome: 'failed', error: 'delivery ended earlier' };
       const at = deps.now();
       const started = performance.now();
-      const result = await attemptWebhook(delivery, deps.webhookSealer, deps.now);
+      const result = await attemptWebhook(delivery, deps.webhookSealer, deps.now, dispatcher, deps.allowPrivateDestinations);
       const durationMs = performance.now() - started;
       const final = result.outcome === 'delivered' ? 'delivered' : result.outcome === 'failed' || req.last ? 'failed' : undefined;
       await recordWebhookAttempt(deps.pool, req.eventId, {

@@ -26,7 +26,7 @@ async function main(): Promise<void> {
       taskQueue: config.temporal.taskQueue,
       workflowBundlePath: config.temporal.workflowBundlePath,
     },
-    { pool, log, matrix: config.matrix, dataKey, lockout: config.lockout, wallet: config.wallet, payments: config.payments },
+    { pool, log, matrix: config.matrix, dataKey, lockout: config.lockout, wallet: config.wallet, payments: config.payments, webhookAllowPrivate: config.webhookAllowPrivate },
   );
   running = true;
   log.info({ task_queue: config.temporal.taskQueue, namespace: config.temporal.namespace }, 'worker running');

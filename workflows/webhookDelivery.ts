@@ -1,6 +1,6 @@
 import { patched, proxyActivities, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { WEBHOOK_RETRY_DELAYS_MS, webhookRetryDelay } from '../src/domain/webhooks';
+import { WEBHOOK_RETRY_DELAYS_MS, WEBHOOK_RETRY_HORIZON_MS, webhookRetryDelay } from '../src/domain/webhooks';
 import { workflowNow } from './clock';
 
 // An attempt that cannot even run (the database is down) is retried by Temporal; answers from the
@@ -12,6 +12,8 @@ const { deliverWebhook } = proxyActivities<Activities>({
 
 /** v2: after PROTO's five retries, more with growing waits for up to 24 hours (v1 gave up after the five). */
 const WEBHOOK_V2 = 'webhook-v2-retry-for-24-hours';
+/** v3: a Retry-After is honoured only up to what is left of the 24 hours (a billion seconds parked a delivery for years). */
+const WEBHOOK_V3 = 'webhook-v3-retry-after-within-horizon';
 
 /**
  * Delivers one webhook event to the mini-app's backend, at least once (PROTO 9.1.2): signed,
@@ -22,13 +24,15 @@ const WEBHOOK_V2 = 'webhook-v2-retry-for-24-hours';
  */
 export async function webhookDelivery(input: { eventId: string; firstAttempt?: number }): Promise<'delivered' | 'failed'> {
   const v2 = patched(WEBHOOK_V2);
+  const v3 = patched(WEBHOOK_V3);
   const startedAt = workflowNow();
   const first = input.firstAttempt ?? 1;
   for (let retry = 0; ; retry += 1) {
     const wait = v2 ? webhookRetryDelay(retry, workflowNow() - startedAt) : WEBHOOK_RETRY_DELAYS_MS[retry];
     const result = await deliverWebhook({ eventId: input.eventId, attempt: first + retry, last: wait === undefined });
     if (result.outcome !== 'retry') return result.outcome;
-    // A 429's Retry-After is honoured when it asks for longer than the schedule.
-    await sleep(Math.max(wait!, result.retryAfterMs ?? 0));
+    // A 429's Retry-After is honoured when it asks for longer than the schedule, up to the horizon.
+    const retryAfterMs = v3 ? Math.min(result.retryAfterMs ?? 0, Math.max(0, WEBHOOK_RETRY_HORIZON_MS - (workflowNow() - startedAt))) : (result.retryAfterMs ?? 0);
+    await sleep(Math.max(wait!, retryAfterMs));
   }
 }

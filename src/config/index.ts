@@ -89,6 +89,10 @@ export const envSchema = z.object({
     .string()
     .default('')
     .describe('client ids of the registered mini-apps trusted as wallet providers at POST /api/v1/wallet/callback, comma-separated (their webhook secrets sign)'),
+  WEBHOOK_ALLOW_PRIVATE_DESTINATIONS: z
+    .enum(['true', 'false'])
+    .optional()
+    .describe('whether webhooks may be sent to loopback, private and link-local addresses: true or false (default false in production, true otherwise)'),
   WEBHOOK_SECRET_OVERLAP_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).default(86_400).describe('seconds a rotated webhook secret keeps signing beside the new one'),
   PAYMENT_AUTHORIZATION_WINDOW_SECONDS: positiveInt.default(300).describe('seconds a mini-app payment waits for the payer to authorize it before it expires'),
   PAYMENT_MFA_THRESHOLD: z
@@ -173,6 +177,8 @@ export interface Config {
   };
   /** How long a rotated webhook secret keeps signing beside the new one. */
   webhookSecretOverlapSeconds: number;
+  /** Whether webhooks may go to loopback, private and link-local addresses (never by default in production). */
+  webhookAllowPrivate: boolean;
   gifts: { maxCount: number; maxExpiresSeconds: number };
   storage: { encryptionKeys: string | undefined; quotaBytes: number; maxKeys: number; maxKeyBytes: number; maxValueBytes: number };
   /** Mini-apps trusted to report wallet payments (PROTO 4.11.7). */
@@ -312,6 +318,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       eventWaitMs: e.MATRIX_EVENT_WAIT_MS,
     },
     webhookSecretOverlapSeconds: e.WEBHOOK_SECRET_OVERLAP_SECONDS,
+    webhookAllowPrivate: e.WEBHOOK_ALLOW_PRIVATE_DESTINATIONS === undefined ? !production : e.WEBHOOK_ALLOW_PRIVATE_DESTINATIONS === 'true',
     gifts: { maxCount: e.GIFT_MAX_COUNT, maxExpiresSeconds: e.GIFT_MAX_EXPIRES_SECONDS },
     storage: {
       encryptionKeys: e.STORAGE_ENCRYPTION_KEYS,

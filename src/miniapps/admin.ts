@@ -14,10 +14,11 @@ import {
 import type { DatabasePool } from '../db/pool';
 import { DomainError, invalidField } from '../domain/errors';
 import { newId } from '../ids';
+import { literalDestinationRefusal } from './destinations';
 
 export interface RegistryDeps {
   pool: DatabasePool;
-  config: Pick<Config, 'wallet' | 'webhookSecretOverlapSeconds'>;
+  config: Pick<Config, 'wallet' | 'webhookSecretOverlapSeconds' | 'webhookAllowPrivate'>;
   /** Seals webhook secrets (they sign, so they must be read back); from DATA_ENCRYPTION_KEY. */
   webhookSealer: Sealer;
 }
@@ -38,8 +39,10 @@ export interface MiniappInput {
 
 const BACKEND_SUFFIX = '_backend';
 
-/** The webhook secret signs, so it is kept sealed rather than hashed. */
+/** The webhook secret signs, so it is kept sealed rather than hashed. The URL must lead somewhere public (unless allowed). */
 function sealedWebhook(deps: RegistryDeps, clientId: string, url: string) {
+  const refusal = deps.config.webhookAllowPrivate ? undefined : literalDestinationRefusal(new URL(url));
+  if (refusal) throw invalidField('webhook_url', `must lead to a public address: ${refusal}`);
   const { secret } = newSecret('whsec');
   return { secret, stored: { url, sealedSecret: deps.webhookSealer.seal(secret, clientId) } };
 }

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { request, type Dispatcher } from 'undici';
 import type { Sealer } from '../crypto/sealing';
 import { markWebhookStarted, reopenWebhookEvent, unstartedWebhookEvents, webhookEventStatus, webhookLogOfPayment, type WebhookDelivery } from '../db/webhooks';
 import { DomainError } from '../domain/errors';
@@ -7,6 +8,7 @@ import { classifyWebhookAnswer, webhookWorkflowId, type AttemptOutcome } from '.
 import type { Logger } from '../logger';
 import { startIdempotently, type Temporal } from '../temporal/client';
 import type { webhookDelivery } from '../../workflows/webhookDelivery';
+import { DestinationRefused, literalDestinationRefusal } from './destinations';
 
 const REQUEST_TIMEOUT_MS = 10_000;
 
@@ -28,18 +30,25 @@ export function webhookSignatures(secret: string, timestamp: number, body: strin
   };
 }
 
-/** One attempt to deliver an event: a signed POST of PROTO 9.1.2's body, no redirects followed. */
-export async function attemptWebhook(delivery: WebhookDelivery, sealer: Sealer, now: () => Date): Promise<AttemptOutcome> {
+/**
+ * One attempt to deliver an event: a signed POST of PROTO 9.1.2's body, no redirects followed,
+ * through `dispatcher` (which refuses private destinations in production). A destination refused
+ * as private ends the delivery: no later attempt would be allowed either.
+ */
+export async function attemptWebhook(delivery: WebhookDelivery, sealer: Sealer, now: () => Date, dispatcher: Dispatcher, allowPrivate: boolean): Promise<AttemptOutcome> {
   if (!delivery.webhook_url || !delivery.sealed_webhook_secret) return { outcome: 'failed', error: 'the mini-app has no webhook URL any more' };
+  const refusal = allowPrivate ? undefined : literalDestinationRefusal(new URL(delivery.webhook_url));
+  if (refusal) return { outcome: 'failed', error: `destination refused: ${refusal}` };
   const secret = sealer.open(delivery.sealed_webhook_secret, delivery.client_id);
   const previous = delivery.sealed_previous_webhook_secret ? sealer.open(delivery.sealed_previous_webhook_secret, delivery.client_id) : undefined;
   const body = JSON.stringify({ event: delivery.event, event_id: delivery.event_id, timestamp: delivery.created_at.toISOString(), data: delivery.data });
   const timestamp = Math.floor(now().getTime() / 1000);
-  let res: Response;
+  let status: number;
+  let retryAfter: string | string[] | undefined;
   try {
-    res = await fetch(delivery.webhook_url, {
+    const res = await request(delivery.webhook_url, {
       method: 'POST',
-      redirect: 'manual',
+      dispatcher,
       headers: {
         'content-type': 'application/json',
         'user-agent': 'TMCP-Webhooks/1',
@@ -50,16 +59,19 @@ export async function attemptWebhook(delivery: WebhookDelivery, sealer: Sealer, 
       body,
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
-    await res.arrayBuffer().catch(() => undefined);
+    await res.body.dump().catch(() => undefined);
+    status = res.statusCode;
+    retryAfter = res.headers['retry-after'];
   } catch (err) {
+    const cause = err instanceof Error && err.cause instanceof DestinationRefused ? err.cause : err;
+    if (cause instanceof DestinationRefused) return { outcome: 'failed', error: `destination refused: ${cause.message}` };
     return { outcome: 'retry', error: `not reached: ${err instanceof Error ? err.message : String(err)}` };
   }
-  const verdict = classifyWebhookAnswer(res.status);
-  if (verdict === 'delivered') return { outcome: 'delivered', httpStatus: res.status };
-  const error = `answered ${res.status}`;
-  if (verdict === 'failed') return { outcome: 'failed', httpStatus: res.status, error };
-  const retryAfter = res.headers.get('retry-after');
-  return { outcome: 'retry', httpStatus: res.status, error, ...(retryAfter && /^\d+$/.test(retryAfter) ? { retryAfterMs: Number(retryAfter) * 1000 } : {}) };
+  const verdict = classifyWebhookAnswer(status);
+  if (verdict === 'delivered') return { outcome: 'delivered', httpStatus: status };
+  const error = `answered ${status}`;
+  if (verdict === 'failed') return { outcome: 'failed', httpStatus: status, error };
+  return { outcome: 'retry', httpStatus: status, error, ...(typeof retryAfter === 'string' && /^\d{1,12}$/.test(retryAfter) ? { retryAfterMs: Number(retryAfter) * 1000 } : {}) };
 }
 
 export interface WebhookStarterDeps {

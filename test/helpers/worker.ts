@@ -22,6 +22,8 @@ export interface TestWorkerOptions {
   lockout?: ActivityDeps['lockout'];
   log?: ActivityDeps['log'];
   payments?: ActivityDeps['payments'];
+  /** Outside production webhooks may reach loopback (the test receivers); false: as in production. */
+  webhookAllowPrivate?: boolean;
 }
 
 /** A unique task queue per test file, so workers of parallel files never take each other's tasks. */
@@ -62,6 +64,7 @@ export async function startTestWorker(
       lockout: options.lockout ?? loadConfig({ NODE_ENV: 'test' }).lockout,
       wallet: loadConfig({ NODE_ENV: 'test' }).wallet,
       payments: options.payments ?? loadConfig({ NODE_ENV: 'test' }).payments,
+      webhookAllowPrivate: options.webhookAllowPrivate ?? true,
     }),
   });
   const running = worker.run();

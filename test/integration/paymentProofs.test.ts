@@ -314,7 +314,7 @@ describe('re-running a verification', () => {
 
     // What a worker does when it runs the workflow task again after losing it past the settlement.
     const key = Buffer.from(TEST_DATA_KEY, 'hex');
-    const { verifyP2PProof } = createActivities({ pool: db.pool, log: pino({ level: 'silent' }), matrix: undefined, dataKey: key, lockout: testProofDeps(db.pool).lockout, wallet: loadConfig({ NODE_ENV: 'test' }).wallet, payments: loadConfig({ NODE_ENV: 'test' }).payments });
+    const { verifyP2PProof } = createActivities({ pool: db.pool, log: pino({ level: 'silent' }), matrix: undefined, dataKey: key, lockout: testProofDeps(db.pool).lockout, wallet: loadConfig({ NODE_ENV: 'test' }).wallet, payments: loadConfig({ NODE_ENV: 'test' }).payments, webhookAllowPrivate: true });
     const sealer = proofSealer(key);
     const check = (transferId: string) =>
       verifyP2PProof({ transferId, userId: alice.userId, amountMinor: '150', currency: 'USD', proof: sealProof(sealer, transferId, proof), attemptKey: `${transferId}#9` });

@@ -13,6 +13,8 @@ import type { TestDatabase } from '../helpers/db';
 import { recordHistory } from '../helpers/histories';
 import { startTimeSkippingStack, type TimeSkippingStack } from '../helpers/timeSkipping';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhookReceiver';
+import { webhookActivities } from '../../activities/webhooks';
+import type { Resolver } from '../../src/miniapps/destinations';
 
 /** The delivery workflow's whole schedule on the time-skipping server: 24 hours of retries pass in moments. */
 let stack: TimeSkippingStack;
@@ -116,4 +118,45 @@ test('a backend that is down for a while gets every event once it is back, each 
     const got = receiver.received.filter((r) => r.headers['x-webhook-event-id'] === eventId);
     expect(got).toHaveLength(log.length);
   }
+});
+
+test("a Retry-After of a billion seconds waits only for what is left of the 24 hours, then the last attempt", async () => {
+  const eventId = await queued();
+  receiver.answer({ status: 429, headers: { 'retry-after': '1000000000' } });
+  receiver.answerOtherwise(503);
+  try {
+    expect(await startWebhookDeliveries(deps, [eventId])).toBe(1);
+    expect(await env.client.workflow.getHandle(webhookWorkflowId(eventId)).result()).toBe('failed');
+  } finally {
+    receiver.answerOtherwise(200);
+  }
+  const history = await env.client.workflow.getHandle(webhookWorkflowId(eventId)).fetchHistory();
+  const timers = (history.events ?? []).flatMap((e) => (e.timerStartedEventAttributes ? [Number(e.timerStartedEventAttributes.startToFireTimeout?.seconds ?? 0)] : []));
+  // One wait, capped at the horizon (24 h less the moment the first attempt took), then the last attempt.
+  expect(timers).toHaveLength(1);
+  expect(timers[0]).toBeGreaterThan(86_000);
+  expect(timers[0]).toBeLessThanOrEqual(86_400);
+  expect((await attempts(eventId)).map((a) => a.http_status)).toEqual([429, 503]);
+  await recordHistory(env.client, webhookWorkflowId(eventId), 'webhook', 'retry-after-capped');
+});
+
+test('in production no webhook reaches a private, loopback or link-local address, however its name resolves', async () => {
+  const config = loadConfig({ NODE_ENV: 'test', WEBHOOK_ALLOW_PRIVATE_DESTINATIONS: 'false' });
+  const sealer = webhookSealer(Buffer.from(TEST_DATA_KEY, 'hex'));
+  // Refused at registration when the address is written in the URL.
+  for (const url of ['http://127.0.0.1:8080/hook', 'http://localhost/hook', 'https://169.254.169.254/latest', 'https://10.1.2.3/x', 'https://[::1]/x', 'https://[::ffff:127.0.0.1]/x']) {
+    await expect(createMiniapp({ pool: db.pool, config, webhookSealer: sealer }, { name: 'Sneaky', clientType: 'confidential', redirectUris: [], scopes: ['user:read'], preApprovedScopes: [], webhookUrl: url, firstParty: false })).rejects.toMatchObject({ code: 'INVALID_REQUEST', details: { field: 'webhook_url' } });
+  }
+  // A name that resolves to loopback passes registration and is refused at delivery: one attempt, failed, nothing sent.
+  const created = await createMiniapp({ pool: db.pool, config: loadConfig({ NODE_ENV: 'test' }), webhookSealer: sealer }, { name: 'Rebinder', clientType: 'confidential', redirectUris: [], scopes: ['user:read'], preApprovedScopes: [], webhookUrl: receiver.url.replace('127.0.0.1', 'rebind.example'), firstParty: false });
+  const eventId = newId('webhookEvent');
+  await queueWebhookEvent(db.pool, { eventId, clientId: String(created.client_id), event: 'scope.revoked', data: {} });
+  // The app's DNS answers loopback for its name (a stub resolver; the HTTP client and socket are real).
+  const rebinding: Resolver = (_host, _options, callback) => callback(null, [{ address: '127.0.0.1', family: 4 }]);
+  const strict = webhookActivities({ pool: db.pool, webhookSealer: sealer, now: () => new Date(), allowPrivateDestinations: false, resolve: rebinding });
+  const before = receiver.received.length;
+  const outcome = await strict.deliverWebhook({ eventId, attempt: 1, last: false });
+  expect(outcome).toMatchObject({ outcome: 'failed', error: expect.stringContaining('not a public address') });
+  expect(receiver.received.length).toBe(before);
+  expect(await row(eventId)).toMatchObject({ status: 'failed', attempts: 1 });
 });
