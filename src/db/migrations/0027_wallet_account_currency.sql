@@ -3,7 +3,8 @@
 -- withdraw it, so the database refuses the account before any posting can reach it.
 CREATE FUNCTION check_wallet_account_currency() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF NEW.wallet_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM wallets WHERE id = NEW.wallet_id AND currency = NEW.currency) THEN
+  -- A wallet that does not exist is the foreign key's to refuse (NO_WALLET), not this check's.
+  IF NEW.wallet_id IS NOT NULL AND EXISTS (SELECT 1 FROM wallets WHERE id = NEW.wallet_id AND currency <> NEW.currency) THEN
     RAISE EXCEPTION 'wallet % does not hold %', NEW.wallet_id, NEW.currency
       USING ERRCODE = 'check_violation', CONSTRAINT = 'wallet_account_currency';
   END IF;
