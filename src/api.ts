@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import { once } from 'node:events';
 import { loadConfigOrExit, loadDotEnv, required, type Config } from './config';
+import { bucketStore } from './abuse/buckets';
 import { accessChecks } from './auth/clients';
 import { followAccessChanges } from './db/accessChanges';
 import { createApp } from './http/app';
@@ -64,10 +65,14 @@ async function main(): Promise<void> {
   });
   const access = accessChecks(pool);
   const accessFeed = followAccessChanges(required(config.database.url, 'DATABASE_URL'), { onChange: access.changed, onReset: access.reset }, log);
-  const app = createApp({ config, pool, keys, temporal, log, access });
+  const buckets = bucketStore(pool, config.rateLimits.redisUrl);
+  const app = createApp({ config, pool, keys, temporal, log, access, buckets });
   const server = app.listen(config.http.port, config.http.host);
   await once(server, 'listening');
-  log.info({ url: `http://${config.http.host}:${config.http.port}`, public_url: config.http.publicUrl }, 'API listening');
+  log.info(
+    { url: `http://${config.http.host}:${config.http.port}`, public_url: config.http.publicUrl, rate_limit_store: buckets.name, rate_limit_scale: config.rateLimits.scale },
+    'API listening',
+  );
   const bots = config.matrix ? ensureSystemBots(config.matrix, config.appservice.id, log) : undefined;
   const sweeps = sweeper ? startSagaSweeps({ pool, temporal, log, config }) : undefined;
   if (!config.matrix) log.info('Matrix is off (no MATRIX_HOMESERVER_URL): room events are skipped and room membership is not checked');
@@ -77,6 +82,7 @@ async function main(): Promise<void> {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await sweeps?.stop();
     await accessFeed.close();
+    await buckets.close();
     await temporal.close();
     await pool.end();
   });

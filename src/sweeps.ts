@@ -1,6 +1,7 @@
 import type { Config } from './config';
 import type { DatabasePool } from './db/pool';
 import { purgeOAuthLeftovers } from './db/oauth';
+import { purgeFullBuckets } from './db/rateLimits';
 import { purgeExpired } from './db/storage';
 import type { Logger } from './logger';
 import { sweepStaleGifts } from './gifts/gifts';
@@ -45,6 +46,7 @@ export function startSagaSweeps(deps: SweepDeps, times: SweepTimes = SWEEP_TIMES
     { name: 'refund events', run: () => sweepUnannouncedRefunds(deps, times.inviteGraceMs) },
     { name: 'storage ttl', run: () => purgeExpired(deps.pool, 1000) },
     { name: 'oauth leftovers', run: () => purgeOAuthLeftovers(deps.pool) },
+    { name: 'full rate buckets', run: () => purgeFullBuckets(deps.pool) },
     { name: 'gifts', run: () => sweepStaleGifts(deps, times.transferGraceMs) },
     { name: 'wallet events', run: () => sweepUnsentWalletEvents(deps, times.inviteGraceMs) },
     { name: 'webhooks', run: () => sweepUnstartedWebhooks(deps, times.inviteGraceMs) },

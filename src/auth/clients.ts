@@ -2,6 +2,7 @@ import type { AccessChange } from '../db/accessChanges';
 import { miniappById } from '../db/miniapps';
 import { isSessionRevoked } from '../db/oauth';
 import type { DatabaseConnection } from '../db/pool';
+import { activeSuspensionOf } from '../db/rateLimits';
 
 /** What a TEP's client must be for its tokens to work: registered and active; first_party marks the user's own messenger. */
 export interface ClientStanding {
@@ -34,7 +35,7 @@ function remembered<T>(lookup: (key: string) => Promise<T>, ttlMs: number, now: 
 
 /**
  * What TEP verification asks of the database beyond the signature: the client's standing (active,
- * first party) and whether the session was revoked (PROTO 5.6). Answers are remembered per process
+ * first party) and whether the session was revoked (PROTO 5.6); and whether a caller is suspended. Answers are remembered per process
  * for `ttlMs`; the access change feed (LISTEN/NOTIFY) makes a revocation or suspension forget them
  * at once in every process, and the time limit bounds what a process that lost the feed can miss.
  */
@@ -44,17 +45,20 @@ export function accessChecks(db: DatabaseConnection, ttlMs = 2000, now: () => nu
     return { active: app?.status === 'active', firstParty: app?.status === 'active' && app.first_party };
   }, ttlMs, now);
   const sessions = remembered((sessionId) => isSessionRevoked(db, sessionId), ttlMs, now);
+  const suspensions = remembered((subject) => activeSuspensionOf(db, subject), ttlMs, now);
+  const caches = { session: sessions, client: clients, suspension: suspensions };
   return {
     client: (clientId: string) => clients.check(clientId),
     sessionRevoked: (sessionId: string) => sessions.check(sessionId),
+    /** The suspension in force of a rate-limit subject (PROTO 11.4.5), if any. */
+    suspension: (subject: string) => suspensions.check(subject),
     /** A change announced on the feed. */
     changed(change: AccessChange) {
-      (change.kind === 'session' ? sessions : clients).forget(change.id);
+      caches[change.kind].forget(change.id);
     },
     /** The feed (re)connected: anything may have changed meanwhile. */
     reset() {
-      clients.clear();
-      sessions.clear();
+      for (const cache of Object.values(caches)) cache.clear();
     },
   };
 }

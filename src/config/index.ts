@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { isCurrency, parseAmount, type Currency } from '../domain/money';
-import { parseAmountsByCurrency, parseDuration, parseDurations, parseTrustProxy, type TrustProxy } from './parsers';
+import { parseAmountsByCurrency, parseDuration, parseDurations, parseRateLimits, parseTrustProxy, type TrustProxy } from './parsers';
+import type { RateCategory, RateLimit } from '../domain/rateLimits';
 import { DomainError } from '../domain/errors';
 import { parseDataKey } from '../crypto/sealing';
 import type { LockoutPolicy } from '../domain/lockout';
@@ -121,6 +122,16 @@ export const envSchema = z.object({
     .describe('failed proofs of one method across all mini-apps within MFA_WALLET_LOCKOUT_WINDOW that lock it for every app (PROTO 11.4.5)'),
   MFA_WALLET_LOCKOUT_WINDOW: z.string().default('24h').describe('the window of MFA_WALLET_LOCKOUT_THRESHOLD, and how long its lock lasts (a duration such as 24h)'),
 
+  RATE_LIMITS: z
+    .string()
+    .default('')
+    .describe("per category, a limit per window and a burst over PROTO 11.4.1's defaults: category=limit/window/burst,... (e.g. balance=600/1m/100; categories in docs/security.md)"),
+  RATE_LIMIT_SCALE: z.coerce.number().positive().max(1_000_000).default(1).describe('multiplies every rate limit and burst (load tests raise the limits with it)'),
+  RATE_LIMIT_SUSPEND_AFTER: positiveInt.default(10).describe('rate-limit violations within RATE_LIMIT_SUSPEND_WINDOW that suspend the caller (PROTO 11.4.5)'),
+  RATE_LIMIT_SUSPEND_WINDOW: z.string().default('1h').describe('the window of RATE_LIMIT_SUSPEND_AFTER (a duration such as 1h)'),
+  RATE_LIMIT_SUSPEND_FOR: z.string().default('1h').describe('how long a suspension for rate-limit violations lasts (a duration such as 1h)'),
+  REDIS_URL: optionalString.pipe(url.optional()).describe('redis:// URL: keep the rate-limit buckets in Redis instead of PostgreSQL'),
+
   MATRIX_HOMESERVER_URL: optionalString.pipe(url.optional()).describe('client-server API base URL of the homeserver; unset turns Matrix off'),
   MATRIX_SERVER_NAME: z
     .string()
@@ -195,6 +206,15 @@ export interface Config {
   sagaAnswerTimeoutMs: number;
   /** Failed proofs that lock a method, and how long each successive lock lasts. */
   lockout: LockoutPolicy;
+  /** Token buckets per category (PROTO 11.4), and when repeated violations suspend a caller (11.4.5). */
+  rateLimits: {
+    limits: Record<RateCategory, RateLimit>;
+    scale: number;
+    suspendAfter: number;
+    suspendWindowMs: number;
+    suspendForMs: number;
+    redisUrl: string | undefined;
+  };
   /** Undefined when no homeserver is configured: events are skipped, room checks are off, the money still moves. */
   matrix: { homeserverUrl: string; asToken: string; hsToken: string; serverName: string; botAvatarUrl: string | undefined } | undefined;
   /** How users' Matrix access tokens are checked (src/auth/matrixTokens.ts). */
@@ -283,6 +303,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const acceptanceThresholds = orProblem('P2P_ACCEPTANCE_THRESHOLD', () => parseAmountsByCurrency(e.P2P_ACCEPTANCE_THRESHOLD), {});
   const lockSchedule = orProblem('MFA_LOCKOUT_SCHEDULE', () => parseDurations(e.MFA_LOCKOUT_SCHEDULE), []);
   const walletLockWindow = orProblem('MFA_WALLET_LOCKOUT_WINDOW', () => parseDuration(e.MFA_WALLET_LOCKOUT_WINDOW), 0);
+  const rateLimits = {
+    limits: orProblem('RATE_LIMITS', () => parseRateLimits(e.RATE_LIMITS, e.RATE_LIMIT_SCALE), parseRateLimits('', 1)),
+    scale: e.RATE_LIMIT_SCALE,
+    suspendAfter: e.RATE_LIMIT_SUSPEND_AFTER,
+    suspendWindowMs: orProblem('RATE_LIMIT_SUSPEND_WINDOW', () => parseDuration(e.RATE_LIMIT_SUSPEND_WINDOW), 0),
+    suspendForMs: orProblem('RATE_LIMIT_SUSPEND_FOR', () => parseDuration(e.RATE_LIMIT_SUSPEND_FOR), 0),
+    redisUrl: e.REDIS_URL,
+  };
   if (e.SAGA_ANSWER_TIMEOUT_MS <= e.MATRIX_EVENT_WAIT_MS) {
     problems.push('SAGA_ANSWER_TIMEOUT_MS: must be longer than MATRIX_EVENT_WAIT_MS (confirm waits that long for the room event)');
   }
@@ -336,6 +364,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       mfaMaxAttempts: e.PAYMENT_MFA_MAX_ATTEMPTS,
     },
     sagaAnswerTimeoutMs: e.SAGA_ANSWER_TIMEOUT_MS,
+    rateLimits,
     lockout: { threshold: e.MFA_LOCKOUT_THRESHOLD, scheduleMs: lockSchedule, wallet: { threshold: e.MFA_WALLET_LOCKOUT_THRESHOLD, windowMs: walletLockWindow } },
     matrix:
       e.MATRIX_HOMESERVER_URL && e.MATRIX_AS_TOKEN && e.MATRIX_HS_TOKEN

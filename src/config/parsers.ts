@@ -1,5 +1,6 @@
 import proxyaddr from 'proxy-addr';
 import { isCurrency, MAX_MINOR_AMOUNT, type Currency } from '../domain/money';
+import { isRateCategory, RATE_LIMIT_DEFAULTS, type RateCategory, type RateLimit } from '../domain/rateLimits';
 
 /**
  * `USD:100000,JPY:150000`: an amount in minor units per currency (minor units, so one setting
@@ -54,4 +55,28 @@ export function parseTrustProxy(text: string): TrustProxy {
   const addresses = value.split(',').map((v) => v.trim()).filter(Boolean);
   proxyaddr.compile(addresses); // throws naming a bad entry
   return { addresses };
+}
+
+/**
+ * RATE_LIMITS: `balance=600/1m/100,token=20/1m/5`, per category a limit per window and a burst
+ * (PROTO 11.4.1's columns), over the defaults; then every limit and burst is multiplied by `scale`
+ * (RATE_LIMIT_SCALE, for load tests). Throws naming the bad entry.
+ */
+export function parseRateLimits(text: string, scale: number): Record<RateCategory, RateLimit> {
+  const limits: Record<string, RateLimit> = { ...RATE_LIMIT_DEFAULTS };
+  const seen = new Set<string>();
+  for (const entry of text.split(',').map((e) => e.trim()).filter(Boolean)) {
+    const match = /^([a-z_]+)=(\d{1,9})\/(\w+)\/(\d{1,9})$/.exec(entry);
+    if (!match) throw new Error(`'${entry}' is not category=limit/window/burst`);
+    const [, category = '', limit = '', window = '', burst = ''] = match;
+    if (!isRateCategory(category)) throw new Error(`'${category}' is not a rate-limit category (${Object.keys(RATE_LIMIT_DEFAULTS).join(', ')})`);
+    if (seen.has(category)) throw new Error(`${category} is listed twice`);
+    seen.add(category);
+    if (Number(limit) === 0) throw new Error(`${category}: the limit must be at least 1`);
+    limits[category] = { limit: Number(limit), windowMs: parseDuration(window), burst: Number(burst) };
+  }
+  for (const [category, limit] of Object.entries(limits)) {
+    limits[category] = { limit: Math.max(1, Math.round(limit.limit * scale)), windowMs: limit.windowMs, burst: Math.round(limit.burst * scale) };
+  }
+  return limits as Record<RateCategory, RateLimit>;
 }

@@ -3,12 +3,13 @@ import type { Logger } from '../logger';
 
 /**
  * The channel revocations and registry changes are announced on (NOTIFY, sent by the statements
- * that make them, so only committed changes are heard). Payload: `session:<id>` or `client:<id>`.
+ * that make them, so only committed changes are heard). Payload: `session:<id>`, `client:<id>` or `suspension:<subject>`.
  */
 export const ACCESS_CHANNEL = 'tmcp_access';
 
 export interface AccessChange {
-  kind: 'session' | 'client';
+  /** A session revoked, a client's registry entry changed, a rate-limit subject suspended or lifted. */
+  kind: 'session' | 'client' | 'suspension';
   id: string;
 }
 
@@ -30,7 +31,7 @@ export function followAccessChanges(url: string, handlers: { onChange(change: Ac
     const next = new pg.Client({ connectionString: url });
     next.on('notification', (message) => {
       const [kind, id] = (message.payload ?? '').split(/:(.*)/s);
-      if ((kind === 'session' || kind === 'client') && id) handlers.onChange({ kind, id });
+      if ((kind === 'session' || kind === 'client' || kind === 'suspension') && id) handlers.onChange({ kind, id });
     });
     const lost = (err?: Error) => {
       if (closed || client !== next) return;

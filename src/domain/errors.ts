@@ -9,6 +9,8 @@ export const Errors = {
   INSUFFICIENT_FUNDS: { status: 402, retryable: false },
   PAYMENT_FAILED: { status: 400, retryable: true },
   RATE_LIMIT_EXCEEDED: { status: 429, retryable: true },
+  /** Suspended for repeated rate-limit violations (PROTO 11.4.5) until `suspended_until`. */
+  ACCOUNT_SUSPENDED: { status: 403, retryable: false },
   MINIAPP_NOT_FOUND: { status: 404, retryable: false },
   INVALID_SIGNATURE: { status: 401, retryable: false },
   DUPLICATE_TRANSACTION: { status: 409, retryable: false },

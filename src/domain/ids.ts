@@ -20,6 +20,7 @@ export const ID_PREFIX = {
   mfaChallenge: 'mfa',
   refund: 'ref',
   gift: 'gift',
+  suspension: 'sus',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;

@@ -17,7 +17,9 @@ import { p2pSecrets } from '../wallet/p2p';
 import { parseStorageKeys, storageCipher } from '../crypto/storageKeys';
 import { browserKeys } from './pages/browser';
 import { totpSealer } from '../wallet/paymentProofs';
+import type { BucketStore } from '../abuse/buckets';
 import { callerGates } from './middleware/auth';
+import { rateLimiter } from './middleware/rateLimit';
 import { bodyParsers } from './middleware/bodies';
 import { trustProxies } from './middleware/proxy';
 import { protoErrors } from './middleware/errors';
@@ -47,6 +49,8 @@ export interface AppDeps {
   matrixTokens?: MatrixTokenChecker;
   /** Cached client and session checks; the caller feeds them revocations (followAccessChanges). */
   access?: AccessChecks;
+  /** Where rate-limit buckets live (bucketStore: PostgreSQL, or Redis with REDIS_URL); the caller closes it. */
+  buckets: BucketStore;
 }
 
 export function createApp(deps: AppDeps): Koa<AppState> {
@@ -58,6 +62,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const matrixTokens = deps.matrixTokens ?? matrixTokenChecker(deps.config);
   const gates = callerGates({ verifyTep, access, matrixTokens });
   const { tep: auth, messenger } = gates;
+  const limit = rateLimiter({ pool: deps.pool, store: deps.buckets, settings: deps.config.rateLimits, access });
   const rooms = createRooms({ pool: deps.pool, matrix: deps.config.matrix, log: deps.log });
   const proofs = { pool: deps.pool, now: () => new Date(), lockout: deps.config.lockout, totpSealer: totpSealer(dataKey) };
   // Every grant's TEP carries the user's profile as user_context (PROTO 4.10).
@@ -65,20 +70,20 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const bodies = bodyParsers(deps.config.storage.quotaBytes);
   const routers = [
     systemRoutes(deps),
-    walletRoutes({ ...deps, rooms }, auth, gates.tepOrMatrix),
-    paymentMethodRoutes({ ...deps, ...proofs }, messenger),
-    p2pRoutes({ ...deps, rooms, ...p2pSecrets(dataKey) }, auth),
-    paymentRoutes({ ...deps, rooms, ...paymentSecrets(dataKey) }, auth, deps.config.adminToken),
-    walletCallbackRoutes({ ...deps, webhookSealer: webhookSealer(dataKey) }),
-    giftRoutes({ ...deps, rooms, ...giftSecrets(dataKey) }, auth),
-    storageRoutes({ ...deps, cipher: storageCipher(parseStorageKeys(deps.config.storage.encryptionKeys, dataKey)) }, auth, bodies),
-    adminRoutes(deps, deps.config.adminToken),
+    walletRoutes({ ...deps, rooms }, auth, gates.tepOrMatrix, limit),
+    paymentMethodRoutes({ ...deps, ...proofs }, messenger, limit),
+    p2pRoutes({ ...deps, rooms, ...p2pSecrets(dataKey) }, auth, limit),
+    paymentRoutes({ ...deps, rooms, ...paymentSecrets(dataKey) }, auth, deps.config.adminToken, limit),
+    walletCallbackRoutes({ ...deps, webhookSealer: webhookSealer(dataKey) }, limit),
+    giftRoutes({ ...deps, rooms, ...giftSecrets(dataKey) }, auth, limit),
+    storageRoutes({ ...deps, cipher: storageCipher(parseStorageKeys(deps.config.storage.encryptionKeys, dataKey)) }, auth, bodies, limit),
+    adminRoutes({ ...deps, buckets: deps.buckets }, deps.config.adminToken),
     miniappRoutes({ ...deps, webhookSealer: webhookSealer(dataKey) }, deps.config.adminToken),
-    oauthRoutes({ ...oauth, matrixTokens }, messenger),
-    authRevokeRoutes(deps, messenger),
-    oauth2Routes(oauth, messenger),
+    oauthRoutes({ ...oauth, matrixTokens }, messenger, limit),
+    authRevokeRoutes(deps, messenger, limit),
+    oauth2Routes(oauth, messenger, limit),
     discoveryRoutes(deps.config.http.publicUrl),
-    oauthPageRoutes({ ...oauth, browserKeys: browserKeys(dataKey) }),
+    oauthPageRoutes({ ...oauth, browserKeys: browserKeys(dataKey) }, limit),
   ];
 
   trustProxies(app, deps.config.http.trustProxy);

@@ -6,6 +6,7 @@ import { issueTep } from '../../src/auth/tep';
 import type { TepKeys } from '../../src/auth/keys';
 import { accessChecks } from '../../src/auth/clients';
 import { followAccessChanges } from '../../src/db/accessChanges';
+import { bucketStore } from '../../src/abuse/buckets';
 import { createApp } from '../../src/http/app';
 import { syncMiniapps } from '../../src/runtime';
 import { createTemporal, type Temporal } from '../../src/temporal/client';
@@ -91,6 +92,8 @@ export async function startTestApi(db: TestDatabase, env: Record<string, string>
     ADMIN_TOKEN,
     DATA_ENCRYPTION_KEY: TEST_DATA_KEY,
     PUBLIC_URL: 'http://tmcp.test',
+    // Suites call as few users far faster than people do; the rate-limit tests set the real limits (1).
+    RATE_LIMIT_SCALE: '1000',
     ...env,
   });
   const rawLogs: string[] = [];
@@ -115,7 +118,8 @@ export async function startTestApi(db: TestDatabase, env: Record<string, string>
     });
   const access = accessChecks(db.pool);
   const accessFeed = followAccessChanges(db.url, { onChange: access.changed, onReset: access.reset }, log);
-  const app = createApp({ config, pool: db.pool, keys, temporal, log, access });
+  const buckets = bucketStore(db.pool, config.rateLimits.redisUrl);
+  const app = createApp({ config, pool: db.pool, keys, temporal, log, access, buckets });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(options.port ?? 0, '127.0.0.1', () => resolve(s));
   });
@@ -132,6 +136,7 @@ export async function startTestApi(db: TestDatabase, env: Record<string, string>
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await accessFeed.close();
+      await buckets.close();
       if (!options.temporal) await temporal.close();
     },
   };

@@ -26,6 +26,7 @@ export function startServerProcess(kind: keyof typeof ENTRY, env: ProcessEnv): S
       TEMPORAL_ADDRESS: testEnv('temporalAddress'),
       WORKFLOW_BUNDLE_PATH: testEnv('workflowBundle'),
       DATA_ENCRYPTION_KEY: TEST_DATA_KEY,
+      RATE_LIMIT_SCALE: '1000',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

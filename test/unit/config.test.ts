@@ -101,3 +101,36 @@ test('the lockout schedule is a list of durations, and the saga deadline outlast
   expect(() => loadConfig({ MFA_LOCKOUT_SCHEDULE: '0m' })).toThrow(/MFA_LOCKOUT_SCHEDULE/);
   expect(() => loadConfig({ SAGA_ANSWER_TIMEOUT_MS: '3000', MATRIX_EVENT_WAIT_MS: '3000' })).toThrow(/SAGA_ANSWER_TIMEOUT_MS: must be longer than MATRIX_EVENT_WAIT_MS/);
 });
+
+test("rate limits default to PROTO 11.4.1's table, are overridden per category and scaled, and a bad entry is named", () => {
+  const defaults = loadConfig({}).rateLimits;
+  expect(defaults.limits).toMatchObject({
+    device_code: { limit: 20, windowMs: 60_000, burst: 5 },
+    token: { limit: 10, windowMs: 60_000, burst: 3 },
+    token_refresh: { limit: 20, windowMs: 3_600_000, burst: 5 },
+    tep_validation: { limit: 1000, windowMs: 60_000, burst: 100 },
+    payment_initiation: { limit: 5, windowMs: 60_000, burst: 0 },
+    payment_authorization: { limit: 3, windowMs: 60_000, burst: 0 },
+    p2p: { limit: 10, windowMs: 3_600_000, burst: 3 },
+    balance: { limit: 60, windowMs: 60_000, burst: 10 },
+    history: { limit: 30, windowMs: 60_000, burst: 5 },
+    resolution: { limit: 100, windowMs: 60_000, burst: 20 },
+    storage: { limit: 100, windowMs: 60_000, burst: 20 },
+    storage_batch: { limit: 10, windowMs: 60_000, burst: 2 },
+  });
+  expect(defaults).toMatchObject({ scale: 1, suspendAfter: 10, suspendWindowMs: 3_600_000, suspendForMs: 3_600_000, redisUrl: undefined });
+
+  const tuned = loadConfig({ RATE_LIMITS: 'balance=600/1m/100', RATE_LIMIT_SCALE: '10' }).rateLimits.limits;
+  expect(tuned.balance).toEqual({ limit: 6000, windowMs: 60_000, burst: 1000 });
+  expect(tuned.p2p).toEqual({ limit: 100, windowMs: 3_600_000, burst: 30 });
+
+  for (const [value, message] of [
+    ['balance=60/1m', /balance=60\/1m' is not category=limit\/window\/burst/],
+    ['coffee=1/1m/0', /'coffee' is not a rate-limit category/],
+    ['balance=0/1m/0', /the limit must be at least 1/],
+    ['balance=1/1m/0,balance=2/1m/0', /balance is listed twice/],
+    ['balance=1/1w/0', /not a duration/],
+  ] as const) {
+    expect(() => loadConfig({ RATE_LIMITS: value })).toThrow(message);
+  }
+});

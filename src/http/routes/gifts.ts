@@ -5,6 +5,7 @@ import { isId } from '../../domain/ids';
 import { parseAmount, parseCurrency } from '../../domain/money';
 import { createGift, getGift, openGiftFor, type GiftDeps } from '../../gifts/gifts';
 import type { CallerGates } from '../middleware/auth';
+import type { RateLimit } from '../middleware/rateLimit';
 import { AuthProof, DeviceId, IdempotencyKey, MatrixUserId, RoomId, WholeNumber } from '../schemas';
 import type { AppContext, AppState } from '../state';
 import { parseInput } from '../validate';
@@ -42,10 +43,10 @@ function giftIdOf(ctx: AppContext): string {
 }
 
 /** Group gifts (PROTO 7.5): each gift is the workflow `gift-<id>`. */
-export function giftRoutes(deps: GiftDeps, auth: CallerGates['tep']): Router<AppState> {
+export function giftRoutes(deps: GiftDeps, auth: CallerGates['tep'], limit: RateLimit): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/wallet/gift' });
 
-  router.post('/create', auth('wallet:pay'), async (ctx) => {
+  router.post('/create', auth('wallet:pay'), limit('p2p'), async (ctx) => {
     const body = parseInput(CreateBody, ctx.request.body ?? {});
     const currency = parseCurrency(body.currency);
     const expires = body.expires_in_seconds ?? 86_400;
@@ -70,13 +71,13 @@ export function giftRoutes(deps: GiftDeps, auth: CallerGates['tep']): Router<App
     ctx.body = result.body;
   });
 
-  router.post('/:gift_id/open', auth('wallet:balance'), async (ctx) => {
+  router.post('/:gift_id/open', auth('wallet:balance'), limit('default'), async (ctx) => {
     const id = giftIdOf(ctx);
     parseInput(OpenBody, ctx.request.body ?? {});
     ctx.body = await openGiftFor(deps, ctx.state.tep!.userId, id);
   });
 
-  router.get('/:gift_id', auth('wallet:balance'), async (ctx) => {
+  router.get('/:gift_id', auth('wallet:balance'), limit('default'), async (ctx) => {
     ctx.body = await getGift(deps, ctx.state.tep!.userId, giftIdOf(ctx));
   });
 

@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import { z } from 'zod';
 import { ALL_SCOPES } from '../../domain/scopes';
+import type { RateCategory } from '../../domain/rateLimits';
 import { approveScopes, listConsents, type ConsentDeps } from '../../oauth/consent';
 import { OAuthError } from '../../oauth/errors';
 import { redeemAuthorizationCode } from '../../oauth/authorizationCode';
@@ -11,6 +12,7 @@ import { revokeMiniappAccess } from '../../oauth/revocation';
 import { authenticateClient, refreshSession } from '../../oauth/sessions';
 import { exchangeMatrixToken, TOKEN_EXCHANGE_GRANT, type TokenExchangeDeps } from '../../oauth/tokenExchange';
 import type { CallerGates } from '../middleware/auth';
+import type { RateLimit } from '../middleware/rateLimit';
 import type { AppContext, AppState } from '../state';
 import { basicCredentials } from '../basicAuth';
 import { parseInput } from '../validate';
@@ -71,11 +73,24 @@ async function oauthAnswer(ctx: AppContext, produce: () => Promise<unknown>): Pr
   }
 }
 
+/** The token endpoint's bucket by grant: refreshes and device polling have PROTO's own limits (11.4.1). */
+function tokenCategory(ctx: AppContext): RateCategory {
+  const body: unknown = ctx.request.body;
+  const grant = typeof body === 'object' && body !== null && 'grant_type' in body ? body.grant_type : undefined;
+  if (grant === 'refresh_token') return 'token_refresh';
+  if (grant === DEVICE_CODE_GRANT) return 'device_poll';
+  return 'token';
+}
+
 /** OAuth for mini-apps (PROTO 4.3, 5): the token endpoint, and the user's consents given from the messenger. */
-export function oauthRoutes(deps: ConsentDeps & TokenExchangeDeps & DeviceGrantDeps, messenger: CallerGates['messenger']): Router<AppState> {
+export function oauthRoutes(
+  deps: ConsentDeps & TokenExchangeDeps & DeviceGrantDeps,
+  messenger: CallerGates['messenger'],
+  limit: RateLimit,
+): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/oauth' });
 
-  router.post('/token', async (ctx) => {
+  router.post('/token', limit(tokenCategory), async (ctx) => {
     await oauthAnswer(ctx, async () => {
       const form = oauthForm(ctx);
       const grantType = field(form, 'grant_type', true)!;
@@ -102,7 +117,7 @@ export function oauthRoutes(deps: ConsentDeps & TokenExchangeDeps & DeviceGrantD
     });
   });
 
-  router.post('/consent', messenger('user:read'), async (ctx) => {
+  router.post('/consent', messenger('user:read'), limit('default'), async (ctx) => {
     const body = parseInput(ConsentBody, ctx.request.body ?? {});
     const userId = ctx.state.messengerUser!;
     const approved = await approveScopes(deps, userId, body.client_id, body.scopes);
@@ -110,11 +125,11 @@ export function oauthRoutes(deps: ConsentDeps & TokenExchangeDeps & DeviceGrantD
     ctx.body = approved;
   });
 
-  router.get('/consent', messenger('user:read'), async (ctx) => {
+  router.get('/consent', messenger('user:read'), limit('default'), async (ctx) => {
     ctx.body = await listConsents(deps, ctx.state.messengerUser!);
   });
 
-  router.delete('/consent/:client_id', messenger('user:read'), async (ctx) => {
+  router.delete('/consent/:client_id', messenger('user:read'), limit('default'), async (ctx) => {
     ctx.body = await revokeMiniappAccess(deps, ctx.state.messengerUser!, ctx.params.client_id!);
     ctx.state.log.info({ client_id: ctx.params.client_id }, 'mini-app access revoked by the user');
   });
@@ -144,10 +159,10 @@ const DeviceDecisionBody = z
  * Introspection (RFC 7662) and revocation (RFC 7009) for mini-apps' own tokens, and the Device
  * Authorization Grant (RFC 8628): the device's two endpoints and the messenger's approval.
  */
-export function oauth2Routes(deps: ClientTokenDeps & DeviceGrantDeps, messenger: CallerGates['messenger']): Router<AppState> {
+export function oauth2Routes(deps: ClientTokenDeps & DeviceGrantDeps, messenger: CallerGates['messenger'], limit: RateLimit): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/oauth2' });
 
-  router.post('/device/authorization', async (ctx) => {
+  router.post('/device/authorization', limit('device_code'), async (ctx) => {
     await oauthAnswer(ctx, async () => {
       const form = oauthForm(ctx);
       return authorizeDevice(deps, await clientOf(deps, ctx, form), field(form, 'scope'));
@@ -155,7 +170,7 @@ export function oauth2Routes(deps: ClientTokenDeps & DeviceGrantDeps, messenger:
   });
 
   // The original README's polling route; the token endpoint takes the same grant.
-  router.post('/device/token', async (ctx) => {
+  router.post('/device/token', limit('device_poll'), async (ctx) => {
     await oauthAnswer(ctx, async () => {
       const form = oauthForm(ctx);
       const grantType = field(form, 'grant_type');
@@ -165,14 +180,14 @@ export function oauth2Routes(deps: ClientTokenDeps & DeviceGrantDeps, messenger:
   });
 
   // A signed-in messenger answers for its user: the user read the code off the device.
-  router.post('/device/approve', messenger('user:read'), async (ctx) => {
+  router.post('/device/approve', messenger('user:read'), limit('default'), async (ctx) => {
     const body = parseInput(DeviceDecisionBody, ctx.request.body ?? {});
     const { grant, app } = await grantForUserCode(deps, body.user_code, ctx.ip);
     const status = await decideDeviceGrant(deps, grant.id, ctx.state.messengerUser!, body.decision);
     ctx.body = { status, client_id: app.client_id, client_name: app.name, scopes: grant.scopes };
   });
 
-  router.post('/introspect', async (ctx) => {
+  router.post('/introspect', limit('tep_validation'), async (ctx) => {
     await oauthAnswer(ctx, async () => {
       const form = oauthForm(ctx);
       const client = await clientOf(deps, ctx, form);
@@ -180,7 +195,7 @@ export function oauth2Routes(deps: ClientTokenDeps & DeviceGrantDeps, messenger:
     });
   });
 
-  router.post('/revoke', async (ctx) => {
+  router.post('/revoke', limit('tep_validation'), async (ctx) => {
     await oauthAnswer(ctx, async () => {
       const form = oauthForm(ctx);
       const client = await clientOf(deps, ctx, form);
@@ -227,9 +242,9 @@ export function discoveryRoutes(publicUrl: string): Router<AppState> {
 const RevokeBody = z.object({ client_id: z.string().min(1).max(128) }).strict();
 
 /** PROTO 5.6: the user's messenger withdraws a mini-app's access (`POST /api/v1/auth/revoke`). */
-export function authRevokeRoutes(deps: ConsentDeps & WebhookStarterDeps, messenger: CallerGates['messenger']): Router<AppState> {
+export function authRevokeRoutes(deps: ConsentDeps & WebhookStarterDeps, messenger: CallerGates['messenger'], limit: RateLimit): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/auth' });
-  router.post('/revoke', messenger('user:read'), async (ctx) => {
+  router.post('/revoke', messenger('user:read'), limit('default'), async (ctx) => {
     const body = parseInput(RevokeBody, ctx.request.body ?? {});
     ctx.body = await revokeMiniappAccess(deps, ctx.state.messengerUser!, body.client_id);
     ctx.state.log.info({ client_id: body.client_id }, 'mini-app access revoked by the user');

@@ -15,6 +15,7 @@ import { decideDeviceGrant, DEVICE_VERIFICATION_PATH, grantForUserCode, type Dev
 import type { WalletDeps } from '../../wallet/wallets';
 import { csrfToken, csrfValid, pageHeaders, setSignedIn, signedInUser, startSsoState, takeSsoState, type BrowserKeys } from '../pages/browser';
 import { consentPage, deviceDecisionPage, enterCodePage, messagePage, signInPage } from '../pages/templates';
+import type { RateLimit } from '../middleware/rateLimit';
 import type { AppContext, AppState } from '../state';
 
 export interface OAuthPageDeps extends DeviceGrantDeps, WalletDeps {
@@ -74,7 +75,7 @@ function originOf(uri: string): string[] {
  * or a password that goes only to its /login), approving or denying. Forms carry a CSRF token; a
  * sign-in lasts ten minutes in an HttpOnly cookie.
  */
-export function oauthPageRoutes(deps: OAuthPageDeps): Router<AppState> {
+export function oauthPageRoutes(deps: OAuthPageDeps, limit: RateLimit): Router<AppState> {
   const router = new Router<AppState>();
   const homeserver = deps.config.matrix?.homeserverUrl;
   const publicUrl = deps.config.http.publicUrl;
@@ -109,7 +110,7 @@ export function oauthPageRoutes(deps: OAuthPageDeps): Router<AppState> {
 
   // ---- signing in ----
 
-  router.post(SIGN_IN_PATH, async (ctx) => {
+  router.post(SIGN_IN_PATH, limit('token'), async (ctx) => {
     const form = (ctx.request.body ?? {}) as Record<string, unknown>;
     const returnTo = safeReturnTo(text(form, 'return_to')) ?? DEVICE_VERIFICATION_PATH;
     if (!requireCsrf(ctx, form)) return;
@@ -129,14 +130,14 @@ export function oauthPageRoutes(deps: OAuthPageDeps): Router<AppState> {
     seeOther(ctx, returnTo);
   });
 
-  router.get('/api/v1/oauth/signin/sso', async (ctx) => {
+  router.get('/api/v1/oauth/signin/sso', limit('default'), async (ctx) => {
     const returnTo = safeReturnTo(text(ctx.query, 'return_to')) ?? DEVICE_VERIFICATION_PATH;
     if (!homeserver) return signIn(ctx, returnTo);
     const callback = `${publicUrl}${SSO_CALLBACK_PATH}?${new URLSearchParams({ state: startSsoState(ctx), return_to: returnTo })}`;
     ctx.redirect(`${homeserver}/_matrix/client/v3/login/sso/redirect?${new URLSearchParams({ redirectUrl: callback })}`);
   });
 
-  router.get(SSO_CALLBACK_PATH, async (ctx) => {
+  router.get(SSO_CALLBACK_PATH, limit('default'), async (ctx) => {
     const returnTo = safeReturnTo(text(ctx.query, 'return_to')) ?? DEVICE_VERIFICATION_PATH;
     const loginToken = text(ctx.query, 'loginToken');
     // The state cookie proves this browser started the round trip: a login token planted by someone else is refused.
@@ -152,7 +153,7 @@ export function oauthPageRoutes(deps: OAuthPageDeps): Router<AppState> {
 
   // ---- the device grant's page (RFC 8628 3.3) ----
 
-  router.get(DEVICE_VERIFICATION_PATH, async (ctx) => {
+  router.get(DEVICE_VERIFICATION_PATH, limit('default'), async (ctx) => {
     const typed = text(ctx.query, 'user_code');
     if (!typed) return show(ctx, 200, enterCodePage({}));
     let pending;
@@ -178,7 +179,7 @@ export function oauthPageRoutes(deps: OAuthPageDeps): Router<AppState> {
     );
   });
 
-  router.post(DEVICE_VERIFICATION_PATH, async (ctx) => {
+  router.post(DEVICE_VERIFICATION_PATH, limit('token'), async (ctx) => {
     const form = (ctx.request.body ?? {}) as Record<string, unknown>;
     if (!requireCsrf(ctx, form)) return;
     const typed = text(form, 'user_code') ?? '';
@@ -243,9 +244,9 @@ export function oauthPageRoutes(deps: OAuthPageDeps): Router<AppState> {
 
   const paramsOf = (source: Record<string, unknown>): AuthorizeParams => Object.fromEntries(AUTHORIZE_FIELDS.map((name) => [name, text(source, name)]));
 
-  router.get(AUTHORIZE_PATH, (ctx) => authorize(ctx, paramsOf(ctx.query), undefined));
+  router.get(AUTHORIZE_PATH, limit('default'), (ctx) => authorize(ctx, paramsOf(ctx.query), undefined));
 
-  router.post(AUTHORIZE_PATH, async (ctx) => {
+  router.post(AUTHORIZE_PATH, limit('default'), async (ctx) => {
     const form = (ctx.request.body ?? {}) as Record<string, unknown>;
     if (!requireCsrf(ctx, form)) return;
     const decision = text(form, 'decision');

@@ -4,6 +4,7 @@ import { isId } from '../../domain/ids';
 import { acceptTransfer, cancelTransfer, confirmTransfer, getTransfer, initiateTransfer, rejectTransfer, type P2PDeps } from '../../wallet/p2p';
 import { invalidField } from '../../domain/errors';
 import type { CallerGates } from '../middleware/auth';
+import type { RateLimit } from '../middleware/rateLimit';
 import { AuthProof, DeviceId, IdempotencyKey, MatrixUserId, RoomId, Timestamp, withMoney } from '../schemas';
 import type { AppContext, AppState } from '../state';
 import { parseInput } from '../validate';
@@ -27,10 +28,10 @@ function transferIdOf(ctx: AppContext): string {
 }
 
 /** PROTO 7.2 under /api/v1/wallet/p2p: each state change is an Update of the transfer's saga. */
-export function p2pRoutes(deps: P2PDeps, auth: CallerGates['tep']): Router<AppState> {
+export function p2pRoutes(deps: P2PDeps, auth: CallerGates['tep'], limit: RateLimit): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/wallet/p2p' });
 
-  router.post('/initiate', auth('wallet:pay'), async (ctx) => {
+  router.post('/initiate', auth('wallet:pay'), limit('p2p'), async (ctx) => {
     const body = parseInput(InitiateBody, ctx.request.body ?? {});
     const result = await initiateTransfer(deps, ctx.state.tep!.userId, {
       clientId: ctx.state.tep!.clientId,
@@ -46,30 +47,30 @@ export function p2pRoutes(deps: P2PDeps, auth: CallerGates['tep']): Router<AppSt
     ctx.body = result.body;
   });
 
-  router.post('/:transfer_id/confirm', auth('wallet:pay'), async (ctx) => {
+  router.post('/:transfer_id/confirm', auth('wallet:pay'), limit('default'), async (ctx) => {
     const id = transferIdOf(ctx);
     const body = parseInput(ConfirmBody, ctx.request.body ?? {});
     ctx.body = await confirmTransfer(deps, ctx.state.caller!, id, body.auth_proof);
   });
 
-  router.post('/:transfer_id/accept', auth('wallet:pay'), async (ctx) => {
+  router.post('/:transfer_id/accept', auth('wallet:pay'), limit('default'), async (ctx) => {
     const id = transferIdOf(ctx);
     parseInput(AcceptBody, ctx.request.body ?? {});
     ctx.body = await acceptTransfer(deps, ctx.state.tep!.userId, id);
   });
 
-  router.post('/:transfer_id/reject', auth('wallet:pay'), async (ctx) => {
+  router.post('/:transfer_id/reject', auth('wallet:pay'), limit('default'), async (ctx) => {
     const id = transferIdOf(ctx);
     const body = parseInput(RejectBody, ctx.request.body ?? {});
     ctx.body = await rejectTransfer(deps, ctx.state.tep!.userId, id, body);
   });
 
-  router.post('/:transfer_id/cancel', auth('wallet:pay'), async (ctx) => {
+  router.post('/:transfer_id/cancel', auth('wallet:pay'), limit('default'), async (ctx) => {
     const id = transferIdOf(ctx);
     ctx.body = await cancelTransfer(deps, ctx.state.caller!, id);
   });
 
-  router.get('/:transfer_id', auth('wallet:pay'), async (ctx) => {
+  router.get('/:transfer_id', auth('wallet:pay'), limit('default'), async (ctx) => {
     ctx.body = await getTransfer(deps, ctx.state.tep!.userId, transferIdOf(ctx));
   });
 

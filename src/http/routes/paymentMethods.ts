@@ -6,6 +6,7 @@ import { enrollTotp, registerDevice, setPin } from '../../wallet/mfa';
 import type { ProofDeps } from '../../wallet/paymentProofs';
 import { setWalletSettings } from '../../wallet/wallets';
 import type { CallerGates } from '../middleware/auth';
+import type { RateLimit } from '../middleware/rateLimit';
 import { AuthProof, DeviceId } from '../schemas';
 import type { AppState } from '../state';
 import { parseInput } from '../validate';
@@ -44,10 +45,11 @@ const SettingsBody = z
 export function paymentMethodRoutes(
   deps: ProofDeps & { pool: DatabasePool; config: Pick<Config, 'http'> },
   auth: CallerGates['messenger'],
+  limit: RateLimit,
 ): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/wallet' });
 
-  router.post('/devices/register', auth('wallet:pay'), async (ctx) => {
+  router.post('/devices/register', auth('wallet:pay'), limit('default'), async (ctx) => {
     const body = parseInput(DeviceBody, ctx.request.body ?? {});
     const result = await registerDevice(
       deps,
@@ -66,20 +68,20 @@ export function paymentMethodRoutes(
     ctx.body = result.body;
   });
 
-  router.post('/pin', auth('wallet:pay'), async (ctx) => {
+  router.post('/pin', auth('wallet:pay'), limit('default'), async (ctx) => {
     const body = parseInput(PinBody, ctx.request.body ?? {});
     const result = await setPin(deps, ctx.state.messengerUser!, body.pin, body.auth_proof);
     ctx.status = result.created ? 201 : 200;
     ctx.body = { method: 'pin', status: result.created ? 'set' : 'changed' };
   });
 
-  router.post('/totp/enroll', auth('wallet:pay'), async (ctx) => {
+  router.post('/totp/enroll', auth('wallet:pay'), limit('default'), async (ctx) => {
     const body = parseInput(TotpBody, ctx.request.body ?? {});
     ctx.status = 201;
     ctx.body = await enrollTotp(deps, ctx.state.messengerUser!, new URL(deps.config.http.publicUrl).host, body.auth_proof);
   });
 
-  router.put('/settings', auth('wallet:pay'), async (ctx) => {
+  router.put('/settings', auth('wallet:pay'), limit('default'), async (ctx) => {
     const body = parseInput(SettingsBody, ctx.request.body ?? {});
     ctx.body = await setWalletSettings(deps, ctx.state.messengerUser!, { requireP2PAcceptance: body.require_p2p_acceptance, requirePaymentMfa: body.require_payment_mfa });
   });

@@ -9,6 +9,7 @@ import { refund, type Refunder } from '../../payments/refunds';
 import { authorize, getPaymentForMerchant, getPaymentForPayer, newMfaChallenge, requestPayment, verifyMfaAnswer, type PaymentDeps } from '../../payments/payments';
 import { basicCredentials } from '../basicAuth';
 import { adminTokenCheck, bearerToken, type CallerGates } from '../middleware/auth';
+import type { RateLimit } from '../middleware/rateLimit';
 import { Base64Signature, clientUrl, DeviceId, IdempotencyKey, RoomId, Timestamp, WholeNumber, withMoney } from '../schemas';
 import type { AppContext, AppState } from '../state';
 import { parseInput } from '../validate';
@@ -62,9 +63,11 @@ function paymentIdOf(ctx: AppContext): string {
 }
 
 /** Mini-app payments (PROTO 7.3, 7.4, PROTO-mfa 7.4): each payment is the workflow `payment-<id>`. */
-export function paymentRoutes(deps: PaymentDeps, auth: CallerGates['tep'], adminToken: string | undefined): Router<AppState> {
+export function paymentRoutes(deps: PaymentDeps, auth: CallerGates['tep'], adminToken: string | undefined, limit: RateLimit): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/payments' });
   const payer = auth('wallet:pay');
+  // Merchant backends are limited by their client and address (they authenticate in the handler).
+  const limited = limit('default');
   const isAdmin = adminTokenCheck(adminToken);
 
   const unauthorized = (ctx: AppContext, message: string) => {
@@ -99,7 +102,7 @@ export function paymentRoutes(deps: PaymentDeps, auth: CallerGates['tep'], admin
     await getPaymentForMerchant(deps, client, paymentId);
   }
 
-  router.post('/request', payer, async (ctx) => {
+  router.post('/request', payer, limit('payment_initiation'), async (ctx) => {
     const body = parseInput(RequestBody, ctx.request.body ?? {});
     const tep = ctx.state.tep!;
     const result = await requestPayment(deps, { userId: tep.userId, clientId: tep.clientId }, {
@@ -121,13 +124,15 @@ export function paymentRoutes(deps: PaymentDeps, auth: CallerGates['tep'], admin
   router.get('/:payment_id', async (ctx, next) => {
     const client = await confidentialClient(ctx);
     if (!client) return payer(ctx, next);
-    ctx.body = await getPaymentForMerchant(deps, client, paymentIdOf(ctx));
-  }, async (ctx) => {
+    return limited(ctx, async () => {
+      ctx.body = await getPaymentForMerchant(deps, client, paymentIdOf(ctx));
+    });
+  }, limited, async (ctx) => {
     ctx.body = await getPaymentForPayer(deps, ctx.state.caller!, paymentIdOf(ctx));
   });
 
   // The merchant's backend (Basic, its confidential client) or an operator (the admin token).
-  router.post('/:payment_id/refund', async (ctx) => {
+  router.post('/:payment_id/refund', limited, async (ctx) => {
     const id = paymentIdOf(ctx);
     const refunder = await refunderOf(ctx);
     const body = parseInput(RefundBody, ctx.request.body ?? {});
@@ -137,13 +142,13 @@ export function paymentRoutes(deps: PaymentDeps, auth: CallerGates['tep'], admin
     ctx.body = result.body;
   });
 
-  router.get('/:payment_id/webhooks', async (ctx) => {
+  router.get('/:payment_id/webhooks', limited, async (ctx) => {
     const id = paymentIdOf(ctx);
     await merchantOf(ctx, id);
     ctx.body = await paymentWebhookLog(deps, id);
   });
 
-  router.post('/:payment_id/webhooks/:event_id/redeliver', async (ctx) => {
+  router.post('/:payment_id/webhooks/:event_id/redeliver', limited, async (ctx) => {
     const id = paymentIdOf(ctx);
     await merchantOf(ctx, id);
     const eventId = ctx.params.event_id;
@@ -152,17 +157,17 @@ export function paymentRoutes(deps: PaymentDeps, auth: CallerGates['tep'], admin
     ctx.body = await redeliverWebhook(deps, id, eventId);
   });
 
-  router.post('/:payment_id/authorize', payer, async (ctx) => {
+  router.post('/:payment_id/authorize', payer, limit('payment_authorization'), async (ctx) => {
     const id = paymentIdOf(ctx);
     const body = parseInput(AuthorizeBody, ctx.request.body ?? {});
     ctx.body = await authorize(deps, ctx.state.caller!, id, { signature: body.signature, deviceId: body.device_id, timestamp: body.timestamp });
   });
 
-  router.post('/:payment_id/mfa/challenge', payer, async (ctx) => {
+  router.post('/:payment_id/mfa/challenge', payer, limit('payment_authorization'), async (ctx) => {
     ctx.body = await newMfaChallenge(deps, ctx.state.caller!, paymentIdOf(ctx));
   });
 
-  router.post('/:payment_id/mfa/verify', payer, async (ctx) => {
+  router.post('/:payment_id/mfa/verify', payer, limit('payment_authorization'), async (ctx) => {
     const id = paymentIdOf(ctx);
     const body = parseInput(VerifyBody, ctx.request.body ?? {});
     ctx.body = await verifyMfaAnswer(deps, ctx.state.caller!, id, body.challenge_id, body);

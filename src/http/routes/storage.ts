@@ -4,6 +4,7 @@ import type { Namespace } from '../../db/storage';
 import { batch, batchGet, batchSet, createValue, deleteValue, getValue, listKeys, putValue, storageInfo, TTL_RANGE, type StorageDeps, type StorageItem } from '../../storage/storage';
 import { UnixSeconds, WholeNumber, WholeNumberText } from '../schemas';
 import type { CallerGates } from '../middleware/auth';
+import type { RateLimit } from '../middleware/rateLimit';
 import type { BodyParsers } from '../middleware/bodies';
 import type { AppContext, AppState } from '../state';
 import { parseInput } from '../validate';
@@ -33,12 +34,14 @@ export const STORAGE_PATH = /^\/api\/v1\/storage(\/|$)/;
  * URL-encoded in paths (`/`, `:` and spaces allowed); `info` and `batch` name routes, so keys with
  * those names are read through `POST /storage/batch/get`.
  */
-export function storageRoutes(deps: StorageDeps, auth: CallerGates['tep'], bodies: BodyParsers): Router<AppState> {
+export function storageRoutes(deps: StorageDeps, auth: CallerGates['tep'], bodies: BodyParsers, limit: RateLimit): Router<AppState> {
   const router = new Router<AppState>({ prefix: STORAGE_PREFIX });
   // The app leaves these routes' bodies unread: each is parsed after the caller is authenticated.
-  const read = [auth('storage:read'), bodies.small];
-  const write = [auth('storage:write'), bodies.large];
-  const remove = [auth('storage:write'), bodies.small];
+  const read = [auth('storage:read'), limit('storage'), bodies.small];
+  const write = [auth('storage:write'), limit('storage'), bodies.large];
+  const remove = [auth('storage:write'), limit('storage'), bodies.small];
+  const batchRead = [auth('storage:read'), limit('storage_batch'), bodies.small];
+  const batchWrite = [auth('storage:write'), limit('storage_batch'), bodies.large];
 
   router.get('/', ...read, async (ctx) => {
     const q = parseInput(ListQuery, ctx.query);
@@ -57,17 +60,17 @@ export function storageRoutes(deps: StorageDeps, auth: CallerGates['tep'], bodie
     ctx.body = await storageInfo(deps, namespaceOf(ctx));
   });
 
-  router.post('/batch/get', ...read, async (ctx) => {
+  router.post('/batch/get', ...batchRead, async (ctx) => {
     const body = parseInput(z.object({ keys: Keys }).strict(), ctx.request.body ?? {});
     ctx.body = await batchGet(deps, namespaceOf(ctx), body.keys);
   });
 
-  router.post('/batch/set', ...write, async (ctx) => {
+  router.post('/batch/set', ...batchWrite, async (ctx) => {
     const body = parseInput(z.object({ items: z.array(Item) }).strict(), ctx.request.body ?? {});
     ctx.body = await batchSet(deps, namespaceOf(ctx), body.items.map(asItem));
   });
 
-  router.post('/batch', ...write, async (ctx) => {
+  router.post('/batch', ...batchWrite, async (ctx) => {
     const body = parseInput(BatchBody, ctx.request.body ?? {});
     ctx.body = await batch(deps, namespaceOf(ctx), { get: body.get, set: body.set?.map(asItem), delete: body.delete });
   });

@@ -16,6 +16,7 @@ import {
 import { walletBalances } from '../../db/ledger';
 import { SNAPSHOT_PATTERN } from '../../db/history';
 import type { CallerGates } from '../middleware/auth';
+import type { RateLimit } from '../middleware/rateLimit';
 import { Currency, MatrixUserId, Pagination, RoomId } from '../schemas';
 import type { AppState } from '../state';
 import { parseInput } from '../validate';
@@ -48,11 +49,12 @@ export function walletRoutes(
   deps: WalletDeps & ResolveDeps,
   auth: CallerGates['tep'],
   registerAuth: CallerGates['tepOrMatrix'],
+  limit: RateLimit,
 ): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/wallet' });
 
   // A mini-app's TEP, or the messenger with the user's Matrix access token (PROTO 6.3.4).
-  router.post('/register', registerAuth('wallet:balance'), async (ctx) => {
+  router.post('/register', registerAuth('wallet:balance'), limit('default'), async (ctx) => {
     const body = parseInput(RegisterBody, ctx.request.body ?? {});
     const userId = ctx.state.tep?.userId ?? ctx.state.messengerUser!;
     if (body.user_id !== undefined && body.user_id !== userId) {
@@ -67,28 +69,28 @@ export function walletRoutes(
     ctx.body = walletView(wallet, balances);
   });
 
-  router.get('/balance', auth('wallet:balance'), async (ctx) => {
+  router.get('/balance', auth('wallet:balance'), limit('balance'), async (ctx) => {
     const query = parseInput(BalanceQuery, ctx.query, 'query');
     ctx.body = await balanceView(deps, ctx.state.tep!.userId, query.currency);
   });
 
-  router.get('/transactions', auth('wallet:history'), async (ctx) => {
+  router.get('/transactions', auth('wallet:history'), limit('history'), async (ctx) => {
     const query = parseInput(TransactionsQuery, ctx.query, 'query');
     const wallet = await ownWallet(deps, ctx.state.tep!.userId);
     ctx.body = await historyView(deps.pool, wallet, query);
   });
 
-  router.get('/verification', auth('wallet:balance'), async (ctx) => {
+  router.get('/verification', auth('wallet:balance'), limit('balance'), async (ctx) => {
     const wallet = await ownWallet(deps, ctx.state.tep!.userId);
     ctx.body = verificationStatusView(wallet);
   });
 
-  router.post('/resolve/batch', auth('wallet:pay'), async (ctx) => {
+  router.post('/resolve/batch', auth('wallet:pay'), limit('resolution'), async (ctx) => {
     const body = parseInput(BatchBody, ctx.request.body ?? {});
     ctx.body = await resolveUsers(deps, ctx.state.tep!.userId, body.user_ids, body.room_id);
   });
 
-  router.get('/resolve/:user_id', auth('wallet:pay'), async (ctx) => {
+  router.get('/resolve/:user_id', auth('wallet:pay'), limit('resolution'), async (ctx) => {
     const userId = parseInput(MatrixUserId, ctx.params.user_id, 'user_id');
     const query = parseInput(ResolveQuery, ctx.query, 'query');
     ctx.body = await resolveUser(deps, ctx.state.tep!.userId, userId, query.room_id);

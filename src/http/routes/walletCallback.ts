@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import { z } from 'zod';
 import { acceptWalletCallback, verifyProviderSignature, WALLET_EVENT_TYPES, type ProviderCallbackDeps } from '../../wallet/providerCallbacks';
 import { MatrixUserId, RoomId, Timestamp, withMoney } from '../schemas';
+import type { RateLimit } from '../middleware/rateLimit';
 import type { AppState } from '../state';
 import { parseInput } from '../validate';
 
@@ -24,9 +25,9 @@ const CallbackBody = withMoney({
  * (a client id in WALLET_PROVIDERS); `X-Webhook-Signature: sha256=<hex>` is the HMAC-SHA256 of
  * the raw body under its webhook secret. Verified before the body is even read as input.
  */
-export function walletCallbackRoutes(deps: ProviderCallbackDeps): Router<AppState> {
+export function walletCallbackRoutes(deps: ProviderCallbackDeps, limit: RateLimit): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/wallet' });
-  router.post('/callback', async (ctx) => {
+  router.post('/callback', limit('default'), async (ctx) => {
     const raw = typeof ctx.request.rawBody === 'string' ? ctx.request.rawBody : '';
     const provider = await verifyProviderSignature(deps, ctx.get('x-wallet-provider') || undefined, ctx.get('x-webhook-signature') || undefined, raw);
     const body = parseInput(CallbackBody, ctx.request.body ?? {});
