@@ -66,7 +66,7 @@ export function parseRateLimits(text: string, scale: number): Record<RateCategor
   const limits: Record<string, RateLimit> = { ...RATE_LIMIT_DEFAULTS };
   const seen = new Set<string>();
   for (const entry of text.split(',').map((e) => e.trim()).filter(Boolean)) {
-    const match = /^([a-z_]+)=(\d{1,9})\/(\w+)\/(\d{1,9})$/.exec(entry);
+    const match = /^([a-z0-9_]+)=(\d{1,9})\/(\w+)\/(\d{1,9})$/.exec(entry);
     if (!match) throw new Error(`'${entry}' is not category=limit/window/burst`);
     const [, category = '', limit = '', window = '', burst = ''] = match;
     if (!isRateCategory(category)) throw new Error(`'${category}' is not a rate-limit category (${Object.keys(RATE_LIMIT_DEFAULTS).join(', ')})`);

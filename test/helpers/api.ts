@@ -7,6 +7,7 @@ import type { TepKeys } from '../../src/auth/keys';
 import { accessChecks } from '../../src/auth/clients';
 import { followAccessChanges } from '../../src/db/accessChanges';
 import { bucketStore } from '../../src/abuse/buckets';
+import { mountedRoutes } from '../../src/http/routeList';
 import { createApp } from '../../src/http/app';
 import { syncMiniapps } from '../../src/runtime';
 import { createTemporal, type Temporal } from '../../src/temporal/client';
@@ -47,6 +48,8 @@ export interface TestApi extends ApiClient {
   logs: Record<string, unknown>[];
   /** Every log line as written, for searching for secrets. */
   rawLogs: string[];
+  /** Every mounted route, `METHOD /path` (mountedRoutes). */
+  routes: string[];
   close(): Promise<void>;
 }
 
@@ -133,6 +136,7 @@ export async function startTestApi(db: TestDatabase, env: Record<string, string>
     temporal,
     logs,
     rawLogs,
+    routes: mountedRoutes(app),
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await accessFeed.close();

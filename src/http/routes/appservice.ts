@@ -65,7 +65,7 @@ const TransactionBody = z
  * It answers in Matrix's error format and parses bodies itself: a transaction may be far larger
  * than the API's own requests.
  */
-export function appserviceApi(deps: AppserviceDeps): Middleware<AppState> {
+export function appserviceApi(deps: AppserviceDeps): Middleware<AppState> & { router: Router<AppState> } {
   const { matrix } = deps;
   const expected = matrix ? digest(matrix.hsToken) : undefined;
   const router = new Router<AppState>();
@@ -136,7 +136,7 @@ export function appserviceApi(deps: AppserviceDeps): Middleware<AppState> {
     },
   });
 
-  return async (ctx, next) => {
+  const serve: Middleware<AppState> = async (ctx, next) => {
     if (!ctx.path.startsWith('/_matrix/app/') && !LEGACY_PATH.test(ctx.path)) return next();
     try {
       authenticate(ctx, expected);
@@ -163,4 +163,6 @@ export function appserviceApi(deps: AppserviceDeps): Middleware<AppState> {
       ctx.body = { errcode: 'M_UNKNOWN', error: err instanceof DomainError ? err.message : 'Internal server error' };
     }
   };
+  // Listed with the other routers' routes (mountedRoutes).
+  return Object.assign(serve, { router });
 }
