@@ -126,7 +126,12 @@ export const envSchema = z.object({
     .string()
     .default('')
     .describe("per category, a limit per window and a burst over PROTO 11.4.1's defaults: category=limit/window/burst,... (e.g. balance=600/1m/100; categories in docs/security.md)"),
-  RATE_LIMIT_SCALE: z.coerce.number().positive().max(1_000_000).default(1).describe('multiplies every rate limit and burst (load tests raise the limits with it)'),
+  RATE_LIMIT_SCALE: z.coerce
+    .number()
+    .min(0)
+    .max(1_000_000)
+    .default(1)
+    .describe('multiplies every rate limit and burst (load tests raise the limits with it); 0 turns the limiter off, which production refuses'),
   RATE_LIMIT_SUSPEND_AFTER: positiveInt.default(10).describe('rate-limit violations within RATE_LIMIT_SUSPEND_WINDOW that suspend the caller (PROTO 11.4.5)'),
   RATE_LIMIT_SUSPEND_WINDOW: z.string().default('1h').describe('the window of RATE_LIMIT_SUSPEND_AFTER (a duration such as 1h)'),
   RATE_LIMIT_SUSPEND_FOR: z.string().default('1h').describe('how long a suspension for rate-limit violations lasts (a duration such as 1h)'),
@@ -208,6 +213,8 @@ export interface Config {
   lockout: LockoutPolicy;
   /** Token buckets per category (PROTO 11.4), and when repeated violations suspend a caller (11.4.5). */
   rateLimits: {
+    /** False only with RATE_LIMIT_SCALE=0 (benchmarks measure the limiter's cost with it off). */
+    enabled: boolean;
     limits: Record<RateCategory, RateLimit>;
     scale: number;
     suspendAfter: number;
@@ -303,7 +310,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const acceptanceThresholds = orProblem('P2P_ACCEPTANCE_THRESHOLD', () => parseAmountsByCurrency(e.P2P_ACCEPTANCE_THRESHOLD), {});
   const lockSchedule = orProblem('MFA_LOCKOUT_SCHEDULE', () => parseDurations(e.MFA_LOCKOUT_SCHEDULE), []);
   const walletLockWindow = orProblem('MFA_WALLET_LOCKOUT_WINDOW', () => parseDuration(e.MFA_WALLET_LOCKOUT_WINDOW), 0);
+  if (production && e.RATE_LIMIT_SCALE === 0) problems.push('RATE_LIMIT_SCALE: 0 (no rate limits) is for measuring the limiter, not for production');
   const rateLimits = {
+    enabled: e.RATE_LIMIT_SCALE > 0,
     limits: orProblem('RATE_LIMITS', () => parseRateLimits(e.RATE_LIMITS, e.RATE_LIMIT_SCALE), parseRateLimits('', 1)),
     scale: e.RATE_LIMIT_SCALE,
     suspendAfter: e.RATE_LIMIT_SUSPEND_AFTER,

@@ -1,32 +1,55 @@
 import { sql } from 'slonik';
 import { z } from 'zod';
-import type { Take } from '../domain/rateLimits';
 import type { DatabaseConnection } from './pool';
 
-const TakeRow = z.object({ allowed: z.boolean(), tokens: z.number(), now: z.number() });
+const GrantRow = z.object({ key: z.string(), granted: z.number(), tokens: z.number(), now: z.number() });
+
+export interface TokenRequest {
+  key: string;
+  /** Tokens asked for (one per request waiting). */
+  count: number;
+  capacity: number;
+  perSecond: number;
+}
+
+export interface Grant {
+  granted: number;
+  /** Tokens left after the grant. */
+  tokens: number;
+  /** The database's clock, epoch seconds. */
+  now: number;
+}
 
 /**
- * Takes one token from the bucket `key` (PROTO 11.4.2) in one statement: refill by the time since
- * the last take, capped at `capacity`, then take one if there is one. The row lock of the upsert
- * serialises concurrent takes of one key across every API process; the clock is the database's
- * (`now()`, one value per statement), so processes with skewed clocks agree.
+ * Takes tokens from many buckets in one statement (PROTO 11.4.2): each bucket is refilled by the
+ * time since its last take, capped at its capacity, then gives as many whole tokens as asked for
+ * and it has. The row locks of the upsert serialise takes of one key across every API process, in
+ * key order (so two processes' statements cannot deadlock); the clock is the database's (`now()`,
+ * one value per statement), so processes with skewed clocks agree. Keys must be distinct.
  */
-export async function takeToken(db: DatabaseConnection, key: string, capacity: number, perSecond: number): Promise<Take> {
-  const now = sql.fragment`extract(epoch FROM now())::float8`;
-  const cap = sql.fragment`${capacity}::float8`;
-  const rate = sql.fragment`${perSecond}::float8`;
-  // In DO UPDATE, `b` is the row before this take.
-  const refilled = sql.fragment`least(${cap}, b.tokens + greatest(0, ${now} - b.updated_at) * ${rate})`;
-  const taken = sql.fragment`CASE WHEN ${refilled} >= 1 THEN 1 ELSE 0 END`;
-  return db.one(sql.type(TakeRow)`
-    INSERT INTO rate_buckets AS b (key, tokens, updated_at, full_at, allowed)
-    VALUES (${key}, greatest(${cap} - 1, 0), ${now}, ${now} + least(${cap}, 1) / ${rate}, ${cap} >= 1)
+export async function takeTokens(db: DatabaseConnection, requests: readonly TokenRequest[]): Promise<Map<string, Grant>> {
+  const refilled = sql.fragment`least(EXCLUDED.capacity, b.tokens + greatest(0, EXCLUDED.updated_at - b.updated_at) * EXCLUDED.rate)`;
+  const granted = sql.fragment`least(EXCLUDED.requested, floor(${refilled}))`;
+  const rows = await db.any(sql.type(GrantRow)`
+    INSERT INTO rate_buckets AS b (key, capacity, rate, requested, granted, tokens, updated_at, full_at)
+    SELECT i.key, i.capacity, i.rate, i.requested, least(i.requested, floor(i.capacity)), i.capacity - least(i.requested, floor(i.capacity)),
+           c.now, c.now + least(i.requested, floor(i.capacity)) / i.rate
+    FROM ${sql.unnest(
+      requests.map((r) => [r.key, r.count, r.capacity, r.perSecond]),
+      ['text', 'int4', 'float8', 'float8'],
+    )} AS i(key, requested, capacity, rate),
+         (SELECT extract(epoch FROM now())::float8 AS now) AS c
+    ORDER BY i.key
     ON CONFLICT (key) DO UPDATE SET
-      allowed = ${refilled} >= 1,
-      tokens = ${refilled} - ${taken},
-      updated_at = ${now},
-      full_at = ${now} + (${cap} - ${refilled} + ${taken}) / ${rate}
-    RETURNING b.allowed, b.tokens, ${now} AS now`);
+      capacity = EXCLUDED.capacity,
+      rate = EXCLUDED.rate,
+      requested = EXCLUDED.requested,
+      granted = ${granted},
+      tokens = ${refilled} - ${granted},
+      updated_at = EXCLUDED.updated_at,
+      full_at = EXCLUDED.updated_at + (EXCLUDED.capacity - ${refilled} + ${granted}) / EXCLUDED.rate
+    RETURNING b.key, b.granted, b.tokens, b.updated_at AS now`);
+  return new Map(rows.map((r) => [r.key, { granted: r.granted, tokens: r.tokens, now: r.now }]));
 }
 
 /** Forgets buckets (an operator lifting a suspension starts its subject afresh). */

@@ -62,6 +62,19 @@ describe.each(['postgres', 'redis'])('%s buckets', (name) => {
   });
 });
 
+test('PostgreSQL takes that arrive together go in one statement, across keys, and two processes share each bucket', async () => {
+  // Two stores are two API processes; each batches what arrives while its statement is in flight.
+  const other = postgresBuckets(db.pool);
+  const [a, b] = [key(), key()];
+  const takes = await Promise.all(
+    Array.from({ length: 120 }, (_, i) => (i % 2 === 0 ? stores.postgres! : other).take(i % 3 === 0 ? a : b, 30, 0.001).then((t) => ({ key: i % 3 === 0 ? a : b, ...t }))),
+  );
+  expect(takes.filter((t) => t.key === a && t.allowed)).toHaveLength(30);
+  expect(takes.filter((t) => t.key === b && t.allowed)).toHaveLength(30);
+  // Every answer's count of tokens left is one the bucket really had: never negative, never above the capacity.
+  for (const t of takes) expect(t.tokens >= 0 && t.tokens < 30).toBe(true);
+});
+
 test('the sweeper forgets PostgreSQL buckets that are full again, and only those', async () => {
   const full = key();
   const spent = key();

@@ -1,14 +1,18 @@
 -- Token buckets of the rate limiter (PROTO 11.4.2), shared by every API process. UNLOGGED: a crash
 -- forgets them, which only refills every bucket; nothing about money lives here.
--- `tokens` and `updated_at` (epoch seconds) are floating point: buckets refill continuously.
+-- `tokens` and the times (epoch seconds) are floating point: buckets refill continuously.
 CREATE UNLOGGED TABLE rate_buckets (
   key text PRIMARY KEY,
+  capacity double precision NOT NULL,
+  -- tokens refilled per second
+  rate double precision NOT NULL,
   tokens double precision NOT NULL,
   updated_at double precision NOT NULL,
   -- When the bucket is full again, so the sweeper can forget it (a full bucket is the same as none).
   full_at double precision NOT NULL,
-  -- The decision of the last take, returned by the statement that made it.
-  allowed boolean NOT NULL
+  -- The last take: how many tokens it asked for and how many it got (returned by its statement).
+  requested integer NOT NULL,
+  granted integer NOT NULL
 );
 CREATE INDEX rate_buckets_full_at_idx ON rate_buckets (full_at);
 

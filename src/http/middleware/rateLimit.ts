@@ -77,7 +77,7 @@ export function rateLimiter(deps: RateLimitDeps) {
     ctx.state.log.warn({ subject: subject.key, suspended_until: suspension.suspended_until }, 'caller suspended for repeated rate-limit violations');
   }
 
-  return (category: RateCategory | ((ctx: AppContext) => RateCategory)): Middleware<AppState> =>
+  const limited = (category: RateCategory | ((ctx: AppContext) => RateCategory)): Middleware<AppState> =>
     async (ctx, next) => {
       const name = typeof category === 'function' ? category(ctx) : category;
       const subject = subjectOf(ctx);
@@ -105,6 +105,8 @@ export function rateLimiter(deps: RateLimitDeps) {
       }
       await next();
     };
+  const off: Middleware<AppState> = (_ctx, next) => next();
+  return settings.enabled ? limited : () => off;
 }
 
 export type RateLimit = ReturnType<typeof rateLimiter>;

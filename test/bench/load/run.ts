@@ -58,6 +58,12 @@ import { checkBalances, checkLedger, type BalanceCheck, type LedgerCheck } from 
  *   BENCH_PAYMENT_CLIENTS  client count of payment (16)
  *   BENCH_CONNECTIONS      connections of the GET scenarios (64)
  *   BENCH_LOG_LEVEL        LOG_LEVEL of the system (default: the launcher's own, info, as users run it)
+ *   BENCH_LIMITER_COST     0 skips the limiter's cost (below)
+ *   RATE_LIMIT_SCALE       how much every rate limit is raised for the load (1000000: the limiter runs, never refuses)
+ *
+ * The rate limiter's cost: when the balance scenario runs, a second system is started afterwards
+ * with the limiter off (RATE_LIMIT_SCALE=0), the same scenario runs on it as balance-no-limiter,
+ * and the difference in CPU per request of the API and of PostgreSQL is printed.
  *
  * The generator shares the machine with the system (loopback only): its CPU column says what it took.
  *
@@ -99,6 +105,8 @@ interface BenchConfig {
   connections: number;
   scenarios: ScenarioName[];
   logLevel: string | undefined;
+  /** With the balance scenario: run it again on a system with the rate limiter off, and print the difference. */
+  limiterCost: boolean;
 }
 
 function benchConfig(env: NodeJS.ProcessEnv): BenchConfig {
@@ -124,6 +132,7 @@ function benchConfig(env: NodeJS.ProcessEnv): BenchConfig {
     connections: count('BENCH_CONNECTIONS', env.BENCH_CONNECTIONS?.trim() || '64'),
     scenarios: SCENARIOS.filter((s) => scenarios.includes(s)),
     logLevel: env.BENCH_LOG_LEVEL?.trim() || undefined,
+    limiterCost: env.BENCH_LIMITER_COST?.trim() !== '0',
   };
 }
 
@@ -342,6 +351,39 @@ function describeTree(system: RunningSystem): string {
     .join(', ');
 }
 
+/** GET balance again on a fresh system whose rate limiter is off; the note compares CPU per request with `limited`. */
+async function limiterCost(config: BenchConfig, runId: string, limited: ScenarioReport | undefined): Promise<{ report?: ScenarioReport; note: string }> {
+  console.log('rate limiter cost: starting a second system with RATE_LIMIT_SCALE=0 (limiter off)');
+  const system = await bootSystem({ logLevel: config.logLevel, env: { RATE_LIMIT_SCALE: '0' } });
+  const http = httpClient(system.baseUrl, 16);
+  let bench: Benchmark | undefined;
+  try {
+    const prepare = await preparer({ http, adminToken: system.adminToken, tepKeysFile: system.tepKeysFile, issuer: system.issuer });
+    bench = new Benchmark(config, `${runId}_nolimit`, system, http, prepare);
+    await bench.get('balance-no-limiter', '/api/v1/wallet/balance', () => bench!.readers());
+  } catch (err) {
+    return { note: `rate limiter cost: not measured (${err instanceof Error ? err.message : String(err)})` };
+  } finally {
+    http.close();
+    await system.stop();
+  }
+  const report = bench.reports[0];
+  const on = limited?.cpuMsPerOp;
+  const off = report?.cpuMsPerOp;
+  if (!on || !off) return { report, note: 'rate limiter cost: not measured (a balance run failed)' };
+  // Two systems differ by a few hundredths of a millisecond run to run: a difference under zero is that noise, not a saving.
+  const diff = (c: 'api' | 'postgres' | 'total') =>
+    on[c] === null || off[c] === null
+      ? 'n/a'
+      : `${on[c]!.toFixed(3)} - ${off[c]!.toFixed(3)} = ${(on[c]! - off[c]!).toFixed(3)} ms${on[c]! < off[c]! ? ' (under the noise between two systems)' : ''}`;
+  return {
+    report,
+    note:
+      `rate limiter cost on GET balance (with minus without, CPU per request): API ${diff('api')}, PostgreSQL ${diff('postgres')}, all processes ${diff('total')}; ` +
+      `throughput ${limited!.result!.opsPerSecond.toFixed(0)}/s with, ${report!.result!.opsPerSecond.toFixed(0)}/s without`,
+  };
+}
+
 async function main(): Promise<number> {
   const config = benchConfig(process.env);
   const runId = Date.now().toString(36);
@@ -355,7 +397,8 @@ async function main(): Promise<number> {
   const { settings } = system;
   console.log(
     `system running in ${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s: ${processes}; ` +
-      `LOG_LEVEL ${settings.logLevel}${config.logLevel ? '' : ' (launcher default)'}, API_PROCESSES ${settings.apiProcesses}, DATABASE_POOL_SIZE ${settings.databasePoolSize}`,
+      `LOG_LEVEL ${settings.logLevel}${config.logLevel ? '' : ' (launcher default)'}, API_PROCESSES ${settings.apiProcesses}, DATABASE_POOL_SIZE ${settings.databasePoolSize}, ` +
+      `RATE_LIMIT_SCALE ${settings.rateLimitScale} (every rate limit raised ${settings.rateLimitScale}x for the load; buckets in ${settings.rateLimitStore})`,
   );
 
   const http = httpClient(system.baseUrl, 16);
@@ -378,6 +421,11 @@ async function main(): Promise<number> {
 
   const reports = bench?.reports ?? [];
   const notes = bench?.notes ?? [];
+  if (fatal === undefined && config.limiterCost && config.scenarios.includes('balance')) {
+    const cost = await limiterCost(config, runId, reports.find((r) => r.name === 'balance'));
+    if (cost.report) reports.push(cost.report);
+    notes.push(cost.note);
+  }
   const finishedAt = new Date();
   const points: P2PPoint[] = reports
     .filter((r) => r.name === 'p2p-device' && r.result?.latency)

@@ -29,7 +29,7 @@ export interface RunningSystem {
   tepKeysFile: string;
   databaseUrl: string;
   /** Settings that shape what is measured, as the launcher's children read them. */
-  settings: { logLevel: string; apiProcesses: number; databasePoolSize: number };
+  settings: { logLevel: string; apiProcesses: number; databasePoolSize: number; rateLimitScale: number; rateLimitStore: string };
   logFile: string;
   logTail(lines?: number): string;
   /** Ctrl-C as a terminal sends it (SIGINT to the process group), waits until every process is gone, removes the data folder. */
@@ -63,7 +63,10 @@ function signalGroup(pid: number, signal: NodeJS.Signals | 0): boolean {
  * of starting its own. LOG_LEVEL is the launcher's default unless `logLevel` is given. Its output
  * (and the API's and worker's) goes to a file in the data folder, not through this process.
  */
-export async function bootSystem(options: { logLevel: string | undefined }): Promise<RunningSystem> {
+/** Every rate limit of the system under load is this many times PROTO's (RATE_LIMIT_SCALE overrides). */
+export const BENCH_RATE_LIMIT_SCALE = 1_000_000;
+
+export async function bootSystem(options: { logLevel: string | undefined; env?: Record<string, string> }): Promise<RunningSystem> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'tmcp-bench-'));
   // As root, PostgreSQL runs as the postgres user, which must reach its data folder inside this one.
   await chmod(dataDir, 0o755);
@@ -81,7 +84,11 @@ export async function bootSystem(options: { logLevel: string | undefined }): Pro
     TEMPORAL_UI_PORT: String(ports.temporalUi),
     // The payers' devices are registered just before they pay: the new-device rule would ask every payment for a second factor.
     PAYMENT_MFA_NEW_DEVICE_DAYS: process.env.PAYMENT_MFA_NEW_DEVICE_DAYS ?? '0',
+    // The benchmark's few users call far faster than people do: PROTO's limits would answer most
+    // calls 429. The limiter still runs (its cost is measured), with every limit raised this much.
+    RATE_LIMIT_SCALE: process.env.RATE_LIMIT_SCALE ?? String(BENCH_RATE_LIMIT_SCALE),
     ...(options.logLevel ? { LOG_LEVEL: options.logLevel } : {}),
+    ...options.env,
   });
   const config = loadConfig(env);
 
@@ -154,7 +161,13 @@ export async function bootSystem(options: { logLevel: string | undefined }): Pro
     adminToken: env.ADMIN_TOKEN || secrets.admin_token,
     tepKeysFile: config.tep.keysFile,
     databaseUrl: await localDatabaseUrl(config),
-    settings: { logLevel: config.logLevel, apiProcesses: config.http.processes, databasePoolSize: config.database.poolSize },
+    settings: {
+      logLevel: config.logLevel,
+      apiProcesses: config.http.processes,
+      databasePoolSize: config.database.poolSize,
+      rateLimitScale: config.rateLimits.scale,
+      rateLimitStore: config.rateLimits.redisUrl ? 'redis' : 'postgres',
+    },
     logFile,
     logTail,
     stop,
