@@ -75,6 +75,9 @@ test('an anonymous caller is limited by address and client', async () => {
   expect(refused.status).toBe(429);
   expect(refused.body.error).toMatchObject({ code: 'RATE_LIMIT_EXCEEDED', limit: 3, window: '1 hour' });
   expect((await deviceCode('ma_shop_001')).status).not.toBe(429);
+  // Made-up client ids share one bucket per address: naming new clients gets no fresh buckets.
+  for (let i = 0; i < 3; i += 1) expect((await deviceCode(`ma_made_up_${i}`)).status).not.toBe(429);
+  expect((await deviceCode('ma_made_up_3')).status).toBe(429);
 });
 
 test('repeated violations suspend the caller (403 ACCOUNT_SUSPENDED) until an operator lifts it', async () => {

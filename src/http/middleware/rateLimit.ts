@@ -13,7 +13,7 @@ export interface RateLimitDeps {
   pool: DatabasePool;
   store: BucketStore;
   settings: Config['rateLimits'];
-  access: Pick<AccessChecks, 'suspension'>;
+  access: Pick<AccessChecks, 'suspension' | 'client'>;
 }
 
 /** Who a bucket counts: a user through one mini-app when authenticated, else an address through one client. */
@@ -25,7 +25,7 @@ interface Subject {
 }
 
 /** The client an anonymous call names: `client_id` in its body, or the user of its Basic credentials. */
-function anonymousClient(ctx: AppContext): string {
+function namedClient(ctx: AppContext): string {
   const body: unknown = ctx.request.body;
   const fromBody = typeof body === 'object' && body !== null && 'client_id' in body ? body.client_id : undefined;
   if (typeof fromBody === 'string' && fromBody.length <= 128) return fromBody;
@@ -34,11 +34,14 @@ function anonymousClient(ctx: AppContext): string {
   return user && user.length <= 128 ? decodeURIComponent(user) : '-';
 }
 
-function subjectOf(ctx: AppContext): Subject {
+async function subjectOf(ctx: AppContext, access: Pick<AccessChecks, 'client'>): Promise<Subject> {
   const { caller, messengerUser } = ctx.state;
   if (caller) return { key: `user:${caller.userId}|client:${caller.clientId}`, userId: caller.userId, clientId: caller.clientId, address: null };
   if (messengerUser) return { key: `user:${messengerUser}|client:matrix`, userId: messengerUser, clientId: null, address: null };
-  const clientId = anonymousClient(ctx);
+  // Only a registered, active client gets a bucket of its own: made-up client ids share one, so
+  // an address cannot get fresh buckets by naming new clients.
+  const named = namedClient(ctx);
+  const clientId = named !== '-' && (await access.client(named)).active ? named : '-';
   return { key: `address:${ctx.ip}|client:${clientId}`, userId: null, clientId, address: ctx.ip };
 }
 
@@ -80,7 +83,7 @@ export function rateLimiter(deps: RateLimitDeps) {
   const limited = (category: RateCategory | ((ctx: AppContext) => RateCategory)): Middleware<AppState> =>
     async (ctx, next) => {
       const name = typeof category === 'function' ? category(ctx) : category;
-      const subject = subjectOf(ctx);
+      const subject = await subjectOf(ctx, deps.access);
       const suspension = await deps.access.suspension(subject.key);
       if (suspension && suspension.suspended_until.getTime() > Date.now()) throw suspendedError(suspension);
 
