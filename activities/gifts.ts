@@ -7,7 +7,7 @@ import { giftProofMessage, type GiftTerms } from '../src/domain/gifts';
 import { formatAmount, type Currency } from '../src/domain/money';
 import type { SealedProof } from '../src/domain/p2p';
 import { expireGift, failGift, fundGift, openGift } from '../src/ledger/gifts';
-import { openProof, verifyPaymentProof, type ProofDeps } from '../src/wallet/paymentProofs';
+import { openProof, verifyPaymentProof, type ProofDeps } from '../src/factors/proofs';
 import { domainFailures } from './failures';
 
 export interface GiftActivityDeps extends ProofDeps {

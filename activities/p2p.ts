@@ -3,8 +3,8 @@ import { recordTransferEvent, setAuthAttempts, transferById } from '../src/db/p2
 import { UNKNOWN_SCOPE } from '../src/domain/lockout';
 import { formatAmount, type Currency } from '../src/domain/money';
 import { biometricMessage, type SealedProof } from '../src/domain/p2p';
-import { closeTransfer, finishHeldTransfer, settleTransfer } from '../src/wallet/p2pLedger';
-import { openProof, verifyPaymentProof, type ProofDeps } from '../src/wallet/paymentProofs';
+import { closeTransfer, finishHeldTransfer, settleTransfer } from '../src/ledger/p2p';
+import { openProof, verifyPaymentProof, type ProofDeps } from '../src/factors/proofs';
 import { domainFailures } from './failures';
 
 export interface P2PActivityDeps extends ProofDeps {

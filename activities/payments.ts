@@ -11,9 +11,9 @@ import { amountToJson, formatAmount, type Currency } from '../src/domain/money';
 import type { SealedProof } from '../src/domain/p2p';
 import { authorizationMessage, MFA_METHODS, mfaAttestationMessage, type MfaMethod } from '../src/domain/payments';
 import { closePayment, settlePayment } from '../src/ledger/payments';
-import { availableMethods } from '../src/wallet/mfa';
-import { checkSendLimits } from '../src/wallet/p2pLedger';
-import { openProof, verifyPaymentProof, type ProofDeps } from '../src/wallet/paymentProofs';
+import { availableMethods } from '../src/factors/enrolment';
+import { checkSendLimits } from '../src/ledger/limits';
+import { openProof, verifyPaymentProof, type ProofDeps } from '../src/factors/proofs';
 import { domainFailures } from './failures';
 
 export interface PaymentActivityDeps extends ProofDeps {

@@ -7,7 +7,7 @@ import { upsertMiniapps } from './db/miniapps';
 import { createDatabasePool, type DatabasePool } from './db/pool';
 import type { Logger } from './logger';
 import { readMiniappsFile } from './miniapps/registryFile';
-import { totpSealer } from './wallet/paymentProofs';
+import { totpSealer } from './factors/totp';
 
 /** Shared start-up steps of the api and worker processes. */
 export async function openDatabase(config: Config, log: Logger): Promise<DatabasePool> {

@@ -4,7 +4,7 @@ import type { DatabasePool } from '../db/pool';
 import { walletById, walletByUser } from '../db/wallets';
 import { DomainError } from '../domain/errors';
 import type { AccountRef } from '../domain/ledger';
-import { checkSendLimits } from '../wallet/p2pLedger';
+import { checkSendLimits } from './limits';
 import { currencyMismatch } from '../wallet/wallets';
 
 const escrow = (g: Gift): AccountRef => ({ kind: 'escrow', giftId: g.id, currency: g.currency });

@@ -6,7 +6,7 @@ import { queueWebhookEvent } from '../db/webhooks';
 import { DomainError } from '../domain/errors';
 import { amountToJson } from '../domain/money';
 import { newId } from '../ids';
-import { checkSendLimits } from '../wallet/p2pLedger';
+import { checkSendLimits } from './limits';
 
 function notFound(paymentId: string): DomainError {
   return new DomainError('NOT_FOUND', 'Payment not found', { payment_id: paymentId });

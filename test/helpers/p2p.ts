@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { pinDigest } from '../../src/wallet/mfa';
+import { pinDigest } from '../../src/factors/pin';
 import { loadConfig } from '../../src/config';
 import type { DatabasePool } from '../../src/db/pool';
-import { totpSealer, type ProofDeps } from '../../src/wallet/paymentProofs';
+import { totpSealer } from '../../src/factors/totp';
+import { type ProofDeps } from '../../src/factors/proofs';
 import { ADMIN_TOKEN, TEST_DATA_KEY, type ApiClient, type ApiResponse } from './api';
 
 export const ALL_WALLET_SCOPES = ['wallet:balance', 'wallet:pay', 'wallet:history'];

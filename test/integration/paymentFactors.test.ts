@@ -5,7 +5,7 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import { ALL_SCOPES } from '../../src/domain/scopes';
 import { sealLegacySecrets } from '../../src/runtime';
-import { verifyPaymentProof } from '../../src/wallet/paymentProofs';
+import { verifyPaymentProof } from '../../src/factors/proofs';
 import { startTestApi, TEST_DATA_KEY, type TestApi } from '../helpers/api';
 import { freshDatabase, type TestDatabase } from '../helpers/db';
 import { expectError, MESSENGER_CLIENT, newUserId, PIN, pinProof, testProofDeps, walletUser, type TestUser } from '../helpers/p2p';

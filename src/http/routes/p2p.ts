@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import { z } from 'zod';
 import { isId } from '../../domain/ids';
-import { acceptTransfer, cancelTransfer, confirmTransfer, getTransfer, initiateTransfer, rejectTransfer, type P2PDeps } from '../../wallet/p2p';
+import { acceptTransfer, cancelTransfer, confirmTransfer, getTransfer, initiateTransfer, rejectTransfer, type P2PDeps } from '../../p2p/p2p';
 import { invalidField } from '../../domain/errors';
 import type { CallerGates } from '../middleware/auth';
 import type { RateLimit } from '../middleware/rateLimit';

@@ -3,7 +3,7 @@ import { loadTepKeys } from '../../../src/auth/keys';
 import { issueTep } from '../../../src/auth/tep';
 import { createDatabasePool } from '../../../src/db/pool';
 import { startSession } from '../../../src/oauth/sessions';
-import { pinDigest } from '../../../src/wallet/mfa';
+import { pinDigest } from '../../../src/factors/pin';
 import type { RunningSystem } from './system';
 import type { HttpClient } from './httpClient';
 import type { P2PClientPlan, ProofMaterial } from './plan';

@@ -19,10 +19,11 @@ import type { Temporal } from '../temporal/client';
 import { domainErrorFromUpdate, isWorkflowGone } from '../temporal/failures';
 import { acceptP2P, cancelP2P, confirmP2P, rejectP2P } from '../../workflows/p2pMessages';
 import type { p2pSaga } from '../../workflows/p2pTransfer';
-import { availableMethods } from './mfa';
-import { checkSendLimits, recipientNoWallet } from './p2pLedger';
-import { proofSealer, sealProof } from './paymentProofs';
-import { ownWallet } from './wallets';
+import { availableMethods } from '../factors/enrolment';
+import { checkSendLimits } from '../ledger/limits';
+import { recipientNoWallet } from '../ledger/p2p';
+import { proofSealer, sealProof } from '../factors/proofs';
+import { ownWallet } from '../wallet/wallets';
 
 export interface P2PDeps {
   pool: DatabasePool;

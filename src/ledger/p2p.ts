@@ -1,52 +1,11 @@
-import { postEntryIn, walletUsage } from '../db/ledger';
+import { postEntryIn } from '../db/ledger';
 import { changeTransferStatus, transferById, type Transfer } from '../db/p2p';
 import type { DatabaseConnection, DatabasePool, DatabaseTransactionConnection } from '../db/pool';
 import { walletById, walletsOfTransfer, type Wallet } from '../db/wallets';
 import { DomainError } from '../domain/errors';
 import type { AccountRef, EntryKind } from '../domain/ledger';
-import { amountToJson } from '../domain/money';
 import type { P2PState } from '../domain/p2p';
-import { verificationLevel } from '../domain/verification';
-
-/**
- * PROTO 6.4.3: what the sender's verification level allows, then the per-transaction, daily and
- * monthly limits (UTC days and months), counted on money that left the wallet.
- */
-export async function checkSendLimits(db: DatabaseConnection, wallet: Wallet, amount: bigint): Promise<void> {
-  refuseOverLimits(wallet, amount, await walletUsage(db, wallet.id, wallet.currency));
-}
-
-/** checkSendLimits with the wallet's usage already read. */
-function refuseOverLimits(wallet: Wallet, amount: bigint, used: { day: bigint; month: bigint }): void {
-  const level = verificationLevel(wallet.verification_level);
-  if (!level.features.p2p_send) {
-    throw new DomainError('P2P_SEND_NOT_ALLOWED', `Your verification level (${level.name}) does not allow sending money`, {
-      verification_level: wallet.verification_level,
-      level_name: level.name,
-    });
-  }
-  const money = (minor: bigint) => amountToJson(minor, wallet.currency);
-  if (amount > wallet.transaction_limit) {
-    throw new DomainError('AMOUNT_EXCEEDS_LIMIT', 'Amount exceeds the per-transaction limit', {
-      field: 'amount',
-      transaction_limit: money(wallet.transaction_limit),
-      currency: wallet.currency,
-    });
-  }
-  for (const [period, limit, spent, code] of [
-    ['daily', wallet.daily_limit, used.day, 'DAILY_LIMIT_EXCEEDED'],
-    ['monthly', wallet.monthly_limit, used.month, 'MONTHLY_LIMIT_EXCEEDED'],
-  ] as const) {
-    if (spent + amount > limit) {
-      throw new DomainError(code, `Amount exceeds what is left of the ${period} limit`, {
-        [`${period}_limit`]: money(limit),
-        [`${period}_used`]: money(spent),
-        remaining: money(limit > spent ? limit - spent : 0n),
-        currency: wallet.currency,
-      });
-    }
-  }
-}
+import { refuseOverLimits } from './limits';
 
 /**
  * One answer for a recipient without an active wallet and for one the sender shares no room with

@@ -1,36 +1,15 @@
-import { createHash, createPublicKey, randomBytes, randomUUID, scrypt, timingSafeEqual, type KeyObject } from 'node:crypto';
-import { promisify } from 'node:util';
-import { generateSecret, generateURI } from 'otplib';
-import { enrolledMethods, insertDevice, insertTotp, lockFactors, pinOf, savePin, type PinRow } from '../db/mfa';
+import { createHash, randomUUID } from 'node:crypto';
+import { enrolledMethods, insertDevice, insertTotp, lockFactors, pinOf, savePin } from '../db/mfa';
 import type { DatabaseConnection, DatabaseTransactionConnection } from '../db/pool';
-import { DomainError, invalidField } from '../domain/errors';
+import { DomainError } from '../domain/errors';
 import { MESSENGER_SCOPE } from '../domain/lockout';
 import { factorChangeMessage, type AuthMethod, type AuthProof } from '../domain/p2p';
-import { verifyPaymentProof, type ProofDeps } from './paymentProofs';
+import { parseDeviceKey, type DeviceRegistration } from './deviceKeys';
 
-const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen: number, options: object) => Promise<Buffer>;
-
-/**
- * scrypt with N=2^14 (about 30 ms here). A PIN has few digits, so the lockout is what stops
- * guessing online; the slow hash makes a stolen table expensive to brute-force offline.
- */
-const PIN_SCRYPT = { N: 16384, r: 8, p: 1, keylen: 32 };
-const PIN_PARAMS = `scrypt:N=${PIN_SCRYPT.N},r=${PIN_SCRYPT.r},p=${PIN_SCRYPT.p}`;
-
-/** The SHA-256 hex of a PIN, which is what clients send as `hashed_pin` (PROTO 7.2.4). */
-export function pinDigest(pin: string): string {
-  return createHash('sha256').update(pin, 'utf8').digest('hex');
-}
-
-async function slowHash(hashedPin: string, salt: Buffer): Promise<Buffer> {
-  return scryptAsync(hashedPin.toLowerCase(), salt, PIN_SCRYPT.keylen, { N: PIN_SCRYPT.N, r: PIN_SCRYPT.r, p: PIN_SCRYPT.p });
-}
-
-export async function pinMatches(stored: PinRow, hashedPin: string): Promise<boolean> {
-  if (stored.params !== PIN_PARAMS) throw new Error(`unknown PIN hash parameters ${stored.params}`);
-  const candidate = await slowHash(hashedPin, stored.salt);
-  return candidate.length === stored.hash.length && timingSafeEqual(candidate, stored.hash);
-}
+export type { DeviceRegistration } from './deviceKeys';
+import { hashPin } from './pin';
+import { verifyPaymentProof, type ProofDeps } from './proofs';
+import { newTotp } from './totp';
 
 /**
  * Runs one change of the user's payment factors (PIN, TOTP, device keys). The first factor needs
@@ -80,8 +59,7 @@ async function changeFactors<T>(
 export async function setPin(deps: ProofDeps, userId: string, pin: string, proof?: AuthProof): Promise<{ created: boolean }> {
   return changeFactors(deps, userId, 'pin', proof, async (tx) => {
     const existing = await pinOf(tx, userId);
-    const salt = randomBytes(16);
-    await savePin(tx, userId, { salt, hash: await slowHash(pinDigest(pin), salt), params: PIN_PARAMS });
+    await savePin(tx, userId, await hashPin(pin));
     return { created: !existing };
   });
 }
@@ -91,41 +69,15 @@ export async function setPin(deps: ProofDeps, userId: string, pin: string, proof
  * refused) and kept sealed under DATA_ENCRYPTION_KEY, bound to the user.
  */
 export async function enrollTotp(deps: ProofDeps, userId: string, issuer: string, proof?: AuthProof) {
-  const secret = generateSecret({ length: 20 });
+  const { secret, uri } = newTotp(issuer, userId);
   const enrolled = await changeFactors(deps, userId, 'totp', proof, (tx) => insertTotp(tx, userId, deps.totpSealer.seal(secret, userId)));
   if (!enrolled) throw new DomainError('INVALID_STATE', 'TOTP is already enrolled for this user', { method: 'otp' });
   return {
     method: 'otp',
-    otpauth_uri: generateURI({ issuer, label: userId, secret, algorithm: 'sha1', digits: 6, period: 30 }),
+    otpauth_uri: uri,
     digits: 6,
     period: 30,
   };
-}
-
-export interface DeviceRegistration {
-  deviceId: string;
-  deviceName?: string;
-  platform?: string;
-  algorithm: 'ECDSA_P256' | 'RSA';
-  keyData: string;
-  capabilities: string[];
-}
-
-function parseDeviceKey(algorithm: DeviceRegistration['algorithm'], keyData: string): { key: KeyObject; der: Buffer } {
-  let key: KeyObject;
-  try {
-    key = createPublicKey({ key: Buffer.from(keyData, 'base64'), format: 'der', type: 'spki' });
-  } catch {
-    throw invalidField('public_key.key_data', 'must be a base64 SubjectPublicKeyInfo (DER) public key');
-  }
-  const details = key.asymmetricKeyDetails ?? {};
-  if (algorithm === 'ECDSA_P256' && !(key.asymmetricKeyType === 'ec' && details.namedCurve === 'prime256v1')) {
-    throw invalidField('public_key.key_data', 'is not an ECDSA P-256 key');
-  }
-  if (algorithm === 'RSA' && !(key.asymmetricKeyType === 'rsa' && (details.modulusLength ?? 0) >= 2048)) {
-    throw invalidField('public_key.key_data', 'is not an RSA key of at least 2048 bits');
-  }
-  return { key, der: key.export({ format: 'der', type: 'spki' }) };
 }
 
 /** PROTO-mfa-v1.2 7.4.5. Registering the same device with the same key again is a no-op. */
