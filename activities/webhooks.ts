@@ -4,7 +4,7 @@ import type { DatabasePool } from '../src/db/pool';
 import { markWebhookStarted, recordWebhookAttempt, webhookDelivery } from '../src/db/webhooks';
 import type { AttemptOutcome } from '../src/domain/webhooks';
 import { webhookDispatcher, type Resolver } from '../src/miniapps/destinations';
-import { attemptWebhook } from '../src/miniapps/webhooks';
+import { attemptWebhook } from '../src/miniapps/webhookSender';
 
 export interface WebhookActivityDeps {
   pool: DatabasePool;

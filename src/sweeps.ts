@@ -6,7 +6,7 @@ import { purgeExpired } from './db/storage';
 import type { Logger } from './logger';
 import { sweepStaleGifts } from './gifts/gifts';
 import { sweepQueuedInvites } from './matrix/invites';
-import { sweepUnstartedWebhooks } from './miniapps/webhooks';
+import { sweepUnstartedWebhooks } from './miniapps/webhookStarter';
 import { sweepUnstartedPayments } from './payments/payments';
 import { sweepUnannouncedRefunds } from './payments/refunds';
 import type { Temporal } from './temporal/client';

@@ -1,3 +1,4 @@
+import { createActivities } from '../activities';
 import { loadConfigOrExit, loadDotEnv, required } from './config';
 import { createLogger } from './logger';
 import { openDatabase, sealLegacySecrets } from './runtime';
@@ -26,7 +27,16 @@ async function main(): Promise<void> {
       taskQueue: config.temporal.taskQueue,
       workflowBundlePath: config.temporal.workflowBundlePath,
     },
-    { pool, log, matrix: config.matrix, dataKey, lockout: config.lockout, wallet: config.wallet, payments: config.payments, webhookAllowPrivate: config.webhookAllowPrivate },
+    createActivities({
+      pool,
+      log,
+      matrix: config.matrix,
+      dataKey,
+      lockout: config.lockout,
+      wallet: config.wallet,
+      payments: config.payments,
+      webhookAllowPrivate: config.webhookAllowPrivate,
+    }),
   );
   running = true;
   log.info({ task_queue: config.temporal.taskQueue, namespace: config.temporal.namespace }, 'worker running');

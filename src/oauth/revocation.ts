@@ -5,7 +5,7 @@ import { deleteNamespace } from '../db/storage';
 import { queueWebhookEvent } from '../db/webhooks';
 import { DomainError } from '../domain/errors';
 import { newId } from '../ids';
-import { startWebhookDeliveries, type WebhookStarterDeps } from '../miniapps/webhooks';
+import { startWebhookDeliveries, type WebhookStarterDeps } from '../miniapps/webhookStarter';
 
 /**
  * The user withdraws a mini-app's access (PROTO 5.6): every session it holds for the user is

@@ -6,7 +6,7 @@ import { DomainError } from '../domain/errors';
 import { displayAmount, formatAmount, parseAmount } from '../domain/money';
 import { refundWorkflowId, type RefundAnnouncement } from '../domain/paymentEvents';
 import { refundPayment } from '../ledger/payments';
-import { startWebhookDeliveries } from '../miniapps/webhooks';
+import { startWebhookDeliveries } from '../miniapps/webhookStarter';
 import { startIdempotently } from '../temporal/client';
 import type { refundAnnouncement } from '../../workflows/refundAnnouncement';
 import type { PaymentDeps } from './payments';

@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
 import type { Logger } from '../logger';
-import { createActivities, type ActivityDeps } from '../../activities';
 
 export const WORKFLOWS_PATH = path.resolve(__dirname, '..', '..', 'workflows', 'index');
 
@@ -29,8 +28,11 @@ export function installSdkLogging(log: Logger, level: LogLevel = 'INFO'): void {
   });
 }
 
-/** The Temporal worker: every workflow in workflows/ and every activity from createActivities. */
-export async function createWorker(settings: WorkerSettings, deps: ActivityDeps, options: Partial<WorkerOptions> = {}) {
+/**
+ * The Temporal worker: every workflow in workflows/, and the activities it is given (src/worker.ts
+ * composes them from activities/ with their dependencies, so nothing here depends on them).
+ */
+export async function createWorker(settings: WorkerSettings, activities: object, options: Partial<WorkerOptions> = {}) {
   const connection = await NativeConnection.connect({ address: settings.address });
   const worker = await Worker.create({
     connection,
@@ -39,7 +41,7 @@ export async function createWorker(settings: WorkerSettings, deps: ActivityDeps,
     ...(settings.workflowBundlePath
       ? { workflowBundle: { codePath: settings.workflowBundlePath } }
       : { workflowsPath: require.resolve(WORKFLOWS_PATH) }),
-    activities: createActivities(deps),
+    activities,
     ...options,
   });
   return { worker, connection };

@@ -7,7 +7,7 @@ import { queueWebhookEvent } from '../../src/db/webhooks';
 import { webhookRetryDelay, webhookWorkflowId } from '../../src/domain/webhooks';
 import { newId } from '../../src/ids';
 import { createMiniapp, webhookSealer } from '../../src/miniapps/admin';
-import { startWebhookDeliveries, sweepUnstartedWebhooks, type WebhookStarterDeps } from '../../src/miniapps/webhooks';
+import { startWebhookDeliveries, sweepUnstartedWebhooks, type WebhookStarterDeps } from '../../src/miniapps/webhookStarter';
 import { TEST_DATA_KEY } from '../helpers/api';
 import type { TestDatabase } from '../helpers/db';
 import { recordHistory } from '../helpers/histories';

@@ -7,7 +7,7 @@ import { OAuthError } from '../../oauth/errors';
 import { redeemAuthorizationCode } from '../../oauth/authorizationCode';
 import { introspectToken, revokeToken, type ClientTokenDeps } from '../../oauth/clientTokens';
 import { authorizeDevice, decideDeviceGrant, DEVICE_CODE_GRANT, grantForUserCode, pollDeviceGrant, type DeviceGrantDeps } from '../../oauth/deviceGrant';
-import type { WebhookStarterDeps } from '../../miniapps/webhooks';
+import type { WebhookStarterDeps } from '../../miniapps/webhookStarter';
 import { revokeMiniappAccess } from '../../oauth/revocation';
 import { authenticateClient, refreshSession } from '../../oauth/sessions';
 import { exchangeMatrixToken, TOKEN_EXCHANGE_GRANT, type TokenExchangeDeps } from '../../oauth/tokenExchange';

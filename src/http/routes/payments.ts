@@ -4,7 +4,7 @@ import { isId } from '../../domain/ids';
 import type { OAuthClient } from '../../db/miniapps';
 import { DomainError, invalidField } from '../../domain/errors';
 import { authenticateClient } from '../../oauth/sessions';
-import { paymentWebhookLog, redeliverWebhook } from '../../miniapps/webhooks';
+import { paymentWebhookLog, redeliverWebhook } from '../../miniapps/webhookStarter';
 import { refund, type Refunder } from '../../payments/refunds';
 import { authorize, getPaymentForMerchant, getPaymentForPayer, newMfaChallenge, requestPayment, verifyMfaAnswer, type PaymentDeps } from '../../payments/payments';
 import { basicCredentials } from '../basicAuth';
