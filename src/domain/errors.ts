@@ -73,6 +73,28 @@ export class DomainError extends Error {
   }
 }
 
+/**
+ * OAuth's error codes (RFC 6749 5.2, RFC 8628 3.5, RFC 8693 2.2.2), in the same catalogue: each
+ * with its status, fixed here. `wire` is what the body says when it differs from the key: a
+ * subject token that is not valid is RFC 8693's invalid_grant, answered 401 like a bad bearer.
+ */
+export const OAuthErrors = {
+  invalid_request: { status: 400 },
+  invalid_client: { status: 401 },
+  invalid_grant: { status: 400 },
+  invalid_subject_token: { status: 401, wire: 'invalid_grant' },
+  invalid_scope: { status: 400 },
+  unsupported_grant_type: { status: 400 },
+  access_denied: { status: 400 },
+  authorization_pending: { status: 400 },
+  slow_down: { status: 400 },
+  expired_token: { status: 400 },
+  consent_required: { status: 403 },
+  temporarily_unavailable: { status: 503 },
+} as const satisfies Record<string, { status: number; wire?: string }>;
+
+export type OAuthErrorCode = keyof typeof OAuthErrors;
+
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.hasOwn(Errors, value);
 }

@@ -33,7 +33,7 @@ async function verifiedTep(deps: ClientTokenDeps, token: string): Promise<Verifi
  * unknown, expired or revoked token, is `{active: false}`.
  */
 export async function introspectToken(deps: ClientTokenDeps, client: OAuthClient, token: string) {
-  if (client.secret_hash === null) throw new OAuthError('invalid_client', 'introspection is for confidential clients', 401);
+  if (client.secret_hash === null) throw new OAuthError('invalid_client', 'introspection is for confidential clients');
   const owners = ownersFor(client);
   const inactive = { active: false };
   if (token.startsWith(TEP_PREFIX)) {

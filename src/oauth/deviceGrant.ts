@@ -57,7 +57,7 @@ function withDeadline<T>(deps: DeviceGrantDeps, call: () => Promise<T>): Promise
 
 function unavailable(deps: DeviceGrantDeps, err: unknown, what: string): OAuthError {
   deps.log.error({ err }, `device grant: ${what} failed`);
-  return new OAuthError('temporarily_unavailable', 'The authorization service cannot answer right now; retry', 503, {}, 5);
+  return new OAuthError('temporarily_unavailable', 'The authorization service cannot answer right now; retry', {}, 5);
 }
 
 /**
@@ -145,7 +145,7 @@ export async function pollDeviceGrant(deps: DeviceGrantDeps, client: OAuthClient
     case 'approved':
       return redeem(deps, client, grant, { ...answer.approval, scopes: answer.scopes });
     case 'slow_down':
-      throw new OAuthError('slow_down', `Polling too fast: wait ${answer.intervalMs / 1000} seconds between requests`, 400, { interval: answer.intervalMs / 1000 });
+      throw new OAuthError('slow_down', `Polling too fast: wait ${answer.intervalMs / 1000} seconds between requests`, { interval: answer.intervalMs / 1000 });
     case 'authorization_pending':
       throw new OAuthError('authorization_pending', 'The user has not answered yet');
     case 'access_denied':

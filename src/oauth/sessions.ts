@@ -32,17 +32,17 @@ export interface ClientCredentials {
  */
 export async function authenticateClient(deps: Pick<SessionDeps, 'pool'>, creds: ClientCredentials): Promise<OAuthClient> {
   if (creds.basic && creds.postSecret !== undefined) throw new OAuthError('invalid_request', 'use one client authentication method');
-  if (creds.basic && creds.clientId !== undefined && creds.clientId !== creds.basic.clientId) throw new OAuthError('invalid_client', 'client_id does not match the credentials', 401);
+  if (creds.basic && creds.clientId !== undefined && creds.clientId !== creds.basic.clientId) throw new OAuthError('invalid_client', 'client_id does not match the credentials');
   const clientId = creds.basic?.clientId ?? creds.clientId;
   if (!clientId) throw new OAuthError('invalid_request', 'client_id is required');
   const client = await oauthClientById(deps.pool, clientId);
-  if (!client || client.status !== 'active') throw new OAuthError('invalid_client', 'client_id is not an active registered mini-app', 401);
+  if (!client || client.status !== 'active') throw new OAuthError('invalid_client', 'client_id is not an active registered mini-app');
   const presented = creds.basic?.secret ?? creds.postSecret;
   if (client.secret_hash === null) {
-    if (presented !== undefined) throw new OAuthError('invalid_client', 'a public client has no secret', 401);
+    if (presented !== undefined) throw new OAuthError('invalid_client', 'a public client has no secret');
     return client;
   }
-  if (presented === undefined || !matchesHash(presented, client.secret_hash)) throw new OAuthError('invalid_client', 'client authentication failed', 401);
+  if (presented === undefined || !matchesHash(presented, client.secret_hash)) throw new OAuthError('invalid_client', 'client authentication failed');
   return client;
 }
 

@@ -43,10 +43,10 @@ async function subjectUser(deps: TokenExchangeDeps, token: string): Promise<stri
     if (!(err instanceof DomainError)) throw err;
     if (err.code === 'SERVICE_UNAVAILABLE') {
       const retryAfter = typeof err.details?.retry_after_seconds === 'number' ? err.details.retry_after_seconds : 5;
-      throw new OAuthError('temporarily_unavailable', 'Matrix tokens cannot be checked right now; retry', 503, {}, retryAfter);
+      throw new OAuthError('temporarily_unavailable', 'Matrix tokens cannot be checked right now; retry', {}, retryAfter);
     }
     // PROTO 12.3 answers an invalid Matrix token with 401 (RFC 6749 would say 400): its wording and status.
-    if (err.code === 'INVALID_TOKEN') throw new OAuthError('invalid_grant', 'Matrix token is invalid or expired', 401);
+    if (err.code === 'INVALID_TOKEN') throw new OAuthError('invalid_subject_token', 'Matrix token is invalid or expired');
     throw new OAuthError('invalid_grant', err.message);
   }
 }
@@ -62,19 +62,19 @@ export async function exchangeMatrixToken(deps: TokenExchangeDeps, req: TokenExc
     throw new OAuthError('invalid_request', `requested_token_type must be ${TEP_TOKEN_TYPE}`);
   }
   const app = await miniappById(deps.pool, req.clientId);
-  if (!app || app.status !== 'active') throw new OAuthError('invalid_client', 'client_id is not an active registered mini-app', 401);
+  if (!app || app.status !== 'active') throw new OAuthError('invalid_client', 'client_id is not an active registered mini-app');
   const userId = await subjectUser(deps, req.subjectToken);
 
   const requested = req.scope === undefined ? app.pre_approved_scopes : req.scope.split(' ').filter(Boolean);
   const approved = (await consentsOf(deps.pool, userId, app.client_id)).map((c) => c.scope);
   const decision = authorizeScopes({ requested, registered: app.scopes, preApproved: app.pre_approved_scopes, approved });
   if (decision.denied.length > 0) {
-    throw new OAuthError('invalid_scope', `Not registered for ${app.client_id}: ${decision.denied.map((d) => d.scope).join(' ')}`, 400, {
+    throw new OAuthError('invalid_scope', `Not registered for ${app.client_id}: ${decision.denied.map((d) => d.scope).join(' ')}`, {
       denied_scopes: decision.denied,
     });
   }
   if (decision.consentRequired.length > 0) {
-    throw new OAuthError('consent_required', 'User must approve sensitive scopes', 403, {
+    throw new OAuthError('consent_required', 'User must approve sensitive scopes', {
       consent_required_scopes: decision.consentRequired,
       pre_approved_scopes: decision.granted,
       consent_ui_endpoint: '/api/v1/oauth/consent',

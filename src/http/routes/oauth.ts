@@ -39,7 +39,7 @@ function field(form: Record<string, unknown>, name: string, required = false): s
 /** The request's Basic credentials, or invalid_client when they are malformed. */
 function basicOf(ctx: AppContext): { clientId: string; secret: string } | undefined {
   const creds = basicCredentials(ctx);
-  if (creds === null) throw new OAuthError('invalid_client', 'malformed Basic credentials', 401);
+  if (creds === null) throw new OAuthError('invalid_client', 'malformed Basic credentials');
   return creds;
 }
 
