@@ -46,6 +46,16 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-explicit-any': 'off', 'no-console': 'off' },
   },
   {
+    // Routes parse, pick a gate and call a service: queries are the services' business (types may be named).
+    files: ['src/http/routes/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '(^|/)db/', message: 'Routes call services in src/<area>, not src/db.', allowTypeImports: true }] },
+      ],
+    },
+  },
+  {
     // The HTTP layer sits on top: activities and domain code never reach into it.
     files: ['src/**/*.ts', 'activities/**/*.ts'],
     ignores: ['src/http/**', 'src/api.ts', 'src/cli/**'],

@@ -17,8 +17,7 @@ export const HistoryRow = z.object({
 });
 export type HistoryRow = z.infer<typeof HistoryRow>;
 
-/** pg_snapshot text form: xmin:xmax:xip,xip,... */
-export const SNAPSHOT_PATTERN = /^\d{1,20}:\d{1,20}:(\d{1,20}(,\d{1,20}){0,1000})?$/;
+export { SNAPSHOT_PATTERN } from '../domain/ledger';
 
 export interface HistoryPage {
   rows: readonly HistoryRow[];

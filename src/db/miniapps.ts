@@ -3,9 +3,9 @@ import { z } from 'zod';
 import type { Currency } from '../domain/money';
 import type { DatabaseConnection } from './pool';
 
-export const MINIAPP_STATUSES = ['active', 'suspended'] as const;
-export const CLIENT_TYPES = ['public', 'confidential', 'hybrid'] as const;
-export type ClientType = (typeof CLIENT_TYPES)[number];
+import { CLIENT_TYPES, MINIAPP_STATUSES, type ClientType } from '../domain/miniapps';
+
+export { CLIENT_TYPES, MINIAPP_STATUSES, type ClientType } from '../domain/miniapps';
 
 export const MiniappRow = z.object({
   client_id: z.string(),

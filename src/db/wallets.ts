@@ -3,8 +3,9 @@ import { z } from 'zod';
 import type { Currency } from '../domain/money';
 import type { DatabaseConnection } from './pool';
 
-export const WALLET_STATUSES = ['active', 'suspended', 'closed'] as const;
-export type WalletStatus = (typeof WALLET_STATUSES)[number];
+import { WALLET_STATUSES, type WalletStatus } from '../domain/wallets';
+
+export { WALLET_STATUSES, type WalletStatus } from '../domain/wallets';
 
 export const WalletRow = z.object({
   id: z.string(),

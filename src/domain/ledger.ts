@@ -55,3 +55,6 @@ export function accountOwner(ref: AccountRef): string {
 export function accountKey(ref: AccountRef): string {
   return `${ref.kind}:${accountOwner(ref)}:${ref.currency}`;
 }
+
+/** A history page's pagination.snapshot: PostgreSQL's pg_snapshot text form, xmin:xmax:xip,xip,... */
+export const SNAPSHOT_PATTERN = /^\d{1,20}:\d{1,20}:(\d{1,20}(,\d{1,20}){0,1000})?$/;

@@ -1,3 +1,7 @@
+export const MINIAPP_STATUSES = ['active', 'suspended'] as const;
+export const CLIENT_TYPES = ['public', 'confidential', 'hybrid'] as const;
+export type ClientType = (typeof CLIENT_TYPES)[number];
+
 /** Mini-app client ids: `ma_` and 1 to 64 lowercase letters, digits or `_` (also the localpart of the mini-app's bot). */
 export const MINIAPP_CLIENT_ID = /^ma_[a-z0-9_]{1,64}$/;
 

@@ -3,6 +3,7 @@ import { createSealer, type Sealer } from '../crypto/sealing';
 import { newSecret } from '../crypto/secrets';
 import {
   insertMiniapp,
+  listMiniapps,
   miniappRecord,
   replaceSecretHash,
   rotateWebhookSecret,
@@ -121,6 +122,11 @@ export async function createMiniapp(deps: RegistryDeps, input: MiniappInput) {
 
 function notFound(clientId: string): DomainError {
   return new DomainError('MINIAPP_NOT_FOUND', 'Mini-app not found', { client_id: clientId });
+}
+
+/** Every registered mini-app, as the operator sees it. */
+export async function listMiniappViews(deps: Pick<RegistryDeps, 'pool'>) {
+  return { mini_apps: (await listMiniapps(deps.pool)).map(miniappView) };
 }
 
 export async function getMiniapp(deps: Pick<RegistryDeps, 'pool'>, clientId: string) {

@@ -1,7 +1,8 @@
 import type { Config } from '../config';
-import { postEntry, walletBalanceByUser } from '../db/ledger';
+import { postEntry, walletBalanceByUser, walletBalances } from '../db/ledger';
 import type { DatabasePool } from '../db/pool';
-import { insertWallet, setWalletPolicies, walletById, walletByUser, walletsByUsers, type Wallet } from '../db/wallets';
+import { insertWallet, setWalletPolicies, updateWallet, walletById, walletByUser, walletsByUsers, type Wallet } from '../db/wallets';
+import type { WalletStatus } from '../domain/wallets';
 import { DomainError, invalidField } from '../domain/errors';
 import { amountToJson, parseAmount, type Currency } from '../domain/money';
 import { MAX_VERIFICATION_LEVEL, verificationLevel } from '../domain/verification';
@@ -72,6 +73,24 @@ export async function ownWallet(deps: Pick<WalletDeps, 'pool'>, userId: string):
 export async function setWalletSettings(deps: Pick<WalletDeps, 'pool'>, userId: string, settings: { requireP2PAcceptance?: boolean; requirePaymentMfa?: boolean }) {
   const wallet = await setWalletPolicies(deps.pool, (await ownWallet(deps, userId)).id, settings);
   return { wallet_id: wallet.id, require_p2p_acceptance: wallet.require_p2p_acceptance, require_payment_mfa: wallet.require_payment_mfa };
+}
+
+/** walletView with the wallet's balances read now (the answer of registration). */
+export async function walletWithBalances(deps: Pick<WalletDeps, 'pool'>, wallet: Wallet) {
+  return walletView(wallet, await walletBalances(deps.pool, wallet.id, wallet.currency));
+}
+
+/** An operator changes a wallet's status or verification level; NO_WALLET when there is none. */
+export async function changeWallet(deps: Pick<WalletDeps, 'pool'>, walletId: string, change: { status?: WalletStatus; verificationLevel?: number }) {
+  const wallet = await updateWallet(deps.pool, walletId, change);
+  if (!wallet) throw new DomainError('NO_WALLET', 'Wallet does not exist', { wallet_id: walletId });
+  return {
+    wallet_id: wallet.id,
+    user_id: wallet.user_id,
+    status: wallet.status,
+    verification_level: wallet.verification_level,
+    verified_at: wallet.verified_at?.toISOString() ?? null,
+  };
 }
 
 export function walletView(wallet: Wallet, balance: { available: bigint }) {

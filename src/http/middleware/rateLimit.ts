@@ -2,11 +2,11 @@ import type { Middleware } from 'koa';
 import type { AccessChecks } from '../../auth/clients';
 import type { BucketStore } from '../../abuse/buckets';
 import type { Config } from '../../config';
-import { suspend, type SuspensionRow } from '../../db/rateLimits';
+import { suspendSubject } from '../../abuse/suspensions';
+import type { SuspensionRow } from '../../db/rateLimits';
 import type { DatabasePool } from '../../db/pool';
 import { DomainError } from '../../domain/errors';
 import { bucketKey, bucketOf, describeWindow, quotaOf, violationsKey, type RateCategory } from '../../domain/rateLimits';
-import { newId } from '../../ids';
 import type { AppContext, AppState } from '../state';
 
 export interface RateLimitDeps {
@@ -68,8 +68,7 @@ export function rateLimiter(deps: RateLimitDeps) {
     const take = await deps.store.take(violationsKey(subject.key), violations.capacity, violations.perSecond);
     ctx.state.log.info({ rate_limit: category, subject: subject.key }, 'rate limit exceeded');
     if (take.allowed) return;
-    const suspension = await suspend(deps.pool, {
-      id: newId('suspension'),
+    const suspension = await suspendSubject(deps, {
       subject: subject.key,
       userId: subject.userId,
       clientId: subject.clientId,

@@ -1,8 +1,8 @@
 import Router from '@koa/router';
 import { z } from 'zod';
-import { CLIENT_TYPES, listMiniapps, MINIAPP_STATUSES } from '../../db/miniapps';
+import { CLIENT_TYPES, MINIAPP_STATUSES } from '../../domain/miniapps';
 import { isScope } from '../../domain/scopes';
-import { createMiniapp, getMiniapp, miniappView, patchMiniapp, rotateAppWebhookSecret, rotateClientSecret, type RegistryDeps } from '../../miniapps/admin';
+import { createMiniapp, getMiniapp, listMiniappViews, patchMiniapp, rotateAppWebhookSecret, rotateClientSecret, type RegistryDeps } from '../../miniapps/admin';
 import { adminAuth } from '../middleware/auth';
 import type { AppState } from '../state';
 import { clientUrl } from '../schemas';
@@ -63,7 +63,7 @@ export function miniappRoutes(deps: RegistryDeps, adminToken: string | undefined
   });
 
   router.get('/', async (ctx) => {
-    ctx.body = { mini_apps: (await listMiniapps(deps.pool)).map(miniappView) };
+    ctx.body = await listMiniappViews(deps);
   });
 
   router.get('/:client_id', async (ctx) => {

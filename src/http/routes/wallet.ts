@@ -2,19 +2,8 @@ import Router from '@koa/router';
 import { z } from 'zod';
 import { DomainError } from '../../domain/errors';
 import { historyView } from '../../wallet/history';
-import {
-  balanceView,
-  ownWallet,
-  registerWallet,
-  resolveUser,
-  resolveUsers,
-  verificationStatusView,
-  walletView,
-  type ResolveDeps,
-  type WalletDeps,
-} from '../../wallet/wallets';
-import { walletBalances } from '../../db/ledger';
-import { SNAPSHOT_PATTERN } from '../../db/history';
+import { balanceView, ownWallet, registerWallet, type ResolveDeps, resolveUser, resolveUsers, verificationStatusView, type WalletDeps, walletWithBalances } from '../../wallet/wallets';
+import { SNAPSHOT_PATTERN } from '../../domain/ledger';
 import type { CallerGates } from '../middleware/auth';
 import type { RateLimit } from '../middleware/rateLimit';
 import { Currency, MatrixUserId, Pagination, RoomId } from '../schemas';
@@ -64,9 +53,8 @@ export function walletRoutes(
       currency: body.currency,
       dailyLimit: body.initial_settings?.daily_limit,
     });
-    const balances = await walletBalances(deps.pool, wallet.id, wallet.currency);
     ctx.status = created ? 201 : 200;
-    ctx.body = walletView(wallet, balances);
+    ctx.body = await walletWithBalances(deps, wallet);
   });
 
   router.get('/balance', auth('wallet:balance'), limit('balance'), async (ctx) => {
