@@ -1,6 +1,3 @@
-import { createHash } from 'node:crypto';
-import { WithStartWorkflowOperation } from '@temporalio/client';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Config } from '../config';
 import { createKeyedDigest, type Sealer } from '../crypto/sealing';
 import { giftById, giftByKey, insertGift, openingOf, openingsOf, staleGifts, storeGiftResponse, type Gift } from '../db/gifts';
@@ -17,7 +14,8 @@ import type { Logger } from '../logger';
 import { inNamespace, paymentsBot } from '../matrix/bots';
 import type { Rooms } from '../matrix/rooms';
 import { startIdempotently, type Temporal } from '../temporal/client';
-import { domainErrorFromUpdate, isWorkflowGone } from '../temporal/failures';
+import { keyedUpdateId, sagaUnavailable, updateSaga } from '../temporal/sagaCalls';
+import { refuseOtherRequest, requestHash } from '../idempotency';
 import { checkSendLimits } from '../ledger/limits';
 import { proofSealer, sealProof } from '../factors/proofs';
 import { currencyMismatch, ownWallet } from '../wallet/wallets';
@@ -54,21 +52,10 @@ export interface CreateGift {
   authProof: AuthProof;
 }
 
-const RETRY_AFTER_SECONDS = 5;
+const hashOf = (r: CreateGift) =>
+  requestHash([r.type, r.recipient ?? null, r.roomId, r.total.toString(), r.currency, r.count, r.distribution, r.message ?? null, r.expiresInSeconds]);
 
-function requestHash(r: CreateGift): string {
-  return createHash('sha256')
-    .update(JSON.stringify([r.type, r.recipient ?? null, r.roomId, r.total.toString(), r.currency, r.count, r.distribution, r.message ?? null, r.expiresInSeconds]))
-    .digest('hex');
-}
-
-function withDeadline<T>(deps: Pick<GiftDeps, 'temporal' | 'config'>, call: () => Promise<T>): Promise<T> {
-  return deps.temporal.client.withDeadline(Date.now() + deps.config.sagaAnswerTimeoutMs, call);
-}
-
-function unavailable(giftId: string): DomainError {
-  return new DomainError('SERVICE_UNAVAILABLE', 'The gift could not be reached right now; retry the same request', { gift_id: giftId, retry_after_seconds: RETRY_AFTER_SECONDS });
-}
+const UNAVAILABLE = 'The gift could not be reached right now; retry the same request';
 
 function sagaInput(deps: Pick<GiftDeps, 'config'>, g: Gift, now: Date): GiftInput {
   return {
@@ -132,7 +119,7 @@ function created(g: Gift, s: GiftSnapshot) {
  * and idempotency_key: a repeat answers the stored response.
  */
 export async function createGift(deps: GiftDeps, senderUserId: string, req: CreateGift) {
-  const hash = requestHash(req);
+  const hash = hashOf(req);
   const existing = await giftByKey(deps.pool, senderUserId, req.idempotencyKey);
   if (existing) return repeat(deps, existing, hash, senderUserId, req.authProof);
 
@@ -178,9 +165,7 @@ export async function createGift(deps: GiftDeps, senderUserId: string, req: Crea
  * Temporal answers with the first outcome) or the answer built from what PostgreSQL has.
  */
 async function repeat(deps: GiftDeps, g: Gift, hash: string, senderUserId: string, authProof: AuthProof) {
-  if (g.request_hash !== hash) {
-    throw new DomainError('DUPLICATE_TRANSACTION', 'idempotency_key was already used for a different gift', { field: 'idempotency_key', gift_id: g.id });
-  }
+  refuseOtherRequest(g.request_hash, hash, 'gift', { gift_id: g.id });
   if (g.response) return { replayed: true, body: g.response };
   if (g.status === 'failed') throw new DomainError('INVALID_STATE', 'The gift with this idempotency_key failed; use a new key', { gift_id: g.id, status: g.status, reason: g.status_reason });
   if (g.status !== 'pending') return answerFromRow(deps, g);
@@ -196,36 +181,37 @@ async function answerFromRow(deps: Pick<GiftDeps, 'pool'>, g: Gift) {
 
 /** The gift's first step, with its workflow (Update-with-Start): the sender's proof and the money into the escrow. */
 async function start(deps: GiftDeps, gift: Gift, senderUserId: string, authProof: AuthProof, replayed: boolean) {
-  const updateId = `start-${deps.updateIds(JSON.stringify([gift.id, senderUserId, authProof]))}`;
-  const operation = new WithStartWorkflowOperation<typeof giftSaga>('giftSaga', {
-    taskQueue: deps.temporal.taskQueue,
+  const outcome = await updateSaga(deps, {
     workflowId: giftWorkflowId(gift.id),
-    args: [sagaInput(deps, gift, new Date())],
-    workflowIdConflictPolicy: 'USE_EXISTING',
-    workflowIdReusePolicy: 'REJECT_DUPLICATE',
-    staticSummary: `Gift ${gift.id}: ${senderUserId} in ${gift.room_id}, ${amountToJson(gift.total_amount, gift.currency)} ${gift.currency} in ${gift.count}`,
-    typedSearchAttributes: [
-      { key: TMCP_STATUS, value: 'pending' },
-      { key: TMCP_USER_IDS, value: [senderUserId, ...(gift.recipient_user_id ? [gift.recipient_user_id] : [])] },
-      { key: TMCP_ROOM_ID, value: gift.room_id },
-    ],
+    update: startGift,
+    arg: { userId: senderUserId, proof: sealProof(deps.proofSealer, gift.id, authProof) },
+    updateId: keyedUpdateId(deps.updateIds, 'start', [gift.id, senderUserId, authProof]),
+    start: () => ({
+      workflowType: 'giftSaga',
+      options: {
+        workflowId: giftWorkflowId(gift.id),
+        args: [sagaInput(deps, gift, new Date())],
+        staticSummary: `Gift ${gift.id}: ${senderUserId} in ${gift.room_id}, ${amountToJson(gift.total_amount, gift.currency)} ${gift.currency} in ${gift.count}`,
+        typedSearchAttributes: [
+          { key: TMCP_STATUS, value: 'pending' },
+          { key: TMCP_USER_IDS, value: [senderUserId, ...(gift.recipient_user_id ? [gift.recipient_user_id] : [])] },
+          { key: TMCP_ROOM_ID, value: gift.room_id },
+        ],
+      },
+    }),
+    fields: { gift_id: gift.id },
+    unavailable: UNAVAILABLE,
   });
-  let snapshot: GiftSnapshot;
-  try {
-    snapshot = await withDeadline(deps, () =>
-      deps.temporal.client.workflow.executeUpdateWithStart(startGift, { args: [{ userId: senderUserId, proof: sealProof(deps.proofSealer, gift.id, authProof) }], updateId, startWorkflowOperation: operation }),
-    );
-  } catch (err) {
-    const refusal = domainErrorFromUpdate(err);
-    if (refusal?.code === 'INVALID_STATE' || err instanceof WorkflowExecutionAlreadyStartedError) {
+  if (!('answer' in outcome)) {
+    if ('finished' in outcome || outcome.refusal.code === 'INVALID_STATE') {
       // Started by an earlier request meanwhile: what it did is in PostgreSQL.
       const now = await giftById(deps.pool, gift.id);
       if (now && now.status !== 'pending' && now.status !== 'failed') return answerFromRow(deps, now);
     }
-    if (refusal) throw refusal;
-    deps.log.error({ err, gift_id: gift.id }, 'gift workflow did not answer');
-    throw unavailable(gift.id);
+    if ('refusal' in outcome) throw outcome.refusal;
+    throw sagaUnavailable(UNAVAILABLE, { gift_id: gift.id });
   }
+  const snapshot: GiftSnapshot = outcome.answer;
   const body = created(gift, snapshot);
   await storeGiftResponse(deps.pool, gift.id, body, snapshot.eventId);
   deps.log.info({ gift_id: gift.id, room_id: gift.room_id, count: gift.count }, 'gift created');
@@ -247,19 +233,12 @@ export async function openGiftFor(deps: GiftDeps, userId: string, giftId: string
   if (!(await deps.rooms.joinedIn(g.room_id, [userId])).has(userId)) {
     throw new DomainError('INSUFFICIENT_PERMISSIONS', 'Only joined members of the room can open this gift', { gift_id: giftId, room_id: g.room_id });
   }
-  const handle = deps.temporal.client.workflow.getHandle(giftWorkflowId(giftId));
-  let answer;
-  try {
-    // A second opening is refused (409 ALREADY_OPENED, with what the first received), not answered
-    // as the first: the Update gets an id of its own each time.
-    answer = await withDeadline(deps, () => handle.executeUpdate(openGiftUpdate, { args: [{ userId }] }));
-  } catch (err) {
-    const refusal = domainErrorFromUpdate(err);
-    if (refusal) throw refusal;
-    if (isWorkflowGone(err)) throw await refusalAfterEnd(deps, (await giftById(deps.pool, giftId))!, userId);
-    deps.log.error({ err, gift_id: giftId }, 'gift workflow did not answer');
-    throw unavailable(giftId);
-  }
+  // A second opening is refused (409 ALREADY_OPENED, with what the first received), not answered
+  // as the first: the Update gets an id of its own each time.
+  const outcome = await updateSaga(deps, { workflowId: giftWorkflowId(giftId), update: openGiftUpdate, arg: { userId }, fields: { gift_id: giftId }, unavailable: UNAVAILABLE });
+  if ('refusal' in outcome) throw outcome.refusal;
+  if ('finished' in outcome) throw await refusalAfterEnd(deps, (await giftById(deps.pool, giftId))!, userId);
+  const { answer } = outcome;
   return {
     gift_id: g.id,
     amount_received: amountToJson(BigInt(answer.opening.amountMinor), g.currency),

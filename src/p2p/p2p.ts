@@ -1,6 +1,3 @@
-import { createHash } from 'node:crypto';
-import { WithStartWorkflowOperation, type WorkflowStartOptions } from '@temporalio/client';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { actsThrough, type Caller } from '../auth/caller';
 import type { Config } from '../config';
 import { createKeyedDigest, type Sealer } from '../crypto/sealing';
@@ -15,8 +12,9 @@ import { TMCP_ROOM_ID, TMCP_STATUS, TMCP_USER_IDS } from '../domain/searchAttrib
 import { newId } from '../ids';
 import type { Logger } from '../logger';
 import type { Rooms } from '../matrix/rooms';
-import type { Temporal } from '../temporal/client';
-import { domainErrorFromUpdate, isWorkflowGone } from '../temporal/failures';
+import { startIdempotently, type StartOptions, type Temporal } from '../temporal/client';
+import { keyedUpdateId, sagaUnavailable, updateSaga } from '../temporal/sagaCalls';
+import { replayStored, requestHash } from '../idempotency';
 import { acceptP2P, cancelP2P, confirmP2P, rejectP2P } from '../../workflows/p2pMessages';
 import type { p2pSaga } from '../../workflows/p2pTransfer';
 import { availableMethods } from '../factors/enrolment';
@@ -57,13 +55,8 @@ export function p2pSecrets(dataKey: Buffer): Pick<P2PDeps, 'proofSealer' | 'upda
 }
 
 const iso = (d: Date | null | undefined) => d?.toISOString();
-/** What a 503 tells the client to wait before retrying. */
-const RETRY_AFTER_SECONDS = 5;
 
-function requestHash(r: InitiateRequest): string {
-  const canonical = JSON.stringify([r.recipient, r.amount.toString(), r.currency, r.note ?? null, r.roomId ?? null]);
-  return createHash('sha256').update(canonical).digest('hex');
-}
+const hashOf = (r: InitiateRequest) => requestHash([r.recipient, r.amount.toString(), r.currency, r.note ?? null, r.roomId ?? null]);
 
 function sagaInput(t: Transfer, config: Pick<Config, 'p2p'>, now: Date): P2PInput {
   return {
@@ -87,16 +80,13 @@ function sagaInput(t: Transfer, config: Pick<Config, 'p2p'>, now: Date): P2PInpu
 /**
  * How the transfer's saga is started. The workflow id comes from the transfer id, so concurrent or
  * retried calls reach one workflow: a running one is used (also a p2pTransfer that an initiate
- * started before p2pSaga existed), a finished one is never started again.
+ * started before p2pSaga existed), a finished one is never started again (onceById).
  */
-function sagaStart(deps: SagaStartDeps, t: Transfer): WorkflowStartOptions<typeof p2pSaga> & { workflowIdConflictPolicy: 'USE_EXISTING' } {
+function sagaStart(deps: SagaStartDeps, t: Transfer): StartOptions<typeof p2pSaga> {
   const amount = `${amountToJson(t.amount, t.currency)} ${t.currency}`;
   return {
-    taskQueue: deps.temporal.taskQueue,
     workflowId: p2pWorkflowId(t.id),
     args: [sagaInput(t, deps.config, new Date())],
-    workflowIdConflictPolicy: 'USE_EXISTING',
-    workflowIdReusePolicy: 'REJECT_DUPLICATE',
     staticSummary: `P2P ${t.id}: ${t.sender_user_id} → ${t.recipient_user_id}, ${amount}${t.room_id ? ` in ${t.room_id}` : ''}`,
     typedSearchAttributes: [
       { key: TMCP_STATUS, value: t.status },
@@ -108,12 +98,9 @@ function sagaStart(deps: SagaStartDeps, t: Transfer): WorkflowStartOptions<typeo
 
 /** Starts the saga of a transfer nobody confirmed in time: with its window over, it cancels the transfer at once. */
 async function startSaga(deps: SagaStartDeps, t: Transfer): Promise<void> {
-  try {
-    await withAnswerDeadline(deps, () => deps.temporal.client.workflow.start<typeof p2pSaga>('p2pSaga', sagaStart(deps, t)));
-  } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) return;
-    deps.log.error({ err, transfer_id: t.id }, 'could not start the P2P saga');
-    throw serviceUnavailable('Transfers are unavailable right now; retry later', { transfer_id: t.id });
+  // Temporal out of reach: this sweep round ends here, the next one starts from the first again.
+  if (!(await startIdempotently<typeof p2pSaga>(deps.temporal, deps.log, 'p2pSaga', sagaStart(deps, t), { transfer_id: t.id }))) {
+    throw sagaUnavailable('Transfers are unavailable right now; retry later', { transfer_id: t.id });
   }
 }
 
@@ -139,15 +126,7 @@ export async function sweepUnstartedTransfers(deps: SagaStartDeps, graceMs: numb
   }
 }
 
-function replay(existing: Transfer, hash: string) {
-  if (existing.request_hash !== hash) {
-    throw new DomainError('DUPLICATE_TRANSACTION', 'idempotency_key was already used for a different transfer', {
-      field: 'idempotency_key',
-      transfer_id: existing.id,
-    });
-  }
-  return { replayed: true, body: existing.initiate_response };
-}
+const replay = (existing: Transfer, hash: string) => replayStored(existing.request_hash, hash, existing.initiate_response, 'transfer', { transfer_id: existing.id });
 
 /** PROTO 6.3.5: a transfer announced in a room is between two joined members of that room. */
 async function requireBothInRoom(rooms: Rooms, roomId: string, senderUserId: string, recipient: string): Promise<void> {
@@ -162,7 +141,7 @@ async function requireBothInRoom(rooms: Rooms, roomId: string, senderUserId: str
 
 /** PROTO 7.2.3. Idempotent per sender and idempotency_key: a repeat answers the stored response. */
 export async function initiateTransfer(deps: P2PDeps, senderUserId: string, req: InitiateRequest) {
-  const hash = requestHash(req);
+  const hash = hashOf(req);
   const existing = await transferByKey(deps.pool, senderUserId, req.idempotencyKey);
   if (existing) return replay(existing, hash);
 
@@ -251,15 +230,6 @@ const UPDATES = { confirm: confirmP2P, accept: acceptP2P, reject: rejectP2P, can
 /** The calls that can be a transfer's first, and so start its saga. */
 const STARTING_ACTIONS: ReadonlySet<P2PAction> = new Set(['confirm', 'cancel']);
 
-function serviceUnavailable(message: string, details: Record<string, unknown>): DomainError {
-  return new DomainError('SERVICE_UNAVAILABLE', message, { ...details, retry_after_seconds: RETRY_AFTER_SECONDS });
-}
-
-/** Temporal calls give up after SAGA_ANSWER_TIMEOUT_MS: a saga whose worker or database is down answers 503, not never. */
-function withAnswerDeadline<T>(deps: SagaStartDeps, call: () => Promise<T>): Promise<T> {
-  return deps.temporal.client.withDeadline(Date.now() + deps.config.sagaAnswerTimeoutMs, call);
-}
-
 /**
  * Sends one action to the transfer's saga as a Workflow Update and returns the saga's answer. The
  * Update is named after the caller, the action, its input (for confirm, the proof in clear, under a
@@ -284,38 +254,26 @@ async function act(
   if (via && userId === transfer.sender_user_id && !actsThrough(via, transfer.client_id)) {
     throw new DomainError('INSUFFICIENT_PERMISSIONS', `Only the mini-app that initiated the transfer can ${action} it`, { transfer_id: transferId, client_id: via.clientId });
   }
-  const handle = deps.temporal.client.workflow.getHandle(p2pWorkflowId(transferId));
-  const updateId = `${action}-${transfer.failed_calls}-${deps.updateIds(JSON.stringify([transferId, userId, action, input]))}`;
   // Each update takes the caller plus its own fields; the saga's validator checks both.
   const update = UPDATES[action] as unknown as typeof acceptP2P;
-  const options = { updateId, args: [{ userId, ...payload }] as [PartyRequest] };
   // The sender's first confirm or cancel starts the saga with it, in one request to Temporal.
   const startsSaga = STARTING_ACTIONS.has(action) && transfer.status === 'pending_authorization' && userId === transfer.sender_user_id;
-  const call = async () => {
-    if (startsSaga) {
-      try {
-        const start = new WithStartWorkflowOperation<typeof p2pSaga>('p2pSaga', sagaStart(deps, transfer));
-        return await deps.temporal.client.workflow.executeUpdateWithStart(update, { ...options, startWorkflowOperation: start });
-      } catch (err) {
-        // The saga has finished since the row was read: ask it as any finished saga is asked.
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      }
-    }
-    return handle.executeUpdate(update, options);
-  };
-  try {
-    const snapshot = await withAnswerDeadline(deps, call);
-    return { transfer, snapshot };
-  } catch (err) {
-    let refusal = domainErrorFromUpdate(err);
-    if (!refusal && isWorkflowGone(err)) refusal = refusalFor(action, await partyTransfer(deps, userId, transferId), userId);
-    if (refusal) {
-      await countFailedCall(deps.pool, transferId, transfer.failed_calls);
-      throw refusal;
-    }
-    deps.log.error({ err, transfer_id: transferId, action }, 'P2P saga did not answer');
-    throw serviceUnavailable('The transfer could not be reached right now; retry the same request', { transfer_id: transferId });
-  }
+  const outcome = await updateSaga(deps, {
+    workflowId: p2pWorkflowId(transferId),
+    update,
+    arg: { userId, ...payload } as PartyRequest,
+    updateId: keyedUpdateId(deps.updateIds, action, [transferId, userId, action, input], transfer.failed_calls),
+    start: startsSaga ? () => ({ workflowType: 'p2pSaga', options: sagaStart(deps, transfer) }) : undefined,
+    // The saga has finished since the row was read: ask it as any finished saga is asked.
+    askFinished: true,
+    fields: { transfer_id: transferId },
+    unavailable: 'The transfer could not be reached right now; retry the same request',
+  });
+  if ('answer' in outcome) return { transfer, snapshot: outcome.answer };
+  const refusal = 'refusal' in outcome ? outcome.refusal : refusalFor(action, await partyTransfer(deps, userId, transferId), userId);
+  if (!refusal) throw sagaUnavailable('The transfer could not be reached right now; retry the same request', { transfer_id: transferId });
+  await countFailedCall(deps.pool, transferId, transfer.failed_calls);
+  throw refusal;
 }
 
 function parties(t: Transfer) {

@@ -1,6 +1,4 @@
-import { createHash } from 'node:crypto';
-import { WithStartWorkflowOperation, type WorkflowStartOptions } from '@temporalio/client';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { UpdateDefinition } from '@temporalio/common';
 import { actsThrough, type Caller } from '../auth/caller';
 import type { Config } from '../config';
 import { createKeyedDigest, type Sealer } from '../crypto/sealing';
@@ -15,8 +13,9 @@ import { TMCP_ROOM_ID, TMCP_STATUS, TMCP_USER_IDS } from '../domain/searchAttrib
 import { newId } from '../ids';
 import type { Logger } from '../logger';
 import type { Rooms } from '../matrix/rooms';
-import type { Temporal } from '../temporal/client';
-import { domainErrorFromUpdate, isWorkflowGone } from '../temporal/failures';
+import { startIdempotently, type StartOptions, type Temporal } from '../temporal/client';
+import { keyedUpdateId, updateSaga } from '../temporal/sagaCalls';
+import { replayStored, requestHash } from '../idempotency';
 import { pinDigest } from '../factors/pin';
 import { checkSendLimits } from '../ledger/limits';
 import { proofSealer, sealProof } from '../factors/proofs';
@@ -62,13 +61,10 @@ export interface PaymentRequest {
   idempotencyKey: string;
 }
 
-const RETRY_AFTER_SECONDS = 5;
 const iso = (d: Date | null | undefined) => d?.toISOString();
 
-function requestHash(r: PaymentRequest): string {
-  const canonical = JSON.stringify([r.amount.toString(), r.currency, r.description, r.merchantOrderId ?? null, r.items ?? null, r.callbackUrl ?? null, r.roomId ?? null]);
-  return createHash('sha256').update(canonical).digest('hex');
-}
+const hashOf = (r: PaymentRequest) =>
+  requestHash([r.amount.toString(), r.currency, r.description, r.merchantOrderId ?? null, r.items ?? null, r.callbackUrl ?? null, r.roomId ?? null]);
 
 /** Items, when given, add up to the amount exactly (minor units: quantity times unit price). */
 function checkItems(items: PaymentItem[], amount: bigint, currency: Currency): Record<string, unknown>[] {
@@ -113,13 +109,10 @@ function sagaInput(deps: Pick<PaymentDeps, 'config'>, p: Payment, merchantName: 
 }
 
 /** The payment workflow's start: idempotent by workflow id (a running one is used, a finished one never started again). */
-function sagaStart(deps: Pick<PaymentDeps, 'config' | 'temporal'>, p: Payment, merchantName: string): WorkflowStartOptions<typeof paymentSaga> & { workflowIdConflictPolicy: 'USE_EXISTING' } {
+function sagaStart(deps: Pick<PaymentDeps, 'config'>, p: Payment, merchantName: string): StartOptions<typeof paymentSaga> {
   return {
-    taskQueue: deps.temporal.taskQueue,
     workflowId: paymentWorkflowId(p.id),
     args: [sagaInput(deps, p, merchantName, new Date())],
-    workflowIdConflictPolicy: 'USE_EXISTING',
-    workflowIdReusePolicy: 'REJECT_DUPLICATE',
     staticSummary: `Payment ${p.id}: ${p.payer_user_id} → ${p.client_id}, ${amountToJson(p.amount, p.currency)} ${p.currency}`,
     typedSearchAttributes: [
       { key: TMCP_STATUS, value: p.status },
@@ -129,28 +122,19 @@ function sagaStart(deps: Pick<PaymentDeps, 'config' | 'temporal'>, p: Payment, m
   };
 }
 
-function withAnswerDeadline<T>(deps: Pick<PaymentDeps, 'temporal' | 'config'>, call: () => Promise<T>): Promise<T> {
-  return deps.temporal.client.withDeadline(Date.now() + deps.config.sagaAnswerTimeoutMs, call);
-}
-
 async function merchantName(deps: Pick<PaymentDeps, 'pool'>, clientId: string): Promise<string> {
   return (await miniappRecord(deps.pool, clientId))?.name ?? clientId;
 }
 
 /** Starts the workflow; a failure is logged and left to authorize (Update-with-Start) or the sweeper. */
 async function startSaga(deps: PaymentStartDeps, p: Payment, knownName?: string): Promise<void> {
-  try {
-    const name = knownName ?? (await merchantName(deps, p.client_id));
-    await withAnswerDeadline(deps, () => deps.temporal.client.workflow.start<typeof paymentSaga>('paymentSaga', sagaStart(deps, p, name)));
-  } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) return;
-    deps.log.warn({ err, payment_id: p.id }, 'payment workflow not started yet; authorize or the sweeper starts it');
-  }
+  const name = knownName ?? (await merchantName(deps, p.client_id));
+  await startIdempotently<typeof paymentSaga>(deps.temporal, deps.log, 'paymentSaga', sagaStart(deps, p, name), { payment_id: p.id });
 }
 
 /** PROTO 7.3.1: the mini-app asks its user to pay it. Idempotent per app, payer and idempotency_key. */
 export async function requestPayment(deps: PaymentDeps, caller: { userId: string; clientId: string }, req: PaymentRequest) {
-  const hash = requestHash(req);
+  const hash = hashOf(req);
   const existing = await paymentByKey(deps.pool, caller.clientId, caller.userId, req.idempotencyKey);
   if (existing) return replay(existing, hash);
 
@@ -207,12 +191,7 @@ export async function requestPayment(deps: PaymentDeps, caller: { userId: string
   return { replayed: false, body: payment.request_response };
 }
 
-function replay(existing: Payment, hash: string) {
-  if (existing.request_hash !== hash) {
-    throw new DomainError('DUPLICATE_TRANSACTION', 'idempotency_key was already used for a different payment', { field: 'idempotency_key', payment_id: existing.id });
-  }
-  return { replayed: true, body: existing.request_response };
-}
+const replay = (existing: Payment, hash: string) => replayStored(existing.request_hash, hash, existing.request_response, 'payment', { payment_id: existing.id });
 
 /** What the payer and the merchant's backend see of a payment. */
 function paymentView(p: Payment) {
@@ -262,43 +241,37 @@ export async function getPaymentForMerchant(deps: Pick<PaymentDeps, 'pool'>, cli
 }
 
 /**
- * Sends one Update to the payment's workflow, starting it first when it never started (the
- * request's start failed). A finished workflow is answered from PostgreSQL.
+ * Sends one Update to the payment's workflow; authorize may start it (the request's start failed).
+ * A refusal is counted (the next call is a new Update); a finished workflow is answered from PostgreSQL.
  */
-async function act<T>(
+async function act<A>(
   deps: PaymentDeps,
   caller: Caller,
   paymentId: string,
   action: string,
   input: unknown,
-  send: (handle: ReturnType<PaymentDeps['temporal']['client']['workflow']['getHandle']>, updateId: string, start: () => Promise<WithStartWorkflowOperation<typeof paymentSaga>>) => Promise<T>,
-): Promise<{ payment: Payment; answer: T }> {
+  update: UpdateDefinition<PaymentSnapshot, [A]>,
+  arg: A,
+  startsSaga = false,
+): Promise<{ payment: Payment; answer: PaymentSnapshot }> {
   const p = await payerPayment(deps, caller, paymentId);
-  const { userId } = caller;
-  // Named after the call and the refusals answered so far: the same call repeated after a timeout is
-  // the same Update (Temporal answers what the first did); repeated after a refusal the payer did
-  // receive (a top-up after INSUFFICIENT_FUNDS), it is a new one, checked again.
-  const updateId = `${action}-${p.failed_calls}-${deps.updateIds(JSON.stringify([paymentId, userId, action, input]))}`;
-  const handle = deps.temporal.client.workflow.getHandle(paymentWorkflowId(paymentId));
-  // Only authorize may start the workflow; the merchant's name is read for it alone.
-  const start = async () => new WithStartWorkflowOperation<typeof paymentSaga>('paymentSaga', sagaStart(deps, p, await merchantName(deps, p.client_id)));
-  try {
-    const answer = await withAnswerDeadline(deps, () => send(handle, updateId, start));
-    return { payment: p, answer };
-  } catch (err) {
-    const refusal = domainErrorFromUpdate(err);
-    if (refusal) {
-      await countPaymentFailedCall(deps.pool, paymentId, p.failed_calls);
-      throw refusal;
-    }
-    // Finished: the update finds no workflow, or Update-with-Start may not start a closed one again.
-    if (isWorkflowGone(err) || err instanceof WorkflowExecutionAlreadyStartedError) {
-      const now = await paymentById(deps.pool, paymentId);
-      throw new DomainError('INVALID_STATE', `The payment is ${now?.status ?? 'gone'}`, { payment_id: paymentId, status: now?.status });
-    }
-    deps.log.error({ err, payment_id: paymentId, update_id: updateId }, 'payment workflow did not answer');
-    throw new DomainError('SERVICE_UNAVAILABLE', 'The payment could not be reached right now; retry the same request', { payment_id: paymentId, retry_after_seconds: RETRY_AFTER_SECONDS });
+  const outcome = await updateSaga(deps, {
+    workflowId: paymentWorkflowId(paymentId),
+    update,
+    arg,
+    updateId: keyedUpdateId(deps.updateIds, action, [paymentId, caller.userId, action, input], p.failed_calls),
+    // The merchant's name is read for the start alone.
+    start: startsSaga ? async () => ({ workflowType: 'paymentSaga', options: sagaStart(deps, p, await merchantName(deps, p.client_id)) }) : undefined,
+    fields: { payment_id: paymentId },
+    unavailable: 'The payment could not be reached right now; retry the same request',
+  });
+  if ('answer' in outcome) return { payment: p, answer: outcome.answer };
+  if ('refusal' in outcome) {
+    await countPaymentFailedCall(deps.pool, paymentId, p.failed_calls);
+    throw outcome.refusal;
   }
+  const now = await paymentById(deps.pool, paymentId);
+  throw new DomainError('INVALID_STATE', `The payment is ${now?.status ?? 'gone'}`, { payment_id: paymentId, status: now?.status });
 }
 
 /** The answer to authorize or to a verified challenge: PROTO 7.3.3 when completed, PROTO-mfa 7.4.2 when a factor is asked for. */
@@ -333,15 +306,13 @@ function outcome(p: Payment, s: PaymentSnapshot) {
 /** PROTO 7.3.2: the payer's device signature; the payment completes, or a second factor is asked for. */
 export async function authorize(deps: PaymentDeps, caller: Caller, paymentId: string, body: { signature: string; deviceId: string; timestamp: string }) {
   const request = { userId: caller.userId, signature: body.signature, deviceId: body.deviceId, timestamp: body.timestamp };
-  const { payment, answer } = await act(deps, caller, paymentId, 'authorize', request, (_handle, updateId, start) =>
-    start().then((operation) => deps.temporal.client.workflow.executeUpdateWithStart(authorizePayment, { args: [request], updateId, startWorkflowOperation: operation })),
-  );
+  const { payment, answer } = await act(deps, caller, paymentId, 'authorize', request, authorizePayment, request, true);
   return outcome(payment, answer);
 }
 
 /** PROTO-mfa 7.4.2: a new challenge for a payment waiting for its second factor (the last one expired, or another method). */
 export async function newMfaChallenge(deps: PaymentDeps, caller: Caller, paymentId: string) {
-  const { payment, answer } = await act(deps, caller, paymentId, 'challenge', Date.now(), (handle, updateId) => handle.executeUpdate(issueMfaChallenge, { args: [{ userId: caller.userId }], updateId }));
+  const { payment, answer } = await act(deps, caller, paymentId, 'challenge', Date.now(), issueMfaChallenge, { userId: caller.userId });
   return outcome(payment, answer);
 }
 
@@ -366,7 +337,7 @@ function asProof(answer: MfaCredentials): AuthProof {
 export async function verifyMfaAnswer(deps: PaymentDeps, caller: Caller, paymentId: string, challengeId: string, answer: MfaCredentials) {
   const proof = asProof(answer);
   const request = { userId: caller.userId, challengeId, method: answer.method as MfaMethod, proof: sealProof(deps.proofSealer, paymentId, proof) };
-  const { payment, answer: snapshot } = await act(deps, caller, paymentId, 'mfa', [challengeId, proof], (handle, updateId) => handle.executeUpdate(verifyMfa, { args: [request], updateId }));
+  const { payment, answer: snapshot } = await act(deps, caller, paymentId, 'mfa', [challengeId, proof], verifyMfa, request);
   return { payment_id: payment.id, challenge_id: challengeId, status: 'verified', proceed_to_processing: true, payment: outcome(payment, snapshot) };
 }
 

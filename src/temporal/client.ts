@@ -38,6 +38,20 @@ export function createTemporal(settings: TemporalSettings): Temporal {
   };
 }
 
+/** What a start names: everything but where it runs and the once-by-id policies, which onceById adds. */
+export type StartOptions<T extends Workflow> = Omit<WorkflowStartOptions<T>, 'taskQueue' | 'workflowIdConflictPolicy' | 'workflowIdReusePolicy'>;
+
+/**
+ * Start options for a workflow whose id names its work: concurrent or retried starts reach one
+ * workflow (a running one is used, `USE_EXISTING`), and one that finished is never started again
+ * (`REJECT_DUPLICATE`).
+ */
+export function onceById<T extends Workflow>(temporal: Temporal, options: StartOptions<T>): WorkflowStartOptions<T> & { workflowIdConflictPolicy: 'USE_EXISTING' } {
+  return { ...options, taskQueue: temporal.taskQueue, workflowIdConflictPolicy: 'USE_EXISTING', workflowIdReusePolicy: 'REJECT_DUPLICATE' } as WorkflowStartOptions<T> & {
+    workflowIdConflictPolicy: 'USE_EXISTING';
+  };
+}
+
 /** How long a start the caller can do without (an outbox's, a sweeper's) may take before it is left for later. */
 export const START_TIMEOUT_MS = 5_000;
 
@@ -52,19 +66,12 @@ export async function startIdempotently<T extends Workflow>(
   temporal: Temporal,
   log: Logger,
   workflowType: string,
-  options: Omit<WorkflowStartOptions<T>, 'taskQueue' | 'workflowIdConflictPolicy' | 'workflowIdReusePolicy'>,
+  options: StartOptions<T>,
   fields: Record<string, unknown>,
   timeoutMs = START_TIMEOUT_MS,
 ): Promise<boolean> {
   try {
-    await temporal.client.withDeadline(Date.now() + timeoutMs, () =>
-      temporal.client.workflow.start<T>(workflowType, {
-        ...options,
-        taskQueue: temporal.taskQueue,
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      } as WorkflowStartOptions<T>),
-    );
+    await temporal.client.withDeadline(Date.now() + timeoutMs, () => temporal.client.workflow.start<T>(workflowType, onceById<T>(temporal, options)));
     return true;
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) return true;

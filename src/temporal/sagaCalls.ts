@@ -1,0 +1,102 @@
+import { WithStartWorkflowOperation } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type UpdateDefinition, type Workflow } from '@temporalio/common';
+import type { Config } from '../config';
+import { DomainError } from '../domain/errors';
+import type { Logger } from '../logger';
+import { onceById, type StartOptions, type Temporal } from './client';
+import { domainErrorFromUpdate, isWorkflowGone } from './failures';
+
+/**
+ * The one way the API talks to a money flow's saga (P2P, payments, gifts): start it, or send it an
+ * Update (starting it with the Update when it may not run yet), within the answer deadline, and
+ * sort what comes back into the saga's answer, its refusal, or "finished" (the caller answers
+ * from PostgreSQL, where every saga step writes). Anything else is 503 with Retry-After: the
+ * worker or the database behind it is down, and the same call later gets the real outcome.
+ */
+export interface SagaCallDeps {
+  temporal: Temporal;
+  config: Pick<Config, 'sagaAnswerTimeoutMs'>;
+  log: Logger;
+}
+
+/** What a 503 tells the client to wait before retrying. */
+export const RETRY_AFTER_SECONDS = 5;
+
+/** 503 SERVICE_UNAVAILABLE with Retry-After: the saga could not answer now; the same request later can. */
+export function sagaUnavailable(message: string, details: Record<string, unknown>): DomainError {
+  return new DomainError('SERVICE_UNAVAILABLE', message, { ...details, retry_after_seconds: RETRY_AFTER_SECONDS });
+}
+
+/** Temporal calls give up after SAGA_ANSWER_TIMEOUT_MS: a saga whose worker or database is down answers 503, not never. */
+export function withAnswerDeadline<T>(deps: Pick<SagaCallDeps, 'temporal' | 'config'>, call: () => Promise<T>): Promise<T> {
+  return deps.temporal.client.withDeadline(Date.now() + deps.config.sagaAnswerTimeoutMs, call);
+}
+
+/** A saga to start with an Update when it does not run yet. */
+export interface SagaStart {
+  workflowType: string;
+  options: StartOptions<Workflow>;
+}
+
+/**
+ * An Update's id, named after the call and the refusals answered so far (`failedCalls`): the same
+ * call repeated after a timeout is the same Update, which Temporal answers with the first call's
+ * outcome; repeated after a refusal the caller did receive (a top-up after INSUFFICIENT_FUNDS), it
+ * is a new one, checked again. `digest` is keyed, so the id reveals nothing of the input (a proof).
+ */
+export function keyedUpdateId(digest: (text: string) => string, action: string, parts: unknown[], failedCalls?: number): string {
+  return `${action}-${failedCalls === undefined ? '' : `${failedCalls}-`}${digest(JSON.stringify(parts))}`;
+}
+
+export type SagaOutcome<R> = { answer: R } | { refusal: DomainError } | { finished: true };
+
+export interface SagaUpdate<R, A> {
+  workflowId: string;
+  update: UpdateDefinition<R, [A]>;
+  arg: A;
+  /** Omitted: each call is a new Update (an opening, which must not be answered as the first). */
+  updateId?: string;
+  /** Given: the Update starts the saga when it does not run yet (Update-with-Start). */
+  start?: () => Promise<SagaStart> | SagaStart;
+  /**
+   * With `start`, when the saga has finished already: send the Update to it anyway, so a call
+   * repeated after the end gets the first call's answer from Temporal. Otherwise it is "finished".
+   */
+  askFinished?: boolean;
+  /** For the log line and the 503's details. */
+  fields: Record<string, unknown>;
+  /** The 503's message. */
+  unavailable: string;
+}
+
+/**
+ * Sends one Update to a saga and sorts the outcome. Refusals come back as the saga's domain error;
+ * a saga that has finished (no workflow to take the Update, or one the start may not run again)
+ * comes back as `finished`, for the caller to answer from PostgreSQL; anything else is logged and
+ * thrown as 503.
+ */
+export async function updateSaga<R, A>(deps: SagaCallDeps, call: SagaUpdate<R, A>): Promise<SagaOutcome<R>> {
+  const handle = deps.temporal.client.workflow.getHandle(call.workflowId);
+  const options = { args: [call.arg] as [A], ...(call.updateId !== undefined ? { updateId: call.updateId } : {}) };
+  const send = async (): Promise<R> => {
+    if (call.start) {
+      try {
+        const { workflowType, options: start } = await call.start();
+        const startWorkflowOperation = new WithStartWorkflowOperation(workflowType, onceById(deps.temporal, start));
+        return await deps.temporal.client.workflow.executeUpdateWithStart(call.update, { ...options, startWorkflowOperation });
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError) || !call.askFinished) throw err;
+      }
+    }
+    return handle.executeUpdate(call.update, options);
+  };
+  try {
+    return { answer: await withAnswerDeadline(deps, send) };
+  } catch (err) {
+    const refusal = domainErrorFromUpdate(err);
+    if (refusal) return { refusal };
+    if (isWorkflowGone(err) || err instanceof WorkflowExecutionAlreadyStartedError) return { finished: true };
+    deps.log.error({ err, ...call.fields, update_id: call.updateId }, 'saga did not answer');
+    throw sagaUnavailable(call.unavailable, call.fields);
+  }
+}
