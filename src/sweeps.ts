@@ -10,7 +10,7 @@ import { sweepUnstartedWebhooks } from './miniapps/webhookStarter';
 import { sweepUnstartedPayments } from './payments/payments';
 import { sweepUnannouncedRefunds } from './payments/refunds';
 import type { Temporal } from './temporal/client';
-import { sweepUnstartedTransfers } from './p2p/p2p';
+import { sweepUnstartedTransfers } from './p2p/saga';
 import { sweepUnsentWalletEvents } from './wallet/providerCallbacks';
 
 export interface SweepDeps {

@@ -2,26 +2,26 @@ import { actsThrough, type Caller } from '../auth/caller';
 import type { Config } from '../config';
 import { createKeyedDigest, type Sealer } from '../crypto/sealing';
 import { walletBalances } from '../db/ledger';
-import { countFailedCall, insertTransfer, overdueTransfers, transferById, transferByKey, type Transfer } from '../db/p2p';
+import { countFailedCall, insertTransfer, transferById, transferByKey, type Transfer } from '../db/p2p';
 import type { DatabasePool } from '../db/pool';
 import { walletByUser } from '../db/wallets';
 import { DomainError, invalidField } from '../domain/errors';
 import { amountToJson, type Currency } from '../domain/money';
-import { p2pWorkflowId, refuseAction, type AuthProof, type P2PAction, type P2PInput, type P2PSnapshot, type P2PState, type PartyRequest } from '../domain/p2p';
-import { TMCP_ROOM_ID, TMCP_STATUS, TMCP_USER_IDS } from '../domain/searchAttributes';
+import { p2pWorkflowId, refuseAction, type AuthProof, type P2PAction, type P2PSnapshot, type P2PState, type PartyRequest } from '../domain/p2p';
 import { newId } from '../ids';
 import type { Logger } from '../logger';
 import type { Rooms } from '../matrix/rooms';
-import { startIdempotently, type StartOptions, type Temporal } from '../temporal/client';
+import type { Temporal } from '../temporal/client';
 import { keyedUpdateId, sagaUnavailable, updateSaga } from '../temporal/sagaCalls';
 import { replayStored, requestHash } from '../idempotency';
 import { acceptP2P, cancelP2P, confirmP2P, rejectP2P } from '../../workflows/p2pMessages';
-import type { p2pSaga } from '../../workflows/p2pTransfer';
 import { availableMethods } from '../factors/enrolment';
 import { checkSendLimits } from '../ledger/limits';
 import { recipientNoWallet } from '../ledger/p2p';
 import { proofSealer, sealProof } from '../factors/proofs';
 import { ownWallet } from '../wallet/wallets';
+import { sagaStart } from './saga';
+import { parties, transferView } from './views';
 
 export interface P2PDeps {
   pool: DatabasePool;
@@ -34,9 +34,6 @@ export interface P2PDeps {
   updateIds: (text: string) => string;
   rooms: Rooms;
 }
-
-/** What starting a saga needs (the API's requests, and its sweeper). */
-type SagaStartDeps = Pick<P2PDeps, 'pool' | 'temporal' | 'log'> & { config: Pick<Config, 'p2p' | 'sagaAnswerTimeoutMs'> };
 
 export interface InitiateRequest {
   /** The mini-app the sender uses (its proofs' failures count there). */
@@ -54,77 +51,7 @@ export function p2pSecrets(dataKey: Buffer): Pick<P2PDeps, 'proofSealer' | 'upda
   return { proofSealer: proofSealer(dataKey), updateIds: createKeyedDigest(dataKey, 'p2p-update-id') };
 }
 
-const iso = (d: Date | null | undefined) => d?.toISOString();
-
 const hashOf = (r: InitiateRequest) => requestHash([r.recipient, r.amount.toString(), r.currency, r.note ?? null, r.roomId ?? null]);
-
-function sagaInput(t: Transfer, config: Pick<Config, 'p2p'>, now: Date): P2PInput {
-  return {
-    transferId: t.id,
-    sender: { userId: t.sender_user_id, walletId: t.sender_wallet_id },
-    recipient: { userId: t.recipient_user_id, walletId: t.recipient_wallet_id },
-    amountMinor: t.amount.toString(),
-    currency: t.currency,
-    ...(t.note !== null ? { note: t.note } : {}),
-    ...(t.room_id !== null ? { roomId: t.room_id } : {}),
-    recipientAcceptanceRequired: t.recipient_acceptance_required,
-    createdAt: t.created_at.toISOString(),
-    // From now: a saga started by a late call or by the sweeper ends at the expires_at initiate answered.
-    authorizationWindowMs: Math.max(0, t.authorization_expires_at.getTime() - now.getTime()),
-    acceptanceWindowMs: config.p2p.acceptanceWindowMs,
-    eventWaitMs: config.p2p.eventWaitMs,
-    maxAuthAttempts: config.p2p.maxAuthAttempts,
-  };
-}
-
-/**
- * How the transfer's saga is started. The workflow id comes from the transfer id, so concurrent or
- * retried calls reach one workflow: a running one is used (also a p2pTransfer that an initiate
- * started before p2pSaga existed), a finished one is never started again (onceById).
- */
-function sagaStart(deps: SagaStartDeps, t: Transfer): StartOptions<typeof p2pSaga> {
-  const amount = `${amountToJson(t.amount, t.currency)} ${t.currency}`;
-  return {
-    workflowId: p2pWorkflowId(t.id),
-    args: [sagaInput(t, deps.config, new Date())],
-    staticSummary: `P2P ${t.id}: ${t.sender_user_id} → ${t.recipient_user_id}, ${amount}${t.room_id ? ` in ${t.room_id}` : ''}`,
-    typedSearchAttributes: [
-      { key: TMCP_STATUS, value: t.status },
-      { key: TMCP_USER_IDS, value: [t.sender_user_id, t.recipient_user_id] },
-      ...(t.room_id ? [{ key: TMCP_ROOM_ID, value: t.room_id }] : []),
-    ],
-  };
-}
-
-/** Starts the saga of a transfer nobody confirmed in time: with its window over, it cancels the transfer at once. */
-async function startSaga(deps: SagaStartDeps, t: Transfer): Promise<void> {
-  // Temporal out of reach: this sweep round ends here, the next one starts from the first again.
-  if (!(await startIdempotently<typeof p2pSaga>(deps.temporal, deps.log, 'p2pSaga', sagaStart(deps, t), { transfer_id: t.id }))) {
-    throw sagaUnavailable('Transfers are unavailable right now; retry later', { transfer_id: t.id });
-  }
-}
-
-const SWEEP_BATCH = 100;
-
-/**
- * Transfers whose authorization window is over but which still wait for it: nobody confirmed or
- * cancelled them, so no saga was ever started. Starting it (idempotent by workflow id) closes the
- * transfer: with its window over, the saga cancels it at once. A saga that is running already
- * (its confirm failed; its own timer ends it) is left to itself. One pass over every overdue
- * transfer, page by page, so one that stays pending (its worker is down) waits for the next round.
- */
-export async function sweepUnstartedTransfers(deps: SagaStartDeps, graceMs: number): Promise<number> {
-  const before = new Date(Date.now() - graceMs);
-  let swept = 0;
-  let last: string | undefined;
-  for (;;) {
-    const overdue = await overdueTransfers(deps.pool, before, SWEEP_BATCH, last);
-    for (const transfer of overdue) await startSaga(deps, transfer);
-    swept += overdue.length;
-    last = overdue.at(-1)?.id;
-    if (overdue.length < SWEEP_BATCH) return swept;
-  }
-}
 
 const replay = (existing: Transfer, hash: string) => replayStored(existing.request_hash, hash, existing.initiate_response, 'transfer', { transfer_id: existing.id });
 
@@ -276,13 +203,6 @@ async function act(
   throw refusal;
 }
 
-function parties(t: Transfer) {
-  return {
-    sender: { user_id: t.sender_user_id, wallet_id: t.sender_wallet_id },
-    recipient: { user_id: t.recipient_user_id, wallet_id: t.recipient_wallet_id },
-  };
-}
-
 /** PROTO 7.2.4 */
 export async function confirmTransfer(deps: P2PDeps, caller: Caller, transferId: string, authProof: AuthProof) {
   const sealed = sealProof(deps.proofSealer, transferId, authProof);
@@ -330,36 +250,6 @@ export async function rejectTransfer(deps: P2PDeps, userId: string, transferId: 
 export async function cancelTransfer(deps: P2PDeps, caller: Caller, transferId: string) {
   await act(deps, 'cancel', caller.userId, transferId, {}, {}, caller);
   return transferView(await partyTransfer(deps, caller.userId, transferId));
-}
-
-/** The transfer as PostgreSQL has it; every saga step writes there. */
-export function transferView(t: Transfer) {
-  return {
-    transfer_id: t.id,
-    status: t.status,
-    ...(t.status_reason ? { status_reason: t.status_reason } : {}),
-    recipient_acceptance_required: t.recipient_acceptance_required,
-    amount: amountToJson(t.amount, t.currency),
-    currency: t.currency,
-    ...(t.note !== null ? { note: t.note } : {}),
-    ...(t.room_id !== null ? { room_id: t.room_id } : {}),
-    ...parties(t),
-    ...(t.auth_method ? { auth_method: t.auth_method } : {}),
-    auth_attempts: t.auth_attempts,
-    created_at: iso(t.created_at),
-    authorization_expires_at: iso(t.authorization_expires_at),
-    ...(t.confirmed_at ? { confirmed_at: iso(t.confirmed_at) } : {}),
-    ...(t.acceptance_expires_at ? { acceptance_expires_at: iso(t.acceptance_expires_at) } : {}),
-    ...(t.completed_at ? { completed_at: iso(t.completed_at) } : {}),
-    ...(t.rejected_at ? { rejected_at: iso(t.rejected_at) } : {}),
-    ...(t.expired_at ? { expired_at: iso(t.expired_at) } : {}),
-    ...(t.cancelled_at ? { cancelled_at: iso(t.cancelled_at) } : {}),
-    ...(t.event_id ? { event_id: t.event_id } : {}),
-    ...(t.status_event_id ? { status_event_id: t.status_event_id } : {}),
-    ...(t.event_error ? { event_error: t.event_error } : {}),
-    ...(t.status_event_error ? { status_event_error: t.status_event_error } : {}),
-    updated_at: iso(t.updated_at),
-  };
 }
 
 export async function getTransfer(deps: Pick<P2PDeps, 'pool'>, userId: string, transferId: string) {

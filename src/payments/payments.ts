@@ -7,8 +7,7 @@ import { countPaymentFailedCall, insertPayment, overduePayments, paymentById, pa
 import type { DatabasePool } from '../db/pool';
 import { DomainError, invalidField } from '../domain/errors';
 import { amountToJson, parseAmount, type Currency } from '../domain/money';
-import type { AuthProof } from '../domain/p2p';
-import { MFA_METHOD_NAMES, paymentWorkflowId, type MfaMethod, type PaymentInput, type PaymentSnapshot } from '../domain/payments';
+import { paymentWorkflowId, type MfaMethod, type PaymentInput, type PaymentSnapshot } from '../domain/payments';
 import { TMCP_ROOM_ID, TMCP_STATUS, TMCP_USER_IDS } from '../domain/searchAttributes';
 import { newId } from '../ids';
 import type { Logger } from '../logger';
@@ -16,10 +15,11 @@ import type { Rooms } from '../matrix/rooms';
 import { startIdempotently, type StartOptions, type Temporal } from '../temporal/client';
 import { keyedUpdateId, updateSaga } from '../temporal/sagaCalls';
 import { replayStored, requestHash } from '../idempotency';
-import { pinDigest } from '../factors/pin';
 import { checkSendLimits } from '../ledger/limits';
 import { proofSealer, sealProof } from '../factors/proofs';
 import { ownWallet } from '../wallet/wallets';
+import { asProof, outcome, paymentView, type MfaCredentials } from './views';
+
 import { authorizePayment, issueMfaChallenge, verifyMfa } from '../../workflows/paymentMessages';
 import type { paymentSaga } from '../../workflows/payment';
 
@@ -60,8 +60,6 @@ export interface PaymentRequest {
   roomId?: string;
   idempotencyKey: string;
 }
-
-const iso = (d: Date | null | undefined) => d?.toISOString();
 
 const hashOf = (r: PaymentRequest) =>
   requestHash([r.amount.toString(), r.currency, r.description, r.merchantOrderId ?? null, r.items ?? null, r.callbackUrl ?? null, r.roomId ?? null]);
@@ -193,32 +191,6 @@ export async function requestPayment(deps: PaymentDeps, caller: { userId: string
 
 const replay = (existing: Payment, hash: string) => replayStored(existing.request_hash, hash, existing.request_response, 'payment', { payment_id: existing.id });
 
-/** What the payer and the merchant's backend see of a payment. */
-function paymentView(p: Payment) {
-  return {
-    payment_id: p.id,
-    status: p.status,
-    amount: amountToJson(p.amount, p.currency),
-    currency: p.currency,
-    description: p.description,
-    ...(p.merchant_order_id ? { merchant_order_id: p.merchant_order_id } : {}),
-    ...(p.items ? { items: p.items } : {}),
-    ...(p.txn_id ? { txn_id: p.txn_id } : {}),
-    ...(p.refunded_amount > 0n ? { refunded_amount: amountToJson(p.refunded_amount, p.currency) } : {}),
-    payer: { user_id: p.payer_user_id, wallet_id: p.payer_wallet_id },
-    merchant: { miniapp_id: p.client_id },
-    ...(p.room_id ? { room_id: p.room_id } : {}),
-    ...(p.status_reason ? { status_reason: p.status_reason } : {}),
-    ...(p.event_id ? { event_id: p.event_id } : {}),
-    created_at: p.created_at.toISOString(),
-    expires_at: p.expires_at.toISOString(),
-    authorized_at: iso(p.authorized_at),
-    completed_at: iso(p.completed_at),
-    failed_at: iso(p.failed_at),
-    expired_at: iso(p.expired_at),
-  };
-}
-
 const notFound = (paymentId: string) => new DomainError('NOT_FOUND', 'Payment not found', { payment_id: paymentId });
 
 /** The payment of `caller`: their own, through the mini-app that requested it (or their messenger); anyone else is told it does not exist. */
@@ -274,35 +246,6 @@ async function act<A>(
   throw new DomainError('INVALID_STATE', `The payment is ${now?.status ?? 'gone'}`, { payment_id: paymentId, status: now?.status });
 }
 
-/** The answer to authorize or to a verified challenge: PROTO 7.3.3 when completed, PROTO-mfa 7.4.2 when a factor is asked for. */
-function outcome(p: Payment, s: PaymentSnapshot) {
-  if (s.status === 'mfa_required' && s.challenge) {
-    return {
-      payment_id: p.id,
-      status: 'mfa_required',
-      mfa_challenge: {
-        challenge_id: s.challenge.challengeId,
-        methods: s.challenge.methods.map((type) => ({ type, enabled: true, display_name: MFA_METHOD_NAMES[type] })),
-        required_method: 'any',
-        expires_at: s.challenge.expiresAt,
-        max_attempts: s.challenge.maxAttempts,
-        attempts_remaining: s.challenge.maxAttempts - s.challenge.attempts,
-      },
-    };
-  }
-  return {
-    payment_id: p.id,
-    status: s.status,
-    ...(s.txnId ? { txn_id: s.txnId } : {}),
-    amount: amountToJson(p.amount, p.currency),
-    currency: p.currency,
-    payer: { user_id: p.payer_user_id, wallet_id: p.payer_wallet_id },
-    merchant: { miniapp_id: p.client_id },
-    ...(s.completedAt ? { completed_at: s.completedAt } : {}),
-    ...(s.eventId ? { event_id: s.eventId } : {}),
-  };
-}
-
 /** PROTO 7.3.2: the payer's device signature; the payment completes, or a second factor is asked for. */
 export async function authorize(deps: PaymentDeps, caller: Caller, paymentId: string, body: { signature: string; deviceId: string; timestamp: string }) {
   const request = { userId: caller.userId, signature: body.signature, deviceId: body.deviceId, timestamp: body.timestamp };
@@ -314,23 +257,6 @@ export async function authorize(deps: PaymentDeps, caller: Caller, paymentId: st
 export async function newMfaChallenge(deps: PaymentDeps, caller: Caller, paymentId: string) {
   const { payment, answer } = await act(deps, caller, paymentId, 'challenge', Date.now(), issueMfaChallenge, { userId: caller.userId });
   return outcome(payment, answer);
-}
-
-export type MfaCredentials =
-  | { method: 'transaction_pin'; credentials: { pin: string } }
-  | { method: 'totp'; credentials: { code: string } }
-  | { method: 'biometric'; credentials: { attestation: string; device_id: string; timestamp: string } };
-
-/** The credentials as the P2P factor they are (PROTO-mfa 7.4.2 types to PROTO 7.2.1 proofs). */
-function asProof(answer: MfaCredentials): AuthProof {
-  switch (answer.method) {
-    case 'transaction_pin':
-      return { method: 'pin', proof: { hashed_pin: pinDigest(answer.credentials.pin) } };
-    case 'totp':
-      return { method: 'otp', proof: { otp_code: answer.credentials.code } };
-    case 'biometric':
-      return { method: 'biometric', proof: { signature: answer.credentials.attestation, device_id: answer.credentials.device_id, timestamp: answer.credentials.timestamp } };
-  }
 }
 
 /** PROTO-mfa 7.4.3: one answer to the challenge. Success completes the payment. */
