@@ -6,7 +6,7 @@ import { UNKNOWN_SCOPE } from '../src/domain/lockout';
 import { giftProofMessage, type GiftTerms } from '../src/domain/gifts';
 import { formatAmount, type Currency } from '../src/domain/money';
 import type { SealedProof } from '../src/domain/p2p';
-import { expireGift, failGift, fundGift, openGift } from '../src/ledger/gifts';
+import { closeUnfundedGift, postGiftExpiry, postGiftFunding, postGiftOpening } from '../src/ledger/gifts';
 import { openProof, verifyPaymentProof, type ProofDeps } from '../src/factors/proofs';
 import { domainFailures } from './failures';
 
@@ -45,21 +45,21 @@ export function giftActivities(deps: GiftActivityDeps) {
           signedMessage: (timestamp) => giftProofMessage(terms, timestamp),
           attemptKey: `gift:${req.giftId}`,
         });
-        await fundGift(deps.pool, req.giftId);
+        await postGiftFunding(deps.pool, req.giftId);
       });
     },
 
     failGift(req: { giftId: string; reason: string }) {
-      return failGift(deps.pool, req.giftId, req.reason);
+      return closeUnfundedGift(deps.pool, req.giftId, req.reason);
     },
 
     /** One opening (the API checked that the opener is a joined member of the room). */
     openGift(req: { giftId: string; roomId: string; userId: string; amountMinor: string; rank: number }) {
-      return domainFailures(() => openGift(deps.pool, req));
+      return domainFailures(() => postGiftOpening(deps.pool, req));
     },
 
     expireGift(req: { giftId: string }) {
-      return domainFailures(() => expireGift(deps.pool, req.giftId));
+      return domainFailures(() => postGiftExpiry(deps.pool, req.giftId));
     },
   };
 }

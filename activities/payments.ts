@@ -10,7 +10,7 @@ import { UNKNOWN_SCOPE } from '../src/domain/lockout';
 import { amountToJson, formatAmount, type Currency } from '../src/domain/money';
 import type { SealedProof } from '../src/domain/p2p';
 import { authorizationMessage, MFA_METHODS, mfaAttestationMessage, type MfaMethod } from '../src/domain/payments';
-import { closePayment, settlePayment } from '../src/ledger/payments';
+import { closeUnpaidPayment, postPayment } from '../src/ledger/payments';
 import { availableMethods } from '../src/factors/enrolment';
 import { checkSendLimits } from '../src/ledger/limits';
 import { openProof, verifyPaymentProof, type ProofDeps } from '../src/factors/proofs';
@@ -128,11 +128,11 @@ export function paymentActivities(deps: PaymentActivityDeps) {
     },
 
     settlePayment(req: { paymentId: string; authMethod: string }) {
-      return domainFailures(() => settlePayment(deps.pool, req));
+      return domainFailures(() => postPayment(deps.pool, req));
     },
 
     closePayment(req: { paymentId: string; status: 'failed' | 'expired'; code: string; message: string }) {
-      return domainFailures(() => closePayment(deps.pool, req));
+      return domainFailures(() => closeUnpaidPayment(deps.pool, req));
     },
 
     recordWalletCallbackEvent(req: { provider?: string; transactionId: string; eventId?: string; error?: string }) {

@@ -4,7 +4,7 @@ import { SLOW_DOWN_STEP_MS, type DeviceApproval, type DeviceDecision, type Devic
 import { decideDevice, deviceStatus, pollDevice, type DeviceStatus } from './deviceMessages';
 import { workflowNow } from './clock';
 
-const activities = proxyLocalActivities<Activities>({
+const { recordDeviceApproval } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '200 ms', backoffCoefficient: 2, maximumInterval: '5 seconds', maximumAttempts: 5 },
 });
@@ -44,7 +44,7 @@ export async function deviceGrant(input: DeviceGrantInput): Promise<DeviceOutcom
           status = 'denied';
           return { status: 'denied' as const };
         }
-        approval = await activities.recordDeviceApproval({ clientId: input.clientId, userId, scopes: input.scopes });
+        approval = await recordDeviceApproval({ clientId: input.clientId, userId, scopes: input.scopes });
         status = 'approved';
         return { status: 'approved' as const };
       } finally {

@@ -1,16 +1,18 @@
-import { ActivityFailure, allHandlersFinished, condition, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, allHandlersFinished, condition, proxyActivities, proxyLocalActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
 import { distributeGift } from '../src/domain/giftDistribution';
 import { GIFT_EVENT_TYPE, GIFT_EXPIRED_EVENT_TYPE, GIFT_OPENED_EVENT_TYPE, giftCreatedContent, giftExpiredContent, giftOpenedContent } from '../src/domain/giftEvents';
 import type { GiftInput, GiftSnapshot, Opening } from '../src/domain/gifts';
 import { giftState, openGiftUpdate, startGift } from './giftMessages';
 import { workflowNow } from './clock';
-import { domainFailure, localLedger, matrix, refuse, remoteLedger } from './common';
+import { domainFailure, LOCAL_STEPS, refuse, REMOTE_STEPS, roomEvents } from './common';
 
-const ledger = localLedger;
+const { expireGift, failGift, fundGift } = proxyLocalActivities<Activities>(LOCAL_STEPS);
 // Openings are regular activities: a gift takes many Updates at once, and a workflow task held open
 // by local activities while more Updates arrive is what the SDK handles worst; each opening's task
 // then completes at once and the next Updates come in the next one.
-const openings = remoteLedger;
+const { openGift } = proxyActivities<Activities>(REMOTE_STEPS);
+const { sendMatrixEvent } = roomEvents();
 
 /**
  * One gift (PROTO 7.5), from the sender's proof until every share is taken or it expires. The
@@ -40,7 +42,7 @@ export async function giftSaga(input: GiftInput): Promise<GiftSnapshot> {
   const announce = (type: string, content: Record<string, unknown>, slot: string) => {
     const sent = (async () => {
       try {
-        const result = await matrix.sendMatrixEvent({ roomId: input.roomId, type, content, txnId: `${workflowInfo().workflowId}.${slot}` });
+        const result = await sendMatrixEvent({ roomId: input.roomId, type, content, txnId: `${workflowInfo().workflowId}.${slot}` });
         if (slot === 'created' && result.eventId) snapshot.eventId = result.eventId;
       } catch (err) {
         if (!domainFailure(err) && !(err instanceof ActivityFailure)) throw err;
@@ -57,10 +59,10 @@ export async function giftSaga(input: GiftInput): Promise<GiftSnapshot> {
     async ({ userId, proof }) => {
       starting = true;
       try {
-        await ledger.fundGift({ giftId, userId, roomId: input.roomId, totalMinor: input.totalMinor, currency: input.currency, proof });
+        await fundGift({ giftId, userId, roomId: input.roomId, totalMinor: input.totalMinor, currency: input.currency, proof });
       } catch (err) {
         const failure = domainFailure(err);
-        await ledger.failGift({ giftId, reason: failure?.type ?? 'error' });
+        await failGift({ giftId, reason: failure?.type ?? 'error' });
         snapshot.status = 'failed';
         starting = false;
         throw failure ?? err;
@@ -103,7 +105,7 @@ export async function giftSaga(input: GiftInput): Promise<GiftSnapshot> {
         const rank = snapshot.openings.length + 1;
         let opened;
         try {
-          opened = await openings.openGift({ giftId, roomId: input.roomId, userId, amountMinor: shares[rank - 1]!, rank });
+          opened = await openGift({ giftId, roomId: input.roomId, userId, amountMinor: shares[rank - 1]!, rank });
         } catch (err) {
           throw domainFailure(err) ?? err;
         }
@@ -124,12 +126,12 @@ export async function giftSaga(input: GiftInput): Promise<GiftSnapshot> {
     await condition(() => !starting);
     await serially(async () => undefined);
     if (snapshot.status === 'active') {
-      const { refundedMinor } = await ledger.expireGift({ giftId });
+      const { refundedMinor } = await expireGift({ giftId });
       snapshot.status = 'expired';
       snapshot.refundedMinor = refundedMinor;
       void announce(GIFT_EXPIRED_EVENT_TYPE, giftExpiredContent(input, refundedMinor, snapshot.openings.length), 'expired');
     } else if (snapshot.status === 'pending') {
-      await ledger.failGift({ giftId, reason: 'NEVER_FUNDED' });
+      await failGift({ giftId, reason: 'NEVER_FUNDED' });
       snapshot.status = 'failed';
     }
   }

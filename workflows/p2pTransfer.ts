@@ -1,15 +1,4 @@
-import {
-  ActivityFailure,
-  allHandlersFinished,
-  ApplicationFailure,
-  condition,
-  patched,
-  proxyLocalActivities,
-  setHandler,
-  sleep,
-  upsertSearchAttributes,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { ActivityFailure, allHandlersFinished, ApplicationFailure, condition, patched, proxyActivities, proxyLocalActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { RoomEvent } from '../activities/matrix';
 import { refuseAction, type P2PAction, type P2PInput, type P2PSnapshot, type P2PState } from '../src/domain/p2p';
@@ -17,7 +6,12 @@ import { p2pEventContent, p2pStatusEventContent, P2P_EVENT_TYPE, P2P_STATUS_EVEN
 import { TMCP_STATUS } from '../src/domain/searchAttributes';
 import { acceptP2P, cancelP2P, confirmP2P, p2pState, rejectP2P } from './p2pMessages';
 import { workflowNow } from './clock';
-import { domainFailure, exclusive, localLedger, matrix, remoteLedger } from './common';
+import { domainFailure, exclusive, LOCAL_STEPS, REMOTE_STEPS, roomEvents } from './common';
+
+// The ledger steps: local activities in v2 histories, regular ones in v1 (runP2P picks by the history's shape).
+const localSteps = proxyLocalActivities<Activities>(LOCAL_STEPS);
+const remoteSteps = proxyActivities<Activities>(REMOTE_STEPS);
+const { sendMatrixEvent } = roomEvents();
 
 // Ledger steps run as local activities (confirm answers in one task); sagas started before that
 // change (v1) replay with the regular activities they scheduled.
@@ -61,7 +55,7 @@ interface SagaShape {
 async function runP2P(input: P2PInput, shape: SagaShape): Promise<P2PSnapshot> {
   const { transferId } = input;
   const { v2 } = shape;
-  const ledger = v2 ? localLedger : remoteLedger;
+  const { closeP2P, finishP2P, recordAuthAttempts, recordP2PEvent, settleP2P, verifyP2PProof } = v2 ? localSteps : remoteSteps;
   // On the workflow clock, so the Temporal server's clock and the API's need not agree: the API
   // gives what was left of the window when it started the saga, nothing when it was over.
   const windowEndsAt = workflowNow() + input.authorizationWindowMs;
@@ -102,7 +96,7 @@ async function runP2P(input: P2PInput, shape: SagaShape): Promise<P2PSnapshot> {
 
   /** Ends a transfer before any money moved. */
   const close = (status: 'cancelled' | 'auth_failed', reason: string) =>
-    transition(status, () => ledger.closeP2P({ transferId, status, reason, authAttempts: snapshot.authAttempts }));
+    transition(status, () => closeP2P({ transferId, status, reason, authAttempts: snapshot.authAttempts }));
 
   // v2: the first attempt runs inside the workflow task, so a homeserver that answers at once adds
   // no round trip through Temporal to confirm; a failure worth retrying goes on as a regular activity.
@@ -119,7 +113,7 @@ async function runP2P(input: P2PInput, shape: SagaShape): Promise<P2PSnapshot> {
         if (typeof retryAfterMs === 'number') await sleep(retryAfterMs);
       }
     }
-    return matrix.sendMatrixEvent(event);
+    return sendMatrixEvent(event);
   };
 
   /** Sends a room event in the background; its outcome is written on the transfer. The saga ends only after it. */
@@ -132,7 +126,7 @@ async function runP2P(input: P2PInput, shape: SagaShape): Promise<P2PSnapshot> {
         if (!result.eventId) return;
         if (slot === 'transfer') snapshot.eventId = result.eventId;
         else snapshot.statusEventId = result.eventId;
-        await ledger.recordP2PEvent({ transferId, slot, eventId: result.eventId });
+        await recordP2PEvent({ transferId, slot, eventId: result.eventId });
       } catch (err) {
         // A refusal (domain failure), or retries that ran out (the send's schedule-to-close timeout).
         const failure = domainFailure(err);
@@ -140,7 +134,7 @@ async function runP2P(input: P2PInput, shape: SagaShape): Promise<P2PSnapshot> {
         const error = failure ? `${failure.type ?? 'error'}: ${failure.message}` : `gave up: ${(err as ActivityFailure).cause?.message ?? (err as ActivityFailure).message}`;
         if (slot === 'transfer') snapshot.eventError = error;
         else snapshot.statusEventError = error;
-        await ledger.recordP2PEvent({ transferId, slot, error });
+        await recordP2PEvent({ transferId, slot, error });
       }
     })();
     sends.push(sent);
@@ -154,7 +148,7 @@ async function runP2P(input: P2PInput, shape: SagaShape): Promise<P2PSnapshot> {
     ({ userId, authProof }) =>
       gate.run(async () => {
         try {
-          await ledger.verifyP2PProof({
+          await verifyP2PProof({
             transferId,
             userId,
             amountMinor: input.amountMinor,
@@ -177,7 +171,7 @@ async function runP2P(input: P2PInput, shape: SagaShape): Promise<P2PSnapshot> {
               nonRetryable: true,
             });
           }
-          await ledger.recordAuthAttempts({ transferId, authAttempts: snapshot.authAttempts });
+          await recordAuthAttempts({ transferId, authAttempts: snapshot.authAttempts });
           const userRemaining = typeof details.attempts_remaining === 'number' ? details.attempts_remaining : remaining;
           throw ApplicationFailure.create({
             type: failure.type ?? undefined,
@@ -189,7 +183,7 @@ async function runP2P(input: P2PInput, shape: SagaShape): Promise<P2PSnapshot> {
         const acceptanceExpiresAt = input.recipientAcceptanceRequired
           ? new Date(workflowNow() + input.acceptanceWindowMs).toISOString()
           : undefined;
-        const settled = await ledger.settleP2P({ transferId, authMethod: authProof.method, authAttempts: snapshot.authAttempts + 1, acceptanceExpiresAt });
+        const settled = await settleP2P({ transferId, authMethod: authProof.method, authAttempts: snapshot.authAttempts + 1, acceptanceExpiresAt });
         snapshot.authAttempts += 1;
         snapshot.confirmedAt = settled.at;
         snapshot.acceptanceExpiresAt = acceptanceExpiresAt;
@@ -220,7 +214,7 @@ async function runP2P(input: P2PInput, shape: SagaShape): Promise<P2PSnapshot> {
     acceptP2P,
     () =>
       gate.run(async () => {
-        const done = await ledger.finishP2P({ transferId, outcome: 'accepted' });
+        const done = await finishP2P({ transferId, outcome: 'accepted' });
         snapshot.completedAt = done.at;
         setStatus('completed');
         void announce('status', P2P_STATUS_EVENT_TYPE, p2pStatusEventContent(transferId, 'completed', done.at));
@@ -233,7 +227,7 @@ async function runP2P(input: P2PInput, shape: SagaShape): Promise<P2PSnapshot> {
     rejectP2P,
     ({ reason, message }) =>
       gate.run(async () => {
-        const done = await ledger.finishP2P({ transferId, outcome: 'rejected', reason, message });
+        const done = await finishP2P({ transferId, outcome: 'rejected', reason, message });
         snapshot.rejectedAt = done.at;
         setStatus('rejected');
         void announce('status', P2P_STATUS_EVENT_TYPE, p2pStatusEventContent(transferId, 'rejected', done.at));
@@ -256,7 +250,7 @@ async function runP2P(input: P2PInput, shape: SagaShape): Promise<P2PSnapshot> {
     await condition(() => !gate.busy);
     if (snapshot.status === 'pending_recipient_acceptance') {
       await gate.run(async () => {
-        const done = await transition('expired', () => ledger.finishP2P({ transferId, outcome: 'expired' }));
+        const done = await transition('expired', () => finishP2P({ transferId, outcome: 'expired' }));
         void announce('status', P2P_STATUS_EVENT_TYPE, p2pStatusEventContent(transferId, 'expired', done.at));
       });
     }

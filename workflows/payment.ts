@@ -1,15 +1,5 @@
-import {
-  ActivityFailure,
-  allHandlersFinished,
-  condition,
-  ParentClosePolicy,
-  patched,
-  setHandler,
-  startChild,
-  upsertSearchAttributes,
-  uuid4,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { ActivityFailure, allHandlersFinished, condition, ParentClosePolicy, patched, proxyLocalActivities, setHandler, startChild, upsertSearchAttributes, uuid4, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { ID_PREFIX } from '../src/domain/ids';
 import { PAYMENT_COMPLETED_EVENT_TYPE, PAYMENT_FAILED_EVENT_TYPE, paymentEventContent } from '../src/domain/paymentEvents';
@@ -19,9 +9,10 @@ import { webhookWorkflowId } from '../src/domain/webhooks';
 import { authorizePayment, issueMfaChallenge, paymentState, verifyMfa } from './paymentMessages';
 import { webhookDelivery } from './webhookDelivery';
 import { workflowNow } from './clock';
-import { domainFailure, exclusive, localLedger, matrix, refuse } from './common';
+import { domainFailure, exclusive, LOCAL_STEPS, refuse, roomEvents } from './common';
 
-const ledger = localLedger;
+const { assessPayment, closePayment, markPaymentMfaRequired, recordPaymentEvent, settlePayment, verifyPaymentAuthorization, verifyPaymentMfa } = proxyLocalActivities<Activities>(LOCAL_STEPS);
+const { sendMatrixEvent } = roomEvents();
 
 /** v2: a payment refused at capture goes back to the state it was in, instead of staying `processing`. */
 const PAYMENT_V2 = 'payment-v2-capture-refusal-reopens';
@@ -66,13 +57,13 @@ export async function paymentSaga(input: PaymentInput): Promise<PaymentSnapshot>
     sends.push(
       (async () => {
         try {
-          const sent = await matrix.sendMatrixEvent({ roomId, type, content, txnId: `${workflowInfo().workflowId}.${content.status}` });
+          const sent = await sendMatrixEvent({ roomId, type, content, txnId: `${workflowInfo().workflowId}.${content.status}` });
           if (sent.eventId) snapshot.eventId = sent.eventId;
-          await ledger.recordPaymentEvent({ paymentId, eventId: sent.eventId });
+          await recordPaymentEvent({ paymentId, eventId: sent.eventId });
         } catch (err) {
           const failure = domainFailure(err);
           if (!failure && !(err instanceof ActivityFailure)) throw err;
-          await ledger.recordPaymentEvent({ paymentId, error: failure ? `${failure.type ?? 'error'}: ${failure.message}` : 'gave up' });
+          await recordPaymentEvent({ paymentId, error: failure ? `${failure.type ?? 'error'}: ${failure.message}` : 'gave up' });
         }
       })(),
     );
@@ -94,7 +85,7 @@ export async function paymentSaga(input: PaymentInput): Promise<PaymentSnapshot>
     setStatus('processing');
     let settled;
     try {
-      settled = await ledger.settlePayment({ paymentId, authMethod });
+      settled = await settlePayment({ paymentId, authMethod });
     } catch (err) {
       // Refused at capture (the funds went elsewhere since the check, a limit, the wallet suspended):
       // nothing moved, and the payer may try again (after a top-up) while the window lasts.
@@ -110,7 +101,7 @@ export async function paymentSaga(input: PaymentInput): Promise<PaymentSnapshot>
   };
 
   const fail = async (code: string, message: string) => {
-    const closed = await ledger.closePayment({ paymentId, status: 'failed', code, message });
+    const closed = await closePayment({ paymentId, status: 'failed', code, message });
     snapshot.failureCode = code;
     setStatus('failed');
     await deliver(closed.webhookEventId);
@@ -135,7 +126,7 @@ export async function paymentSaga(input: PaymentInput): Promise<PaymentSnapshot>
     (req) =>
       gate.run(async () => {
         authorizations += 1;
-        await ledger.verifyPaymentAuthorization({
+        await verifyPaymentAuthorization({
           paymentId,
           userId: req.userId,
           amountMinor: input.amountMinor,
@@ -145,9 +136,9 @@ export async function paymentSaga(input: PaymentInput): Promise<PaymentSnapshot>
           timestamp: req.timestamp,
           attemptKey: `${paymentId}#authorize${authorizations}`,
         });
-        const assessment = await ledger.assessPayment({ paymentId, deviceId: req.deviceId });
+        const assessment = await assessPayment({ paymentId, deviceId: req.deviceId });
         if (assessment.mfaRequired) {
-          await ledger.markPaymentMfaRequired({ paymentId });
+          await markPaymentMfaRequired({ paymentId });
           newChallenge(assessment.methods);
           setStatus('mfa_required');
           return { ...snapshot };
@@ -174,7 +165,7 @@ export async function paymentSaga(input: PaymentInput): Promise<PaymentSnapshot>
         answers += 1;
         const challenge = snapshot.challenge!;
         try {
-          await ledger.verifyPaymentMfa({ paymentId, userId: req.userId, challengeId: req.challengeId, proof: req.proof, attemptKey: `${paymentId}#mfa${answers}` });
+          await verifyPaymentMfa({ paymentId, userId: req.userId, challengeId: req.challengeId, proof: req.proof, attemptKey: `${paymentId}#mfa${answers}` });
         } catch (err) {
           const failure = domainFailure(err);
           if (failure?.type === 'MFA_LOCKED') {
@@ -208,7 +199,7 @@ export async function paymentSaga(input: PaymentInput): Promise<PaymentSnapshot>
   if (!(await condition(ended, Math.max(0, windowEndsAt - workflowNow())))) {
     await condition(() => !gate.busy);
     if (!ended()) {
-      const closed = await ledger.closePayment({ paymentId, status: 'expired', code: 'EXPIRED', message: 'The payment was not authorized in time' });
+      const closed = await closePayment({ paymentId, status: 'expired', code: 'EXPIRED', message: 'The payment was not authorized in time' });
       snapshot.challenge = undefined;
       // What PostgreSQL has: a capture that committed before a worker crash stays completed.
       setStatus(closed.status);

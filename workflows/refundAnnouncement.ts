@@ -1,6 +1,10 @@
-import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, proxyLocalActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities';
 import { PAYMENT_REFUNDED_EVENT_TYPE, refundWorkflowId, type RefundAnnouncement } from '../src/domain/paymentEvents';
-import { localLedger as db, matrix } from './common';
+import { LOCAL_STEPS, roomEvents } from './common';
+
+const { recordRefundEvent } = proxyLocalActivities<Activities>(LOCAL_STEPS);
+const { sendMatrixEvent } = roomEvents();
 
 /**
  * Tells the payment's room of a refund (`m.tween.payment.refunded`, from the payments bot), with
@@ -9,11 +13,11 @@ import { localLedger as db, matrix } from './common';
  */
 export async function refundAnnouncement(input: RefundAnnouncement): Promise<void> {
   try {
-    const sent = await matrix.sendMatrixEvent({ roomId: input.roomId, type: PAYMENT_REFUNDED_EVENT_TYPE, content: input.content, txnId: `${refundWorkflowId(input.refundId)}.refunded` });
-    await db.recordRefundEvent({ refundId: input.refundId, eventId: sent.eventId, error: sent.eventId ? undefined : 'skipped: Matrix is off' });
+    const sent = await sendMatrixEvent({ roomId: input.roomId, type: PAYMENT_REFUNDED_EVENT_TYPE, content: input.content, txnId: `${refundWorkflowId(input.refundId)}.refunded` });
+    await recordRefundEvent({ refundId: input.refundId, eventId: sent.eventId, error: sent.eventId ? undefined : 'skipped: Matrix is off' });
   } catch (err) {
     const failure = err instanceof ActivityFailure ? err.cause : err;
     if (!(failure instanceof ApplicationFailure) && !(err instanceof ActivityFailure)) throw err;
-    await db.recordRefundEvent({ refundId: input.refundId, error: failure instanceof ApplicationFailure ? `${failure.type ?? 'error'}: ${failure.message}` : 'gave up' });
+    await recordRefundEvent({ refundId: input.refundId, error: failure instanceof ApplicationFailure ? `${failure.type ?? 'error'}: ${failure.message}` : 'gave up' });
   }
 }

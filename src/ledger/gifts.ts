@@ -18,7 +18,7 @@ function notFound(giftId: string): DomainError {
  * The gift's money into its escrow: one journal entry sender → escrow, with the sender's wallet and
  * limits checked under the account locks; the gift becomes active. Safe to repeat.
  */
-export async function fundGift(pool: DatabasePool, giftId: string): Promise<void> {
+export async function postGiftFunding(pool: DatabasePool, giftId: string): Promise<void> {
   await pool.transaction(async (tx) => {
     const g = await giftById(tx, giftId, true);
     if (!g) throw notFound(giftId);
@@ -48,7 +48,7 @@ export async function fundGift(pool: DatabasePool, giftId: string): Promise<void
 }
 
 /** Ends a gift that was never funded (its proof or its funding was refused). */
-export async function failGift(pool: DatabasePool, giftId: string, reason: string): Promise<void> {
+export async function closeUnfundedGift(pool: DatabasePool, giftId: string, reason: string): Promise<void> {
   await pool.transaction(async (tx) => {
     const g = await giftById(tx, giftId, true);
     if (g?.status === 'pending') await setGiftStatus(tx, giftId, { status: 'failed', reason, finished: true });
@@ -61,7 +61,7 @@ export async function failGift(pool: DatabasePool, giftId: string, reason: strin
  * share moves escrow → opener in one entry keyed by gift and user. A repeat by the same user after
  * success answers the opening it made.
  */
-export async function openGift(pool: DatabasePool, req: { giftId: string; userId: string; amountMinor: string; rank: number }) {
+export async function postGiftOpening(pool: DatabasePool, req: { giftId: string; userId: string; amountMinor: string; rank: number }) {
   return pool.transaction(async (tx) => {
     const g = await giftById(tx, req.giftId, true);
     if (!g) throw notFound(req.giftId);
@@ -90,7 +90,7 @@ export async function openGift(pool: DatabasePool, req: { giftId: string; userId
 }
 
 /** At expiry: what is left in the escrow goes back to the sender in one entry; the gift is expired. Safe to repeat. */
-export async function expireGift(pool: DatabasePool, giftId: string): Promise<{ refundedMinor: string }> {
+export async function postGiftExpiry(pool: DatabasePool, giftId: string): Promise<{ refundedMinor: string }> {
   return pool.transaction(async (tx) => {
     const g = await giftById(tx, giftId, true);
     if (!g) throw notFound(giftId);

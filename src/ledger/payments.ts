@@ -35,7 +35,7 @@ function completedData(p: Payment, txnId: string) {
  * The payer's wallet and limits are checked again with the accounts locked. Safe to repeat: a
  * completed payment answers what it recorded.
  */
-export async function settlePayment(pool: DatabasePool, req: { paymentId: string; authMethod: string }) {
+export async function postPayment(pool: DatabasePool, req: { paymentId: string; authMethod: string }) {
   return pool.transaction(async (tx) => {
     const p = await paymentById(tx, req.paymentId, true);
     if (!p) throw notFound(req.paymentId);
@@ -71,7 +71,7 @@ export async function settlePayment(pool: DatabasePool, req: { paymentId: string
  * Ends a payment without moving money: `failed` (MFA locked, funds gone at capture) with its
  * `payment.failed` webhook event, or `expired`. Safe to repeat; a payment already ended keeps its end.
  */
-export async function closePayment(pool: DatabasePool, req: { paymentId: string; status: 'failed' | 'expired'; code: string; message: string }) {
+export async function closeUnpaidPayment(pool: DatabasePool, req: { paymentId: string; status: 'failed' | 'expired'; code: string; message: string }) {
   return pool.transaction(async (tx) => {
     const p = await paymentById(tx, req.paymentId, true);
     if (!p) throw notFound(req.paymentId);
