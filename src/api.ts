@@ -2,6 +2,7 @@ import cluster from 'node:cluster';
 import { once } from 'node:events';
 import { loadConfigOrExit, loadDotEnv, required, type Config } from './config';
 import { bucketStore } from './abuse/buckets';
+import { systemClock } from './clock';
 import { accessChecks } from './auth/clients';
 import { followAccessChanges } from './db/accessChanges';
 import { createApp } from './http/app';
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
     'API listening',
   );
   const bots = config.matrix ? ensureSystemBots(config.matrix, config.appservice.id, log) : undefined;
-  const sweeps = sweeper ? startSagaSweeps({ pool, temporal, log, config }) : undefined;
+  const sweeps = sweeper ? startSagaSweeps({ pool, temporal, log, config, clock: systemClock }) : undefined;
   if (!config.matrix) log.info('Matrix is off (no MATRIX_HOMESERVER_URL): room events are skipped and room membership is not checked');
 
   onShutdown(log, async () => {

@@ -1,3 +1,4 @@
+import type { Clock } from './clock';
 import type { Config } from './config';
 import type { DatabasePool } from './db/pool';
 import { purgeOAuthLeftovers } from './db/oauth';
@@ -15,6 +16,7 @@ import { sweepUnsentWalletEvents } from './wallet/providerCallbacks';
 
 export interface SweepDeps {
   pool: DatabasePool;
+  clock: Clock;
   temporal: Temporal;
   log: Logger;
   config: Pick<Config, 'p2p' | 'payments' | 'gifts' | 'matrix' | 'sagaAnswerTimeoutMs'>;

@@ -9,7 +9,7 @@ import { giftWorkflowId, leaderboard, type GiftInput, type GiftSnapshot, type Op
 import { amountToJson, type Currency } from '../domain/money';
 import type { AuthProof } from '../domain/p2p';
 import { TMCP_ROOM_ID, TMCP_STATUS, TMCP_USER_IDS } from '../domain/searchAttributes';
-import { newId } from '../ids';
+import type { Clock } from '../clock';
 import type { Logger } from '../logger';
 import { inNamespace, paymentsBot } from '../matrix/bots';
 import type { Rooms } from '../matrix/rooms';
@@ -24,6 +24,7 @@ import type { giftSaga } from '../../workflows/gift';
 
 export interface GiftDeps {
   pool: DatabasePool;
+  clock: Clock;
   temporal: Temporal;
   config: Pick<Config, 'p2p' | 'sagaAnswerTimeoutMs' | 'matrix' | 'gifts'>;
   log: Logger;
@@ -139,7 +140,7 @@ export async function createGift(deps: GiftDeps, senderUserId: string, req: Crea
   await checkSendLimits(deps.pool, sender, req.total);
 
   const { gift, created: isNew } = await insertGift(deps.pool, {
-    id: newId('gift'),
+    id: deps.clock.newId('gift'),
     type: req.type,
     senderUserId,
     senderWalletId: sender.id,
@@ -152,7 +153,7 @@ export async function createGift(deps: GiftDeps, senderUserId: string, req: Crea
     message: req.message,
     idempotencyKey: req.idempotencyKey,
     requestHash: hash,
-    expiresAt: new Date(Date.now() + req.expiresInSeconds * 1000),
+    expiresAt: new Date(deps.clock.now().getTime() + req.expiresInSeconds * 1000),
     clientId: req.clientId,
   });
   if (!isNew) return repeat(deps, gift, hash, senderUserId, req.authProof);
@@ -190,7 +191,7 @@ async function start(deps: GiftDeps, gift: Gift, senderUserId: string, authProof
       workflowType: 'giftSaga',
       options: {
         workflowId: giftWorkflowId(gift.id),
-        args: [sagaInput(deps, gift, new Date())],
+        args: [sagaInput(deps, gift, deps.clock.now())],
         staticSummary: `Gift ${gift.id}: ${senderUserId} in ${gift.room_id}, ${amountToJson(gift.total_amount, gift.currency)} ${gift.currency} in ${gift.count}`,
         typedSearchAttributes: [
           { key: TMCP_STATUS, value: 'pending' },
@@ -281,10 +282,10 @@ export async function getGift(deps: Pick<GiftDeps, 'pool' | 'rooms'>, userId: st
 }
 
 /** Gifts past their expiry whose workflow is not there to end them (its start failed): starting it ends them. */
-export async function sweepStaleGifts(deps: Pick<GiftDeps, 'pool' | 'temporal' | 'log' | 'config'>, graceMs: number): Promise<number> {
-  const stale = await staleGifts(deps.pool, new Date(Date.now() - graceMs), 100);
+export async function sweepStaleGifts(deps: Pick<GiftDeps, 'pool' | 'temporal' | 'log' | 'config' | 'clock'>, graceMs: number): Promise<number> {
+  const stale = await staleGifts(deps.pool, new Date(deps.clock.now().getTime() - graceMs), 100);
   for (const g of stale) {
-    await startIdempotently<typeof giftSaga>(deps.temporal, deps.log, 'giftSaga', { workflowId: giftWorkflowId(g.id), args: [sagaInput(deps, g, new Date())] }, { gift_id: g.id });
+    await startIdempotently<typeof giftSaga>(deps.temporal, deps.log, 'giftSaga', { workflowId: giftWorkflowId(g.id), args: [sagaInput(deps, g, deps.clock.now())] }, { gift_id: g.id });
   }
   return stale.length;
 }

@@ -18,6 +18,7 @@ import { parseStorageKeys, storageCipher } from '../crypto/storageKeys';
 import { browserKeys } from './pages/browser';
 import { totpSealer } from '../factors/totp';
 import type { BucketStore } from '../abuse/buckets';
+import { systemClock, type Clock } from '../clock';
 import { callerGates } from './middleware/auth';
 import { rateLimiter } from './middleware/rateLimit';
 import { bodyParsers } from './middleware/bodies';
@@ -49,6 +50,8 @@ export interface AppDeps {
   matrixTokens?: MatrixTokenChecker;
   /** Cached client and session checks; the caller feeds them revocations (followAccessChanges). */
   access?: AccessChecks;
+  /** Time and new ids of the services (systemClock unless a test fixes them). */
+  clock?: Clock;
   /** Where rate-limit buckets live (bucketStore: PostgreSQL, or Redis with REDIS_URL); the caller closes it. */
   buckets: BucketStore;
 }
@@ -63,6 +66,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const gates = callerGates({ verifyTep, access, matrixTokens });
   const { tep: auth, messenger } = gates;
   const limit = rateLimiter({ pool: deps.pool, store: deps.buckets, settings: deps.config.rateLimits, access });
+  const clock = deps.clock ?? systemClock;
   const rooms = createRooms({ pool: deps.pool, matrix: deps.config.matrix, log: deps.log });
   const proofs = { pool: deps.pool, now: () => new Date(), lockout: deps.config.lockout, totpSealer: totpSealer(dataKey) };
   // Every grant's TEP carries the user's profile as user_context (PROTO 4.10).
@@ -72,10 +76,10 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     systemRoutes(deps),
     walletRoutes({ ...deps, rooms }, auth, gates.tepOrMatrix, limit),
     paymentMethodRoutes({ ...deps, ...proofs }, messenger, limit),
-    p2pRoutes({ ...deps, rooms, ...p2pSecrets(dataKey) }, auth, limit),
-    paymentRoutes({ ...deps, rooms, ...paymentSecrets(dataKey) }, auth, deps.config.adminToken, limit),
+    p2pRoutes({ ...deps, clock, rooms, ...p2pSecrets(dataKey) }, auth, limit),
+    paymentRoutes({ ...deps, clock, rooms, ...paymentSecrets(dataKey) }, auth, deps.config.adminToken, limit),
     walletCallbackRoutes({ ...deps, webhookSealer: webhookSealer(dataKey) }, limit),
-    giftRoutes({ ...deps, rooms, ...giftSecrets(dataKey) }, auth, limit),
+    giftRoutes({ ...deps, clock, rooms, ...giftSecrets(dataKey) }, auth, limit),
     storageRoutes({ ...deps, cipher: storageCipher(parseStorageKeys(deps.config.storage.encryptionKeys, dataKey)) }, auth, bodies, limit),
     adminRoutes({ ...deps, buckets: deps.buckets }, deps.config.adminToken),
     miniappRoutes({ ...deps, webhookSealer: webhookSealer(dataKey) }, deps.config.adminToken),

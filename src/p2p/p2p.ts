@@ -8,7 +8,7 @@ import { walletByUser } from '../db/wallets';
 import { DomainError, invalidField } from '../domain/errors';
 import { amountToJson, type Currency } from '../domain/money';
 import { p2pWorkflowId, refuseAction, type AuthProof, type P2PAction, type P2PSnapshot, type P2PState, type PartyRequest } from '../domain/p2p';
-import { newId } from '../ids';
+import type { Clock } from '../clock';
 import type { Logger } from '../logger';
 import type { Rooms } from '../matrix/rooms';
 import type { Temporal } from '../temporal/client';
@@ -25,6 +25,7 @@ import { parties, transferView } from './views';
 
 export interface P2PDeps {
   pool: DatabasePool;
+  clock: Clock;
   temporal: Temporal;
   config: Pick<Config, 'p2p' | 'wallet' | 'sagaAnswerTimeoutMs'>;
   log: Logger;
@@ -98,8 +99,8 @@ export async function initiateTransfer(deps: P2PDeps, senderUserId: string, req:
 
   const threshold = deps.config.p2p.acceptanceThresholds[req.currency];
   const acceptanceRequired = recipient.require_p2p_acceptance || (threshold !== undefined && req.amount > threshold);
-  const id = newId('transfer');
-  const createdAt = new Date();
+  const id = deps.clock.newId('transfer');
+  const createdAt = deps.clock.now();
   const expiresAt = new Date(createdAt.getTime() + deps.config.p2p.authorizationWindowMs);
   const response = {
     transfer_id: id,

@@ -9,7 +9,7 @@ import type { p2pSaga } from '../../workflows/p2pTransfer';
 import type { P2PDeps } from './p2p';
 
 /** What starting a saga needs (the API's requests, and its sweeper). */
-export type SagaStartDeps = Pick<P2PDeps, 'pool' | 'temporal' | 'log'> & { config: Pick<Config, 'p2p' | 'sagaAnswerTimeoutMs'> };
+export type SagaStartDeps = Pick<P2PDeps, 'pool' | 'temporal' | 'log' | 'clock'> & { config: Pick<Config, 'p2p' | 'sagaAnswerTimeoutMs'> };
 
 function sagaInput(t: Transfer, config: Pick<Config, 'p2p'>, now: Date): P2PInput {
   return {
@@ -39,7 +39,7 @@ export function sagaStart(deps: SagaStartDeps, t: Transfer): StartOptions<typeof
   const amount = `${amountToJson(t.amount, t.currency)} ${t.currency}`;
   return {
     workflowId: p2pWorkflowId(t.id),
-    args: [sagaInput(t, deps.config, new Date())],
+    args: [sagaInput(t, deps.config, deps.clock.now())],
     staticSummary: `P2P ${t.id}: ${t.sender_user_id} → ${t.recipient_user_id}, ${amount}${t.room_id ? ` in ${t.room_id}` : ''}`,
     typedSearchAttributes: [
       { key: TMCP_STATUS, value: t.status },
@@ -67,7 +67,7 @@ const SWEEP_BATCH = 100;
  * transfer, page by page, so one that stays pending (its worker is down) waits for the next round.
  */
 export async function sweepUnstartedTransfers(deps: SagaStartDeps, graceMs: number): Promise<number> {
-  const before = new Date(Date.now() - graceMs);
+  const before = new Date(deps.clock.now().getTime() - graceMs);
   let swept = 0;
   let last: string | undefined;
   for (;;) {

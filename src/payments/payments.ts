@@ -9,7 +9,7 @@ import { DomainError, invalidField } from '../domain/errors';
 import { amountToJson, parseAmount, type Currency } from '../domain/money';
 import { paymentWorkflowId, type MfaMethod, type PaymentInput, type PaymentSnapshot } from '../domain/payments';
 import { TMCP_ROOM_ID, TMCP_STATUS, TMCP_USER_IDS } from '../domain/searchAttributes';
-import { newId } from '../ids';
+import type { Clock } from '../clock';
 import type { Logger } from '../logger';
 import type { Rooms } from '../matrix/rooms';
 import { startIdempotently, type StartOptions, type Temporal } from '../temporal/client';
@@ -25,6 +25,7 @@ import type { paymentSaga } from '../../workflows/payment';
 
 export interface PaymentDeps {
   pool: DatabasePool;
+  clock: Clock;
   temporal: Temporal;
   config: Pick<Config, 'payments' | 'p2p' | 'sagaAnswerTimeoutMs'>;
   log: Logger;
@@ -36,7 +37,7 @@ export interface PaymentDeps {
 }
 
 /** What starting a payment's workflow needs (the API's requests, and its sweeper). */
-type PaymentStartDeps = Pick<PaymentDeps, 'pool' | 'temporal' | 'log' | 'config'>;
+type PaymentStartDeps = Pick<PaymentDeps, 'pool' | 'temporal' | 'log' | 'config' | 'clock'>;
 
 /** The API's payment secrets, both from DATA_ENCRYPTION_KEY. */
 export function paymentSecrets(dataKey: Buffer): Pick<PaymentDeps, 'proofSealer' | 'updateIds'> {
@@ -107,10 +108,10 @@ function sagaInput(deps: Pick<PaymentDeps, 'config'>, p: Payment, merchantName: 
 }
 
 /** The payment workflow's start: idempotent by workflow id (a running one is used, a finished one never started again). */
-function sagaStart(deps: Pick<PaymentDeps, 'config'>, p: Payment, merchantName: string): StartOptions<typeof paymentSaga> {
+function sagaStart(deps: Pick<PaymentDeps, 'config' | 'clock'>, p: Payment, merchantName: string): StartOptions<typeof paymentSaga> {
   return {
     workflowId: paymentWorkflowId(p.id),
-    args: [sagaInput(deps, p, merchantName, new Date())],
+    args: [sagaInput(deps, p, merchantName, deps.clock.now())],
     staticSummary: `Payment ${p.id}: ${p.payer_user_id} → ${p.client_id}, ${amountToJson(p.amount, p.currency)} ${p.currency}`,
     typedSearchAttributes: [
       { key: TMCP_STATUS, value: p.status },
@@ -150,8 +151,8 @@ export async function requestPayment(deps: PaymentDeps, caller: { userId: string
   }
   await checkSendLimits(deps.pool, payer, req.amount);
 
-  const id = newId('payment');
-  const createdAt = new Date();
+  const id = deps.clock.newId('payment');
+  const createdAt = deps.clock.now();
   const expiresAt = new Date(createdAt.getTime() + deps.config.payments.authorizationWindowMs);
   const response = {
     payment_id: id,
@@ -255,7 +256,7 @@ export async function authorize(deps: PaymentDeps, caller: Caller, paymentId: st
 
 /** PROTO-mfa 7.4.2: a new challenge for a payment waiting for its second factor (the last one expired, or another method). */
 export async function newMfaChallenge(deps: PaymentDeps, caller: Caller, paymentId: string) {
-  const { payment, answer } = await act(deps, caller, paymentId, 'challenge', Date.now(), issueMfaChallenge, { userId: caller.userId });
+  const { payment, answer } = await act(deps, caller, paymentId, 'challenge', deps.clock.now().getTime(), issueMfaChallenge, { userId: caller.userId });
   return outcome(payment, answer);
 }
 
@@ -271,7 +272,7 @@ const SWEEP_BATCH = 100;
 
 /** Payments whose window ended with no workflow to end them (its start failed): starting it now expires them at once. */
 export async function sweepUnstartedPayments(deps: PaymentStartDeps, graceMs: number): Promise<number> {
-  const overdue = await overduePayments(deps.pool, new Date(Date.now() - graceMs), SWEEP_BATCH);
+  const overdue = await overduePayments(deps.pool, new Date(deps.clock.now().getTime() - graceMs), SWEEP_BATCH);
   for (const p of overdue) await startSaga(deps, p);
   return overdue.length;
 }

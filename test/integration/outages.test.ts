@@ -3,6 +3,7 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import { createDatabasePool } from '../../src/db/pool';
 import { inviteWorkflowId } from '../../src/domain/matrix';
+import { systemClock } from '../../src/clock';
 import { startSagaSweeps } from '../../src/sweeps';
 import { startTestApi, type TestApi } from '../helpers/api';
 import { freshDatabase, type TestDatabase } from '../helpers/db';
@@ -146,7 +147,7 @@ describe('a transfer nobody confirmed (its saga starts with the first confirm or
     expect(await statusOf(id)).toBe('pending_authorization');
 
     temporal.up();
-    const sweeps = startSagaSweeps({ pool: db.pool, temporal: server.temporal, log: silent, config: server.config }, { intervalMs: 300, inviteGraceMs: 0, transferGraceMs: 0 });
+    const sweeps = startSagaSweeps({ pool: db.pool, clock: systemClock, temporal: server.temporal, log: silent, config: server.config }, { intervalMs: 300, inviteGraceMs: 0, transferGraceMs: 0 });
     cleanups.push(() => sweeps.stop());
     expect(await eventually(() => statusOf(id), (s) => s !== 'pending_authorization')).toBe('cancelled');
     const view = await server.call('GET', `/api/v1/wallet/p2p/${id}`, { token: alice.token });
@@ -223,7 +224,7 @@ describe('homeserver transactions while Temporal is down', () => {
 
     // While Temporal stays down the sweeper's tries fail and the invite stays queued.
     hs.replyFor('joined_members', room, { status: 200, body: { joined: { [PAYMENTS]: {}, '@alice:tmcp.test': {} } } });
-    const sweeps = startSagaSweeps({ pool: db.pool, temporal: server.temporal, log: silent, config: server.config }, { intervalMs: 300, inviteGraceMs: 0, transferGraceMs: 60_000 });
+    const sweeps = startSagaSweeps({ pool: db.pool, clock: systemClock, temporal: server.temporal, log: silent, config: server.config }, { intervalMs: 300, inviteGraceMs: 0, transferGraceMs: 60_000 });
     cleanups.push(() => sweeps.stop());
     await new Promise((r) => setTimeout(r, 1500));
     expect(await queued()).toEqual([invite.event_id]);

@@ -9,6 +9,7 @@ import { setRequireP2PAcceptance } from '../../src/db/wallets';
 import { createRooms } from '../../src/matrix/rooms';
 import { setPin } from '../../src/factors/enrolment';
 import { pinDigest } from '../../src/factors/pin';
+import { systemClock } from '../../src/clock';
 import { acceptTransfer, confirmTransfer, getTransfer, initiateTransfer, p2pSecrets, rejectTransfer, type P2PDeps } from '../../src/p2p/p2p';
 import { fundWallet, registerWallet } from '../../src/wallet/wallets';
 import { TEST_DATA_KEY } from '../helpers/api';
@@ -35,7 +36,7 @@ beforeAll(async () => {
   const log = pino({ level: 'silent' });
   // No homeserver here: room membership is not checked (the Synapse suite checks it).
   const rooms = createRooms({ pool: db.pool, matrix: undefined, log });
-  deps = { pool: db.pool, temporal: stack.temporal, config, log, rooms, ...p2pSecrets(Buffer.from(TEST_DATA_KEY, 'hex')) };
+  deps = { pool: db.pool, clock: systemClock, temporal: stack.temporal, config, log, rooms, ...p2pSecrets(Buffer.from(TEST_DATA_KEY, 'hex')) };
 }, 120_000);
 afterAll(async () => {
   await stack?.stop();
@@ -64,6 +65,22 @@ const entryKinds = (id: string) =>
   db.pool.anyFirst(sql.type(z.object({ kind: z.string() }))`SELECT kind FROM journal_entries WHERE reference = ${id} ORDER BY id`);
 
 describe('P2P saga timers (time-skipping server)', () => {
+  it('initiate takes its time and the transfer id from the clock it is given', async () => {
+    const alice = newUserId('alice');
+    const bob = newUserId('bob');
+    const { wallet: aw } = await registerWallet(deps, alice);
+    await registerWallet(deps, bob);
+    await fundWallet(deps, aw.id, { amount: 1_000n, currency: 'USD', idempotencyKey: `fund-${aw.id}` });
+    await setPin(testProofDeps(db.pool), alice, PIN);
+    const fixed = { now: () => new Date('2031-05-06T07:08:09.000Z'), newId: () => 'p2p_fixedclockfixedclockfixe' };
+    const started = await initiateTransfer({ ...deps, clock: fixed }, alice, { clientId: 'ma_demo', recipient: bob, amount: 100n, currency: 'USD', idempotencyKey: 'clock' });
+    expect(started.body).toMatchObject({
+      transfer_id: 'p2p_fixedclockfixedclockfixe',
+      timestamp: '2031-05-06T07:08:09.000Z',
+      expires_at: new Date(Date.parse('2031-05-06T07:08:09.000Z') + deps.config.p2p.authorizationWindowMs).toISOString(),
+    });
+  });
+
   it('expires an unanswered transfer after 24 hours and refunds the sender', async () => {
     const { alice, bob, aw, bw, id } = await heldTransfer(2500n, '!timers:tmcp.test');
     expect(await walletBalances(db.pool, aw.id, 'USD')).toEqual({ available: 7_500n, pending: 2_500n });
