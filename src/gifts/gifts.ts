@@ -18,7 +18,8 @@ import { keyedUpdateId, sagaUnavailable, updateSaga } from '../temporal/sagaCall
 import { refuseOtherRequest, requestHash } from '../idempotency';
 import { checkSendLimits } from '../ledger/limits';
 import { proofSealer, sealProof } from '../factors/proofs';
-import { currencyMismatch, ownWallet } from '../wallet/wallets';
+import { currencyMismatch } from '../domain/wallets';
+import { ownWallet } from '../wallet/wallets';
 import { openGiftUpdate, startGift } from '../../workflows/giftMessages';
 import type { giftSaga } from '../../workflows/gift';
 

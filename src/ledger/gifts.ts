@@ -5,7 +5,7 @@ import { walletById, walletByUser } from '../db/wallets';
 import { DomainError } from '../domain/errors';
 import type { AccountRef } from '../domain/ledger';
 import { checkSendLimits } from './limits';
-import { currencyMismatch } from '../wallet/wallets';
+import { currencyMismatch } from '../domain/wallets';
 
 const escrow = (g: Gift): AccountRef => ({ kind: 'escrow', giftId: g.id, currency: g.currency });
 const wallet = (g: Gift, walletId: string): AccountRef => ({ kind: 'wallet', walletId, currency: g.currency });

@@ -2,7 +2,8 @@ import type { Config } from '../config';
 import { postEntry, walletBalanceByUser, walletBalances } from '../db/ledger';
 import type { DatabasePool } from '../db/pool';
 import { insertWallet, setWalletPolicies, updateWallet, walletById, walletByUser, walletsByUsers, type Wallet } from '../db/wallets';
-import type { WalletStatus } from '../domain/wallets';
+import { currencyMismatch, type WalletStatus } from '../domain/wallets';
+
 import { DomainError, invalidField } from '../domain/errors';
 import { amountToJson, parseAmount, type Currency } from '../domain/money';
 import { MAX_VERIFICATION_LEVEL, verificationLevel } from '../domain/verification';
@@ -48,14 +49,6 @@ export async function registerWallet(
   });
 }
 
-/** A wallet receives only its own currency: money in any other would sit where its owner can neither spend nor withdraw it. */
-export function currencyMismatch(wallet: Pick<Wallet, 'id' | 'currency'>, currency: Currency, field = 'currency'): DomainError {
-  return new DomainError('CURRENCY_MISMATCH', `The wallet holds ${wallet.currency}; it cannot receive ${currency}`, {
-    field,
-    currency,
-    wallet_currency: wallet.currency,
-  });
-}
 
 /** The caller's own wallet; 404 NO_WALLET until they register one. */
 const noWallet = (userId: string) => new DomainError('NO_WALLET', 'You do not have a wallet yet; register one first', { user_id: userId });
