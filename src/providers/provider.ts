@@ -1,0 +1,72 @@
+import type { Currency } from '../domain/money';
+
+/**
+ * A wallet provider: where money enters a wallet (a top-up the user pays at the provider) and
+ * where it leaves (a payout to the user's external account). The sagas talk to providers only
+ * through this interface; each implementation maps its provider's states onto these. Every call
+ * that creates something carries the operation's idempotency key, so a call retried after a
+ * timeout creates nothing twice at the provider.
+ */
+export interface WalletProvider {
+  /** The name operations record, and callbacks are routed by. */
+  readonly name: string;
+  createTopUp(req: TopUpRequest): Promise<ProviderTopUp>;
+  readTopUp(providerRef: string): Promise<ProviderTopUp>;
+  createPayout(req: PayoutRequest): Promise<ProviderPayout>;
+  readPayout(providerRef: string): Promise<ProviderPayout>;
+  /**
+   * The event a provider's callback reports, when its signature verifies over the exact body;
+   * throws ProviderCallbackRefused otherwise.
+   */
+  verifyCallback(rawBody: string, headers: Record<string, string | undefined>): ProviderEvent;
+}
+
+export interface TopUpRequest {
+  idempotencyKey: string;
+  amountMinor: bigint;
+  currency: Currency;
+  /** Our id of the operation (topup-...), kept with the provider's record. */
+  reference: string;
+}
+
+export interface PayoutRequest {
+  idempotencyKey: string;
+  amountMinor: bigint;
+  currency: Currency;
+  /** The provider's token of the external account. */
+  destination: string;
+  reference: string;
+}
+
+export type TopUpStatus = 'pending' | 'succeeded' | 'failed';
+export type PayoutStatus = 'pending' | 'paid' | 'failed';
+
+export interface ProviderTopUp {
+  providerRef: string;
+  status: TopUpStatus;
+  amountMinor: bigint;
+  currency: Currency;
+  /** Where the user pays (a hosted page), or what a client SDK confirms with. */
+  checkoutUrl?: string;
+  clientSecret?: string;
+}
+
+export interface ProviderPayout {
+  providerRef: string;
+  status: PayoutStatus;
+  amountMinor: bigint;
+  currency: Currency;
+  failureReason?: string;
+}
+
+/** What a verified callback says happened. `eventId` is the provider's, so a repeated callback is recognised. */
+export type ProviderEvent =
+  | { eventId: string; kind: 'topup'; providerRef: string; status: TopUpStatus }
+  | { eventId: string; kind: 'payout'; providerRef: string; status: PayoutStatus }
+  | { eventId: string; kind: 'other'; type: string };
+
+/** A callback whose signature does not verify (or that is not a callback at all). */
+export class ProviderCallbackRefused extends Error {}
+
+/** A provider that could not be reached or answered in a way worth retrying (the saga's activity retries it). */
+export class ProviderUnavailable extends Error {}
