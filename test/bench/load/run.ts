@@ -38,8 +38,8 @@ import { checkBalances, checkLedger, type BalanceCheck, type LedgerCheck } from 
  *                 with PAYMENT_MFA_NEW_DEVICE_DAYS=0: the payers' devices are registered just before)
  *   gift          a one-share group gift of 0.01 USD dropped (device signature) and opened by another
  *                 user, at BENCH_PAYMENT_CLIENTS pairs; one operation is one gift given and taken
- *   balance       GET /api/v1/wallet/balance, BENCH_CONNECTIONS connections, 4 users' tokens
- *   storage-get   GET /api/v1/storage/:key of a 200-byte value, BENCH_CONNECTIONS connections, 4 users' tokens
+ *   balance       GET /api/v1/wallet/balance, BENCH_CONNECTIONS connections, BENCH_READERS users' tokens
+ *   storage-get   GET /api/v1/storage/:key of a 200-byte value, BENCH_CONNECTIONS connections, BENCH_READERS users' tokens
  *   storage-put   PUT /api/v1/storage/:key (replace a 200-byte value), the same
  *   transactions  GET /api/v1/wallet/transactions of a wallet with 61 entries (one page of 50)
  *   device-authorization  POST /api/v1/oauth2/device/authorization: codes and a device-<id> workflow
@@ -59,6 +59,7 @@ import { checkBalances, checkLedger, type BalanceCheck, type LedgerCheck } from 
  *   BENCH_CONNECTIONS      connections of the GET scenarios (64)
  *   BENCH_LOG_LEVEL        LOG_LEVEL of the system (default: the launcher's own, info, as users run it)
  *   BENCH_LIMITER_COST     0 skips the limiter's cost (below)
+ *   BENCH_READERS          users of the read scenarios (4); each is its own rate-limit bucket
  *   RATE_LIMIT_SCALE       how much every rate limit is raised for the load (1000000: the limiter runs, never refuses)
  *
  * The rate limiter's cost: when the balance scenario runs, two more systems are started afterwards,
@@ -88,7 +89,6 @@ const MAX_TRANSFERS_PER_CLIENT_SECOND = 1000;
 /** A generator finishes operations in flight after its window for at most this long. */
 const DRAIN_SECONDS = 65;
 const HISTORY_TRANSFERS = 60;
-const READER_USERS = 4;
 /** Quiet time between scenarios, so one's leftover work does not land in the next one's window. */
 const SETTLE_MS = 2000;
 const PLOT_FILE = path.join(PROJECT_ROOT, 'docs', 'bench-load-p2p.png');
@@ -108,6 +108,8 @@ interface BenchConfig {
   logLevel: string | undefined;
   /** With the balance scenario: run it again on a system with the rate limiter off, and print the difference. */
   limiterCost: boolean;
+  /** Users whose tokens the read scenarios spread their requests over (each its own rate-limit bucket). */
+  readers: number;
 }
 
 function benchConfig(env: NodeJS.ProcessEnv): BenchConfig {
@@ -134,6 +136,7 @@ function benchConfig(env: NodeJS.ProcessEnv): BenchConfig {
     scenarios: SCENARIOS.filter((s) => scenarios.includes(s)),
     logLevel: env.BENCH_LOG_LEVEL?.trim() || undefined,
     limiterCost: env.BENCH_LIMITER_COST?.trim() !== '0',
+    readers: count('BENCH_READERS', env.BENCH_READERS?.trim() || '4'),
   };
 }
 
@@ -285,7 +288,7 @@ class Benchmark {
   /** Users of ma_demo with the storage scopes, each holding the value the storage scenarios read and replace. */
   async storageUsers(): Promise<string[]> {
     this.storageTokens ??= await Promise.all(
-      Array.from({ length: READER_USERS }, async (_, i) => {
+      Array.from({ length: this.config.readers }, async (_, i) => {
         const token = await this.prepare.storageToken(`@bench_${this.runId}_storage_${i}:localhost`);
         await this.http.json('PUT', '/api/v1/storage/bench%2Fprofile', [200], { token, json: { value: STORAGE_VALUE } });
         return token;
@@ -297,7 +300,7 @@ class Benchmark {
   private storageTokens: string[] | undefined;
 
   async readers(): Promise<string[]> {
-    const users = await Promise.all(Array.from({ length: READER_USERS }, (_, i) => this.prepare.user(`@bench_${this.runId}_reader_${i}:localhost`, 1000)));
+    const users = await Promise.all(Array.from({ length: this.config.readers }, (_, i) => this.prepare.user(`@bench_${this.runId}_reader_${i}:localhost`, 1000)));
     return users.map((u) => u.token);
   }
 
