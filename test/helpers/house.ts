@@ -21,7 +21,7 @@ const FLOORS: string[][] = [
   ['activities'],
   ['src/p2p', 'src/payments', 'src/gifts', 'src/wallet', 'src/oauth', 'src/storage', 'src/miniapps', 'src/matrix', 'src/factors', 'src/abuse', 'src/auth'],
   ['src/ledger'],
-  ['src/temporal', 'workflows'],
+  ['src/temporal', 'src/providers', 'workflows'],
   ['src/db'],
   ['src/config', 'src/crypto', 'src/ids.ts', 'src/clock.ts', 'src/idempotency.ts', 'src/logger.ts'],
   ['src/domain'],
