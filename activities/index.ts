@@ -11,7 +11,9 @@ import { giftActivities } from './gifts';
 import { matrixActivities } from './matrix';
 import { p2pActivities } from './p2p';
 import { paymentActivities } from './payments';
+import { topUpActivities } from './topups';
 import { webhookActivities } from './webhooks';
+import type { ProviderRegistry } from '../src/providers/registry';
 
 export interface ActivityDeps {
   pool: DatabasePool;
@@ -27,6 +29,8 @@ export interface ActivityDeps {
   payments: Config['payments'];
   /** Whether webhooks may go to loopback and private addresses (WEBHOOK_ALLOW_PRIVATE_DESTINATIONS). */
   webhookAllowPrivate: boolean;
+  /** The wallet providers of top-ups (none: top-ups fail at once). */
+  providers?: ProviderRegistry;
   now?: () => Date;
 }
 
@@ -56,6 +60,7 @@ export function createActivities(deps: ActivityDeps) {
     }),
     ...webhookActivities({ pool: deps.pool, webhookSealer: webhookSealer(deps.dataKey), now, allowPrivateDestinations: deps.webhookAllowPrivate }),
     ...matrixActivities({ pool: deps.pool, log: deps.log, matrix: deps.matrix }),
+    ...topUpActivities({ pool: deps.pool, log: deps.log, providers: deps.providers }),
   };
 }
 

@@ -1,6 +1,7 @@
 import { createActivities } from '../activities';
 import { loadConfigOrExit, loadDotEnv, required } from './config';
 import { createLogger } from './logger';
+import { providerRegistry } from './providers/registry';
 import { openDatabase, sealLegacySecrets } from './runtime';
 import { createWorker, installSdkLogging } from './temporal/worker';
 
@@ -36,6 +37,7 @@ async function main(): Promise<void> {
       wallet: config.wallet,
       payments: config.payments,
       webhookAllowPrivate: config.webhookAllowPrivate,
+      providers: providerRegistry(config.providers),
     }),
   );
   running = true;

@@ -7,3 +7,4 @@ export { paymentSaga } from './payment';
 export { refundAnnouncement } from './refundAnnouncement';
 export { walletCallbackEvent } from './walletCallbackEvent';
 export { giftSaga } from './gift';
+export { topUpSaga } from './topup';

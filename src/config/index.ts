@@ -137,6 +137,18 @@ export const envSchema = z.object({
   RATE_LIMIT_SUSPEND_FOR: z.string().default('1h').describe('how long a suspension for rate-limit violations lasts (a duration such as 1h)'),
   REDIS_URL: optionalString.pipe(url.optional()).describe('redis:// URL: keep the rate-limit buckets in Redis instead of PostgreSQL'),
 
+  TOPUP_PROVIDER: z
+    .enum(['none', 'simulator', 'stripe'])
+    .optional()
+    .describe('the wallet provider of top-ups: stripe, simulator (development; the default outside production) or none (the default in production: no top-ups)'),
+  PROVIDER_SIMULATOR_URL: z.string().url().default('http://127.0.0.1:4010').describe('the provider simulator (npm run dev:provider)'),
+  PROVIDER_SIMULATOR_SECRET: z.string().min(8).default('dev-provider-secret').describe('the secret the provider simulator and this server share'),
+  STRIPE_SECRET_KEY: optionalString.describe('Stripe secret key (sk_...), with TOPUP_PROVIDER=stripe'),
+  STRIPE_WEBHOOK_SECRET: optionalString.describe('signing secret (whsec_...) of the Stripe webhook that posts to /api/v1/wallet/providers/stripe/callback'),
+  STRIPE_API_URL: optionalString.pipe(url.optional()).describe("another Stripe API base (stripe-mock in tests); Stripe's own by default"),
+  TOPUP_EXPIRES_SECONDS: positiveInt.max(7 * 86_400).default(1800).describe('seconds a top-up waits for the user to pay before it expires'),
+  PROVIDER_POLL_SECONDS: positiveInt.max(3600).default(30).describe('seconds between a waiting top-up asking its provider, when no callback came'),
+
   MATRIX_HOMESERVER_URL: optionalString.pipe(url.optional()).describe('client-server API base URL of the homeserver; unset turns Matrix off'),
   MATRIX_SERVER_NAME: z
     .string()
@@ -221,6 +233,14 @@ export interface Config {
     suspendWindowMs: number;
     suspendForMs: number;
     redisUrl: string | undefined;
+  };
+  /** Where money comes in from: the top-ups' provider and how long a top-up waits. */
+  providers: {
+    topUp: 'none' | 'simulator' | 'stripe';
+    simulator: { url: string; secret: string };
+    stripe: { secretKey: string; webhookSecret: string; apiUrl: string | undefined } | undefined;
+    topUpExpiresMs: number;
+    pollIntervalMs: number;
   };
   /** Undefined when no homeserver is configured: events are skipped, room checks are off, the money still moves. */
   matrix: { homeserverUrl: string; asToken: string; hsToken: string; serverName: string; botAvatarUrl: string | undefined } | undefined;
@@ -320,6 +340,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     suspendForMs: orProblem('RATE_LIMIT_SUSPEND_FOR', () => parseDuration(e.RATE_LIMIT_SUSPEND_FOR), 0),
     redisUrl: e.REDIS_URL,
   };
+  if (e.TOPUP_PROVIDER === 'stripe' && (e.STRIPE_SECRET_KEY === undefined || e.STRIPE_WEBHOOK_SECRET === undefined)) {
+    problems.push('STRIPE_SECRET_KEY / STRIPE_WEBHOOK_SECRET: required with TOPUP_PROVIDER=stripe');
+  }
+  if (production && e.TOPUP_PROVIDER === 'simulator') problems.push('TOPUP_PROVIDER: the simulator is for development; choose a real provider (stripe) or none in production');
   if (e.SAGA_ANSWER_TIMEOUT_MS <= e.MATRIX_EVENT_WAIT_MS) {
     problems.push('SAGA_ANSWER_TIMEOUT_MS: must be longer than MATRIX_EVENT_WAIT_MS (confirm waits that long for the room event)');
   }
@@ -374,6 +398,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     sagaAnswerTimeoutMs: e.SAGA_ANSWER_TIMEOUT_MS,
     rateLimits,
+    providers: {
+      topUp: e.TOPUP_PROVIDER ?? (production ? 'none' : 'simulator'),
+      simulator: { url: e.PROVIDER_SIMULATOR_URL, secret: e.PROVIDER_SIMULATOR_SECRET },
+      stripe: e.STRIPE_SECRET_KEY && e.STRIPE_WEBHOOK_SECRET ? { secretKey: e.STRIPE_SECRET_KEY, webhookSecret: e.STRIPE_WEBHOOK_SECRET, apiUrl: e.STRIPE_API_URL } : undefined,
+      topUpExpiresMs: e.TOPUP_EXPIRES_SECONDS * 1000,
+      pollIntervalMs: e.PROVIDER_POLL_SECONDS * 1000,
+    },
     lockout: { threshold: e.MFA_LOCKOUT_THRESHOLD, scheduleMs: lockSchedule, wallet: { threshold: e.MFA_WALLET_LOCKOUT_THRESHOLD, windowMs: walletLockWindow } },
     matrix:
       e.MATRIX_HOMESERVER_URL && e.MATRIX_AS_TOKEN && e.MATRIX_HS_TOKEN

@@ -71,7 +71,7 @@ export async function postEntryIn(tx: DatabaseTransactionConnection, input: Entr
     await options.guard?.(tx);
     for (const { account, amount } of input.postings) {
       const row = accounts.get(accountKey(account))!;
-      if (account.kind !== 'funding' && row.balance + amount < 0n) {
+      if (account.kind !== 'funding' && account.kind !== 'provider' && row.balance + amount < 0n) {
         throw new DomainError('INSUFFICIENT_FUNDS', 'Wallet balance too low', {
           required_amount: amountToJson(-amount, account.currency),
           available_balance: amountToJson(row.balance, account.currency),

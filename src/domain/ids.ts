@@ -21,6 +21,7 @@ export const ID_PREFIX = {
   refund: 'ref',
   gift: 'gift',
   suspension: 'sus',
+  topup: 'top',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;

@@ -10,7 +10,9 @@ export type AccountRef =
   | { kind: 'merchant'; clientId: string; currency: Currency }
   /** One per gift: the money of the gift until it is opened or goes back to the sender. */
   | { kind: 'escrow'; giftId: string; currency: Currency }
-  | { kind: 'funding'; currency: Currency };
+  | { kind: 'funding'; currency: Currency }
+  /** One per wallet provider: the money it holds for us; top-ups credit wallets from it. */
+  | { kind: 'provider'; provider: string; currency: Currency };
 
 export type AccountKind = AccountRef['kind'];
 
@@ -19,7 +21,7 @@ export type AccountKind = AccountRef['kind'];
  * same business object) must also be listed in the database's `refund_kinds()`, which keeps the
  * limits' usage totals (migration 0007).
  */
-export const ENTRY_KINDS = ['funding', 'p2p_transfer', 'p2p_hold', 'p2p_release', 'p2p_refund', 'payment', 'payment_refund', 'gift_fund', 'gift_open', 'gift_refund'] as const;
+export const ENTRY_KINDS = ['funding', 'p2p_transfer', 'p2p_hold', 'p2p_release', 'p2p_refund', 'payment', 'payment_refund', 'gift_fund', 'gift_open', 'gift_refund', 'topup'] as const;
 export type EntryKind = (typeof ENTRY_KINDS)[number];
 
 export interface PostingInput {
@@ -49,6 +51,8 @@ export function accountOwner(ref: AccountRef): string {
       return ref.giftId;
     case 'funding':
       return 'system';
+    case 'provider':
+      return ref.provider;
   }
 }
 

@@ -38,6 +38,8 @@ import { giftRoutes } from './routes/gifts';
 import { STORAGE_PATH, storageRoutes } from './routes/storage';
 import { walletRoutes } from './routes/wallet';
 import { walletCallbackRoutes } from './routes/walletCallback';
+import { topUpRoutes } from './routes/topups';
+import { providerRegistry } from '../providers/registry';
 import type { AppState } from './state';
 
 export interface AppDeps {
@@ -80,6 +82,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     paymentRoutes({ ...deps, clock, rooms, ...paymentSecrets(dataKey) }, auth, deps.config.adminToken, limit),
     walletCallbackRoutes({ ...deps, webhookSealer: webhookSealer(dataKey) }, limit),
     giftRoutes({ ...deps, clock, rooms, ...giftSecrets(dataKey) }, auth, limit),
+    topUpRoutes({ ...deps, clock, providers: providerRegistry(deps.config.providers) }, gates.tepOrMatrix, limit),
     storageRoutes({ ...deps, cipher: storageCipher(parseStorageKeys(deps.config.storage.encryptionKeys, dataKey)) }, auth, bodies, limit),
     adminRoutes({ ...deps, buckets: deps.buckets }, deps.config.adminToken),
     miniappRoutes({ ...deps, webhookSealer: webhookSealer(dataKey) }, deps.config.adminToken),

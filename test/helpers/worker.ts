@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { createActivities, type ActivityDeps } from '../../activities';
+import type { ProviderRegistry } from '../../src/providers/registry';
 import { loadConfig } from '../../src/config';
 import type { MatrixSettings } from '../../src/matrix/client';
 import { testEnv } from '../setup/env';
@@ -24,6 +25,8 @@ export interface TestWorkerOptions {
   payments?: ActivityDeps['payments'];
   /** Outside production webhooks may reach loopback (the test receivers); false: as in production. */
   webhookAllowPrivate?: boolean;
+  /** Wallet providers for top-ups (none by default). */
+  providers?: ProviderRegistry;
 }
 
 /** A unique task queue per test file, so workers of parallel files never take each other's tasks. */
@@ -65,6 +68,7 @@ export async function startTestWorker(
       wallet: loadConfig({ NODE_ENV: 'test' }).wallet,
       payments: options.payments ?? loadConfig({ NODE_ENV: 'test' }).payments,
       webhookAllowPrivate: options.webhookAllowPrivate ?? true,
+      providers: options.providers,
     }),
   });
   const running = worker.run();

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { insertTopUp } from '../../src/db/topups';
 import { RATE_LIMIT_DEFAULTS, type RateCategory } from '../../src/domain/rateLimits';
 import { ADMIN_TOKEN, startTestApi, type ApiResponse, type TestApi } from '../helpers/api';
 import { freshDatabase, type TestDatabase } from '../helpers/db';
@@ -85,6 +86,21 @@ beforeAll(async () => {
   });
   expect(payment.status).toBe(201);
   ids.payment_id = payment.body.payment_id;
+  ids.topup_id = (
+    await insertTopUp(db.pool, {
+      id: 'top_aaaaaaaaaaaaaaaaaaaaaaaa',
+      userId: owner.userId,
+      walletId: owner.walletId,
+      clientId: 'ma_demo',
+      provider: 'simulator',
+      amount: 100n,
+      currency: 'USD',
+      idempotencyKey: 'route-table-topup',
+      requestHash: 'x',
+      createdAt: new Date(),
+      expiresAt: new Date(Date.now() + 60_000),
+    })
+  ).topUp.id;
   expect((await api.call('PUT', '/api/v1/storage/secret-note', { token: await api.token(owner.userId, ALL_SCOPES), body: { value: 'mine' } })).status).toBeLessThan(300);
 
   // A revoked session of an ordinary app and of the messenger.
@@ -115,6 +131,7 @@ afterAll(async () => {
 function pathOf(row: Row): string {
   const values: Record<string, string> = {
     transfer_id: ids.transfer_id!,
+    topup_id: ids.topup_id!,
     payment_id: ids.payment_id!,
     key: 'secret-note',
     event_id: 'evt_aaaaaaaaaaaaaaaaaaaaaaaa',

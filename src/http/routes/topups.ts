@@ -1,0 +1,42 @@
+import Router from '@koa/router';
+import { acceptProviderCallback, getTopUp, requestTopUp, type TopUpDeps } from '../../topups/topups';
+import type { CallerGates } from '../middleware/auth';
+import type { RateLimit } from '../middleware/rateLimit';
+import { IdempotencyKey, withMoney } from '../schemas';
+import type { AppContext, AppState } from '../state';
+import { parseInput } from '../validate';
+
+const TopUpBody = withMoney({ idempotency_key: IdempotencyKey });
+
+/** The caller's user: the TEP's, or the Matrix session's (the messenger). */
+const userOf = (ctx: AppContext) => ctx.state.tep?.userId ?? ctx.state.messengerUser!;
+
+/** Money in (PROTO 6.6): top-ups, and the callbacks of the providers that take the payments. */
+export function topUpRoutes(deps: TopUpDeps, auth: CallerGates['tepOrMatrix'], limit: RateLimit): Router<AppState> {
+  const router = new Router<AppState>({ prefix: '/api/v1/wallet' });
+
+  router.post('/topup', auth('wallet:pay'), limit('payment_initiation'), async (ctx) => {
+    const body = parseInput(TopUpBody, ctx.request.body ?? {});
+    const result = await requestTopUp(deps, { userId: userOf(ctx), clientId: ctx.state.caller?.clientId ?? null }, {
+      amount: body.amount,
+      currency: body.currency,
+      idempotencyKey: body.idempotency_key,
+    });
+    if (result.replayed) ctx.set('Idempotent-Replayed', 'true');
+    ctx.status = result.replayed ? 200 : 201;
+    ctx.body = result.body;
+  });
+
+  router.get('/topup/:topup_id', auth('wallet:pay'), limit('default'), async (ctx) => {
+    ctx.body = await getTopUp(deps, userOf(ctx), ctx.params.topup_id!);
+  });
+
+  // The provider signs the exact bytes: the raw body is what is verified.
+  router.post('/providers/:provider/callback', limit('default'), async (ctx) => {
+    const raw = typeof ctx.request.rawBody === 'string' ? ctx.request.rawBody : '';
+    const headers = Object.fromEntries(Object.entries(ctx.headers).map(([k, v]) => [k, Array.isArray(v) ? v[0] : v]));
+    ctx.body = await acceptProviderCallback(deps, ctx.params.provider!, raw, headers);
+  });
+
+  return router;
+}

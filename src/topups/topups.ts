@@ -1,0 +1,156 @@
+import { WorkflowNotFoundError } from '@temporalio/common';
+import type { Clock } from '../clock';
+import type { Config } from '../config';
+import type { DatabasePool } from '../db/pool';
+import { firstSightOfEvent, insertTopUp, topUpById, topUpByProviderRef, type TopUp } from '../db/topups';
+import { DomainError } from '../domain/errors';
+import { amountToJson, type Currency } from '../domain/money';
+import { TMCP_STATUS, TMCP_USER_IDS } from '../domain/searchAttributes';
+import { topUpWorkflowId, type TopUpCheckout, type TopUpInput } from '../domain/topups';
+import { currencyMismatch } from '../domain/wallets';
+import { refuseOtherRequest, requestHash } from '../idempotency';
+import type { Logger } from '../logger';
+import { ProviderCallbackRefused } from '../providers/provider';
+import type { ProviderRegistry } from '../providers/registry';
+import type { Temporal } from '../temporal/client';
+import { updateSaga, withAnswerDeadline } from '../temporal/sagaCalls';
+import { ownWallet } from '../wallet/wallets';
+import { providerReported, topUpCheckout } from '../../workflows/topupMessages';
+
+export interface TopUpDeps {
+  pool: DatabasePool;
+  clock: Clock;
+  temporal: Temporal;
+  config: Pick<Config, 'providers' | 'sagaAnswerTimeoutMs'>;
+  log: Logger;
+  providers: ProviderRegistry;
+}
+
+export interface TopUpRequest {
+  amount: bigint;
+  currency: Currency;
+  idempotencyKey: string;
+}
+
+const notFound = (topUpId: string) => new DomainError('NOT_FOUND', 'Top-up not found', { topup_id: topUpId });
+
+/** The top-up as PostgreSQL has it, with where to pay while it waits. */
+function topUpView(t: TopUp, checkout?: TopUpCheckout) {
+  const checkoutUrl = checkout?.checkoutUrl ?? t.checkout_url;
+  const clientSecret = checkout?.clientSecret ?? t.client_secret;
+  return {
+    topup_id: t.id,
+    status: t.status,
+    amount: amountToJson(t.amount, t.currency),
+    currency: t.currency,
+    provider: t.provider,
+    ...(t.status === 'pending' && checkoutUrl ? { checkout_url: checkoutUrl } : {}),
+    ...(t.status === 'pending' && clientSecret ? { client_secret: clientSecret } : {}),
+    ...(t.txn_id ? { txn_id: t.txn_id } : {}),
+    ...(t.status_reason ? { status_reason: t.status_reason } : {}),
+    created_at: t.created_at.toISOString(),
+    expires_at: t.expires_at.toISOString(),
+    ...(t.finished_at ? { finished_at: t.finished_at.toISOString() } : {}),
+  };
+}
+
+/**
+ * A top-up (PROTO 6.6 funding): the saga `topup-<id>` asks the provider for a checkout, and this
+ * answers where to pay; the wallet is credited when the provider confirms (see workflows/topup.ts).
+ * Idempotent per user and idempotency_key: a repeat answers the same top-up.
+ */
+export async function requestTopUp(deps: TopUpDeps, caller: { userId: string; clientId: string | null }, req: TopUpRequest) {
+  const hash = requestHash([req.amount.toString(), req.currency]);
+  const wallet = await ownWallet(deps, caller.userId);
+  if (wallet.status !== 'active') throw new DomainError('WALLET_SUSPENDED', 'Your wallet is not active', { wallet_status: wallet.status });
+  if (wallet.currency !== req.currency) throw currencyMismatch(wallet, req.currency);
+  const createdAt = deps.clock.now();
+  const { topUp, created } = await insertTopUp(deps.pool, {
+    id: deps.clock.newId('topup'),
+    userId: caller.userId,
+    walletId: wallet.id,
+    clientId: caller.clientId,
+    provider: deps.providers.topUp().name,
+    amount: req.amount,
+    currency: req.currency,
+    idempotencyKey: req.idempotencyKey,
+    requestHash: hash,
+    createdAt,
+    expiresAt: new Date(createdAt.getTime() + deps.config.providers.topUpExpiresMs),
+  });
+  if (!created) refuseOtherRequest(topUp.request_hash, hash, 'top-up', { topup_id: topUp.id });
+  return { replayed: !created, body: await withCheckout(deps, topUp) };
+}
+
+/** The top-up with its checkout: the saga is started with the question (Update-with-Start) and answers once the provider has made it. */
+async function withCheckout(deps: TopUpDeps, t: TopUp) {
+  if (t.status !== 'pending') return topUpView(t);
+  const input: TopUpInput = {
+    topUpId: t.id,
+    userId: t.user_id,
+    expiresInMs: Math.max(0, t.expires_at.getTime() - deps.clock.now().getTime()),
+    pollIntervalMs: deps.config.providers.pollIntervalMs,
+  };
+  const outcome = await updateSaga(deps, {
+    workflowId: topUpWorkflowId(t.id),
+    update: topUpCheckout,
+    arg: { userId: t.user_id },
+    updateId: 'checkout',
+    start: () => ({
+      workflowType: 'topUpSaga',
+      options: {
+        workflowId: topUpWorkflowId(t.id),
+        args: [input],
+        staticSummary: `Top-up ${t.id}: ${amountToJson(t.amount, t.currency)} ${t.currency} into ${t.wallet_id} via ${t.provider}`,
+        typedSearchAttributes: [
+          { key: TMCP_STATUS, value: 'pending' },
+          { key: TMCP_USER_IDS, value: [t.user_id] },
+        ],
+      },
+    }),
+    askFinished: true,
+    fields: { topup_id: t.id },
+    unavailable: 'The top-up could not be started right now; retry the same request',
+  });
+  if ('refusal' in outcome) throw outcome.refusal;
+  const now = (await topUpById(deps.pool, t.id))!;
+  return topUpView(now, 'answer' in outcome ? outcome.answer : undefined);
+}
+
+export async function getTopUp(deps: Pick<TopUpDeps, 'pool'>, userId: string, topUpId: string) {
+  const t = await topUpById(deps.pool, topUpId);
+  if (!t || t.user_id !== userId) throw notFound(topUpId);
+  return topUpView(t);
+}
+
+/**
+ * A provider's callback (`POST /api/v1/wallet/providers/:provider/callback`): verified over its
+ * exact body, recognised when repeated, and passed to the top-up's saga as a hint to ask the
+ * provider now. It moves no money itself: the saga credits on what the provider answers.
+ */
+export async function acceptProviderCallback(deps: Pick<TopUpDeps, 'pool' | 'providers' | 'temporal' | 'config' | 'log'>, providerName: string, rawBody: string, headers: Record<string, string | undefined>) {
+  const provider = deps.providers.byName(providerName);
+  const refused = () => new DomainError('INVALID_SIGNATURE', 'The callback is not signed by a configured wallet provider');
+  if (!provider) throw refused();
+  let event;
+  try {
+    event = provider.verifyCallback(rawBody, headers);
+  } catch (err) {
+    if (err instanceof ProviderCallbackRefused) throw refused();
+    throw err;
+  }
+  if (!(await firstSightOfEvent(deps.pool, provider.name, event.eventId))) return { received: true, duplicate: true };
+  if (event.kind !== 'topup') return { received: true };
+  const t = await topUpByProviderRef(deps.pool, provider.name, event.providerRef);
+  if (!t) {
+    deps.log.warn({ provider: provider.name, provider_ref: event.providerRef }, 'provider callback for no top-up of ours');
+    return { received: true };
+  }
+  try {
+    await withAnswerDeadline(deps, () => deps.temporal.client.workflow.getHandle(topUpWorkflowId(t.id)).signal(providerReported));
+  } catch (err) {
+    // Finished: the saga settled the top-up already (a late callback); anything else, it asks by itself at its next poll.
+    if (!(err instanceof WorkflowNotFoundError)) deps.log.warn({ err, topup_id: t.id }, 'could not pass a provider callback to its top-up; the saga polls');
+  }
+  return { received: true };
+}

@@ -1,0 +1,117 @@
+import { sql } from 'slonik';
+import { z } from 'zod';
+import { loadConfig } from '../../src/config';
+import { startProviderSimulator, type ProviderSimulator } from '../../src/dev/providerSimulator';
+import { providerRegistry } from '../../src/providers/registry';
+import { simulatorSignature, SIMULATOR_SIGNATURE_HEADER } from '../../src/providers/simulator';
+import { freePort, startTestApi, type TestApi } from '../helpers/api';
+import { freshDatabase, type TestDatabase } from '../helpers/db';
+import { eventually } from '../helpers/eventually';
+import { available, walletUser } from '../helpers/p2p';
+import { startTestWorker, uniqueTaskQueue, type TestWorker } from '../helpers/worker';
+
+/**
+ * Top-ups through the API, the real worker and the provider simulator: the checkout, the
+ * provider's callback (or the saga's poll) and one credit from the provider's clearing account,
+ * whatever the provider repeats.
+ */
+let db: TestDatabase;
+let api: TestApi;
+let worker: TestWorker;
+let sim: ProviderSimulator;
+const secret = 'topup-test-secret';
+
+beforeAll(async () => {
+  db = await freshDatabase();
+  const port = await freePort();
+  sim = await startProviderSimulator({ secret, callbackUrl: `http://127.0.0.1:${port}/api/v1/wallet/providers/simulator/callback` });
+  const env = { PROVIDER_SIMULATOR_URL: sim.url, PROVIDER_SIMULATOR_SECRET: secret, PROVIDER_POLL_SECONDS: '1', TOPUP_EXPIRES_SECONDS: '600' };
+  const taskQueue = uniqueTaskQueue('topups');
+  worker = await startTestWorker(db, { taskQueue, providers: providerRegistry(loadConfig({ NODE_ENV: 'test', ...env }).providers) });
+  api = await startTestApi(db, { TEMPORAL_TASK_QUEUE: taskQueue, ...env }, { port });
+});
+afterAll(async () => {
+  await api?.close();
+  await worker?.stop();
+  await sim?.close();
+  await db?.close();
+});
+
+let n = 0;
+const topUp = (token: string, body: Record<string, unknown> = {}) =>
+  api.call('POST', '/api/v1/wallet/topup', { token, body: { amount: '25.00', currency: 'USD', idempotency_key: `top-${(n += 1)}`, ...body } });
+const pay = (ref: string, action: 'pay' | 'decline' = 'pay') => fetch(`${sim.url}/v1/topups/${ref}/${action}`, { method: 'POST' });
+const refOf = (checkoutUrl: string) => checkoutUrl.split('/').pop()!;
+const settled = (token: string, id: string) => eventually(() => api.call('GET', `/api/v1/wallet/topup/${id}`, { token }), (res) => res.body.status !== 'pending', 15_000);
+const entriesOf = (id: string) => db.pool.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM journal_entries WHERE reference = ${id}`);
+const clearing = () =>
+  db.pool.oneFirst(sql.type(z.object({ b: z.bigint() }))`SELECT coalesce(sum(balance), 0)::bigint AS b FROM accounts WHERE kind = 'provider' AND owner = 'simulator' AND currency = 'USD'`);
+
+test('a top-up answers where to pay; the provider callback credits the wallet once, from the provider clearing account', async () => {
+  const user = await walletUser(api, { name: 'topper' });
+  const before = await clearing();
+  const res = await topUp(user.token);
+  expect(res.status).toBe(201);
+  expect(res.body).toMatchObject({ topup_id: expect.stringMatching(/^top_/), status: 'pending', amount: 25, currency: 'USD', provider: 'simulator', checkout_url: expect.stringContaining(sim.url) });
+  sim.inject('duplicate');
+  expect((await pay(refOf(res.body.checkout_url))).status).toBe(200);
+  const done = await settled(user.token, res.body.topup_id);
+  expect(done.body).toMatchObject({ status: 'succeeded', txn_id: expect.any(String) });
+  expect(done.body).not.toHaveProperty('checkout_url');
+  expect(await available(api, user)).toBe(25);
+  expect(await clearing()).toBe(before - 2500n);
+  // Both copies of the callback arrived; the second was recognised and moved nothing.
+  await eventually(async () => sim.callbacks.filter((c) => c.body.includes(refOf(res.body.checkout_url))).length, (k) => k === 2);
+  expect(await entriesOf(res.body.topup_id)).toBe(1);
+});
+
+test('the same idempotency key answers the same top-up; another request under it is a conflict', async () => {
+  const user = await walletUser(api, { name: 'repeat' });
+  const first = await topUp(user.token, { idempotency_key: 'same-key' });
+  const again = await topUp(user.token, { idempotency_key: 'same-key' });
+  expect(again.status).toBe(200);
+  expect(again.headers.get('idempotent-replayed')).toBe('true');
+  expect(again.body.topup_id).toBe(first.body.topup_id);
+  expect(again.body.checkout_url).toBe(first.body.checkout_url);
+  const other = await topUp(user.token, { idempotency_key: 'same-key', amount: '30.00' });
+  expect(other.status).toBe(409);
+  expect(other.body.error.code).toBe('DUPLICATE_TRANSACTION');
+});
+
+test('without a callback the saga asks the provider; a declined payment fails the top-up and moves nothing', async () => {
+  const user = await walletUser(api, { name: 'poller' });
+  const paid = await topUp(user.token);
+  sim.inject('late', 1, 60_000);
+  await pay(refOf(paid.body.checkout_url));
+  expect((await settled(user.token, paid.body.topup_id)).body.status).toBe('succeeded');
+
+  const declined = await topUp(user.token);
+  await pay(refOf(declined.body.checkout_url), 'decline');
+  const failed = await settled(user.token, declined.body.topup_id);
+  expect(failed.body).toMatchObject({ status: 'failed', status_reason: expect.any(String) });
+  expect(await entriesOf(declined.body.topup_id)).toBe(0);
+  expect(await available(api, user)).toBe(25);
+});
+
+test('a callback not signed by the provider is refused, and a top-up is only its owner’s to read', async () => {
+  const body = JSON.stringify({ id: 'evt_forged', type: 'topup.succeeded', data: { id: 'sim_top_x', status: 'succeeded' } });
+  const forged = await api.call('POST', '/api/v1/wallet/providers/simulator/callback', {
+    raw: body,
+    headers: { 'content-type': 'application/json', [SIMULATOR_SIGNATURE_HEADER]: simulatorSignature('not-the-secret', Math.floor(Date.now() / 1000), body) },
+  });
+  expect(forged.status).toBe(401);
+  expect(forged.body.error.code).toBe('INVALID_SIGNATURE');
+  expect((await api.call('POST', '/api/v1/wallet/providers/stripe/callback', { raw: body, headers: { 'content-type': 'application/json' } })).status).toBe(401);
+
+  const owner = await walletUser(api, { name: 'owner' });
+  const stranger = await walletUser(api, { name: 'stranger' });
+  const mine = await topUp(owner.token);
+  expect((await api.call('GET', `/api/v1/wallet/topup/${mine.body.topup_id}`, { token: stranger.token })).status).toBe(404);
+});
+
+test('a top-up in another currency than the wallet is refused before anything starts', async () => {
+  const user = await walletUser(api, { name: 'yen' });
+  const res = await topUp(user.token, { currency: 'JPY', amount: '100' });
+  expect(res.status).toBe(400);
+  expect(res.body.error.code).toBe('CURRENCY_MISMATCH');
+});
