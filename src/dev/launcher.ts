@@ -5,6 +5,7 @@ import { loadConfigOrExit, loadDotEnv } from '../config';
 import { ensureDevKeysFile } from '../auth/keys';
 import { migrate } from '../db/migrate';
 import { createLogger } from '../logger';
+import { startProviderSimulator, type ProviderSimulator } from './providerSimulator';
 import { startEmbeddedPostgres, type RunningPostgres } from './embeddedPostgres';
 import { applyDevMatrixTokens, ensureDevSecrets } from './secrets';
 import { ensureTemporalCli } from './temporalCli';
@@ -27,6 +28,7 @@ async function main(): Promise<void> {
 
   let postgres: RunningPostgres | undefined;
   let temporal: RunningTemporal | undefined;
+  let simulator: ProviderSimulator | undefined;
   const children: ChildProcess[] = [];
   let stopping = false;
 
@@ -35,6 +37,7 @@ async function main(): Promise<void> {
     stopping = true;
     log.info('stopping');
     await Promise.all(children.map((child) => stopChild(child)));
+    await simulator?.close().catch((err: unknown) => log.warn({ err }, 'provider simulator stop'));
     await temporal?.stop().catch((err: unknown) => log.warn({ err }, 'temporal stop'));
     await postgres?.stop().catch((err: unknown) => log.warn({ err }, 'postgres stop'));
     log.info('stopped');
@@ -71,6 +74,17 @@ async function main(): Promise<void> {
     if (config.mode !== 'production') await ensureDevKeysFile(config.tep.keysFile);
     childEnv.TEP_KEYS_FILE ??= config.tep.keysFile;
 
+    // No provider of top-ups configured: the simulator takes the payments, here in the launcher,
+    // and calls the API back as a provider would.
+    if (config.providers.topUp === 'simulator' && !process.env.PROVIDER_SIMULATOR_URL) {
+      simulator = await startProviderSimulator({
+        secret: config.providers.simulator.secret,
+        callbackUrl: `http://127.0.0.1:${config.http.port}/api/v1/wallet/providers/simulator/callback`,
+      });
+      childEnv.PROVIDER_SIMULATOR_URL = simulator.url;
+      log.info({ url: simulator.url }, 'provider simulator running (no TOPUP_PROVIDER configured)');
+    }
+
     const applied = await migrate(childEnv.DATABASE_URL!);
     log.info({ applied }, 'database migrated');
 
@@ -97,6 +111,9 @@ async function main(): Promise<void> {
         `  API            ${apiUrl}  (liveness ${apiUrl}/health, readiness ${apiUrl}/ready)`,
         temporal ? `  Temporal UI    http://localhost:${config.temporal.uiPort}` : `  Temporal       ${config.temporal.address}`,
         childEnv.MATRIX_HOMESERVER_URL ? `  Homeserver     ${childEnv.MATRIX_HOMESERVER_URL}` : '  Matrix         off (npm run dev:synapse, then MATRIX_HOMESERVER_URL=http://localhost:8008 npm start)',
+        simulator
+          ? `  Top-ups        the provider simulator at ${simulator.url} (no TOPUP_PROVIDER configured): pay at a top-up's checkout_url`
+          : `  Top-ups        ${config.providers.topUp}`,
         `  Admin token    ${path.join(config.dataDir, 'dev-secrets.json')} (admin_token)`,
         `  A TEP token    npm run token -- --user @alice:localhost --client ma_demo --scope "wallet:balance wallet:pay"`,
         '  Ctrl-C stops everything; data stays in ' + config.dataDir,

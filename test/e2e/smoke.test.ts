@@ -108,6 +108,26 @@ test('npm start runs everything, stops cleanly on Ctrl-C and keeps its data for 
   expect(registered.status).toBe(201);
   const walletId = ((await registered.json()) as { wallet_id: string }).wallet_id;
 
+  // With no provider configured, npm start takes top-ups with the provider simulator, and says so.
+  expect(first.output()).toMatch(/Top-ups {8}the provider simulator at http:\/\/127\.0\.0\.1:\d+ \(no TOPUP_PROVIDER configured\)/);
+  const payer = await issueTep(keys, { issuer: `http://localhost:${ports.api}`, ttlSeconds: 600 }, {
+    userId: '@smoke:localhost', clientId: 'ma_demo', scopes: ['wallet:balance', 'wallet:pay'], walletId: null,
+  });
+  const asked = await fetch(`${api}/api/v1/wallet/topup`, {
+    method: 'POST', headers: { authorization: `Bearer ${payer.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ amount: '5.00', currency: 'USD', idempotency_key: 'smoke-topup' }),
+  });
+  expect(asked.status).toBe(201);
+  const { topup_id: topUpId, checkout_url: checkoutUrl } = (await asked.json()) as { topup_id: string; checkout_url: string };
+  const checkout = new URL(checkoutUrl);
+  expect((await fetch(`${checkout.origin}/v1/topups/${checkout.pathname.split('/').pop()}/pay`, { method: 'POST' })).status).toBe(200);
+  let status = 'pending';
+  for (let i = 0; i < 100 && status === 'pending'; i += 1) {
+    await new Promise((r) => setTimeout(r, 100));
+    const read = await fetch(`${api}/api/v1/wallet/topup/${topUpId}`, { headers: { authorization: `Bearer ${payer.token}` } });
+    status = ((await read.json()) as { status: string }).status;
+  }
+  expect(status).toBe('succeeded');
+
   const firstExit = await ctrlC(first.child);
   if (firstExit !== 0) throw new Error(`launcher exited with ${firstExit}:\n${first.output()}`);
   expect(await groupGone(first.child.pid!)).toBe(true);

@@ -165,6 +165,41 @@ function giftOperation(plan: GeneratorPlan, http: HttpClient, workload: Extract<
   return { operation, settled: taken };
 }
 
+/**
+ * One operation is one top-up credited: request it, pay at the provider simulator's checkout (the
+ * simulator calls the API back), then read the top-up until the saga has credited it.
+ */
+function topUpOperation(plan: GeneratorPlan, http: HttpClient, workload: Extract<GeneratorPlan['workload'], { kind: 'topup' }>) {
+  const sequence = workload.clients.map(() => 0);
+  const credited = workload.clients.map(() => 0);
+  const operation = async (i: number): Promise<Outcome> => {
+    sequence[i]! += 1;
+    const { token } = workload.clients[i]!;
+    const asked = await http.request('POST', '/api/v1/wallet/topup', {
+      token,
+      json: { amount: workload.amount, currency: workload.currency, idempotency_key: `bench-${plan.runId}-${plan.scenario}-${i}-${sequence[i]}` },
+    });
+    if (asked.status !== 201) return { ok: false, error: failure('topup', asked) };
+    const { topup_id: topUpId, checkout_url: checkoutUrl } = JSON.parse(asked.body) as { topup_id: string; checkout_url: string };
+    const checkout = new URL(checkoutUrl);
+    const payStart = performance.now();
+    const paid = await fetch(`${checkout.origin}/v1/topups/${checkout.pathname.split('/').pop()}/pay`, { method: 'POST' });
+    if (paid.status !== 200) return { ok: false, error: { step: 'pay', status: paid.status, body: await paid.text() } };
+    for (let waited = 0; waited < 30_000; waited += 10) {
+      const read = await http.request('GET', `/api/v1/wallet/topup/${topUpId}`, { token });
+      const status = read.status === 200 ? (JSON.parse(read.body) as { status: string }).status : 'error';
+      if (status === 'succeeded') {
+        credited[i]! += 1;
+        return { ok: true, confirmMs: performance.now() - payStart };
+      }
+      if (status !== 'pending') return { ok: false, error: failure('read', read) };
+      await sleep(10);
+    }
+    return { ok: false, error: { step: 'read', status: 0, body: 'not credited within 30 s' } };
+  };
+  return { operation, settled: credited };
+}
+
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
@@ -174,10 +209,17 @@ async function readStdin(): Promise<string> {
 async function main(): Promise<void> {
   const plan = JSON.parse(await readStdin()) as GeneratorPlan;
   const { workload } = plan;
-  const clients = workload.kind === 'p2p' || workload.kind === 'payment' || workload.kind === 'gift' ? workload.clients.length : workload.kind === 'refresh' ? workload.refreshTokens.length : workload.connections;
+  const clients = workload.kind === 'p2p' || workload.kind === 'payment' || workload.kind === 'gift' || workload.kind === 'topup' ? workload.clients.length : workload.kind === 'refresh' ? workload.refreshTokens.length : workload.connections;
   const http = httpClient(plan.baseUrl, clients);
   const p2p = workload.kind === 'p2p' ? p2pOperation(plan, http, workload.clients, workload.amount, workload.currency) : undefined;
-  const payments = workload.kind === 'payment' ? paymentOperation(plan, http, workload.clients, workload.amount, workload.currency) : workload.kind === 'gift' ? giftOperation(plan, http, workload) : undefined;
+  const payments =
+    workload.kind === 'payment'
+      ? paymentOperation(plan, http, workload.clients, workload.amount, workload.currency)
+      : workload.kind === 'gift'
+        ? giftOperation(plan, http, workload)
+        : workload.kind === 'topup'
+          ? topUpOperation(plan, http, workload)
+          : undefined;
   const operation =
     workload.kind === 'get'
       ? getOperation(http, workload.path, workload.tokens)
@@ -187,7 +229,7 @@ async function main(): Promise<void> {
         ? formOperation(http, workload.path, workload.form)
         : workload.kind === 'refresh'
           ? refreshOperation(http, workload.clientId, workload.refreshTokens)
-          : workload.kind === 'payment' || workload.kind === 'gift'
+          : workload.kind === 'payment' || workload.kind === 'gift' || workload.kind === 'topup'
             ? payments!.operation
             : p2p!.operation;
 

@@ -24,7 +24,9 @@ export type Workload =
   /** Gifts: client i's sender drops a one-share gift (device signature) and its opener opens it. */
   | { kind: 'gift'; amount: string; currency: string; roomId: string; clients: { senderToken: string; deviceId: string; privateKeyPem: string; openerToken: string }[] }
   /** The refresh grant: client i rotates its own refresh token chain, starting from refreshTokens[i]. */
-  | { kind: 'refresh'; clientId: string; refreshTokens: string[] };
+  | { kind: 'refresh'; clientId: string; refreshTokens: string[] }
+  /** Each client its own user: top up, pay at the provider simulator's checkout, wait for the credit. */
+  | { kind: 'topup'; amount: string; currency: string; clients: { token: string }[] };
 
 /** What the orchestrator hands a generator process on stdin. */
 export interface GeneratorPlan {

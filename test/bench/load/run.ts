@@ -36,6 +36,8 @@ import { checkBalances, checkLedger, type BalanceCheck, type LedgerCheck } from 
  *   payment       a mini-app payment of 0.01 USD to ma_demo: request + authorize with a device signature,
  *                 at BENCH_PAYMENT_CLIENTS (16); no second factor (below the threshold, and the system runs
  *                 with PAYMENT_MFA_NEW_DEVICE_DAYS=0: the payers' devices are registered just before)
+ *   topup         a top-up of 0.01 USD paid at the provider simulator the launcher runs (its callback wakes
+ *                 the saga), at BENCH_PAYMENT_CLIENTS users; one operation is one top-up credited
  *   gift          a one-share group gift of 0.01 USD dropped (device signature) and opened by another
  *                 user, at BENCH_PAYMENT_CLIENTS pairs; one operation is one gift given and taken
  *   balance       GET /api/v1/wallet/balance, BENCH_CONNECTIONS connections, BENCH_READERS users' tokens
@@ -78,7 +80,7 @@ import { checkBalances, checkLedger, type BalanceCheck, type LedgerCheck } from 
  * and the ledger against zero per currency. Exits non-zero when a scenario failed or a check did.
  */
 
-const SCENARIOS = ['p2p-device', 'p2p-pin', 'payment', 'gift', 'balance', 'transactions', 'storage-get', 'storage-put', 'device-authorization', 'refresh', 'health', 'ready'] as const;
+const SCENARIOS = ['p2p-device', 'p2p-pin', 'payment', 'gift', 'topup', 'balance', 'transactions', 'storage-get', 'storage-put', 'device-authorization', 'refresh', 'health', 'ready'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 /** Every transfer moves one cent: far below every limit and below the acceptance threshold, so nothing is held. */
@@ -236,6 +238,15 @@ class Benchmark {
     });
   }
 
+  async topUp(name: string, clients: number): Promise<void> {
+    await this.record(name, clients, async () => {
+      const users = await mapLimit(Array.from({ length: clients }, (_, i) => i), 8, (i) => this.prepare.user(`@bench_${this.runId}_${(this.runs += 1)}_topup_${i}:localhost`, 0));
+      const result = await runGenerator(this.plan(name, { kind: 'topup', amount: decimal(AMOUNT_MINOR), currency: CURRENCY, clients: users.map((u) => ({ token: u.token })) }));
+      result.settled?.forEach((n, i) => this.prepare.credit(users[i]!, n, AMOUNT_MINOR));
+      return result;
+    });
+  }
+
   async payment(name: string, clients: number): Promise<void> {
     await this.record(name, clients, async () => {
       const payers = await mapLimit(Array.from({ length: clients }, (_, i) => i), 8, async (i) => {
@@ -325,6 +336,7 @@ class Benchmark {
       if (scenario === 'p2p-pin') await this.p2p(scenario, config.pinClients, 'pin');
       if (scenario === 'payment') await this.payment(scenario, config.paymentClients);
       if (scenario === 'gift') await this.gift(scenario, config.paymentClients);
+      if (scenario === 'topup') await this.topUp(scenario, config.paymentClients);
       if (scenario === 'balance') await this.get(scenario, '/api/v1/wallet/balance', () => this.readers());
       if (scenario === 'storage-get') await this.get(scenario, '/api/v1/storage/bench%2Fprofile', () => this.storageUsers());
       if (scenario === 'storage-put') await this.put(scenario, '/api/v1/storage/bench%2Fprofile', () => this.storageUsers());

@@ -45,6 +45,8 @@ export interface Preparer {
   storageToken(userId: string): Promise<string>;
   /** Payments to a mini-app (its merchant account is not a wallet). */
   pay(payer: BenchUser, count: number, amountMinor: number): void;
+  /** `count` top-ups of `amountMinor` credited to `user`. */
+  credit(user: BenchUser, count: number, amountMinor: number): void;
 }
 
 /** Minor units of a two-decimal currency as the API's decimal string. */
@@ -113,6 +115,9 @@ export async function preparer(options: { http: HttpClient; adminToken: string; 
     settle(sender, recipient, count, amountMinor) {
       wallets.get(sender.walletId)!.expectedMinor -= count * amountMinor;
       wallets.get(recipient.walletId)!.expectedMinor += count * amountMinor;
+    },
+    credit(user, count, amountMinor) {
+      wallets.get(user.walletId)!.expectedMinor += count * amountMinor;
     },
     pay(payer, count, amountMinor) {
       wallets.get(payer.walletId)!.expectedMinor -= count * amountMinor;
