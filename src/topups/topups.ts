@@ -146,6 +146,14 @@ export async function acceptProviderCallback(deps: Pick<TopUpDeps, 'pool' | 'pro
     deps.log.warn({ provider: provider.name, provider_ref: event.providerRef }, 'provider callback for no top-up of ours');
     return { received: true };
   }
+  if (t.status !== 'pending') {
+    // The top-up ended (expired, or failed) and the provider now reports money taken: ours to give
+    // back or credit by hand, never by this callback. Operators find it by this line.
+    if (event.status === 'succeeded' && t.status !== 'succeeded') {
+      deps.log.error({ topup_id: t.id, status: t.status, provider: provider.name, provider_ref: event.providerRef }, 'provider reports a payment for a top-up that already ended; reconcile it');
+    }
+    return { received: true };
+  }
   try {
     await withAnswerDeadline(deps, () => deps.temporal.client.workflow.getHandle(topUpWorkflowId(t.id)).signal(providerReported));
   } catch (err) {

@@ -109,6 +109,20 @@ test('a callback not signed by the provider is refused, and a top-up is only its
   expect((await api.call('GET', `/api/v1/wallet/topup/${mine.body.topup_id}`, { token: stranger.token })).status).toBe(404);
 });
 
+test('a payment the provider reports after the top-up ended is logged for operators and moves nothing', async () => {
+  const user = await walletUser(api, { name: 'late' });
+  const started = await topUp(user.token);
+  const ref = refOf(started.body.checkout_url);
+  // The saga is told the top-up expired (as its deadline would), then the user pays anyway.
+  await db.pool.query(sql.unsafe`UPDATE topups SET status = 'expired', finished_at = now() WHERE id = ${started.body.topup_id}`);
+  await api.temporal.client.workflow.getHandle(`topup-${started.body.topup_id}`).terminate('test: ended');
+  await pay(ref);
+  const line = await eventually(async () => api.logs.find((l) => l.msg === 'provider reports a payment for a top-up that already ended; reconcile it' && l.topup_id === started.body.topup_id), (l) => l !== undefined);
+  expect(line).toMatchObject({ status: 'expired', provider_ref: ref });
+  expect(await entriesOf(started.body.topup_id)).toBe(0);
+  expect(await available(api, user)).toBe(0);
+});
+
 test('a top-up in another currency than the wallet is refused before anything starts', async () => {
   const user = await walletUser(api, { name: 'yen' });
   const res = await topUp(user.token, { currency: 'JPY', amount: '100' });
