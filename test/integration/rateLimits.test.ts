@@ -80,6 +80,16 @@ test('an anonymous caller is limited by address and client', async () => {
   expect((await deviceCode('ma_made_up_3')).status).toBe(429);
 });
 
+test('Basic credentials that do not decode are bad input for the limiter too, never a 500', async () => {
+  const malformed = Buffer.from('%E0%A4%A:secret').toString('base64');
+  const res = await api.call('POST', '/api/v1/oauth2/introspect', {
+    raw: new URLSearchParams({ token: 'x' }).toString(),
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${malformed}` },
+  });
+  expect(res.status).toBeLessThan(500);
+  expect(res.headers.get('x-ratelimit-limit')).not.toBeNull();
+});
+
 test('repeated violations suspend the caller (403 ACCOUNT_SUSPENDED) until an operator lifts it', async () => {
   const user = '@rl-abuser:tmcp.test';
   const token = await api.token(user, ['wallet:balance', 'wallet:history']);

@@ -7,6 +7,7 @@ import type { SuspensionRow } from '../../db/rateLimits';
 import type { DatabasePool } from '../../db/pool';
 import { DomainError } from '../../domain/errors';
 import { bucketKey, bucketOf, describeWindow, quotaOf, violationsKey, type RateCategory } from '../../domain/rateLimits';
+import { basicCredentials } from '../basicAuth';
 import type { AppContext, AppState } from '../state';
 
 export interface RateLimitDeps {
@@ -29,9 +30,9 @@ function namedClient(ctx: AppContext): string {
   const body: unknown = ctx.request.body;
   const fromBody = typeof body === 'object' && body !== null && 'client_id' in body ? body.client_id : undefined;
   if (typeof fromBody === 'string' && fromBody.length <= 128) return fromBody;
-  const basic = /^Basic\s+(\S+)$/i.exec(ctx.get('authorization'))?.[1];
-  const user = basic ? Buffer.from(basic, 'base64').toString('utf8').split(':')[0] : undefined;
-  return user && user.length <= 128 ? decodeURIComponent(user) : '-';
+  // Malformed credentials name no client here; the route refuses them itself.
+  const basic = basicCredentials(ctx);
+  return basic && basic.clientId.length <= 128 ? basic.clientId : '-';
 }
 
 async function subjectOf(ctx: AppContext, access: Pick<AccessChecks, 'client'>): Promise<Subject> {
