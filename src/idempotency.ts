@@ -12,11 +12,14 @@ export function requestHash(parts: readonly unknown[]): string {
   return sha256Hex(JSON.stringify(parts));
 }
 
-/** Throws DUPLICATE_TRANSACTION when the key was stored with another request (`what`: "transfer", "payment", "gift"). */
+/** 409 DUPLICATE_TRANSACTION: the key is taken by another request (`what`: "transfer", "payment", "gift"). */
+export function keyTaken(what: string, details: Record<string, unknown>): DomainError {
+  return new DomainError('DUPLICATE_TRANSACTION', `idempotency_key was already used for a different ${what}`, { field: 'idempotency_key', ...details });
+}
+
+/** Throws DUPLICATE_TRANSACTION when the key was stored with another request. */
 export function refuseOtherRequest(storedHash: string, hash: string, what: string, details: Record<string, unknown>): void {
-  if (storedHash !== hash) {
-    throw new DomainError('DUPLICATE_TRANSACTION', `idempotency_key was already used for a different ${what}`, { field: 'idempotency_key', ...details });
-  }
+  if (storedHash !== hash) throw keyTaken(what, details);
 }
 
 /** The stored answer of a repeated request, or DUPLICATE_TRANSACTION. */

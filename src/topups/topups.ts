@@ -1,4 +1,5 @@
 import { WorkflowNotFoundError } from '@temporalio/common';
+import { actsThrough, type Caller } from '../auth/caller';
 import type { Clock } from '../clock';
 import type { Config } from '../config';
 import type { DatabasePool } from '../db/pool';
@@ -8,7 +9,7 @@ import { amountToJson, type Currency } from '../domain/money';
 import { TMCP_STATUS, TMCP_USER_IDS } from '../domain/searchAttributes';
 import { topUpWorkflowId, type TopUpCheckout, type TopUpInput } from '../domain/topups';
 import { currencyMismatch } from '../domain/wallets';
-import { refuseOtherRequest, requestHash } from '../idempotency';
+import { keyTaken, refuseOtherRequest, requestHash } from '../idempotency';
 import type { Logger } from '../logger';
 import { ProviderCallbackRefused } from '../providers/provider';
 import type { ProviderRegistry } from '../providers/registry';
@@ -33,6 +34,17 @@ export interface TopUpRequest {
 }
 
 const notFound = (topUpId: string) => new DomainError('NOT_FOUND', 'Top-up not found', { topup_id: topUpId });
+
+/**
+ * Who asks: the user, and the mini-app whose TEP they came with (none: the user's Matrix session,
+ * their messenger). A top-up is the user's, through the app that made it or the messenger.
+ */
+export interface TopUpCaller {
+  userId: string;
+  via?: Caller;
+}
+
+const visibleTo = (t: TopUp, who: TopUpCaller) => t.user_id === who.userId && (!who.via || actsThrough(who.via, t.client_id));
 
 /** The top-up as PostgreSQL has it, with where to pay while it waits. */
 function topUpView(t: TopUp, checkout?: TopUpCheckout) {
@@ -59,7 +71,7 @@ function topUpView(t: TopUp, checkout?: TopUpCheckout) {
  * answers where to pay; the wallet is credited when the provider confirms (see workflows/topup.ts).
  * Idempotent per user and idempotency_key: a repeat answers the same top-up.
  */
-export async function requestTopUp(deps: TopUpDeps, caller: { userId: string; clientId: string | null }, req: TopUpRequest) {
+export async function requestTopUp(deps: TopUpDeps, caller: TopUpCaller, req: TopUpRequest) {
   const hash = requestHash([req.amount.toString(), req.currency]);
   const wallet = await ownWallet(deps, caller.userId);
   if (wallet.status !== 'active') throw new DomainError('WALLET_SUSPENDED', 'Your wallet is not active', { wallet_status: wallet.status });
@@ -69,7 +81,7 @@ export async function requestTopUp(deps: TopUpDeps, caller: { userId: string; cl
     id: deps.clock.newId('topup'),
     userId: caller.userId,
     walletId: wallet.id,
-    clientId: caller.clientId,
+    clientId: caller.via?.clientId ?? null,
     provider: deps.providers.topUp().name,
     amount: req.amount,
     currency: req.currency,
@@ -78,7 +90,11 @@ export async function requestTopUp(deps: TopUpDeps, caller: { userId: string; cl
     createdAt,
     expiresAt: new Date(createdAt.getTime() + deps.config.providers.topUpExpiresMs),
   });
-  if (!created) refuseOtherRequest(topUp.request_hash, hash, 'top-up', { topup_id: topUp.id });
+  if (!created) {
+    // Another app's key is taken, and its checkout is not this app's to see.
+    if (!visibleTo(topUp, caller)) throw keyTaken('top-up', {});
+    refuseOtherRequest(topUp.request_hash, hash, 'top-up', { topup_id: topUp.id });
+  }
   return { replayed: !created, body: await withCheckout(deps, topUp) };
 }
 
@@ -117,9 +133,9 @@ async function withCheckout(deps: TopUpDeps, t: TopUp) {
   return topUpView(now, 'answer' in outcome ? outcome.answer : undefined);
 }
 
-export async function getTopUp(deps: Pick<TopUpDeps, 'pool'>, userId: string, topUpId: string) {
+export async function getTopUp(deps: Pick<TopUpDeps, 'pool'>, who: TopUpCaller, topUpId: string) {
   const t = await topUpById(deps.pool, topUpId);
-  if (!t || t.user_id !== userId) throw notFound(topUpId);
+  if (!t || !visibleTo(t, who)) throw notFound(topUpId);
   return topUpView(t);
 }
 

@@ -109,6 +109,17 @@ test('a callback not signed by the provider is refused, and a top-up is only its
   expect((await api.call('GET', `/api/v1/wallet/topup/${mine.body.topup_id}`, { token: stranger.token })).status).toBe(404);
 });
 
+test('a top-up is read and repeated only through the mini-app that made it, or the user messenger', async () => {
+  const user = await walletUser(api, { name: 'twoapps' });
+  const mine = await topUp(user.token, { idempotency_key: 'app-key' });
+  const otherApp = await api.token(user.userId, ['wallet:pay'], 'ma_shop_001');
+  expect((await api.call('GET', `/api/v1/wallet/topup/${mine.body.topup_id}`, { token: otherApp })).status).toBe(404);
+  const replayed = await topUp(otherApp, { idempotency_key: 'app-key' });
+  expect(replayed.status).toBe(409);
+  expect(replayed.body).not.toHaveProperty('checkout_url');
+  expect((await api.call('GET', `/api/v1/wallet/topup/${mine.body.topup_id}`, { token: user.messenger })).status).toBe(200);
+});
+
 test('a payment the provider reports after the top-up ended is logged for operators and moves nothing', async () => {
   const user = await walletUser(api, { name: 'late' });
   const started = await topUp(user.token);

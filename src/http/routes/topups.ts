@@ -8,8 +8,8 @@ import { parseInput } from '../validate';
 
 const TopUpBody = withMoney({ idempotency_key: IdempotencyKey });
 
-/** The caller's user: the TEP's, or the Matrix session's (the messenger). */
-const userOf = (ctx: AppContext) => ctx.state.tep?.userId ?? ctx.state.messengerUser!;
+/** The caller: the TEP's user and mini-app, or the Matrix session's user (the messenger). */
+const callerOf = (ctx: AppContext) => (ctx.state.caller ? { userId: ctx.state.caller.userId, via: ctx.state.caller } : { userId: ctx.state.messengerUser! });
 
 /** Money in (PROTO 6.6): top-ups, and the callbacks of the providers that take the payments. */
 export function topUpRoutes(deps: TopUpDeps, auth: CallerGates['tepOrMatrix'], limit: RateLimit): Router<AppState> {
@@ -17,7 +17,7 @@ export function topUpRoutes(deps: TopUpDeps, auth: CallerGates['tepOrMatrix'], l
 
   router.post('/topup', auth('wallet:pay'), limit('payment_initiation'), async (ctx) => {
     const body = parseInput(TopUpBody, ctx.request.body ?? {});
-    const result = await requestTopUp(deps, { userId: userOf(ctx), clientId: ctx.state.caller?.clientId ?? null }, {
+    const result = await requestTopUp(deps, callerOf(ctx), {
       amount: body.amount,
       currency: body.currency,
       idempotencyKey: body.idempotency_key,
@@ -28,7 +28,7 @@ export function topUpRoutes(deps: TopUpDeps, auth: CallerGates['tepOrMatrix'], l
   });
 
   router.get('/topup/:topup_id', auth('wallet:pay'), limit('default'), async (ctx) => {
-    ctx.body = await getTopUp(deps, userOf(ctx), ctx.params.topup_id!);
+    ctx.body = await getTopUp(deps, callerOf(ctx), ctx.params.topup_id!);
   });
 
   // The provider signs the exact bytes: the raw body is what is verified.
