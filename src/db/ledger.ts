@@ -1,7 +1,7 @@
 import { sql, CheckIntegrityConstraintViolationError, ForeignKeyIntegrityConstraintViolationError } from 'slonik';
 import { z } from 'zod';
 import { DomainError } from '../domain/errors';
-import { accountKey, accountOwner, type AccountRef, type EntryInput } from '../domain/ledger';
+import { accountKey, accountOwner, OUTSIDE_KINDS, type AccountRef, type EntryInput } from '../domain/ledger';
 import { amountToJson, type Currency } from '../domain/money';
 import { newId } from '../ids';
 import type { DatabaseConnection, DatabaseTransactionConnection } from './pool';
@@ -71,7 +71,7 @@ export async function postEntryIn(tx: DatabaseTransactionConnection, input: Entr
     await options.guard?.(tx);
     for (const { account, amount } of input.postings) {
       const row = accounts.get(accountKey(account))!;
-      if (account.kind !== 'funding' && account.kind !== 'provider' && row.balance + amount < 0n) {
+      if (!OUTSIDE_KINDS.has(account.kind) && row.balance + amount < 0n) {
         throw new DomainError('INSUFFICIENT_FUNDS', 'Wallet balance too low', {
           required_amount: amountToJson(-amount, account.currency),
           available_balance: amountToJson(row.balance, account.currency),

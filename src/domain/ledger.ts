@@ -17,6 +17,12 @@ export type AccountRef =
 export type AccountKind = AccountRef['kind'];
 
 /**
+ * Accounts that stand for money outside the ledger (the system's funding, a provider's clearing):
+ * the only ones that go below zero. The database's balance_non_negative check says the same.
+ */
+export const OUTSIDE_KINDS: ReadonlySet<AccountKind> = new Set(['funding', 'provider']);
+
+/**
  * Kinds of journal entries. A refund kind (money given back to the wallet it left, referencing the
  * same business object) must also be listed in the database's `refund_kinds()`, which keeps the
  * limits' usage totals (migration 0007).

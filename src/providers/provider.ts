@@ -1,4 +1,4 @@
-import type { Currency } from '../domain/money';
+import { isCurrency, type Currency } from '../domain/money';
 
 /**
  * A wallet provider: where money enters a wallet (a top-up the user pays at the provider) and
@@ -70,3 +70,10 @@ export class ProviderCallbackRefused extends Error {}
 
 /** A provider that could not be reached or answered in a way worth retrying (the saga's activity retries it). */
 export class ProviderUnavailable extends Error {}
+
+/** A currency a provider answered (Stripe writes them in lower case), or ProviderUnavailable for one we do not keep. */
+export function providerCurrency(provider: string, code: string): Currency {
+  const upper = code.toUpperCase();
+  if (!isCurrency(upper)) throw new ProviderUnavailable(`${provider} answered an unknown currency ${code}`);
+  return upper;
+}

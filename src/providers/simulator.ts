@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { isCurrency, type Currency } from '../domain/money';
 import {
+  providerCurrency,
   ProviderCallbackRefused,
   ProviderUnavailable,
   type PayoutStatus,
@@ -40,10 +40,6 @@ interface WireOperation {
   failure_reason?: string;
 }
 
-function currencyOf(code: string): Currency {
-  if (!isCurrency(code)) throw new ProviderUnavailable(`the simulator answered an unknown currency ${code}`);
-  return code;
-}
 
 /** The adapter of the provider simulator: what `npm start` uses when no provider is configured. */
 export function simulatorProvider(settings: SimulatorSettings): WalletProvider {
@@ -75,14 +71,14 @@ export function simulatorProvider(settings: SimulatorSettings): WalletProvider {
     providerRef: op.id,
     status: op.status as TopUpStatus,
     amountMinor: BigInt(op.amount_minor),
-    currency: currencyOf(op.currency),
+    currency: providerCurrency('the simulator', op.currency),
     ...(op.checkout_url ? { checkoutUrl: op.checkout_url } : {}),
   });
   const asPayout = (op: WireOperation): ProviderPayout => ({
     providerRef: op.id,
     status: op.status as PayoutStatus,
     amountMinor: BigInt(op.amount_minor),
-    currency: currencyOf(op.currency),
+    currency: providerCurrency('the simulator', op.currency),
     ...(op.failure_reason ? { failureReason: op.failure_reason } : {}),
   });
 

@@ -1,6 +1,6 @@
 import Stripe from 'stripe';
-import { isCurrency, type Currency } from '../domain/money';
 import {
+  providerCurrency,
   ProviderCallbackRefused,
   ProviderUnavailable,
   type PayoutStatus,
@@ -33,11 +33,6 @@ function payoutStatus(status: string): PayoutStatus {
   return 'pending';
 }
 
-function currencyOf(code: string): Currency {
-  const upper = code.toUpperCase();
-  if (!isCurrency(upper)) throw new ProviderUnavailable(`Stripe answered an unknown currency ${code}`);
-  return upper;
-}
 
 /**
  * Stripe through its official SDK: a top-up is a PaymentIntent the user's app confirms with its
@@ -66,14 +61,14 @@ export function stripeProvider(settings: StripeSettings): WalletProvider {
     providerRef: pi.id,
     status: topUpStatus(pi.status),
     amountMinor: BigInt(pi.amount),
-    currency: currencyOf(pi.currency),
+    currency: providerCurrency('Stripe', pi.currency),
     ...(pi.client_secret ? { clientSecret: pi.client_secret } : {}),
   });
   const asPayout = (p: Stripe.Payout): ProviderPayout => ({
     providerRef: p.id,
     status: payoutStatus(p.status),
     amountMinor: BigInt(p.amount),
-    currency: currencyOf(p.currency),
+    currency: providerCurrency('Stripe', p.currency),
     ...(p.failure_message ? { failureReason: p.failure_message } : {}),
   });
 
