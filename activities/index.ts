@@ -13,6 +13,7 @@ import { p2pActivities } from './p2p';
 import { paymentActivities } from './payments';
 import { topUpActivities } from './topups';
 import { webhookActivities } from './webhooks';
+import { withdrawalActivities } from './withdrawals';
 import type { ProviderRegistry } from '../src/providers/registry';
 
 export interface ActivityDeps {
@@ -29,7 +30,7 @@ export interface ActivityDeps {
   payments: Config['payments'];
   /** Whether webhooks may go to loopback and private addresses (WEBHOOK_ALLOW_PRIVATE_DESTINATIONS). */
   webhookAllowPrivate: boolean;
-  /** The wallet providers of top-ups (none: top-ups fail at once). */
+  /** The wallet providers of top-ups and withdrawals (none: both fail at once). */
   providers?: ProviderRegistry;
   now?: () => Date;
 }
@@ -61,6 +62,15 @@ export function createActivities(deps: ActivityDeps) {
     ...webhookActivities({ pool: deps.pool, webhookSealer: webhookSealer(deps.dataKey), now, allowPrivateDestinations: deps.webhookAllowPrivate }),
     ...matrixActivities({ pool: deps.pool, log: deps.log, matrix: deps.matrix }),
     ...topUpActivities({ pool: deps.pool, log: deps.log, providers: deps.providers }),
+    ...withdrawalActivities({
+      pool: deps.pool,
+      log: deps.log,
+      now,
+      lockout: deps.lockout,
+      proofSealer: proofSealer(deps.dataKey),
+      totpSealer: totpSealer(deps.dataKey),
+      providers: deps.providers,
+    }),
   };
 }
 

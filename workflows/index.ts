@@ -8,3 +8,4 @@ export { refundAnnouncement } from './refundAnnouncement';
 export { walletCallbackEvent } from './walletCallbackEvent';
 export { giftSaga } from './gift';
 export { topUpSaga } from './topup';
+export { withdrawalSaga } from './withdrawal';

@@ -140,12 +140,17 @@ export const envSchema = z.object({
   TOPUP_PROVIDER: z
     .enum(['none', 'simulator', 'stripe'])
     .optional()
-    .describe('the wallet provider of top-ups: stripe, simulator (development; the default outside production) or none (the default in production: no top-ups)'),
+    .describe('the wallet provider of top-ups and withdrawals: stripe, simulator (development; the default outside production) or none (the default in production: no money in or out)'),
+  PROVIDER_BY_CURRENCY: optionalString
+    .pipe(z.string().regex(/^[A-Z]{3}=(none|simulator|stripe)(,[A-Z]{3}=(none|simulator|stripe))*$/, 'CUR=provider pairs such as JPY=stripe,EUR=none').optional())
+    .describe('another provider for some currencies than TOPUP_PROVIDER, as CUR=provider pairs (JPY=stripe,EUR=none)'),
   PROVIDER_SIMULATOR_URL: z.string().url().default('http://127.0.0.1:4010').describe('the provider simulator (npm run dev:provider)'),
   PROVIDER_SIMULATOR_SECRET: z.string().min(8).default('dev-provider-secret').describe('the secret the provider simulator and this server share'),
   STRIPE_SECRET_KEY: optionalString.describe('Stripe secret key (sk_...), with TOPUP_PROVIDER=stripe'),
   STRIPE_WEBHOOK_SECRET: optionalString.describe('signing secret (whsec_...) of the Stripe webhook that posts to /api/v1/wallet/providers/stripe/callback'),
   STRIPE_API_URL: optionalString.pipe(url.optional()).describe("another Stripe API base (stripe-mock in tests); Stripe's own by default"),
+  STRIPE_PAYOUT_ACCOUNT: optionalString.describe('the Stripe account (acct_...) whose balance pays withdrawals out and that keeps linked external accounts'),
+  WITHDRAWAL_DEADLINE_SECONDS: positiveInt.max(30 * 86_400).default(7 * 86_400).describe('seconds the provider has to confirm a payout before the money goes back to the wallet'),
   TOPUP_EXPIRES_SECONDS: positiveInt.max(7 * 86_400).default(1800).describe('seconds a top-up waits for the user to pay before it expires'),
   PROVIDER_POLL_SECONDS: positiveInt.max(3600).default(30).describe('seconds between a waiting top-up asking its provider, when no callback came'),
 
@@ -238,8 +243,11 @@ export interface Config {
   providers: {
     topUp: 'none' | 'simulator' | 'stripe';
     simulator: { url: string; secret: string };
-    stripe: { secretKey: string; webhookSecret: string; apiUrl: string | undefined } | undefined;
+    /** Currencies whose provider is another than `topUp`. */
+    byCurrency: Partial<Record<Currency, 'none' | 'simulator' | 'stripe'>>;
+    stripe: { secretKey: string; webhookSecret: string; apiUrl: string | undefined; payoutAccount: string | undefined } | undefined;
     topUpExpiresMs: number;
+    withdrawalDeadlineMs: number;
     pollIntervalMs: number;
   };
   /** Undefined when no homeserver is configured: events are skipped, room checks are off, the money still moves. */
@@ -340,10 +348,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     suspendForMs: orProblem('RATE_LIMIT_SUSPEND_FOR', () => parseDuration(e.RATE_LIMIT_SUSPEND_FOR), 0),
     redisUrl: e.REDIS_URL,
   };
-  if (e.TOPUP_PROVIDER === 'stripe' && (e.STRIPE_SECRET_KEY === undefined || e.STRIPE_WEBHOOK_SECRET === undefined)) {
+  for (const pair of (e.PROVIDER_BY_CURRENCY ?? '').split(',').filter(Boolean)) {
+    if (!isCurrency(pair.slice(0, 3))) problems.push(`PROVIDER_BY_CURRENCY: ${pair.slice(0, 3)} is not a currency of the ledger`);
+  }
+  const stripeChosen = e.TOPUP_PROVIDER === 'stripe' || (e.PROVIDER_BY_CURRENCY ?? '').includes('=stripe');
+  if (stripeChosen && (e.STRIPE_SECRET_KEY === undefined || e.STRIPE_WEBHOOK_SECRET === undefined)) {
     problems.push('STRIPE_SECRET_KEY / STRIPE_WEBHOOK_SECRET: required with TOPUP_PROVIDER=stripe');
   }
-  if (production && e.TOPUP_PROVIDER === 'simulator') problems.push('TOPUP_PROVIDER: the simulator is for development; choose a real provider (stripe) or none in production');
+  if (production && (e.TOPUP_PROVIDER === 'simulator' || (e.PROVIDER_BY_CURRENCY ?? '').includes('=simulator'))) problems.push('TOPUP_PROVIDER: the simulator is for development; choose a real provider (stripe) or none in production');
   if (e.SAGA_ANSWER_TIMEOUT_MS <= e.MATRIX_EVENT_WAIT_MS) {
     problems.push('SAGA_ANSWER_TIMEOUT_MS: must be longer than MATRIX_EVENT_WAIT_MS (confirm waits that long for the room event)');
   }
@@ -401,8 +413,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     providers: {
       topUp: e.TOPUP_PROVIDER ?? (production ? 'none' : 'simulator'),
       simulator: { url: e.PROVIDER_SIMULATOR_URL, secret: e.PROVIDER_SIMULATOR_SECRET },
-      stripe: e.STRIPE_SECRET_KEY && e.STRIPE_WEBHOOK_SECRET ? { secretKey: e.STRIPE_SECRET_KEY, webhookSecret: e.STRIPE_WEBHOOK_SECRET, apiUrl: e.STRIPE_API_URL } : undefined,
+      byCurrency: Object.fromEntries((e.PROVIDER_BY_CURRENCY ?? '').split(',').filter(Boolean).map((pair) => pair.split('=') as [Currency, 'none' | 'simulator' | 'stripe'])),
+      stripe:
+        e.STRIPE_SECRET_KEY && e.STRIPE_WEBHOOK_SECRET
+          ? { secretKey: e.STRIPE_SECRET_KEY, webhookSecret: e.STRIPE_WEBHOOK_SECRET, apiUrl: e.STRIPE_API_URL, payoutAccount: e.STRIPE_PAYOUT_ACCOUNT }
+          : undefined,
       topUpExpiresMs: e.TOPUP_EXPIRES_SECONDS * 1000,
+      withdrawalDeadlineMs: e.WITHDRAWAL_DEADLINE_SECONDS * 1000,
       pollIntervalMs: e.PROVIDER_POLL_SECONDS * 1000,
     },
     lockout: { threshold: e.MFA_LOCKOUT_THRESHOLD, scheduleMs: lockSchedule, wallet: { threshold: e.MFA_WALLET_LOCKOUT_THRESHOLD, windowMs: walletLockWindow } },

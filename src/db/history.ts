@@ -14,6 +14,8 @@ export const HistoryRow = z.object({
   transfer: z
     .object({ status: z.string(), sender: z.string(), recipient: z.string(), note: z.string().nullable(), room_id: z.string().nullable() })
     .nullable(),
+  /** Set for a withdrawal's hold: where the withdrawal stands now (processing, completed, or given back). */
+  withdrawal_status: z.string().nullable(),
 });
 export type HistoryRow = z.infer<typeof HistoryRow>;
 
@@ -25,14 +27,17 @@ export interface HistoryPage {
   snapshot: string;
 }
 
+/** Whose movements: a wallet's own account, or a mini-app's merchant account (every currency). */
+export type HistoryOwner = { kind: 'wallet'; walletId: string } | { kind: 'merchant'; clientId: string };
+
 /**
- * One page of the wallet's movements, newest first. Every page is read against one PostgreSQL
+ * One page of the account's movements, newest first. Every page is read against one PostgreSQL
  * snapshot (taken on the first page, handed back by the client for the next), so entries committed
  * meanwhile neither shift offsets nor appear twice: pages of one listing never overlap or skip.
  */
-export async function walletHistory(
+export async function accountHistory(
   db: DatabaseConnection,
-  walletId: string,
+  owner: HistoryOwner,
   page: { limit: number; offset: number; snapshot?: string },
 ): Promise<HistoryPage> {
   const snapshot =
@@ -42,16 +47,18 @@ export async function walletHistory(
     JOIN postings p ON p.account_id = a.id
     JOIN journal_entries e ON e.id = p.entry_id`;
   const where = sql.fragment`
-    WHERE a.kind = 'wallet' AND a.owner = ${walletId}
+    WHERE a.kind = ${owner.kind} AND a.owner = ${owner.kind === 'wallet' ? owner.walletId : owner.clientId}
       AND pg_visible_in_snapshot(e.xid, ${snapshot}::pg_snapshot)`;
   const total = await db.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n ${from} ${where}`);
   const rows = await db.any(sql.type(HistoryRow)`
     SELECT e.txn_id, e.kind, e.reference, e.metadata, e.created_at, p.currency, p.amount,
       CASE WHEN t.id IS NOT NULL THEN json_build_object(
         'status', t.status, 'sender', t.sender_user_id, 'recipient', t.recipient_user_id, 'note', t.note, 'room_id', t.room_id)
-      END AS transfer
+      END AS transfer,
+      wd.status AS withdrawal_status
     ${from}
     LEFT JOIN p2p_transfers t ON t.id = e.reference AND e.kind LIKE 'p2p%'
+    LEFT JOIN withdrawals wd ON wd.id = e.reference AND e.kind = 'withdrawal_hold'
     ${where}
     ORDER BY e.id DESC
     LIMIT ${page.limit} OFFSET ${page.offset}`);

@@ -188,3 +188,18 @@ export async function balanceTotals(db: DatabaseConnection): Promise<Map<string,
   const rows = await db.any(sql.type(TotalsRow)`SELECT currency, sum(balance)::int8 AS total FROM accounts GROUP BY currency`);
   return new Map(rows.map((r) => [r.currency.trim(), r.total]));
 }
+
+const MerchantBalanceRow = z.object({ currency: z.string().transform((c) => c.trim()), available: z.bigint(), paying_out: z.bigint() });
+export type MerchantBalance = z.infer<typeof MerchantBalanceRow>;
+
+/** A mini-app's merchant account per currency, with what its payouts in progress hold. */
+export function merchantBalances(db: DatabaseConnection, clientId: string): Promise<readonly MerchantBalance[]> {
+  return db.any(sql.type(MerchantBalanceRow)`
+    SELECT c.currency,
+      coalesce((SELECT balance FROM accounts a WHERE a.kind = 'merchant' AND a.owner = ${clientId} AND a.currency = c.currency), 0)::int8 AS available,
+      coalesce((SELECT sum(w.amount) FROM withdrawals w
+                WHERE w.owner_kind = 'merchant' AND w.owner_id = ${clientId} AND w.currency = c.currency AND w.status = 'processing'), 0)::int8 AS paying_out
+    FROM (SELECT currency FROM accounts WHERE kind = 'merchant' AND owner = ${clientId}
+          UNION SELECT currency FROM withdrawals WHERE owner_kind = 'merchant' AND owner_id = ${clientId}) c
+    ORDER BY c.currency`);
+}

@@ -17,14 +17,19 @@ import { simulatorSignature, SIMULATOR_SIGNATURE_HEADER } from '../providers/sim
  *
  * API (Bearer <secret>): POST /v1/topups, GET /v1/topups/:id, POST /v1/topups/:id/pay (the user
  * pays), POST /v1/topups/:id/decline; POST /v1/payouts, GET /v1/payouts/:id, POST /v1/payouts/:id/settle
- * {status: paid | failed}; POST /_faults {fault, count?, delay_ms?}; GET /checkout/:id (the page).
- * Creating calls honour `Idempotency-Key`: the same key answers the same operation.
+ * {status: paid | failed}; POST /v1/external_accounts {type, token, currency}, DELETE
+ * /v1/external_accounts/:id; POST /_faults {fault, count?, delay_ms?}; GET /checkout/:id (the page).
+ * Creating calls honour `Idempotency-Key`: the same key answers the same operation. A token of an
+ * external account is what a provider's client SDK would make: here `tok_sim_<4 to 17 digits>`,
+ * and the account's label shows the last four.
  */
 export interface SimulatorOptions {
   secret: string;
   /** Where callbacks are posted; none: no callbacks (the saga polls). */
   callbackUrl?: string;
   port?: number;
+  /** Settle each payout as paid this long after it is made (the development stack); unset: payouts wait for /settle. */
+  payoutSettleMs?: number;
 }
 
 type FaultName = 'timeout' | 'fail' | 'duplicate' | 'late';
@@ -40,11 +45,20 @@ interface Operation {
   failure_reason?: string;
 }
 
+interface LinkedAccount {
+  id: string;
+  type: string;
+  label: string;
+  currency: string;
+  removed: boolean;
+}
+
 export interface ProviderSimulator {
   url: string;
   /** Callbacks sent so far (after signing), for tests. */
   callbacks: { body: string; status: number | string }[];
   operations: Map<string, Operation>;
+  accounts: Map<string, LinkedAccount>;
   inject(fault: FaultName, count?: number, delayMs?: number): void;
   close(): Promise<void>;
 }
@@ -53,6 +67,7 @@ const newRef = (prefix: string) => `${prefix}_${randomBytes(9).toString('hex')}`
 
 export async function startProviderSimulator(options: SimulatorOptions): Promise<ProviderSimulator> {
   const operations = new Map<string, Operation>();
+  const accounts = new Map<string, LinkedAccount>();
   const byKey = new Map<string, string>();
   const faults: { fault: FaultName; left: number; delayMs: number }[] = [];
   const callbacks: ProviderSimulator['callbacks'] = [];
@@ -121,9 +136,32 @@ export async function startProviderSimulator(options: SimulatorOptions): Promise
       reference: String(body.reference ?? ''),
       ...(typeof body.destination === 'string' ? { destination: body.destination } : {}),
     };
+    if (kind === 'payout') {
+      const to = accounts.get(op.destination ?? '');
+      if (!to || to.removed) throw Object.assign(new Error('no such destination'), { status: 400 });
+    }
     operations.set(op.id, op);
     if (key) byKey.set(`${kind}:${key}`, op.id);
+    if (kind === 'payout' && options.payoutSettleMs !== undefined) later(options.payoutSettleMs, () => settle(op, 'paid'));
     return op;
+  }
+
+  function link(key: string | undefined, body: Record<string, unknown>): LinkedAccount {
+    const known = key ? byKey.get(`account:${key}`) : undefined;
+    if (known) return accounts.get(known)!;
+    const token = typeof body.token === 'string' ? /^tok_sim_(\d{4,17})$/.exec(body.token) : null;
+    if (!token) throw Object.assign(new Error('token must be a tok_sim_<digits> token'), { status: 400 });
+    const type = body.type === 'card' ? 'card' : 'bank_account';
+    const account: LinkedAccount = {
+      id: newRef(type === 'card' ? 'sim_card' : 'sim_ba'),
+      type,
+      label: `${type === 'card' ? 'Simulated Card' : 'Simulated Bank'} •••• ${token[1]!.slice(-4)}`,
+      currency: String(body.currency ?? ''),
+      removed: false,
+    };
+    accounts.set(account.id, account);
+    if (key) byKey.set(`account:${key}`, account.id);
+    return account;
   }
 
   function settle(op: Operation, status: string, reason?: string): Operation {
@@ -152,6 +190,13 @@ export async function startProviderSimulator(options: SimulatorOptions): Promise
     if (parts[0] === '_faults' && req.method === 'POST') {
       faults.push({ fault: body.fault as FaultName, left: Number(body.count ?? 1), delayMs: Number(body.delay_ms ?? 0) });
       return { status: 204 };
+    }
+    if (parts[0] === 'v1' && kindPath === 'external_accounts') {
+      if (req.method === 'POST' && !id) return { status: 200, json: link(req.headers['idempotency-key'] as string | undefined, body) };
+      const account = id ? accounts.get(id) : undefined;
+      if (!account) return { status: 404, json: { error: 'no such account' } };
+      if (req.method === 'DELETE') account.removed = true;
+      return { status: 200, json: account };
     }
     if (parts[0] !== 'v1' || !kind) return { status: 404, json: { error: 'not found' } };
     if (req.method === 'POST' && !id) return { status: 200, json: view(create(kind, req.headers['idempotency-key'] as string | undefined, body)) };
@@ -194,6 +239,7 @@ export async function startProviderSimulator(options: SimulatorOptions): Promise
     url: base,
     callbacks,
     operations,
+    accounts,
     inject(fault, count = 1, delayMs = 0) {
       faults.push({ fault, left: count, delayMs });
     },
@@ -207,7 +253,12 @@ export async function startProviderSimulator(options: SimulatorOptions): Promise
 
 if (require.main === module) {
   const secret = process.env.PROVIDER_SIMULATOR_SECRET || 'dev-provider-secret';
-  void startProviderSimulator({ secret, callbackUrl: process.env.PROVIDER_CALLBACK_URL, port: Number(process.env.PROVIDER_SIMULATOR_PORT || 4010) }).then((sim) => {
+  void startProviderSimulator({
+    secret,
+    callbackUrl: process.env.PROVIDER_CALLBACK_URL,
+    port: Number(process.env.PROVIDER_SIMULATOR_PORT || 4010),
+    payoutSettleMs: Number(process.env.PROVIDER_SIMULATOR_PAYOUT_SETTLE_MS || 3000),
+  }).then((sim) => {
     process.stdout.write(`provider simulator at ${sim.url} (secret from PROVIDER_SIMULATOR_SECRET; callbacks to ${process.env.PROVIDER_CALLBACK_URL ?? 'nowhere'})\n`);
   });
 }

@@ -23,6 +23,7 @@ export const Errors = {
   RECIPIENT_NO_WALLET: { status: 400, retryable: false },
   RECIPIENT_ACCEPTANCE_REQUIRED: { status: 400, retryable: false },
   P2P_SEND_NOT_ALLOWED: { status: 403, retryable: false },
+  WITHDRAWAL_NOT_ALLOWED: { status: 403, retryable: false },
   AMOUNT_EXCEEDS_LIMIT: { status: 400, retryable: false },
   DAILY_LIMIT_EXCEEDED: { status: 429, retryable: false },
   MONTHLY_LIMIT_EXCEEDED: { status: 429, retryable: false },

@@ -22,6 +22,8 @@ export const ID_PREFIX = {
   gift: 'gift',
   suspension: 'sus',
   topup: 'top',
+  withdrawal: 'wd',
+  externalAccount: 'xa',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;

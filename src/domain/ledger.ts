@@ -12,7 +12,9 @@ export type AccountRef =
   | { kind: 'escrow'; giftId: string; currency: Currency }
   | { kind: 'funding'; currency: Currency }
   /** One per wallet provider: the money it holds for us; top-ups credit wallets from it. */
-  | { kind: 'provider'; provider: string; currency: Currency };
+  | { kind: 'provider'; provider: string; currency: Currency }
+  /** One per withdrawal: its money while the provider pays it out, until settled or given back. */
+  | { kind: 'payout'; withdrawalId: string; currency: Currency };
 
 export type AccountKind = AccountRef['kind'];
 
@@ -27,7 +29,7 @@ export const OUTSIDE_KINDS: ReadonlySet<AccountKind> = new Set(['funding', 'prov
  * same business object) must also be listed in the database's `refund_kinds()`, which keeps the
  * limits' usage totals (migration 0007).
  */
-export const ENTRY_KINDS = ['funding', 'p2p_transfer', 'p2p_hold', 'p2p_release', 'p2p_refund', 'payment', 'payment_refund', 'gift_fund', 'gift_open', 'gift_refund', 'topup'] as const;
+export const ENTRY_KINDS = ['funding', 'p2p_transfer', 'p2p_hold', 'p2p_release', 'p2p_refund', 'payment', 'payment_refund', 'gift_fund', 'gift_open', 'gift_refund', 'topup', 'withdrawal_hold', 'withdrawal_settle', 'withdrawal_refund'] as const;
 export type EntryKind = (typeof ENTRY_KINDS)[number];
 
 export interface PostingInput {
@@ -59,6 +61,8 @@ export function accountOwner(ref: AccountRef): string {
       return 'system';
     case 'provider':
       return ref.provider;
+    case 'payout':
+      return ref.withdrawalId;
   }
 }
 

@@ -3,10 +3,10 @@
  * ours. Limits live on each wallet (set from configuration at registration).
  */
 export const VERIFICATION_LEVELS = {
-  0: { name: 'Unverified', features: { p2p_send: false, p2p_receive: true, miniapp_payments: false }, requirements: ['phone_number'] },
-  1: { name: 'Basic', features: { p2p_send: true, p2p_receive: true, miniapp_payments: true }, requirements: ['government_id'] },
-  2: { name: 'ID Verified', features: { p2p_send: true, p2p_receive: true, miniapp_payments: true }, requirements: ['address_proof', 'enhanced_id'] },
-  3: { name: 'Enhanced', features: { p2p_send: true, p2p_receive: true, miniapp_payments: true }, requirements: [] },
+  0: { name: 'Unverified', features: { p2p_send: false, p2p_receive: true, miniapp_payments: false, withdrawals: false }, requirements: ['phone_number'] },
+  1: { name: 'Basic', features: { p2p_send: true, p2p_receive: true, miniapp_payments: true, withdrawals: true }, requirements: ['government_id'] },
+  2: { name: 'ID Verified', features: { p2p_send: true, p2p_receive: true, miniapp_payments: true, withdrawals: true }, requirements: ['address_proof', 'enhanced_id'] },
+  3: { name: 'Enhanced', features: { p2p_send: true, p2p_receive: true, miniapp_payments: true, withdrawals: true }, requirements: [] },
 } as const;
 
 export type VerificationLevel = keyof typeof VERIFICATION_LEVELS;

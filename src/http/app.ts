@@ -39,6 +39,8 @@ import { STORAGE_PATH, storageRoutes } from './routes/storage';
 import { walletRoutes } from './routes/wallet';
 import { walletCallbackRoutes } from './routes/walletCallback';
 import { topUpRoutes } from './routes/topups';
+import { merchantRoutes, withdrawalRoutes } from './routes/withdrawals';
+import { withdrawalSecrets } from '../withdrawals/withdrawals';
 import { providerRegistry } from '../providers/registry';
 import type { AppState } from './state';
 
@@ -73,6 +75,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const proofs = { pool: deps.pool, now: () => new Date(), lockout: deps.config.lockout, totpSealer: totpSealer(dataKey) };
   // Every grant's TEP carries the user's profile as user_context (PROTO 4.10).
   const oauth = { ...deps, userContexts: userContexts(deps.config.matrix, deps.log) };
+  const providers = providerRegistry(deps.config.providers);
   const bodies = bodyParsers(deps.config.storage.quotaBytes);
   const routers = [
     systemRoutes(deps),
@@ -82,7 +85,9 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     paymentRoutes({ ...deps, clock, rooms, ...paymentSecrets(dataKey) }, auth, deps.config.adminToken, limit),
     walletCallbackRoutes({ ...deps, webhookSealer: webhookSealer(dataKey) }, limit),
     giftRoutes({ ...deps, clock, rooms, ...giftSecrets(dataKey) }, auth, limit),
-    topUpRoutes({ ...deps, clock, providers: providerRegistry(deps.config.providers) }, gates.tepOrMatrix, limit),
+    topUpRoutes({ ...deps, clock, providers }, gates.tepOrMatrix, limit),
+    withdrawalRoutes({ ...deps, clock, providers, ...withdrawalSecrets(dataKey) }, messenger, limit),
+    merchantRoutes({ ...deps, clock, providers, ...withdrawalSecrets(dataKey) }, limit),
     storageRoutes({ ...deps, cipher: storageCipher(parseStorageKeys(deps.config.storage.encryptionKeys, dataKey)) }, auth, bodies, limit),
     adminRoutes({ ...deps, buckets: deps.buckets }, deps.config.adminToken),
     miniappRoutes({ ...deps, webhookSealer: webhookSealer(dataKey) }, deps.config.adminToken),

@@ -11,6 +11,8 @@ export interface AppState {
   caller?: Caller;
   /** The user whose own messenger is calling (messengerAuth): a Matrix session or a first-party TEP. */
   messengerUser?: string;
+  /** The mini-app whose merchant backend is calling (merchantGate): its confidential client authenticated. */
+  merchant?: string;
 }
 
 export type AppContext = ParameterizedContext<AppState>;

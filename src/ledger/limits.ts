@@ -11,14 +11,20 @@ import { verificationLevel } from '../domain/verification';
  * PROTO 6.4.3: what the sender's verification level allows, then the per-transaction, daily and
  * monthly limits (UTC days and months), counted on money that left the wallet.
  */
-export async function checkSendLimits(db: DatabaseConnection, wallet: Wallet, amount: bigint): Promise<void> {
-  refuseOverLimits(wallet, amount, await walletUsage(db, wallet.id, wallet.currency));
+export async function checkSendLimits(db: DatabaseConnection, wallet: Wallet, amount: bigint, use: 'send' | 'withdraw' = 'send'): Promise<void> {
+  refuseOverLimits(wallet, amount, await walletUsage(db, wallet.id, wallet.currency), use);
 }
 
 /** checkSendLimits with the wallet's usage already read (a statement that read it with the accounts locked). */
-export function refuseOverLimits(wallet: Wallet, amount: bigint, used: { day: bigint; month: bigint }): void {
+export function refuseOverLimits(wallet: Wallet, amount: bigint, used: { day: bigint; month: bigint }, use: 'send' | 'withdraw' = 'send'): void {
   const level = verificationLevel(wallet.verification_level);
-  if (!level.features.p2p_send) {
+  if (use === 'withdraw' && !level.features.withdrawals) {
+    throw new DomainError('WITHDRAWAL_NOT_ALLOWED', `Your verification level (${level.name}) does not allow withdrawals`, {
+      verification_level: wallet.verification_level,
+      level_name: level.name,
+    });
+  }
+  if (use === 'send' && !level.features.p2p_send) {
     throw new DomainError('P2P_SEND_NOT_ALLOWED', `Your verification level (${level.name}) does not allow sending money`, {
       verification_level: wallet.verification_level,
       level_name: level.name,

@@ -14,6 +14,10 @@ export interface WalletProvider {
   readTopUp(providerRef: string): Promise<ProviderTopUp>;
   createPayout(req: PayoutRequest): Promise<ProviderPayout>;
   readPayout(providerRef: string): Promise<ProviderPayout>;
+  /** Keeps an external account at the provider (PROTO 6.5) from the token its client SDK made; we keep only what this answers. */
+  linkAccount(req: LinkRequest): Promise<ProviderAccount>;
+  /** Forgets a linked account at the provider (already forgotten is fine). */
+  unlinkAccount(token: string): Promise<void>;
   /**
    * The event a provider's callback reports, when its signature verifies over the exact body;
    * throws ProviderCallbackRefused otherwise.
@@ -36,6 +40,23 @@ export interface PayoutRequest {
   /** The provider's token of the external account. */
   destination: string;
   reference: string;
+}
+
+export type ExternalAccountType = 'bank_account' | 'card';
+
+export interface LinkRequest {
+  idempotencyKey: string;
+  type: ExternalAccountType;
+  /** What the provider's client SDK made of the account details: we never see the account number. */
+  token: string;
+  currency: Currency;
+}
+
+/** A linked account as the provider keeps it: its token (a payout's destination) and a masked label for people. */
+export interface ProviderAccount {
+  token: string;
+  type: ExternalAccountType;
+  label: string;
 }
 
 export type TopUpStatus = 'pending' | 'succeeded' | 'failed';
@@ -64,6 +85,9 @@ export type ProviderEvent =
   | { eventId: string; kind: 'topup'; providerRef: string; status: TopUpStatus }
   | { eventId: string; kind: 'payout'; providerRef: string; status: PayoutStatus }
   | { eventId: string; kind: 'other'; type: string };
+
+/** A request the provider refuses and would refuse again (a bad token, an unknown account): not retried. */
+export class ProviderRefused extends Error {}
 
 /** A callback whose signature does not verify (or that is not a callback at all). */
 export class ProviderCallbackRefused extends Error {}

@@ -2,7 +2,10 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import {
   providerCurrency,
   ProviderCallbackRefused,
+  ProviderRefused,
   ProviderUnavailable,
+  type ExternalAccountType,
+  type ProviderAccount,
   type PayoutStatus,
   type ProviderEvent,
   type ProviderPayout,
@@ -46,7 +49,7 @@ export function simulatorProvider(settings: SimulatorSettings): WalletProvider {
   const base = settings.url.replace(/\/$/, '');
   const now = settings.now ?? Date.now;
 
-  async function request(method: string, path: string, body?: unknown, idempotencyKey?: string): Promise<WireOperation> {
+  async function request<T = WireOperation>(method: string, path: string, body?: unknown, idempotencyKey?: string): Promise<T> {
     let res: Response;
     try {
       res = await fetch(`${base}${path}`, {
@@ -63,8 +66,10 @@ export function simulatorProvider(settings: SimulatorSettings): WalletProvider {
       throw new ProviderUnavailable(`simulator ${method} ${path}: ${err instanceof Error ? err.message : String(err)}`);
     }
     const text = await res.text();
+    // A 4xx is a refusal the simulator would repeat; anything else is worth another try.
+    if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) throw new ProviderRefused(`simulator ${method} ${path}: answered ${res.status} ${text.slice(0, 200)}`);
     if (!res.ok) throw new ProviderUnavailable(`simulator ${method} ${path}: answered ${res.status} ${text.slice(0, 200)}`);
-    return JSON.parse(text) as WireOperation;
+    return JSON.parse(text) as T;
   }
 
   const asTopUp = (op: WireOperation): ProviderTopUp => ({
@@ -97,6 +102,22 @@ export function simulatorProvider(settings: SimulatorSettings): WalletProvider {
     },
     async readPayout(providerRef) {
       return asPayout(await request('GET', `/v1/payouts/${encodeURIComponent(providerRef)}`));
+    },
+    async linkAccount(req): Promise<ProviderAccount> {
+      const account = await request<{ id: string; type: ExternalAccountType; label: string }>(
+        'POST',
+        '/v1/external_accounts',
+        { type: req.type, token: req.token, currency: req.currency },
+        req.idempotencyKey,
+      );
+      return { token: account.id, type: account.type, label: account.label };
+    },
+    async unlinkAccount(token) {
+      try {
+        await request('DELETE', `/v1/external_accounts/${encodeURIComponent(token)}`);
+      } catch (err) {
+        if (!(err instanceof ProviderRefused)) throw err;
+      }
     },
     verifyCallback(rawBody, headers): ProviderEvent {
       const header = headers[SIMULATOR_SIGNATURE_HEADER] ?? '';

@@ -2,7 +2,9 @@ import Stripe from 'stripe';
 import {
   providerCurrency,
   ProviderCallbackRefused,
+  ProviderRefused,
   ProviderUnavailable,
+  type ProviderAccount,
   type PayoutStatus,
   type ProviderEvent,
   type ProviderPayout,
@@ -17,6 +19,8 @@ export interface StripeSettings {
   webhookSecret: string;
   /** Another API base (stripe-mock in tests); Stripe's own by default. */
   apiUrl?: string;
+  /** The Stripe account (acct_...) whose balance pays out and that keeps the linked external accounts. */
+  payoutAccount?: string;
   timeoutMs?: number;
 }
 
@@ -48,12 +52,18 @@ export function stripeProvider(settings: StripeSettings): WalletProvider {
     ...(api ? { host: api.hostname, port: Number(api.port || (api.protocol === 'https:' ? 443 : 80)), protocol: api.protocol === 'https:' ? 'https' : 'http' } : {}),
   });
 
+  const payoutAccount = () => {
+    if (!settings.payoutAccount) throw new ProviderRefused('Stripe: STRIPE_PAYOUT_ACCOUNT is not configured; external accounts cannot be linked');
+    return settings.payoutAccount;
+  };
   const call = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
     try {
       return await run();
     } catch (err) {
       // A refusal Stripe will repeat (a bad request, a bad key) is not worth retrying; the rest is.
-      if (err instanceof Stripe.errors.StripeInvalidRequestError || err instanceof Stripe.errors.StripeAuthenticationError) throw err;
+      if (err instanceof Stripe.errors.StripeInvalidRequestError || err instanceof Stripe.errors.StripeAuthenticationError || err instanceof Stripe.errors.StripeCardError) {
+        throw new ProviderRefused(`Stripe ${what}: ${err.message}`);
+      }
       throw new ProviderUnavailable(`Stripe ${what}: ${err instanceof Error ? err.message : String(err)}`);
     }
   };
@@ -97,6 +107,21 @@ export function stripeProvider(settings: StripeSettings): WalletProvider {
     },
     async readPayout(providerRef) {
       return asPayout(await call('read a payout', () => stripe.payouts.retrieve(providerRef)));
+    },
+    async linkAccount(req): Promise<ProviderAccount> {
+      const account = payoutAccount();
+      const made = await call('link an external account', () =>
+        stripe.accounts.createExternalAccount(account, { external_account: req.token, metadata: { currency: req.currency } }, { idempotencyKey: req.idempotencyKey }),
+      );
+      const label = made.object === 'card' ? `${made.brand ?? 'Card'} •••• ${made.last4 ?? ''}` : `${made.bank_name ?? 'Bank account'} •••• ${made.last4 ?? ''}`;
+      return { token: made.id, type: made.object === 'card' ? 'card' : 'bank_account', label: label.trim() };
+    },
+    async unlinkAccount(token) {
+      try {
+        await call('remove an external account', () => stripe.accounts.deleteExternalAccount(payoutAccount(), token));
+      } catch (err) {
+        if (!(err instanceof ProviderRefused)) throw err;
+      }
     },
     verifyCallback(rawBody, headers): ProviderEvent {
       let event: Stripe.Event;

@@ -16,6 +16,7 @@ import type { ProviderRegistry } from '../providers/registry';
 import type { Temporal } from '../temporal/client';
 import { updateSaga, withAnswerDeadline } from '../temporal/sagaCalls';
 import { ownWallet } from '../wallet/wallets';
+import { payoutEventReported } from '../withdrawals/withdrawals';
 import { providerReported, topUpCheckout } from '../../workflows/topupMessages';
 
 export interface TopUpDeps {
@@ -82,7 +83,7 @@ export async function requestTopUp(deps: TopUpDeps, caller: TopUpCaller, req: To
     userId: caller.userId,
     walletId: wallet.id,
     clientId: caller.via?.clientId ?? null,
-    provider: deps.providers.topUp().name,
+    provider: deps.providers.forCurrency(req.currency).name,
     amount: req.amount,
     currency: req.currency,
     idempotencyKey: req.idempotencyKey,
@@ -141,8 +142,8 @@ export async function getTopUp(deps: Pick<TopUpDeps, 'pool'>, who: TopUpCaller, 
 
 /**
  * A provider's callback (`POST /api/v1/wallet/providers/:provider/callback`): verified over its
- * exact body, recognised when repeated, and passed to the top-up's saga as a hint to ask the
- * provider now. It moves no money itself: the saga credits on what the provider answers.
+ * exact body, recognised when repeated, and passed to the top-up's or the payout's saga as a hint
+ * to ask the provider now. It moves no money itself: the saga credits on what the provider answers.
  */
 export async function acceptProviderCallback(deps: Pick<TopUpDeps, 'pool' | 'providers' | 'temporal' | 'config' | 'log'>, providerName: string, rawBody: string, headers: Record<string, string | undefined>) {
   const provider = deps.providers.byName(providerName);
@@ -156,6 +157,10 @@ export async function acceptProviderCallback(deps: Pick<TopUpDeps, 'pool' | 'pro
     throw err;
   }
   if (!(await firstSightOfEvent(deps.pool, provider.name, event.eventId))) return { received: true, duplicate: true };
+  if (event.kind === 'payout') {
+    await payoutEventReported(deps, provider.name, event);
+    return { received: true };
+  }
   if (event.kind !== 'topup') return { received: true };
   const t = await topUpByProviderRef(deps.pool, provider.name, event.providerRef);
   if (!t) {

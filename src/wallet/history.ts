@@ -1,4 +1,4 @@
-import { walletHistory, type HistoryRow } from '../db/history';
+import { accountHistory, type HistoryOwner, type HistoryRow } from '../db/history';
 import type { DatabasePool } from '../db/pool';
 import type { Wallet } from '../db/wallets';
 import { amountToJson, isCurrency } from '../domain/money';
@@ -14,6 +14,8 @@ function transactionType(row: HistoryRow): string {
       return row.amount < 0n ? 'p2p_sent' : 'p2p_received';
     case 'p2p_refund':
       return 'p2p_refund';
+    case 'withdrawal_hold':
+      return 'withdrawal';
     default:
       return row.kind;
   }
@@ -33,7 +35,7 @@ function transactionView(row: HistoryRow) {
   const note = transfer?.note ?? str('note');
   const roomId = transfer?.room_id ?? str('room_id');
   // A refund or release is done when written; the original movement shows where its transfer ended up.
-  const status = transfer && (row.kind === 'p2p_transfer' || row.kind === 'p2p_hold') ? transfer.status : (str('status') ?? 'completed');
+  const status = transfer && (row.kind === 'p2p_transfer' || row.kind === 'p2p_hold') ? transfer.status : (row.withdrawal_status ?? str('status') ?? 'completed');
   return {
     txn_id: row.txn_id,
     type: transactionType(row),
@@ -51,7 +53,12 @@ function transactionView(row: HistoryRow) {
 
 /** PROTO 6.2.2, plus `pagination.snapshot` to pass back so later pages read the same listing. */
 export async function historyView(pool: DatabasePool, wallet: Wallet, page: { limit: number; offset: number; snapshot?: string }) {
-  const { rows, total, snapshot } = await walletHistory(pool, wallet.id, page);
+  return accountHistoryView(pool, { kind: 'wallet', walletId: wallet.id }, page);
+}
+
+/** The same page of a merchant account's movements (GET /api/v1/merchant/transactions). */
+export async function accountHistoryView(pool: DatabasePool, owner: HistoryOwner, page: { limit: number; offset: number; snapshot?: string }) {
+  const { rows, total, snapshot } = await accountHistory(pool, owner, page);
   return {
     transactions: rows.map(transactionView),
     pagination: { total, limit: page.limit, offset: page.offset, has_more: page.offset + rows.length < total, snapshot },

@@ -53,6 +53,11 @@ export async function freshDatabase(): Promise<TestDatabase> {
           GROUP BY a.id, a.owner, a.balance
           HAVING a.balance <> coalesce(sum(t.amount) FILTER (WHERE t.status = 'pending_recipient_acceptance'), 0)`);
         if (stranded.length > 0) throw new Error(`holds that no waiting transfer explains: ${JSON.stringify(stranded, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`);
+        // Money in a payout account belongs to a withdrawal the provider is still paying out, and to nothing else.
+        const heldOut = await pool.any(sql.type(z.object({ owner: z.string(), balance: z.bigint() }))`
+          SELECT a.owner, a.balance FROM accounts a LEFT JOIN withdrawals w ON w.id = a.owner
+          WHERE a.kind = 'payout' AND a.balance <> CASE WHEN w.status = 'processing' THEN w.amount ELSE 0 END`);
+        if (heldOut.length > 0) throw new Error(`payout accounts that no withdrawal in progress explains: ${JSON.stringify(heldOut, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`);
       } finally {
         await pool.end();
         await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));

@@ -6,6 +6,7 @@ import { MAX_VERIFICATION_LEVEL } from '../../domain/verification';
 import { DomainError } from '../../domain/errors';
 import { isId } from '../../domain/ids';
 import { changeWallet, fundWallet, type WalletDeps } from '../../wallet/wallets';
+import { withdrawalsForReconciliation } from '../../withdrawals/withdrawals';
 import { adminAuth } from '../middleware/auth';
 import { IdempotencyKey, WholeNumber, withMoney } from '../schemas';
 import type { AppContext, AppState } from '../state';
@@ -60,6 +61,11 @@ export function adminRoutes(deps: WalletDeps & SuspensionDeps, adminToken: strin
     const lifted = await liftSuspensionById(deps, id);
     ctx.state.log.info({ suspension_id: id, subject: lifted.subject }, 'suspension lifted by an operator');
     ctx.body = lifted.view;
+  });
+
+  // Payouts a provider confirmed after their money went back to the owner (never moved twice): settled by hand.
+  router.get('/reconciliation', async (ctx) => {
+    ctx.body = await withdrawalsForReconciliation(deps);
   });
 
   return router;

@@ -1,14 +1,12 @@
 import Router from '@koa/router';
 import { z } from 'zod';
 import { isId } from '../../domain/ids';
-import type { OAuthClient } from '../../db/miniapps';
-import { DomainError, invalidField } from '../../domain/errors';
-import { authenticateClient } from '../../oauth/sessions';
+import { invalidField } from '../../domain/errors';
 import { paymentWebhookLog, redeliverWebhook } from '../../miniapps/webhookStarter';
 import { refund, type Refunder } from '../../payments/refunds';
 import { authorize, getPaymentForMerchant, getPaymentForPayer, newMfaChallenge, requestPayment, verifyMfaAnswer, type PaymentDeps } from '../../payments/payments';
-import { basicCredentials } from '../basicAuth';
 import { adminTokenCheck, bearerToken, type CallerGates } from '../middleware/auth';
+import { confidentialClientOf, merchantUnauthorized } from '../middleware/merchant';
 import type { RateLimit } from '../middleware/rateLimit';
 import { Base64Signature, clientUrl, DeviceId, IdempotencyKey, RoomId, Timestamp, WholeNumber, withMoney } from '../schemas';
 import type { AppContext, AppState } from '../state';
@@ -70,22 +68,8 @@ export function paymentRoutes(deps: PaymentDeps, auth: CallerGates['tep'], admin
   const limited = limit('default');
   const isAdmin = adminTokenCheck(adminToken);
 
-  const unauthorized = (ctx: AppContext, message: string) => {
-    ctx.set('WWW-Authenticate', 'Basic realm="tmcp"');
-    return new DomainError('INVALID_TOKEN', message);
-  };
-
-  /**
-   * A merchant backend's confidential client from `Authorization: Basic` (PROTO 9.1.2); undefined
-   * when the request has no Basic credentials, 401 when they do not authenticate a confidential client.
-   */
-  async function confidentialClient(ctx: AppContext): Promise<OAuthClient | undefined> {
-    const basic = basicCredentials(ctx);
-    if (basic === undefined) return undefined;
-    const client = basic && (await authenticateClient(deps, { basic }).catch(() => null));
-    if (!client || client.secret_hash === null) throw unauthorized(ctx, 'Client authentication failed');
-    return client;
-  }
+  const unauthorized = merchantUnauthorized;
+  const confidentialClient = (ctx: AppContext) => confidentialClientOf(ctx, deps.pool);
 
   /** The merchant's confidential client or the operator (Bearer admin token); anyone else 401. */
   async function refunderOf(ctx: AppContext): Promise<Refunder> {
