@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { insertExternalAccount } from '../../src/db/externalAccounts';
 import { insertTopUp } from '../../src/db/topups';
+import { insertWithdrawal } from '../../src/db/withdrawals';
 import { RATE_LIMIT_DEFAULTS, type RateCategory } from '../../src/domain/rateLimits';
 import { ADMIN_TOKEN, startTestApi, type ApiResponse, type TestApi } from '../helpers/api';
 import { freshDatabase, type TestDatabase } from '../helpers/db';
@@ -101,6 +103,36 @@ beforeAll(async () => {
       expiresAt: new Date(Date.now() + 60_000),
     })
   ).topUp.id;
+  // An external account and a withdrawal of the owner, and of the merchant.
+  for (const [kind, ownerId, prefix] of [['user', owner.userId, 'own'], ['merchant', ids.merchantClient!, 'shp']] as const) {
+    const { account } = await insertExternalAccount(db.pool, {
+      id: `xa_${prefix}aaaaaaaaaaaaaaaaaaaaa`,
+      owner: { kind, id: ownerId },
+      provider: 'simulator',
+      providerToken: `sim_ba_${prefix}`,
+      accountType: 'bank_account',
+      label: 'Simulated Bank •••• 1234',
+      currency: 'USD',
+      idempotencyKey: 'route-table-account',
+      requestHash: 'x',
+    });
+    const { withdrawal } = await insertWithdrawal(db.pool, {
+      id: `wd_${prefix}aaaaaaaaaaaaaaaaaaaaa`,
+      owner: { kind, id: ownerId },
+      walletId: kind === 'user' ? owner.walletId : null,
+      clientId: null,
+      externalAccountId: account.id,
+      provider: 'simulator',
+      amount: 100n,
+      currency: 'USD',
+      idempotencyKey: 'route-table-withdrawal',
+      requestHash: 'x',
+      createdAt: new Date(),
+      deadlineAt: new Date(Date.now() + 60_000),
+    });
+    ids[`${kind}Account`] = account.id;
+    ids[`${kind}Withdrawal`] = withdrawal.id;
+  }
   expect((await api.call('PUT', '/api/v1/storage/secret-note', { token: await api.token(owner.userId, ALL_SCOPES), body: { value: 'mine' } })).status).toBeLessThan(300);
 
   // A revoked session of an ordinary app and of the messenger.
@@ -129,7 +161,10 @@ afterAll(async () => {
 
 /** The row's path with its parameters filled: the owner's resources where there are some. */
 function pathOf(row: Row): string {
+  const side = row.path.startsWith('/api/v1/merchant') ? 'merchant' : 'user';
   const values: Record<string, string> = {
+    account_id: ids[`${side}Account`]!,
+    withdrawal_id: ids[`${side}Withdrawal`]!,
     transfer_id: ids.transfer_id!,
     topup_id: ids.topup_id!,
     payment_id: ids.payment_id!,
@@ -236,7 +271,7 @@ describe.each(rows.map((row) => [row.route, row] as const))('%s', (_route, row) 
       res = await call(row, { authorization: merchants.rival! });
     } else {
       // The stranger, through the app the owner used.
-      const clientId = row.path.startsWith('/api/v1/payments') ? ids.merchantClient : 'ma_demo';
+      const clientId = row.caller === 'messenger' ? MESSENGER_CLIENT : row.path.startsWith('/api/v1/payments') ? ids.merchantClient : 'ma_demo';
       res = await call(row, bearer(await api.token(stranger.userId, ALL_SCOPES, clientId)));
     }
     expect(res.status).toBe(404);

@@ -1,0 +1,74 @@
+import { loadConfig } from '../../src/config';
+import { startProviderSimulator, type ProviderSimulator } from '../../src/dev/providerSimulator';
+import { withdrawalWorkflowId } from '../../src/domain/withdrawals';
+import { providerRegistry } from '../../src/providers/registry';
+import { startTestApi, type TestApi } from '../helpers/api';
+import { recordHistory } from '../helpers/histories';
+import { available, pinProof, walletUser, type TestUser } from '../helpers/p2p';
+import { startTimeSkippingStack, type TimeSkippingStack } from '../helpers/timeSkipping';
+
+/**
+ * A withdrawal's deadline on the time-skipping server, against the provider simulator without
+ * callbacks (the saga polls): a payout the provider never confirms gives the money back after
+ * WITHDRAWAL_DEADLINE_SECONDS; one it pays or fails meanwhile ends as the provider says.
+ */
+let stack: TimeSkippingStack;
+let api: TestApi;
+let sim: ProviderSimulator;
+const secret = 'withdrawal-timers-secret';
+const DEADLINE_SECONDS = 3 * 86_400;
+
+beforeAll(async () => {
+  sim = await startProviderSimulator({ secret });
+  const env = { PROVIDER_SIMULATOR_URL: sim.url, PROVIDER_SIMULATOR_SECRET: secret, PROVIDER_POLL_SECONDS: '600', WITHDRAWAL_DEADLINE_SECONDS: String(DEADLINE_SECONDS) };
+  stack = await startTimeSkippingStack('withdrawal-timers', { providers: providerRegistry(loadConfig({ NODE_ENV: 'test', ...env }).providers) });
+  api = await startTestApi(stack.db, { ...env, TEMPORAL_TASK_QUEUE: stack.temporal.taskQueue }, { temporal: stack.temporal });
+}, 120_000);
+afterAll(async () => {
+  await api?.close();
+  await stack?.stop();
+  await sim?.close();
+});
+
+async function withdrawing(name: string): Promise<{ user: TestUser; id: string; payoutRef: () => string }> {
+  const user = await walletUser(api, { name, fund: '50.00' });
+  const linked = await api.call('POST', '/api/v1/wallet/external-accounts', {
+    token: user.messenger,
+    body: { type: 'bank_account', token: 'tok_sim_55554444', currency: 'USD', idempotency_key: `link-${name}` },
+  });
+  const res = await api.call('POST', '/api/v1/wallet/withdraw', {
+    token: user.messenger,
+    body: { amount: '20.00', currency: 'USD', external_account_id: linked.body.external_account_id, idempotency_key: `wd-${name}`, ...pinProof() },
+  });
+  expect(res.status).toBe(201);
+  expect(await available(api, user)).toBe(30);
+  const id = res.body.withdrawal_id as string;
+  return { user, id, payoutRef: () => [...sim.operations.values()].find((op) => op.kind === 'payout' && op.reference === id)!.id };
+}
+const resultOf = (id: string) => stack.env.client.workflow.getHandle(withdrawalWorkflowId(id)).result();
+const settle = (ref: string, status: 'paid' | 'failed') =>
+  fetch(`${sim.url}/v1/payouts/${ref}/settle`, { method: 'POST', headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' }, body: JSON.stringify({ status }) });
+
+test('a payout the provider never confirms gives the money back at the deadline', async () => {
+  const { user, id } = await withdrawing('unconfirmed');
+  const before = await stack.env.currentTimeMs();
+  expect(await resultOf(id)).toMatchObject({ status: 'expired' });
+  expect((await stack.env.currentTimeMs()) - before).toBeGreaterThanOrEqual(DEADLINE_SECONDS * 1000 - 60_000);
+  expect((await api.call('GET', `/api/v1/wallet/withdrawals/${id}`, { token: user.messenger })).body).toMatchObject({ status: 'expired', refunded: true });
+  expect(await available(api, user)).toBe(50);
+  await recordHistory(stack.env.client, withdrawalWorkflowId(id), 'withdrawal', 'expired');
+});
+
+test('a payout paid before the deadline settles at the next look; a failed one gives the money back', async () => {
+  const paid = await withdrawing('confirmed');
+  await settle(paid.payoutRef(), 'paid');
+  expect(await resultOf(paid.id)).toMatchObject({ status: 'completed' });
+  expect(await available(api, paid.user)).toBe(30);
+  await recordHistory(stack.env.client, withdrawalWorkflowId(paid.id), 'withdrawal', 'paid');
+
+  const failed = await withdrawing('bounced');
+  await settle(failed.payoutRef(), 'failed');
+  expect(await resultOf(failed.id)).toMatchObject({ status: 'failed' });
+  expect(await available(api, failed.user)).toBe(50);
+  await recordHistory(stack.env.client, withdrawalWorkflowId(failed.id), 'withdrawal', 'failed');
+});
