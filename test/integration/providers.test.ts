@@ -2,7 +2,7 @@ import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
 import { startProviderSimulator, type ProviderSimulator } from '../../src/dev/providerSimulator';
-import { ProviderCallbackRefused, ProviderUnavailable, type WalletProvider } from '../../src/providers/provider';
+import { ProviderCallbackRefused, ProviderRefused, ProviderUnavailable, type WalletProvider } from '../../src/providers/provider';
 import { simulatorProvider, simulatorSignature, SIMULATOR_SIGNATURE_HEADER } from '../../src/providers/simulator';
 import { stripeProvider } from '../../src/providers/stripe';
 import { eventually } from '../helpers/eventually';
@@ -31,7 +31,7 @@ describe('Stripe, against stripe-mock', () => {
       req.pipe(upstream);
     });
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    stripe = stripeProvider({ secretKey: 'sk_test_123', webhookSecret, apiUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` });
+    stripe = stripeProvider({ secretKey: 'sk_test_123', webhookSecret, apiUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, payoutAccount: 'acct_payouts' });
   }, 120_000);
   afterAll(async () => {
     await new Promise((resolve) => proxy?.close(resolve));
@@ -54,8 +54,19 @@ describe('Stripe, against stripe-mock', () => {
     expect((await stripe.readPayout(payout.providerRef)).providerRef).toBe(payout.providerRef);
   });
 
+  test('an external account is linked from its Stripe.js token on the payout account, with the idempotency key; only its id and a masked label come back', async () => {
+    const linked = await stripe.linkAccount({ idempotencyKey: 'link-key-1', type: 'bank_account', token: 'btok_us_verified', currency: 'USD' });
+    expect(linked.token).toMatch(/^(ba|card)_/);
+    expect(linked.label).toMatch(/•••• \d{4}$/);
+    expect(seen.find((r) => r.method === 'POST' && r.path === '/v1/accounts/acct_payouts/external_accounts')?.idempotencyKey).toBe('link-key-1');
+    await stripe.unlinkAccount(linked.token);
+    expect(seen.some((r) => r.method === 'DELETE' && r.path === `/v1/accounts/acct_payouts/external_accounts/${linked.token}`)).toBe(true);
+    const unconfigured = stripeProvider({ secretKey: 'sk_test_123', webhookSecret, apiUrl: mock.url });
+    await expect(unconfigured.linkAccount({ idempotencyKey: 'k', type: 'bank_account', token: 'btok_x', currency: 'USD' })).rejects.toBeInstanceOf(ProviderRefused);
+  });
+
   test('a refusal Stripe would repeat is not turned into a retryable one', async () => {
-    await expect(stripe.readTopUp('not an id/../x')).rejects.not.toBeInstanceOf(ProviderUnavailable);
+    await expect(stripe.readTopUp('not an id/../x')).rejects.toBeInstanceOf(ProviderRefused);
   });
 
   test('a callback verifies only with the webhook secret over the exact body', () => {
@@ -74,6 +85,8 @@ describe('the provider simulator', () => {
   let receiver: Server;
   const received: { body: string; signature?: string }[] = [];
   let provider: WalletProvider;
+  /** A linked external account: payouts go only to one. */
+  let destination: string;
   const secret = 'simulator-test-secret';
 
   beforeAll(async () => {
@@ -88,6 +101,7 @@ describe('the provider simulator', () => {
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     sim = await startProviderSimulator({ secret, callbackUrl: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/callback` });
     provider = simulatorProvider({ url: sim.url, secret, timeoutMs: 500 });
+    destination = (await provider.linkAccount({ idempotencyKey: 'link-1', type: 'bank_account', token: 'tok_sim_11112222', currency: 'USD' })).token;
   });
   afterAll(async () => {
     await sim?.close();
@@ -108,6 +122,17 @@ describe('the provider simulator', () => {
     expect((await provider.readTopUp(first.providerRef)).status).toBe('succeeded');
   });
 
+  test('links an account once per idempotency key, with a label of the last four; pays out only to a linked account', async () => {
+    const again = await provider.linkAccount({ idempotencyKey: 'link-1', type: 'bank_account', token: 'tok_sim_11112222', currency: 'USD' });
+    expect(again).toEqual({ token: destination, type: 'bank_account', label: 'Simulated Bank •••• 2222' });
+    await expect(provider.linkAccount({ idempotencyKey: 'link-bad', type: 'card', token: 'tok_other', currency: 'USD' })).rejects.toBeInstanceOf(ProviderRefused);
+    await expect(provider.createPayout({ idempotencyKey: 'po-nowhere', amountMinor: 5n, currency: 'USD', destination: 'sim_ba_unknown', reference: 'wd_nowhere' })).rejects.toBeInstanceOf(ProviderRefused);
+    const removed = await provider.linkAccount({ idempotencyKey: 'link-2', type: 'card', token: 'tok_sim_33334444', currency: 'USD' });
+    await provider.unlinkAccount(removed.token);
+    await provider.unlinkAccount(removed.token);
+    await expect(provider.createPayout({ idempotencyKey: 'po-removed', amountMinor: 5n, currency: 'USD', destination: removed.token, reference: 'wd_removed' })).rejects.toBeInstanceOf(ProviderRefused);
+  });
+
   test('a callback with a wrong, old or missing signature is refused', () => {
     const body = JSON.stringify({ id: 'evt_x', type: 'topup.succeeded', data: { id: 'sim_top_x', status: 'succeeded' } });
     const now = Math.floor(Date.now() / 1000);
@@ -119,7 +144,7 @@ describe('the provider simulator', () => {
 
   test('a timeout loses the answer, not the work: the retry with the same key finds the same payout', async () => {
     sim.inject('timeout', 1, 1500);
-    const req = { idempotencyKey: 'payout-timeout', amountMinor: 700n, currency: 'USD' as const, destination: 'acct_tok', reference: 'wd_1' };
+    const req = { idempotencyKey: 'payout-timeout', amountMinor: 700n, currency: 'USD' as const, destination, reference: 'wd_1' };
     await expect(provider.createPayout(req)).rejects.toBeInstanceOf(ProviderUnavailable);
     const made = [...sim.operations.values()].filter((o) => o.reference === 'wd_1');
     expect(made).toHaveLength(1);
@@ -128,10 +153,10 @@ describe('the provider simulator', () => {
 
   test('an injected failure does nothing; duplicate and late callbacks arrive as told', async () => {
     sim.inject('fail');
-    await expect(provider.createPayout({ idempotencyKey: 'payout-fail', amountMinor: 5n, currency: 'USD', destination: 'acct_tok', reference: 'wd_fail' })).rejects.toBeInstanceOf(ProviderUnavailable);
+    await expect(provider.createPayout({ idempotencyKey: 'payout-fail', amountMinor: 5n, currency: 'USD', destination, reference: 'wd_fail' })).rejects.toBeInstanceOf(ProviderUnavailable);
     expect([...sim.operations.values()].filter((o) => o.reference === 'wd_fail')).toHaveLength(0);
 
-    const payout = await provider.createPayout({ idempotencyKey: 'payout-dup', amountMinor: 9n, currency: 'USD', destination: 'acct_tok', reference: 'wd_dup' });
+    const payout = await provider.createPayout({ idempotencyKey: 'payout-dup', amountMinor: 9n, currency: 'USD', destination, reference: 'wd_dup' });
     sim.inject('duplicate');
     sim.inject('late', 1, 800);
     const settledAt = Date.now();
