@@ -152,6 +152,7 @@ export const envSchema = z.object({
   STRIPE_PAYOUT_ACCOUNT: optionalString.describe('the Stripe account (acct_...) whose balance pays withdrawals out and that keeps linked external accounts'),
   WITHDRAWAL_DEADLINE_SECONDS: positiveInt.max(30 * 86_400).default(7 * 86_400).describe('seconds the provider has to confirm a payout before the money goes back to the wallet'),
   TOPUP_EXPIRES_SECONDS: positiveInt.max(7 * 86_400).default(1800).describe('seconds a top-up waits for the user to pay before it expires'),
+  PROVIDER_TIMEOUT_MS: positiveInt.min(100).max(120_000).default(10_000).describe('milliseconds a call to the wallet provider may take before it is given up and retried (with the same idempotency key)'),
   PROVIDER_POLL_SECONDS: positiveInt.max(3600).default(30).describe('seconds between a waiting top-up asking its provider, when no callback came'),
 
   MATRIX_HOMESERVER_URL: optionalString.pipe(url.optional()).describe('client-server API base URL of the homeserver; unset turns Matrix off'),
@@ -242,10 +243,10 @@ export interface Config {
   /** Where money comes in from: the top-ups' provider and how long a top-up waits. */
   providers: {
     topUp: 'none' | 'simulator' | 'stripe';
-    simulator: { url: string; secret: string };
+    simulator: { url: string; secret: string; timeoutMs: number };
     /** Currencies whose provider is another than `topUp`. */
     byCurrency: Partial<Record<Currency, 'none' | 'simulator' | 'stripe'>>;
-    stripe: { secretKey: string; webhookSecret: string; apiUrl: string | undefined; payoutAccount: string | undefined } | undefined;
+    stripe: { secretKey: string; webhookSecret: string; apiUrl: string | undefined; payoutAccount: string | undefined; timeoutMs: number } | undefined;
     topUpExpiresMs: number;
     withdrawalDeadlineMs: number;
     pollIntervalMs: number;
@@ -412,11 +413,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimits,
     providers: {
       topUp: e.TOPUP_PROVIDER ?? (production ? 'none' : 'simulator'),
-      simulator: { url: e.PROVIDER_SIMULATOR_URL, secret: e.PROVIDER_SIMULATOR_SECRET },
+      simulator: { url: e.PROVIDER_SIMULATOR_URL, secret: e.PROVIDER_SIMULATOR_SECRET, timeoutMs: e.PROVIDER_TIMEOUT_MS },
       byCurrency: Object.fromEntries((e.PROVIDER_BY_CURRENCY ?? '').split(',').filter(Boolean).map((pair) => pair.split('=') as [Currency, 'none' | 'simulator' | 'stripe'])),
       stripe:
         e.STRIPE_SECRET_KEY && e.STRIPE_WEBHOOK_SECRET
-          ? { secretKey: e.STRIPE_SECRET_KEY, webhookSecret: e.STRIPE_WEBHOOK_SECRET, apiUrl: e.STRIPE_API_URL, payoutAccount: e.STRIPE_PAYOUT_ACCOUNT }
+          ? { secretKey: e.STRIPE_SECRET_KEY, webhookSecret: e.STRIPE_WEBHOOK_SECRET, apiUrl: e.STRIPE_API_URL, payoutAccount: e.STRIPE_PAYOUT_ACCOUNT, timeoutMs: e.PROVIDER_TIMEOUT_MS }
           : undefined,
       topUpExpiresMs: e.TOPUP_EXPIRES_SECONDS * 1000,
       withdrawalDeadlineMs: e.WITHDRAWAL_DEADLINE_SECONDS * 1000,
