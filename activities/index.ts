@@ -13,6 +13,7 @@ import { p2pActivities } from './p2p';
 import { paymentActivities } from './payments';
 import { topUpActivities } from './topups';
 import { webhookActivities } from './webhooks';
+import { walletNoticeActivities } from './walletNotices';
 import { withdrawalActivities } from './withdrawals';
 import type { ProviderRegistry } from '../src/providers/registry';
 
@@ -61,6 +62,7 @@ export function createActivities(deps: ActivityDeps) {
     }),
     ...webhookActivities({ pool: deps.pool, webhookSealer: webhookSealer(deps.dataKey), now, allowPrivateDestinations: deps.webhookAllowPrivate }),
     ...matrixActivities({ pool: deps.pool, log: deps.log, matrix: deps.matrix }),
+    ...walletNoticeActivities({ pool: deps.pool, log: deps.log, matrix: deps.matrix }),
     ...topUpActivities({ pool: deps.pool, log: deps.log, providers: deps.providers }),
     ...withdrawalActivities({
       pool: deps.pool,

@@ -2,7 +2,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { DatabasePool } from '../src/db/pool';
 import type { Logger } from '../src/logger';
 import { paymentsBot } from '../src/matrix/bots';
-import { joinRoom, MatrixRequestError, sendRoomEvent, type MatrixSettings } from '../src/matrix/client';
+import { directRoomOf, keepDirectRoom } from '../src/db/matrix';
+import { createDirectRoom, joinRoom, MatrixRequestError, sendRoomEvent, type MatrixSettings } from '../src/matrix/client';
 import { readRoomMembers } from '../src/matrix/rooms';
 
 export interface MatrixActivityDeps {
@@ -42,6 +43,54 @@ function required(matrix: MatrixSettings | undefined): MatrixSettings {
 const SEND = { retryable: 'MATRIX_UNAVAILABLE', refused: 'MATRIX_SEND_REFUSED' };
 const JOIN = { retryable: 'MATRIX_UNAVAILABLE', refused: 'MATRIX_JOIN_REFUSED' };
 
+/**
+ * Injects an event into a room as the payments bot. Refused with M_FORBIDDEN (typically: the bot is
+ * not in the room), the bot joins (which works where it is invited or the room is public) and
+ * sends once more; a second refusal is final.
+ */
+export async function sendAsPaymentsBot(deps: MatrixActivityDeps, event: RoomEvent): Promise<{ eventId?: string; skipped?: 'matrix_off' }> {
+  const { matrix } = deps;
+  if (!matrix) {
+    deps.log.info({ room_id: event.roomId, type: event.type, txn_id: event.txnId }, 'Matrix is off: room event skipped');
+    return { skipped: 'matrix_off' };
+  }
+  const asUser = paymentsBot(matrix.serverName);
+  const send = () => sendRoomEvent(matrix, { ...event, asUser });
+  const log = (err: MatrixRequestError, message: string) =>
+    deps.log.warn({ room_id: event.roomId, type: event.type, txn_id: event.txnId, status: err.status, errcode: err.errcode }, message);
+  try {
+    return await send();
+  } catch (err) {
+    if (!(err instanceof MatrixRequestError)) throw err;
+    if (err.errcode !== 'M_FORBIDDEN') {
+      log(err, err.message);
+      throw asFailure(err, SEND);
+    }
+  }
+  try {
+    await joinRoom(matrix, event.roomId, asUser);
+    return await send();
+  } catch (err) {
+    if (!(err instanceof MatrixRequestError)) throw err;
+    log(err, `not in the room, and joining or sending after joining failed: ${err.message}`);
+    throw asFailure(err, SEND);
+  }
+}
+
+/** The user's direct room with the payments bot: the one made before, or a new one (the user is invited). */
+export async function directRoomWith(deps: MatrixActivityDeps, matrix: MatrixSettings, userId: string): Promise<string> {
+  const known = await directRoomOf(deps.pool, userId);
+  if (known) return known;
+  try {
+    const { roomId } = await createDirectRoom(matrix, paymentsBot(matrix.serverName), userId, 'Payments');
+    return await keepDirectRoom(deps.pool, userId, roomId);
+  } catch (err) {
+    if (!(err instanceof MatrixRequestError)) throw err;
+    deps.log.warn({ user_id: userId, status: err.status, errcode: err.errcode }, `could not make a direct room with the payments bot: ${err.message}`);
+    throw asFailure(err, SEND);
+  }
+}
+
 export function matrixActivities(deps: MatrixActivityDeps) {
   return {
     /**
@@ -50,32 +99,7 @@ export function matrixActivities(deps: MatrixActivityDeps) {
      * public) and sends once more; a second refusal is final.
      */
     async sendMatrixEvent(event: RoomEvent): Promise<{ eventId?: string; skipped?: 'matrix_off' }> {
-      const { matrix } = deps;
-      if (!matrix) {
-        deps.log.info({ room_id: event.roomId, type: event.type, txn_id: event.txnId }, 'Matrix is off: room event skipped');
-        return { skipped: 'matrix_off' };
-      }
-      const asUser = paymentsBot(matrix.serverName);
-      const send = () => sendRoomEvent(matrix, { ...event, asUser });
-      const log = (err: MatrixRequestError, message: string) =>
-        deps.log.warn({ room_id: event.roomId, type: event.type, txn_id: event.txnId, status: err.status, errcode: err.errcode }, message);
-      try {
-        return await send();
-      } catch (err) {
-        if (!(err instanceof MatrixRequestError)) throw err;
-        if (err.errcode !== 'M_FORBIDDEN') {
-          log(err, err.message);
-          throw asFailure(err, SEND);
-        }
-      }
-      try {
-        await joinRoom(matrix, event.roomId, asUser);
-        return await send();
-      } catch (err) {
-        if (!(err instanceof MatrixRequestError)) throw err;
-        log(err, `not in the room, and joining or sending after joining failed: ${err.message}`);
-        throw asFailure(err, SEND);
-      }
+      return sendAsPaymentsBot(deps, event);
     },
 
     /** Joins one of our bots to a room it was invited to. */

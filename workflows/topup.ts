@@ -1,8 +1,8 @@
-import { allHandlersFinished, condition, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
+import { ActivityFailure, allHandlersFinished, condition, patched, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { TopUpInput, TopUpSnapshot } from '../src/domain/topups';
 import { workflowNow } from './clock';
-import { domainFailure, LOCAL_STEPS, refuse } from './common';
+import { domainFailure, LOCAL_STEPS, refuse, ROOM_EVENTS } from './common';
 import { providerReported, topUpCheckout, topUpState } from './topupMessages';
 
 // Calls to the provider: regular activities, retried with the operation's idempotency key until
@@ -12,14 +12,15 @@ const { createProviderTopUp, readProviderTopUp } = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 const { creditTopUp, closeTopUp } = proxyLocalActivities<Activities>(LOCAL_STEPS);
+const { announceTopUp } = proxyActivities<Activities>(ROOM_EVENTS);
 
 /**
  * One top-up: the provider's checkout, then waiting for the user to pay until the top-up expires.
  * A provider callback only wakes the saga: what the provider answers when asked decides (a
  * callback is a hint, never the truth), and without callbacks the saga asks every poll interval.
  * Paid: one ledger entry credits the wallet from the provider's clearing account (keyed by the
- * top-up, so once however often the provider says so). Expired: one last look first, so a payment
- * made at the last moment is not lost.
+ * top-up, so once however often the provider says so), and the user hears of it in a room. Expired:
+ * one last look first, so a payment made at the last moment is not lost.
  */
 export async function topUpSaga(input: TopUpInput): Promise<TopUpSnapshot> {
   const { topUpId } = input;
@@ -66,6 +67,14 @@ export async function topUpSaga(input: TopUpInput): Promise<TopUpSnapshot> {
     const { txnId } = await creditTopUp({ topUpId });
     snapshot.status = 'succeeded';
     snapshot.txnId = txnId;
+    // v2: the user hears of the credit (the named room, or their direct room with the payments bot).
+    if (patched('topup-notice')) {
+      try {
+        await announceTopUp({ topUpId });
+      } catch (err) {
+        if (!domainFailure(err) && !(err instanceof ActivityFailure)) throw err;
+      }
+    }
   } else {
     const ended = status === 'failed' ? 'failed' : 'expired';
     await closeTopUp({ topUpId, status: ended, reason: ended === 'failed' ? 'the provider reports the payment failed' : 'not paid in time' });

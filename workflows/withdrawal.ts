@@ -1,11 +1,12 @@
-import { ActivityFailure, allHandlersFinished, condition, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
+import { ActivityFailure, allHandlersFinished, condition, patched, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { WithdrawalInput, WithdrawalSnapshot } from '../src/domain/withdrawals';
 import { workflowNow } from './clock';
-import { domainFailure, LOCAL_STEPS, refuse } from './common';
+import { domainFailure, LOCAL_STEPS, refuse, ROOM_EVENTS } from './common';
 import { payoutReported, startWithdrawal, withdrawalState } from './withdrawalMessages';
 
 const { holdWithdrawal, settleWithdrawal, returnWithdrawal } = proxyLocalActivities<Activities>(LOCAL_STEPS);
+const { announceWithdrawal } = proxyActivities<Activities>(ROOM_EVENTS);
 const PROVIDER_RETRY = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' } as const;
 type PayoutStatus = Awaited<ReturnType<Activities['readProviderPayout']>>;
 const { readProviderPayout } = proxyActivities<Activities>({ startToCloseTimeout: '15 seconds', retry: PROVIDER_RETRY });
@@ -106,6 +107,14 @@ export async function withdrawalSaga(input: WithdrawalInput): Promise<Withdrawal
     await end('failed', refusal ?? 'the provider reports the payout failed');
   } else {
     await end('expired', 'the provider did not confirm the payout by the deadline');
+  }
+  // v2: a user hears how it ended, in their direct room with the payments bot.
+  if (input.ownerKind === 'user' && patched('withdrawal-notice')) {
+    try {
+      await announceWithdrawal({ withdrawalId });
+    } catch (err) {
+      if (!domainFailure(err) && !(err instanceof ActivityFailure)) throw err;
+    }
   }
   await condition(allHandlersFinished);
   return snapshot;

@@ -150,3 +150,14 @@ export async function queuedInvites(db: DatabaseConnection, before: Date, limit:
 export async function dequeueInvite(db: DatabaseConnection, inviteEventId: string): Promise<void> {
   await db.query(sql.unsafe`DELETE FROM matrix_invite_outbox WHERE invite_event_id = ${inviteEventId}`);
 }
+
+/** The user's direct room with the payments bot, if one was made. */
+export function directRoomOf(db: DatabaseConnection, userId: string): Promise<string | null> {
+  return db.maybeOneFirst(sql.type(z.object({ room_id: z.string() }))`SELECT room_id FROM direct_rooms WHERE user_id = ${userId}`);
+}
+
+/** Keeps the first direct room made for the user (a second one made at the same moment is left unused); answers the kept one. */
+export async function keepDirectRoom(db: DatabaseConnection, userId: string, roomId: string): Promise<string> {
+  await db.query(sql.unsafe`INSERT INTO direct_rooms (user_id, room_id) VALUES (${userId}, ${roomId}) ON CONFLICT (user_id) DO NOTHING`);
+  return (await directRoomOf(db, userId))!;
+}

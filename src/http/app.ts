@@ -85,7 +85,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     paymentRoutes({ ...deps, clock, rooms, ...paymentSecrets(dataKey) }, auth, deps.config.adminToken, limit),
     walletCallbackRoutes({ ...deps, webhookSealer: webhookSealer(dataKey) }, limit),
     giftRoutes({ ...deps, clock, rooms, ...giftSecrets(dataKey) }, auth, limit),
-    topUpRoutes({ ...deps, clock, providers }, gates.tepOrMatrix, limit),
+    topUpRoutes({ ...deps, clock, providers, rooms }, gates.tepOrMatrix, limit),
     withdrawalRoutes({ ...deps, clock, providers, ...withdrawalSecrets(dataKey) }, messenger, limit),
     merchantRoutes({ ...deps, clock, providers, ...withdrawalSecrets(dataKey) }, limit),
     storageRoutes({ ...deps, cipher: storageCipher(parseStorageKeys(deps.config.storage.encryptionKeys, dataKey)) }, auth, bodies, limit),

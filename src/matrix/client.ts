@@ -125,6 +125,17 @@ export async function createRoom(
   return { roomId: body.room_id };
 }
 
+/** Creates a direct room of one of our users with a person (invited, `is_direct`), as a messenger shows a DM. */
+export async function createDirectRoom(settings: MatrixSettings, asUser: string, invitee: string, name: string): Promise<{ roomId: string }> {
+  const body = await call<{ room_id: string }>(settings.homeserverUrl, settings.asToken, {
+    method: 'POST',
+    path: ['v3', 'createRoom'],
+    asUser,
+    body: { preset: 'trusted_private_chat', is_direct: true, invite: [invitee], name, visibility: 'private' },
+  });
+  return { roomId: body.room_id };
+}
+
 /** The joined members of a room, read as one of our users who is in it. */
 export async function joinedMembers(settings: MatrixSettings, roomId: string, asUser: string): Promise<string[]> {
   const body = await call<{ joined?: Record<string, unknown> }>(settings.homeserverUrl, settings.asToken, { method: 'GET', path: ['v3', 'rooms', roomId, 'joined_members'], asUser });

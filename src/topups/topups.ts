@@ -11,6 +11,7 @@ import { topUpWorkflowId, type TopUpCheckout, type TopUpInput } from '../domain/
 import { currencyMismatch } from '../domain/wallets';
 import { keyTaken, refuseOtherRequest, requestHash } from '../idempotency';
 import type { Logger } from '../logger';
+import type { Rooms } from '../matrix/rooms';
 import { ProviderCallbackRefused } from '../providers/provider';
 import type { ProviderRegistry } from '../providers/registry';
 import type { Temporal } from '../temporal/client';
@@ -26,12 +27,15 @@ export interface TopUpDeps {
   config: Pick<Config, 'providers' | 'sagaAnswerTimeoutMs'>;
   log: Logger;
   providers: ProviderRegistry;
+  rooms: Rooms;
 }
 
 export interface TopUpRequest {
   amount: bigint;
   currency: Currency;
   idempotencyKey: string;
+  /** Where the user hears of the credit (a room they joined); none: their direct room with the payments bot. */
+  roomId?: string;
 }
 
 const notFound = (topUpId: string) => new DomainError('NOT_FOUND', 'Top-up not found', { topup_id: topUpId });
@@ -60,6 +64,7 @@ function topUpView(t: TopUp, checkout?: TopUpCheckout) {
     ...(t.status === 'pending' && checkoutUrl ? { checkout_url: checkoutUrl } : {}),
     ...(t.status === 'pending' && clientSecret ? { client_secret: clientSecret } : {}),
     ...(t.txn_id ? { txn_id: t.txn_id } : {}),
+    ...(t.room_id ? { room_id: t.room_id } : {}),
     ...(t.status_reason ? { status_reason: t.status_reason } : {}),
     created_at: t.created_at.toISOString(),
     expires_at: t.expires_at.toISOString(),
@@ -73,8 +78,11 @@ function topUpView(t: TopUp, checkout?: TopUpCheckout) {
  * Idempotent per user and idempotency_key: a repeat answers the same top-up.
  */
 export async function requestTopUp(deps: TopUpDeps, caller: TopUpCaller, req: TopUpRequest) {
-  const hash = requestHash([req.amount.toString(), req.currency]);
+  const hash = requestHash([req.amount.toString(), req.currency, ...(req.roomId !== undefined ? [req.roomId] : [])]);
   const wallet = await ownWallet(deps, caller.userId);
+  if (req.roomId !== undefined && !(await deps.rooms.joinedIn(req.roomId, [caller.userId])).has(caller.userId)) {
+    throw new DomainError('INSUFFICIENT_PERMISSIONS', 'You are not a joined member of room_id', { field: 'room_id', room_id: req.roomId });
+  }
   if (wallet.status !== 'active') throw new DomainError('WALLET_SUSPENDED', 'Your wallet is not active', { wallet_status: wallet.status });
   if (wallet.currency !== req.currency) throw currencyMismatch(wallet, req.currency);
   const createdAt = deps.clock.now();
@@ -86,6 +94,7 @@ export async function requestTopUp(deps: TopUpDeps, caller: TopUpCaller, req: To
     provider: deps.providers.forCurrency(req.currency).name,
     amount: req.amount,
     currency: req.currency,
+    ...(req.roomId !== undefined ? { roomId: req.roomId } : {}),
     idempotencyKey: req.idempotencyKey,
     requestHash: hash,
     createdAt,

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import * as oidc from 'openid-client';
 import { chromium, type Browser } from 'playwright-core';
 import { configureSynapse, ensureSynapseInstalled, registerSynapseUser, startSynapse, synapseLogFile, type RunningSynapse } from '../../src/dev/synapse';
+import { startProviderSimulator, type ProviderSimulator } from '../../src/dev/providerSimulator';
 import { newAppserviceToken } from '../../src/matrix/registration';
 import { ADMIN_TOKEN, apiClient, type ApiClient } from '../helpers/api';
 import { freshDatabase, type TestDatabase } from '../helpers/db';
@@ -45,6 +46,8 @@ let bob: MatrixClient;
 let person: (localpart: string, password?: string) => Promise<MatrixClient>;
 let carol: MatrixClient;
 let dataDir: string;
+let sim: ProviderSimulator;
+const SIM_SECRET = 'synapse-provider-secret';
 
 beforeAll(async () => {
   db = await freshDatabase();
@@ -75,7 +78,12 @@ beforeAll(async () => {
   synapse = await restartSynapse();
 
   const publicUrl = `http://127.0.0.1:${asPort}`;
+  // The wallet provider: the simulator, calling the API back; payouts are paid half a second after they are made.
+  sim = await startProviderSimulator({ secret: SIM_SECRET, callbackUrl: `${publicUrl}/api/v1/wallet/providers/simulator/callback`, payoutSettleMs: 500 });
   const env = {
+    PROVIDER_SIMULATOR_URL: sim.url,
+    PROVIDER_SIMULATOR_SECRET: SIM_SECRET,
+    PROVIDER_POLL_SECONDS: '1',
     DATABASE_URL: db.url,
     TEMPORAL_TASK_QUEUE: uniqueTaskQueue('synapse'),
     MATRIX_HOMESERVER_URL: synapse.url,
@@ -100,6 +108,7 @@ afterAll(async () => {
   await api?.stop();
   await worker?.stop();
   await synapse?.stop();
+  await sim?.close();
   await db?.close();
 });
 
@@ -263,6 +272,49 @@ test('a group gift in the room: Bob opens it, and both see the gift and its open
   expect(seen.map((e) => e.type).sort()).toEqual(['m.tween.gift', 'm.tween.gift.opened']);
   expect(seen.every((e) => e.sender === PAYMENTS)).toBe(true);
   expect(seen.find((e) => e.type === 'm.tween.gift.opened')!.content).toMatchObject({ opened_by: bob.userId, amount: '3.00', leaderboard: [{ user: bob.userId, amount: '3.00' }] });
+});
+
+test("money from outside: a top-up and a withdrawal are told once each, in the user's direct room with the payments bot", async () => {
+  const dave = await person('dave');
+  const wallet = await walletUser(client, { userId: dave.userId });
+  const top = await client.call('POST', '/api/v1/wallet/topup', { token: wallet.token, body: { amount: '25.00', currency: 'USD', idempotency_key: 'dave-top' } });
+  expect(top.status).toBe(201);
+  expect((await fetch(`${sim.url}/v1/topups/${(top.body.checkout_url as string).split('/').pop()}/pay`, { method: 'POST' })).status).toBe(200);
+  // The payments bot made a direct room and invited Dave (a private room: only the invite lets him join); he joins and reads it.
+  const dm = await eventually(
+    () => db.pool.maybeOneFirst(sql.type(z.object({ room_id: z.string() }))`SELECT room_id FROM direct_rooms WHERE user_id = ${dave.userId}`),
+    (roomId) => roomId !== null,
+  );
+  await dave.join(dm!);
+  expect(await carol.join(dm!).then(() => 'joined', () => 'refused')).toBe('refused');
+  const ofType = (type: string) => dave.timeline(dm!).then((events) => events.filter((e) => e.type === type));
+  const credited = await eventually(() => ofType('m.tween.wallet.topup'), (events) => events.length === 1);
+  expect(credited[0]).toMatchObject({ sender: PAYMENTS, content: { topup_id: top.body.topup_id, amount: 25, currency: 'USD', status: 'succeeded', body: '25.00 USD added to your wallet' } });
+  expect(await available(client, wallet)).toBe(25);
+  // A top-up may name a room to be told in, one the user joined.
+  expectError(
+    await client.call('POST', '/api/v1/wallet/topup', { token: wallet.token, body: { amount: '5.00', currency: 'USD', idempotency_key: 'dave-room', room_id: room } }),
+    403,
+    'INSUFFICIENT_PERMISSIONS',
+    'room_id',
+  );
+
+  const linked = await client.call('POST', '/api/v1/wallet/external-accounts', {
+    token: wallet.messenger,
+    body: { type: 'bank_account', token: 'tok_sim_12344321', currency: 'USD', idempotency_key: 'dave-bank' },
+  });
+  const out = await client.call('POST', '/api/v1/wallet/withdraw', {
+    token: wallet.messenger,
+    body: { amount: '10.00', currency: 'USD', external_account_id: linked.body.external_account_id, idempotency_key: 'dave-out', ...pinProof() },
+  });
+  expect(out.status).toBe(201);
+  const paidOut = await eventually(() => ofType('m.tween.wallet.withdrawal'), (events) => events.length === 1);
+  expect(paidOut[0]).toMatchObject({ sender: PAYMENTS, content: { withdrawal_id: out.body.withdrawal_id, amount: 10, status: 'completed', external_account: 'Simulated Bank •••• 4321' } });
+  expect(await available(client, wallet)).toBe(15);
+  // One room, one event each.
+  expect(await db.pool.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM direct_rooms WHERE user_id = ${dave.userId}`)).toBe(1);
+  expect(await ofType('m.tween.wallet.topup')).toHaveLength(1);
+  expect(await ofType('m.tween.wallet.withdrawal')).toHaveLength(1);
 });
 
 test("a Synapse user's own access token becomes a TEP at the token endpoint, once per mini-app", async () => {

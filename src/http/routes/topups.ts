@@ -2,11 +2,11 @@ import Router from '@koa/router';
 import { acceptProviderCallback, getTopUp, requestTopUp, type TopUpDeps } from '../../topups/topups';
 import type { CallerGates } from '../middleware/auth';
 import type { RateLimit } from '../middleware/rateLimit';
-import { IdempotencyKey, withMoney } from '../schemas';
+import { IdempotencyKey, RoomId, withMoney } from '../schemas';
 import type { AppContext, AppState } from '../state';
 import { parseInput } from '../validate';
 
-const TopUpBody = withMoney({ idempotency_key: IdempotencyKey });
+const TopUpBody = withMoney({ idempotency_key: IdempotencyKey, room_id: RoomId.optional() });
 
 /** The caller: the TEP's user and mini-app, or the Matrix session's user (the messenger). */
 const callerOf = (ctx: AppContext) => (ctx.state.caller ? { userId: ctx.state.caller.userId, via: ctx.state.caller } : { userId: ctx.state.messengerUser! });
@@ -21,6 +21,7 @@ export function topUpRoutes(deps: TopUpDeps, auth: CallerGates['tepOrMatrix'], l
       amount: body.amount,
       currency: body.currency,
       idempotencyKey: body.idempotency_key,
+      ...(body.room_id !== undefined ? { roomId: body.room_id } : {}),
     });
     if (result.replayed) ctx.set('Idempotent-Replayed', 'true');
     ctx.status = result.replayed ? 200 : 201;
