@@ -1,4 +1,5 @@
-import { ActivityFailure, allHandlersFinished, condition, patched, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
+import { ActivityFailure, allHandlersFinished, condition, patched, proxyActivities, proxyLocalActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { TMCP_STATUS } from '../src/domain/searchAttributes';
 import type { Activities } from '../activities';
 import type { TopUpInput, TopUpSnapshot } from '../src/domain/topups';
 import { workflowNow } from './clock';
@@ -28,6 +29,11 @@ export async function topUpSaga(input: TopUpInput): Promise<TopUpSnapshot> {
   let woken = false;
   const deadline = workflowNow() + input.expiresInMs;
 
+  // v3: operators filter top-ups by how they ended (TmcpStatus), not only by their start.
+  const publishStatus = () => {
+    if (patched('topup-status')) upsertSearchAttributes([{ key: TMCP_STATUS, value: snapshot.status }]);
+  };
+
   setHandler(topUpState, () => snapshot);
   setHandler(providerReported, () => {
     woken = true;
@@ -53,6 +59,7 @@ export async function topUpSaga(input: TopUpInput): Promise<TopUpSnapshot> {
     if (!failure) throw err;
     await closeTopUp({ topUpId, status: 'failed', reason: failure.message });
     snapshot.status = 'failed';
+    publishStatus();
     await condition(allHandlersFinished);
     return snapshot;
   }
@@ -80,6 +87,7 @@ export async function topUpSaga(input: TopUpInput): Promise<TopUpSnapshot> {
     await closeTopUp({ topUpId, status: ended, reason: ended === 'failed' ? 'the provider reports the payment failed' : 'not paid in time' });
     snapshot.status = ended;
   }
+  publishStatus();
   await condition(allHandlersFinished);
   return snapshot;
 }

@@ -1,4 +1,5 @@
-import { ActivityFailure, allHandlersFinished, condition, patched, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
+import { ActivityFailure, allHandlersFinished, condition, patched, proxyActivities, proxyLocalActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { TMCP_STATUS } from '../src/domain/searchAttributes';
 import type { Activities } from '../activities';
 import type { WithdrawalInput, WithdrawalSnapshot } from '../src/domain/withdrawals';
 import { workflowNow } from './clock';
@@ -29,6 +30,11 @@ export async function withdrawalSaga(input: WithdrawalInput): Promise<Withdrawal
   const deadline = workflowNow() + input.deadlineMs;
   let starting = false;
   let woken = false;
+
+  // v3: operators see where each withdrawal stands (TmcpStatus), not only that it started.
+  const publishStatus = () => {
+    if (patched('withdrawal-status')) upsertSearchAttributes([{ key: TMCP_STATUS, value: snapshot.status }]);
+  };
 
   setHandler(withdrawalState, () => snapshot);
   setHandler(payoutReported, () => {
@@ -71,6 +77,7 @@ export async function withdrawalSaga(input: WithdrawalInput): Promise<Withdrawal
     await condition(() => !starting);
     if (snapshot.status === 'pending') await end('failed', 'NEVER_STARTED');
   }
+  publishStatus();
   if (snapshot.status !== 'processing') {
     await condition(allHandlersFinished);
     return snapshot;
@@ -108,6 +115,7 @@ export async function withdrawalSaga(input: WithdrawalInput): Promise<Withdrawal
   } else {
     await end('expired', 'the provider did not confirm the payout by the deadline');
   }
+  publishStatus();
   // v2: a user hears how it ended, in their direct room with the payments bot.
   if (input.ownerKind === 'user' && patched('withdrawal-notice')) {
     try {

@@ -1,5 +1,6 @@
 import { loadConfig } from '../../src/config';
 import { startProviderSimulator, type ProviderSimulator } from '../../src/dev/providerSimulator';
+import { TMCP_STATUS } from '../../src/domain/searchAttributes';
 import { withdrawalWorkflowId } from '../../src/domain/withdrawals';
 import { providerRegistry } from '../../src/providers/registry';
 import { startTestApi, type TestApi } from '../helpers/api';
@@ -56,6 +57,8 @@ test('a payout the provider never confirms gives the money back at the deadline'
   expect((await stack.env.currentTimeMs()) - before).toBeGreaterThanOrEqual(DEADLINE_SECONDS * 1000 - 60_000);
   expect((await api.call('GET', `/api/v1/wallet/withdrawals/${id}`, { token: user.messenger })).body).toMatchObject({ status: 'expired', refunded: true });
   expect(await available(api, user)).toBe(50);
+  // Operators find it by how it ended.
+  expect((await stack.env.client.workflow.getHandle(withdrawalWorkflowId(id)).describe()).typedSearchAttributes.get(TMCP_STATUS)).toBe('expired');
   await recordHistory(stack.env.client, withdrawalWorkflowId(id), 'withdrawal', 'expired');
 });
 
