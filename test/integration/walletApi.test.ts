@@ -95,7 +95,7 @@ describe('GET /api/v1/wallet/balance', () => {
       verification: {
         level: 1,
         level_name: 'Basic',
-        features: { p2p_send: true, p2p_receive: true, miniapp_payments: true },
+        features: { p2p_send: true, p2p_receive: true, miniapp_payments: true, withdrawals: true },
         can_upgrade: true,
         next_level: 2,
         upgrade_requirements: ['government_id'],
@@ -217,7 +217,7 @@ describe('GET /api/v1/wallet/verification', () => {
       level_name: 'Basic',
       verified_at: null,
       limits: { daily_limit: 100000, transaction_limit: 50000, monthly_limit: 1000000, currency: 'USD' },
-      features: { p2p_send: true, p2p_receive: true, miniapp_payments: true },
+      features: { p2p_send: true, p2p_receive: true, miniapp_payments: true, withdrawals: true },
       can_upgrade: true,
     });
     expectError(await api.call('GET', '/api/v1/wallet/verification', { token: await api.token(newUser(), ALL) }), 404, 'NO_WALLET');
