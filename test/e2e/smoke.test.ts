@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { pinDigest } from '../../src/factors/pin';
 import { loadTepKeys } from '../../src/auth/keys';
 import { issueTep } from '../../src/auth/tep';
 import { scratchFile } from '../helpers/scratch';
@@ -127,6 +128,28 @@ test('npm start runs everything, stops cleanly on Ctrl-C and keeps its data for 
     status = ((await read.json()) as { status: string }).status;
   }
   expect(status).toBe('succeeded');
+
+  // And out again: the user's messenger links a bank account and withdraws; the simulator pays it out.
+  const messenger = await issueTep(keys, { issuer: `http://localhost:${ports.api}`, ttlSeconds: 600 }, {
+    userId: '@smoke:localhost', clientId: 'tween_client', scopes: ['wallet:balance', 'wallet:pay'], walletId: null,
+  });
+  const asMessenger = (path: string, body: unknown) =>
+    fetch(`${api}${path}`, { method: 'POST', headers: { authorization: `Bearer ${messenger.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  expect((await asMessenger('/api/v1/wallet/pin', { pin: '2468' })).status).toBe(201);
+  const linked = (await (await asMessenger('/api/v1/wallet/external-accounts', { type: 'bank_account', token: 'tok_sim_00001111', currency: 'USD', idempotency_key: 'smoke-bank' })).json()) as { external_account_id: string };
+  const out = await asMessenger('/api/v1/wallet/withdraw', {
+    amount: '2.00', currency: 'USD', external_account_id: linked.external_account_id, idempotency_key: 'smoke-out',
+    auth_proof: { method: 'pin', proof: { hashed_pin: pinDigest('2468'), device_id: 'smoke-phone' } },
+  });
+  expect(out.status).toBe(201);
+  const withdrawalId = ((await out.json()) as { withdrawal_id: string }).withdrawal_id;
+  let outcome = 'processing';
+  for (let i = 0; i < 150 && outcome === 'processing'; i += 1) {
+    await new Promise((r) => setTimeout(r, 100));
+    const read = await fetch(`${api}/api/v1/wallet/withdrawals/${withdrawalId}`, { headers: { authorization: `Bearer ${messenger.token}` } });
+    outcome = ((await read.json()) as { status: string }).status;
+  }
+  expect(outcome).toBe('completed');
 
   const firstExit = await ctrlC(first.child);
   if (firstExit !== 0) throw new Error(`launcher exited with ${firstExit}:\n${first.output()}`);
