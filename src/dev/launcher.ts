@@ -80,8 +80,8 @@ async function main(): Promise<void> {
       simulator = await startProviderSimulator({
         secret: config.providers.simulator.secret,
         callbackUrl: `http://127.0.0.1:${config.http.port}/api/v1/wallet/providers/simulator/callback`,
-        // Payouts of the development stack are paid a few seconds after they are made.
-        payoutSettleMs: 3000,
+        // Payouts of the development stack are paid a few seconds after they are made (the load benchmark: at once).
+        payoutSettleMs: Number(process.env.PROVIDER_SIMULATOR_PAYOUT_SETTLE_MS || 3000),
       });
       childEnv.PROVIDER_SIMULATOR_URL = simulator.url;
       log.info({ url: simulator.url }, 'provider simulator running (no TOPUP_PROVIDER configured)');

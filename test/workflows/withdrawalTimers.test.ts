@@ -1,7 +1,8 @@
 import { loadConfig } from '../../src/config';
 import { startProviderSimulator, type ProviderSimulator } from '../../src/dev/providerSimulator';
 import { TMCP_STATUS } from '../../src/domain/searchAttributes';
-import { withdrawalWorkflowId } from '../../src/domain/withdrawals';
+import { insertWithdrawal } from '../../src/db/withdrawals';
+import { withdrawalWorkflowId, type WithdrawalInput } from '../../src/domain/withdrawals';
 import { providerRegistry } from '../../src/providers/registry';
 import { startTestApi, type TestApi } from '../helpers/api';
 import { recordHistory } from '../helpers/histories';
@@ -74,4 +75,35 @@ test('a payout paid before the deadline settles at the next look; a failed one g
   expect(await resultOf(failed.id)).toMatchObject({ status: 'failed' });
   expect(await available(api, failed.user)).toBe(50);
   await recordHistory(stack.env.client, withdrawalWorkflowId(failed.id), 'withdrawal', 'failed');
+});
+
+test('a withdrawal whose start never arrives ends after its start window, having moved nothing', async () => {
+  const user = await walletUser(api, { name: 'nostart', fund: '50.00' });
+  const linked = await api.call('POST', '/api/v1/wallet/external-accounts', {
+    token: user.messenger,
+    body: { type: 'bank_account', token: 'tok_sim_77778888', currency: 'USD', idempotency_key: 'link-nostart' },
+  });
+  // The row as the API writes it, and the saga started without its start Update (the request died in between).
+  const { withdrawal } = await insertWithdrawal(stack.db.pool, {
+    id: 'wd_nostartaaaaaaaaaaaaaaaaa',
+    owner: { kind: 'user', id: user.userId },
+    walletId: user.walletId,
+    clientId: null,
+    externalAccountId: linked.body.external_account_id,
+    provider: 'simulator',
+    amount: 1000n,
+    currency: 'USD',
+    idempotencyKey: 'nostart',
+    requestHash: 'x',
+    createdAt: new Date(),
+    deadlineAt: new Date(Date.now() + DEADLINE_SECONDS * 1000),
+  });
+  const input: WithdrawalInput = { withdrawalId: withdrawal.id, ownerKind: 'user', ownerId: user.userId, deadlineMs: DEADLINE_SECONDS * 1000, pollIntervalMs: 600_000 };
+  const handle = await stack.env.client.workflow.start('withdrawalSaga', { workflowId: withdrawalWorkflowId(withdrawal.id), taskQueue: stack.temporal.taskQueue, args: [input] });
+  const before = await stack.env.currentTimeMs();
+  expect(await handle.result()).toMatchObject({ status: 'failed', reason: 'NEVER_STARTED' });
+  expect((await stack.env.currentTimeMs()) - before).toBeGreaterThanOrEqual(10 * 60_000);
+  expect((await api.call('GET', `/api/v1/wallet/withdrawals/${withdrawal.id}`, { token: user.messenger })).body).toMatchObject({ status: 'failed', status_reason: 'NEVER_STARTED' });
+  expect(await available(api, user)).toBe(50);
+  expect([...sim.operations.values()].filter((o) => o.reference === withdrawal.id)).toEqual([]);
 });

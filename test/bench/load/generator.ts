@@ -1,6 +1,7 @@
 import { createPrivateKey, sign } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { withdrawalProofMessage } from '../../../src/domain/withdrawals';
 import { httpClient, type HttpClient } from './httpClient';
 import type { ErrorSample, GeneratorPlan, GeneratorResult, P2PClientPlan } from './plan';
 import { clockTicksPerSecond, cpuDelta, cpuSnapshot } from './processes';
@@ -200,6 +201,46 @@ function topUpOperation(plan: GeneratorPlan, http: HttpClient, workload: Extract
   return { operation, settled: credited };
 }
 
+/**
+ * One operation is one withdrawal paid out: the messenger withdraws with a device signature, the
+ * simulator pays the payout at once and calls back, and the client reads until it is completed.
+ */
+function withdrawalOperation(plan: GeneratorPlan, http: HttpClient, workload: Extract<GeneratorPlan['workload'], { kind: 'withdrawal' }>) {
+  const keys = workload.clients.map((c) => createPrivateKey(c.privateKeyPem));
+  const sequence = workload.clients.map(() => 0);
+  const paidOut = workload.clients.map(() => 0);
+  const operation = async (i: number): Promise<Outcome> => {
+    sequence[i]! += 1;
+    const client = workload.clients[i]!;
+    const timestamp = new Date().toISOString();
+    const idempotencyKey = `bench-${plan.runId}-${plan.scenario}-${i}-${sequence[i]}`;
+    const message = withdrawalProofMessage({ externalAccountId: client.externalAccountId, amount: workload.amount, currency: workload.currency, idempotencyKey }, timestamp);
+    const signature = sign('sha256', Buffer.from(message), { key: keys[i]!, dsaEncoding: 'ieee-p1363' }).toString('base64');
+    const asked = await http.request('POST', '/api/v1/wallet/withdraw', {
+      token: client.messengerToken,
+      json: {
+        amount: workload.amount, currency: workload.currency, external_account_id: client.externalAccountId, idempotency_key: idempotencyKey,
+        auth_proof: { method: 'biometric', proof: { signature, device_id: client.deviceId, timestamp } },
+      },
+    });
+    if (asked.status !== 201) return { ok: false, error: failure('withdraw', asked) };
+    const withdrawalId = (JSON.parse(asked.body) as { withdrawal_id: string }).withdrawal_id;
+    const heldAt = performance.now();
+    for (let waited = 0; waited < 30_000; waited += 10) {
+      const read = await http.request('GET', `/api/v1/wallet/withdrawals/${withdrawalId}`, { token: client.messengerToken });
+      const status = read.status === 200 ? (JSON.parse(read.body) as { status: string }).status : 'error';
+      if (status === 'completed') {
+        paidOut[i]! += 1;
+        return { ok: true, confirmMs: performance.now() - heldAt };
+      }
+      if (status !== 'processing') return { ok: false, error: failure('read', read) };
+      await sleep(10);
+    }
+    return { ok: false, error: { step: 'read', status: 0, body: 'not paid out within 30 s' } };
+  };
+  return { operation, settled: paidOut };
+}
+
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
@@ -209,7 +250,7 @@ async function readStdin(): Promise<string> {
 async function main(): Promise<void> {
   const plan = JSON.parse(await readStdin()) as GeneratorPlan;
   const { workload } = plan;
-  const clients = workload.kind === 'p2p' || workload.kind === 'payment' || workload.kind === 'gift' || workload.kind === 'topup' ? workload.clients.length : workload.kind === 'refresh' ? workload.refreshTokens.length : workload.connections;
+  const clients = workload.kind === 'p2p' || workload.kind === 'payment' || workload.kind === 'gift' || workload.kind === 'topup' || workload.kind === 'withdrawal' ? workload.clients.length : workload.kind === 'refresh' ? workload.refreshTokens.length : workload.connections;
   const http = httpClient(plan.baseUrl, clients);
   const p2p = workload.kind === 'p2p' ? p2pOperation(plan, http, workload.clients, workload.amount, workload.currency) : undefined;
   const payments =
@@ -219,7 +260,9 @@ async function main(): Promise<void> {
         ? giftOperation(plan, http, workload)
         : workload.kind === 'topup'
           ? topUpOperation(plan, http, workload)
-          : undefined;
+          : workload.kind === 'withdrawal'
+            ? withdrawalOperation(plan, http, workload)
+            : undefined;
   const operation =
     workload.kind === 'get'
       ? getOperation(http, workload.path, workload.tokens)
@@ -229,7 +272,7 @@ async function main(): Promise<void> {
         ? formOperation(http, workload.path, workload.form)
         : workload.kind === 'refresh'
           ? refreshOperation(http, workload.clientId, workload.refreshTokens)
-          : workload.kind === 'payment' || workload.kind === 'gift' || workload.kind === 'topup'
+          : workload.kind === 'payment' || workload.kind === 'gift' || workload.kind === 'topup' || workload.kind === 'withdrawal'
             ? payments!.operation
             : p2p!.operation;
 

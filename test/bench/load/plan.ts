@@ -26,7 +26,9 @@ export type Workload =
   /** The refresh grant: client i rotates its own refresh token chain, starting from refreshTokens[i]. */
   | { kind: 'refresh'; clientId: string; refreshTokens: string[] }
   /** Each client its own user: top up, pay at the provider simulator's checkout, wait for the credit. */
-  | { kind: 'topup'; amount: string; currency: string; clients: { token: string }[] };
+  | { kind: 'topup'; amount: string; currency: string; clients: { token: string }[] }
+  /** Each client its own funded user with a device key and a linked account: withdraw (device-signed), wait until paid out. */
+  | { kind: 'withdrawal'; amount: string; currency: string; clients: { messengerToken: string; deviceId: string; privateKeyPem: string; externalAccountId: string }[] };
 
 /** What the orchestrator hands a generator process on stdin. */
 export interface GeneratorPlan {

@@ -38,6 +38,9 @@ import { checkBalances, checkLedger, type BalanceCheck, type LedgerCheck } from 
  *                 with PAYMENT_MFA_NEW_DEVICE_DAYS=0: the payers' devices are registered just before)
  *   topup         a top-up of 0.01 USD paid at the provider simulator the launcher runs (its callback wakes
  *                 the saga), at BENCH_PAYMENT_CLIENTS users; one operation is one top-up credited
+ *   withdrawal    a withdrawal of 0.01 USD to a linked account (device signature), paid out at once by the
+ *                 provider simulator the launcher runs (its callback wakes the saga), at BENCH_PAYMENT_CLIENTS
+ *                 users; one operation is one withdrawal completed
  *   gift          a one-share group gift of 0.01 USD dropped (device signature) and opened by another
  *                 user, at BENCH_PAYMENT_CLIENTS pairs; one operation is one gift given and taken
  *   balance       GET /api/v1/wallet/balance, BENCH_CONNECTIONS connections, BENCH_READERS users' tokens
@@ -80,7 +83,7 @@ import { checkBalances, checkLedger, type BalanceCheck, type LedgerCheck } from 
  * and the ledger against zero per currency. Exits non-zero when a scenario failed or a check did.
  */
 
-const SCENARIOS = ['p2p-device', 'p2p-pin', 'payment', 'gift', 'topup', 'balance', 'transactions', 'storage-get', 'storage-put', 'device-authorization', 'refresh', 'health', 'ready'] as const;
+const SCENARIOS = ['p2p-device', 'p2p-pin', 'payment', 'gift', 'topup', 'withdrawal', 'balance', 'transactions', 'storage-get', 'storage-put', 'device-authorization', 'refresh', 'health', 'ready'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 /** Every transfer moves one cent: far below every limit and below the acceptance threshold, so nothing is held. */
@@ -247,6 +250,24 @@ class Benchmark {
     });
   }
 
+  async withdrawal(name: string, clients: number): Promise<void> {
+    await this.record(name, clients, async () => {
+      const owners = await mapLimit(Array.from({ length: clients }, (_, i) => i), 8, async (i) => {
+        const user = await this.prepare.user(`@bench_${this.runId}_${(this.runs += 1)}_out_${i}:localhost`, this.fundMinor);
+        const proof = await this.prepare.enrol(user, 'biometric');
+        if (proof.method !== 'biometric') throw new Error('a withdrawing user needs a device key');
+        const linked = await this.http.json('POST', '/api/v1/wallet/external-accounts', [201], {
+          token: user.messenger,
+          json: { type: 'bank_account', token: `tok_sim_${String(i).padStart(8, '0')}`, currency: CURRENCY, idempotency_key: 'bench-bank' },
+        });
+        return { user, plan: { messengerToken: user.messenger, deviceId: proof.deviceId, privateKeyPem: proof.privateKeyPem, externalAccountId: linked.external_account_id as string } };
+      });
+      const result = await runGenerator(this.plan(name, { kind: 'withdrawal', amount: decimal(AMOUNT_MINOR), currency: CURRENCY, clients: owners.map((o) => o.plan) }));
+      result.settled?.forEach((n, i) => this.prepare.pay(owners[i]!.user, n, AMOUNT_MINOR));
+      return result;
+    });
+  }
+
   async payment(name: string, clients: number): Promise<void> {
     await this.record(name, clients, async () => {
       const payers = await mapLimit(Array.from({ length: clients }, (_, i) => i), 8, async (i) => {
@@ -337,6 +358,7 @@ class Benchmark {
       if (scenario === 'payment') await this.payment(scenario, config.paymentClients);
       if (scenario === 'gift') await this.gift(scenario, config.paymentClients);
       if (scenario === 'topup') await this.topUp(scenario, config.paymentClients);
+      if (scenario === 'withdrawal') await this.withdrawal(scenario, config.paymentClients);
       if (scenario === 'balance') await this.get(scenario, '/api/v1/wallet/balance', () => this.readers());
       if (scenario === 'storage-get') await this.get(scenario, '/api/v1/storage/bench%2Fprofile', () => this.storageUsers());
       if (scenario === 'storage-put') await this.put(scenario, '/api/v1/storage/bench%2Fprofile', () => this.storageUsers());

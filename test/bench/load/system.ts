@@ -84,6 +84,8 @@ export async function bootSystem(options: { logLevel: string | undefined; env?: 
     TEMPORAL_UI_PORT: String(ports.temporalUi),
     // The payers' devices are registered just before they pay: the new-device rule would ask every payment for a second factor.
     PAYMENT_MFA_NEW_DEVICE_DAYS: process.env.PAYMENT_MFA_NEW_DEVICE_DAYS ?? '0',
+    // The simulator pays each payout out as soon as it is made, and calls back: the withdrawal scenario measures our side.
+    PROVIDER_SIMULATOR_PAYOUT_SETTLE_MS: process.env.PROVIDER_SIMULATOR_PAYOUT_SETTLE_MS ?? '0',
     // The benchmark's few users call far faster than people do: PROTO's limits would answer most
     // calls 429. The limiter still runs (its cost is measured), with every limit raised this much.
     RATE_LIMIT_SCALE: process.env.RATE_LIMIT_SCALE ?? String(BENCH_RATE_LIMIT_SCALE),
