@@ -116,7 +116,10 @@ export async function requestWithdrawal(deps: WithdrawalDeps, owner: Owner, req:
     deadlineAt: new Date(createdAt.getTime() + deps.config.providers.withdrawalDeadlineMs),
   });
   if (!created) refuseOtherRequest(withdrawal.request_hash, hash, 'withdrawal', { withdrawal_id: withdrawal.id });
-  if (withdrawal.status !== 'pending') return { replayed: !created, body: withdrawalView(withdrawal) };
+  // A repeat of a request refused at its start (the proof, the funds) is asked again: the same
+  // proof is the same Update, which Temporal answers with the first refusal.
+  const refusedAtStart = withdrawal.status === 'failed' && withdrawal.hold_txn_id === null;
+  if (withdrawal.status !== 'pending' && !refusedAtStart) return { replayed: !created, body: withdrawalView(withdrawal) };
   return { replayed: !created, body: await start(deps, withdrawal, req.authProof) };
 }
 
@@ -155,6 +158,9 @@ async function start(deps: WithdrawalDeps, w: Withdrawal, authProof: AuthProof |
   // Refused (the proof, the funds, the limits): the caller learns why. Started meanwhile by an
   // earlier request (INVALID_STATE), or finished: what it did is in PostgreSQL.
   if ('refusal' in outcome && outcome.refusal.code !== 'INVALID_STATE') throw outcome.refusal;
+  if (now.status === 'failed' && now.hold_txn_id === null) {
+    throw new DomainError('INVALID_STATE', 'The withdrawal with this idempotency_key was refused; use a new key', { withdrawal_id: now.id, status: now.status, reason: now.status_reason });
+  }
   return withdrawalView(now);
 }
 

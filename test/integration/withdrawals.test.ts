@@ -144,7 +144,11 @@ describe('withdrawals', () => {
 
   it('are refused without the right proof, above the balance or the limits, and counted once per idempotency key', async () => {
     const { user, accountId } = await linkedUser('careful', '50.00');
-    expectError(await withdraw(user, accountId, pinProof('0000')), 401, 'INVALID_MFA_CREDENTIALS');
+    const wrong = { idempotency_key: 'wrong-pin', ...pinProof('0000') };
+    expectError(await withdraw(user, accountId, wrong), 401, 'INVALID_MFA_CREDENTIALS');
+    // The same request again gets the same answer; the right PIN under that key is told to use a new one.
+    expectError(await withdraw(user, accountId, wrong), 401, 'INVALID_MFA_CREDENTIALS');
+    expectError(await withdraw(user, accountId, { idempotency_key: 'wrong-pin' }), 409, 'INVALID_STATE');
     expect(await available(api, user)).toBe(50);
     expectError(await withdraw(user, accountId, { amount: '80.00' }), 402, 'INSUFFICIENT_FUNDS');
     expect(await available(api, user)).toBe(50);
