@@ -3,6 +3,7 @@ import type { DatabasePool } from '../src/db/pool';
 import type { Logger } from '../src/logger';
 import { paymentsBot } from '../src/matrix/bots';
 import { directRoomOf, keepDirectRoom } from '../src/db/matrix';
+import { matrixSends } from '../src/metrics/metrics';
 import { createDirectRoom, joinRoom, MatrixRequestError, sendRoomEvent, type MatrixSettings } from '../src/matrix/client';
 import { readRoomMembers } from '../src/matrix/rooms';
 
@@ -49,6 +50,17 @@ const JOIN = { retryable: 'MATRIX_UNAVAILABLE', refused: 'MATRIX_JOIN_REFUSED' }
  * sends once more; a second refusal is final.
  */
 export async function sendAsPaymentsBot(deps: MatrixActivityDeps, event: RoomEvent): Promise<{ eventId?: string; skipped?: 'matrix_off' }> {
+  try {
+    const sent = await sendOnceAsPaymentsBot(deps, event);
+    matrixSends.inc({ result: sent.skipped ? 'skipped' : 'sent' });
+    return sent;
+  } catch (err) {
+    matrixSends.inc({ result: 'failed' });
+    throw err;
+  }
+}
+
+async function sendOnceAsPaymentsBot(deps: MatrixActivityDeps, event: RoomEvent): Promise<{ eventId?: string; skipped?: 'matrix_off' }> {
   const { matrix } = deps;
   if (!matrix) {
     deps.log.info({ room_id: event.roomId, type: event.type, txn_id: event.txnId }, 'Matrix is off: room event skipped');

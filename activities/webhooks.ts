@@ -1,3 +1,4 @@
+import { webhookDeliveries } from '../src/metrics/metrics';
 import { performance } from 'node:perf_hooks';
 import type { Sealer } from '../src/crypto/sealing';
 import type { DatabasePool } from '../src/db/pool';
@@ -33,6 +34,7 @@ export function webhookActivities(deps: WebhookActivityDeps) {
       const at = deps.now();
       const started = performance.now();
       const result = await attemptWebhook(delivery, deps.webhookSealer, deps.now, dispatcher, deps.allowPrivateDestinations);
+      webhookDeliveries.inc({ result: result.outcome });
       const durationMs = performance.now() - started;
       const final = result.outcome === 'delivered' ? 'delivered' : result.outcome === 'failed' || req.last ? 'failed' : undefined;
       await recordWebhookAttempt(deps.pool, req.eventId, {

@@ -7,6 +7,7 @@ import { accessChecks } from './auth/clients';
 import { followAccessChanges } from './db/accessChanges';
 import { createApp } from './http/app';
 import { createLogger, type Logger } from './logger';
+import { aggregateForWorkers, shareWithPrimary } from './metrics/cluster';
 import { ensureSystemBots } from './matrix/startup';
 import { onShutdown, openDatabase, openTepKeys, sealLegacySecrets, syncMiniapps } from './runtime';
 import { startSagaSweeps } from './sweeps';
@@ -32,6 +33,7 @@ function primary(config: Config, log: Logger): void {
       }, 1000);
     });
   };
+  aggregateForWorkers();
   for (let i = 0; i < config.http.processes; i += 1) fork(i === 0);
   log.info({ processes: config.http.processes }, 'API processes started');
   const stop = () => {
@@ -53,6 +55,7 @@ async function main(): Promise<void> {
     return;
   }
   const sweeper = cluster.isPrimary || process.env[SWEEPER_ENV] === '1';
+  if (cluster.isWorker) shareWithPrimary();
   if (config.mode === 'production') required(config.adminToken, 'ADMIN_TOKEN');
   const dataKey = required(config.dataKey, 'DATA_ENCRYPTION_KEY');
   const pool = await openDatabase(config, log);

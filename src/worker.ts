@@ -3,7 +3,8 @@ import { loadConfigOrExit, loadDotEnv, required } from './config';
 import { createLogger } from './logger';
 import { providerRegistry } from './providers/registry';
 import { openDatabase, sealLegacySecrets } from './runtime';
-import { createWorker, installSdkLogging } from './temporal/worker';
+import { freeLoopbackPort, startWorkerEndpoint } from './metrics/workerEndpoint';
+import { createWorker, installSdkRuntime } from './temporal/worker';
 
 async function main(): Promise<void> {
   loadDotEnv();
@@ -17,7 +18,9 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', leaveIfStarting);
   process.once('SIGTERM', leaveIfStarting);
-  installSdkLogging(log);
+  // The SDK's exporter on a loopback port of its own; the worker's metrics port serves it with ours.
+  const sdkMetricsPort = config.workerMetricsPort !== undefined ? await freeLoopbackPort() : undefined;
+  installSdkRuntime(log, sdkMetricsPort !== undefined ? { prometheusAddress: `127.0.0.1:${sdkMetricsPort}` } : {});
   const dataKey = required(config.dataKey, 'DATA_ENCRYPTION_KEY');
   const pool = await openDatabase(config, log);
   await sealLegacySecrets(pool, dataKey, log);
@@ -41,9 +44,19 @@ async function main(): Promise<void> {
     }),
   );
   running = true;
-  log.info({ task_queue: config.temporal.taskQueue, namespace: config.temporal.namespace }, 'worker running');
+  const endpoint =
+    config.workerMetricsPort !== undefined
+      ? await startWorkerEndpoint({
+          host: config.http.host,
+          port: config.workerMetricsPort,
+          sdkMetricsUrl: `http://127.0.0.1:${sdkMetricsPort}/metrics`,
+          running: () => worker.getState() === 'RUNNING',
+        })
+      : undefined;
+  log.info({ task_queue: config.temporal.taskQueue, namespace: config.temporal.namespace, metrics_port: config.workerMetricsPort }, 'worker running');
   // The SDK installs its own SIGINT/SIGTERM handling: run() resolves once the worker has drained.
   await worker.run();
+  endpoint?.close();
   await connection.close();
   await pool.end();
   log.info('worker stopped');

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Config } from '../config';
 import { CircuitBreaker, PROTO_BREAKER, type BreakerState } from '../domain/circuitBreaker';
+import { BREAKER_STATE_VALUE, breakerState } from '../metrics/metrics';
 import { DomainError } from '../domain/errors';
 import { MatrixRequestError, whoami } from '../matrix/client';
 
@@ -57,6 +58,7 @@ function rememberingChecker(what: string, lookup: (token: string) => Promise<Tok
       cache.delete(key);
 
       const verdict = breaker.check();
+      breakerState.set({ breaker: 'matrix_tokens' }, BREAKER_STATE_VALUE[breaker.state]);
       if (!verdict.allowed) throw unavailable(verdict.retryAfterMs, verdict.state);
       let owner: TokenOwner;
       try {
@@ -66,6 +68,7 @@ function rememberingChecker(what: string, lookup: (token: string) => Promise<Tok
         // A refused token is the checker working; anything else is it failing.
         const refused = err instanceof TokenRefused;
         breaker.record(refused);
+        breakerState.set({ breaker: 'matrix_tokens' }, BREAKER_STATE_VALUE[breaker.state]);
         if (refused) throw new DomainError('INVALID_TOKEN', 'Invalid or expired Matrix access token');
         throw unavailable(5000, breaker.state);
       }

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { WORKFLOWS_PATH } from '../temporal/worker';
+import { bundleOptions } from '../temporal/worker';
 
 /**
  * `npm run build` step: bundle workflows/ once, so production workers load the bundle
@@ -8,7 +8,7 @@ import { WORKFLOWS_PATH } from '../temporal/worker';
  */
 async function main(): Promise<void> {
   const out = process.argv[2];
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve(WORKFLOWS_PATH) });
+  const { code } = await bundleWorkflowCode(bundleOptions());
   if (out) await writeFile(out, code);
   process.stdout.write(`workflow bundle: ${code.length} bytes${out ? ` -> ${out}` : ''}\n`);
 }

@@ -37,6 +37,8 @@ export const envSchema = z.object({
 
   HOST: z.string().default('127.0.0.1').describe('interface the API listens on'),
   PORT: port.default(3000).describe('API port, 1-65535'),
+  METRICS_TOKEN: optionalString.describe('a bearer token GET /metrics requires (unset: the endpoint is open; keep it off the public network)'),
+  WORKER_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional().describe("the worker's Prometheus port (its metrics and the Temporal SDK's, and /health); unset: none"),
   API_PROCESSES: positiveInt.max(64).default(1).describe('API processes sharing the port (the API is stateless; one per core to spare)'),
   PUBLIC_URL: optionalString.pipe(url.optional()).describe('public base URL of the API; the TEP issuer'),
   TRUST_PROXY: z
@@ -196,6 +198,10 @@ export interface Config {
   };
   tep: { keysFile: string; ttlSeconds: number; refreshTtlSeconds: number };
   adminToken: string | undefined;
+  /** The bearer token GET /metrics requires; undefined: open. */
+  metricsToken: string | undefined;
+  /** The worker's Prometheus port; undefined: none. */
+  workerMetricsPort: number | undefined;
   /** Shared by the api and the worker; `npm start` generates one into .data/dev-secrets.json. */
   dataKey: Buffer | undefined;
   miniappsFile: string;
@@ -380,6 +386,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     tep: { keysFile: e.TEP_KEYS_FILE ?? path.join(dataDir, 'tep-keys.json'), ttlSeconds: e.TEP_TOKEN_TTL_SECONDS, refreshTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS },
     adminToken: e.ADMIN_TOKEN,
+    metricsToken: e.METRICS_TOKEN,
+    workerMetricsPort: e.WORKER_METRICS_PORT,
     dataKey: e.DATA_ENCRYPTION_KEY === undefined ? undefined : parseDataKey(e.DATA_ENCRYPTION_KEY),
     miniappsFile,
     wallet,

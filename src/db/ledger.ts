@@ -4,6 +4,7 @@ import { DomainError } from '../domain/errors';
 import { accountKey, accountOwner, OUTSIDE_KINDS, type AccountRef, type EntryInput } from '../domain/ledger';
 import { amountToJson, type Currency } from '../domain/money';
 import { newId } from '../ids';
+import { ledgerAmount, ledgerEntries } from '../metrics/metrics';
 import type { DatabaseConnection, DatabaseTransactionConnection } from './pool';
 import { WalletRow } from './wallets';
 
@@ -86,6 +87,7 @@ export async function postEntryIn(tx: DatabaseTransactionConnection, input: Entr
         input.postings.map((p) => [accounts.get(accountKey(p.account))!.id, p.account.currency, p.amount]),
         ['int8', 'bpchar', 'int8'],
       )} AS t(account_id, currency, amount)`);
+    countEntry(input);
     return { txnId: inserted.txn_id, idempotencyKey: input.idempotencyKey, createdAt: inserted.created_at, replayed: false };
   } catch (err) {
     if (err instanceof CheckIntegrityConstraintViolationError && err.constraint === 'balance_non_negative') {
@@ -98,6 +100,16 @@ export async function postEntryIn(tx: DatabaseTransactionConnection, input: Entr
       throw new DomainError('NO_WALLET', 'Wallet does not exist');
     }
     throw err;
+  }
+}
+
+/** Counted when written (a transaction that rolls back afterwards is counted all the same: the metric is of attempts that wrote). */
+function countEntry(input: EntryInput): void {
+  const credits = new Map<string, bigint>();
+  for (const { account, amount } of input.postings) if (amount > 0n) credits.set(account.currency, (credits.get(account.currency) ?? 0n) + amount);
+  for (const [currency, amount] of credits) {
+    ledgerEntries.inc({ kind: input.kind, currency });
+    ledgerAmount.inc({ kind: input.kind, currency }, Number(amount));
   }
 }
 

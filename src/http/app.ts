@@ -20,6 +20,7 @@ import { totpSealer } from '../factors/totp';
 import type { BucketStore } from '../abuse/buckets';
 import { systemClock, type Clock } from '../clock';
 import { callerGates } from './middleware/auth';
+import { httpMetrics } from './middleware/metrics';
 import { rateLimiter } from './middleware/rateLimit';
 import { bodyParsers } from './middleware/bodies';
 import { trustProxies } from './middleware/proxy';
@@ -100,6 +101,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
 
   trustProxies(app, deps.config.http.trustProxy);
   app.use(requestId(deps.log));
+  app.use(httpMetrics());
   app.use(accessLog());
   app.use(protoErrors());
   app.use(appserviceApi({ pool: deps.pool, matrix: deps.config.matrix, startInvites: (invites) => startInviteSagas(deps, invites) }));

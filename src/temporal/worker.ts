@@ -1,8 +1,56 @@
 import path from 'node:path';
-import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import {
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type ActivityExecuteInput,
+  type ActivityInboundCallsInterceptor,
+  type InjectedSinks,
+  type LogLevel,
+  type Next,
+  type WorkerOptions,
+} from '@temporalio/worker';
+import { activityRuns, sagaOutcomes, sagaStarts } from '../metrics/metrics';
+import type { MetricsSinks } from '../../workflows/interceptors';
 import type { Logger } from '../logger';
 
 export const WORKFLOWS_PATH = path.resolve(__dirname, '..', '..', 'workflows', 'index');
+/** Bundled with the workflows (every bundle: the worker's, `npm run build`'s, the tests'). */
+export const WORKFLOW_INTERCEPTOR_MODULES = [path.resolve(__dirname, '..', '..', 'workflows', 'interceptors')];
+
+/** What every workflow bundle is made of. */
+export function bundleOptions() {
+  return { workflowsPath: require.resolve(WORKFLOWS_PATH), workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES.map((m) => require.resolve(m)) };
+}
+
+/** The sinks the workflow interceptors call, and the activity interceptor: what the worker counts. */
+export function metricsHooks(): Pick<WorkerOptions, 'sinks' | 'interceptors'> {
+  const sinks: InjectedSinks<MetricsSinks> = {
+    sagaMetrics: {
+      started: { fn: (info) => sagaStarts.inc({ workflow: info.workflowType }), callDuringReplay: false },
+      ended: { fn: (info, status) => sagaOutcomes.inc({ workflow: info.workflowType, status }), callDuringReplay: false },
+    },
+  };
+  return { sinks, interceptors: { activity: [() => ({ inbound: new ActivityMetrics() })] } };
+}
+
+/** Counts each activity execution by type and result (`ok`, or the failure's type). */
+class ActivityMetrics implements ActivityInboundCallsInterceptor {
+  async execute(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>): Promise<unknown> {
+    const activity = Context.current().info.activityType;
+    try {
+      const result = await next(input);
+      activityRuns.inc({ activity, result: 'ok' });
+      return result;
+    } catch (err) {
+      activityRuns.inc({ activity, result: err instanceof ApplicationFailure && err.type ? err.type : 'error' });
+      throw err;
+    }
+  }
+}
 
 export interface WorkerSettings {
   address: string;
@@ -20,11 +68,16 @@ const SDK_TO_PINO: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error
   ERROR: 'error',
 };
 
-/** Sends the SDK's own log lines (worker state, workflow and activity logs) through pino as JSON. */
-export function installSdkLogging(log: Logger, level: LogLevel = 'INFO'): void {
+/**
+ * Installs the SDK's runtime: its log lines (worker state, workflow and activity logs) through pino
+ * as JSON, and, given `prometheusAddress`, its own metrics (task latencies, workflow and activity
+ * outcomes, pollers) served there for the worker's metrics endpoint to pass on.
+ */
+export function installSdkRuntime(log: Logger, options: { level?: LogLevel; prometheusAddress?: string } = {}): void {
   const sdkLog = log.child({ component: 'temporal-sdk' });
   Runtime.install({
-    logger: new DefaultLogger(level, ({ level: entryLevel, message, meta }) => sdkLog[SDK_TO_PINO[entryLevel]](meta ?? {}, message)),
+    logger: new DefaultLogger(options.level ?? 'INFO', ({ level: entryLevel, message, meta }) => sdkLog[SDK_TO_PINO[entryLevel]](meta ?? {}, message)),
+    ...(options.prometheusAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: options.prometheusAddress } } } } : {}),
   });
 }
 
@@ -40,8 +93,9 @@ export async function createWorker(settings: WorkerSettings, activities: object,
     taskQueue: settings.taskQueue,
     ...(settings.workflowBundlePath
       ? { workflowBundle: { codePath: settings.workflowBundlePath } }
-      : { workflowsPath: require.resolve(WORKFLOWS_PATH) }),
+      : { workflowsPath: require.resolve(WORKFLOWS_PATH), interceptors: { workflowModules: bundleOptions().workflowInterceptorModules } }),
     activities,
+    ...metricsHooks(),
     ...options,
   });
   return { worker, connection };

@@ -25,7 +25,8 @@ function childrenOf(pid: number): number[] {
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === pid && fields[0] !== 'Z') children.push(Number(entry));
+      // The API's own processes: not a helper a loader may start beside them (esbuild's service).
+      if (Number(fields[1]) === pid && fields[0] !== 'Z' && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('src/api.ts')) children.push(Number(entry));
     } catch {
       // gone meanwhile
     }
@@ -59,6 +60,12 @@ test('API_PROCESSES=2 serves one port from two processes, replaces one that dies
     expect(first).toHaveLength(2);
     const answers = await Promise.all(Array.from({ length: 20 }, () => health()));
     expect(answers).toEqual(Array(20).fill(200));
+    // Whichever process a scrape reaches answers for both: the 20 calls spread over them are all counted.
+    for (let scrape = 0; scrape < 3; scrape += 1) {
+      const page = await (await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { connection: 'close' } })).text();
+      const line = page.split('\n').find((l) => l.startsWith('tmcp_http_requests_total{') && l.includes('route="/health"'));
+      expect(Number(line?.split(' ').pop())).toBe(20);
+    }
 
     process.kill(first[0]!, 'SIGKILL');
     const replaced = await eventually(async () => childrenOf(proc.child.pid!), (pids) => pids.length === 2 && !pids.includes(first[0]!), 30_000);

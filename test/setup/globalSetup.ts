@@ -8,7 +8,7 @@ import { migrate } from '../../src/db/migrate';
 import { startEmbeddedPostgres, type RunningPostgres } from '../../src/dev/embeddedPostgres';
 import { findTemporalCli } from '../../src/dev/temporalCli';
 import { startTemporalDevServer, type RunningTemporal } from '../../src/dev/temporalDevServer';
-import { WORKFLOWS_PATH } from '../../src/temporal/worker';
+import { bundleOptions } from '../../src/temporal/worker';
 import { TEMPLATE_DATABASE, TEST_ENV } from './env';
 
 export async function freePort(): Promise<number> {
@@ -61,7 +61,7 @@ export default async function globalSetup(): Promise<void> {
     temporalAddress = handles.temporal.address;
   }
   const bundlePath = path.join(scratchDir, 'workflow-bundle.js');
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve(WORKFLOWS_PATH), logger: quietBundler });
+  const { code } = await bundleWorkflowCode({ ...bundleOptions(), logger: quietBundler });
   await writeFile(bundlePath, code);
 
   process.env[TEST_ENV.workflowBundle] = bundlePath;

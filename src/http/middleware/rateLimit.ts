@@ -7,6 +7,7 @@ import type { SuspensionRow } from '../../db/rateLimits';
 import type { DatabasePool } from '../../db/pool';
 import { DomainError } from '../../domain/errors';
 import { bucketKey, bucketOf, describeWindow, quotaOf, violationsKey, type RateCategory } from '../../domain/rateLimits';
+import { rateLimitRejections } from '../../metrics/metrics';
 import { basicCredentials } from '../basicAuth';
 import type { AppContext, AppState } from '../state';
 
@@ -98,6 +99,7 @@ export function rateLimiter(deps: RateLimitDeps) {
       ctx.set('X-RateLimit-Burst', String(limit.burst));
       if (!take.allowed) {
         ctx.set('Retry-After', String(quota.retryAfter));
+        rateLimitRejections.inc({ category: name });
         await countViolation(ctx, subject, name);
         throw new DomainError(
           'RATE_LIMIT_EXCEEDED',

@@ -1,4 +1,8 @@
 import Router from '@koa/router';
+import type { Config } from '../../config';
+import { DomainError } from '../../domain/errors';
+import { metricsText, METRICS_CONTENT_TYPE } from '../../metrics/cluster';
+import { adminTokenCheck, bearerToken } from '../middleware/auth';
 import { sql } from 'slonik';
 import type { TepKeys } from '../../auth/keys';
 import type { DatabasePool } from '../../db/pool';
@@ -56,13 +60,22 @@ function cachedReadiness(deps: { pool: DatabasePool; temporal: Temporal }, now: 
  * Liveness (`/health`: the process serves; it touches nothing else), readiness (`/ready`: 200 when
  * PostgreSQL and Temporal answer, 503 when not, each with its latency) and the TEP public keys.
  */
-export function systemRoutes(deps: { pool: DatabasePool; temporal: Temporal; keys: TepKeys }): Router<AppState> {
+export function systemRoutes(deps: { pool: DatabasePool; temporal: Temporal; keys: TepKeys; config: Pick<Config, 'metricsToken'> }): Router<AppState> {
   const router = new Router<AppState>();
   const readiness = cachedReadiness(deps);
 
   router.get('/health', (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { status: 'ok' };
+  });
+
+  // Prometheus (prom-client): this process's metrics, or every API process's with API_PROCESSES > 1.
+  const metricsAllowed = adminTokenCheck(deps.config.metricsToken);
+  router.get('/metrics', async (ctx) => {
+    if (deps.config.metricsToken !== undefined && !metricsAllowed(bearerToken(ctx))) throw new DomainError('INVALID_TOKEN', 'Missing or wrong METRICS_TOKEN');
+    ctx.set('Cache-Control', 'no-store');
+    ctx.type = METRICS_CONTENT_TYPE;
+    ctx.body = await metricsText();
   });
 
   router.get('/ready', async (ctx) => {
