@@ -9,6 +9,7 @@ import { startEmbeddedPostgres, type RunningPostgres } from '../../src/dev/embed
 import { findTemporalCli } from '../../src/dev/temporalCli';
 import { startTemporalDevServer, type RunningTemporal } from '../../src/dev/temporalDevServer';
 import { bundleOptions } from '../../src/temporal/worker';
+import { ensureChromium } from '../helpers/chromium';
 import { TEMPLATE_DATABASE, TEST_ENV } from './env';
 
 export async function freePort(): Promise<number> {
@@ -28,6 +29,8 @@ const quietBundler = { trace() {}, debug() {}, info() {}, log() {}, warn: consol
  * migrates a template database that every test file clones into its own fresh database.
  */
 export default async function globalSetup(): Promise<void> {
+  // First, so a machine without a browser learns it in the first seconds, not after the suite.
+  ensureChromium();
   const scratchDir = await mkdtemp(path.join(tmpdir(), 'tmcp-test-'));
   // As root, PostgreSQL runs as the postgres user and must reach its data folder.
   await chmod(scratchDir, 0o755);
