@@ -70,7 +70,8 @@ async function main(): Promise<void> {
   const access = accessChecks(pool);
   const accessFeed = followAccessChanges(required(config.database.url, 'DATABASE_URL'), { onChange: access.changed, onReset: access.reset }, log);
   const buckets = bucketStore(pool, config.rateLimits.redisUrl);
-  const app = createApp({ config, pool, keys, temporal, log, access, buckets });
+  let draining = false;
+  const app = createApp({ config, pool, keys, temporal, log, access, buckets, draining: () => draining });
   const server = app.listen(config.http.port, config.http.host);
   await once(server, 'listening');
   log.info(
@@ -82,6 +83,13 @@ async function main(): Promise<void> {
   if (!config.matrix) log.info('Matrix is off (no MATRIX_HOMESERVER_URL): room events are skipped and room membership is not checked');
 
   onShutdown(log, async () => {
+    // Keep serving for SHUTDOWN_DRAIN_SECONDS with /ready at 503, so the load balancer stops
+    // sending here before the port closes; then finish the requests in flight.
+    draining = true;
+    if (config.http.drainMs > 0) {
+      log.info({ drain_ms: config.http.drainMs }, 'draining: /ready answers 503');
+      await new Promise((resolve) => setTimeout(resolve, config.http.drainMs));
+    }
     bots?.stop();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await sweeps?.stop();

@@ -42,6 +42,8 @@ async function main(): Promise<void> {
       webhookAllowPrivate: config.webhookAllowPrivate,
       providers: providerRegistry(config.providers),
     }),
+    // On SIGTERM the worker stops polling and lets running activities finish for this long.
+    { shutdownGraceTime: config.workerShutdownGraceMs },
   );
   running = true;
   const endpoint =

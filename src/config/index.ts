@@ -39,6 +39,8 @@ export const envSchema = z.object({
   PORT: port.default(3000).describe('API port, 1-65535'),
   METRICS_TOKEN: optionalString.describe('a bearer token GET /metrics requires (unset: the endpoint is open; keep it off the public network)'),
   WORKER_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional().describe("the worker's Prometheus port (its metrics and the Temporal SDK's, and /health); unset: none"),
+  SHUTDOWN_DRAIN_SECONDS: z.coerce.number().int().min(0).max(300).default(0).describe("seconds an API process keeps serving after SIGTERM with /ready answering 503, so a load balancer stops sending to it before it closes"),
+  WORKER_SHUTDOWN_GRACE_SECONDS: positiveInt.max(3600).default(30).describe('seconds a stopping worker lets running activities finish before it cancels them'),
   API_PROCESSES: positiveInt.max(64).default(1).describe('API processes sharing the port (the API is stateless; one per core to spare)'),
   PUBLIC_URL: optionalString.pipe(url.optional()).describe('public base URL of the API; the TEP issuer'),
   TRUST_PROXY: z
@@ -185,7 +187,10 @@ export interface Config {
   mode: 'development' | 'production' | 'test';
   logLevel: Env['LOG_LEVEL'];
   dataDir: string;
-  http: { host: string; port: number; publicUrl: string; processes: number; trustProxy: TrustProxy };
+  /** drainMs: how long a stopping API process keeps serving with /ready at 503. */
+  http: { host: string; port: number; publicUrl: string; processes: number; trustProxy: TrustProxy; drainMs: number };
+  /** How long a stopping worker lets running activities finish. */
+  workerShutdownGraceMs: number;
   database: { url: string | undefined; poolSize: number; embeddedPort: number };
   temporal: {
     address: string | undefined;
@@ -373,7 +378,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mode: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
     dataDir,
-    http: { host: e.HOST, port: e.PORT, publicUrl, processes: e.API_PROCESSES, trustProxy },
+    http: { host: e.HOST, port: e.PORT, publicUrl, processes: e.API_PROCESSES, trustProxy, drainMs: e.SHUTDOWN_DRAIN_SECONDS * 1000 },
+    workerShutdownGraceMs: e.WORKER_SHUTDOWN_GRACE_SECONDS * 1000,
     database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, embeddedPort: e.EMBEDDED_PG_PORT },
     temporal: {
       address: e.TEMPORAL_ADDRESS,

@@ -59,6 +59,8 @@ export interface AppDeps {
   clock?: Clock;
   /** Where rate-limit buckets live (bucketStore: PostgreSQL, or Redis with REDIS_URL); the caller closes it. */
   buckets: BucketStore;
+  /** True once the process is stopping: /ready answers 503 while it drains. */
+  draining?: () => boolean;
 }
 
 export function createApp(deps: AppDeps): Koa<AppState> {

@@ -60,7 +60,7 @@ function cachedReadiness(deps: { pool: DatabasePool; temporal: Temporal }, now: 
  * Liveness (`/health`: the process serves; it touches nothing else), readiness (`/ready`: 200 when
  * PostgreSQL and Temporal answer, 503 when not, each with its latency) and the TEP public keys.
  */
-export function systemRoutes(deps: { pool: DatabasePool; temporal: Temporal; keys: TepKeys; config: Pick<Config, 'metricsToken'> }): Router<AppState> {
+export function systemRoutes(deps: { pool: DatabasePool; temporal: Temporal; keys: TepKeys; config: Pick<Config, 'metricsToken'>; draining?: () => boolean }): Router<AppState> {
   const router = new Router<AppState>();
   const readiness = cachedReadiness(deps);
 
@@ -79,8 +79,14 @@ export function systemRoutes(deps: { pool: DatabasePool; temporal: Temporal; key
   });
 
   router.get('/ready', async (ctx) => {
-    const { ready, ...checks } = await readiness();
     ctx.set('Cache-Control', 'no-store');
+    // Stopping: still serving what comes, but a load balancer should send no more.
+    if (deps.draining?.()) {
+      ctx.status = 503;
+      ctx.body = { status: 'draining' };
+      return;
+    }
+    const { ready, ...checks } = await readiness();
     ctx.status = ready ? 200 : 503;
     ctx.body = { status: ready ? 'ok' : 'unavailable', ...checks };
   });
