@@ -65,6 +65,8 @@ async function main(): Promise<void> {
   const temporal = createTemporal({
     address: required(config.temporal.address, 'TEMPORAL_ADDRESS'),
     namespace: config.temporal.namespace,
+    ...(config.temporal.tls ? { tls: config.temporal.tls } : {}),
+    ...(config.temporal.apiKey ? { apiKey: config.temporal.apiKey } : {}),
     taskQueue: config.temporal.taskQueue,
   });
   const access = accessChecks(pool);

@@ -55,6 +55,12 @@ export const envSchema = z.object({
   TEMPORAL_ADDRESS: optionalString.describe('host:port of the Temporal frontend'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default').describe('Temporal namespace'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('tmcp').describe('task queue of the worker'),
+  TEMPORAL_TLS: optionalString.pipe(z.enum(['true', 'false']).optional()).describe('true: reach Temporal over TLS with the system roots (implied by the TEMPORAL_TLS_* files and TEMPORAL_API_KEY)'),
+  TEMPORAL_TLS_CERT: optionalString.describe("PEM file of this process's client certificate (mTLS), with TEMPORAL_TLS_KEY"),
+  TEMPORAL_TLS_KEY: optionalString.describe('PEM file of the client certificate key (mTLS), with TEMPORAL_TLS_CERT'),
+  TEMPORAL_TLS_CA: optionalString.describe("PEM file of the CA that signed the Temporal server's certificate (default: the system's roots)"),
+  TEMPORAL_TLS_SERVER_NAME: optionalString.describe("the name the server's certificate is checked against, when not TEMPORAL_ADDRESS's host"),
+  TEMPORAL_API_KEY: optionalString.describe('an API key (Temporal Cloud), sent as a bearer token over TLS'),
   TEMPORAL_CLI_PATH: optionalString.describe('path to the temporal CLI used for the embedded dev server'),
   TEMPORAL_DEV_PORT: port.default(7233).describe('gRPC port of the embedded Temporal dev server'),
   TEMPORAL_UI_PORT: port.default(8233).describe('Web UI port of the embedded Temporal dev server'),
@@ -200,6 +206,9 @@ export interface Config {
     devPort: number;
     uiPort: number;
     workflowBundlePath: string | undefined;
+    /** Undefined: plain gRPC (a dev server on loopback); else TLS, with these files. */
+    tls: { certFile?: string; keyFile?: string; caFile?: string; serverName?: string } | undefined;
+    apiKey: string | undefined;
   };
   tep: { keysFile: string; ttlSeconds: number; refreshTtlSeconds: number };
   adminToken: string | undefined;
@@ -277,6 +286,18 @@ export class ConfigError extends Error {
 }
 
 /** Validates the environment once into the typed Config; throws ConfigError naming every bad variable. */
+/** TLS to Temporal: asked for (TEMPORAL_TLS=true), or implied by a certificate, a CA, a server name or an API key. */
+function temporalTls(e: z.infer<typeof envSchema>): Config['temporal']['tls'] {
+  const files = {
+    ...(e.TEMPORAL_TLS_CERT ? { certFile: e.TEMPORAL_TLS_CERT } : {}),
+    ...(e.TEMPORAL_TLS_KEY ? { keyFile: e.TEMPORAL_TLS_KEY } : {}),
+    ...(e.TEMPORAL_TLS_CA ? { caFile: e.TEMPORAL_TLS_CA } : {}),
+    ...(e.TEMPORAL_TLS_SERVER_NAME ? { serverName: e.TEMPORAL_TLS_SERVER_NAME } : {}),
+  };
+  if (e.TEMPORAL_TLS === 'false') return undefined;
+  return e.TEMPORAL_TLS === 'true' || Object.keys(files).length > 0 || e.TEMPORAL_API_KEY !== undefined ? files : undefined;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
@@ -363,6 +384,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   for (const pair of (e.PROVIDER_BY_CURRENCY ?? '').split(',').filter(Boolean)) {
     if (!isCurrency(pair.slice(0, 3))) problems.push(`PROVIDER_BY_CURRENCY: ${pair.slice(0, 3)} is not a currency of the ledger`);
   }
+  if ((e.TEMPORAL_TLS_CERT === undefined) !== (e.TEMPORAL_TLS_KEY === undefined)) problems.push('TEMPORAL_TLS_CERT / TEMPORAL_TLS_KEY: give both (mTLS) or neither');
+  for (const name of ['TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY', 'TEMPORAL_TLS_CA'] as const) {
+    const file = e[name];
+    if (file !== undefined && !existsSync(file)) problems.push(`${name}: no file at ${file}`);
+  }
   const stripeChosen = e.TOPUP_PROVIDER === 'stripe' || (e.PROVIDER_BY_CURRENCY ?? '').includes('=stripe');
   if (stripeChosen && (e.STRIPE_SECRET_KEY === undefined || e.STRIPE_WEBHOOK_SECRET === undefined)) {
     problems.push('STRIPE_SECRET_KEY / STRIPE_WEBHOOK_SECRET: required with TOPUP_PROVIDER=stripe');
@@ -389,6 +415,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       devPort: e.TEMPORAL_DEV_PORT,
       uiPort: e.TEMPORAL_UI_PORT,
       workflowBundlePath: e.WORKFLOW_BUNDLE_PATH,
+      tls: temporalTls(e),
+      apiKey: e.TEMPORAL_API_KEY,
     },
     tep: { keysFile: e.TEP_KEYS_FILE ?? path.join(dataDir, 'tep-keys.json'), ttlSeconds: e.TEP_TOKEN_TTL_SECONDS, refreshTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS },
     adminToken: e.ADMIN_TOKEN,

@@ -1,11 +1,15 @@
 import { Client, Connection, type WorkflowStartOptions } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, type Workflow } from '@temporalio/common';
 import type { Logger } from '../logger';
+import { temporalConnectionOptions, type TlsFiles } from './connection';
 
 export interface TemporalSettings {
   address: string;
   namespace: string;
   taskQueue: string;
+  /** A secured cluster or Temporal Cloud: TLS (with client certificate files for mTLS), or an API key. */
+  tls?: TlsFiles;
+  apiKey?: string;
 }
 
 export interface Temporal {
@@ -21,7 +25,7 @@ export interface Temporal {
  * unreachable on /health) while the Temporal server is still coming up.
  */
 export function createTemporal(settings: TemporalSettings): Temporal {
-  const connection = Connection.lazy({ address: settings.address });
+  const connection = Connection.lazy(temporalConnectionOptions(settings));
   const client = new Client({ connection, namespace: settings.namespace });
   return {
     client,

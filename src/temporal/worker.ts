@@ -15,6 +15,7 @@ import {
 } from '@temporalio/worker';
 import { activityRuns, sagaOutcomes, sagaStarts } from '../metrics/metrics';
 import type { MetricsSinks } from '../../workflows/interceptors';
+import { temporalConnectionOptions, type TlsFiles } from './connection';
 import type { Logger } from '../logger';
 
 export const WORKFLOWS_PATH = path.resolve(__dirname, '..', '..', 'workflows', 'index');
@@ -54,6 +55,9 @@ class ActivityMetrics implements ActivityInboundCallsInterceptor {
 
 export interface WorkerSettings {
   address: string;
+  /** As the API's client (src/temporal/connection.ts). */
+  tls?: TlsFiles;
+  apiKey?: string;
   namespace: string;
   taskQueue: string;
   /** A prebuilt bundle (npm run build) saves production workers the bundling step at start. */
@@ -86,7 +90,7 @@ export function installSdkRuntime(log: Logger, options: { level?: LogLevel; prom
  * composes them from activities/ with their dependencies, so nothing here depends on them).
  */
 export async function createWorker(settings: WorkerSettings, activities: object, options: Partial<WorkerOptions> = {}) {
-  const connection = await NativeConnection.connect({ address: settings.address });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(settings));
   const worker = await Worker.create({
     connection,
     namespace: settings.namespace,
