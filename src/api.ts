@@ -10,7 +10,7 @@ import { createLogger, type Logger } from './logger';
 import { aggregateForWorkers, shareWithPrimary } from './metrics/cluster';
 import { ensureSystemBots } from './matrix/startup';
 import { onShutdown, openDatabase, openTepKeys, sealLegacySecrets, syncMiniapps } from './runtime';
-import { startSagaSweeps } from './sweeps';
+import { startHousekeeping } from './sweeps';
 import { createTemporal } from './temporal/client';
 
 /** Set by the primary on the one API process that runs the sweeps (they need no more than one). */
@@ -81,7 +81,7 @@ async function main(): Promise<void> {
     'API listening',
   );
   const bots = config.matrix ? ensureSystemBots(config.matrix, config.appservice.id, log) : undefined;
-  const sweeps = sweeper ? startSagaSweeps({ pool, temporal, log, config, clock: systemClock }) : undefined;
+  const sweeps = sweeper ? startHousekeeping({ pool, temporal, log, config, clock: systemClock, databaseUrl: required(config.database.url, 'DATABASE_URL') }) : undefined;
   if (!config.matrix) log.info('Matrix is off (no MATRIX_HOMESERVER_URL): room events are skipped and room membership is not checked');
 
   onShutdown(log, async () => {

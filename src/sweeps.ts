@@ -1,6 +1,9 @@
+import { hostname } from 'node:os';
+import pg from 'pg';
 import type { Clock } from './clock';
 import type { Config } from './config';
 import type { DatabasePool } from './db/pool';
+import { housekeepingJobs, recordJobRound } from './db/housekeeping';
 import { purgeOAuthLeftovers } from './db/oauth';
 import { purgeFullBuckets } from './db/rateLimits';
 import { purgeExpired } from './db/storage';
@@ -53,14 +56,25 @@ export function startSagaSweeps(deps: SweepDeps, times: SweepTimes = SWEEP_TIMES
     { name: 'wallet events', run: () => sweepUnsentWalletEvents(deps, times.inviteGraceMs) },
     { name: 'webhooks', run: () => sweepUnstartedWebhooks(deps, times.inviteGraceMs) },
   ];
+  const names = jobs.map((j) => j.name);
   let running: Promise<void> | undefined;
+  // Each round reads which jobs an operator paused, runs the others, and records how each went.
   const sweep = async () => {
+    let paused = new Set<string>();
+    try {
+      paused = new Set((await housekeepingJobs(deps.pool, names)).filter((j) => j.paused).map((j) => j.job));
+    } catch (err) {
+      deps.log.warn({ err }, 'could not read the housekeeping jobs; running them all');
+    }
     for (const job of jobs) {
+      if (paused.has(job.name)) continue;
       try {
         const swept = await job.run();
         if (swept > 0) deps.log.info({ job: job.name, swept }, 'sweep found work');
+        await recordJobRound(deps.pool, job.name, { swept, runner: RUNNER });
       } catch (err) {
         deps.log.warn({ err, job: job.name }, 'sweep failed; next round retries');
+        await recordJobRound(deps.pool, job.name, { error: err instanceof Error ? err.message : String(err), runner: RUNNER }).catch(() => undefined);
       }
     }
   };
@@ -72,6 +86,76 @@ export function startSagaSweeps(deps: SweepDeps, times: SweepTimes = SWEEP_TIMES
     async stop() {
       clearInterval(timer);
       await running;
+    },
+  };
+}
+
+/** Who runs a round, for operators: host and process. */
+const RUNNER = `${hostname()}:${process.pid}`;
+
+/** The advisory lock whose holder, one process across all API replicas, runs the housekeeping. */
+export const HOUSEKEEPING_LOCK = 727_001;
+
+/**
+ * Housekeeping once across all replicas: every sweeper process tries to take a PostgreSQL
+ * advisory lock on a connection of its own; the one that holds it runs the rounds, the others try
+ * again every `retryMs`. A leader whose connection drops (a crash, a network cut) loses the lock
+ * with it, and another takes over. Why a lock and not Temporal Schedules: most jobs are the outbox
+ * relay that starts sagas a failed start left behind, and they must keep sweeping (and logging)
+ * whatever Temporal is doing; the purges are plain SQL. Operators see and pause each job at
+ * /api/v1/admin/housekeeping.
+ */
+export function startHousekeeping(deps: SweepDeps & { databaseUrl: string }, times: SweepTimes & { retryMs: number } = { ...SWEEP_TIMES, retryMs: 15_000 }): { stop(): Promise<void>; leading(): boolean } {
+  let stopped = false;
+  let client: pg.Client | undefined;
+  let sweeps: { stop(): Promise<void> } | undefined;
+  let retry: NodeJS.Timeout | undefined;
+
+  const standDown = async () => {
+    const was = sweeps;
+    sweeps = undefined;
+    await was?.stop();
+  };
+  const later = () => {
+    if (!stopped) retry = setTimeout(() => void attempt(), times.retryMs);
+    retry?.unref();
+  };
+  const attempt = async () => {
+    const candidate = new pg.Client({ connectionString: deps.databaseUrl, application_name: 'tmcp-housekeeping' });
+    candidate.on('error', () => undefined);
+    try {
+      await candidate.connect();
+      const { rows } = await candidate.query<{ taken: boolean }>('SELECT pg_try_advisory_lock($1) AS taken', [HOUSEKEEPING_LOCK]);
+      if (!rows[0]?.taken || stopped) {
+        await candidate.end();
+        return later();
+      }
+    } catch (err) {
+      deps.log.warn({ err }, 'could not try for the housekeeping lock; trying again');
+      await candidate.end().catch(() => undefined);
+      return later();
+    }
+    client = candidate;
+    deps.log.info({ runner: RUNNER }, 'this process runs the housekeeping');
+    sweeps = startSagaSweeps(deps, times);
+    // The lock lives as long as the connection: when it goes, so does the leadership.
+    candidate.once('end', () => {
+      if (client !== candidate) return;
+      client = undefined;
+      deps.log.warn('lost the housekeeping lock with its connection; trying again');
+      void standDown().then(later);
+    });
+  };
+  void attempt();
+  return {
+    leading: () => sweeps !== undefined,
+    async stop() {
+      stopped = true;
+      clearTimeout(retry);
+      await standDown();
+      const holder = client;
+      client = undefined;
+      await holder?.end().catch(() => undefined);
     },
   };
 }

@@ -6,12 +6,14 @@ import { MAX_VERIFICATION_LEVEL } from '../../domain/verification';
 import { DomainError } from '../../domain/errors';
 import { isId } from '../../domain/ids';
 import { changeWallet, fundWallet, type WalletDeps } from '../../wallet/wallets';
+import { housekeepingView, pauseHousekeeping } from '../../housekeeping/housekeeping';
 import { withdrawalsForReconciliation } from '../../withdrawals/withdrawals';
 import { adminAuth } from '../middleware/auth';
 import { IdempotencyKey, WholeNumber, withMoney } from '../schemas';
 import type { AppContext, AppState } from '../state';
 import { parseInput } from '../validate';
 
+const HousekeepingBody = z.object({ jobs: z.array(z.string().min(1).max(64)).min(1).max(32).optional() }).strict();
 const FundBody = withMoney({ idempotency_key: IdempotencyKey, note: z.string().max(280).optional() });
 const WalletPatch = z
   .object({ status: z.enum(WALLET_STATUSES).optional(), verification_level: WholeNumber(0, MAX_VERIFICATION_LEVEL).optional() })
@@ -62,6 +64,18 @@ export function adminRoutes(deps: WalletDeps & SuspensionDeps, adminToken: strin
     ctx.state.log.info({ suspension_id: id, subject: lifted.subject }, 'suspension lifted by an operator');
     ctx.body = lifted.view;
   });
+
+  // Housekeeping (sweeps and purges, run by one API process across replicas): see, pause, resume.
+  router.get('/housekeeping', async (ctx) => {
+    ctx.body = await housekeepingView(deps.pool);
+  });
+  for (const [action, paused] of [['pause', true], ['resume', false]] as const) {
+    router.post(`/housekeeping/${action}`, async (ctx) => {
+      const body = parseInput(HousekeepingBody, ctx.request.body ?? {});
+      ctx.body = await pauseHousekeeping(deps.pool, paused, body.jobs);
+      ctx.state.log.info({ jobs: body.jobs ?? 'all', paused }, `housekeeping ${action}d by an operator`);
+    });
+  }
 
   // Payouts a provider confirmed after their money went back to the owner (never moved twice): settled by hand.
   router.get('/reconciliation', async (ctx) => {
