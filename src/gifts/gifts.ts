@@ -8,7 +8,7 @@ import { distributionProblem, type Distribution } from '../domain/giftDistributi
 import { giftWorkflowId, leaderboard, type GiftInput, type GiftSnapshot, type Opening } from '../domain/gifts';
 import { amountToJson, type Currency } from '../domain/money';
 import type { AuthProof } from '../domain/p2p';
-import { TMCP_ROOM_ID, TMCP_STATUS, TMCP_USER_IDS } from '../domain/searchAttributes';
+import { clientAttribute, TMCP_ROOM_ID, TMCP_STATUS, TMCP_USER_IDS } from '../domain/searchAttributes';
 import type { Clock } from '../clock';
 import type { Logger } from '../logger';
 import { inNamespace, paymentsBot } from '../matrix/bots';
@@ -198,6 +198,7 @@ async function start(deps: GiftDeps, gift: Gift, senderUserId: string, authProof
           { key: TMCP_STATUS, value: 'pending' },
           { key: TMCP_USER_IDS, value: [senderUserId, ...(gift.recipient_user_id ? [gift.recipient_user_id] : [])] },
           { key: TMCP_ROOM_ID, value: gift.room_id },
+          ...clientAttribute(gift.client_id),
         ],
       },
     }),

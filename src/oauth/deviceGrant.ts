@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto';
+import { TMCP_STATUS, clientAttribute } from '../domain/searchAttributes';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Config } from '../config';
@@ -95,6 +96,8 @@ export async function authorizeDevice(deps: DeviceGrantDeps, client: OAuthClient
         args: [input],
         // The workflow ends by itself at expiry; this only bounds a stuck one.
         workflowExecutionTimeout: `${DEVICE_CODE_TTL_SECONDS * 2} seconds`,
+        staticSummary: `Device grant ${grantId} of ${client.client_id} for ${scopes.join(' ')}`,
+        typedSearchAttributes: [{ key: TMCP_STATUS, value: 'pending' }, ...clientAttribute(client.client_id)],
       }),
     );
   } catch (err) {

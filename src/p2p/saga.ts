@@ -2,7 +2,7 @@ import type { Config } from '../config';
 import { overdueTransfers, type Transfer } from '../db/p2p';
 import { amountToJson } from '../domain/money';
 import { p2pWorkflowId, type P2PInput } from '../domain/p2p';
-import { TMCP_ROOM_ID, TMCP_STATUS, TMCP_USER_IDS } from '../domain/searchAttributes';
+import { clientAttribute, TMCP_ROOM_ID, TMCP_STATUS, TMCP_USER_IDS } from '../domain/searchAttributes';
 import { startIdempotently, type StartOptions } from '../temporal/client';
 import { sagaUnavailable } from '../temporal/sagaCalls';
 import type { p2pSaga } from '../../workflows/p2pTransfer';
@@ -45,6 +45,7 @@ export function sagaStart(deps: SagaStartDeps, t: Transfer): StartOptions<typeof
       { key: TMCP_STATUS, value: t.status },
       { key: TMCP_USER_IDS, value: [t.sender_user_id, t.recipient_user_id] },
       ...(t.room_id ? [{ key: TMCP_ROOM_ID, value: t.room_id }] : []),
+      ...clientAttribute(t.client_id),
     ],
   };
 }

@@ -8,7 +8,7 @@ import type { DatabasePool } from '../db/pool';
 import { DomainError, invalidField } from '../domain/errors';
 import { amountToJson, parseAmount, type Currency } from '../domain/money';
 import { paymentWorkflowId, type MfaMethod, type PaymentInput, type PaymentSnapshot } from '../domain/payments';
-import { TMCP_ROOM_ID, TMCP_STATUS, TMCP_USER_IDS } from '../domain/searchAttributes';
+import { clientAttribute, TMCP_ROOM_ID, TMCP_STATUS, TMCP_USER_IDS } from '../domain/searchAttributes';
 import type { Clock } from '../clock';
 import type { Logger } from '../logger';
 import type { Rooms } from '../matrix/rooms';
@@ -117,6 +117,7 @@ function sagaStart(deps: Pick<PaymentDeps, 'config' | 'clock'>, p: Payment, merc
       { key: TMCP_STATUS, value: p.status },
       { key: TMCP_USER_IDS, value: [p.payer_user_id] },
       ...(p.room_id ? [{ key: TMCP_ROOM_ID, value: p.room_id }] : []),
+      ...clientAttribute(p.client_id),
     ],
   };
 }

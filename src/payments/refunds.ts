@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { TMCP_ROOM_ID } from '../domain/searchAttributes';
 import type { OAuthClient } from '../db/miniapps';
 import { miniappRecord } from '../db/miniapps';
 import { paymentById, refundById, unannouncedRefunds, type Payment } from '../db/payments';
@@ -43,7 +44,18 @@ function announcement(p: Payment, merchantName: string, refund: { id: string; am
 
 /** Starts the room announcement of a refund; a failed start is left to the sweeper. */
 async function announce(deps: RefundDeps, input: RefundAnnouncement): Promise<void> {
-  await startIdempotently<typeof refundAnnouncement>(deps.temporal, deps.log, 'refundAnnouncement', { workflowId: refundWorkflowId(input.refundId), args: [input] }, { refund_id: input.refundId });
+  await startIdempotently<typeof refundAnnouncement>(
+    deps.temporal,
+    deps.log,
+    'refundAnnouncement',
+    {
+      workflowId: refundWorkflowId(input.refundId),
+      args: [input],
+      staticSummary: `Room announcement of refund ${input.refundId} of payment ${input.paymentId}`,
+      typedSearchAttributes: [{ key: TMCP_ROOM_ID, value: input.roomId }],
+    },
+    { refund_id: input.refundId },
+  );
 }
 
 /**

@@ -6,7 +6,7 @@ import type { DatabasePool } from '../db/pool';
 import { firstSightOfEvent, insertTopUp, topUpById, topUpByProviderRef, type TopUp } from '../db/topups';
 import { DomainError } from '../domain/errors';
 import { amountToJson, type Currency } from '../domain/money';
-import { TMCP_STATUS, TMCP_USER_IDS } from '../domain/searchAttributes';
+import { clientAttribute, TMCP_STATUS, TMCP_USER_IDS } from '../domain/searchAttributes';
 import { topUpWorkflowId, type TopUpCheckout, type TopUpInput } from '../domain/topups';
 import { currencyMismatch } from '../domain/wallets';
 import { keyTaken, refuseOtherRequest, requestHash } from '../idempotency';
@@ -131,6 +131,7 @@ async function withCheckout(deps: TopUpDeps, t: TopUp) {
         typedSearchAttributes: [
           { key: TMCP_STATUS, value: 'pending' },
           { key: TMCP_USER_IDS, value: [t.user_id] },
+          ...clientAttribute(t.client_id),
         ],
       },
     }),

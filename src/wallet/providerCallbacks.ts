@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { TMCP_ROOM_ID, clientAttribute } from '../domain/searchAttributes';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Config } from '../config';
 import type { Sealer } from '../crypto/sealing';
@@ -102,6 +103,8 @@ async function sendWalletEvent(deps: Pick<ProviderCallbackDeps, 'temporal' | 'lo
       workflowId: walletEventWorkflowId(input.provider, input.transactionId),
       args: [input],
       workflowIdConflictPolicy: 'USE_EXISTING',
+      staticSummary: `Room event of ${input.provider}'s payment ${input.transactionId} in ${input.roomId}`,
+      typedSearchAttributes: [{ key: TMCP_ROOM_ID, value: input.roomId }, ...clientAttribute(input.provider)],
     });
     return await Promise.race([handle.result(), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), waitMs).unref())]);
   } catch (err) {

@@ -9,7 +9,7 @@ import { markForReconciliation, withdrawalById, withdrawalsToReconcile, withdraw
 import { DomainError } from '../domain/errors';
 import { amountToJson, type Currency } from '../domain/money';
 import type { AuthProof } from '../domain/p2p';
-import { TMCP_STATUS, TMCP_USER_IDS } from '../domain/searchAttributes';
+import { clientAttribute, TMCP_STATUS, TMCP_USER_IDS } from '../domain/searchAttributes';
 import { withdrawalWorkflowId, type WithdrawalInput } from '../domain/withdrawals';
 import { currencyMismatch } from '../domain/wallets';
 import { availableMethods } from '../factors/enrolment';
@@ -146,6 +146,7 @@ async function start(deps: WithdrawalDeps, w: Withdrawal, authProof: AuthProof |
         typedSearchAttributes: [
           { key: TMCP_STATUS, value: 'pending' },
           { key: TMCP_USER_IDS, value: w.owner_kind === 'user' ? [w.owner_id] : [] },
+          ...clientAttribute(w.client_id),
         ],
       },
     }),
