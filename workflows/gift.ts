@@ -1,4 +1,5 @@
-import { ActivityFailure, allHandlersFinished, condition, proxyActivities, proxyLocalActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, allHandlersFinished, condition, patched, proxyActivities, proxyLocalActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { TMCP_STATUS } from '../src/domain/searchAttributes';
 import type { Activities } from '../activities';
 import { distributeGift } from '../src/domain/giftDistribution';
 import { GIFT_EVENT_TYPE, GIFT_EXPIRED_EVENT_TYPE, GIFT_OPENED_EVENT_TYPE, giftCreatedContent, giftExpiredContent, giftOpenedContent } from '../src/domain/giftEvents';
@@ -52,6 +53,12 @@ export async function giftSaga(input: GiftInput): Promise<GiftSnapshot> {
     return sent;
   };
 
+  // v2: TmcpStatus follows the gift (v1 left it at `pending`), so operators filter gifts by state.
+  const setStatus = (status: GiftSnapshot['status']) => {
+    snapshot.status = status;
+    if (patched('gift-status')) upsertSearchAttributes([{ key: TMCP_STATUS, value: status }]);
+  };
+
   setHandler(giftState, () => ({ ...snapshot, openings: [...snapshot.openings] }));
 
   setHandler(
@@ -63,14 +70,14 @@ export async function giftSaga(input: GiftInput): Promise<GiftSnapshot> {
       } catch (err) {
         const failure = domainFailure(err);
         await failGift({ giftId, reason: failure?.type ?? 'error' });
-        snapshot.status = 'failed';
+        setStatus('failed');
         starting = false;
         throw failure ?? err;
       }
       starting = false;
       // Math.random here is the workflow's deterministic source (seeded per workflow, the same on replay).
       shares = distributeGift({ totalMinor: BigInt(input.totalMinor), count: input.count, distribution: input.distribution }, Math.random).map(String);
-      snapshot.status = 'active';
+      setStatus('active');
       // The answer carries the event id when the homeserver answers within the wait.
       await Promise.race([announce(GIFT_EVENT_TYPE, giftCreatedContent(input), 'created'), sleep(Math.max(1, input.eventWaitMs))]);
       return { ...snapshot, openings: [] };
@@ -112,7 +119,7 @@ export async function giftSaga(input: GiftInput): Promise<GiftSnapshot> {
         const opening: Opening = { userId, amountMinor: opened.amountMinor, rank: opened.rank, openedAt: opened.openedAt };
         snapshot.openings.push(opening);
         snapshot.remaining -= 1;
-        if (snapshot.remaining === 0) snapshot.status = 'fully_opened';
+        if (snapshot.remaining === 0) setStatus('fully_opened');
         void announce(GIFT_OPENED_EVENT_TYPE, giftOpenedContent(input, opening, snapshot.openings, snapshot.remaining), `opened.${rank}`);
         return { opening, totalOpened: snapshot.openings.length, remaining: snapshot.remaining };
       }),
@@ -127,12 +134,12 @@ export async function giftSaga(input: GiftInput): Promise<GiftSnapshot> {
     await serially(async () => undefined);
     if (snapshot.status === 'active') {
       const { refundedMinor } = await expireGift({ giftId });
-      snapshot.status = 'expired';
+      setStatus('expired');
       snapshot.refundedMinor = refundedMinor;
       void announce(GIFT_EXPIRED_EVENT_TYPE, giftExpiredContent(input, refundedMinor, snapshot.openings.length), 'expired');
     } else if (snapshot.status === 'pending') {
       await failGift({ giftId, reason: 'NEVER_FUNDED' });
-      snapshot.status = 'failed';
+      setStatus('failed');
     }
   }
   await Promise.all(sends);

@@ -3,6 +3,7 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import { startTestApi, type TestApi } from '../helpers/api';
 import type { TestDatabase } from '../helpers/db';
+import { TMCP_STATUS } from '../../src/domain/searchAttributes';
 import { recordHistory } from '../helpers/histories';
 import { available, expectError, pinProof, walletUser, type TestUser } from '../helpers/p2p';
 import { startTimeSkippingStack, type TimeSkippingStack } from '../helpers/timeSkipping';
@@ -81,6 +82,8 @@ test('a fully opened gift ends at once; its escrow is zero', async () => {
   expect(Math.round((got[0] + got[1]) * 100)).toBe(500);
   expect(await env.client.workflow.getHandle(`gift-${body.gift_id}`).result()).toMatchObject({ status: 'fully_opened', remaining: 0 });
   expect(await escrow(body.gift_id)).toBe(0n);
+  // Operators see how it ended, not the `pending` it started with.
+  expect((await env.client.workflow.getHandle(`gift-${body.gift_id}`).describe()).typedSearchAttributes.get(TMCP_STATUS)).toBe('fully_opened');
   await recordHistory(env.client, `gift-${body.gift_id}`, 'gift', 'fully-opened');
 });
 
