@@ -1,3 +1,4 @@
+import './telemetry/apiTracing';
 import cluster from 'node:cluster';
 import { once } from 'node:events';
 import { loadConfigOrExit, loadDotEnv, required, type Config } from './config';

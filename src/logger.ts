@@ -1,3 +1,5 @@
+import { isSpanContextValid, trace } from '@opentelemetry/api';
+import { Context } from '@temporalio/activity';
 import pino, { type Logger } from 'pino';
 
 export type { Logger };
@@ -45,8 +47,25 @@ export function createLogger(level: string, name: string): Logger {
       level,
       redact: { paths: REDACT, censor: '[redacted]' },
       base: { service: name },
+      // One grep follows a transfer: the trace id of the request or activity, and in an activity its workflow.
+      mixin: logContext,
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     pino.destination({ dest: 1, sync: false }),
   );
+}
+
+/** The trace id (when tracing is on) and, inside an activity, its workflow id and type. */
+function logContext(): Record<string, string> {
+  const fields: Record<string, string> = {};
+  const span = trace.getActiveSpan()?.spanContext();
+  if (span && isSpanContextValid(span)) fields.trace_id = span.traceId;
+  try {
+    const info = Context.current().info;
+    if (info.workflowExecution) fields.workflow_id = info.workflowExecution.workflowId;
+    fields.activity = info.activityType;
+  } catch {
+    // not in an activity
+  }
+  return fields;
 }

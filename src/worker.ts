@@ -1,3 +1,4 @@
+import './telemetry/workerTracing';
 import { createActivities } from '../activities';
 import { loadConfigOrExit, loadDotEnv, required } from './config';
 import { createLogger } from './logger';

@@ -8,9 +8,13 @@ import { bundleOptions } from '../temporal/worker';
  */
 async function main(): Promise<void> {
   const out = process.argv[2];
-  const { code } = await bundleWorkflowCode(bundleOptions());
-  if (out) await writeFile(out, code);
-  process.stdout.write(`workflow bundle: ${code.length} bytes${out ? ` -> ${out}` : ''}\n`);
+  // Two bundles: the one workers load, and the one they load with tracing on (bundleFor).
+  for (const tracing of [false, true]) {
+    const { code } = await bundleWorkflowCode(bundleOptions({ tracing }));
+    const file = out && (tracing ? out.replace(/\.js$/, '.traced.js') : out);
+    if (file) await writeFile(file, code);
+    process.stdout.write(`workflow bundle${tracing ? ' (traced)' : ''}: ${code.length} bytes${file ? ` -> ${file}` : ''}\n`);
+  }
 }
 
 main().catch((err: unknown) => {

@@ -1,4 +1,6 @@
 import { Client, Connection, type WorkflowStartOptions } from '@temporalio/client';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
+import { tracingEnabled } from '../telemetry/tracing';
 import { WorkflowExecutionAlreadyStartedError, type Workflow } from '@temporalio/common';
 import type { Logger } from '../logger';
 import { temporalConnectionOptions, type TlsFiles } from './connection';
@@ -26,7 +28,8 @@ export interface Temporal {
  */
 export function createTemporal(settings: TemporalSettings): Temporal {
   const connection = Connection.lazy(temporalConnectionOptions(settings));
-  const client = new Client({ connection, namespace: settings.namespace });
+  // With tracing on, starts, Updates and signals carry the caller's trace into the workflow.
+  const client = new Client({ connection, namespace: settings.namespace, ...(tracingEnabled() ? { interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } } : {}) });
   return {
     client,
     taskQueue: settings.taskQueue,

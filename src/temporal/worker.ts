@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -15,27 +16,47 @@ import {
 } from '@temporalio/worker';
 import { activityRuns, sagaOutcomes, sagaStarts } from '../metrics/metrics';
 import type { MetricsSinks } from '../../workflows/interceptors';
+import { makeWorkflowExporter, OpenTelemetryActivityInboundInterceptor, type OpenTelemetrySinks } from '@temporalio/interceptors-opentelemetry';
+import { tracingEnabled, workflowSpanProcessor } from '../telemetry/tracing';
 import { temporalConnectionOptions, type TlsFiles } from './connection';
 import type { Logger } from '../logger';
 
 export const WORKFLOWS_PATH = path.resolve(__dirname, '..', '..', 'workflows', 'index');
 /** Bundled with the workflows (every bundle: the worker's, `npm run build`'s, the tests'). */
 export const WORKFLOW_INTERCEPTOR_MODULES = [path.resolve(__dirname, '..', '..', 'workflows', 'interceptors')];
+/**
+ * Workflow and activity-scheduling spans, exported through the `exporter` sink. Only in a bundle
+ * for tracing: making spans inside every workflow activation costs the worker about 7 ms of CPU per
+ * transfer even when nobody collects them (measured with bench:load). Either bundle replays the
+ * other's histories: the interceptor issues no commands.
+ */
+const TRACING_INTERCEPTOR_MODULE = '@temporalio/interceptors-opentelemetry/lib/workflow-interceptors';
 
-/** What every workflow bundle is made of. */
-export function bundleOptions() {
-  return { workflowsPath: require.resolve(WORKFLOWS_PATH), workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES.map((m) => require.resolve(m)) };
+/** What a workflow bundle is made of: with tracing, the OpenTelemetry workflow interceptor too. */
+export function bundleOptions(options: { tracing?: boolean } = {}) {
+  const modules = [...WORKFLOW_INTERCEPTOR_MODULES.map((m) => require.resolve(m)), ...(options.tracing ? [require.resolve(TRACING_INTERCEPTOR_MODULE)] : [])];
+  return { workflowsPath: require.resolve(WORKFLOWS_PATH), workflowInterceptorModules: modules };
+}
+
+/** `npm run build` writes both bundles; with tracing on, the worker loads the traced one beside the one configured. */
+export function bundleFor(configured: string, tracing: boolean): string {
+  const traced = configured.replace(/\.js$/, '.traced.js');
+  return tracing && traced !== configured && existsSync(traced) ? traced : configured;
 }
 
 /** The sinks the workflow interceptors call, and the activity interceptor: what the worker counts. */
 export function metricsHooks(): Pick<WorkerOptions, 'sinks' | 'interceptors'> {
-  const sinks: InjectedSinks<MetricsSinks> = {
+  const tracing = tracingEnabled() ? workflowSpanProcessor() : undefined;
+  const sinks: InjectedSinks<MetricsSinks & OpenTelemetrySinks> = {
     sagaMetrics: {
       started: { fn: (info) => sagaStarts.inc({ workflow: info.workflowType }), callDuringReplay: false },
       ended: { fn: (info, status) => sagaOutcomes.inc({ workflow: info.workflowType, status }), callDuringReplay: false },
     },
+    exporter: tracing ? makeWorkflowExporter(tracing.processor, tracing.resource) : { export: { fn: () => undefined, callDuringReplay: false } },
   };
-  return { sinks, interceptors: { activity: [() => ({ inbound: new ActivityMetrics() })] } };
+  const activity: NonNullable<WorkerOptions['interceptors']>['activity'] = [() => ({ inbound: new ActivityMetrics() })];
+  if (tracing) activity.push((ctx) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx) }));
+  return { sinks, interceptors: { activity } };
 }
 
 /** Counts each activity execution by type and result (`ok`, or the failure's type). */
@@ -91,15 +112,21 @@ export function installSdkRuntime(log: Logger, options: { level?: LogLevel; prom
  */
 export async function createWorker(settings: WorkerSettings, activities: object, options: Partial<WorkerOptions> = {}) {
   const connection = await NativeConnection.connect(temporalConnectionOptions(settings));
+  const hooks = metricsHooks();
   const worker = await Worker.create({
     connection,
     namespace: settings.namespace,
     taskQueue: settings.taskQueue,
     ...(settings.workflowBundlePath
-      ? { workflowBundle: { codePath: settings.workflowBundlePath } }
-      : { workflowsPath: require.resolve(WORKFLOWS_PATH), interceptors: { workflowModules: bundleOptions().workflowInterceptorModules } }),
+      ? { workflowBundle: { codePath: bundleFor(settings.workflowBundlePath, tracingEnabled()) } }
+      : { workflowsPath: require.resolve(WORKFLOWS_PATH) }),
     activities,
-    ...metricsHooks(),
+    sinks: hooks.sinks,
+    // Bundled at start (no prebuilt bundle): the workflow interceptors go in with the workflows.
+    interceptors: {
+      ...hooks.interceptors,
+      ...(settings.workflowBundlePath ? {} : { workflowModules: bundleOptions({ tracing: tracingEnabled() }).workflowInterceptorModules }),
+    },
     ...options,
   });
   return { worker, connection };

@@ -1,5 +1,6 @@
 import type { Middleware } from 'koa';
 import { httpDuration, httpRequests } from '../../metrics/metrics';
+import { nameRequestSpan } from '../../telemetry/tracing';
 import type { AppState } from '../state';
 
 /**
@@ -15,6 +16,7 @@ export function httpMetrics(): Middleware<AppState> {
       const matched = ctx._matchedRoute;
       const route = typeof matched === 'string' ? matched : ctx.path.startsWith('/_matrix/') ? '/_matrix/*' : 'unmatched';
       const labels = { method: ctx.method, route, status: String(ctx.status) };
+      nameRequestSpan(ctx.method, route);
       httpRequests.inc(labels);
       httpDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
     }
