@@ -4,7 +4,8 @@ import { finishTopUp, recordCheckout, topUpById, type TopUp } from '../src/db/to
 import type { TopUpCheckout } from '../src/domain/topups';
 import { postTopUp } from '../src/ledger/topups';
 import type { Logger } from '../src/logger';
-import { ProviderUnavailable, type TopUpStatus } from '../src/providers/provider';
+import type { TopUpStatus } from '../src/providers/provider';
+import { callProvider } from './providerCalls';
 import type { ProviderRegistry } from '../src/providers/registry';
 
 export interface TopUpActivityDeps {
@@ -14,34 +15,18 @@ export interface TopUpActivityDeps {
   providers: ProviderRegistry | undefined;
 }
 
-/** A refusal the provider would repeat ends the top-up; an unreachable provider is retried. */
-function asFailure(err: unknown): unknown {
-  if (err instanceof ProviderUnavailable) return err;
-  return ApplicationFailure.create({ type: 'PAYMENT_FAILED', message: `the provider refused: ${err instanceof Error ? err.message : String(err)}`, nonRetryable: true });
-}
-
 export function topUpActivities(deps: TopUpActivityDeps) {
   async function topUpOf(topUpId: string): Promise<TopUp> {
     const t = await topUpById(deps.pool, topUpId);
     if (!t) throw ApplicationFailure.create({ type: 'NOT_FOUND', message: `no top-up ${topUpId}`, nonRetryable: true });
     return t;
   }
-  const providerOf = (t: TopUp) => {
-    const provider = deps.providers?.byName(t.provider);
-    if (!provider) throw ApplicationFailure.create({ type: 'PAYMENT_FAILED', message: `the provider ${t.provider} is not configured`, nonRetryable: true });
-    return provider;
-  };
 
   return {
     /** The provider's checkout, created once per top-up (its id is the idempotency key) and recorded. */
     async createProviderTopUp(req: { topUpId: string }): Promise<TopUpCheckout> {
       const t = await topUpOf(req.topUpId);
-      let made;
-      try {
-        made = await providerOf(t).createTopUp({ idempotencyKey: `topup:${t.id}`, amountMinor: t.amount, currency: t.currency, reference: t.id });
-      } catch (err) {
-        throw asFailure(err);
-      }
+      const made = await callProvider(deps.providers, t.provider, (p) => p.createTopUp({ idempotencyKey: `topup:${t.id}`, amountMinor: t.amount, currency: t.currency, reference: t.id }));
       const checkout = { providerRef: made.providerRef, ...(made.checkoutUrl ? { checkoutUrl: made.checkoutUrl } : {}), ...(made.clientSecret ? { clientSecret: made.clientSecret } : {}) };
       await recordCheckout(deps.pool, t.id, checkout);
       return checkout;
@@ -53,12 +38,7 @@ export function topUpActivities(deps: TopUpActivityDeps) {
     async readProviderTopUp(req: { topUpId: string }): Promise<TopUpStatus> {
       const t = await topUpOf(req.topUpId);
       if (!t.provider_ref) return 'pending';
-      let read;
-      try {
-        read = await providerOf(t).readTopUp(t.provider_ref);
-      } catch (err) {
-        throw asFailure(err);
-      }
+      const read = await callProvider(deps.providers, t.provider, (p) => p.readTopUp(t.provider_ref!));
       if (read.status === 'succeeded' && (read.amountMinor !== t.amount || read.currency !== t.currency)) {
         deps.log.error({ topup_id: t.id, provider: t.provider, provider_ref: t.provider_ref, paid: `${read.amountMinor} ${read.currency}` }, 'the provider reports another amount than the top-up; not credited');
         return 'failed';

@@ -10,7 +10,8 @@ import { withdrawalProofMessage } from '../src/domain/withdrawals';
 import { openProof, verifyPaymentProof, type ProofDeps } from '../src/factors/proofs';
 import { endWithdrawal, postWithdrawalHold, postWithdrawalSettlement } from '../src/ledger/withdrawals';
 import type { Logger } from '../src/logger';
-import { ProviderUnavailable, type PayoutStatus } from '../src/providers/provider';
+import type { PayoutStatus } from '../src/providers/provider';
+import { callProvider } from './providerCalls';
 import type { ProviderRegistry } from '../src/providers/registry';
 import { domainFailures } from './failures';
 
@@ -20,12 +21,6 @@ export interface WithdrawalActivityDeps extends ProofDeps {
   providers: ProviderRegistry | undefined;
 }
 
-/** A refusal the provider would repeat fails the payout; an unreachable provider is retried (same idempotency key). */
-function asFailure(err: unknown): unknown {
-  if (err instanceof ProviderUnavailable) return err;
-  return ApplicationFailure.create({ type: 'PAYMENT_FAILED', message: `the provider refused: ${err instanceof Error ? err.message : String(err)}`, nonRetryable: true });
-}
-
 /** A withdrawal's side effects; each is safe to retry (fixed ledger keys, the provider's idempotency key, status guarded by the row lock). */
 export function withdrawalActivities(deps: WithdrawalActivityDeps) {
   async function withdrawalOf(id: string): Promise<Withdrawal> {
@@ -33,11 +28,6 @@ export function withdrawalActivities(deps: WithdrawalActivityDeps) {
     if (!w) throw new DomainError('NOT_FOUND', 'Withdrawal not found', { withdrawal_id: id });
     return w;
   }
-  const providerOf = (w: Withdrawal) => {
-    const provider = deps.providers?.byName(w.provider);
-    if (!provider) throw ApplicationFailure.create({ type: 'PAYMENT_FAILED', message: `the provider ${w.provider} is not configured`, nonRetryable: true });
-    return provider;
-  };
 
   return {
     /**
@@ -70,18 +60,9 @@ export function withdrawalActivities(deps: WithdrawalActivityDeps) {
       const w = await withdrawalOf(req.withdrawalId);
       const account = await externalAccountById(deps.pool, w.external_account_id);
       if (!account) throw ApplicationFailure.create({ type: 'PAYMENT_FAILED', message: 'the external account is gone', nonRetryable: true });
-      let made;
-      try {
-        made = await providerOf(w).createPayout({
-          idempotencyKey: `withdrawal:${w.id}`,
-          amountMinor: w.amount,
-          currency: w.currency,
-          destination: account.provider_token,
-          reference: w.id,
-        });
-      } catch (err) {
-        throw asFailure(err);
-      }
+      const made = await callProvider(deps.providers, w.provider, (p) =>
+        p.createPayout({ idempotencyKey: `withdrawal:${w.id}`, amountMinor: w.amount, currency: w.currency, destination: account.provider_token, reference: w.id }),
+      );
       await recordPayoutRef(deps.pool, w.id, made.providerRef);
       return { providerRef: made.providerRef, status: made.status };
     },
@@ -90,12 +71,7 @@ export function withdrawalActivities(deps: WithdrawalActivityDeps) {
     async readProviderPayout(req: { withdrawalId: string }): Promise<PayoutStatus> {
       const w = await withdrawalOf(req.withdrawalId);
       if (!w.provider_ref) return 'pending';
-      let read;
-      try {
-        read = await providerOf(w).readPayout(w.provider_ref);
-      } catch (err) {
-        throw asFailure(err);
-      }
+      const read = await callProvider(deps.providers, w.provider, (p) => p.readPayout(w.provider_ref!));
       if (read.amountMinor !== w.amount || read.currency !== w.currency) {
         deps.log.error({ withdrawal_id: w.id, provider: w.provider, provider_ref: w.provider_ref, paid: `${read.amountMinor} ${read.currency}` }, 'the provider reports another amount than the withdrawal; reconcile it');
       }
