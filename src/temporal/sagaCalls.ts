@@ -1,5 +1,5 @@
 import { WithStartWorkflowOperation } from '@temporalio/client';
-import { WorkflowExecutionAlreadyStartedError, type UpdateDefinition, type Workflow } from '@temporalio/common';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type SignalDefinition, type UpdateDefinition, type Workflow } from '@temporalio/common';
 import type { Config } from '../config';
 import { DomainError } from '../domain/errors';
 import type { Logger } from '../logger';
@@ -30,6 +30,19 @@ export function sagaUnavailable(message: string, details: Record<string, unknown
 /** Temporal calls give up after SAGA_ANSWER_TIMEOUT_MS: a saga whose worker or database is down answers 503, not never. */
 export function withAnswerDeadline<T>(deps: Pick<SagaCallDeps, 'temporal' | 'config'>, call: () => Promise<T>): Promise<T> {
   return deps.temporal.client.withDeadline(Date.now() + deps.config.sagaAnswerTimeoutMs, call);
+}
+
+/**
+ * Wakes a saga that polls by itself (a provider callback for a top-up or a payout): a hint, never
+ * needed for correctness. A saga that has finished ignores it; any other failure is logged, and the
+ * saga asks at its next poll.
+ */
+export async function wakeSaga(deps: SagaCallDeps, workflowId: string, signal: SignalDefinition, fields: Record<string, unknown>): Promise<void> {
+  try {
+    await withAnswerDeadline(deps, () => deps.temporal.client.workflow.getHandle(workflowId).signal(signal));
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) deps.log.warn({ err, ...fields }, 'could not wake the saga; it asks at its next poll');
+  }
 }
 
 /** A saga to start with an Update when it does not run yet. */

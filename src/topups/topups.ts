@@ -1,4 +1,3 @@
-import { WorkflowNotFoundError } from '@temporalio/common';
 import { actsThrough, type Caller } from '../auth/caller';
 import type { Clock } from '../clock';
 import type { Config } from '../config';
@@ -15,7 +14,7 @@ import type { Rooms } from '../matrix/rooms';
 import { ProviderCallbackRefused } from '../providers/provider';
 import type { ProviderRegistry } from '../providers/registry';
 import type { Temporal } from '../temporal/client';
-import { updateSaga, withAnswerDeadline } from '../temporal/sagaCalls';
+import { updateSaga, wakeSaga } from '../temporal/sagaCalls';
 import { ownWallet } from '../wallet/wallets';
 import { payoutEventReported } from '../withdrawals/withdrawals';
 import { providerReported, topUpCheckout } from '../../workflows/topupMessages';
@@ -185,11 +184,6 @@ export async function acceptProviderCallback(deps: Pick<TopUpDeps, 'pool' | 'pro
     }
     return { received: true };
   }
-  try {
-    await withAnswerDeadline(deps, () => deps.temporal.client.workflow.getHandle(topUpWorkflowId(t.id)).signal(providerReported));
-  } catch (err) {
-    // Finished: the saga settled the top-up already (a late callback); anything else, it asks by itself at its next poll.
-    if (!(err instanceof WorkflowNotFoundError)) deps.log.warn({ err, topup_id: t.id }, 'could not pass a provider callback to its top-up; the saga polls');
-  }
+  await wakeSaga(deps, topUpWorkflowId(t.id), providerReported, { topup_id: t.id });
   return { received: true };
 }

@@ -1,4 +1,3 @@
-import { WorkflowNotFoundError } from '@temporalio/common';
 import type { Caller } from '../auth/caller';
 import type { Clock } from '../clock';
 import type { Config } from '../config';
@@ -20,7 +19,7 @@ import type { Logger } from '../logger';
 import type { ProviderEvent } from '../providers/provider';
 import type { ProviderRegistry } from '../providers/registry';
 import type { Temporal } from '../temporal/client';
-import { keyedUpdateId, sagaUnavailable, updateSaga, withAnswerDeadline } from '../temporal/sagaCalls';
+import { keyedUpdateId, sagaUnavailable, updateSaga, wakeSaga } from '../temporal/sagaCalls';
 import { ownWallet } from '../wallet/wallets';
 import { payoutReported, startWithdrawal } from '../../workflows/withdrawalMessages';
 import { ownExternalAccount } from './externalAccounts';
@@ -194,11 +193,7 @@ export async function payoutEventReported(deps: Pick<WithdrawalDeps, 'pool' | 't
     return;
   }
   if (w.status !== 'processing') return;
-  try {
-    await withAnswerDeadline(deps, () => deps.temporal.client.workflow.getHandle(withdrawalWorkflowId(w.id)).signal(payoutReported));
-  } catch (err) {
-    if (!(err instanceof WorkflowNotFoundError)) deps.log.warn({ err, withdrawal_id: w.id }, 'could not pass a provider callback to its withdrawal; the saga polls');
-  }
+  await wakeSaga(deps, withdrawalWorkflowId(w.id), payoutReported, { withdrawal_id: w.id });
 }
 
 /** For operators: withdrawals the provider paid after their money went back, to settle by hand with the owner. */
