@@ -1,5 +1,5 @@
 import { isSpanContextValid, trace } from '@opentelemetry/api';
-import { Context } from '@temporalio/activity';
+import { asyncLocalStorage as activityContext } from '@temporalio/activity';
 import pino, { type Logger } from 'pino';
 
 export type { Logger };
@@ -60,12 +60,9 @@ function logContext(): Record<string, string> {
   const fields: Record<string, string> = {};
   const span = trace.getActiveSpan()?.spanContext();
   if (span && isSpanContextValid(span)) fields.trace_id = span.traceId;
-  try {
-    const info = Context.current().info;
-    if (info.workflowExecution) fields.workflow_id = info.workflowExecution.workflowId;
-    fields.activity = info.activityType;
-  } catch {
-    // not in an activity
-  }
+  // Read without throwing: this runs for every log line, and most are not in an activity.
+  const info = activityContext.getStore()?.info;
+  if (info?.workflowExecution) fields.workflow_id = info.workflowExecution.workflowId;
+  if (info) fields.activity = info.activityType;
   return fields;
 }
