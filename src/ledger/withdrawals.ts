@@ -1,5 +1,5 @@
 import { postEntryIn } from '../db/ledger';
-import type { DatabasePool } from '../db/pool';
+import type { DatabasePool, DatabaseTransactionConnection } from '../db/pool';
 import { walletById } from '../db/wallets';
 import { setWithdrawalStatus, withdrawalById, type Withdrawal } from '../db/withdrawals';
 import { DomainError } from '../domain/errors';
@@ -18,13 +18,17 @@ const payout = (w: Withdrawal): AccountRef => ({ kind: 'payout', withdrawalId: w
 const source = (w: Withdrawal): AccountRef =>
   w.owner_kind === 'user' ? { kind: 'wallet', walletId: w.wallet_id!, currency: w.currency } : { kind: 'merchant', clientId: w.owner_id, currency: w.currency };
 
-const notFound = (id: string) => new DomainError('NOT_FOUND', 'Withdrawal not found', { withdrawal_id: id });
+/** The withdrawal, locked for the rest of the transaction: settle and refund exclude each other by it. */
+async function lockedWithdrawal(tx: DatabaseTransactionConnection, id: string): Promise<Withdrawal> {
+  const w = await withdrawalById(tx, id, true);
+  if (!w) throw new DomainError('NOT_FOUND', 'Withdrawal not found', { withdrawal_id: id });
+  return w;
+}
 
 /** Holds the money: source → payout account, with a wallet's status and limits checked under the account locks. */
 export async function postWithdrawalHold(pool: DatabasePool, withdrawalId: string): Promise<Withdrawal> {
   return pool.transaction(async (tx) => {
-    const w = await withdrawalById(tx, withdrawalId, true);
-    if (!w) throw notFound(withdrawalId);
+    const w = await lockedWithdrawal(tx, withdrawalId);
     if (w.status !== 'pending') return w;
     const posted = await postEntryIn(
       tx,
@@ -54,8 +58,7 @@ export async function postWithdrawalHold(pool: DatabasePool, withdrawalId: strin
 /** The provider paid: payout account → the provider's clearing account; the withdrawal is completed. */
 export async function postWithdrawalSettlement(pool: DatabasePool, withdrawalId: string): Promise<Withdrawal> {
   return pool.transaction(async (tx) => {
-    const w = await withdrawalById(tx, withdrawalId, true);
-    if (!w) throw notFound(withdrawalId);
+    const w = await lockedWithdrawal(tx, withdrawalId);
     if (w.status === 'completed') return w;
     if (w.status !== 'processing') throw new DomainError('INVALID_STATE', `The withdrawal is ${w.status}`, { withdrawal_id: w.id, status: w.status });
     const posted = await postEntryIn(tx, {
@@ -78,8 +81,7 @@ export async function postWithdrawalSettlement(pool: DatabasePool, withdrawalId:
  */
 export async function endWithdrawal(pool: DatabasePool, withdrawalId: string, end: { status: 'failed' | 'expired'; reason: string }): Promise<Withdrawal> {
   return pool.transaction(async (tx) => {
-    const w = await withdrawalById(tx, withdrawalId, true);
-    if (!w) throw notFound(withdrawalId);
+    const w = await lockedWithdrawal(tx, withdrawalId);
     if (w.status === 'pending') return setWithdrawalStatus(tx, w.id, { status: 'failed', reason: end.reason, finished: true });
     if (w.status !== 'processing') return w;
     const posted = await postEntryIn(tx, {
