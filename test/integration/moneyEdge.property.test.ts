@@ -2,15 +2,13 @@ import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import fc from 'fast-check';
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { loadConfig } from '../../src/config';
 import { balanceTotals } from '../../src/db/ledger';
-import { startProviderSimulator, type ProviderSimulator } from '../../src/dev/providerSimulator';
-import { providerRegistry } from '../../src/providers/registry';
-import { ADMIN_TOKEN, freePort, startTestApi, type ApiResponse, type TestApi } from '../helpers/api';
-import { freshDatabase, type TestDatabase } from '../helpers/db';
+import type { ProviderSimulator } from '../../src/dev/providerSimulator';
+import { ADMIN_TOKEN, type ApiResponse, type TestApi } from '../helpers/api';
+import type { TestDatabase } from '../helpers/db';
 import { eventually } from '../helpers/eventually';
 import { ALL_WALLET_SCOPES, pinProof, walletUser, type TestUser } from '../helpers/p2p';
-import { startTestWorker, uniqueTaskQueue, type TestWorker } from '../helpers/worker';
+import { startProviderStack, type ProviderStack } from '../helpers/providerStack';
 
 /**
  * The money edge as a property: a random sequence of top-ups, withdrawals, payments and refunds
@@ -41,35 +39,24 @@ const operation: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant('refund' as const), pick: fc.nat(), cents: fc.integer({ min: 1, max: 2_000 }) }),
 );
 
+let stack: ProviderStack;
 let db: TestDatabase;
 let api: TestApi;
-let worker: TestWorker;
 let sim: ProviderSimulator;
-const secret = 'property-test-secret';
+let secret: string;
 
 beforeAll(async () => {
-  db = await freshDatabase();
-  const port = await freePort();
-  sim = await startProviderSimulator({ secret, callbackUrl: `http://127.0.0.1:${port}/api/v1/wallet/providers/simulator/callback` });
-  const env = {
-    PROVIDER_SIMULATOR_URL: sim.url,
-    PROVIDER_SIMULATOR_SECRET: secret,
+  stack = await startProviderStack('money-edge', {
     PROVIDER_TIMEOUT_MS: '1000',
     PROVIDER_POLL_SECONDS: '1',
     TOPUP_EXPIRES_SECONDS: '8',
     WITHDRAWAL_DEADLINE_SECONDS: '6',
     PAYMENT_MFA_NEW_DEVICE_DAYS: '0',
-  };
-  const taskQueue = uniqueTaskQueue('money-edge');
-  const config = loadConfig({ NODE_ENV: 'test', ...env });
-  worker = await startTestWorker(db, { taskQueue, providers: providerRegistry(config.providers), payments: config.payments });
-  api = await startTestApi(db, { TEMPORAL_TASK_QUEUE: taskQueue, ...env }, { port });
+  });
+  ({ db, api, sim, secret } = stack);
 });
 afterAll(async () => {
-  await api?.close();
-  await worker?.stop();
-  await sim?.close();
-  await db?.close();
+  await stack?.close();
 });
 
 interface Party extends TestUser {

@@ -1,40 +1,29 @@
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { loadConfig } from '../../src/config';
-import { startProviderSimulator, type ProviderSimulator } from '../../src/dev/providerSimulator';
-import { providerRegistry } from '../../src/providers/registry';
+import type { ProviderSimulator } from '../../src/dev/providerSimulator';
 import { simulatorSignature, SIMULATOR_SIGNATURE_HEADER } from '../../src/providers/simulator';
-import { freePort, startTestApi, type TestApi } from '../helpers/api';
-import { freshDatabase, type TestDatabase } from '../helpers/db';
+import type { TestApi } from '../helpers/api';
+import type { TestDatabase } from '../helpers/db';
 import { eventually } from '../helpers/eventually';
 import { available, walletUser } from '../helpers/p2p';
-import { startTestWorker, uniqueTaskQueue, type TestWorker } from '../helpers/worker';
+import { startProviderStack, type ProviderStack } from '../helpers/providerStack';
 
 /**
  * Top-ups through the API, the real worker and the provider simulator: the checkout, the
  * provider's callback (or the saga's poll) and one credit from the provider's clearing account,
  * whatever the provider repeats.
  */
+let stack: ProviderStack;
 let db: TestDatabase;
 let api: TestApi;
-let worker: TestWorker;
 let sim: ProviderSimulator;
-const secret = 'topup-test-secret';
 
 beforeAll(async () => {
-  db = await freshDatabase();
-  const port = await freePort();
-  sim = await startProviderSimulator({ secret, callbackUrl: `http://127.0.0.1:${port}/api/v1/wallet/providers/simulator/callback` });
-  const env = { PROVIDER_SIMULATOR_URL: sim.url, PROVIDER_SIMULATOR_SECRET: secret, PROVIDER_POLL_SECONDS: '1', TOPUP_EXPIRES_SECONDS: '600' };
-  const taskQueue = uniqueTaskQueue('topups');
-  worker = await startTestWorker(db, { taskQueue, providers: providerRegistry(loadConfig({ NODE_ENV: 'test', ...env }).providers) });
-  api = await startTestApi(db, { TEMPORAL_TASK_QUEUE: taskQueue, ...env }, { port });
+  stack = await startProviderStack('topups', { PROVIDER_POLL_SECONDS: '1', TOPUP_EXPIRES_SECONDS: '600' });
+  ({ db, api, sim } = stack);
 });
 afterAll(async () => {
-  await api?.close();
-  await worker?.stop();
-  await sim?.close();
-  await db?.close();
+  await stack?.close();
 });
 
 let n = 0;

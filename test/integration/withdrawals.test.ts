@@ -1,40 +1,30 @@
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { loadConfig } from '../../src/config';
 import { postEntry } from '../../src/db/ledger';
-import { startProviderSimulator, type ProviderSimulator } from '../../src/dev/providerSimulator';
-import { providerRegistry } from '../../src/providers/registry';
-import { ADMIN_TOKEN, freePort, startTestApi, type TestApi } from '../helpers/api';
-import { freshDatabase, type TestDatabase } from '../helpers/db';
+import type { ProviderSimulator } from '../../src/dev/providerSimulator';
+import { ADMIN_TOKEN, type TestApi } from '../helpers/api';
+import type { TestDatabase } from '../helpers/db';
 import { eventually } from '../helpers/eventually';
 import { available, expectError, pinProof, walletUser, type TestUser } from '../helpers/p2p';
-import { startTestWorker, uniqueTaskQueue, type TestWorker } from '../helpers/worker';
+import { startProviderStack, type ProviderStack } from '../helpers/providerStack';
 
 /**
  * Withdrawals and merchant payouts through the API, the real worker and the provider simulator:
  * the money held, the payout made once whatever the provider does (time out, answer twice, confirm
  * late), then settled, or given back on failure; external accounts kept as a token and a label.
  */
+let stack: ProviderStack;
 let db: TestDatabase;
 let api: TestApi;
-let worker: TestWorker;
 let sim: ProviderSimulator;
-const secret = 'withdrawal-test-secret';
+let secret: string;
 
 beforeAll(async () => {
-  db = await freshDatabase();
-  const port = await freePort();
-  sim = await startProviderSimulator({ secret, callbackUrl: `http://127.0.0.1:${port}/api/v1/wallet/providers/simulator/callback` });
-  const env = { PROVIDER_SIMULATOR_URL: sim.url, PROVIDER_SIMULATOR_SECRET: secret, PROVIDER_POLL_SECONDS: '1' };
-  const taskQueue = uniqueTaskQueue('withdrawals');
-  worker = await startTestWorker(db, { taskQueue, providers: providerRegistry(loadConfig({ NODE_ENV: 'test', ...env }).providers) });
-  api = await startTestApi(db, { TEMPORAL_TASK_QUEUE: taskQueue, ...env }, { port });
+  stack = await startProviderStack('withdrawals', { PROVIDER_POLL_SECONDS: '1' });
+  ({ db, api, sim, secret } = stack);
 });
 afterAll(async () => {
-  await api?.close();
-  await worker?.stop();
-  await sim?.close();
-  await db?.close();
+  await stack?.close();
 });
 
 let n = 0;
