@@ -1,4 +1,3 @@
-import { webhookDeliveries } from '../src/metrics/metrics';
 import { performance } from 'node:perf_hooks';
 import type { Sealer } from '../src/crypto/sealing';
 import type { DatabasePool } from '../src/db/pool';
@@ -6,6 +5,7 @@ import { markWebhookStarted, recordWebhookAttempt, webhookDelivery } from '../sr
 import type { AttemptOutcome } from '../src/domain/webhooks';
 import { webhookDispatcher, type Resolver } from '../src/miniapps/destinations';
 import { attemptWebhook } from '../src/miniapps/webhookSender';
+import { webhookDeliveries } from '../src/metrics/metrics';
 
 export interface WebhookActivityDeps {
   pool: DatabasePool;

@@ -4,5 +4,6 @@
  * so that each use says so.
  */
 export function workflowNow(): number {
+  // The sandbox's Date: deterministic, the current workflow task's time (not the machine's clock).
   return Date.now();
 }

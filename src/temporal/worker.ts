@@ -44,8 +44,8 @@ export function bundleFor(configured: string, tracing: boolean): string {
   return tracing && traced !== configured && existsSync(traced) ? traced : configured;
 }
 
-/** The sinks the workflow interceptors call, and the activity interceptor: what the worker counts. */
-export function metricsHooks(): Pick<WorkerOptions, 'sinks' | 'interceptors'> {
+/** The sinks the workflow interceptors call (saga metrics, workflow spans) and the activity interceptors (metrics, and spans with tracing on). */
+export function workerHooks(): Pick<WorkerOptions, 'sinks' | 'interceptors'> {
   const tracing = tracingEnabled() ? workflowSpanProcessor() : undefined;
   const sinks: InjectedSinks<MetricsSinks & OpenTelemetrySinks> = {
     sagaMetrics: {
@@ -112,7 +112,7 @@ export function installSdkRuntime(log: Logger, options: { level?: LogLevel; prom
  */
 export async function createWorker(settings: WorkerSettings, activities: object, options: Partial<WorkerOptions> = {}) {
   const connection = await NativeConnection.connect(temporalConnectionOptions(settings));
-  const hooks = metricsHooks();
+  const hooks = workerHooks();
   const worker = await Worker.create({
     connection,
     namespace: settings.namespace,

@@ -4,7 +4,7 @@ import pino from 'pino';
 import { createActivities, type ActivityDeps } from '../../activities';
 import type { ProviderRegistry } from '../../src/providers/registry';
 import { loadConfig } from '../../src/config';
-import { metricsHooks } from '../../src/temporal/worker';
+import { workerHooks } from '../../src/temporal/worker';
 import type { MatrixSettings } from '../../src/matrix/client';
 import { testEnv } from '../setup/env';
 import { TEST_DATA_KEY } from './api';
@@ -59,7 +59,7 @@ export async function startTestWorker(
     namespace: options.namespace ?? 'default',
     taskQueue: options.taskQueue,
     workflowBundle: { codePath: testEnv('workflowBundle') },
-    ...metricsHooks(),
+    ...workerHooks(),
     activities: createActivities({
       pool: db.pool,
       log: options.log ?? pino({ level: 'silent' }),
