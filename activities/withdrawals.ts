@@ -88,6 +88,7 @@ export function withdrawalActivities(deps: WithdrawalActivityDeps) {
     returnWithdrawal(req: { withdrawalId: string; status: 'failed' | 'expired'; reason: string }) {
       return domainFailures(async () => {
         const w = await endWithdrawal(deps.pool, req.withdrawalId, { status: req.status, reason: req.reason });
+        if (w.reconcile) deps.log.error({ withdrawal_id: w.id, status: w.status, provider: w.provider, provider_ref: w.provider_ref }, w.reconcile);
         return { refunded: w.refund_txn_id !== null };
       });
     },

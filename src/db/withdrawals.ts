@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Currency } from '../domain/money';
 import { WITHDRAWAL_STATES, type WithdrawalState } from '../domain/withdrawals';
 import type { Owner } from './externalAccounts';
-import type { DatabaseConnection } from './pool';
+import type { DatabaseConnection, DatabasePool } from './pool';
 
 export const WithdrawalRow = z.object({
   id: z.string(),
@@ -22,6 +22,7 @@ export const WithdrawalRow = z.object({
   settle_txn_id: z.string().nullable(),
   refund_txn_id: z.string().nullable(),
   reconcile: z.string().nullable(),
+  provider_paid_at: z.date().nullable(),
   idempotency_key: z.string(),
   request_hash: z.string(),
   created_at: z.date(),
@@ -82,7 +83,7 @@ export async function recordPayoutRef(db: DatabaseConnection, id: string, provid
 export async function setWithdrawalStatus(
   db: DatabaseConnection,
   id: string,
-  change: { status: WithdrawalState; reason?: string; holdTxnId?: string; settleTxnId?: string; refundTxnId?: string; finished?: boolean },
+  change: { status: WithdrawalState; reason?: string; holdTxnId?: string; settleTxnId?: string; refundTxnId?: string; reconcile?: string; finished?: boolean },
 ): Promise<Withdrawal> {
   return db.one(sql.type(WithdrawalRow)`
     UPDATE withdrawals SET status = ${change.status},
@@ -90,15 +91,30 @@ export async function setWithdrawalStatus(
       hold_txn_id = coalesce(${change.holdTxnId ?? null}, hold_txn_id),
       settle_txn_id = coalesce(${change.settleTxnId ?? null}, settle_txn_id),
       refund_txn_id = coalesce(${change.refundTxnId ?? null}, refund_txn_id),
+      reconcile = coalesce(reconcile, ${change.reconcile ?? null}),
       finished_at = CASE WHEN ${change.finished ?? false} THEN now() ELSE finished_at END
     WHERE id = ${id} RETURNING *`);
 }
 
-/** The provider reports a payout paid after the money went back: kept for operators (GET /api/v1/admin/reconciliation). */
-export async function markForReconciliation(db: DatabaseConnection, id: string, note: string): Promise<boolean> {
-  const row = await db.maybeOne(sql.type(z.object({ id: z.string() }))`
-    UPDATE withdrawals SET reconcile = ${note} WHERE id = ${id} AND reconcile IS NULL AND status IN ('failed', 'expired') RETURNING id`);
-  return row !== null;
+/** Why a withdrawal is flagged: the provider paid out money that had already gone back to its owner. */
+export const paidAfterGivenBack = (status: string) => `the provider reported the payout paid after it was ${status}; the money went back to the owner`;
+
+/**
+ * The provider says a payout is paid: noted on the row under its lock. One already given back is
+ * flagged for operators here; one being given back at this moment finds the note when its turn
+ * for the lock comes (src/ledger/withdrawals.ts). Answers the row, and whether this report flagged it.
+ */
+export async function notePayoutPaid(pool: DatabasePool, provider: string, providerRef: string): Promise<{ withdrawal: Withdrawal | null; flagged: boolean }> {
+  return pool.transaction(async (tx) => {
+    const w = await tx.maybeOne(sql.type(WithdrawalRow)`SELECT * FROM withdrawals WHERE provider = ${provider} AND provider_ref = ${providerRef} FOR UPDATE`);
+    if (!w) return { withdrawal: null, flagged: false };
+    const flagged = (w.status === 'failed' || w.status === 'expired') && w.reconcile === null;
+    const noted = await tx.one(sql.type(WithdrawalRow)`
+      UPDATE withdrawals SET provider_paid_at = coalesce(provider_paid_at, now()),
+        reconcile = coalesce(reconcile, ${flagged ? paidAfterGivenBack(w.status) : null})
+      WHERE id = ${w.id} RETURNING *`);
+    return { withdrawal: noted, flagged };
+  });
 }
 
 export function withdrawalsToReconcile(db: DatabaseConnection): Promise<readonly Withdrawal[]> {

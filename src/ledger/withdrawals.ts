@@ -1,7 +1,7 @@
 import { postEntryIn } from '../db/ledger';
 import type { DatabasePool, DatabaseTransactionConnection } from '../db/pool';
 import { walletById } from '../db/wallets';
-import { setWithdrawalStatus, withdrawalById, type Withdrawal } from '../db/withdrawals';
+import { paidAfterGivenBack, setWithdrawalStatus, withdrawalById, type Withdrawal } from '../db/withdrawals';
 import { DomainError } from '../domain/errors';
 import type { AccountRef } from '../domain/ledger';
 import { checkSendLimits } from './limits';
@@ -94,6 +94,8 @@ export async function endWithdrawal(pool: DatabasePool, withdrawalId: string, en
         { account: source(w), amount: w.amount },
       ],
     });
-    return setWithdrawalStatus(tx, w.id, { status: end.status, reason: end.reason, refundTxnId: posted.txnId, finished: true });
+    // The provider's callback said paid while this was deciding to give the money back: flagged, not moved again.
+    const reconcile = w.provider_paid_at ? paidAfterGivenBack(end.status) : undefined;
+    return setWithdrawalStatus(tx, w.id, { status: end.status, reason: end.reason, refundTxnId: posted.txnId, finished: true, ...(reconcile ? { reconcile } : {}) });
   });
 }

@@ -4,7 +4,7 @@ import type { Config } from '../config';
 import { createKeyedDigest, type Sealer } from '../crypto/sealing';
 import type { Owner } from '../db/externalAccounts';
 import type { DatabasePool } from '../db/pool';
-import { markForReconciliation, withdrawalById, withdrawalsToReconcile, withdrawalByProviderRef, withdrawalsOf, insertWithdrawal, type Withdrawal } from '../db/withdrawals';
+import { insertWithdrawal, notePayoutPaid, withdrawalById, withdrawalByProviderRef, withdrawalsOf, withdrawalsToReconcile, type Withdrawal } from '../db/withdrawals';
 import { DomainError } from '../domain/errors';
 import { amountToJson, type Currency } from '../domain/money';
 import type { AuthProof } from '../domain/p2p';
@@ -181,17 +181,13 @@ export async function listWithdrawals(deps: Pick<WithdrawalDeps, 'pool'>, owner:
  * again: it is marked for operators to reconcile (GET /api/v1/admin/reconciliation) and logged.
  */
 export async function payoutEventReported(deps: Pick<WithdrawalDeps, 'pool' | 'temporal' | 'config' | 'log'>, provider: string, event: Extract<ProviderEvent, { kind: 'payout' }>) {
-  const w = await withdrawalByProviderRef(deps.pool, provider, event.providerRef);
+  const { withdrawal: w, flagged } =
+    event.status === 'paid' ? await notePayoutPaid(deps.pool, provider, event.providerRef) : { withdrawal: await withdrawalByProviderRef(deps.pool, provider, event.providerRef), flagged: false };
   if (!w) {
     deps.log.warn({ provider, provider_ref: event.providerRef }, 'provider callback for no payout of ours');
     return;
   }
-  if (w.status === 'failed' || w.status === 'expired') {
-    if (event.status === 'paid' && (await markForReconciliation(deps.pool, w.id, `the provider reported the payout paid after it was ${w.status}; the money went back to the owner`))) {
-      deps.log.error({ withdrawal_id: w.id, status: w.status, provider, provider_ref: event.providerRef }, 'provider reports a payout paid after its money went back; reconcile it');
-    }
-    return;
-  }
+  if (flagged) deps.log.error({ withdrawal_id: w.id, status: w.status, provider, provider_ref: event.providerRef }, 'provider reports a payout paid after its money went back; reconcile it');
   if (w.status !== 'processing') return;
   await wakeSaga(deps, withdrawalWorkflowId(w.id), payoutReported, { withdrawal_id: w.id });
 }

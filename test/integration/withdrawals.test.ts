@@ -1,7 +1,9 @@
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { postEntry } from '../../src/db/ledger';
+import { notePayoutPaid, withdrawalById } from '../../src/db/withdrawals';
 import type { ProviderSimulator } from '../../src/dev/providerSimulator';
+import { endWithdrawal } from '../../src/ledger/withdrawals';
 import { ADMIN_TOKEN, type TestApi } from '../helpers/api';
 import type { TestDatabase } from '../helpers/db';
 import { eventually } from '../helpers/eventually';
@@ -130,6 +132,23 @@ describe('withdrawals', () => {
     expect(flagged.body.withdrawals.find((w: { withdrawal_id: string }) => w.withdrawal_id === res.body.withdrawal_id)).toMatchObject({ status: 'failed', reconcile: expect.stringContaining('paid') });
     expect(await entriesOf(res.body.withdrawal_id)).toEqual(['withdrawal_hold', 'withdrawal_refund']);
     expect(await available(api, user)).toBe(100);
+  });
+
+  it('flag a payout the provider reports paid while its money is being given back, whichever reaches the row first', async () => {
+    for (const order of ['report first', 'give-back first'] as const) {
+      const { user, accountId, providerToken } = await linkedUser(`racer-${order.split(' ')[0]}`);
+      const res = await withdraw(user, accountId, { amount: '25.00' });
+      const [payout] = await eventually(async () => payoutOf(providerToken), (ops) => ops.length === 1);
+      // The saga's give-back (its deadline passed) and the provider's paid callback, at the same moment.
+      const giveBack = () => endWithdrawal(db.pool, res.body.withdrawal_id, { status: 'expired', reason: 'deadline' });
+      const report = () => notePayoutPaid(db.pool, 'simulator', payout!.id);
+      const [first, second] = order === 'report first' ? [report, giveBack] : [giveBack, report];
+      await Promise.all([first(), second()]);
+      const row = await withdrawalById(db.pool, res.body.withdrawal_id);
+      expect([order, row?.status, row?.reconcile]).toEqual([order, 'expired', expect.stringContaining('paid after it was expired')]);
+      expect(await entriesOf(res.body.withdrawal_id)).toEqual(['withdrawal_hold', 'withdrawal_refund']);
+      expect(await available(api, user)).toBe(100);
+    }
   });
 
   it('are refused without the right proof, above the balance or the limits, and counted once per idempotency key', async () => {
