@@ -27,6 +27,9 @@ export type AttemptOutcome =
   /** Worth another attempt: 429, 5xx, a timeout or a network error. */
   | { outcome: 'retry'; httpStatus?: number; error: string; retryAfterMs?: number };
 
+/** An attempt's outcome as the delivery workflow gets it, with the mini-app the event is for (its TmcpClientId). */
+export type AttemptResult = AttemptOutcome & { clientId?: string };
+
 /** PROTO 9.1.2's table: 2xx delivered; 429 and 5xx retried; any other answer (400, 401, 3xx, ...) ends the delivery. */
 export function classifyWebhookAnswer(status: number): 'delivered' | 'retry' | 'failed' {
   if (status >= 200 && status < 300) return 'delivered';

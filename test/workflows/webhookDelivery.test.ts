@@ -11,6 +11,7 @@ import { startWebhookDeliveries, sweepUnstartedWebhooks, type WebhookStarterDeps
 import { TEST_DATA_KEY } from '../helpers/api';
 import type { TestDatabase } from '../helpers/db';
 import { recordHistory } from '../helpers/histories';
+import { TMCP_CLIENT_ID, TMCP_STATUS } from '../../src/domain/searchAttributes';
 import { startTimeSkippingStack, type TimeSkippingStack } from '../helpers/timeSkipping';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhookReceiver';
 import { webhookActivities } from '../../activities/webhooks';
@@ -83,6 +84,9 @@ test('an endpoint that keeps failing is retried on PROTO\'s schedule, then with 
   expect(log.map((a) => a.attempt)).toEqual(Array.from({ length: expected.length + 1 }, (_, i) => i + 1));
   expect(log.slice(0, 4).map((a) => a.http_status)).toEqual([500, 502, 503, 429]);
   expect(log.every((a) => a.duration_ms >= 0 && a.error?.startsWith('answered'))).toBe(true);
+  // An operator finds it among the app's failed deliveries: TmcpClientId = '<app>' AND TmcpStatus = 'failed'.
+  const attributes = (await env.client.workflow.getHandle(webhookWorkflowId(eventId)).describe()).typedSearchAttributes;
+  expect([attributes.get(TMCP_CLIENT_ID), attributes.get(TMCP_STATUS)]).toEqual([clientId, 'failed']);
   await recordHistory(env.client, webhookWorkflowId(eventId), 'webhook', 'failed');
 });
 
@@ -95,6 +99,8 @@ test('the sweeper starts a delivery left in the outbox; starting it twice delive
   expect(receiver.received.length - before).toBe(1);
   expect(await row(eventId)).toEqual({ status: 'delivered', attempts: 1, last_status: 200, started: true });
   expect(await sweepUnstartedWebhooks(deps, 10_000)).toBe(0);
+  const attributes = (await env.client.workflow.getHandle(webhookWorkflowId(eventId)).describe()).typedSearchAttributes;
+  expect([attributes.get(TMCP_CLIENT_ID), attributes.get(TMCP_STATUS)]).toEqual([clientId, 'delivered']);
   await recordHistory(env.client, webhookWorkflowId(eventId), 'webhook', 'delivered');
 });
 
