@@ -93,15 +93,20 @@ const SDK_TO_PINO: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error
   ERROR: 'error',
 };
 
+/** pino's level as the SDK's (pino's fatal and silent have none: ERROR, the quietest). */
+const sdkLevelOf = (level: string): LogLevel => (Object.keys(SDK_TO_PINO) as LogLevel[]).find((sdk) => SDK_TO_PINO[sdk] === level) ?? 'ERROR';
+
 /**
  * Installs the SDK's runtime: its log lines (worker state, workflow and activity logs) through pino
  * as JSON, and, given `prometheusAddress`, its own metrics (task latencies, workflow and activity
  * outcomes, pollers) served there for the worker's metrics endpoint to pass on.
  */
-export function installSdkRuntime(log: Logger, options: { level?: LogLevel; prometheusAddress?: string } = {}): void {
+export function installSdkRuntime(log: Logger, options: { prometheusAddress?: string } = {}): void {
   const sdkLog = log.child({ component: 'temporal-sdk' });
   Runtime.install({
-    logger: new DefaultLogger(options.level ?? 'INFO', ({ level: entryLevel, message, meta }) => sdkLog[SDK_TO_PINO[entryLevel]](meta ?? {}, message)),
+    // As verbose as LOG_LEVEL: at debug the workflows' own lines (started, completed, updates) show,
+    // with their workflow id and, when tracing is on, the trace id.
+    logger: new DefaultLogger(sdkLevelOf(log.level), ({ level: entryLevel, message, meta }) => sdkLog[SDK_TO_PINO[entryLevel]](meta ?? {}, message)),
     ...(options.prometheusAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: options.prometheusAddress } } } } : {}),
   });
 }

@@ -14,7 +14,7 @@ import { freePort } from '../setup/globalSetup';
  * One trace from the HTTP request to the ledger: the API and worker processes with tracing on (the
  * standard OTEL_* variables) export to an in-memory OTLP receiver here; the spans of one P2P
  * confirm (the API's request, the workflow, the settlement activity and its PostgreSQL queries)
- * share one trace id, and the activity's log lines carry it with the workflow id.
+ * share one trace id, and the workflow's and the activity's log lines carry it with the workflow id.
  */
 interface ReceivedSpan {
   service: string;
@@ -64,7 +64,8 @@ test('one P2P confirm is one trace: the API request, the workflow, the settlemen
   const { file, keys } = await testKeys();
   const port = await freePort();
   // No prebuilt bundle: the worker bundles its workflows at start, with the tracing interceptor since tracing is on.
-  const worker = startWorkerProcess({ DATABASE_URL: db.url, TEMPORAL_TASK_QUEUE: taskQueue, WORKFLOW_BUNDLE_PATH: '', ...otel });
+  // At debug the workflow's own log lines show (the SDK's: started, update, completed).
+  const worker = startWorkerProcess({ DATABASE_URL: db.url, TEMPORAL_TASK_QUEUE: taskQueue, WORKFLOW_BUNDLE_PATH: '', LOG_LEVEL: 'debug', ...otel });
   const api = startApiProcess(port, { DATABASE_URL: db.url, TEMPORAL_TASK_QUEUE: taskQueue, TEP_KEYS_FILE: file, ADMIN_TOKEN, ...otel });
   procs.push(worker, api);
   await Promise.all([worker.ready, api.ready]);
@@ -93,4 +94,6 @@ test('one P2P confirm is one trace: the API request, the workflow, the settlemen
   // And its log lines carry the trace and the workflow.
   const traced = worker.output().split('\n').filter((l) => l.includes(request!.traceId));
   expect(traced.some((l) => l.includes(`"workflow_id":"p2p-${id}"`))).toBe(true);
+  // The workflow's own lines too: one grep for the trace id finds the request, the workflow and the activity.
+  expect(traced.some((l) => l.includes('"sdkComponent":"workflow"') && l.includes(`"workflowId":"p2p-${id}"`))).toBe(true);
 }, 120_000);
