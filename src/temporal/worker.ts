@@ -34,7 +34,9 @@ const TRACING_INTERCEPTOR_MODULE = '@temporalio/interceptors-opentelemetry/lib/w
 
 /** What a workflow bundle is made of: with tracing, the OpenTelemetry workflow interceptor too. */
 export function bundleOptions(options: { tracing?: boolean } = {}) {
-  const modules = [...WORKFLOW_INTERCEPTOR_MODULES.map((m) => require.resolve(m)), ...(options.tracing ? [require.resolve(TRACING_INTERCEPTOR_MODULE)] : [])];
+  // The tracing interceptor first, so it is the outermost: ours run inside the workflow's span, and
+  // their log lines carry its trace id.
+  const modules = [...(options.tracing ? [require.resolve(TRACING_INTERCEPTOR_MODULE)] : []), ...WORKFLOW_INTERCEPTOR_MODULES.map((m) => require.resolve(m))];
   return { workflowsPath: require.resolve(WORKFLOWS_PATH), workflowInterceptorModules: modules };
 }
 

@@ -64,8 +64,7 @@ test('one P2P confirm is one trace: the API request, the workflow, the settlemen
   const { file, keys } = await testKeys();
   const port = await freePort();
   // No prebuilt bundle: the worker bundles its workflows at start, with the tracing interceptor since tracing is on.
-  // At debug the workflow's own log lines show (the SDK's: started, update, completed).
-  const worker = startWorkerProcess({ DATABASE_URL: db.url, TEMPORAL_TASK_QUEUE: taskQueue, WORKFLOW_BUNDLE_PATH: '', LOG_LEVEL: 'debug', ...otel });
+  const worker = startWorkerProcess({ DATABASE_URL: db.url, TEMPORAL_TASK_QUEUE: taskQueue, WORKFLOW_BUNDLE_PATH: '', ...otel });
   const api = startApiProcess(port, { DATABASE_URL: db.url, TEMPORAL_TASK_QUEUE: taskQueue, TEP_KEYS_FILE: file, ADMIN_TOKEN, ...otel });
   procs.push(worker, api);
   await Promise.all([worker.ready, api.ready]);
@@ -94,6 +93,6 @@ test('one P2P confirm is one trace: the API request, the workflow, the settlemen
   // And its log lines carry the trace and the workflow.
   const traced = worker.output().split('\n').filter((l) => l.includes(request!.traceId));
   expect(traced.some((l) => l.includes(`"workflow_id":"p2p-${id}"`))).toBe(true);
-  // The workflow's own lines too: one grep for the trace id finds the request, the workflow and the activity.
+  // The workflow's own line too ("saga ended"): one grep for the trace id finds the request, the workflow and the activity.
   expect(traced.some((l) => l.includes('"sdkComponent":"workflow"') && l.includes(`"workflowId":"p2p-${id}"`))).toBe(true);
 }, 120_000);
