@@ -7,6 +7,7 @@ import { systemClock } from './clock';
 import { accessChecks } from './auth/clients';
 import { followAccessChanges } from './db/accessChanges';
 import { createApp } from './http/app';
+import { answerUnparsableRequests } from './http/middleware/errors';
 import { createLogger, type Logger } from './logger';
 import { aggregateForWorkers, shareWithPrimary } from './metrics/cluster';
 import { ensureSystemBots } from './matrix/startup';
@@ -76,6 +77,7 @@ async function main(): Promise<void> {
   let draining = false;
   const app = createApp({ config, pool, keys, temporal, log, access, buckets, draining: () => draining });
   const server = app.listen(config.http.port, config.http.host);
+  answerUnparsableRequests(server);
   await once(server, 'listening');
   log.info(
     { url: `http://${config.http.host}:${config.http.port}`, public_url: config.http.publicUrl, rate_limit_store: buckets.name, rate_limit_scale: config.rateLimits.scale },

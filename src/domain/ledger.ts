@@ -72,3 +72,22 @@ export function accountKey(ref: AccountRef): string {
 
 /** A history page's pagination.snapshot: PostgreSQL's pg_snapshot text form, xmin:xmax:xip,xip,... */
 export const SNAPSHOT_PATTERN = /^\d{1,20}:\d{1,20}:(\d{1,20}(,\d{1,20}){0,1000})?$/;
+
+/**
+ * Whether PostgreSQL would take the text as a pg_snapshot: besides the pattern, 0 < xmin <= xmax
+ * (below 2^63) and each in-progress xid, ascending, from xmin up to xmax. Anything else it refuses,
+ * which would fail the query: such a snapshot is the client's bad input.
+ */
+export function isSnapshot(text: string): boolean {
+  if (!SNAPSHOT_PATTERN.test(text)) return false;
+  const [xmin, xmax, xips] = text.split(':') as [string, string, string];
+  const low = BigInt(xmin);
+  const high = BigInt(xmax);
+  if (low < 1n || low > high || high >= 2n ** 63n) return false;
+  let last = low;
+  for (const xip of xips ? xips.split(',').map(BigInt) : []) {
+    if (xip < last || xip >= high) return false;
+    last = xip;
+  }
+  return true;
+}

@@ -73,7 +73,7 @@ export async function enrollTotp(deps: ProofDeps, userId: string, issuer: string
   const enrolled = await changeFactors(deps, userId, 'totp', proof, (tx) => insertTotp(tx, userId, deps.totpSealer.seal(secret, userId)));
   if (!enrolled) throw new DomainError('INVALID_STATE', 'TOTP is already enrolled for this user', { method: 'otp' });
   return {
-    method: 'otp',
+    method: 'otp' as const,
     otpauth_uri: uri,
     digits: 6,
     period: 30,

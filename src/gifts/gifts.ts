@@ -97,7 +97,7 @@ async function checkRoom(deps: GiftDeps, senderUserId: string, req: CreateGift):
 }
 
 /** The PROTO 7.5.2 answer of a gift as its workflow answered its start. */
-function created(g: Gift, s: GiftSnapshot) {
+export function created(g: Gift, s: GiftSnapshot) {
   return {
     gift_id: g.id,
     status: s.status,

@@ -22,7 +22,7 @@ import { systemClock, type Clock } from '../clock';
 import { callerGates } from './middleware/auth';
 import { httpMetrics } from './middleware/metrics';
 import { rateLimiter } from './middleware/rateLimit';
-import { bodyParsers } from './middleware/bodies';
+import { bodyParsers, refuseNulCharacters } from './middleware/bodies';
 import { trustProxies } from './middleware/proxy';
 import { protoErrors } from './middleware/errors';
 import { accessLog, requestId } from './middleware/requestId';
@@ -31,6 +31,7 @@ import { appserviceApi } from './routes/appservice';
 import { miniappRoutes } from './routes/miniapps';
 import { authRevokeRoutes, discoveryRoutes, oauth2Routes, oauthRoutes } from './routes/oauth';
 import { oauthPageRoutes } from './routes/oauthPages';
+import { openApiRoutes } from './routes/openapi';
 import { p2pRoutes } from './routes/p2p';
 import { paymentRoutes } from './routes/payments';
 import { paymentMethodRoutes } from './routes/paymentMethods';
@@ -44,6 +45,7 @@ import { merchantRoutes, withdrawalRoutes } from './routes/withdrawals';
 import { withdrawalSecrets } from '../withdrawals/withdrawals';
 import { providerRegistry } from '../providers/registry';
 import type { AppState } from './state';
+import { DomainError } from '../domain/errors';
 
 export interface AppDeps {
   config: Config;
@@ -62,6 +64,9 @@ export interface AppDeps {
   /** True once the process is stopping: /ready answers 503 while it drains. */
   draining?: () => boolean;
 }
+
+/** A method a path does not serve, known to HTTP (PUT on a GET route) or not served anywhere here (TRACE): a 405 either way, not a 501. */
+const methodRefused = () => new DomainError('METHOD_NOT_ALLOWED', 'This method is not allowed on this path');
 
 export function createApp(deps: AppDeps): Koa<AppState> {
   const app = new Koa<AppState>({ proxy: false });
@@ -99,6 +104,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     oauth2Routes(oauth, messenger, limit),
     discoveryRoutes(deps.config.http.publicUrl),
     oauthPageRoutes({ ...oauth, browserKeys: browserKeys(dataKey) }, limit),
+    openApiRoutes(app, deps.config.http.publicUrl),
   ];
 
   trustProxies(app, deps.config.http.trustProxy);
@@ -107,12 +113,13 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   app.use(accessLog());
   app.use(protoErrors());
   app.use(appserviceApi({ pool: deps.pool, matrix: deps.config.matrix, startInvites: (invites) => startInviteSagas(deps, invites) }));
+  app.use(refuseNulCharacters);
   // The storage routes parse their own bodies once the caller is authenticated (large only where a
   // route writes values); every other body is parsed here, and small.
   app.use((ctx, next) => (STORAGE_PATH.test(ctx.path) ? next() : bodies.small(ctx, next)));
   for (const router of routers) {
     app.use(router.routes());
-    app.use(router.allowedMethods({ throw: true }));
+    app.use(router.allowedMethods({ throw: true, methodNotAllowed: methodRefused, notImplemented: methodRefused }));
   }
   return app;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DomainError } from '../domain/errors';
+import { isSnapshot } from '../domain/ledger';
 import { parseAmount, parseCurrency, type Currency as CurrencyCode } from '../domain/money';
 
 /** Matrix user id grammar (spec: "User Identifiers"), lenient on historical localparts. */
@@ -108,3 +109,6 @@ export function clientUrl(what: string) {
 }
 
 export const Base64Signature = z.string().min(1).max(1024).regex(/^[A-Za-z0-9+/=_-]+$/, 'must be base64');
+
+/** `pagination.snapshot` handed back for the next page of a history: as the earlier page gave it. */
+export const Snapshot = z.string().max(24_000).refine(isSnapshot, 'must be the pagination.snapshot of an earlier page');

@@ -136,7 +136,7 @@ export async function refundPayment(pool: DatabasePool, req: RefundRequest) {
     const body = {
       refund_id: refundId,
       payment_id: p.id,
-      status: refunded === p.amount ? 'refunded' : 'partially_refunded',
+      status: refunded === p.amount ? ('refunded' as const) : ('partially_refunded' as const),
       amount: amountToJson(amount, p.currency),
       currency: p.currency,
       refunded_amount: amountToJson(refunded, p.currency),

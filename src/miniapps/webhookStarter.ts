@@ -66,5 +66,5 @@ export async function redeliverWebhook(deps: WebhookStarterDeps, paymentId: stri
     throw new DomainError('SERVICE_UNAVAILABLE', 'The redelivery could not be started; ask again', { event_id: eventId, retry_after_seconds: 5 });
   }
   deps.log.info({ event_id: eventId, payment_id: paymentId, redelivery: reopened.redeliveries }, 'webhook redelivery started');
-  return { event_id: eventId, status: 'pending', redelivery: reopened.redeliveries, workflow_id: workflowId };
+  return { event_id: eventId, status: 'pending' as const, redelivery: reopened.redeliveries, workflow_id: workflowId };
 }

@@ -35,15 +35,15 @@ async function verifiedTep(deps: ClientTokenDeps, token: string): Promise<Verifi
 export async function introspectToken(deps: ClientTokenDeps, client: OAuthClient, token: string) {
   if (client.secret_hash === null) throw new OAuthError('invalid_client', 'introspection is for confidential clients');
   const owners = ownersFor(client);
-  const inactive = { active: false };
+  const inactive = { active: false } as const;
   if (token.startsWith(TEP_PREFIX)) {
     const tep = await verifiedTep(deps, token);
     if (!tep || !owners.has(tep.clientId)) return inactive;
     if ((await miniappStatus(deps.pool, tep.clientId)) !== 'active' || (await isSessionRevoked(deps.pool, tep.claims.session_id))) return inactive;
     const { claims } = tep;
     return {
-      active: true,
-      token_type: 'access_token',
+      active: true as const,
+      token_type: 'access_token' as const,
       scope: claims.scope,
       client_id: claims.client_id,
       sub: claims.sub,
@@ -61,8 +61,8 @@ export async function introspectToken(deps: ClientTokenDeps, client: OAuthClient
     const info = await refreshTokenInfo(deps.pool, sha256Hex(token));
     if (!info || !owners.has(info.client_id) || info.used_at || info.expired || info.revoked_at) return inactive;
     return {
-      active: true,
-      token_type: 'refresh_token',
+      active: true as const,
+      token_type: 'refresh_token' as const,
       scope: info.scopes.join(' '),
       client_id: info.client_id,
       sub: info.user_id,

@@ -31,5 +31,5 @@ export async function revokeMiniappAccess(deps: WebhookStarterDeps, userId: stri
     return { sessions: revoked, withdrawn: scopes, eventId: queued };
   });
   if (eventId) await startWebhookDeliveries(deps, [eventId]);
-  return { user_id: userId, client_id: clientId, revoked: true, revoked_sessions: sessions.length, withdrawn_scopes: [...withdrawn].sort(), revoked_at: revokedAt };
+  return { user_id: userId, client_id: clientId, revoked: true as const, revoked_sessions: sessions.length, withdrawn_scopes: [...withdrawn].sort(), revoked_at: revokedAt };
 }

@@ -84,7 +84,7 @@ export async function sessionTokens(deps: SessionDeps, grant: Grant, recorded: {
     miniappContext: grant.miniappContext,
     delegatedFrom: grant.delegatedFrom,
   });
-  return { access_token: issued.token, token_type: 'Bearer', expires_in: deps.config.tep.ttlSeconds, refresh_token: recorded.refreshToken, scope: grant.scopes.join(' ') };
+  return { access_token: issued.token, token_type: 'Bearer' as const, expires_in: deps.config.tep.ttlSeconds, refresh_token: recorded.refreshToken, scope: grant.scopes.join(' ') };
 }
 
 /** A TEP and a refresh token for one grant: the start of a session. */
@@ -123,5 +123,5 @@ export async function refreshSession(deps: SessionDeps, client: OAuthClient, ref
   if (outcome.kind === 'invalid_scope') throw new OAuthError('invalid_scope', `beyond the original grant: ${outcome.beyond.join(' ')}`);
   const { session, scopes } = outcome;
   const issued = await mintTep(deps, { userId: session.user_id, clientId: session.client_id, scopes, walletId: session.wallet_id, sessionId: session.id });
-  return { access_token: issued.token, token_type: 'Bearer', expires_in: deps.config.tep.ttlSeconds, refresh_token: next.secret, scope: scopes.join(' ') };
+  return { access_token: issued.token, token_type: 'Bearer' as const, expires_in: deps.config.tep.ttlSeconds, refresh_token: next.secret, scope: scopes.join(' ') };
 }

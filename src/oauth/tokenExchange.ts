@@ -14,7 +14,7 @@ import { startSession } from './sessions';
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
-export const TEP_TOKEN_TYPE = 'urn:tmcp:params:oauth:token-type:tep';
+export const TEP_TOKEN_TYPE = 'urn:tmcp:params:oauth:token-type:tep' as const;
 /** PROTO 4.9.3: one exchange of a Matrix token per client within this window (the introspection cache window). */
 export const EXCHANGE_WINDOW_MS = 5 * 60_000;
 
@@ -95,5 +95,5 @@ export async function exchangeMatrixToken(deps: TokenExchangeDeps, req: TokenExc
     miniappContext: req.miniappContext,
     delegatedFrom: 'matrix_session',
   });
-  return { ...tokens, issued_token_type: TEP_TOKEN_TYPE, user_id: userId, wallet_id: wallet.id, delegated_session: true };
+  return { ...tokens, issued_token_type: TEP_TOKEN_TYPE, user_id: userId, wallet_id: wallet.id, delegated_session: true as const };
 }

@@ -243,7 +243,7 @@ export async function rejectTransfer(deps: P2PDeps, userId: string, transferId: 
     transfer_id: t.id,
     status: snapshot.status,
     rejected_at: snapshot.rejectedAt,
-    refund_initiated: true,
+    refund_initiated: true as const,
     refund_expected_at: snapshot.rejectedAt,
   };
 }

@@ -1,7 +1,12 @@
 import type { Transfer } from '../db/p2p';
 import { amountToJson } from '../domain/money';
 
-const iso = (d: Date | null | undefined) => d?.toISOString();
+// Overloaded so a column that is never null reads as a string that is always there.
+function iso(d: Date): string;
+function iso(d: Date | null | undefined): string | undefined;
+function iso(d: Date | null | undefined): string | undefined {
+  return d?.toISOString();
+}
 
 export function parties(t: Transfer) {
   return {

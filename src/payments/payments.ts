@@ -266,7 +266,7 @@ export async function verifyMfaAnswer(deps: PaymentDeps, caller: Caller, payment
   const proof = asProof(answer);
   const request = { userId: caller.userId, challengeId, method: answer.method as MfaMethod, proof: sealProof(deps.proofSealer, paymentId, proof) };
   const { payment, answer: snapshot } = await act(deps, caller, paymentId, 'mfa', [challengeId, proof], verifyMfa, request);
-  return { payment_id: payment.id, challenge_id: challengeId, status: 'verified', proceed_to_processing: true, payment: outcome(payment, snapshot) };
+  return { payment_id: payment.id, challenge_id: challengeId, status: 'verified' as const, proceed_to_processing: true as const, payment: outcome(payment, snapshot) };
 }
 
 const SWEEP_BATCH = 100;

@@ -37,11 +37,11 @@ export function outcome(p: Payment, s: PaymentSnapshot) {
   if (s.status === 'mfa_required' && s.challenge) {
     return {
       payment_id: p.id,
-      status: 'mfa_required',
+      status: 'mfa_required' as const,
       mfa_challenge: {
         challenge_id: s.challenge.challengeId,
         methods: s.challenge.methods.map((type) => ({ type, enabled: true, display_name: MFA_METHOD_NAMES[type] })),
-        required_method: 'any',
+        required_method: 'any' as const,
         expires_at: s.challenge.expiresAt,
         max_attempts: s.challenge.maxAttempts,
         attempts_remaining: s.challenge.maxAttempts - s.challenge.attempts,

@@ -153,7 +153,7 @@ export async function putValue(deps: StorageDeps, ns: Namespace, item: StorageIt
       const storedAt = current ? Number(current.client_timestamp ?? BigInt(Math.floor(current.updated_at.getTime() / 1000))) : undefined;
       if (current && storedAt !== undefined && item.clientTimestamp < storedAt) {
         const server = view(deps, ns, current);
-        return { conflict: true as const, body: { key: item.key, success: true, conflict_detected: true, resolution: 'server_wins', server_value: server.value, updated_at: server.updated_at, version: server.version } };
+        return { conflict: true as const, body: { key: item.key, success: true as const, conflict_detected: true as const, resolution: 'server_wins' as const, server_value: server.value, updated_at: server.updated_at, version: server.version } };
       }
     }
     const [written] = await writeAll(deps, tx, ns, [item], { ifMatch });
@@ -170,7 +170,7 @@ export async function deleteValue(deps: StorageDeps, ns: Namespace, key: string,
     if (!matchesIfMatch(ifMatch, current)) throw new DomainError('PRECONDITION_FAILED', 'The stored version differs from If-Match', { key, version: Number(current.version) });
     await deleteEntry(tx, ns, key);
   });
-  return { key, deleted: true };
+  return { key, deleted: true as const };
 }
 
 /** Keys in byte order with an opaque cursor to the next page; values are read one by one or in a batch. */
@@ -215,6 +215,11 @@ function checkDistinct(keys: readonly string[], field: string): void {
 export async function batchGet(deps: StorageDeps, ns: Namespace, keys: readonly string[]) {
   checkBatch(keys.length, 'keys');
   keys.forEach((k, i) => checkKey(deps, k, `keys[${i}]`));
+  return readKeys(deps, ns, keys);
+}
+
+/** The live values of checked keys, and which are missing. */
+async function readKeys(deps: StorageDeps, ns: Namespace, keys: readonly string[]) {
   const found = await liveEntries(deps.pool, ns, keys);
   const byKey = new Map(found.map((e) => [e.key, e]));
   return { items: keys.filter((k) => byKey.has(k)).map((k) => view(deps, ns, byKey.get(k)!)), missing: keys.filter((k) => !byKey.has(k)) };
@@ -238,6 +243,8 @@ export async function batch(deps: StorageDeps, ns: Namespace, ops: { get?: strin
   checkBatch(total, 'operations');
   ops.set?.forEach((item, i) => checkItem(deps, item, `set[${i}].`));
   ops.delete?.forEach((k, i) => checkKey(deps, k, `delete[${i}]`));
+  // Every part is checked before anything is written: a bad read key must not fail a committed write.
+  ops.get?.forEach((k, i) => checkKey(deps, k, `get[${i}]`));
   checkDistinct([...(ops.set ?? []).map((i) => i.key), ...(ops.delete ?? [])], ops.set?.length ? 'set' : 'delete');
   const result = await deps.pool.transaction(async (tx) => {
     await lockNamespace(tx, ns);
@@ -247,7 +254,7 @@ export async function batch(deps: StorageDeps, ns: Namespace, ops: { get?: strin
     return { written, deleted };
   });
   return {
-    ...(ops.get ? { get: await batchGet(deps, ns, ops.get) } : {}),
+    ...(ops.get ? { get: await readKeys(deps, ns, ops.get) } : {}),
     set: result.written.map((e) => view(deps, ns, e)),
     deleted: result.deleted,
   };

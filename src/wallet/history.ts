@@ -40,7 +40,7 @@ function transactionView(row: HistoryRow) {
     txn_id: row.txn_id,
     type: transactionType(row),
     amount: amountToJson(row.amount < 0n ? -row.amount : row.amount, currency),
-    direction: row.amount < 0n ? 'debit' : 'credit',
+    direction: row.amount < 0n ? ('debit' as const) : ('credit' as const),
     currency,
     ...(counterparty ? { [row.amount < 0n ? 'to' : 'from']: { user_id: counterparty } } : {}),
     status,

@@ -188,7 +188,7 @@ export async function resolveUser(deps: ResolveDeps, callerId: string, userId: s
     user_id: wallet.user_id,
     wallet_id: wallet.id,
     wallet_status: wallet.status,
-    payment_enabled: true,
+    payment_enabled: true as const,
     created_at: wallet.created_at.toISOString(),
   };
 }
@@ -240,10 +240,10 @@ export async function fundWallet(
     body: {
       txn_id: entry.txnId,
       wallet_id: walletId,
-      type: 'deposit',
+      type: 'deposit' as const,
       amount: amountToJson(request.amount, request.currency),
       currency: request.currency,
-      status: 'completed',
+      status: 'completed' as const,
       created_at: entry.createdAt.toISOString(),
     },
   };

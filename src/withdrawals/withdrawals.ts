@@ -64,7 +64,7 @@ export function withdrawalView(w: Withdrawal) {
     provider: w.provider,
     ...(w.status_reason ? { status_reason: w.status_reason } : {}),
     ...(w.hold_txn_id ? { txn_id: w.hold_txn_id } : {}),
-    ...(w.refund_txn_id ? { refund_txn_id: w.refund_txn_id, refunded: true } : {}),
+    ...(w.refund_txn_id ? { refund_txn_id: w.refund_txn_id, refunded: true as const } : {}),
     created_at: w.created_at.toISOString(),
     deadline_at: w.deadline_at.toISOString(),
     ...(w.finished_at ? { finished_at: w.finished_at.toISOString() } : {}),

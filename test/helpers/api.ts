@@ -9,6 +9,7 @@ import { followAccessChanges } from '../../src/db/accessChanges';
 import { bucketStore } from '../../src/abuse/buckets';
 import { mountedRoutes } from '../../src/http/routeList';
 import { createApp } from '../../src/http/app';
+import { answerUnparsableRequests } from '../../src/http/middleware/errors';
 import { syncMiniapps } from '../../src/runtime';
 import { createTemporal, type Temporal } from '../../src/temporal/client';
 import { testEnv } from '../setup/env';
@@ -125,6 +126,7 @@ export async function startTestApi(db: TestDatabase, env: Record<string, string>
   const app = createApp({ config, pool: db.pool, keys, temporal, log, access, buckets });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(options.port ?? 0, '127.0.0.1', () => resolve(s));
+    answerUnparsableRequests(s);
   });
   const address = server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;

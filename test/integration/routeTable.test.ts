@@ -210,6 +210,19 @@ test('every mounted route has exactly one row, and every row is a mounted route'
   expect([...api.routes].sort()).toEqual([...documented].sort());
 });
 
+test('/openapi.json describes every mounted route, for the callers its row names', async () => {
+  const res = await api.call('GET', '/openapi.json');
+  expect([res.status, res.body.openapi]).toEqual([200, '3.1.0']);
+  const paths = res.body.paths as Record<string, Record<string, { tags: string[]; summary: string }>>;
+  const described = Object.entries(paths).flatMap(([path, ops]) => Object.keys(ops).map((method) => `${method.toUpperCase()} ${path}`));
+  expect(described.sort()).toEqual(api.routes.map((route) => route.replace(/:([A-Za-z0-9_]+)/g, '{$1}')).sort());
+  for (const row of rows) {
+    const op = paths[row.path.replace(/:([A-Za-z0-9_]+)/g, '{$1}')]?.[row.method.toLowerCase()];
+    const callers = row.caller.toLowerCase().split(' or ').sort();
+    expect([row.route, [...(op?.tags ?? [])].sort(), typeof op?.summary]).toEqual([row.route, callers, 'string']);
+  }
+});
+
 test('every row names a known kind of caller and a known rate-limit category', () => {
   const callers = new Set([...TEP_CALLERS, ...MERCHANT_CALLERS, 'operator', 'Synapse', 'provider', 'client', 'browser', 'anyone']);
   for (const row of rows) {

@@ -163,6 +163,11 @@ describe('storage', () => {
     expect(combined.body).toMatchObject({ set: [{ key: 'z' }], deleted: ['x'], get: { items: [{ key: 'z', value: '3' }], missing: ['x'] } });
     expectError(await api.call('POST', '/api/v1/storage/batch/set', { token, body: { items: [{ key: 'dup', value: '1' }, { key: 'dup', value: '2' }] } }), 400, 'INVALID_REQUEST', 'items');
     expectError(await api.call('POST', '/api/v1/storage/batch/get', { token, body: { keys: [] } }), 400, 'INVALID_REQUEST', 'keys');
+    // A bad read key refuses the whole request before its writes: nothing written, nothing deleted.
+    expectError(await api.call('POST', '/api/v1/storage/batch', { token, body: { set: [{ key: 'w', value: '4' }], delete: ['z'], get: [''] } }), 400, 'INVALID_REQUEST', 'get[0]');
+    expect((await api.call('POST', '/api/v1/storage/batch/get', { token, body: { keys: ['w', 'z'] } })).body).toMatchObject({ items: [{ key: 'z', value: '3' }], missing: ['w'] });
+    // An empty read list is no reads.
+    expect((await api.call('POST', '/api/v1/storage/batch', { token, body: { get: [], delete: ['z'] } })).body).toMatchObject({ deleted: ['z'], get: { items: [], missing: [] } });
   });
 
   it('stores ciphertext bound to its row, and a key rotation keeps every value readable', async () => {

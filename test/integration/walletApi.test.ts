@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { sql } from 'slonik';
 import { startTestApi, ADMIN_TOKEN, type TestApi } from '../helpers/api';
 import { freshDatabase, type TestDatabase } from '../helpers/db';
@@ -297,6 +298,17 @@ describe('errors and logs', () => {
   test('unknown routes and methods answer in the same error format', async () => {
     expectError(await api.call('GET', '/api/v1/nothing'), 404, 'NOT_FOUND');
     expectError(await api.call('DELETE', '/api/v1/wallet/balance'), 405, 'METHOD_NOT_ALLOWED');
+    // fetch will not send TRACE; node's http client does. No route serves it: a 405, not a 501 (a 5xx).
+    const trace = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(`${api.url}/api/v1/wallet/balance`, { method: 'TRACE' }, (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect([trace.status, JSON.parse(trace.body).error.code]).toEqual([405, 'METHOD_NOT_ALLOWED']);
   });
 
   test('no token or admin secret ever reaches the logs', async () => {

@@ -1,3 +1,5 @@
+import type { Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Middleware } from 'koa';
 import { ServiceError } from '@temporalio/client';
 import { BackendTerminatedError, BackendTerminatedUnexpectedlyError, ConnectionError } from 'slonik';
@@ -85,4 +87,25 @@ export function protoErrors(): Middleware<AppState> {
       ctx.body = errorBody(ctx, 'INTERNAL_ERROR', 'Internal server error');
     }
   };
+}
+
+/**
+ * Requests Node's HTTP parser refuses before Koa sees them (headers over its 16 kB, a malformed
+ * request line) are answered in PROTO's error format too, rather than as a bare status line.
+ */
+export function answerUnparsableRequests(server: Server): void {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const [status, reason] = tooLarge ? [431, 'Request Header Fields Too Large'] : [400, 'Bad Request'];
+    const body = JSON.stringify({
+      error: {
+        code: 'INVALID_REQUEST',
+        message: tooLarge ? 'The request line and headers are larger than the server accepts' : 'The request is not well-formed HTTP',
+        details: { field: tooLarge ? 'headers' : 'request' },
+        timestamp: new Date().toISOString(),
+      },
+    });
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  });
 }

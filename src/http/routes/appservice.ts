@@ -8,6 +8,10 @@ import { DomainError, invalidField, type ErrorCode } from '../../domain/errors';
 import { botFor, ensureBot, provideMiniappRoom, type BotSettings } from '../../matrix/bots';
 import { applyTransaction } from '../../matrix/transactions';
 import type { InviteInput } from '../../domain/matrix';
+import { refuseNulCharacters } from '../middleware/bodies';
+import { documented } from '../openapi/routeDoc';
+import { NoThirdPartyMatches, ThirdPartyProtocol } from '../responses/appservice';
+import { Empty } from '../responses/common';
 import type { AppContext, AppState } from '../state';
 import { parseInput } from '../validate';
 
@@ -59,6 +63,18 @@ const TransactionBody = z
   })
   .passthrough();
 
+const doc = {
+  transaction: documented({ summary: "The homeserver's events for the namespace (applied once per transaction id)", callers: ['synapse'], body: TransactionBody, responses: { 200: Empty } }),
+  user: documented({ summary: "Whether a user id of the bots' namespace exists (its bot is registered on the way)", callers: ['synapse'], responses: { 200: Empty } }),
+  room: documented({ summary: "Whether a room alias of the mini-apps' namespace exists (its room is made on the way)", callers: ['synapse'], responses: { 200: Empty } }),
+  ping: documented({ summary: 'The homeserver checks that it reaches this application service', callers: ['synapse'], responses: { 200: Empty } }),
+  protocol: documented({ summary: 'The `tween` third-party protocol', callers: ['synapse'], responses: { 200: ThirdPartyProtocol } }),
+  lookUp: (kind: string) => ({
+    inProtocol: documented({ summary: `Third-party ${kind}s of a protocol: none`, callers: ['synapse'], responses: { 200: NoThirdPartyMatches } }),
+    any: documented({ summary: `Third-party ${kind}s: none`, callers: ['synapse'], responses: { 200: NoThirdPartyMatches } }),
+  }),
+};
+
 /**
  * The Application Service API (spec v1.11+): transactions from the homeserver, user and alias
  * queries, ping and third-party lookups, under `/_matrix/app/v1` and the legacy unprefixed paths.
@@ -76,7 +92,7 @@ export function appserviceApi(deps: AppserviceDeps): Middleware<AppState> & { ro
   };
 
   for (const base of [PREFIX, '']) {
-    router.put(`${base}/transactions/:txnId`, async (ctx) => {
+    router.put(`${base}/transactions/:txnId`, doc.transaction, async (ctx) => {
       const { serverName } = requireMatrix();
       const body = parseInput(TransactionBody, ctx.request.body ?? {});
       const { applied, invites } = await applyTransaction({ pool: deps.pool, log: ctx.state.log, serverName }, ctx.params.txnId!, body.events);
@@ -86,7 +102,7 @@ export function appserviceApi(deps: AppserviceDeps): Middleware<AppState> & { ro
       ctx.body = {};
     });
 
-    router.get(`${base}/users/:userId`, async (ctx) => {
+    router.get(`${base}/users/:userId`, doc.user, async (ctx) => {
       const settings = requireMatrix();
       const bot = await botFor(deps.pool, ctx.params.userId!, settings.serverName);
       if (!bot) throw new DomainError('NOT_FOUND', 'No such user in this namespace');
@@ -94,18 +110,18 @@ export function appserviceApi(deps: AppserviceDeps): Middleware<AppState> & { ro
       ctx.body = {};
     });
 
-    router.get(`${base}/rooms/:alias`, async (ctx) => {
+    router.get(`${base}/rooms/:alias`, doc.room, async (ctx) => {
       const settings = requireMatrix();
       if (!(await provideMiniappRoom(deps.pool, settings, ctx.params.alias!))) throw new DomainError('NOT_FOUND', 'No such room alias in this namespace');
       ctx.body = {};
     });
   }
 
-  router.post(`${PREFIX}/ping`, (ctx) => {
+  router.post(`${PREFIX}/ping`, doc.ping, (ctx) => {
     ctx.body = {};
   });
 
-  router.get(`${PREFIX}/thirdparty/protocol/:protocol`, (ctx) => {
+  router.get(`${PREFIX}/thirdparty/protocol/:protocol`, doc.protocol, (ctx) => {
     if (ctx.params.protocol !== PROTOCOL) throw new DomainError('NOT_FOUND', 'No such protocol');
     ctx.body = {
       user_fields: [],
@@ -113,16 +129,17 @@ export function appserviceApi(deps: AppserviceDeps): Middleware<AppState> & { ro
       icon: matrix?.botAvatarUrl ?? '',
       field_types: {},
       instances: [{ network_id: PROTOCOL, desc: 'Tween mini-apps', fields: {} }],
-    };
+    } satisfies z.input<typeof ThirdPartyProtocol>;
   });
 
   // Tween has no third-party users or locations to look up: the known protocol finds nothing.
   for (const kind of ['user', 'location']) {
-    router.get(`${PREFIX}/thirdparty/${kind}/:protocol`, (ctx) => {
+    const lookUp = doc.lookUp(kind);
+    router.get(`${PREFIX}/thirdparty/${kind}/:protocol`, lookUp.inProtocol, (ctx) => {
       if (ctx.params.protocol !== PROTOCOL) throw new DomainError('NOT_FOUND', 'No such protocol');
       ctx.body = [];
     });
-    router.get(`${PREFIX}/thirdparty/${kind}`, (ctx) => {
+    router.get(`${PREFIX}/thirdparty/${kind}`, lookUp.any, (ctx) => {
       ctx.body = [];
     });
   }
@@ -141,10 +158,12 @@ export function appserviceApi(deps: AppserviceDeps): Middleware<AppState> & { ro
     try {
       authenticate(ctx, expected);
       let routed = true;
-      await parseBody(ctx, () =>
-        routes(ctx as Parameters<typeof routes>[0], async () => {
-          routed = false;
-        }),
+      await refuseNulCharacters(ctx, () =>
+        parseBody(ctx, () =>
+          routes(ctx as Parameters<typeof routes>[0], async () => {
+            routed = false;
+          }),
+        ),
       );
       if (!routed) {
         const knownPath = router.match(ctx.path, ctx.method).path.some((layer) => layer.methods.length > 0);

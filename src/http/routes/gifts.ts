@@ -5,6 +5,8 @@ import { isId } from '../../domain/ids';
 import { parseAmount, parseCurrency } from '../../domain/money';
 import { createGift, getGift, openGiftFor, type GiftDeps } from '../../gifts/gifts';
 import type { CallerGates } from '../middleware/auth';
+import { documented } from '../openapi/routeDoc';
+import { GiftAnswer, GiftCreated, GiftOpened } from '../responses/gifts';
 import type { RateLimit } from '../middleware/rateLimit';
 import { AuthProof, DeviceId, IdempotencyKey, MatrixUserId, RoomId, WholeNumber } from '../schemas';
 import type { AppContext, AppState } from '../state';
@@ -36,6 +38,13 @@ const CreateBody = z.discriminatedUnion('type', [
 // PROTO 7.5.3 shows a device_id on open; it is accepted and not needed.
 const OpenBody = z.object({ device_id: DeviceId.optional() }).strict();
 
+const doc = {
+  // 201 for a replay too: the stored first answer, with Idempotent-Replayed.
+  create: documented({ summary: 'Send a gift into a room, for one member or shared among several; the proof and the escrow in one step', callers: ['mini-app'], body: CreateBody, responses: { 201: GiftCreated } }),
+  open: documented({ summary: 'A member of the room opens the gift and receives their share', callers: ['mini-app'], body: OpenBody, responses: { 200: GiftOpened } }),
+  get: documented({ summary: "A gift's state, openings and leaderboard, to members of its room", callers: ['mini-app'], responses: { 200: GiftAnswer } }),
+};
+
 function giftIdOf(ctx: AppContext): string {
   const id = ctx.params.gift_id;
   if (!isId('gift', id)) throw invalidField('gift_id', 'must be a gift id like gift_...');
@@ -46,7 +55,7 @@ function giftIdOf(ctx: AppContext): string {
 export function giftRoutes(deps: GiftDeps, auth: CallerGates['tep'], limit: RateLimit): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/wallet/gift' });
 
-  router.post('/create', auth('wallet:pay'), limit('p2p'), async (ctx) => {
+  router.post('/create', doc.create, auth('wallet:pay'), limit('p2p'), async (ctx) => {
     const body = parseInput(CreateBody, ctx.request.body ?? {});
     const currency = parseCurrency(body.currency);
     const expires = body.expires_in_seconds ?? 86_400;
@@ -71,13 +80,13 @@ export function giftRoutes(deps: GiftDeps, auth: CallerGates['tep'], limit: Rate
     ctx.body = result.body;
   });
 
-  router.post('/:gift_id/open', auth('wallet:balance'), limit('default'), async (ctx) => {
+  router.post('/:gift_id/open', doc.open, auth('wallet:balance'), limit('default'), async (ctx) => {
     const id = giftIdOf(ctx);
     parseInput(OpenBody, ctx.request.body ?? {});
     ctx.body = await openGiftFor(deps, ctx.state.tep!.userId, id);
   });
 
-  router.get('/:gift_id', auth('wallet:balance'), limit('default'), async (ctx) => {
+  router.get('/:gift_id', doc.get, auth('wallet:balance'), limit('default'), async (ctx) => {
     ctx.body = await getGift(deps, ctx.state.tep!.userId, giftIdOf(ctx));
   });
 

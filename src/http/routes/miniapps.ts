@@ -4,6 +4,8 @@ import { CLIENT_TYPES, MINIAPP_STATUSES } from '../../domain/miniapps';
 import { isScope } from '../../domain/scopes';
 import { createMiniapp, getMiniapp, listMiniappViews, patchMiniapp, rotateAppWebhookSecret, rotateClientSecret, type RegistryDeps } from '../../miniapps/admin';
 import { adminAuth } from '../middleware/auth';
+import { documented } from '../openapi/routeDoc';
+import { ClientSecretRotated, MiniappAnswer, MiniappChanged, MiniappCreated, MiniappList, WebhookSecretRotated } from '../responses/admin';
 import type { AppState } from '../state';
 import { clientUrl } from '../schemas';
 import { parseInput } from '../validate';
@@ -40,12 +42,21 @@ const MiniappPatchBody = z
   .strict()
   .refine((patch) => Object.keys(patch).length > 0, 'must change at least one field');
 
+const doc = {
+  create: documented({ summary: 'Register a mini-app; the answer holds its secrets, shown once', callers: ['operator'], body: MiniappBody, responses: { 201: MiniappCreated } }),
+  list: documented({ summary: 'Every registered mini-app', callers: ['operator'], responses: { 200: MiniappList } }),
+  get: documented({ summary: 'One registered mini-app', callers: ['operator'], responses: { 200: MiniappAnswer } }),
+  patch: documented({ summary: 'Change a mini-app; suspending it stops every token it holds', callers: ['operator'], body: MiniappPatchBody, responses: { 200: MiniappChanged } }),
+  secret: documented({ summary: "A new client secret for a confidential client; the old one stops working", callers: ['operator'], responses: { 200: ClientSecretRotated } }),
+  webhookSecret: documented({ summary: 'A new webhook secret; the previous one keeps signing beside it for a while', callers: ['operator'], responses: { 200: WebhookSecretRotated } }),
+};
+
 /** The mini-app registry for operators (PROTO 4.2), guarded by ADMIN_TOKEN. */
 export function miniappRoutes(deps: RegistryDeps, adminToken: string | undefined): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/admin/mini-apps' });
   router.use(adminAuth(adminToken));
 
-  router.post('/', async (ctx) => {
+  router.post('/', doc.create, async (ctx) => {
     const body = parseInput(MiniappBody, ctx.request.body ?? {});
     const created = await createMiniapp(deps, {
       name: body.name,
@@ -62,15 +73,15 @@ export function miniappRoutes(deps: RegistryDeps, adminToken: string | undefined
     ctx.body = created;
   });
 
-  router.get('/', async (ctx) => {
+  router.get('/', doc.list, async (ctx) => {
     ctx.body = await listMiniappViews(deps);
   });
 
-  router.get('/:client_id', async (ctx) => {
+  router.get('/:client_id', doc.get, async (ctx) => {
     ctx.body = await getMiniapp(deps, ctx.params.client_id!);
   });
 
-  router.patch('/:client_id', async (ctx) => {
+  router.patch('/:client_id', doc.patch, async (ctx) => {
     const body = parseInput(MiniappPatchBody, ctx.request.body ?? {});
     const changed = await patchMiniapp(deps, ctx.params.client_id!, {
       name: body.name,
@@ -85,14 +96,14 @@ export function miniappRoutes(deps: RegistryDeps, adminToken: string | undefined
     ctx.body = changed;
   });
 
-  router.post('/:client_id/secret', async (ctx) => {
+  router.post('/:client_id/secret', doc.secret, async (ctx) => {
     const rotated = await rotateClientSecret(deps, ctx.params.client_id!);
     ctx.state.log.info({ client_id: rotated.client_id }, 'client secret rotated');
     ctx.set('Cache-Control', 'no-store');
     ctx.body = rotated;
   });
 
-  router.post('/:client_id/webhook-secret', async (ctx) => {
+  router.post('/:client_id/webhook-secret', doc.webhookSecret, async (ctx) => {
     const rotated = await rotateAppWebhookSecret(deps, ctx.params.client_id!, deps.config.webhookSecretOverlapSeconds);
     ctx.state.log.info({ client_id: rotated.client_id }, 'webhook secret rotated');
     ctx.set('Cache-Control', 'no-store');

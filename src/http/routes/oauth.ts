@@ -10,9 +10,21 @@ import { authorizeDevice, decideDeviceGrant, DEVICE_CODE_GRANT, grantForUserCode
 import type { WebhookStarterDeps } from '../../miniapps/webhookStarter';
 import { revokeMiniappAccess } from '../../oauth/revocation';
 import { authenticateClient, refreshSession } from '../../oauth/sessions';
-import { exchangeMatrixToken, TOKEN_EXCHANGE_GRANT, type TokenExchangeDeps } from '../../oauth/tokenExchange';
+import { ACCESS_TOKEN_TYPE, exchangeMatrixToken, TEP_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT, type TokenExchangeDeps } from '../../oauth/tokenExchange';
 import type { CallerGates } from '../middleware/auth';
 import type { RateLimit } from '../middleware/rateLimit';
+import { documented } from '../openapi/routeDoc';
+import { Empty } from '../responses/common';
+import {
+  AccessRevoked,
+  AuthorizationServerMetadata,
+  ConsentAnswer,
+  ConsentList,
+  DeviceAuthorizationAnswer,
+  DeviceDecisionAnswer,
+  IntrospectionAnswer,
+  TokenAnswer,
+} from '../responses/oauth';
 import type { AppContext, AppState } from '../state';
 import { basicCredentials } from '../basicAuth';
 import { parseInput } from '../validate';
@@ -23,6 +35,57 @@ const ConsentBody = z
     scopes: z.array(z.string().min(1).max(200)).min(1).max(50),
   })
   .strict();
+
+const DeviceDecisionBody = z
+  .object({
+    user_code: z.string().min(1).max(32),
+    decision: z.enum(['approve', 'deny']),
+  })
+  .strict();
+
+const RevokeBody = z.object({ client_id: z.string().min(1).max(128) }).strict();
+
+/*
+ * The OAuth endpoints' forms, for /openapi.json only: their handlers read each field with field()
+ * so that a bad one is refused in OAuth's error format (RFC 6749 5.2), not PROTO's.
+ */
+const FormValue = z.string().min(1).max(8192);
+/** An empty field is the same as none. */
+const OptionalValue = z.string().max(8192).optional();
+/** RFC 6749 2.3.1: client_secret_post, or the same in HTTP Basic; a public client sends its client_id alone. */
+const ClientFields = { client_id: OptionalValue, client_secret: OptionalValue };
+const DeviceCodeForm = z.object({ grant_type: z.literal(DEVICE_CODE_GRANT), device_code: FormValue, ...ClientFields });
+const TokenForm = z.discriminatedUnion('grant_type', [
+  z.object({ grant_type: z.literal('authorization_code'), code: FormValue, redirect_uri: FormValue, code_verifier: z.string().regex(/^[A-Za-z0-9._~-]{43,128}$/), ...ClientFields }),
+  // The messenger exchanges its user's Matrix token for the mini-app it names: no client secret.
+  z.object({
+    grant_type: z.literal(TOKEN_EXCHANGE_GRANT),
+    subject_token: FormValue,
+    subject_token_type: z.literal(ACCESS_TOKEN_TYPE),
+    requested_token_type: z.literal(TEP_TOKEN_TYPE).optional(),
+    client_id: FormValue,
+    scope: OptionalValue,
+    miniapp_context: z.string().max(2048).optional().describe('A JSON object, carried in the TEP'),
+  }),
+  DeviceCodeForm,
+  z.object({ grant_type: z.literal('refresh_token'), refresh_token: FormValue, scope: OptionalValue, ...ClientFields }),
+]);
+const DeviceAuthorizationForm = z.object({ scope: OptionalValue, ...ClientFields });
+const TokenOfClientForm = z.object({ token: FormValue, ...ClientFields });
+
+const doc = {
+  token: documented({ summary: "The token endpoint: a TEP and refresh token for a code, a Matrix token, a device's approval or a refresh token", callers: ['client'], form: TokenForm, responses: { 200: TokenAnswer } }),
+  consent: documented({ summary: 'The user approves scopes for a mini-app, from the messenger', callers: ['messenger'], body: ConsentBody, responses: { 200: ConsentAnswer } }),
+  consents: documented({ summary: "The user's approvals, by mini-app", callers: ['messenger'], responses: { 200: ConsentList } }),
+  withdrawConsent: documented({ summary: "Withdraw a mini-app's access: its sessions, approvals and stored data", callers: ['messenger'], responses: { 200: AccessRevoked } }),
+  revokeAccess: documented({ summary: "Withdraw a mini-app's access (PROTO 5.6): its sessions, approvals and stored data", callers: ['messenger'], body: RevokeBody, responses: { 200: AccessRevoked } }),
+  deviceAuthorization: documented({ summary: 'A device asks for a user code to show and a device code to poll with (RFC 8628)', callers: ['client'], form: DeviceAuthorizationForm, responses: { 200: DeviceAuthorizationAnswer } }),
+  deviceToken: documented({ summary: "A device polls for its tokens (the token endpoint's device grant)", callers: ['client'], form: DeviceCodeForm.partial({ grant_type: true }), responses: { 200: TokenAnswer } }),
+  deviceApprove: documented({ summary: "The user approves or denies a device's request by its user code, from the messenger", callers: ['messenger'], body: DeviceDecisionBody, responses: { 200: DeviceDecisionAnswer } }),
+  introspect: documented({ summary: "Whether a token of the client's is active, with its claims (RFC 7662)", callers: ['client'], form: TokenOfClientForm, responses: { 200: IntrospectionAnswer } }),
+  revoke: documented({ summary: "Revoke a token of the client's, and its session (RFC 7009)", callers: ['client'], form: TokenOfClientForm, responses: { 200: Empty } }),
+  metadata: documented({ summary: 'OAuth authorization server metadata (RFC 8414)', callers: ['anyone'], responses: { 200: AuthorizationServerMetadata } }),
+};
 
 /** One form field of the token request: a string, at most once (RFC 6749 3.2: parameters must not repeat). */
 function field(form: Record<string, unknown>, name: string, required = false): string | undefined {
@@ -90,7 +153,7 @@ export function oauthRoutes(
 ): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/oauth' });
 
-  router.post('/token', limit(tokenCategory), async (ctx) => {
+  router.post('/token', doc.token, limit(tokenCategory), async (ctx) => {
     await oauthAnswer(ctx, async () => {
       const form = oauthForm(ctx);
       const grantType = field(form, 'grant_type', true)!;
@@ -117,7 +180,7 @@ export function oauthRoutes(
     });
   });
 
-  router.post('/consent', messenger('user:read'), limit('default'), async (ctx) => {
+  router.post('/consent', doc.consent, messenger('user:read'), limit('default'), async (ctx) => {
     const body = parseInput(ConsentBody, ctx.request.body ?? {});
     const userId = ctx.state.messengerUser!;
     const approved = await approveScopes(deps, userId, body.client_id, body.scopes);
@@ -125,11 +188,11 @@ export function oauthRoutes(
     ctx.body = approved;
   });
 
-  router.get('/consent', messenger('user:read'), limit('default'), async (ctx) => {
+  router.get('/consent', doc.consents, messenger('user:read'), limit('default'), async (ctx) => {
     ctx.body = await listConsents(deps, ctx.state.messengerUser!);
   });
 
-  router.delete('/consent/:client_id', messenger('user:read'), limit('default'), async (ctx) => {
+  router.delete('/consent/:client_id', doc.withdrawConsent, messenger('user:read'), limit('default'), async (ctx) => {
     ctx.body = await revokeMiniappAccess(deps, ctx.state.messengerUser!, ctx.params.client_id!);
     ctx.state.log.info({ client_id: ctx.params.client_id }, 'mini-app access revoked by the user');
   });
@@ -148,13 +211,6 @@ function clientOf(deps: ClientTokenDeps, ctx: AppContext, form: Record<string, u
   return authenticateClient(deps, { clientId: field(form, 'client_id'), basic: basicOf(ctx), postSecret: field(form, 'client_secret') });
 }
 
-const DeviceDecisionBody = z
-  .object({
-    user_code: z.string().min(1).max(32),
-    decision: z.enum(['approve', 'deny']),
-  })
-  .strict();
-
 /**
  * Introspection (RFC 7662) and revocation (RFC 7009) for mini-apps' own tokens, and the Device
  * Authorization Grant (RFC 8628): the device's two endpoints and the messenger's approval.
@@ -162,7 +218,7 @@ const DeviceDecisionBody = z
 export function oauth2Routes(deps: ClientTokenDeps & DeviceGrantDeps, messenger: CallerGates['messenger'], limit: RateLimit): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/oauth2' });
 
-  router.post('/device/authorization', limit('device_code'), async (ctx) => {
+  router.post('/device/authorization', doc.deviceAuthorization, limit('device_code'), async (ctx) => {
     await oauthAnswer(ctx, async () => {
       const form = oauthForm(ctx);
       return authorizeDevice(deps, await clientOf(deps, ctx, form), field(form, 'scope'));
@@ -170,7 +226,7 @@ export function oauth2Routes(deps: ClientTokenDeps & DeviceGrantDeps, messenger:
   });
 
   // The original README's polling route; the token endpoint takes the same grant.
-  router.post('/device/token', limit('device_poll'), async (ctx) => {
+  router.post('/device/token', doc.deviceToken, limit('device_poll'), async (ctx) => {
     await oauthAnswer(ctx, async () => {
       const form = oauthForm(ctx);
       const grantType = field(form, 'grant_type');
@@ -180,14 +236,14 @@ export function oauth2Routes(deps: ClientTokenDeps & DeviceGrantDeps, messenger:
   });
 
   // A signed-in messenger answers for its user: the user read the code off the device.
-  router.post('/device/approve', messenger('user:read'), limit('default'), async (ctx) => {
+  router.post('/device/approve', doc.deviceApprove, messenger('user:read'), limit('default'), async (ctx) => {
     const body = parseInput(DeviceDecisionBody, ctx.request.body ?? {});
     const { grant, app } = await grantForUserCode(deps, body.user_code, ctx.ip);
     const status = await decideDeviceGrant(deps, grant.id, ctx.state.messengerUser!, body.decision);
-    ctx.body = { status, client_id: app.client_id, client_name: app.name, scopes: grant.scopes };
+    ctx.body = { status, client_id: app.client_id, client_name: app.name, scopes: grant.scopes } satisfies z.input<typeof DeviceDecisionAnswer>;
   });
 
-  router.post('/introspect', limit('tep_validation'), async (ctx) => {
+  router.post('/introspect', doc.introspect, limit('tep_validation'), async (ctx) => {
     await oauthAnswer(ctx, async () => {
       const form = oauthForm(ctx);
       const client = await clientOf(deps, ctx, form);
@@ -195,7 +251,7 @@ export function oauth2Routes(deps: ClientTokenDeps & DeviceGrantDeps, messenger:
     });
   });
 
-  router.post('/revoke', limit('tep_validation'), async (ctx) => {
+  router.post('/revoke', doc.revoke, limit('tep_validation'), async (ctx) => {
     await oauthAnswer(ctx, async () => {
       const form = oauthForm(ctx);
       const client = await clientOf(deps, ctx, form);
@@ -231,20 +287,18 @@ export function discoveryRoutes(publicUrl: string): Router<AppState> {
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
-  };
-  router.get('/.well-known/oauth-authorization-server', (ctx) => {
+  } satisfies z.input<typeof AuthorizationServerMetadata>;
+  router.get('/.well-known/oauth-authorization-server', doc.metadata, (ctx) => {
     ctx.set('Cache-Control', 'public, max-age=300');
     ctx.body = metadata;
   });
   return router;
 }
 
-const RevokeBody = z.object({ client_id: z.string().min(1).max(128) }).strict();
-
 /** PROTO 5.6: the user's messenger withdraws a mini-app's access (`POST /api/v1/auth/revoke`). */
 export function authRevokeRoutes(deps: ConsentDeps & WebhookStarterDeps, messenger: CallerGates['messenger'], limit: RateLimit): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/auth' });
-  router.post('/revoke', messenger('user:read'), limit('default'), async (ctx) => {
+  router.post('/revoke', doc.revokeAccess, messenger('user:read'), limit('default'), async (ctx) => {
     const body = parseInput(RevokeBody, ctx.request.body ?? {});
     ctx.body = await revokeMiniappAccess(deps, ctx.state.messengerUser!, body.client_id);
     ctx.state.log.info({ client_id: body.client_id }, 'mini-app access revoked by the user');

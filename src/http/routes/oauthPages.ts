@@ -1,4 +1,5 @@
 import Router from '@koa/router';
+import { z } from 'zod';
 import type { Config } from '../../config';
 import { DomainError } from '../../domain/errors';
 import { isScope, type Scope } from '../../domain/scopes';
@@ -16,6 +17,7 @@ import type { WalletDeps } from '../../wallet/wallets';
 import { csrfToken, csrfValid, pageHeaders, setSignedIn, signedInUser, startSsoState, takeSsoState, type BrowserKeys } from '../pages/browser';
 import { consentPage, deviceDecisionPage, enterCodePage, messagePage, signInPage } from '../pages/templates';
 import type { RateLimit } from '../middleware/rateLimit';
+import { documented } from '../openapi/routeDoc';
 import type { AppContext, AppState } from '../state';
 
 export interface OAuthPageDeps extends DeviceGrantDeps, WalletDeps {
@@ -27,6 +29,68 @@ const AUTHORIZE_PATH = '/api/v1/oauth/authorize';
 const SIGN_IN_PATH = '/api/v1/oauth/signin';
 const SSO_CALLBACK_PATH = '/api/v1/oauth/signin/sso/callback';
 const AUTHORIZE_FIELDS = ['client_id', 'redirect_uri', 'response_type', 'scope', 'state', 'code_challenge', 'code_challenge_method'] as const;
+
+/*
+ * The pages' queries and forms, for /openapi.json only: the handlers read each field with text()
+ * and answer a bad one with a page for the user, not a 400 of PROTO's.
+ */
+const Field = z.string().min(1);
+/** An empty field is the same as none. */
+const OptionalField = z.string().optional();
+/** One of our two pages a sign-in goes back to; anything else goes back to the device page. */
+const ReturnTo = z.string().max(4096).optional();
+const Csrf = Field.describe("The page's CSRF token (its form's hidden field)");
+const Decision = z.enum(['approve', 'deny']);
+/** RFC 6749 4.1.1 with PKCE (RFC 7636), which this server requires. */
+const AuthorizeQuery = z.object({
+  client_id: Field,
+  redirect_uri: Field,
+  response_type: z.literal('code'),
+  scope: OptionalField,
+  state: OptionalField,
+  code_challenge: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
+  code_challenge_method: z.literal('S256'),
+} satisfies Record<(typeof AUTHORIZE_FIELDS)[number], z.ZodTypeAny>);
+
+const doc = {
+  signIn: documented({
+    summary: 'Sign in with the Matrix password (checked at the homeserver); back to the page that asked',
+    callers: ['browser'],
+    form: z.object({ csrf: Csrf, return_to: ReturnTo, username: Field, password: Field }),
+    responses: { 303: 'empty' },
+  }),
+  sso: documented({ summary: "Sign in with the homeserver's single sign-on: off to the homeserver", callers: ['browser'], query: z.object({ return_to: ReturnTo }), responses: { 302: 'empty' } }),
+  ssoCallback: documented({
+    summary: 'Back from single sign-on with a login token; back to the page that asked',
+    callers: ['browser'],
+    query: z.object({ loginToken: Field, state: Field, return_to: ReturnTo }),
+    responses: { 303: 'empty' },
+  }),
+  devicePage: documented({
+    summary: "The device grant's page (RFC 8628 3.3): enter the code, sign in, then approve or deny",
+    callers: ['browser'],
+    query: z.object({ user_code: OptionalField }),
+    responses: { 200: 'html' },
+  }),
+  deviceDecision: documented({
+    summary: "The user's answer to a device's request",
+    callers: ['browser'],
+    form: z.object({ csrf: Csrf, user_code: Field, decision: Decision }),
+    responses: { 200: 'html' },
+  }),
+  authorize: documented({
+    summary: 'The authorization endpoint (RFC 6749 4.1, PKCE): sign in, consent where needed, back to the app with a code',
+    callers: ['browser'],
+    query: AuthorizeQuery,
+    responses: { 200: 'html', 303: 'empty' },
+  }),
+  authorizeDecision: documented({
+    summary: "The user's answer on the consent page: back to the app with a code, or access_denied",
+    callers: ['browser'],
+    form: AuthorizeQuery.extend({ csrf: Csrf, decision: Decision }),
+    responses: { 303: 'empty' },
+  }),
+};
 
 /** The pages a sign-in may return to: ours, and only these two (no open redirect). */
 function safeReturnTo(value: unknown): string | undefined {
@@ -110,7 +174,7 @@ export function oauthPageRoutes(deps: OAuthPageDeps, limit: RateLimit): Router<A
 
   // ---- signing in ----
 
-  router.post(SIGN_IN_PATH, limit('token'), async (ctx) => {
+  router.post(SIGN_IN_PATH, doc.signIn, limit('token'), async (ctx) => {
     const form = (ctx.request.body ?? {}) as Record<string, unknown>;
     const returnTo = safeReturnTo(text(form, 'return_to')) ?? DEVICE_VERIFICATION_PATH;
     if (!requireCsrf(ctx, form)) return;
@@ -130,14 +194,14 @@ export function oauthPageRoutes(deps: OAuthPageDeps, limit: RateLimit): Router<A
     seeOther(ctx, returnTo);
   });
 
-  router.get('/api/v1/oauth/signin/sso', limit('default'), async (ctx) => {
+  router.get('/api/v1/oauth/signin/sso', doc.sso, limit('default'), async (ctx) => {
     const returnTo = safeReturnTo(text(ctx.query, 'return_to')) ?? DEVICE_VERIFICATION_PATH;
     if (!homeserver) return signIn(ctx, returnTo);
     const callback = `${publicUrl}${SSO_CALLBACK_PATH}?${new URLSearchParams({ state: startSsoState(ctx), return_to: returnTo })}`;
     ctx.redirect(`${homeserver}/_matrix/client/v3/login/sso/redirect?${new URLSearchParams({ redirectUrl: callback })}`);
   });
 
-  router.get(SSO_CALLBACK_PATH, limit('default'), async (ctx) => {
+  router.get(SSO_CALLBACK_PATH, doc.ssoCallback, limit('default'), async (ctx) => {
     const returnTo = safeReturnTo(text(ctx.query, 'return_to')) ?? DEVICE_VERIFICATION_PATH;
     const loginToken = text(ctx.query, 'loginToken');
     // The state cookie proves this browser started the round trip: a login token planted by someone else is refused.
@@ -153,7 +217,7 @@ export function oauthPageRoutes(deps: OAuthPageDeps, limit: RateLimit): Router<A
 
   // ---- the device grant's page (RFC 8628 3.3) ----
 
-  router.get(DEVICE_VERIFICATION_PATH, limit('default'), async (ctx) => {
+  router.get(DEVICE_VERIFICATION_PATH, doc.devicePage, limit('default'), async (ctx) => {
     const typed = text(ctx.query, 'user_code');
     if (!typed) return show(ctx, 200, enterCodePage({}));
     let pending;
@@ -179,7 +243,7 @@ export function oauthPageRoutes(deps: OAuthPageDeps, limit: RateLimit): Router<A
     );
   });
 
-  router.post(DEVICE_VERIFICATION_PATH, limit('token'), async (ctx) => {
+  router.post(DEVICE_VERIFICATION_PATH, doc.deviceDecision, limit('token'), async (ctx) => {
     const form = (ctx.request.body ?? {}) as Record<string, unknown>;
     if (!requireCsrf(ctx, form)) return;
     const typed = text(form, 'user_code') ?? '';
@@ -244,9 +308,9 @@ export function oauthPageRoutes(deps: OAuthPageDeps, limit: RateLimit): Router<A
 
   const paramsOf = (source: Record<string, unknown>): AuthorizeParams => Object.fromEntries(AUTHORIZE_FIELDS.map((name) => [name, text(source, name)]));
 
-  router.get(AUTHORIZE_PATH, limit('default'), (ctx) => authorize(ctx, paramsOf(ctx.query), undefined));
+  router.get(AUTHORIZE_PATH, doc.authorize, limit('default'), (ctx) => authorize(ctx, paramsOf(ctx.query), undefined));
 
-  router.post(AUTHORIZE_PATH, limit('default'), async (ctx) => {
+  router.post(AUTHORIZE_PATH, doc.authorizeDecision, limit('default'), async (ctx) => {
     const form = (ctx.request.body ?? {}) as Record<string, unknown>;
     if (!requireCsrf(ctx, form)) return;
     const decision = text(form, 'decision');

@@ -6,6 +6,8 @@ import { enrollTotp, registerDevice, setPin } from '../../factors/enrolment';
 import type { ProofDeps } from '../../factors/proofs';
 import { setWalletSettings } from '../../wallet/wallets';
 import type { CallerGates } from '../middleware/auth';
+import { documented } from '../openapi/routeDoc';
+import { DeviceAnswer, PinAnswer, TotpAnswer, WalletSettingsAnswer } from '../responses/wallet';
 import type { RateLimit } from '../middleware/rateLimit';
 import { AuthProof, DeviceId } from '../schemas';
 import type { AppState } from '../state';
@@ -37,6 +39,13 @@ const SettingsBody = z
   .strict()
   .refine((b) => b.require_p2p_acceptance !== undefined || b.require_payment_mfa !== undefined, 'must set require_p2p_acceptance or require_payment_mfa');
 
+const doc = {
+  device: documented({ summary: "Register a device's key for biometric proofs (201; 200 when the same key is there)", callers: ['messenger'], body: DeviceBody, responses: { 200: DeviceAnswer, 201: DeviceAnswer } }),
+  pin: documented({ summary: 'Set the payment PIN (201), or change it (200)', callers: ['messenger'], body: PinBody, responses: { 200: PinAnswer, 201: PinAnswer } }),
+  totp: documented({ summary: 'Enrol TOTP: the otpauth:// URI, shown once', callers: ['messenger'], body: TotpBody, responses: { 201: TotpAnswer } }),
+  settings: documented({ summary: "The wallet's P2P acceptance and payment MFA policies", callers: ['messenger'], body: SettingsBody, responses: { 200: WalletSettingsAnswer } }),
+};
+
 /**
  * How a user proves a payment (PROTO 7.2.1, PROTO-mfa-v1.2 7.4.5), and their wallet's P2P policy.
  * Only the user's own messenger may call these (messengerAuth); once a factor is set up, adding or
@@ -49,7 +58,7 @@ export function paymentMethodRoutes(
 ): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/wallet' });
 
-  router.post('/devices/register', auth('wallet:pay'), limit('default'), async (ctx) => {
+  router.post('/devices/register', doc.device, auth('wallet:pay'), limit('default'), async (ctx) => {
     const body = parseInput(DeviceBody, ctx.request.body ?? {});
     const result = await registerDevice(
       deps,
@@ -68,20 +77,20 @@ export function paymentMethodRoutes(
     ctx.body = result.body;
   });
 
-  router.post('/pin', auth('wallet:pay'), limit('default'), async (ctx) => {
+  router.post('/pin', doc.pin, auth('wallet:pay'), limit('default'), async (ctx) => {
     const body = parseInput(PinBody, ctx.request.body ?? {});
     const result = await setPin(deps, ctx.state.messengerUser!, body.pin, body.auth_proof);
     ctx.status = result.created ? 201 : 200;
-    ctx.body = { method: 'pin', status: result.created ? 'set' : 'changed' };
+    ctx.body = { method: 'pin', status: result.created ? 'set' : 'changed' } satisfies z.input<typeof PinAnswer>;
   });
 
-  router.post('/totp/enroll', auth('wallet:pay'), limit('default'), async (ctx) => {
+  router.post('/totp/enroll', doc.totp, auth('wallet:pay'), limit('default'), async (ctx) => {
     const body = parseInput(TotpBody, ctx.request.body ?? {});
     ctx.status = 201;
     ctx.body = await enrollTotp(deps, ctx.state.messengerUser!, new URL(deps.config.http.publicUrl).host, body.auth_proof);
   });
 
-  router.put('/settings', auth('wallet:pay'), limit('default'), async (ctx) => {
+  router.put('/settings', doc.settings, auth('wallet:pay'), limit('default'), async (ctx) => {
     const body = parseInput(SettingsBody, ctx.request.body ?? {});
     ctx.body = await setWalletSettings(deps, ctx.state.messengerUser!, { requireP2PAcceptance: body.require_p2p_acceptance, requirePaymentMfa: body.require_payment_mfa });
   });

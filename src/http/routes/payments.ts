@@ -7,6 +7,8 @@ import { refund, type Refunder } from '../../payments/refunds';
 import { authorize, getPaymentForMerchant, getPaymentForPayer, newMfaChallenge, requestPayment, verifyMfaAnswer, type PaymentDeps } from '../../payments/payments';
 import { adminTokenCheck, bearerToken, type CallerGates } from '../middleware/auth';
 import { confidentialClientOf, merchantUnauthorized } from '../middleware/merchant';
+import { documented } from '../openapi/routeDoc';
+import { MfaVerified, PaymentAnswer, PaymentOutcome, PaymentRequested, RefundAnswer, Redelivery, WebhookLog } from '../responses/payments';
 import type { RateLimit } from '../middleware/rateLimit';
 import { Base64Signature, clientUrl, DeviceId, IdempotencyKey, RoomId, Timestamp, WholeNumber, withMoney } from '../schemas';
 import type { AppContext, AppState } from '../state';
@@ -54,6 +56,17 @@ const VerifyBody = z.discriminatedUnion('method', [
   }).strict(),
 ]);
 
+const doc = {
+  request: documented({ summary: 'The mini-app asks its user to pay it (saga payment-<id>); the user then authorizes it', callers: ['mini-app'], body: RequestBody, responses: { 201: PaymentRequested } }),
+  get: documented({ summary: 'One payment, to its payer through the requesting app or to its merchant', callers: ['mini-app', 'merchant'], responses: { 200: PaymentAnswer } }),
+  refund: documented({ summary: 'Give a completed payment back to its payer, all of it or part', callers: ['merchant', 'operator'], body: RefundBody, responses: { 201: RefundAnswer } }),
+  webhooks: documented({ summary: "The payment's webhook events and every delivery attempt", callers: ['merchant'], responses: { 200: WebhookLog } }),
+  redeliver: documented({ summary: 'Deliver a delivered or failed webhook event once more', callers: ['merchant'], responses: { 202: Redelivery } }),
+  authorize: documented({ summary: "The payer's device signature: the payment completes, or a second factor is asked for", callers: ['mini-app'], body: AuthorizeBody, responses: { 200: PaymentOutcome } }),
+  challenge: documented({ summary: 'A new second-factor challenge for a payment waiting for one', callers: ['mini-app'], responses: { 200: PaymentOutcome } }),
+  verify: documented({ summary: 'One answer to the challenge; success completes the payment', callers: ['mini-app'], body: VerifyBody, responses: { 200: MfaVerified } }),
+};
+
 function paymentIdOf(ctx: AppContext): string {
   const id = ctx.params.payment_id;
   if (!isId('payment', id)) throw invalidField('payment_id', 'must be a payment id like pay_...');
@@ -86,7 +99,7 @@ export function paymentRoutes(deps: PaymentDeps, auth: CallerGates['tep'], admin
     await getPaymentForMerchant(deps, client, paymentId);
   }
 
-  router.post('/request', payer, limit('payment_initiation'), async (ctx) => {
+  router.post('/request', doc.request, payer, limit('payment_initiation'), async (ctx) => {
     const body = parseInput(RequestBody, ctx.request.body ?? {});
     const tep = ctx.state.tep!;
     const result = await requestPayment(deps, { userId: tep.userId, clientId: tep.clientId }, {
@@ -105,7 +118,7 @@ export function paymentRoutes(deps: PaymentDeps, auth: CallerGates['tep'], admin
   });
 
   // The payer with a TEP, or the merchant's backend with its client credentials.
-  router.get('/:payment_id', async (ctx, next) => {
+  router.get('/:payment_id', doc.get, async (ctx, next) => {
     const client = await confidentialClient(ctx);
     if (!client) return payer(ctx, next);
     return limited(ctx, async () => {
@@ -116,7 +129,7 @@ export function paymentRoutes(deps: PaymentDeps, auth: CallerGates['tep'], admin
   });
 
   // The merchant's backend (Basic, its confidential client) or an operator (the admin token).
-  router.post('/:payment_id/refund', limited, async (ctx) => {
+  router.post('/:payment_id/refund', doc.refund, limited, async (ctx) => {
     const id = paymentIdOf(ctx);
     const refunder = await refunderOf(ctx);
     const body = parseInput(RefundBody, ctx.request.body ?? {});
@@ -126,13 +139,13 @@ export function paymentRoutes(deps: PaymentDeps, auth: CallerGates['tep'], admin
     ctx.body = result.body;
   });
 
-  router.get('/:payment_id/webhooks', limited, async (ctx) => {
+  router.get('/:payment_id/webhooks', doc.webhooks, limited, async (ctx) => {
     const id = paymentIdOf(ctx);
     await merchantOf(ctx, id);
     ctx.body = await paymentWebhookLog(deps, id);
   });
 
-  router.post('/:payment_id/webhooks/:event_id/redeliver', limited, async (ctx) => {
+  router.post('/:payment_id/webhooks/:event_id/redeliver', doc.redeliver, limited, async (ctx) => {
     const id = paymentIdOf(ctx);
     await merchantOf(ctx, id);
     const eventId = ctx.params.event_id;
@@ -141,17 +154,17 @@ export function paymentRoutes(deps: PaymentDeps, auth: CallerGates['tep'], admin
     ctx.body = await redeliverWebhook(deps, id, eventId);
   });
 
-  router.post('/:payment_id/authorize', payer, limit('payment_authorization'), async (ctx) => {
+  router.post('/:payment_id/authorize', doc.authorize, payer, limit('payment_authorization'), async (ctx) => {
     const id = paymentIdOf(ctx);
     const body = parseInput(AuthorizeBody, ctx.request.body ?? {});
     ctx.body = await authorize(deps, ctx.state.caller!, id, { signature: body.signature, deviceId: body.device_id, timestamp: body.timestamp });
   });
 
-  router.post('/:payment_id/mfa/challenge', payer, limit('payment_authorization'), async (ctx) => {
+  router.post('/:payment_id/mfa/challenge', doc.challenge, payer, limit('payment_authorization'), async (ctx) => {
     ctx.body = await newMfaChallenge(deps, ctx.state.caller!, paymentIdOf(ctx));
   });
 
-  router.post('/:payment_id/mfa/verify', payer, limit('payment_authorization'), async (ctx) => {
+  router.post('/:payment_id/mfa/verify', doc.verify, payer, limit('payment_authorization'), async (ctx) => {
     const id = paymentIdOf(ctx);
     const body = parseInput(VerifyBody, ctx.request.body ?? {});
     ctx.body = await verifyMfaAnswer(deps, ctx.state.caller!, id, body.challenge_id, body);

@@ -3,11 +3,21 @@ import type { Config } from '../../config';
 import { DomainError } from '../../domain/errors';
 import { metricsText, METRICS_CONTENT_TYPE } from '../../metrics/cluster';
 import { adminTokenCheck, bearerToken } from '../middleware/auth';
+import { documented } from '../openapi/routeDoc';
+import { Health, Jwks, NotReady, Ready } from '../responses/system';
 import { sql } from 'slonik';
 import type { TepKeys } from '../../auth/keys';
 import type { DatabasePool } from '../../db/pool';
 import type { Temporal } from '../../temporal/client';
 import type { AppState } from '../state';
+
+const doc = {
+  health: documented({ summary: 'Liveness: the process serves (it touches nothing else)', callers: ['anyone'], responses: { 200: Health } }),
+  // prom-client's text exposition format; METRICS_TOKEN, when set, is checked in the handler.
+  metrics: documented({ summary: "Prometheus metrics of this process (or of every API process)", callers: ['anyone'], responses: { 200: { contentType: 'text/plain' } } }),
+  ready: documented({ summary: 'Readiness: whether PostgreSQL and Temporal answer, each with its latency', callers: ['anyone'], responses: { 200: Ready, 503: NotReady } }),
+  jwks: documented({ summary: 'The public keys TEP tokens are signed with', callers: ['anyone'], responses: { 200: Jwks } }),
+};
 
 /** How long one readiness check answers every /ready call: probes and load balancers poll often. */
 export const READY_CACHE_MS = 1000;
@@ -64,21 +74,21 @@ export function systemRoutes(deps: { pool: DatabasePool; temporal: Temporal; key
   const router = new Router<AppState>();
   const readiness = cachedReadiness(deps);
 
-  router.get('/health', (ctx) => {
+  router.get('/health', doc.health, (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { status: 'ok' };
   });
 
   // Prometheus (prom-client): this process's metrics, or every API process's with API_PROCESSES > 1.
   const metricsAllowed = adminTokenCheck(deps.config.metricsToken);
-  router.get('/metrics', async (ctx) => {
+  router.get('/metrics', doc.metrics, async (ctx) => {
     if (deps.config.metricsToken !== undefined && !metricsAllowed(bearerToken(ctx))) throw new DomainError('INVALID_TOKEN', 'Missing or wrong METRICS_TOKEN');
     ctx.set('Cache-Control', 'no-store');
     ctx.type = METRICS_CONTENT_TYPE;
     ctx.body = await metricsText();
   });
 
-  router.get('/ready', async (ctx) => {
+  router.get('/ready', doc.ready, async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     // Stopping: still serving what comes, but a load balancer should send no more.
     if (deps.draining?.()) {
@@ -91,7 +101,7 @@ export function systemRoutes(deps: { pool: DatabasePool; temporal: Temporal; key
     ctx.body = { status: ready ? 'ok' : 'unavailable', ...checks };
   });
 
-  router.get('/.well-known/jwks.json', (ctx) => {
+  router.get('/.well-known/jwks.json', doc.jwks, (ctx) => {
     ctx.set('Cache-Control', 'public, max-age=300');
     ctx.body = deps.keys.jwks;
   });

@@ -3,10 +3,11 @@ import { z } from 'zod';
 import { DomainError } from '../../domain/errors';
 import { historyView } from '../../wallet/history';
 import { balanceView, ownWallet, registerWallet, type ResolveDeps, resolveUser, resolveUsers, verificationStatusView, type WalletDeps, walletWithBalances } from '../../wallet/wallets';
-import { SNAPSHOT_PATTERN } from '../../domain/ledger';
 import type { CallerGates } from '../middleware/auth';
+import { documented } from '../openapi/routeDoc';
+import { BalanceAnswer, ResolvedUser, ResolvedUsers, VerificationAnswer, WalletAnswer, WalletHistory } from '../responses/wallet';
 import type { RateLimit } from '../middleware/rateLimit';
-import { Currency, MatrixUserId, Pagination, RoomId } from '../schemas';
+import { Currency, MatrixUserId, Pagination, RoomId, Snapshot } from '../schemas';
 import type { AppState } from '../state';
 import { parseInput } from '../validate';
 
@@ -23,7 +24,7 @@ const RegisterBody = z
 
 const BalanceQuery = z.object({ currency: Currency.optional() }).strict();
 const TransactionsQuery = Pagination.extend({
-  snapshot: z.string().regex(SNAPSHOT_PATTERN, 'must be the pagination.snapshot of an earlier page').optional(),
+  snapshot: Snapshot.optional(),
 }).strict();
 const ResolveQuery = z.object({ room_id: RoomId.optional() }).strict();
 const BatchBody = z
@@ -32,6 +33,15 @@ const BatchBody = z
     room_id: RoomId.optional(),
   })
   .strict();
+
+const doc = {
+  register: documented({ summary: "Create the caller's wallet, or answer the one they have", callers: ['mini-app', 'matrix'], body: RegisterBody, responses: { 200: WalletAnswer, 201: WalletAnswer } }),
+  balance: documented({ summary: "The caller's balance, limits and verification level", callers: ['mini-app'], query: BalanceQuery, responses: { 200: BalanceAnswer } }),
+  transactions: documented({ summary: "The caller's wallet entries, newest first, paged on a snapshot", callers: ['mini-app'], query: TransactionsQuery, responses: { 200: WalletHistory } }),
+  verification: documented({ summary: "The caller's verification level, its limits and what the next one takes", callers: ['mini-app'], responses: { 200: VerificationAnswer } }),
+  resolveBatch: documented({ summary: 'Whether each of up to 100 users (sharing a room with the caller) has an active wallet', callers: ['mini-app'], body: BatchBody, responses: { 200: ResolvedUsers } }),
+  resolve: documented({ summary: 'Whether a user sharing a room with the caller has an active wallet', callers: ['mini-app'], params: z.object({ user_id: MatrixUserId }), query: ResolveQuery, responses: { 200: ResolvedUser } }),
+};
 
 /** PROTO 6.2-6.4 under /api/v1/wallet. */
 export function walletRoutes(
@@ -43,7 +53,7 @@ export function walletRoutes(
   const router = new Router<AppState>({ prefix: '/api/v1/wallet' });
 
   // A mini-app's TEP, or the messenger with the user's Matrix access token (PROTO 6.3.4).
-  router.post('/register', registerAuth('wallet:balance'), limit('default'), async (ctx) => {
+  router.post('/register', doc.register, registerAuth('wallet:balance'), limit('default'), async (ctx) => {
     const body = parseInput(RegisterBody, ctx.request.body ?? {});
     const userId = ctx.state.tep?.userId ?? ctx.state.messengerUser!;
     if (body.user_id !== undefined && body.user_id !== userId) {
@@ -57,28 +67,28 @@ export function walletRoutes(
     ctx.body = await walletWithBalances(deps, wallet);
   });
 
-  router.get('/balance', auth('wallet:balance'), limit('balance'), async (ctx) => {
+  router.get('/balance', doc.balance, auth('wallet:balance'), limit('balance'), async (ctx) => {
     const query = parseInput(BalanceQuery, ctx.query, 'query');
     ctx.body = await balanceView(deps, ctx.state.tep!.userId, query.currency);
   });
 
-  router.get('/transactions', auth('wallet:history'), limit('history'), async (ctx) => {
+  router.get('/transactions', doc.transactions, auth('wallet:history'), limit('history'), async (ctx) => {
     const query = parseInput(TransactionsQuery, ctx.query, 'query');
     const wallet = await ownWallet(deps, ctx.state.tep!.userId);
     ctx.body = await historyView(deps.pool, wallet, query);
   });
 
-  router.get('/verification', auth('wallet:balance'), limit('balance'), async (ctx) => {
+  router.get('/verification', doc.verification, auth('wallet:balance'), limit('balance'), async (ctx) => {
     const wallet = await ownWallet(deps, ctx.state.tep!.userId);
     ctx.body = verificationStatusView(wallet);
   });
 
-  router.post('/resolve/batch', auth('wallet:pay'), limit('resolution'), async (ctx) => {
+  router.post('/resolve/batch', doc.resolveBatch, auth('wallet:pay'), limit('resolution'), async (ctx) => {
     const body = parseInput(BatchBody, ctx.request.body ?? {});
     ctx.body = await resolveUsers(deps, ctx.state.tep!.userId, body.user_ids, body.room_id);
   });
 
-  router.get('/resolve/:user_id', auth('wallet:pay'), limit('resolution'), async (ctx) => {
+  router.get('/resolve/:user_id', doc.resolve, auth('wallet:pay'), limit('resolution'), async (ctx) => {
     const userId = parseInput(MatrixUserId, ctx.params.user_id, 'user_id');
     const query = parseInput(ResolveQuery, ctx.query, 'query');
     ctx.body = await resolveUser(deps, ctx.state.tep!.userId, userId, query.room_id);

@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { acceptWalletCallback, verifyProviderSignature, WALLET_EVENT_TYPES, type ProviderCallbackDeps } from '../../wallet/providerCallbacks';
 import { MatrixUserId, RoomId, Timestamp, withMoney } from '../schemas';
 import type { RateLimit } from '../middleware/rateLimit';
+import { documented } from '../openapi/routeDoc';
+import { WalletCallbackAnswer } from '../responses/payments';
 import type { AppState } from '../state';
 import { parseInput } from '../validate';
 
@@ -20,6 +22,13 @@ const CallbackBody = withMoney({
   signature: z.string().max(1024).optional(),
 });
 
+const doc = documented({
+  summary: "A trusted wallet provider reports a payment; its room event is sent once per transaction_id",
+  callers: ['provider'],
+  body: CallbackBody,
+  responses: { 200: WalletCallbackAnswer },
+});
+
 /**
  * PROTO 4.11.7-4.11.8: a trusted wallet provider reports a payment. `X-Wallet-Provider` names it
  * (a client id in WALLET_PROVIDERS); `X-Webhook-Signature: sha256=<hex>` is the HMAC-SHA256 of
@@ -27,7 +36,7 @@ const CallbackBody = withMoney({
  */
 export function walletCallbackRoutes(deps: ProviderCallbackDeps, limit: RateLimit): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/wallet' });
-  router.post('/callback', limit('default'), async (ctx) => {
+  router.post('/callback', doc, limit('default'), async (ctx) => {
     const raw = typeof ctx.request.rawBody === 'string' ? ctx.request.rawBody : '';
     const provider = await verifyProviderSignature(deps, ctx.get('x-wallet-provider') || undefined, ctx.get('x-webhook-signature') || undefined, raw);
     const body = parseInput(CallbackBody, ctx.request.body ?? {});
