@@ -1,4 +1,5 @@
-import { WithStartWorkflowOperation } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
+import { isGrpcServiceError, ServiceError, WithStartWorkflowOperation } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type SignalDefinition, type UpdateDefinition, type Workflow } from '@temporalio/common';
 import type { Config } from '../config';
 import { DomainError } from '../domain/errors';
@@ -82,6 +83,26 @@ export interface SagaUpdate<R, A> {
   unavailable: string;
 }
 
+/** gRPC's UNAVAILABLE: the server could not take the call now (and says so for an aborted Update). */
+const GRPC_UNAVAILABLE = 14;
+
+/**
+ * The server gives up on Updates in flight when it unloads a busy workflow (UNAVAILABLE, "workflow
+ * update was aborted"); asked again under the same id, it runs the Update or answers the outcome it
+ * had. A few quick attempts, within the caller's answer deadline.
+ */
+async function againIfAborted<R>(send: () => Promise<R>): Promise<R> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await send();
+    } catch (err) {
+      const aborted = err instanceof ServiceError && isGrpcServiceError(err.cause) && err.cause.code === GRPC_UNAVAILABLE;
+      if (!aborted || attempt === 3) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+    }
+  }
+}
+
 /**
  * Sends one Update to a saga and sorts the outcome. Refusals come back as the saga's domain error;
  * a saga that has finished (no workflow to take the Update, or one the start may not run again)
@@ -90,7 +111,8 @@ export interface SagaUpdate<R, A> {
  */
 export async function updateSaga<R, A>(deps: SagaCallDeps, call: SagaUpdate<R, A>): Promise<SagaOutcome<R>> {
   const handle = deps.temporal.client.workflow.getHandle(call.workflowId);
-  const options = { args: [call.arg] as [A], ...(call.updateId !== undefined ? { updateId: call.updateId } : {}) };
+  // One id for every attempt of this call, so an attempt after an aborted one is the same Update.
+  const options = { args: [call.arg] as [A], updateId: call.updateId ?? randomUUID() };
   const send = async (): Promise<R> => {
     if (call.start) {
       try {
@@ -104,7 +126,7 @@ export async function updateSaga<R, A>(deps: SagaCallDeps, call: SagaUpdate<R, A
     return handle.executeUpdate(call.update, options);
   };
   try {
-    return { answer: await withAnswerDeadline(deps, send) };
+    return { answer: await withAnswerDeadline(deps, () => againIfAborted(send)) };
   } catch (err) {
     const refusal = domainErrorFromUpdate(err);
     if (refusal) return { refusal };
