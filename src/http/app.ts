@@ -1,3 +1,4 @@
+import Router from '@koa/router';
 import Koa from 'koa';
 import { required, type Config } from '../config';
 import type { TepKeys } from '../auth/keys';
@@ -65,6 +66,21 @@ export interface AppDeps {
   draining?: () => boolean;
 }
 
+/**
+ * Where the wallet's routes are: the original README's paths, and PROTO's own (PROTO 6-7 write
+ * `/wallet/v1/balance` for `/api/v1/wallet/balance`). docs/protocol.md says why both.
+ */
+const WALLET = ['/api/v1/wallet', '/wallet/v1'];
+/** PROTO's OAuth paths (`/oauth2/token`, `/oauth2/consent`, `/oauth2/device/authorization`, ...). */
+const PROTO_OAUTH = '/oauth2';
+
+/** One router served under each prefix: the same handlers and gates, not copies. */
+function mountedAt(router: Router<AppState>, prefixes: readonly string[]): Router<AppState> {
+  const mounted = new Router<AppState>();
+  for (const prefix of prefixes) mounted.use(prefix, router.routes());
+  return mounted;
+}
+
 /** A method a path does not serve, known to HTTP (PUT on a GET route) or not served anywhere here (TRACE): a 405 either way, not a 501. */
 const methodRefused = () => new DomainError('METHOD_NOT_ALLOWED', 'This method is not allowed on this path');
 
@@ -87,21 +103,21 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const bodies = bodyParsers(deps.config.storage.quotaBytes);
   const routers = [
     systemRoutes(deps),
-    walletRoutes({ ...deps, rooms }, auth, gates.tepOrMatrix, limit),
-    paymentMethodRoutes({ ...deps, ...proofs }, messenger, limit),
-    p2pRoutes({ ...deps, clock, rooms, ...p2pSecrets(dataKey) }, auth, limit),
+    mountedAt(walletRoutes({ ...deps, rooms }, auth, gates.tepOrMatrix, limit), WALLET),
+    mountedAt(paymentMethodRoutes({ ...deps, ...proofs }, messenger, limit), WALLET),
+    mountedAt(p2pRoutes({ ...deps, clock, rooms, ...p2pSecrets(dataKey) }, auth, limit), WALLET.map((p) => `${p}/p2p`)),
     paymentRoutes({ ...deps, clock, rooms, ...paymentSecrets(dataKey) }, auth, deps.config.adminToken, limit),
     walletCallbackRoutes({ ...deps, webhookSealer: webhookSealer(dataKey) }, limit),
-    giftRoutes({ ...deps, clock, rooms, ...giftSecrets(dataKey) }, auth, limit),
-    topUpRoutes({ ...deps, clock, providers, rooms }, gates.tepOrMatrix, limit),
-    withdrawalRoutes({ ...deps, clock, providers, ...withdrawalSecrets(dataKey) }, messenger, limit),
+    mountedAt(giftRoutes({ ...deps, clock, rooms, ...giftSecrets(dataKey) }, auth, limit), WALLET.map((p) => `${p}/gift`)),
+    mountedAt(topUpRoutes({ ...deps, clock, providers, rooms }, gates.tepOrMatrix, limit), WALLET),
+    mountedAt(withdrawalRoutes({ ...deps, clock, providers, ...withdrawalSecrets(dataKey) }, messenger, limit), WALLET),
     merchantRoutes({ ...deps, clock, providers, ...withdrawalSecrets(dataKey) }, limit),
     storageRoutes({ ...deps, cipher: storageCipher(parseStorageKeys(deps.config.storage.encryptionKeys, dataKey)) }, auth, bodies, limit),
     adminRoutes({ ...deps, buckets: deps.buckets }, deps.config.adminToken),
     miniappRoutes({ ...deps, webhookSealer: webhookSealer(dataKey) }, deps.config.adminToken),
-    oauthRoutes({ ...oauth, matrixTokens }, messenger, limit),
+    mountedAt(oauthRoutes({ ...oauth, matrixTokens }, messenger, limit), ['/api/v1/oauth', PROTO_OAUTH]),
     authRevokeRoutes(deps, messenger, limit),
-    oauth2Routes(oauth, messenger, limit),
+    mountedAt(oauth2Routes(oauth, messenger, limit), ['/api/v1/oauth2', PROTO_OAUTH]),
     discoveryRoutes(deps.config.http.publicUrl),
     oauthPageRoutes({ ...oauth, browserKeys: browserKeys(dataKey) }, limit),
     openApiRoutes(app, deps.config.http.publicUrl),

@@ -28,10 +28,12 @@ function tableRows(): Row[] {
   return section
     .split('\n')
     .filter((line) => line.startsWith('| `'))
-    .map((line) => {
+    .flatMap((line) => {
       const [route = '', caller = '', scope = '', ownership = '', limit = ''] = line.split('|').slice(1, -1).map((cell) => cell.trim());
-      const [method = '', path = ''] = route.replace(/`/g, '').split(' ');
-      return { route: `${method} ${path}`, method, path, caller, scope, ownership, limit };
+      // `METHOD path`, then any other path of the same route (PROTO's), each a row of its own.
+      const [first = '', ...aliases] = [...route.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
+      const [method = '', path = ''] = first.split(' ');
+      return [path, ...aliases].map((p) => ({ route: `${method} ${p}`, method, path: p, caller, scope, ownership, limit }));
     });
 }
 

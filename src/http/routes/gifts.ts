@@ -53,7 +53,7 @@ function giftIdOf(ctx: AppContext): string {
 
 /** Group gifts (PROTO 7.5): each gift is the workflow `gift-<id>`. */
 export function giftRoutes(deps: GiftDeps, auth: CallerGates['tep'], limit: RateLimit): Router<AppState> {
-  const router = new Router<AppState>({ prefix: '/api/v1/wallet/gift' });
+  const router = new Router<AppState>();
 
   router.post('/create', doc.create, auth('wallet:pay'), limit('p2p'), async (ctx) => {
     const body = parseInput(CreateBody, ctx.request.body ?? {});

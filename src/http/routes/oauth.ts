@@ -151,7 +151,7 @@ export function oauthRoutes(
   messenger: CallerGates['messenger'],
   limit: RateLimit,
 ): Router<AppState> {
-  const router = new Router<AppState>({ prefix: '/api/v1/oauth' });
+  const router = new Router<AppState>();
 
   router.post('/token', doc.token, limit(tokenCategory), async (ctx) => {
     await oauthAnswer(ctx, async () => {
@@ -216,7 +216,7 @@ function clientOf(deps: ClientTokenDeps, ctx: AppContext, form: Record<string, u
  * Authorization Grant (RFC 8628): the device's two endpoints and the messenger's approval.
  */
 export function oauth2Routes(deps: ClientTokenDeps & DeviceGrantDeps, messenger: CallerGates['messenger'], limit: RateLimit): Router<AppState> {
-  const router = new Router<AppState>({ prefix: '/api/v1/oauth2' });
+  const router = new Router<AppState>();
 
   router.post('/device/authorization', doc.deviceAuthorization, limit('device_code'), async (ctx) => {
     await oauthAnswer(ctx, async () => {

@@ -26,6 +26,8 @@ export interface OAuthPageDeps extends DeviceGrantDeps, WalletDeps {
 }
 
 const AUTHORIZE_PATH = '/api/v1/oauth/authorize';
+/** PROTO 4.3.3's path of the same page. */
+const PROTO_AUTHORIZE_PATH = '/oauth2/authorize';
 const SIGN_IN_PATH = '/api/v1/oauth/signin';
 const SSO_CALLBACK_PATH = '/api/v1/oauth/signin/sso/callback';
 const AUTHORIZE_FIELDS = ['client_id', 'redirect_uri', 'response_type', 'scope', 'state', 'code_challenge', 'code_challenge_method'] as const;
@@ -308,9 +310,9 @@ export function oauthPageRoutes(deps: OAuthPageDeps, limit: RateLimit): Router<A
 
   const paramsOf = (source: Record<string, unknown>): AuthorizeParams => Object.fromEntries(AUTHORIZE_FIELDS.map((name) => [name, text(source, name)]));
 
-  router.get(AUTHORIZE_PATH, doc.authorize, limit('default'), (ctx) => authorize(ctx, paramsOf(ctx.query), undefined));
+  router.get([AUTHORIZE_PATH, PROTO_AUTHORIZE_PATH], doc.authorize, limit('default'), (ctx) => authorize(ctx, paramsOf(ctx.query), undefined));
 
-  router.post(AUTHORIZE_PATH, doc.authorizeDecision, limit('default'), async (ctx) => {
+  router.post([AUTHORIZE_PATH, PROTO_AUTHORIZE_PATH], doc.authorizeDecision, limit('default'), async (ctx) => {
     const form = (ctx.request.body ?? {}) as Record<string, unknown>;
     if (!requireCsrf(ctx, form)) return;
     const decision = text(form, 'decision');

@@ -39,9 +39,9 @@ function transferIdOf(ctx: AppContext): string {
   return id;
 }
 
-/** PROTO 7.2 under /api/v1/wallet/p2p: each state change is an Update of the transfer's saga. */
+/** PROTO 7.2 under .../wallet/p2p (both wallet prefixes): each state change is an Update of the transfer's saga. */
 export function p2pRoutes(deps: P2PDeps, auth: CallerGates['tep'], limit: RateLimit): Router<AppState> {
-  const router = new Router<AppState>({ prefix: '/api/v1/wallet/p2p' });
+  const router = new Router<AppState>();
 
   router.post('/initiate', doc.initiate, auth('wallet:pay'), limit('p2p'), async (ctx) => {
     const body = parseInput(InitiateBody, ctx.request.body ?? {});

@@ -56,7 +56,7 @@ export function paymentMethodRoutes(
   auth: CallerGates['messenger'],
   limit: RateLimit,
 ): Router<AppState> {
-  const router = new Router<AppState>({ prefix: '/api/v1/wallet' });
+  const router = new Router<AppState>();
 
   router.post('/devices/register', doc.device, auth('wallet:pay'), limit('default'), async (ctx) => {
     const body = parseInput(DeviceBody, ctx.request.body ?? {});

@@ -27,7 +27,7 @@ const callerOf = (ctx: AppContext) => (ctx.state.caller ? { userId: ctx.state.ca
 
 /** Money in (PROTO 6.6): top-ups, and the callbacks of the providers that take the payments. */
 export function topUpRoutes(deps: TopUpDeps, auth: CallerGates['tepOrMatrix'], limit: RateLimit): Router<AppState> {
-  const router = new Router<AppState>({ prefix: '/api/v1/wallet' });
+  const router = new Router<AppState>();
 
   router.post('/topup', doc.topUp, auth('wallet:pay'), limit('payment_initiation'), async (ctx) => {
     const body = parseInput(TopUpBody, ctx.request.body ?? {});

@@ -43,14 +43,14 @@ const doc = {
   resolve: documented({ summary: 'Whether a user sharing a room with the caller has an active wallet', callers: ['mini-app'], params: z.object({ user_id: MatrixUserId }), query: ResolveQuery, responses: { 200: ResolvedUser } }),
 };
 
-/** PROTO 6.2-6.4 under /api/v1/wallet. */
+/** PROTO 6.2-6.4, mounted under /api/v1/wallet and PROTO's /wallet/v1 (src/http/app.ts). */
 export function walletRoutes(
   deps: WalletDeps & ResolveDeps,
   auth: CallerGates['tep'],
   registerAuth: CallerGates['tepOrMatrix'],
   limit: RateLimit,
 ): Router<AppState> {
-  const router = new Router<AppState>({ prefix: '/api/v1/wallet' });
+  const router = new Router<AppState>();
 
   // A mini-app's TEP, or the messenger with the user's Matrix access token (PROTO 6.3.4).
   router.post('/register', doc.register, registerAuth('wallet:balance'), limit('default'), async (ctx) => {

@@ -96,7 +96,7 @@ function moneyOutRoutes(router: Router<AppState>, deps: Deps, ownerOf: (ctx: App
  * business, as their factors are).
  */
 export function withdrawalRoutes(deps: Deps, messenger: CallerGates['messenger'], limit: RateLimit): Router<AppState> {
-  const router = new Router<AppState>({ prefix: '/api/v1/wallet' });
+  const router = new Router<AppState>();
   router.use(['/external-accounts', '/withdraw', '/withdrawals'], messenger('wallet:pay'));
   moneyOutRoutes(router, deps, (ctx) => ({ kind: 'user', id: ctx.state.messengerUser! }), { withdraw: '/withdraw', withdrawals: '/withdrawals' }, limit, 'messenger', WithdrawBody);
   return router;
