@@ -30,6 +30,29 @@ export interface HistoryPage {
 /** Whose movements: a wallet's own account, or a mini-app's merchant account (every currency). */
 export type HistoryOwner = { kind: 'wallet'; walletId: string } | { kind: 'merchant'; clientId: string };
 
+const ownerId = (owner: HistoryOwner) => (owner.kind === 'wallet' ? owner.walletId : owner.clientId);
+
+const FROM = sql.fragment`
+  FROM accounts a
+  JOIN postings p ON p.account_id = a.id
+  JOIN journal_entries e ON e.id = p.entry_id`;
+
+/** An entry as its account's owner sees it: with the transfer or withdrawal it belongs to, as they stand now. */
+const SELECT = sql.fragment`
+  SELECT e.txn_id, e.kind, e.reference, e.metadata, e.created_at, p.currency, p.amount,
+    CASE WHEN t.id IS NOT NULL THEN json_build_object(
+      'status', t.status, 'sender', t.sender_user_id, 'recipient', t.recipient_user_id, 'note', t.note, 'room_id', t.room_id)
+    END AS transfer,
+    wd.status AS withdrawal_status
+  ${FROM}
+  LEFT JOIN p2p_transfers t ON t.id = e.reference AND e.kind LIKE 'p2p%'
+  LEFT JOIN withdrawals wd ON wd.id = e.reference AND e.kind = 'withdrawal_hold'`;
+
+/** One entry of the account's, by its txn_id (a receipt); none when the entry does not touch the account. */
+export function accountEntry(db: DatabaseConnection, owner: HistoryOwner, txnId: string): Promise<HistoryRow | null> {
+  return db.maybeOne(sql.type(HistoryRow)`${SELECT} WHERE a.kind = ${owner.kind} AND a.owner = ${ownerId(owner)} AND e.txn_id = ${txnId} LIMIT 1`);
+}
+
 /**
  * One page of the account's movements, newest first. Every page is read against one PostgreSQL
  * snapshot (taken on the first page, handed back by the client for the next), so entries committed
@@ -42,25 +65,10 @@ export async function accountHistory(
 ): Promise<HistoryPage> {
   const snapshot =
     page.snapshot ?? (await db.oneFirst(sql.type(z.object({ s: z.string() }))`SELECT pg_current_snapshot()::text AS s`));
-  const from = sql.fragment`
-    FROM accounts a
-    JOIN postings p ON p.account_id = a.id
-    JOIN journal_entries e ON e.id = p.entry_id`;
   const where = sql.fragment`
-    WHERE a.kind = ${owner.kind} AND a.owner = ${owner.kind === 'wallet' ? owner.walletId : owner.clientId}
+    WHERE a.kind = ${owner.kind} AND a.owner = ${ownerId(owner)}
       AND pg_visible_in_snapshot(e.xid, ${snapshot}::pg_snapshot)`;
-  const total = await db.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n ${from} ${where}`);
-  const rows = await db.any(sql.type(HistoryRow)`
-    SELECT e.txn_id, e.kind, e.reference, e.metadata, e.created_at, p.currency, p.amount,
-      CASE WHEN t.id IS NOT NULL THEN json_build_object(
-        'status', t.status, 'sender', t.sender_user_id, 'recipient', t.recipient_user_id, 'note', t.note, 'room_id', t.room_id)
-      END AS transfer,
-      wd.status AS withdrawal_status
-    ${from}
-    LEFT JOIN p2p_transfers t ON t.id = e.reference AND e.kind LIKE 'p2p%'
-    LEFT JOIN withdrawals wd ON wd.id = e.reference AND e.kind = 'withdrawal_hold'
-    ${where}
-    ORDER BY e.id DESC
-    LIMIT ${page.limit} OFFSET ${page.offset}`);
+  const total = await db.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n ${FROM} ${where}`);
+  const rows = await db.any(sql.type(HistoryRow)`${SELECT} ${where} ORDER BY e.id DESC LIMIT ${page.limit} OFFSET ${page.offset}`);
   return { rows, total, snapshot };
 }

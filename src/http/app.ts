@@ -28,6 +28,7 @@ import { trustProxies } from './middleware/proxy';
 import { protoErrors } from './middleware/errors';
 import { accessLog, requestId } from './middleware/requestId';
 import { adminRoutes } from './routes/admin';
+import { capabilityRoutes } from './routes/capabilities';
 import { appserviceApi } from './routes/appservice';
 import { miniappRoutes } from './routes/miniapps';
 import { authRevokeRoutes, discoveryRoutes, oauth2Routes, oauthRoutes } from './routes/oauth';
@@ -104,6 +105,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const routers = [
     systemRoutes(deps),
     mountedAt(walletRoutes({ ...deps, rooms }, auth, gates.tepOrMatrix, limit), WALLET),
+    capabilityRoutes(deps, auth, limit),
     mountedAt(paymentMethodRoutes({ ...deps, ...proofs }, messenger, limit), WALLET),
     mountedAt(p2pRoutes({ ...deps, clock, rooms, ...p2pSecrets(dataKey) }, auth, limit), WALLET.map((p) => `${p}/p2p`)),
     paymentRoutes({ ...deps, clock, rooms, ...paymentSecrets(dataKey) }, auth, deps.config.adminToken, limit),

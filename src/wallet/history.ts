@@ -1,6 +1,7 @@
-import { accountHistory, type HistoryOwner, type HistoryRow } from '../db/history';
+import { accountEntry, accountHistory, type HistoryOwner, type HistoryRow } from '../db/history';
 import type { DatabasePool } from '../db/pool';
 import type { Wallet } from '../db/wallets';
+import { DomainError } from '../domain/errors';
 import { amountToJson, isCurrency } from '../domain/money';
 
 /** Transaction type as PROTO 6.2.2 names it, from the entry kind and the direction of the posting. */
@@ -63,4 +64,11 @@ export async function accountHistoryView(pool: DatabasePool, owner: HistoryOwner
     transactions: rows.map(transactionView),
     pagination: { total, limit: page.limit, offset: page.offset, has_more: page.offset + rows.length < total, snapshot },
   };
+}
+
+/** One entry of the wallet's (PROTO 4.11.4's receipt, which the payment card's view_receipt links to); another's is 404. */
+export async function transactionReceipt(pool: DatabasePool, wallet: Wallet, txnId: string) {
+  const row = await accountEntry(pool, { kind: 'wallet', walletId: wallet.id }, txnId);
+  if (!row) throw new DomainError('NOT_FOUND', 'No such transaction in your wallet', { txn_id: txnId });
+  return transactionView(row);
 }

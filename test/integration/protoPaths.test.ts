@@ -73,6 +73,18 @@ test('sign-in (PROTO 4.3): token exchange, consent and the device grant at /oaut
   expect(consents.consents.map((c: { client_id: string }) => c.client_id)).toContain('ma_demo');
 });
 
+test('capabilities (PROTO 10.5) follow the token: its scopes, the wallet and the payment factors', async () => {
+  const frank = await signedIn('frank');
+  const paying = ok(await api.call('GET', '/api/v1/capabilities', { token: frank.tep }));
+  expect(paying).toMatchObject({
+    capabilities: { payment: { available: true, max_amount: expect.any(Number), currency: 'USD' }, storage: { available: false }, biometric: { available: false, types: [] } },
+    platform: { tmcp_version: '1.0' },
+  });
+  ok(await api.call('POST', '/wallet/v1/pin', { token: frank.messenger, body: { pin: PIN } }), 201);
+  const storing = ok(await api.call('GET', '/api/v1/capabilities', { token: await api.token(frank.userId, ['storage:read']) }));
+  expect(storing.capabilities).toMatchObject({ payment: { available: false }, storage: { available: true, quota_bytes: expect.any(Number) }, biometric: { types: ['pin'] } });
+});
+
 test('the wallet (PROTO 6): register, balance, history, verification and resolve at /wallet/v1', async () => {
   const bob = await signedIn('bob');
   expect(bob.walletId).toMatch(/^tw_/);
@@ -105,6 +117,10 @@ test('money (PROTO 7): a PIN at /wallet/v1, then a P2P transfer and a gift in a 
   expect(confirmed.status).toBe('completed');
   expect(ok(await api.call('GET', `/wallet/v1/p2p/${initiated.transfer_id}`, { token: erin.tep })).status).toBe('completed');
   expect(ok(await api.call('GET', '/wallet/v1/balance', { token: erin.tep })).balance.available).toBe(12.5);
+  // The receipt (PROTO 4.11.4): the entry as each side's history shows it.
+  const [received] = ok(await api.call('GET', '/wallet/v1/transactions', { token: erin.tep })).transactions;
+  expect(ok(await api.call('GET', `/wallet/v1/transactions/${received.txn_id}`, { token: erin.tep }))).toEqual(received);
+  expect(ok(await api.call('GET', `/wallet/v1/transactions/${received.txn_id}`, { token: dave.tep }))).toMatchObject({ txn_id: received.txn_id, direction: 'debit', amount: 12.5 });
   // PROTO 7.5: a gift in the same room, created and opened at /wallet/v1/gift.
   hs.replyFor('joined_members', room, members, members, members, members, members, members);
   const gift = ok(

@@ -80,7 +80,8 @@ beforeAll(async () => {
   stranger = await walletUser(api, { name: 'stranger', fund: '100.00' });
   const recipient = await walletUser(api, { name: 'recipient' });
 
-  // The owner's resources: a transfer, a payment to the merchant, a stored value.
+  // The owner's resources: a ledger entry (the funding), a transfer, a payment to the merchant, a stored value.
+  ids.txn_id = (await api.call('GET', '/api/v1/wallet/transactions', { token: owner.token })).body.transactions[0].txn_id;
   const transfer = await initiate(api, owner, { recipient: recipient.userId, amount: '1.00' });
   expect(transfer.status).toBe(201);
   ids.transfer_id = transfer.body.transfer_id;
@@ -168,6 +169,7 @@ function pathOf(row: Row): string {
     account_id: ids[`${side}Account`]!,
     withdrawal_id: ids[`${side}Withdrawal`]!,
     transfer_id: ids.transfer_id!,
+    txn_id: ids.txn_id!,
     topup_id: ids.topup_id!,
     payment_id: ids.payment_id!,
     key: 'secret-note',

@@ -41,13 +41,13 @@ export function callerGates(deps: GateDeps) {
     return { tep, firstParty: client.firstParty };
   }
 
-  /** A mini-app's TEP with the endpoint's scope (PROTO 4.12, 5.2): no token 401, a token without the scope 403 INSUFFICIENT_PERMISSIONS. */
-  const tep = (scope: Scope): Middleware<AppState> =>
+  /** A mini-app's TEP with the endpoint's scope, if it names one (PROTO 4.12, 5.2): no token 401, a token without the scope 403 INSUFFICIENT_PERMISSIONS. */
+  const tep = (scope?: Scope): Middleware<AppState> =>
     async (ctx, next) => {
       const token = bearer(ctx.get('authorization'));
       if (!token) throw new DomainError('INVALID_TOKEN', 'Missing TEP token');
       const checked = await checkTep(token);
-      requireScope(checked.tep, scope);
+      if (scope) requireScope(checked.tep, scope);
       ctx.state.tep = checked.tep;
       ctx.state.caller = { userId: checked.tep.userId, clientId: checked.tep.clientId, firstParty: checked.firstParty };
       await next();

@@ -4,9 +4,9 @@ import { AUTH_METHODS, P2P_STATES } from '../../domain/p2p';
 import { WALLET_STATUSES } from '../../domain/wallets';
 import { acceptTransfer, cancelTransfer, confirmTransfer, getTransfer, rejectTransfer } from '../../p2p/p2p';
 import { transferView } from '../../p2p/views';
-import { historyView } from '../../wallet/history';
+import { historyView, transactionReceipt } from '../../wallet/history';
 import { balanceView, resolveUser, resolveUsers, setWalletSettings, verificationStatusView, walletView, walletWithBalances } from '../../wallet/wallets';
-import { AmountAnswer, CurrencyCode, describes, HistoryPage, Instant } from './common';
+import { AmountAnswer, CurrencyCode, describes, HistoryPage, Instant, TransactionAnswer } from './common';
 
 const WalletStatus = z.enum(WALLET_STATUSES);
 const Features = z.object({ p2p_send: z.boolean(), p2p_receive: z.boolean(), miniapp_payments: z.boolean(), withdrawals: z.boolean() });
@@ -53,6 +53,7 @@ export const BalanceAnswer = describes(
 );
 
 export const WalletHistory = describes(HistoryPage, historyView);
+export const WalletTransaction = describes(TransactionAnswer, transactionReceipt);
 
 /** PROTO 6.4.2 */
 export const VerificationAnswer = describes(

@@ -1,11 +1,12 @@
 import Router from '@koa/router';
 import { z } from 'zod';
 import { DomainError } from '../../domain/errors';
-import { historyView } from '../../wallet/history';
+import { isId } from '../../domain/ids';
+import { historyView, transactionReceipt } from '../../wallet/history';
 import { balanceView, ownWallet, registerWallet, type ResolveDeps, resolveUser, resolveUsers, verificationStatusView, type WalletDeps, walletWithBalances } from '../../wallet/wallets';
 import type { CallerGates } from '../middleware/auth';
 import { documented } from '../openapi/routeDoc';
-import { BalanceAnswer, ResolvedUser, ResolvedUsers, VerificationAnswer, WalletAnswer, WalletHistory } from '../responses/wallet';
+import { BalanceAnswer, ResolvedUser, ResolvedUsers, VerificationAnswer, WalletAnswer, WalletHistory, WalletTransaction } from '../responses/wallet';
 import type { RateLimit } from '../middleware/rateLimit';
 import { Currency, MatrixUserId, Pagination, RoomId, Snapshot } from '../schemas';
 import type { AppState } from '../state';
@@ -26,6 +27,7 @@ const BalanceQuery = z.object({ currency: Currency.optional() }).strict();
 const TransactionsQuery = Pagination.extend({
   snapshot: Snapshot.optional(),
 }).strict();
+const TxnId = z.string().refine((id) => isId('transaction', id), 'must be a transaction id like txn_...');
 const ResolveQuery = z.object({ room_id: RoomId.optional() }).strict();
 const BatchBody = z
   .object({
@@ -38,6 +40,12 @@ const doc = {
   register: documented({ summary: "Create the caller's wallet, or answer the one they have", callers: ['mini-app', 'matrix'], body: RegisterBody, responses: { 200: WalletAnswer, 201: WalletAnswer } }),
   balance: documented({ summary: "The caller's balance, limits and verification level", callers: ['mini-app'], query: BalanceQuery, responses: { 200: BalanceAnswer } }),
   transactions: documented({ summary: "The caller's wallet entries, newest first, paged on a snapshot", callers: ['mini-app'], query: TransactionsQuery, responses: { 200: WalletHistory } }),
+  transaction: documented({
+    summary: "One entry of the caller's wallet: the receipt a payment card's view_receipt links to (PROTO 4.11.4)",
+    callers: ['mini-app'],
+    params: z.object({ txn_id: TxnId }),
+    responses: { 200: WalletTransaction },
+  }),
   verification: documented({ summary: "The caller's verification level, its limits and what the next one takes", callers: ['mini-app'], responses: { 200: VerificationAnswer } }),
   resolveBatch: documented({ summary: 'Whether each of up to 100 users (sharing a room with the caller) has an active wallet', callers: ['mini-app'], body: BatchBody, responses: { 200: ResolvedUsers } }),
   resolve: documented({ summary: 'Whether a user sharing a room with the caller has an active wallet', callers: ['mini-app'], params: z.object({ user_id: MatrixUserId }), query: ResolveQuery, responses: { 200: ResolvedUser } }),
@@ -76,6 +84,12 @@ export function walletRoutes(
     const query = parseInput(TransactionsQuery, ctx.query, 'query');
     const wallet = await ownWallet(deps, ctx.state.tep!.userId);
     ctx.body = await historyView(deps.pool, wallet, query);
+  });
+
+  router.get('/transactions/:txn_id', doc.transaction, auth('wallet:history'), limit('history'), async (ctx) => {
+    const txnId = parseInput(TxnId, ctx.params.txn_id, 'txn_id');
+    const wallet = await ownWallet(deps, ctx.state.tep!.userId);
+    ctx.body = await transactionReceipt(deps.pool, wallet, txnId);
   });
 
   router.get('/verification', doc.verification, auth('wallet:balance'), limit('balance'), async (ctx) => {
