@@ -104,7 +104,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const bodies = bodyParsers(deps.config.storage.quotaBytes);
   const routers = [
     systemRoutes(deps),
-    mountedAt(walletRoutes({ ...deps, rooms }, auth, gates.tepOrMatrix, limit), WALLET),
+    mountedAt(walletRoutes({ ...deps, rooms, profiles: oauth.userContexts }, auth, gates.tepOrMatrix, limit), WALLET),
     capabilityRoutes(deps, auth, limit),
     mountedAt(paymentMethodRoutes({ ...deps, ...proofs }, messenger, limit), WALLET),
     mountedAt(p2pRoutes({ ...deps, clock, rooms, ...p2pSecrets(dataKey) }, auth, limit), WALLET.map((p) => `${p}/p2p`)),

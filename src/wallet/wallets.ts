@@ -8,6 +8,7 @@ import { DomainError, invalidField } from '../domain/errors';
 import { amountToJson, parseAmount, type Currency } from '../domain/money';
 import { MAX_VERIFICATION_LEVEL, verificationLevel } from '../domain/verification';
 import { newId } from '../ids';
+import type { UserContexts } from '../matrix/profiles';
 import type { Rooms } from '../matrix/rooms';
 
 export interface WalletDeps {
@@ -19,6 +20,8 @@ export interface WalletDeps {
 export interface ResolveDeps {
   pool: DatabasePool;
   rooms: Rooms;
+  /** Display names and avatars from the homeserver, cached (none when Matrix is off). */
+  profiles?: UserContexts;
 }
 
 /**
@@ -186,6 +189,7 @@ export async function resolveUser(deps: ResolveDeps, callerId: string, userId: s
   }
   return {
     user_id: wallet.user_id,
+    ...(await deps.profiles?.(wallet.user_id)),
     wallet_id: wallet.id,
     wallet_status: wallet.status,
     payment_enabled: true as const,
@@ -197,6 +201,8 @@ export async function resolveUser(deps: ResolveDeps, callerId: string, userId: s
 export async function resolveUsers(deps: ResolveDeps, callerId: string, userIds: readonly string[], roomId?: string) {
   const visible = await visibleTo(deps.rooms, callerId, userIds, roomId);
   const found = new Map((await walletsByUsers(deps.pool, userIds.filter((u) => visible.has(u)))).map((w) => [w.user_id, w]));
+  // PROTO 6.3.3 names each payable user as the homeserver does: display name and avatar, cached.
+  const named = new Map(await Promise.all([...found.keys()].map(async (userId) => [userId, await deps.profiles?.(userId)] as const)));
   const results = userIds.map((userId) => {
     if (!visible.has(userId)) {
       const refusal = notShared(userId, roomId);
@@ -207,7 +213,7 @@ export async function resolveUsers(deps: ResolveDeps, callerId: string, userIds:
     if (wallet.status !== 'active') {
       return { user_id: userId, wallet_status: wallet.status, payment_enabled: false, error: { code: 'WALLET_SUSPENDED', message: 'User wallet is not active' } };
     }
-    return { user_id: userId, wallet_id: wallet.id, wallet_status: wallet.status, payment_enabled: true };
+    return { user_id: userId, ...named.get(userId), wallet_id: wallet.id, wallet_status: wallet.status, payment_enabled: true };
   });
   return { results, resolved_count: results.filter((r) => 'wallet_id' in r).length, total_count: results.length };
 }

@@ -38,6 +38,8 @@ const ok = (res: ApiResponse, status = 200) => {
 /** PROTO 4.3.1: the messenger exchanges the user's Matrix token at /oauth2/token for a TEP of the mini-app. */
 async function signedIn(name: string, clientId = 'ma_demo', scope = 'user:read wallet:balance wallet:pay wallet:history') {
   const session = stubSession(hs, name);
+  // The homeserver profile that resolve answers carry (and the TEP's user_context).
+  hs.setUserProfile(session.userId, { displayname: name[0]!.toUpperCase() + name.slice(1), avatar_url: `mxc://tmcp.test/${name}` });
   await api.call('POST', '/oauth2/consent', { token: await api.token(session.userId, ['user:read'], MESSENGER_CLIENT), body: { client_id: clientId, scopes: scope.split(' ') } });
   const tokens = ok(
     await form('/oauth2/token', {
@@ -85,7 +87,7 @@ test('capabilities (PROTO 10.5) follow the token: its scopes, the wallet and the
   expect(storing.capabilities).toMatchObject({ payment: { available: false }, storage: { available: true, quota_bytes: expect.any(Number) }, biometric: { types: ['pin'] } });
 });
 
-test('the wallet (PROTO 6): register, balance, history, verification and resolve at /wallet/v1', async () => {
+test('the wallet (PROTO 6): register, balance, history, verification, and resolve with the homeserver profile, at /wallet/v1', async () => {
   const bob = await signedIn('bob');
   expect(bob.walletId).toMatch(/^tw_/);
   await api.call('POST', `/api/v1/admin/wallets/${bob.walletId}/fund`, { token: ADMIN_TOKEN, body: { amount: '20.00', currency: 'USD', idempotency_key: 'proto-fund' } });
@@ -98,8 +100,10 @@ test('the wallet (PROTO 6): register, balance, history, verification and resolve
   const members = { status: 200, body: { joined: { [bob.userId]: {}, [carol.userId]: {} } } };
   hs.replyFor('joined_members', room, members, members, members, members);
   const query = `?room_id=${encodeURIComponent(room)}`;
-  expect(ok(await api.call('GET', `/wallet/v1/resolve/${encodeURIComponent(carol.userId)}${query}`, { token: bob.tep }))).toMatchObject({ user_id: carol.userId, wallet_id: carol.walletId });
-  expect(ok(await api.call('POST', '/wallet/v1/resolve/batch', { token: bob.tep, body: { user_ids: [carol.userId], room_id: room } })).resolved_count).toBe(1);
+  const named = { user_id: carol.userId, display_name: 'Carol', avatar_url: 'mxc://tmcp.test/carol', wallet_id: carol.walletId };
+  expect(ok(await api.call('GET', `/wallet/v1/resolve/${encodeURIComponent(carol.userId)}${query}`, { token: bob.tep }))).toMatchObject(named);
+  const batch = ok(await api.call('POST', '/wallet/v1/resolve/batch', { token: bob.tep, body: { user_ids: [carol.userId], room_id: room } }));
+  expect([batch.resolved_count, batch.results[0]]).toEqual([1, expect.objectContaining(named)]);
 });
 
 test('money (PROTO 7): a PIN at /wallet/v1, then a P2P transfer and a gift in a room through their sagas', async () => {

@@ -70,7 +70,15 @@ export const VerificationAnswer = describes(
 
 /** PROTO 6.3.2: only an active wallet is a 200; the rest are errors. */
 export const ResolvedUser = describes(
-  z.object({ user_id: z.string(), wallet_id: z.string(), wallet_status: WalletStatus, payment_enabled: z.literal(true), created_at: Instant }),
+  z.object({
+    user_id: z.string(),
+    display_name: z.string().optional(),
+    avatar_url: z.string().optional(),
+    wallet_id: z.string(),
+    wallet_status: WalletStatus,
+    payment_enabled: z.literal(true),
+    created_at: Instant,
+  }),
   resolveUser,
 );
 
@@ -80,6 +88,8 @@ export const ResolvedUsers = describes(
     results: z.array(
       z.object({
         user_id: z.string(),
+        display_name: z.string().optional(),
+        avatar_url: z.string().optional(),
         wallet_id: z.string().optional(),
         wallet_status: WalletStatus.optional(),
         payment_enabled: z.boolean().optional(),
