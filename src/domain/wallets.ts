@@ -13,3 +13,6 @@ export function currencyMismatch(wallet: { id: string; currency: Currency }, cur
     wallet_currency: wallet.currency,
   });
 }
+
+/** Where the messenger lets someone without a wallet create one, invited by the sender (PROTO 6.3.9, 6.3.10). */
+export const walletInviteUrl = (userId: string) => `tween://invite-wallet?user=${userId}`;

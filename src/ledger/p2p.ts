@@ -3,6 +3,7 @@ import { changeTransferStatus, transferById, type Transfer } from '../db/p2p';
 import type { DatabaseConnection, DatabasePool, DatabaseTransactionConnection } from '../db/pool';
 import { walletById, walletsOfTransfer, type Wallet } from '../db/wallets';
 import { DomainError } from '../domain/errors';
+import { walletInviteUrl } from '../domain/wallets';
 import type { AccountRef, EntryKind } from '../domain/ledger';
 import type { P2PState } from '../domain/p2p';
 import { refuseOverLimits } from './limits';
@@ -15,7 +16,7 @@ export function recipientNoWallet(recipient: string): DomainError {
   return new DomainError(
     'RECIPIENT_NO_WALLET',
     'Recipient does not have an active wallet',
-    { recipient, can_invite: true, invite_url: `tween://invite-wallet?user=${recipient}` },
+    { recipient, can_invite: true, invite_url: walletInviteUrl(recipient) },
     true,
   );
 }

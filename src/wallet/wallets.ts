@@ -2,7 +2,7 @@ import type { Config } from '../config';
 import { postEntry, walletBalanceByUser, walletBalances } from '../db/ledger';
 import type { DatabasePool } from '../db/pool';
 import { insertWallet, setWalletPolicies, updateWallet, walletById, walletByUser, walletsByUsers, type Wallet } from '../db/wallets';
-import { currencyMismatch, type WalletStatus } from '../domain/wallets';
+import { currencyMismatch, walletInviteUrl, type WalletStatus } from '../domain/wallets';
 
 import { DomainError, invalidField } from '../domain/errors';
 import { amountToJson, parseAmount, type Currency } from '../domain/money';
@@ -215,7 +215,16 @@ export async function resolveUsers(deps: ResolveDeps, callerId: string, userIds:
     }
     return { user_id: userId, ...named.get(userId), wallet_id: wallet.id, wallet_status: wallet.status, payment_enabled: true };
   });
-  return { results, resolved_count: results.filter((r) => 'wallet_id' in r).length, total_count: results.length };
+  const answer = { results, resolved_count: results.filter((r) => 'wallet_id' in r).length, total_count: results.length };
+  // Asked about a room's members (PROTO 6.3.9, which sends room_id): its `users` map as well.
+  return roomId === undefined ? answer : { ...answer, users: Object.fromEntries(results.map((r) => [r.user_id, memberStatus(r)])) };
+}
+
+/** One room member in 6.3.9's map: whether they have a wallet, its status, their name; an invitation when they have none. */
+function memberStatus(r: { user_id: string; display_name?: string; wallet_status?: WalletStatus; error?: { code: string; message: string } }) {
+  if (r.wallet_status) return { has_wallet: true, wallet_status: r.wallet_status, ...(r.display_name ? { display_name: r.display_name } : {}) };
+  if (r.error?.code === 'NO_WALLET') return { has_wallet: false, wallet_status: 'none' as const, invite_url: walletInviteUrl(r.user_id) };
+  return { has_wallet: false, wallet_status: 'unknown' as const, ...(r.error ? { error: r.error } : {}) };
 }
 
 /**

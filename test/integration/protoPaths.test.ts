@@ -97,13 +97,22 @@ test('the wallet (PROTO 6): register, balance, history, verification, and resolv
   const carol = await signedIn('carol');
   // Resolving needs a room both are in (PROTO 6.3.7): the homeserver says so.
   const room = '!shared:tmcp.test';
-  const members = { status: 200, body: { joined: { [bob.userId]: {}, [carol.userId]: {} } } };
-  hs.replyFor('joined_members', room, members, members, members, members);
+  const joined = { status: 200, body: { joined: { [bob.userId]: {}, [carol.userId]: {} } } };
+  hs.replyFor('joined_members', room, joined, joined);
   const query = `?room_id=${encodeURIComponent(room)}`;
   const named = { user_id: carol.userId, display_name: 'Carol', avatar_url: 'mxc://tmcp.test/carol', wallet_id: carol.walletId };
   expect(ok(await api.call('GET', `/wallet/v1/resolve/${encodeURIComponent(carol.userId)}${query}`, { token: bob.tep }))).toMatchObject(named);
   const batch = ok(await api.call('POST', '/wallet/v1/resolve/batch', { token: bob.tep, body: { user_ids: [carol.userId], room_id: room } }));
   expect([batch.resolved_count, batch.results[0]]).toEqual([1, expect.objectContaining(named)]);
+  // Asked about a room's members (6.3.9): the users map too, with an invitation for one without a wallet.
+  const walletless = stubSession(hs, 'gina');
+  const party = '!party:tmcp.test';
+  hs.replyFor('joined_members', party, { status: 200, body: { joined: { [bob.userId]: {}, [carol.userId]: {}, [walletless.userId]: {} } } });
+  const members = ok(await api.call('POST', '/wallet/v1/resolve/batch', { token: bob.tep, body: { user_ids: [carol.userId, walletless.userId], room_id: party } }));
+  expect(members.users).toEqual({
+    [carol.userId]: { has_wallet: true, wallet_status: 'active', display_name: 'Carol' },
+    [walletless.userId]: { has_wallet: false, wallet_status: 'none', invite_url: `tween://invite-wallet?user=${walletless.userId}` },
+  });
 });
 
 test('money (PROTO 7): a PIN at /wallet/v1, then a P2P transfer and a gift in a room through their sagas', async () => {

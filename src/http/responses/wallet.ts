@@ -98,6 +98,18 @@ export const ResolvedUsers = describes(
     ),
     resolved_count: z.number().int(),
     total_count: z.number().int(),
+    /** With room_id (PROTO 6.3.9): each member by user id. */
+    users: z
+      .record(
+        z.object({
+          has_wallet: z.boolean(),
+          wallet_status: z.enum([...WALLET_STATUSES, 'none', 'unknown']),
+          display_name: z.string().optional(),
+          invite_url: z.string().optional(),
+          error: z.object({ code: z.string(), message: z.string() }).optional(),
+        }),
+      )
+      .optional(),
   }),
   resolveUsers,
 );
