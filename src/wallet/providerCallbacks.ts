@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { canonicalJson } from '../crypto/canonicalJson';
 import { TMCP_ROOM_ID, clientAttribute } from '../domain/searchAttributes';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Config } from '../config';
@@ -44,22 +45,59 @@ export const walletEventWorkflowId = (provider: string, transactionId: string) =
 
 const refused = () => new DomainError('INVALID_SIGNATURE', 'The callback is not signed by a trusted wallet provider');
 
+/** Where a callback may carry its signature (PROTO 4.11.7: "from the Authorization header or signature field"). */
+export interface CallbackSignature {
+  /** `X-Wallet-Provider`: which provider; when absent, each trusted provider's secret is tried. */
+  providerId?: string;
+  /** `X-Webhook-Signature: sha256=<hex>` over the raw body. */
+  header?: string;
+  /** `Authorization: <scheme> <signature>` over the raw body. */
+  authorization?: string;
+  rawBody: string;
+  /** The parsed body: its `signature` member signs the rest of it, in canonical JSON (RFC 8785). */
+  body: unknown;
+}
+
+/** An HMAC-SHA256 as providers write it: hex (with or without `sha256=`) or base64. */
+function macBytes(text: string): Buffer | undefined {
+  const value = text.trim().replace(/^sha256=/i, '');
+  if (/^[0-9a-f]{64}$/i.test(value)) return Buffer.from(value, 'hex');
+  if (/^[A-Za-z0-9+/_-]{43}=?$/.test(value)) return Buffer.from(value.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+  return undefined;
+}
+
+/** Each (what was signed, the signature given) the callback offers. */
+function signedParts(callback: CallbackSignature): { payload: string; mac: Buffer }[] {
+  const parts: { payload: string; mac: Buffer | undefined }[] = [];
+  if (callback.header) parts.push({ payload: callback.rawBody, mac: macBytes(callback.header) });
+  if (callback.authorization) parts.push({ payload: callback.rawBody, mac: macBytes(callback.authorization.trim().split(/\s+/).pop() ?? '') });
+  const body = callback.body;
+  if (body !== null && typeof body === 'object' && !Array.isArray(body) && typeof (body as { signature?: unknown }).signature === 'string') {
+    const { signature, ...signed } = body as Record<string, unknown>;
+    parts.push({ payload: canonicalJson(signed), mac: macBytes(signature as string) });
+  }
+  return parts.filter((p): p is { payload: string; mac: Buffer } => p.mac !== undefined);
+}
+
 /**
- * Step one of PROTO 4.11.7: the provider is one this deployment trusts (WALLET_PROVIDERS) and
- * active, and `sha256=<hex>` is the HMAC-SHA256 of the raw body under its webhook secret (or the
- * previous one during a rotation), compared in constant time. Anything else is the same 401.
+ * Step one of PROTO 4.11.7: the callback is signed by a provider this deployment trusts
+ * (WALLET_PROVIDERS) and that is active: the HMAC-SHA256 under its webhook secret (or the previous
+ * one during a rotation), compared in constant time, in the header, `Authorization` or the body's
+ * `signature`. Anything else is the same 401. Answers the provider.
  */
-export async function verifyProviderSignature(deps: ProviderCallbackDeps, providerId: string | undefined, signature: string | undefined, rawBody: string): Promise<string> {
-  if (!providerId || !signature || !deps.config.walletProviders.includes(providerId)) throw refused();
-  const secrets = await webhookSecretsOf(deps.pool, providerId);
-  if (!secrets || secrets.status !== 'active' || !secrets.current) throw refused();
-  const given = Buffer.from(signature.replace(/^sha256=/, ''), 'utf8');
-  const matches = [secrets.current, secrets.previous]
-    .filter((s): s is string => s !== null)
-    .map((sealed) => Buffer.from(createHmac('sha256', deps.webhookSealer.open(sealed, providerId)).update(rawBody).digest('hex')))
-    .some((expected) => expected.length === given.length && timingSafeEqual(expected, given));
-  if (!matches) throw refused();
-  return providerId;
+export async function verifyProviderSignature(deps: ProviderCallbackDeps, callback: CallbackSignature): Promise<string> {
+  const parts = signedParts(callback);
+  const candidates = callback.providerId ? [callback.providerId] : deps.config.walletProviders;
+  if (parts.length === 0) throw refused();
+  for (const providerId of candidates) {
+    if (!deps.config.walletProviders.includes(providerId)) continue;
+    const secrets = await webhookSecretsOf(deps.pool, providerId);
+    if (!secrets || secrets.status !== 'active' || !secrets.current) continue;
+    const keys = [secrets.current, secrets.previous].filter((s): s is string => s !== null).map((sealed) => deps.webhookSealer.open(sealed, providerId));
+    const signed = parts.some(({ payload, mac }) => keys.some((key) => timingSafeEqual(createHmac('sha256', key).update(payload).digest(), mac)));
+    if (signed) return providerId;
+  }
+  throw refused();
 }
 
 /** PROTO 4.11.7's event content (amount as a decimal string: canonical JSON has no floats). */

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { canonicalJson } from '../../src/crypto/canonicalJson';
 import { loadConfig } from '../../src/config';
 import { createMiniapp, webhookSealer } from '../../src/miniapps/admin';
 import { startTestApi, TEST_DATA_KEY, type TestApi } from '../helpers/api';
@@ -94,4 +95,30 @@ test('refuses an unsigned, wrongly signed, altered or untrusted callback with 40
   expectError(await post(JSON.stringify(callback({ event: 'payment.stolen' })), provider), 400, 'INVALID_REQUEST', 'event');
   expectError(await post(JSON.stringify(callback({ room_id: 'lunch' })), provider), 400, 'INVALID_REQUEST', 'room_id');
   expect(hs.events().filter((e) => e.type.startsWith('m.tween.payment'))).toHaveLength(eventsBefore);
+});
+
+test("PROTO's own signature forms: the Authorization header, or the body's signature field over the rest of it; no provider header needed", async () => {
+  const send = (raw: string, headers: Record<string, string> = {}) => api.call('POST', '/api/v1/wallet/callback', { raw, headers: { 'content-type': 'application/json', ...headers } });
+  const mac = (secret: string, payload: string, encoding: 'hex' | 'base64') => createHmac('sha256', secret).update(payload).digest(encoding);
+
+  // Authorization, base64, over the raw bytes; the provider is found by its secret.
+  const byHeader = JSON.stringify(callback({}));
+  const first = await send(byHeader, { authorization: `HMAC-SHA256 ${mac(second.secret, byHeader, 'base64')}` });
+  expect([first.status, first.body.idempotent]).toEqual([200, false]);
+
+  // The signature field: the HMAC of the body without it, in canonical JSON (keys sorted, no spaces).
+  const body = callback({ note: 'Field-signed' });
+  const canonical = canonicalJson(body);
+  const signed = JSON.stringify({ ...body, signature: mac(provider.secret, canonical, 'base64') }, null, 2);
+  const second_ = await send(signed);
+  expect([second_.status, second_.body.transaction_id]).toEqual([200, body.transaction_id]);
+  // The same event again is the same answer; the other provider's copy of that id is its own.
+  expect((await send(signed)).body.idempotent).toBe(true);
+
+  // Altered after signing, signed by a provider not trusted, or signed with nothing: 401.
+  expectError(await send(JSON.stringify({ ...JSON.parse(signed), amount: '5000.00' })), 401, 'INVALID_SIGNATURE');
+  const untrustedBody = callback({});
+  expectError(await send(JSON.stringify({ ...untrustedBody, signature: mac(untrusted.secret, canonicalJson(untrustedBody), 'hex') })), 401, 'INVALID_SIGNATURE');
+  expectError(await send(byHeader, { authorization: 'HMAC-SHA256 not-a-signature' }), 401, 'INVALID_SIGNATURE');
+  expectError(await send(JSON.stringify(callback({}))), 401, 'INVALID_SIGNATURE');
 });

@@ -18,7 +18,7 @@ const CallbackBody = withMoney({
   room_id: RoomId,
   note: z.string().max(280).optional(),
   timestamp: Timestamp,
-  // PROTO shows a signature field; the HMAC must cover the exact bytes, so it is taken from the header.
+  // PROTO's field form: the HMAC of the rest of the body in canonical JSON (or sign the raw body in a header).
   signature: z.string().max(1024).optional(),
 });
 
@@ -30,15 +30,23 @@ const doc = documented({
 });
 
 /**
- * PROTO 4.11.7-4.11.8: a trusted wallet provider reports a payment. `X-Wallet-Provider` names it
- * (a client id in WALLET_PROVIDERS); `X-Webhook-Signature: sha256=<hex>` is the HMAC-SHA256 of
- * the raw body under its webhook secret. Verified before the body is even read as input.
+ * PROTO 4.11.7-4.11.8: a trusted wallet provider reports a payment, signed with the HMAC-SHA256 of
+ * its webhook secret: `X-Webhook-Signature: sha256=<hex>` or `Authorization: HMAC-SHA256 <sig>`
+ * over the raw body, or the body's `signature` over the rest of it (canonical JSON).
+ * `X-Wallet-Provider` names the provider (a client id in WALLET_PROVIDERS), or each trusted one is
+ * tried. Verified before the body is read as input.
  */
 export function walletCallbackRoutes(deps: ProviderCallbackDeps, limit: RateLimit): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/wallet' });
   router.post('/callback', doc, limit('default'), async (ctx) => {
     const raw = typeof ctx.request.rawBody === 'string' ? ctx.request.rawBody : '';
-    const provider = await verifyProviderSignature(deps, ctx.get('x-wallet-provider') || undefined, ctx.get('x-webhook-signature') || undefined, raw);
+    const provider = await verifyProviderSignature(deps, {
+      providerId: ctx.get('x-wallet-provider') || undefined,
+      header: ctx.get('x-webhook-signature') || undefined,
+      authorization: ctx.get('authorization') || undefined,
+      rawBody: raw,
+      body: ctx.request.body,
+    });
     const body = parseInput(CallbackBody, ctx.request.body ?? {});
     ctx.body = await acceptWalletCallback(deps, provider, {
       event: body.event,
