@@ -220,6 +220,8 @@ describe('a second factor', () => {
     const wrong = await verify(frank, id, { challenge_id: challengeId, method: 'transaction_pin', credentials: { pin: '0000' } });
     expectError(wrong, 401, 'INVALID_MFA_CREDENTIALS');
     expect(wrong.body.error.details).toMatchObject({ attempts_remaining: 2, challenge_id: challengeId });
+    // PROTO-mfa 7.4.3's failure answer around the error.
+    expect(wrong.body).toMatchObject({ payment_id: id, challenge_id: challengeId, status: 'failed', error: { attempts_remaining: 2 }, retry_allowed: true });
     expectError(await verify(frank, id, { challenge_id: 'mfa_other', method: 'transaction_pin', credentials: { pin: PIN } }), 400, 'INVALID_REQUEST', 'challenge_id');
     expectError(await verify(frank, id, { challenge_id: challengeId, method: 'totp', credentials: { code: '123456' } }), 400, 'INVALID_REQUEST', 'method');
     const right = await verify(frank, id, { challenge_id: challengeId, method: 'transaction_pin', credentials: { pin: PIN } });
@@ -288,7 +290,9 @@ describe('a second factor', () => {
     const { id, asked } = await mfaPayment(hank);
     const answer = (pin: string) => verify(hank, id, { challenge_id: asked.mfa_challenge.challenge_id, method: 'transaction_pin', credentials: { pin } });
     expectError(await answer('1111'), 401, 'INVALID_MFA_CREDENTIALS');
-    expectError(await answer('2222'), 401, 'INVALID_MFA_CREDENTIALS');
+    const last = await answer('2222');
+    expectError(last, 401, 'INVALID_MFA_CREDENTIALS');
+    expect([last.body.status, last.body.error.attempts_remaining, last.body.retry_allowed]).toEqual(['failed', 1, true]);
     expectError(await answer('3333'), 429, 'MFA_LOCKED');
     expectError(await answer(PIN), 409, 'INVALID_STATE');
     const shown = await api.call('GET', `/api/v1/payments/${id}`, { token: hank.appToken });

@@ -1,12 +1,13 @@
 import Router from '@koa/router';
 import { z } from 'zod';
 import { isId } from '../../domain/ids';
-import { invalidField } from '../../domain/errors';
+import { DomainError, invalidField, type ErrorCode } from '../../domain/errors';
 import { paymentWebhookLog, redeliverWebhook } from '../../miniapps/webhookStarter';
 import { refund, type Refunder } from '../../payments/refunds';
 import { authorize, getPaymentForMerchant, getPaymentForPayer, newMfaChallenge, requestPayment, verifyMfaAnswer, type PaymentDeps } from '../../payments/payments';
 import { adminTokenCheck, bearerToken, type CallerGates } from '../middleware/auth';
 import { confidentialClientOf, merchantUnauthorized } from '../middleware/merchant';
+import { errorBody } from '../middleware/errors';
 import { documented } from '../openapi/routeDoc';
 import { MfaVerified, PaymentAnswer, PaymentOutcome, PaymentRequested, RefundAnswer, Redelivery, WebhookLog } from '../responses/payments';
 import type { RateLimit } from '../middleware/rateLimit';
@@ -74,6 +75,9 @@ function paymentIdOf(ctx: AppContext): string {
 }
 
 /** Mini-app payments (PROTO 7.3, 7.4, PROTO-mfa 7.4): each payment is the workflow `payment-<id>`. */
+/** A wrong second factor: the PIN or code (INVALID_MFA_CREDENTIALS, PROTO 12.2's name for PROTO-mfa's INVALID_CREDENTIALS) or the device's signature. */
+const WRONG_CREDENTIAL = new Set<ErrorCode>(['INVALID_MFA_CREDENTIALS', 'INVALID_SIGNATURE']);
+
 export function paymentRoutes(deps: PaymentDeps, auth: CallerGates['tep'], adminToken: string | undefined, limit: RateLimit): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/payments' });
   const payer = auth('wallet:pay');
@@ -167,7 +171,16 @@ export function paymentRoutes(deps: PaymentDeps, auth: CallerGates['tep'], admin
   router.post('/:payment_id/mfa/verify', doc.verify, payer, limit('payment_authorization'), async (ctx) => {
     const id = paymentIdOf(ctx);
     const body = parseInput(VerifyBody, ctx.request.body ?? {});
-    ctx.body = await verifyMfaAnswer(deps, ctx.state.caller!, id, body.challenge_id, body);
+    try {
+      ctx.body = await verifyMfaAnswer(deps, ctx.state.caller!, id, body.challenge_id, body);
+    } catch (err) {
+      if (!(err instanceof DomainError) || !WRONG_CREDENTIAL.has(err.code)) throw err;
+      // PROTO-mfa 7.4.3's failure answer around PROTO 12.1's error: the payment and challenge, status
+      // failed, attempts_remaining inside the error, and whether another answer may follow.
+      const remaining = Number(err.details?.attempts_remaining ?? 0);
+      ctx.status = err.status;
+      ctx.body = { payment_id: id, challenge_id: body.challenge_id, status: 'failed', ...errorBody(ctx, err.code, err.message, { ...err.details, attempts_remaining: remaining }, true), retry_allowed: remaining > 0 };
+    }
   });
 
   return router;
