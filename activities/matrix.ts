@@ -42,6 +42,9 @@ function required(matrix: MatrixSettings | undefined): MatrixSettings {
 }
 
 const SEND = { retryable: 'MATRIX_UNAVAILABLE', refused: 'MATRIX_SEND_REFUSED' };
+
+/** A homeserver's refusal of a send, as the activity's failure (retried unless final). */
+export const matrixFailure = (err: MatrixRequestError) => asFailure(err, SEND);
 const JOIN = { retryable: 'MATRIX_UNAVAILABLE', refused: 'MATRIX_JOIN_REFUSED' };
 
 /**

@@ -1,8 +1,11 @@
 import { externalAccountById } from '../src/db/externalAccounts';
 import { topUpById } from '../src/db/topups';
 import { withdrawalById } from '../src/db/withdrawals';
+import { AUTHORIZATION_STATE_TYPE, revokedAuthorizationContent, type AuthorizationRevoked } from '../src/domain/authorizationEvents';
+import { paymentsBot } from '../src/matrix/bots';
+import { MatrixRequestError, sendStateEvent } from '../src/matrix/client';
 import { TOPUP_EVENT_TYPE, topUpCreditedContent, WITHDRAWAL_EVENT_TYPE, withdrawalEndedContent } from '../src/domain/walletEvents';
-import { directRoomWith, sendAsPaymentsBot, type MatrixActivityDeps } from './matrix';
+import { directRoomWith, matrixFailure, sendAsPaymentsBot, type MatrixActivityDeps } from './matrix';
 
 /**
  * Telling the user of money that came in or went out from outside: in the room the operation named,
@@ -19,6 +22,23 @@ export function walletNoticeActivities(deps: MatrixActivityDeps) {
       if (t?.status !== 'succeeded' || !t.txn_id) return { skipped: 'not_credited' };
       const content = topUpCreditedContent({ id: t.id, userId: t.user_id, amount: t.amount, currency: t.currency, txnId: t.txn_id, provider: t.provider });
       return sendAsPaymentsBot(deps, { roomId: await roomFor(t.user_id, t.room_id), type: TOPUP_EVENT_TYPE, content, txnId: `topup-${t.id}.credited` });
+    },
+
+    /**
+     * PROTO 5.6: the revocation documented as the `m.room.tween.authorization` state of the user's
+     * direct room with the payments bot (the room the bot keeps with each user), keyed by the mini-app.
+     */
+    async recordRevocation(req: AuthorizationRevoked): Promise<{ eventId?: string; skipped?: string }> {
+      if (!deps.matrix) return { skipped: 'matrix_off' };
+      const roomId = await roomFor(req.userId, null);
+      try {
+        const state = { roomId, type: AUTHORIZATION_STATE_TYPE, stateKey: req.clientId, content: revokedAuthorizationContent(req) };
+        return await sendStateEvent(deps.matrix, { ...state, asUser: paymentsBot(deps.matrix.serverName) });
+      } catch (err) {
+        if (!(err instanceof MatrixRequestError)) throw err;
+        deps.log.warn({ room_id: roomId, client_id: req.clientId, status: err.status, errcode: err.errcode }, `authorization state not written: ${err.message}`);
+        throw matrixFailure(err);
+      }
     },
 
     async announceWithdrawal(req: { withdrawalId: string }): Promise<{ eventId?: string; skipped?: string }> {

@@ -9,3 +9,4 @@ export { walletCallbackEvent } from './walletCallbackEvent';
 export { giftSaga } from './gift';
 export { topUpSaga } from './topup';
 export { withdrawalSaga } from './withdrawal';
+export { authorizationRecord } from './authorizationRecord';

@@ -24,6 +24,7 @@ export const ID_PREFIX = {
   topup: 'top',
   withdrawal: 'wd',
   externalAccount: 'xa',
+  revocation: 'rvk',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;

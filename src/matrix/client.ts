@@ -86,6 +86,21 @@ export async function sendRoomEvent(
   return { eventId: body.event_id };
 }
 
+/** `PUT /rooms/{roomId}/state/{type}/{stateKey}` as one of our users: the room's current state of that type and key. */
+export async function sendStateEvent(
+  settings: MatrixSettings,
+  event: { roomId: string; type: string; stateKey: string; content: Record<string, unknown>; asUser: string },
+): Promise<{ eventId: string }> {
+  const body = await call<{ event_id?: unknown }>(settings.homeserverUrl, settings.asToken, {
+    method: 'PUT',
+    path: ['v3', 'rooms', event.roomId, 'state', event.type, event.stateKey],
+    asUser: event.asUser,
+    body: event.content,
+  });
+  if (typeof body.event_id !== 'string') throw new MatrixRequestError('homeserver answered without event_id', true);
+  return { eventId: body.event_id };
+}
+
 /** `POST /join/{roomIdOrAlias}` as one of our users; joining a room one is in already is a no-op. */
 export async function joinRoom(settings: MatrixSettings, roomIdOrAlias: string, asUser: string): Promise<{ roomId: string }> {
   const body = await call<{ room_id: string }>(settings.homeserverUrl, settings.asToken, { method: 'POST', path: ['v3', 'join', roomIdOrAlias], asUser, body: {} });

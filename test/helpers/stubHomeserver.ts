@@ -11,7 +11,7 @@ export interface SentEvent {
   at: number;
 }
 
-/** Any other client-server call the stub received (join, register, profile, createRoom, joined_members). */
+/** Any other client-server call the stub received (join, register, profile, createRoom, joined_members, state). */
 export interface Call {
   kind: CallKind;
   method: string;
@@ -23,7 +23,7 @@ export interface Call {
   at: number;
 }
 
-export type CallKind = 'join' | 'register' | 'profile' | 'createRoom' | 'joined_members' | 'ping' | 'whoami' | 'loginFlows' | 'login' | 'logout' | 'getProfile' | 'ssoRedirect';
+export type CallKind = 'join' | 'register' | 'profile' | 'createRoom' | 'joined_members' | 'ping' | 'whoami' | 'loginFlows' | 'login' | 'logout' | 'getProfile' | 'ssoRedirect' | 'state';
 
 /** What the stub answers to one request: a status and body, or `hold` to never answer (a homeserver that hangs). */
 export type Reply = { status: number; body?: unknown } | 'hold';
@@ -33,6 +33,7 @@ const ROUTES: { kind: CallKind; method: string; pattern: RegExp }[] = [
   { kind: 'register', method: 'POST', pattern: /^\/_matrix\/client\/v3\/register$/ },
   { kind: 'profile', method: 'PUT', pattern: /^\/_matrix\/client\/v3\/profile\/([^/]+)\/([^/]+)$/ },
   { kind: 'createRoom', method: 'POST', pattern: /^\/_matrix\/client\/v3\/createRoom$/ },
+  { kind: 'state', method: 'PUT', pattern: /^\/_matrix\/client\/v3\/rooms\/([^/]+)\/state\/([^/]+)\/([^/]*)$/ },
   { kind: 'joined_members', method: 'GET', pattern: /^\/_matrix\/client\/v3\/rooms\/([^/]+)\/joined_members$/ },
   { kind: 'ping', method: 'POST', pattern: /^\/_matrix\/client\/v1\/appservice\/([^/]+)\/ping$/ },
   { kind: 'whoami', method: 'GET', pattern: /^\/_matrix\/client\/v3\/account\/whoami$/ },
@@ -164,6 +165,9 @@ export async function startStubHomeserver(options: { port?: number } = {}) {
             return { room_id: `!created${counter}:stub.test` };
           case 'joined_members':
             return { joined: {} };
+          case 'state':
+            counter += 1;
+            return { event_id: `$state${counter}:stub.test` };
           case 'ping':
             return { duration_ms: 1 };
           case 'whoami':
