@@ -318,7 +318,7 @@ test("money from outside: a top-up and a withdrawal are told once each, in the u
   expect(await ofType('m.tween.wallet.withdrawal')).toHaveLength(1);
 });
 
-test("a Synapse user's own access token becomes a TEP at the token endpoint, once per mini-app", async () => {
+test("a Synapse user's own access token becomes a TEP at the token endpoint, once per mini-app; withdrawing its access is written to her room as state", async () => {
   const erin = await person('erin');
   const exchange = (clientId: string) =>
     client.call('POST', '/api/v1/oauth/token', {
@@ -336,6 +336,22 @@ test("a Synapse user's own access token becomes a TEP at the token endpoint, onc
   expect(res.body).toMatchObject({ user_id: erin.userId, scope: 'user:read storage:write', wallet_id: expect.stringMatching(/^tw_/) });
   expect(String(res.body.access_token)).toMatch(/^tep\./);
   expect((await exchange('ma_shop_001')).body.error).toBe('invalid_grant');
+
+  // She withdraws the app's access from her messenger (PROTO 5.6): her direct room with the payments
+  // bot holds the app's authorization state, once.
+  const revoked = await client.call('POST', '/api/v1/auth/revoke', { token: erin.accessToken, body: { client_id: 'ma_shop_001' } });
+  expect([revoked.status, revoked.body.revoked]).toEqual([200, true]);
+  const dm = await eventually(
+    () => db.pool.maybeOneFirst(sql.type(z.object({ room_id: z.string() }))`SELECT room_id FROM direct_rooms WHERE user_id = ${erin.userId}`),
+    (roomId) => roomId !== null,
+  );
+  await erin.join(dm!);
+  const states = await eventually(
+    () => erin.timeline(dm!).then((events) => events.filter((e) => e.type === 'm.room.tween.authorization')),
+    (events) => events.length > 0,
+  );
+  expect(states).toHaveLength(1);
+  expect(states[0]).toMatchObject({ sender: '@_tmcp_payments:tmcp.test', state_key: 'ma_shop_001', content: { authorized: false, reason: 'user_initiated', revoked_scopes: expect.arrayContaining(['user:read']) } });
 });
 
 describe('the OAuth pages in headless Chromium, signing in with a Synapse account', () => {
