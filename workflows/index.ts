@@ -10,3 +10,4 @@ export { giftSaga } from './gift';
 export { topUpSaga } from './topup';
 export { withdrawalSaga } from './withdrawal';
 export { authorizationRecord } from './authorizationRecord';
+export { walletInvite } from './walletInvite';

@@ -182,7 +182,9 @@ export async function resolveUser(deps: ResolveDeps, callerId: string, userId: s
   if (!(await visibleTo(deps.rooms, callerId, [userId], roomId)).has(userId)) throw notShared(userId, roomId);
   const wallet = await walletByUser(deps.pool, userId);
   if (!wallet) {
-    throw new DomainError('NO_WALLET', 'User does not have a wallet', { user_id: userId, can_invite: true });
+    // PROTO 6.3.2's body: the details beside code and message too, with what to offer the caller.
+    const name = (await deps.profiles?.(userId))?.display_name ?? userId.slice(1).split(':')[0];
+    throw new DomainError('NO_WALLET', 'User does not have a wallet', { user_id: userId, can_invite: true, invite_message: `Invite ${name} to create a Tween Wallet` }, true);
   }
   if (wallet.status !== 'active') {
     throw new DomainError('WALLET_SUSPENDED', 'User wallet is not active', { user_id: userId, wallet_status: wallet.status });

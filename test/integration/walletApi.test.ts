@@ -168,6 +168,8 @@ describe('wallet resolution', () => {
     const none = await api.call('GET', `/api/v1/wallet/resolve/${encodeURIComponent(nobody)}`, { token: alice.token });
     expectError(none, 404, 'NO_WALLET');
     expect(none.body.error.details).toMatchObject({ user_id: nobody, can_invite: true });
+    // PROTO 6.3.2's body: beside code and message, with the invitation to offer (named by localpart without a homeserver profile).
+    expect(none.body.error).toMatchObject({ user_id: nobody, can_invite: true, invite_message: `Invite ${nobody.slice(1).split(':')[0]} to create a Tween Wallet` });
 
     const suspend = await api.call('PATCH', `/api/v1/admin/wallets/${bob.walletId}`, { token: ADMIN_TOKEN, body: { status: 'suspended' } });
     expect(suspend.status).toBe(200);

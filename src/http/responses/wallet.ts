@@ -5,6 +5,7 @@ import { WALLET_STATUSES } from '../../domain/wallets';
 import { acceptTransfer, cancelTransfer, confirmTransfer, getTransfer, rejectTransfer } from '../../p2p/p2p';
 import { transferView } from '../../p2p/views';
 import { historyView, transactionReceipt } from '../../wallet/history';
+import { inviteToWallet } from '../../wallet/invites';
 import { balanceView, resolveUser, resolveUsers, setWalletSettings, verificationStatusView, walletView, walletWithBalances } from '../../wallet/wallets';
 import { AmountAnswer, CurrencyCode, describes, HistoryPage, Instant, TransactionAnswer } from './common';
 
@@ -234,4 +235,10 @@ export const TotpAnswer = describes(
 export const WalletSettingsAnswer = describes(
   z.object({ wallet_id: z.string(), require_p2p_acceptance: z.boolean(), require_payment_mfa: z.boolean() }),
   setWalletSettings,
+);
+
+/** PROTO 6.3.10: the invitation is on its way (202): the payments bot posts it with the room events' retries. */
+export const WalletInviteAnswer = describes(
+  z.object({ invited: z.literal(true), user_id: z.string(), room_id: z.string(), invite_url: z.string(), workflow_id: z.string() }),
+  inviteToWallet,
 );

@@ -3,10 +3,11 @@ import { z } from 'zod';
 import { DomainError } from '../../domain/errors';
 import { isId } from '../../domain/ids';
 import { historyView, transactionReceipt } from '../../wallet/history';
-import { balanceView, ownWallet, registerWallet, type ResolveDeps, resolveUser, resolveUsers, verificationStatusView, type WalletDeps, walletWithBalances } from '../../wallet/wallets';
+import { inviteToWallet, type InviteDeps } from '../../wallet/invites';
+import { balanceView, ownWallet, registerWallet, resolveUser, resolveUsers, verificationStatusView, type WalletDeps, walletWithBalances } from '../../wallet/wallets';
 import type { CallerGates } from '../middleware/auth';
 import { documented } from '../openapi/routeDoc';
-import { BalanceAnswer, ResolvedUser, ResolvedUsers, VerificationAnswer, WalletAnswer, WalletHistory, WalletTransaction } from '../responses/wallet';
+import { BalanceAnswer, ResolvedUser, ResolvedUsers, VerificationAnswer, WalletAnswer, WalletHistory, WalletInviteAnswer, WalletTransaction } from '../responses/wallet';
 import type { RateLimit } from '../middleware/rateLimit';
 import { Currency, MatrixUserId, Pagination, RoomId, Snapshot } from '../schemas';
 import type { AppState } from '../state';
@@ -27,6 +28,7 @@ const BalanceQuery = z.object({ currency: Currency.optional() }).strict();
 const TransactionsQuery = Pagination.extend({
   snapshot: Snapshot.optional(),
 }).strict();
+const InviteBody = z.object({ user_id: MatrixUserId, room_id: RoomId }).strict();
 const TxnId = z.string().refine((id) => isId('transaction', id), 'must be a transaction id like txn_...');
 const ResolveQuery = z.object({ room_id: RoomId.optional() }).strict();
 const BatchBody = z
@@ -40,6 +42,12 @@ const doc = {
   register: documented({ summary: "Create the caller's wallet, or answer the one they have", callers: ['mini-app', 'matrix'], body: RegisterBody, responses: { 200: WalletAnswer, 201: WalletAnswer } }),
   balance: documented({ summary: "The caller's balance, limits and verification level", callers: ['mini-app'], query: BalanceQuery, responses: { 200: BalanceAnswer } }),
   transactions: documented({ summary: "The caller's wallet entries, newest first, paged on a snapshot", callers: ['mini-app'], query: TransactionsQuery, responses: { 200: WalletHistory } }),
+  invite: documented({
+    summary: 'Invite someone without a wallet to create one: the payments bot posts m.tween.wallet.invite in a room you share (PROTO 6.3.10)',
+    callers: ['mini-app'],
+    body: InviteBody,
+    responses: { 202: WalletInviteAnswer },
+  }),
   transaction: documented({
     summary: "One entry of the caller's wallet: the receipt a payment card's view_receipt links to (PROTO 4.11.4)",
     callers: ['mini-app'],
@@ -53,7 +61,7 @@ const doc = {
 
 /** PROTO 6.2-6.4, mounted under /api/v1/wallet and PROTO's /wallet/v1 (src/http/app.ts). */
 export function walletRoutes(
-  deps: WalletDeps & ResolveDeps,
+  deps: WalletDeps & InviteDeps,
   auth: CallerGates['tep'],
   registerAuth: CallerGates['tepOrMatrix'],
   limit: RateLimit,
@@ -84,6 +92,12 @@ export function walletRoutes(
     const query = parseInput(TransactionsQuery, ctx.query, 'query');
     const wallet = await ownWallet(deps, ctx.state.tep!.userId);
     ctx.body = await historyView(deps.pool, wallet, query);
+  });
+
+  router.post('/invite', doc.invite, auth('wallet:pay'), limit('resolution'), async (ctx) => {
+    const body = parseInput(InviteBody, ctx.request.body ?? {});
+    ctx.status = 202;
+    ctx.body = await inviteToWallet(deps, ctx.state.tep!.userId, { userId: body.user_id, roomId: body.room_id });
   });
 
   router.get('/transactions/:txn_id', doc.transaction, auth('wallet:history'), limit('history'), async (ctx) => {
