@@ -172,3 +172,16 @@ export function webhookSecretsOf(db: DatabaseConnection, clientId: string) {
       CASE WHEN previous_webhook_secret_until > now() THEN sealed_previous_webhook_secret END AS previous
     FROM miniapps WHERE client_id = ${clientId}`);
 }
+
+/** Marks the app and its backend twin deleted and takes away what it held for users: sessions (revoked), approvals and stored values (deleted). */
+export async function removeMiniapp(db: DatabaseConnection, clientId: string): Promise<{ sessions: number; values: number; consents: number }> {
+  const clients = await db.anyFirst(sql.type(z.object({ client_id: z.string() }))`
+    UPDATE miniapps SET status = 'deleted', updated_at = now() WHERE client_id = ${clientId} OR backend_of = ${clientId} RETURNING client_id`);
+  const ids = sql.array(clients, 'text');
+  const count = sql.type(z.object({ n: z.number() }));
+  const sessions = await db.oneFirst(count`
+    WITH revoked AS (UPDATE oauth_sessions SET revoked_at = now() WHERE client_id = ANY(${ids}) AND revoked_at IS NULL RETURNING 1) SELECT count(*)::int AS n FROM revoked`);
+  const values = await db.oneFirst(count`WITH gone AS (DELETE FROM storage_entries WHERE client_id = ANY(${ids}) RETURNING 1) SELECT count(*)::int AS n FROM gone`);
+  const consents = await db.oneFirst(count`WITH gone AS (DELETE FROM consents WHERE client_id = ANY(${ids}) RETURNING 1) SELECT count(*)::int AS n FROM gone`);
+  return { sessions, values, consents };
+}

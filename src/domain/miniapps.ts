@@ -1,4 +1,6 @@
-export const MINIAPP_STATUSES = ['active', 'suspended'] as const;
+export const MINIAPP_STATUSES = ['active', 'suspended', 'deleted'] as const;
+/** What an operator may set by a change: deletion is its own call (DELETE), and final. */
+export const SETTABLE_MINIAPP_STATUSES = ['active', 'suspended'] as const;
 export const CLIENT_TYPES = ['public', 'confidential', 'hybrid'] as const;
 export type ClientType = (typeof CLIENT_TYPES)[number];
 

@@ -5,6 +5,7 @@ import {
   insertMiniapp,
   listMiniapps,
   miniappRecord,
+  removeMiniapp,
   replaceSecretHash,
   rotateWebhookSecret,
   updateMiniapp,
@@ -124,6 +125,14 @@ function notFound(clientId: string): DomainError {
   return new DomainError('MINIAPP_NOT_FOUND', 'Mini-app not found', { client_id: clientId });
 }
 
+/** The app an operator changes: one that exists and was not deleted (deletion is final). */
+async function changeableRecord(deps: Pick<RegistryDeps, 'pool'>, clientId: string) {
+  const app = await miniappRecord(deps.pool, clientId);
+  if (!app) throw notFound(clientId);
+  if (app.status === 'deleted') throw new DomainError('INVALID_STATE', 'The mini-app was deleted; register a new one', { client_id: clientId, status: 'deleted' });
+  return app;
+}
+
 /** Every registered mini-app, as the operator sees it. */
 export async function listMiniappViews(deps: Pick<RegistryDeps, 'pool'>) {
   return { mini_apps: (await listMiniapps(deps.pool)).map(miniappView) };
@@ -147,8 +156,7 @@ export interface MiniappPatch {
 
 /** Changes a mini-app. Suspending it (or its backend twin with it) stops every token it holds at once. */
 export async function patchMiniapp(deps: RegistryDeps, clientId: string, patch: MiniappPatch) {
-  const current = await miniappRecord(deps.pool, clientId);
-  if (!current) throw notFound(clientId);
+  const current = await changeableRecord(deps, clientId);
   const scopes = patch.scopes ?? current.scopes;
   const preApproved = patch.preApprovedScopes ?? current.pre_approved_scopes.filter((s) => scopes.includes(s));
   const outside = preApproved.filter((s) => !scopes.includes(s));
@@ -167,12 +175,26 @@ export async function patchMiniapp(deps: RegistryDeps, clientId: string, patch: 
 }
 
 /**
+ * Deletes a mini-app (and its backend twin) for good: it is marked deleted (so every TEP it holds is
+ * refused at once, as for a suspension), every session it has is revoked, and its users' approvals
+ * and stored values are deleted, in one transaction. Its payments, refunds and merchant account stay:
+ * money history is never deleted. Deleting it again answers the same, with nothing left to do.
+ */
+export async function deleteMiniapp(deps: Pick<RegistryDeps, 'pool'>, clientId: string) {
+  return deps.pool.transaction(async (tx) => {
+    const app = await miniappRecord(tx, clientId);
+    if (!app || app.backend_of) throw notFound(clientId);
+    const removed = await removeMiniapp(tx, clientId);
+    return { client_id: clientId, deleted: true as const, revoked_sessions: removed.sessions, deleted_values: removed.values, withdrawn_consents: removed.consents };
+  });
+}
+
+/**
  * A new webhook secret, answered once. The previous one keeps signing beside it (a second `v1=` in
  * X-TMCP-Signature) for `overlapSeconds`, so the backend can switch without refusing deliveries.
  */
 export async function rotateAppWebhookSecret(deps: RegistryDeps, clientId: string, overlapSeconds: number) {
-  const app = await miniappRecord(deps.pool, clientId);
-  if (!app) throw notFound(clientId);
+  await changeableRecord(deps, clientId);
   const { secret } = newSecret('whsec');
   if (!(await rotateWebhookSecret(deps.pool, clientId, deps.webhookSealer.seal(secret, clientId), overlapSeconds))) {
     throw new DomainError('INVALID_REQUEST', 'The mini-app has no webhook URL; set webhook_url first', { client_id: clientId, field: 'webhook_url' });
@@ -182,8 +204,7 @@ export async function rotateAppWebhookSecret(deps: RegistryDeps, clientId: strin
 
 /** A new client secret for a confidential client (a backend twin included); the old one stops working. */
 export async function rotateClientSecret(deps: Pick<RegistryDeps, 'pool'>, clientId: string) {
-  const app = await miniappRecord(deps.pool, clientId);
-  if (!app) throw notFound(clientId);
+  const app = await changeableRecord(deps, clientId);
   if (!app.has_secret) throw new DomainError('INVALID_REQUEST', 'A public client has no secret', { client_id: clientId, client_type: app.client_type });
   const fresh = newSecret('cs');
   if (!(await replaceSecretHash(deps.pool, clientId, fresh.hash))) throw notFound(clientId);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { miniappById, upsertMiniapps } from '../../src/db/miniapps';
+import { newId } from '../../src/ids';
 import { ADMIN_TOKEN, startTestApi, type TestApi } from '../helpers/api';
 import { freshDatabase, type TestDatabase } from '../helpers/db';
 import { eventually } from '../helpers/eventually';
@@ -146,6 +147,32 @@ describe('changing mini-apps', () => {
     await admin('PATCH', `/${app.client_id}`, { status: 'active' });
     expect((await eventually(balance, (r) => r.status === 200, 5000)).status).toBe(200);
     expect((await admin('GET', `/${app.backend.client_id}`)).body.status).toBe('active');
+  });
+
+  it("deleting an app stops its tokens for good, revokes its sessions and deletes its users' approvals and stored values; money stays", async () => {
+    const app = (await admin('POST', '/', { ...shop, scopes: [...shop.scopes, 'storage:read', 'storage:write'], client_type: 'hybrid' })).body;
+    const user = newUserId('leaver');
+    const token = await api.token(user, ['wallet:balance', 'storage:read', 'storage:write'], app.client_id);
+    expect((await api.call('PUT', '/api/v1/storage/cart', { token, body: { value: 'tea' } })).status).toBeLessThan(300);
+    await db.pool.query(sql.unsafe`INSERT INTO consents (user_id, client_id, scope) VALUES (${user}, ${app.client_id}, 'user:read')`);
+    await db.pool.query(sql.unsafe`INSERT INTO oauth_sessions (id, user_id, client_id, scopes) VALUES (${newId('session')}, ${user}, ${app.client_id}, '{user:read}')`);
+
+    const deleted = await admin('DELETE', `/${app.client_id}`);
+    expect(deleted.body).toEqual({ client_id: app.client_id, deleted: true, revoked_sessions: 1, deleted_values: 1, withdrawn_consents: 1 });
+    expect((await admin('GET', `/${app.client_id}`)).body.status).toBe('deleted');
+    expect((await admin('GET', `/${app.backend.client_id}`)).body.status).toBe('deleted');
+    expectError(await eventually(() => api.call('GET', '/api/v1/storage/cart', { token }), (r) => r.status !== 200, 5000), 401, 'INVALID_TOKEN');
+    const left = await db.pool.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM storage_entries WHERE client_id = ${app.client_id}`);
+    expect(left).toBe(0);
+    // Deletion is final: no change brings it back; deleting again has nothing left to do.
+    expectError(await admin('PATCH', `/${app.client_id}`, { status: 'active' }), 409, 'INVALID_STATE');
+    expectError(await admin('PATCH', `/${app.client_id}`, { status: 'deleted' }), 400, 'INVALID_REQUEST', 'status');
+    expectError(await admin('POST', `/${app.client_id}/secret`), 409, 'INVALID_STATE');
+    expect((await admin('DELETE', `/${app.client_id}`)).body).toMatchObject({ deleted: true, revoked_sessions: 0, deleted_values: 0 });
+    expectError(await admin('DELETE', '/ma_no_such_app'), 404, 'MINIAPP_NOT_FOUND');
+    // Its merchant account is still in the ledger.
+    const accounts = await db.pool.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM accounts WHERE kind = 'merchant' AND owner = ${app.client_id}`);
+    expect(accounts).toBeGreaterThan(0);
   });
 
   it('refuses a token of a client the registry does not know', async () => {

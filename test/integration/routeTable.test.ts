@@ -74,6 +74,8 @@ beforeAll(async () => {
   }
   ids.frontEnd = (await app('Hybrid shop', { client_type: 'hybrid' })).client_id;
   ids.suspendedApp = (await app('Suspended app', { client_type: 'public' })).client_id;
+  // The operator's DELETE is called for real (the rate-limit row): on an app of its own.
+  ids.doomedApp = (await app('Deleted app', { client_type: 'public' })).client_id;
   ids.suspendedMessenger = (await app('Suspended messenger', { client_type: 'public', first_party: true })).client_id;
 
   owner = await walletUser(api, { name: 'owner', fund: '100.00' });
@@ -176,7 +178,7 @@ function pathOf(row: Row): string {
     event_id: 'evt_aaaaaaaaaaaaaaaaaaaaaaaa',
     gift_id: 'gift_aaaaaaaaaaaaaaaaaaaaaaaa',
     user_id: '@someone:tmcp.test',
-    client_id: 'ma_demo',
+    client_id: row.method === 'DELETE' && row.path.startsWith('/api/v1/admin/mini-apps') ? ids.doomedApp! : 'ma_demo',
     wallet_id: owner.walletId,
     suspension_id: 'sus_aaaaaaaaaaaaaaaaaaaaaaaa',
     txnId: 'txn1',

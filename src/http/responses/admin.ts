@@ -3,7 +3,7 @@ import { listSuspensions, suspensionView } from '../../abuse/suspensions';
 import { CLIENT_TYPES, MINIAPP_STATUSES } from '../../domain/miniapps';
 import { WALLET_STATUSES } from '../../domain/wallets';
 import { housekeepingView, pauseHousekeeping } from '../../housekeeping/housekeeping';
-import { createMiniapp, getMiniapp, listMiniappViews, miniappView, patchMiniapp, rotateAppWebhookSecret, rotateClientSecret } from '../../miniapps/admin';
+import { createMiniapp, deleteMiniapp, getMiniapp, listMiniappViews, miniappView, patchMiniapp, rotateAppWebhookSecret, rotateClientSecret } from '../../miniapps/admin';
 import { changeWallet, fundWallet } from '../../wallet/wallets';
 import { withdrawalsForReconciliation } from '../../withdrawals/withdrawals';
 import { AmountAnswer, CurrencyCode, describes, Instant } from './common';
@@ -107,4 +107,9 @@ export const ClientSecretRotated = describes(z.object({ client_id: z.string(), c
 export const WebhookSecretRotated = describes(
   z.object({ client_id: z.string(), webhook_secret: z.string(), previous_secret_valid_until: Instant }),
   rotateAppWebhookSecret,
+);
+
+export const MiniappDeleted = describes(
+  z.object({ client_id: z.string(), deleted: z.literal(true), revoked_sessions: z.number().int(), deleted_values: z.number().int(), withdrawn_consents: z.number().int() }),
+  deleteMiniapp,
 );

@@ -1,11 +1,11 @@
 import Router from '@koa/router';
 import { z } from 'zod';
-import { CLIENT_TYPES, MINIAPP_STATUSES } from '../../domain/miniapps';
+import { CLIENT_TYPES, SETTABLE_MINIAPP_STATUSES } from '../../domain/miniapps';
 import { isScope } from '../../domain/scopes';
-import { createMiniapp, getMiniapp, listMiniappViews, patchMiniapp, rotateAppWebhookSecret, rotateClientSecret, type RegistryDeps } from '../../miniapps/admin';
+import { createMiniapp, deleteMiniapp, getMiniapp, listMiniappViews, patchMiniapp, rotateAppWebhookSecret, rotateClientSecret, type RegistryDeps } from '../../miniapps/admin';
 import { adminAuth } from '../middleware/auth';
 import { documented } from '../openapi/routeDoc';
-import { ClientSecretRotated, MiniappAnswer, MiniappChanged, MiniappCreated, MiniappList, WebhookSecretRotated } from '../responses/admin';
+import { ClientSecretRotated, MiniappAnswer, MiniappChanged, MiniappCreated, MiniappDeleted, MiniappList, WebhookSecretRotated } from '../responses/admin';
 import type { AppState } from '../state';
 import { clientUrl } from '../schemas';
 import { parseInput } from '../validate';
@@ -37,7 +37,7 @@ const MiniappPatchBody = z
     scopes: Scopes.optional(),
     pre_approved_scopes: z.array(Scope).max(50).optional(),
     webhook_url: clientUrl('webhooks').nullable().optional(),
-    status: z.enum(MINIAPP_STATUSES).optional(),
+    status: z.enum(SETTABLE_MINIAPP_STATUSES).optional(),
   })
   .strict()
   .refine((patch) => Object.keys(patch).length > 0, 'must change at least one field');
@@ -46,6 +46,11 @@ const doc = {
   create: documented({ summary: 'Register a mini-app; the answer holds its secrets, shown once', callers: ['operator'], body: MiniappBody, responses: { 201: MiniappCreated } }),
   list: documented({ summary: 'Every registered mini-app', callers: ['operator'], responses: { 200: MiniappList } }),
   get: documented({ summary: 'One registered mini-app', callers: ['operator'], responses: { 200: MiniappAnswer } }),
+  remove: documented({
+    summary: "Delete a mini-app: every session revoked, its users' approvals and stored data deleted; its payments and merchant account stay",
+    callers: ['operator'],
+    responses: { 200: MiniappDeleted },
+  }),
   patch: documented({ summary: 'Change a mini-app; suspending it stops every token it holds', callers: ['operator'], body: MiniappPatchBody, responses: { 200: MiniappChanged } }),
   secret: documented({ summary: "A new client secret for a confidential client; the old one stops working", callers: ['operator'], responses: { 200: ClientSecretRotated } }),
   webhookSecret: documented({ summary: 'A new webhook secret; the previous one keeps signing beside it for a while', callers: ['operator'], responses: { 200: WebhookSecretRotated } }),
@@ -94,6 +99,11 @@ export function miniappRoutes(deps: RegistryDeps, adminToken: string | undefined
     ctx.state.log.info({ client_id: changed.client_id, fields: Object.keys(body) }, 'mini-app changed by an operator');
     if ('webhook_secret' in changed) ctx.set('Cache-Control', 'no-store');
     ctx.body = changed;
+  });
+
+  router.delete('/:client_id', doc.remove, async (ctx) => {
+    ctx.body = await deleteMiniapp(deps, ctx.params.client_id!);
+    ctx.state.log.info({ client_id: ctx.params.client_id, ...ctx.body }, 'mini-app deleted by an operator');
   });
 
   router.post('/:client_id/secret', doc.secret, async (ctx) => {
