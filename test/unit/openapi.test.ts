@@ -51,4 +51,12 @@ describe('the generated API description', () => {
     expect(op.responses['201'].content['application/json'].schema).toMatchObject({ properties: { paid: { type: 'boolean' } } });
     expect(op.responses.default.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Error' });
   });
+
+  it("documents a path parameter named for one of our ids with the id's pattern", () => {
+    const app = appWith((router) => {
+      router.get('/payments/:payment_id', documented({ summary: 'A payment', callers: ['mini-app'], responses: { 200: z.object({}) } }), (ctx) => (ctx.body = {}));
+    });
+    const params = (apiDocument(app, info).paths as Record<string, Record<string, any>>)['/api/v1/payments/{payment_id}']!.get.parameters;
+    expect(params).toEqual([expect.objectContaining({ name: 'payment_id', schema: { type: 'string', pattern: '^pay_[a-z2-7]{24}$' } })]);
+  });
 });

@@ -3,6 +3,7 @@ import { extendZodWithOpenApi, OpenAPIRegistry, OpenApiGeneratorV31, type Respon
 import type Router from '@koa/router';
 import type Koa from 'koa';
 import { z } from 'zod';
+import { ID_PREFIX, type IdKind } from '../../domain/ids';
 import type { AppState } from '../state';
 import { CALLERS, type Caller, type DocumentedMiddleware, type ResponseDoc, type RouteDoc } from './routeDoc';
 
@@ -76,8 +77,26 @@ function response(status: number, answer: ResponseDoc): ResponseConfig {
   return { description, content: { 'application/json': { schema: answer } } };
 }
 
+/** Path parameters named for one of our ids: documented with the id's pattern, so clients (and the fuzzer) know their shape. */
+const ID_PARAMS: Record<string, IdKind> = {
+  transfer_id: 'transfer',
+  payment_id: 'payment',
+  gift_id: 'gift',
+  topup_id: 'topup',
+  withdrawal_id: 'withdrawal',
+  account_id: 'externalAccount',
+  event_id: 'webhookEvent',
+  suspension_id: 'suspension',
+  wallet_id: 'wallet',
+  txn_id: 'transaction',
+};
+const paramSchema = (name: string) => {
+  const kind = ID_PARAMS[name];
+  return kind ? z.string().regex(new RegExp(`^${ID_PREFIX[kind]}_[a-z2-7]{24}$`)) : z.string();
+};
+
 function routeConfig(route: DocumentedRoute, doc: RouteDoc): RouteConfig {
-  const params = doc.params ?? z.object(Object.fromEntries(route.paramNames.map((name) => [name, z.string()])));
+  const params = doc.params ?? z.object(Object.fromEntries(route.paramNames.map((name) => [name, paramSchema(name)])));
   const declared = Object.keys(params.shape).sort();
   if (declared.join() !== [...route.paramNames].sort().join()) {
     throw new Error(`${route.method} ${route.path}: its description names the path parameters ${declared.join(', ') || 'none'}, the path ${route.paramNames.join(', ') || 'none'}`);
