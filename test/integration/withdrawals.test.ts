@@ -139,6 +139,8 @@ describe('withdrawals', () => {
       const { user, accountId, providerToken } = await linkedUser(`racer-${order.split(' ')[0]}`);
       const res = await withdraw(user, accountId, { amount: '25.00' });
       const [payout] = await eventually(async () => payoutOf(providerToken), (ops) => ops.length === 1);
+      // The callback finds the withdrawal by the payout's reference, which the saga records once the provider answers.
+      await eventually(() => withdrawalById(db.pool, res.body.withdrawal_id), (w) => w?.provider_ref === payout!.id);
       // The saga's give-back (its deadline passed) and the provider's paid callback, at the same moment.
       const giveBack = () => endWithdrawal(db.pool, res.body.withdrawal_id, { status: 'expired', reason: 'deadline' });
       const report = () => notePayoutPaid(db.pool, 'simulator', payout!.id);
