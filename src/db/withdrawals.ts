@@ -75,9 +75,22 @@ export function withdrawalsOf(db: DatabaseConnection, owner: Owner, page: { limi
     ORDER BY created_at DESC, id DESC LIMIT ${page.limit} OFFSET ${page.offset}`);
 }
 
-/** The provider's payout reference, kept once (a retried step writes the same). */
+/**
+ * The provider's payout reference, kept once (a retried step writes the same). A "paid" the provider
+ * reported before it was kept (keepEarlyPaidReport) is taken over then. Each side writes, commits,
+ * then reads what the other wrote, so whichever comes second sees the first.
+ */
 export async function recordPayoutRef(db: DatabaseConnection, id: string, providerRef: string): Promise<void> {
   await db.query(sql.unsafe`UPDATE withdrawals SET provider_ref = ${providerRef} WHERE id = ${id} AND (provider_ref IS NULL OR provider_ref = ${providerRef})`);
+  await db.query(sql.unsafe`
+    UPDATE withdrawals w SET provider_paid_at = r.reported_at
+    FROM payout_paid_reports r
+    WHERE w.id = ${id} AND r.provider = w.provider AND r.provider_ref = ${providerRef} AND w.provider_paid_at IS NULL`);
+}
+
+/** A "paid" for a payout no withdrawal has recorded yet: kept for recordPayoutRef. */
+export async function keepEarlyPaidReport(db: DatabaseConnection, provider: string, providerRef: string): Promise<void> {
+  await db.query(sql.unsafe`INSERT INTO payout_paid_reports (provider, provider_ref) VALUES (${provider}, ${providerRef}) ON CONFLICT DO NOTHING`);
 }
 
 export async function setWithdrawalStatus(

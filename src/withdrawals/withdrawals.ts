@@ -4,7 +4,7 @@ import type { Config } from '../config';
 import { createKeyedDigest, type Sealer } from '../crypto/sealing';
 import type { Owner } from '../db/externalAccounts';
 import type { DatabasePool } from '../db/pool';
-import { insertWithdrawal, notePayoutPaid, withdrawalById, withdrawalByProviderRef, withdrawalsOf, withdrawalsToReconcile, type Withdrawal } from '../db/withdrawals';
+import { insertWithdrawal, keepEarlyPaidReport, notePayoutPaid, withdrawalById, withdrawalByProviderRef, withdrawalsOf, withdrawalsToReconcile, type Withdrawal } from '../db/withdrawals';
 import { DomainError } from '../domain/errors';
 import { amountToJson, type Currency } from '../domain/money';
 import type { AuthProof } from '../domain/p2p';
@@ -181,8 +181,13 @@ export async function listWithdrawals(deps: Pick<WithdrawalDeps, 'pool'>, owner:
  * again: it is marked for operators to reconcile (GET /api/v1/admin/reconciliation) and logged.
  */
 export async function payoutEventReported(deps: Pick<WithdrawalDeps, 'pool' | 'temporal' | 'config' | 'log'>, provider: string, event: Extract<ProviderEvent, { kind: 'payout' }>) {
-  const { withdrawal: w, flagged } =
-    event.status === 'paid' ? await notePayoutPaid(deps.pool, provider, event.providerRef) : { withdrawal: await withdrawalByProviderRef(deps.pool, provider, event.providerRef), flagged: false };
+  const note = () => notePayoutPaid(deps.pool, provider, event.providerRef);
+  let { withdrawal: w, flagged } = event.status === 'paid' ? await note() : { withdrawal: await withdrawalByProviderRef(deps.pool, provider, event.providerRef), flagged: false };
+  if (!w && event.status === 'paid') {
+    // Perhaps ours before the saga recorded the reference: kept for it, then looked for once more.
+    await keepEarlyPaidReport(deps.pool, provider, event.providerRef);
+    ({ withdrawal: w, flagged } = await note());
+  }
   if (!w) {
     deps.log.warn({ provider, provider_ref: event.providerRef }, 'provider callback for no payout of ours');
     return;

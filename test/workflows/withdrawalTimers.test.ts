@@ -6,6 +6,7 @@ import { withdrawalWorkflowId, type WithdrawalInput } from '../../src/domain/wit
 import { providerRegistry } from '../../src/providers/registry';
 import { startTestApi, type TestApi } from '../helpers/api';
 import { recordHistory } from '../helpers/histories';
+import { eventually } from '../helpers/eventually';
 import { available, pinProof, walletUser, type TestUser } from '../helpers/p2p';
 import { startTimeSkippingStack, type TimeSkippingStack } from '../helpers/timeSkipping';
 
@@ -32,7 +33,7 @@ afterAll(async () => {
   await sim?.close();
 });
 
-async function withdrawing(name: string): Promise<{ user: TestUser; id: string; payoutRef: () => string }> {
+async function withdrawing(name: string): Promise<{ user: TestUser; id: string; payoutRef: () => Promise<string> }> {
   const user = await walletUser(api, { name, fund: '50.00' });
   const linked = await api.call('POST', '/api/v1/wallet/external-accounts', {
     token: user.messenger,
@@ -45,7 +46,9 @@ async function withdrawing(name: string): Promise<{ user: TestUser; id: string; 
   expect(res.status).toBe(201);
   expect(await available(api, user)).toBe(30);
   const id = res.body.withdrawal_id as string;
-  return { user, id, payoutRef: () => [...sim.operations.values()].find((op) => op.kind === 'payout' && op.reference === id)!.id };
+  // The saga asks the provider after the answer: the payout appears there a moment later.
+  const payoutRef = async () => (await eventually(async () => [...sim.operations.values()].find((op) => op.kind === 'payout' && op.reference === id), (op) => op !== undefined))!.id;
+  return { user, id, payoutRef };
 }
 const resultOf = (id: string) => stack.env.client.workflow.getHandle(withdrawalWorkflowId(id)).result();
 const settle = (ref: string, status: 'paid' | 'failed') =>
@@ -65,13 +68,13 @@ test('a payout the provider never confirms gives the money back at the deadline'
 
 test('a payout paid before the deadline settles at the next look; a failed one gives the money back', async () => {
   const paid = await withdrawing('confirmed');
-  await settle(paid.payoutRef(), 'paid');
+  await settle(await paid.payoutRef(), 'paid');
   expect(await resultOf(paid.id)).toMatchObject({ status: 'completed' });
   expect(await available(api, paid.user)).toBe(30);
   await recordHistory(stack.env.client, withdrawalWorkflowId(paid.id), 'withdrawal', 'paid');
 
   const failed = await withdrawing('bounced');
-  await settle(failed.payoutRef(), 'failed');
+  await settle(await failed.payoutRef(), 'failed');
   expect(await resultOf(failed.id)).toMatchObject({ status: 'failed' });
   expect(await available(api, failed.user)).toBe(50);
   await recordHistory(stack.env.client, withdrawalWorkflowId(failed.id), 'withdrawal', 'failed');
