@@ -1,34 +1,25 @@
 import { AUTHORIZATION_STATE_TYPE, authorizationWorkflowId } from '../../src/domain/authorizationEvents';
-import { startTestApi, type TestApi } from '../helpers/api';
-import { freshDatabase, type TestDatabase } from '../helpers/db';
+import type { TestApi } from '../helpers/api';
 import { eventually } from '../helpers/eventually';
 import { recordHistory } from '../helpers/histories';
-import { startStubHomeserver, stubMatrixEnv, stubSession, type StubHomeserver } from '../helpers/stubHomeserver';
-import { startTestWorker, uniqueTaskQueue, type TestWorker } from '../helpers/worker';
+import { startMatrixStack, type MatrixStack } from '../helpers/matrixStack';
+import { stubSession, type StubHomeserver } from '../helpers/stubHomeserver';
 
 /**
  * PROTO 5.6 step 3: a user withdrawing a mini-app's access is documented in Matrix, as the
  * `m.room.tween.authorization` state of their direct room with the payments bot, keyed by the
  * mini-app, once per revocation.
  */
-let db: TestDatabase;
+let stack: MatrixStack;
 let hs: StubHomeserver;
-let worker: TestWorker;
 let api: TestApi;
 
 beforeAll(async () => {
-  db = await freshDatabase();
-  hs = await startStubHomeserver();
-  const env = stubMatrixEnv(hs, 'authorization');
-  const taskQueue = uniqueTaskQueue('authorization');
-  worker = await startTestWorker(db, { taskQueue, matrix: { homeserverUrl: hs.url, asToken: env.MATRIX_AS_TOKEN!, serverName: 'tmcp.test' } });
-  api = await startTestApi(db, { ...env, TEMPORAL_TASK_QUEUE: taskQueue });
+  stack = await startMatrixStack('authorization');
+  ({ hs, api } = stack);
 });
 afterAll(async () => {
-  await api?.close();
-  await worker?.stop();
-  await hs?.close();
-  await db?.close();
+  await stack?.close();
 });
 
 const form = (fields: Record<string, string>) =>

@@ -1,31 +1,23 @@
 import { readFileSync } from 'node:fs';
-import { ADMIN_TOKEN, startTestApi, type ApiResponse, type TestApi } from '../helpers/api';
-import { freshDatabase, type TestDatabase } from '../helpers/db';
+import { ADMIN_TOKEN, type ApiResponse, type TestApi } from '../helpers/api';
+import { startMatrixStack, type MatrixStack } from '../helpers/matrixStack';
 import { MESSENGER_CLIENT, PIN, pinProof } from '../helpers/p2p';
-import { startStubHomeserver, stubMatrixEnv, stubSession, type StubHomeserver } from '../helpers/stubHomeserver';
-import { startTestWorker, uniqueTaskQueue, type TestWorker } from '../helpers/worker';
+import { stubSession, type StubHomeserver } from '../helpers/stubHomeserver';
 
 /**
  * A client written to PROTO itself: each flow through PROTO's own paths (`/oauth2/...`,
  * `/wallet/v1/...`), served by the same routers as the original README's `/api/v1/...`.
  */
-let db: TestDatabase;
+let stack: MatrixStack;
 let hs: StubHomeserver;
-let worker: TestWorker;
 let api: TestApi;
 
 beforeAll(async () => {
-  db = await freshDatabase();
-  hs = await startStubHomeserver();
-  const taskQueue = uniqueTaskQueue('proto-paths');
-  worker = await startTestWorker(db, { taskQueue });
-  api = await startTestApi(db, { ...stubMatrixEnv(hs, 'proto-paths'), TEMPORAL_TASK_QUEUE: taskQueue });
+  stack = await startMatrixStack('proto-paths', { workerMatrix: false });
+  ({ hs, api } = stack);
 });
 afterAll(async () => {
-  await api?.close();
-  await worker?.stop();
-  await hs?.close();
-  await db?.close();
+  await stack?.close();
 });
 
 const form = (path: string, fields: Record<string, string>) =>

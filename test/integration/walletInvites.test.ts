@@ -1,30 +1,21 @@
-import { startTestApi, type TestApi } from '../helpers/api';
-import { freshDatabase, type TestDatabase } from '../helpers/db';
+import type { TestApi } from '../helpers/api';
 import { eventually } from '../helpers/eventually';
 import { recordHistory } from '../helpers/histories';
+import { startMatrixStack, type MatrixStack } from '../helpers/matrixStack';
 import { expectError, newUserId, walletUser } from '../helpers/p2p';
-import { startStubHomeserver, stubMatrixEnv, type StubHomeserver } from '../helpers/stubHomeserver';
-import { startTestWorker, uniqueTaskQueue, type TestWorker } from '../helpers/worker';
+import { type StubHomeserver } from '../helpers/stubHomeserver';
 
 /** PROTO 6.3.10: someone without a wallet, invited to create one in a room both are in, once. */
-let db: TestDatabase;
+let stack: MatrixStack;
 let hs: StubHomeserver;
-let worker: TestWorker;
 let api: TestApi;
 
 beforeAll(async () => {
-  db = await freshDatabase();
-  hs = await startStubHomeserver();
-  const env = stubMatrixEnv(hs, 'invites');
-  const taskQueue = uniqueTaskQueue('invites');
-  worker = await startTestWorker(db, { taskQueue, matrix: { homeserverUrl: hs.url, asToken: env.MATRIX_AS_TOKEN!, serverName: 'tmcp.test' } });
-  api = await startTestApi(db, { ...env, TEMPORAL_TASK_QUEUE: taskQueue });
+  stack = await startMatrixStack('invites');
+  ({ hs, api } = stack);
 });
 afterAll(async () => {
-  await api?.close();
-  await worker?.stop();
-  await hs?.close();
-  await db?.close();
+  await stack?.close();
 });
 
 test('the payments bot invites a room member without a wallet, once; a member with one, a stranger or oneself is refused', async () => {
