@@ -105,7 +105,7 @@ export async function startProviderSimulator(options: SimulatorOptions): Promise
   }
 
   function announce(op: Operation): void {
-    const body = JSON.stringify({ id: newRef('evt'), type: `${op.kind}.${op.status}`, data: { id: op.id, status: op.status } });
+    const body = JSON.stringify({ id: newRef('evt'), type: `${op.kind}.${op.status}`, data: { id: op.id, status: op.status, reference: op.reference } });
     const late = take('late');
     const copies = take('duplicate') ? 2 : 1;
     later(late?.delayMs ?? 0, () => {

@@ -80,10 +80,14 @@ export interface ProviderPayout {
   failureReason?: string;
 }
 
-/** What a verified callback says happened. `eventId` is the provider's, so a repeated callback is recognised. */
+/**
+ * What a verified callback says happened. `eventId` is the provider's, so a repeated callback is
+ * recognised; a payout's `reference` is the one we created it with (the withdrawal's id), so a
+ * payout whose creation timed out on our side is still found.
+ */
 export type ProviderEvent =
   | { eventId: string; kind: 'topup'; providerRef: string; status: TopUpStatus }
-  | { eventId: string; kind: 'payout'; providerRef: string; status: PayoutStatus }
+  | { eventId: string; kind: 'payout'; providerRef: string; status: PayoutStatus; reference?: string }
   | { eventId: string; kind: 'other'; type: string };
 
 /** A request the provider refuses and would refuse again (a bad token, an unknown account): not retried. */

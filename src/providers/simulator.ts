@@ -128,9 +128,11 @@ export function simulatorProvider(settings: SimulatorSettings): WalletProvider {
       const expected = Buffer.from(simulatorSignature(settings.secret, timestamp, rawBody));
       const given = Buffer.from(header);
       if (expected.length !== given.length || !timingSafeEqual(expected, given)) throw new ProviderCallbackRefused('the signature does not verify');
-      const event = JSON.parse(rawBody) as { id: string; type: string; data: { id: string; status: string } };
+      const event = JSON.parse(rawBody) as { id: string; type: string; data: { id: string; status: string; reference?: string } };
       if (event.type.startsWith('topup.')) return { eventId: event.id, kind: 'topup', providerRef: event.data.id, status: event.data.status as TopUpStatus };
-      if (event.type.startsWith('payout.')) return { eventId: event.id, kind: 'payout', providerRef: event.data.id, status: event.data.status as PayoutStatus };
+      if (event.type.startsWith('payout.')) {
+        return { eventId: event.id, kind: 'payout', providerRef: event.data.id, status: event.data.status as PayoutStatus, ...(event.data.reference ? { reference: event.data.reference } : {}) };
+      }
       return { eventId: event.id, kind: 'other', type: event.type };
     },
   };

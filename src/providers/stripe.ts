@@ -130,9 +130,12 @@ export function stripeProvider(settings: StripeSettings): WalletProvider {
       } catch (err) {
         throw new ProviderCallbackRefused(`not signed by Stripe: ${err instanceof Error ? err.message : String(err)}`);
       }
-      const object = event.data.object as { id?: string; status?: string; object?: string };
+      const object = event.data.object as { id?: string; status?: string; object?: string; metadata?: Record<string, string> | null };
       if (object.object === 'payment_intent' && object.id) return { eventId: event.id, kind: 'topup', providerRef: object.id, status: topUpStatus(object.status as Stripe.PaymentIntent.Status) };
-      if (object.object === 'payout' && object.id) return { eventId: event.id, kind: 'payout', providerRef: object.id, status: payoutStatus(object.status ?? '') };
+      if (object.object === 'payout' && object.id) {
+        const reference = object.metadata?.reference;
+        return { eventId: event.id, kind: 'payout', providerRef: object.id, status: payoutStatus(object.status ?? ''), ...(reference ? { reference } : {}) };
+      }
       return { eventId: event.id, kind: 'other', type: event.type };
     },
   };

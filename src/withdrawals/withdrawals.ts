@@ -4,7 +4,7 @@ import type { Config } from '../config';
 import { createKeyedDigest, type Sealer } from '../crypto/sealing';
 import type { Owner } from '../db/externalAccounts';
 import type { DatabasePool } from '../db/pool';
-import { insertWithdrawal, keepEarlyPaidReport, notePayoutPaid, withdrawalById, withdrawalByProviderRef, withdrawalsOf, withdrawalsToReconcile, type Withdrawal } from '../db/withdrawals';
+import { insertWithdrawal, keepEarlyPaidReport, notePayoutPaid, recordPayoutRef, withdrawalById, withdrawalByProviderRef, withdrawalsOf, withdrawalsToReconcile, type Withdrawal } from '../db/withdrawals';
 import { DomainError } from '../domain/errors';
 import { amountToJson, type Currency } from '../domain/money';
 import type { AuthProof } from '../domain/p2p';
@@ -181,6 +181,7 @@ export async function listWithdrawals(deps: Pick<WithdrawalDeps, 'pool'>, owner:
  * again: it is marked for operators to reconcile (GET /api/v1/admin/reconciliation) and logged.
  */
 export async function payoutEventReported(deps: Pick<WithdrawalDeps, 'pool' | 'temporal' | 'config' | 'log'>, provider: string, event: Extract<ProviderEvent, { kind: 'payout' }>) {
+  if (event.reference) await adoptPayoutRef(deps, provider, { ...event, reference: event.reference });
   const note = () => notePayoutPaid(deps.pool, provider, event.providerRef);
   let { withdrawal: w, flagged } = event.status === 'paid' ? await note() : { withdrawal: await withdrawalByProviderRef(deps.pool, provider, event.providerRef), flagged: false };
   if (!w && event.status === 'paid') {
@@ -195,6 +196,21 @@ export async function payoutEventReported(deps: Pick<WithdrawalDeps, 'pool' | 't
   if (flagged) deps.log.error({ withdrawal_id: w.id, status: w.status, provider, provider_ref: event.providerRef }, 'provider reports a payout paid after its money went back; reconcile it');
   if (w.status !== 'processing') return;
   await wakeSaga(deps, withdrawalWorkflowId(w.id), payoutReported, { withdrawal_id: w.id });
+}
+
+/**
+ * The payout's reference, from the callback, for a withdrawal that has none: its creation timed out
+ * on our side yet the provider made it, perhaps after the deadline gave the money back. Without
+ * this its "paid" would find no withdrawal, and a payout made with the money returned would go
+ * unflagged. The reference we created it with names the withdrawal; the callback is signed.
+ */
+async function adoptPayoutRef(deps: Pick<WithdrawalDeps, 'pool' | 'log'>, provider: string, event: { providerRef: string; reference: string }) {
+  const w = await withdrawalById(deps.pool, event.reference);
+  if (!w || w.provider !== provider) return;
+  if (w.provider_ref === null) await recordPayoutRef(deps.pool, w.id, event.providerRef);
+  else if (w.provider_ref !== event.providerRef) {
+    deps.log.error({ withdrawal_id: w.id, provider, provider_ref: w.provider_ref, other_ref: event.providerRef }, 'the provider reports a second payout for one withdrawal; reconcile it');
+  }
 }
 
 /** For operators: withdrawals the provider paid after their money went back, to settle by hand with the owner. */

@@ -78,6 +78,12 @@ describe('Stripe, against stripe-mock', () => {
     expect(() => stripe.verifyCallback(body, { 'stripe-signature': forged })).toThrow(ProviderCallbackRefused);
     expect(() => stripe.verifyCallback(body, {})).toThrow(ProviderCallbackRefused);
   });
+
+  test("a payout's callback carries the reference it was created with, so a payout whose answer was lost is still found", () => {
+    const body = JSON.stringify({ id: 'evt_2', object: 'event', type: 'payout.paid', data: { object: { id: 'po_1', object: 'payout', status: 'paid', metadata: { reference: 'wd_abc' } } } });
+    const header = Stripe.webhooks.generateTestHeaderString({ payload: body, secret: webhookSecret });
+    expect(stripe.verifyCallback(body, { 'stripe-signature': header })).toEqual({ eventId: 'evt_2', kind: 'payout', providerRef: 'po_1', status: 'paid', reference: 'wd_abc' });
+  });
 });
 
 describe('the provider simulator', () => {
@@ -166,6 +172,6 @@ describe('the provider simulator', () => {
     expect(copies).toHaveLength(2);
     const events = copies.map((c) => provider.verifyCallback(c.body, { [SIMULATOR_SIGNATURE_HEADER]: c.signature }));
     expect(events[0]).toEqual(events[1]);
-    expect(events[0]).toMatchObject({ kind: 'payout', status: 'paid' });
+    expect(events[0]).toMatchObject({ kind: 'payout', status: 'paid', reference: 'wd_dup' });
   });
 });
