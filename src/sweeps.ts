@@ -6,6 +6,7 @@ import type { DatabasePool } from './db/pool';
 import { housekeepingJobs, recordJobRound } from './db/housekeeping';
 import { purgeOAuthLeftovers } from './db/oauth';
 import { purgeFullBuckets } from './db/rateLimits';
+import { purgePayoutReports } from './db/withdrawals';
 import { purgeExpired } from './db/storage';
 import type { Logger } from './logger';
 import { sweepStaleGifts } from './gifts/gifts';
@@ -52,6 +53,7 @@ export function startSagaSweeps(deps: SweepDeps, times: SweepTimes = SWEEP_TIMES
     { name: 'storage ttl', run: () => purgeExpired(deps.pool, 1000) },
     { name: 'oauth leftovers', run: () => purgeOAuthLeftovers(deps.pool) },
     { name: 'full rate buckets', run: () => purgeFullBuckets(deps.pool) },
+    { name: 'payout reports', run: () => purgePayoutReports(deps.pool) },
     { name: 'gifts', run: () => sweepStaleGifts(deps, times.transferGraceMs) },
     { name: 'wallet events', run: () => sweepUnsentWalletEvents(deps, times.inviteGraceMs) },
     { name: 'webhooks', run: () => sweepUnstartedWebhooks(deps, times.inviteGraceMs) },

@@ -93,6 +93,18 @@ export async function keepEarlyPaidReport(db: DatabaseConnection, provider: stri
   await db.query(sql.unsafe`INSERT INTO payout_paid_reports (provider, provider_ref) VALUES (${provider}, ${providerRef}) ON CONFLICT DO NOTHING`);
 }
 
+/**
+ * Early "paid" reports a withdrawal has taken over, and those no withdrawal recorded within the
+ * longest deadline a withdrawal can have (they were logged as no payout of ours when they came).
+ */
+export async function purgePayoutReports(db: DatabaseConnection): Promise<number> {
+  const result = await db.query(sql.unsafe`
+    DELETE FROM payout_paid_reports r
+    WHERE r.reported_at < now() - interval '31 days'
+       OR EXISTS (SELECT 1 FROM withdrawals w WHERE w.provider = r.provider AND w.provider_ref = r.provider_ref AND w.provider_paid_at IS NOT NULL)`);
+  return result.rowCount;
+}
+
 export async function setWithdrawalStatus(
   db: DatabaseConnection,
   id: string,

@@ -1,7 +1,7 @@
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { postEntry } from '../../src/db/ledger';
-import { notePayoutPaid, withdrawalById } from '../../src/db/withdrawals';
+import { keepEarlyPaidReport, notePayoutPaid, purgePayoutReports, withdrawalById } from '../../src/db/withdrawals';
 import type { ProviderSimulator } from '../../src/dev/providerSimulator';
 import { endWithdrawal } from '../../src/ledger/withdrawals';
 import { ADMIN_TOKEN, type TestApi } from '../helpers/api';
@@ -151,6 +151,21 @@ describe('withdrawals', () => {
       expect(await entriesOf(res.body.withdrawal_id)).toEqual(['withdrawal_hold', 'withdrawal_refund']);
       expect(await available(api, user)).toBe(100);
     }
+  });
+
+  it('keep an early paid report only until its withdrawal has it, or for longer than any deadline when none does', async () => {
+    const { user, accountId, providerToken } = await linkedUser('reported');
+    const res = await withdraw(user, accountId, { amount: '5.00' });
+    const [payout] = await eventually(async () => payoutOf(providerToken), (ops) => ops.length === 1);
+    await keepEarlyPaidReport(db.pool, 'simulator', payout!.id);
+    await settlePayout(payout!.id, 'paid');
+    expect((await settled(user, res.body.withdrawal_id)).body.status).toBe('completed');
+    await keepEarlyPaidReport(db.pool, 'simulator', 'sim_po_stranger_fresh');
+    await keepEarlyPaidReport(db.pool, 'simulator', 'sim_po_stranger_old');
+    await db.pool.query(sql.unsafe`UPDATE payout_paid_reports SET reported_at = now() - interval '32 days' WHERE provider_ref = 'sim_po_stranger_old'`);
+    await purgePayoutReports(db.pool);
+    const left = await db.pool.anyFirst(sql.type(z.object({ r: z.string() }))`SELECT provider_ref AS r FROM payout_paid_reports WHERE provider_ref = ANY(${sql.array([payout!.id, 'sim_po_stranger_fresh', 'sim_po_stranger_old'], 'text')})`);
+    expect(left).toEqual(['sim_po_stranger_fresh']);
   });
 
   it('are refused without the right proof, above the balance or the limits, and counted once per idempotency key', async () => {
