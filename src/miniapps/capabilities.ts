@@ -10,16 +10,17 @@ export const TMCP_VERSION = '1.0';
 
 /**
  * PROTO 10.5.2: what this mini-app may use, for this user, as the server sees it. It follows the
- * token's scopes (10.5.4) and the user's wallet and payment factors. The device's own features
+ * token's scopes (10.5.4) and, for an app with `wallet:pay`, the user's wallet and payment factors. The device's own features
  * (camera, location) are the messenger's to answer, not the server's, and are left out.
  */
 export async function capabilitiesFor(deps: { pool: DatabasePool; config: Pick<Config, 'storage'> }, tep: VerifiedTep) {
-  const [wallet, methods] = await Promise.all([walletByUser(deps.pool, tep.userId), availableMethods(deps.pool, tep.userId)]);
-  const canPay = tep.scopes.has('wallet:pay') && wallet?.status === 'active';
+  // The wallet's limit and the user's factors are the user's own: only an app they let pay sees them.
+  const mayPay = tep.scopes.has('wallet:pay');
+  const [wallet, methods] = mayPay ? await Promise.all([walletByUser(deps.pool, tep.userId), availableMethods(deps.pool, tep.userId)]) : [null, []];
   return {
     capabilities: {
       payment: {
-        available: canPay,
+        available: wallet?.status === 'active',
         providers: ['wallet'],
         ...(wallet ? { max_amount: amountToJson(wallet.transaction_limit, wallet.currency), currency: wallet.currency } : {}),
       },
@@ -30,7 +31,7 @@ export async function capabilitiesFor(deps: { pool: DatabasePool; config: Pick<C
       },
       // Mini-apps cannot yet send into rooms through the server (PROTO 4.16): only the payments bot's cards.
       messaging: { available: false, rich_cards: true, file_upload: false },
-      // The user's payment factors: what a payment's second factor can ask for.
+      // The user's payment factors: what a payment's second factor can ask for (wallet:pay only).
       biometric: { available: methods.includes('biometric'), types: methods },
     },
     platform: { tmcp_version: TMCP_VERSION },

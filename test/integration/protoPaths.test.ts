@@ -76,7 +76,10 @@ test('capabilities (PROTO 10.5) follow the token: its scopes, the wallet and the
   });
   ok(await api.call('POST', '/wallet/v1/pin', { token: frank.messenger, body: { pin: PIN } }), 201);
   const storing = ok(await api.call('GET', '/api/v1/capabilities', { token: await api.token(frank.userId, ['storage:read']) }));
-  expect(storing.capabilities).toMatchObject({ payment: { available: false }, storage: { available: true, quota_bytes: expect.any(Number) }, biometric: { types: ['pin'] } });
+  // Without wallet:pay the app learns nothing of the user's wallet or factors.
+  expect(storing.capabilities).toEqual(expect.objectContaining({ payment: { available: false, providers: ['wallet'] }, storage: expect.objectContaining({ available: true }), biometric: { available: false, types: [] } }));
+  const payingNow = ok(await api.call('GET', '/api/v1/capabilities', { token: frank.tep }));
+  expect(payingNow.capabilities.biometric).toEqual({ available: false, types: ['pin'] });
 });
 
 test('the wallet (PROTO 6): register, balance, history, verification, and resolve with the homeserver profile, at /wallet/v1', async () => {
