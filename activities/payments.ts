@@ -131,7 +131,7 @@ export function paymentActivities(deps: PaymentActivityDeps) {
       return domainFailures(() => postPayment(deps.pool, req));
     },
 
-    closePayment(req: { paymentId: string; status: 'failed' | 'expired'; code: string; message: string }) {
+    closePayment(req: { paymentId: string; status: 'failed' | 'expired' | 'cancelled'; code: string; message: string }) {
       return domainFailures(() => closeUnpaidPayment(deps.pool, req));
     },
 

@@ -2,11 +2,11 @@ import { ActivityFailure, allHandlersFinished, condition, ParentClosePolicy, pat
 import type { Activities } from '../activities';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { ID_PREFIX } from '../src/domain/ids';
-import { PAYMENT_COMPLETED_EVENT_TYPE, PAYMENT_FAILED_EVENT_TYPE, paymentEventContent } from '../src/domain/paymentEvents';
-import { MFA_METHODS, PAYMENT_TERMINAL_STATES, type MfaMethod, type PaymentInput, type PaymentSnapshot, type PaymentState } from '../src/domain/payments';
+import { PAYMENT_REQUEST_EVENT_TYPE, paymentEventContent, paymentOutcomeEventType, paymentRequestContent } from '../src/domain/paymentEvents';
+import { MFA_METHODS, PAYMENT_CANCELLABLE_STATES, PAYMENT_TERMINAL_STATES, type CancelRequest, type MfaMethod, type PaymentInput, type PaymentSnapshot, type PaymentState } from '../src/domain/payments';
 import { TMCP_STATUS } from '../src/domain/searchAttributes';
 import { webhookWorkflowId } from '../src/domain/webhooks';
-import { authorizePayment, issueMfaChallenge, paymentState, verifyMfa } from './paymentMessages';
+import { authorizePayment, cancelPayment, issueMfaChallenge, paymentState, verifyMfa } from './paymentMessages';
 import { webhookDelivery } from './webhookDelivery';
 import { workflowNow } from './clock';
 import { domainFailure, exclusive, LOCAL_STEPS, refuse, roomEvents } from './common';
@@ -16,6 +16,8 @@ const { sendMatrixEvent } = roomEvents();
 
 /** v2: a payment refused at capture goes back to the state it was in, instead of staying `processing`. */
 const PAYMENT_V2 = 'payment-v2-capture-refusal-reopens';
+/** v3: the room the payment names hears of the request (PROTO 8.1.2), and the outcome's event refers to it. */
+const PAYMENT_V3 = 'payment-v3-request-event';
 
 /** Failures that count as a wrong answer to the challenge. */
 const WRONG_ANSWERS = new Set(['INVALID_SIGNATURE', 'INVALID_MFA_CREDENTIALS']);
@@ -49,15 +51,34 @@ export async function paymentSaga(input: PaymentInput): Promise<PaymentSnapshot>
     if (gate.busy) refuse('INVALID_STATE', 'Another request for this payment is in progress', { payment_id: paymentId });
   };
 
-  /** Sends the room event in the background; the workflow ends only after it. */
-  const announce = (content: ReturnType<typeof paymentEventContent>) => {
+  /** The request's room event, sent first; undefined when there is none (no room, sagas before v3, or it could not be sent). */
+  let requested: Promise<string | undefined> = Promise.resolve(undefined);
+  if (input.roomId && patched(PAYMENT_V3)) {
+    const roomId = input.roomId;
+    requested = (async () => {
+      try {
+        const sent = await sendMatrixEvent({ roomId, type: PAYMENT_REQUEST_EVENT_TYPE, content: paymentRequestContent(input), txnId: `${workflowInfo().workflowId}.request` });
+        snapshot.requestEventId = sent.eventId;
+        return sent.eventId;
+      } catch (err) {
+        if (!domainFailure(err) && !(err instanceof ActivityFailure)) throw err;
+        return undefined;
+      }
+    })();
+    sends.push(requested.then(() => undefined));
+  }
+
+  /** Sends the room event in the background, after the request's; the workflow ends only after it. */
+  const announce = (outcome: ReturnType<typeof paymentEventContent>) => {
     if (!input.roomId) return;
     const roomId = input.roomId;
-    const type = content.status === 'completed' ? PAYMENT_COMPLETED_EVENT_TYPE : PAYMENT_FAILED_EVENT_TYPE;
+    const type = paymentOutcomeEventType(outcome.status);
     sends.push(
       (async () => {
         try {
-          const sent = await sendMatrixEvent({ roomId, type, content, txnId: `${workflowInfo().workflowId}.${content.status}` });
+          const requestEventId = await requested;
+          const content = requestEventId ? { ...outcome, request_event_id: requestEventId, 'm.relates_to': { rel_type: 'm.reference', event_id: requestEventId } } : outcome;
+          const sent = await sendMatrixEvent({ roomId, type, content, txnId: `${workflowInfo().workflowId}.${outcome.status}` });
           if (sent.eventId) snapshot.eventId = sent.eventId;
           await recordPaymentEvent({ paymentId, eventId: sent.eventId });
         } catch (err) {
@@ -106,6 +127,15 @@ export async function paymentSaga(input: PaymentInput): Promise<PaymentSnapshot>
     setStatus('failed');
     await deliver(closed.webhookEventId);
     announce(paymentEventContent(input, { status: 'failed', code, at: new Date(workflowNow()).toISOString() }));
+  };
+
+  /** Cancelled by its payer or merchant before it was authorized (v3): nothing moved; the app hears of it by webhook, the room by event. */
+  const cancel = async (req: CancelRequest) => {
+    const closed = await closePayment({ paymentId, status: 'cancelled', code: req.by === 'payer' ? 'CANCELLED_BY_PAYER' : 'CANCELLED_BY_MERCHANT', message: req.reason ?? `Cancelled by the ${req.by}` });
+    snapshot.challenge = undefined;
+    setStatus(closed.status);
+    await deliver(closed.webhookEventId);
+    if (closed.status === 'cancelled') announce(paymentEventContent(input, { status: 'cancelled', by: req.by, at: new Date(workflowNow()).toISOString() }));
   };
 
   const newChallenge = (methods: MfaMethod[]) => {
@@ -191,6 +221,23 @@ export async function paymentSaga(input: PaymentInput): Promise<PaymentSnapshot>
         if (!challenge || challenge.challengeId !== req.challengeId) refuse('INVALID_REQUEST', 'challenge_id is not the current challenge', { field: 'challenge_id' });
         if (workflowNow() >= Date.parse(challenge.expiresAt)) refuse('INVALID_REQUEST', 'The challenge has expired; request a new one', { field: 'challenge_id' });
         if (!challenge.methods.includes(req.method)) refuse('INVALID_REQUEST', `method must be one of ${challenge.methods.join(', ')}`, { field: 'method' });
+      },
+    },
+  );
+
+  setHandler(
+    cancelPayment,
+    (req) =>
+      gate.run(async () => {
+        await cancel(req);
+        return { ...snapshot };
+      }),
+    {
+      validator: (req) => {
+        if (req.id !== (req.by === 'payer' ? input.payer.userId : input.clientId)) refuse('NOT_FOUND', 'Payment not found', { payment_id: paymentId });
+        if (PAYMENT_CANCELLABLE_STATES.includes(snapshot.status) && workflowNow() >= windowEndsAt) refuse('INVALID_STATE', 'The payment has expired', { payment_id: paymentId, status: 'expired' });
+        if (!PAYMENT_CANCELLABLE_STATES.includes(snapshot.status)) refuse('INVALID_STATE', `The payment is ${snapshot.status}: only one not yet authorized can be cancelled`, { payment_id: paymentId, status: snapshot.status });
+        if (gate.busy) refuse('INVALID_STATE', 'Another request for this payment is in progress', { payment_id: paymentId });
       },
     },
   );

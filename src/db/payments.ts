@@ -34,13 +34,14 @@ const PaymentRow = z.object({
   completed_at: z.date().nullable(),
   failed_at: z.date().nullable(),
   expired_at: z.date().nullable(),
+  cancelled_at: z.date().nullable(),
 });
 export type Payment = z.infer<typeof PaymentRow>;
 
 const COLUMNS = sql.fragment`
   id, payer_user_id, payer_wallet_id, client_id, amount, currency, description, merchant_order_id, items, callback_url,
   room_id, status, status_reason, idempotency_key, request_hash, request_response, auth_method, auth_device_id, failed_calls, txn_id, refunded_amount, event_id,
-  event_error, created_at, expires_at, authorized_at, completed_at, failed_at, expired_at`;
+  event_error, created_at, expires_at, authorized_at, completed_at, failed_at, expired_at, cancelled_at`;
 
 export interface NewPayment {
   id: string;
@@ -86,7 +87,7 @@ export function paymentById(db: DatabaseConnection, paymentId: string, lock = fa
     SELECT ${COLUMNS} FROM payments WHERE id = ${paymentId} ${lock ? sql.fragment`FOR UPDATE` : sql.fragment``}`);
 }
 
-const STAMPS: Partial<Record<PaymentState, string>> = { completed: 'completed_at', failed: 'failed_at', expired: 'expired_at' };
+const STAMPS: Partial<Record<PaymentState, string>> = { completed: 'completed_at', failed: 'failed_at', expired: 'expired_at', cancelled: 'cancelled_at' };
 
 /** Moves a payment from one of `from` to `status`, stamping the time; null when it was not in one of them. */
 export function changePaymentStatus(

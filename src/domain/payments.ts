@@ -5,10 +5,21 @@ import type { SealedProof } from './p2p';
  * Mini-app payments (PROTO 7.3, PROTO-mfa 7.4) as the `payment-<id>` workflow, the API and the
  * activities share them. Amounts are minor units as strings (JSON has no bigint).
  */
-export const PAYMENT_STATES = ['pending_authorization', 'mfa_required', 'processing', 'completed', 'failed', 'expired', 'partially_refunded', 'refunded'] as const;
+export const PAYMENT_STATES = ['pending_authorization', 'mfa_required', 'processing', 'completed', 'failed', 'expired', 'cancelled', 'partially_refunded', 'refunded'] as const;
 export type PaymentState = (typeof PAYMENT_STATES)[number];
 /** Where the payment workflow ends (refunds come later, outside it). */
-export const PAYMENT_TERMINAL_STATES: readonly PaymentState[] = ['completed', 'failed', 'expired'];
+export const PAYMENT_TERMINAL_STATES: readonly PaymentState[] = ['completed', 'failed', 'expired', 'cancelled'];
+
+/** Before it is authorized (the second factor not yet answered either) nothing has moved: its payer or merchant may cancel it. */
+export const PAYMENT_CANCELLABLE_STATES: readonly PaymentState[] = ['pending_authorization', 'mfa_required'];
+
+/** POST .../cancel: who cancels (the payer through the app or their messenger, or the merchant's backend), and why. */
+export interface CancelRequest {
+  by: 'payer' | 'merchant';
+  /** The payer's user id, or the merchant's client id. */
+  id: string;
+  reason?: string;
+}
 
 /** PROTO-mfa 7.4.2 method types, and the P2P factor each one is. */
 export const MFA_METHODS = { transaction_pin: 'pin', totp: 'otp', biometric: 'biometric' } as const;
@@ -62,6 +73,8 @@ export interface PaymentSnapshot {
   completedAt?: string;
   failureCode?: string;
   eventId?: string;
+  /** The room's m.tween.payment.request event (v3), which the outcome's event refers to. */
+  requestEventId?: string;
 }
 
 /** `${payment_id}:${amount}:${currency}:${timestamp}`: what the payer's device signs (PROTO 7.3.2). */

@@ -5,6 +5,7 @@ import { walletById } from '../db/wallets';
 import { queueWebhookEvent } from '../db/webhooks';
 import { DomainError } from '../domain/errors';
 import { amountToJson } from '../domain/money';
+import type { PaymentState } from '../domain/payments';
 import { newId } from '../ids';
 import { checkSendLimits } from './limits';
 
@@ -67,20 +68,27 @@ export async function postPayment(pool: DatabasePool, req: { paymentId: string; 
   });
 }
 
+/** A payment in one of these has ended: closing it again keeps its end. */
+const PAYMENT_ENDED = new Set<PaymentState>(['completed', 'failed', 'expired', 'cancelled', 'partially_refunded', 'refunded']);
+
 /**
  * Ends a payment without moving money: `failed` (MFA locked, funds gone at capture) with its
- * `payment.failed` webhook event, or `expired`. Safe to repeat; a payment already ended keeps its end.
+ * `payment.failed` webhook event, `cancelled` (by its payer or merchant) with `payment.cancelled`,
+ * or `expired`. Safe to repeat; a payment already ended keeps its end.
  */
-export async function closeUnpaidPayment(pool: DatabasePool, req: { paymentId: string; status: 'failed' | 'expired'; code: string; message: string }) {
+export async function closeUnpaidPayment(pool: DatabasePool, req: { paymentId: string; status: 'failed' | 'expired' | 'cancelled'; code: string; message: string }) {
   return pool.transaction(async (tx) => {
     const p = await paymentById(tx, req.paymentId, true);
     if (!p) throw notFound(req.paymentId);
-    if (p.status === 'completed' || p.status === 'failed' || p.status === 'expired') return { status: p.status, webhookEventId: null };
+    if (PAYMENT_ENDED.has(p.status)) return { status: p.status, webhookEventId: null };
     await changePaymentStatus(tx, p.id, { status: req.status, from: [p.status], reason: req.code });
+    const webhook = (event: string, data: Record<string, unknown>) => queueWebhookEvent(tx, { eventId: newId('webhookEvent'), clientId: p.client_id, event, data, url: p.callback_url });
     const webhookEventId =
       req.status === 'failed'
-        ? await queueWebhookEvent(tx, { eventId: newId('webhookEvent'), clientId: p.client_id, event: 'payment.failed', data: { payment_id: p.id, error_code: req.code, error_message: req.message }, url: p.callback_url })
-        : null;
+        ? await webhook('payment.failed', { payment_id: p.id, error_code: req.code, error_message: req.message })
+        : req.status === 'cancelled'
+          ? await webhook('payment.cancelled', { payment_id: p.id, cancelled_by: req.code === 'CANCELLED_BY_PAYER' ? 'payer' : 'merchant', reason: req.message, ...(p.merchant_order_id ? { merchant_order_id: p.merchant_order_id } : {}) })
+          : null;
     return { status: req.status, webhookEventId };
   });
 }

@@ -7,7 +7,7 @@ import { countPaymentFailedCall, insertPayment, overduePayments, paymentById, pa
 import type { DatabasePool } from '../db/pool';
 import { DomainError, invalidField } from '../domain/errors';
 import { amountToJson, parseAmount, type Currency } from '../domain/money';
-import { paymentWorkflowId, type MfaMethod, type PaymentInput, type PaymentSnapshot } from '../domain/payments';
+import { paymentWorkflowId, type CancelRequest, type MfaMethod, type PaymentInput, type PaymentSnapshot } from '../domain/payments';
 import { clientAttribute, TMCP_ROOM_ID, TMCP_STATUS, TMCP_USER_IDS } from '../domain/searchAttributes';
 import type { Clock } from '../clock';
 import type { Logger } from '../logger';
@@ -20,7 +20,7 @@ import { proofSealer, sealProof } from '../factors/proofs';
 import { ownWallet } from '../wallet/wallets';
 import { asProof, outcome, paymentView, type MfaCredentials } from './views';
 
-import { authorizePayment, issueMfaChallenge, verifyMfa } from '../../workflows/paymentMessages';
+import { authorizePayment, cancelPayment, issueMfaChallenge, verifyMfa } from '../../workflows/paymentMessages';
 import type { paymentSaga } from '../../workflows/payment';
 
 export interface PaymentDeps {
@@ -209,9 +209,14 @@ export async function getPaymentForPayer(deps: Pick<PaymentDeps, 'pool'>, caller
 
 /** The payment, to the merchant's confidential backend (PROTO 9.1.2): the app itself or its `_backend` twin. */
 export async function getPaymentForMerchant(deps: Pick<PaymentDeps, 'pool'>, client: OAuthClient, paymentId: string) {
+  return paymentView(await merchantPayment(deps, client, paymentId));
+}
+
+/** The payment, to the merchant's confidential backend; any other client is told it does not exist. */
+async function merchantPayment(deps: Pick<PaymentDeps, 'pool'>, client: OAuthClient, paymentId: string): Promise<Payment> {
   const p = await paymentById(deps.pool, paymentId);
   if (!p || (client.client_id !== p.client_id && client.backend_of !== p.client_id)) throw notFound(paymentId);
-  return paymentView(p);
+  return p;
 }
 
 /**
@@ -228,12 +233,26 @@ async function act<A>(
   arg: A,
   startsSaga = false,
 ): Promise<{ payment: Payment; answer: PaymentSnapshot }> {
-  const p = await payerPayment(deps, caller, paymentId);
+  return actOn(deps, await payerPayment(deps, caller, paymentId), caller.userId, action, input, update, arg, startsSaga);
+}
+
+/** act() on a payment whose caller (`who`: the payer's user id, or the merchant's client id) was checked. */
+async function actOn<A>(
+  deps: PaymentDeps,
+  p: Payment,
+  who: string,
+  action: string,
+  input: unknown,
+  update: UpdateDefinition<PaymentSnapshot, [A]>,
+  arg: A,
+  startsSaga = false,
+): Promise<{ payment: Payment; answer: PaymentSnapshot }> {
+  const paymentId = p.id;
   const outcome = await updateSaga(deps, {
     workflowId: paymentWorkflowId(paymentId),
     update,
     arg,
-    updateId: keyedUpdateId(deps.updateIds, action, [paymentId, caller.userId, action, input], p.failed_calls),
+    updateId: keyedUpdateId(deps.updateIds, action, [paymentId, who, action, input], p.failed_calls),
     // The merchant's name is read for the start alone.
     start: startsSaga ? async () => ({ workflowType: 'paymentSaga', options: sagaStart(deps, p, await merchantName(deps, p.client_id)) }) : undefined,
     fields: { payment_id: paymentId },
@@ -267,6 +286,22 @@ export async function verifyMfaAnswer(deps: PaymentDeps, caller: Caller, payment
   const request = { userId: caller.userId, challengeId, method: answer.method as MfaMethod, proof: sealProof(deps.proofSealer, paymentId, proof) };
   const { payment, answer: snapshot } = await act(deps, caller, paymentId, 'mfa', [challengeId, proof], verifyMfa, request);
   return { payment_id: payment.id, challenge_id: challengeId, status: 'verified' as const, proceed_to_processing: true as const, payment: outcome(payment, snapshot) };
+}
+
+/**
+ * Cancels a payment not yet authorized, for its payer (through the app or their messenger) or its
+ * merchant's backend: nothing moved; the app's webhook hears `payment.cancelled`, the room
+ * `m.tween.payment.cancelled`. Asking again answers the cancelled payment.
+ */
+export async function cancelPaymentFor(deps: PaymentDeps, canceller: { kind: 'payer'; caller: Caller } | { kind: 'merchant'; client: OAuthClient }, paymentId: string, reason?: string) {
+  const p = canceller.kind === 'payer' ? await payerPayment(deps, canceller.caller, paymentId) : await merchantPayment(deps, canceller.client, paymentId);
+  if (p.status === 'cancelled') return paymentView(p);
+  const request: CancelRequest = canceller.kind === 'payer' ? { by: 'payer', id: p.payer_user_id } : { by: 'merchant', id: p.client_id };
+  if (reason !== undefined) request.reason = reason;
+  // Started by the cancel when its request's start failed: a payment is cancelled through its workflow only.
+  await actOn(deps, p, request.id, 'cancel', reason ?? null, cancelPayment, request, true);
+  const now = await paymentById(deps.pool, paymentId);
+  return paymentView(now ?? p);
 }
 
 const SWEEP_BATCH = 100;

@@ -29,6 +29,7 @@ export function paymentView(p: Payment) {
     completed_at: iso(p.completed_at),
     failed_at: iso(p.failed_at),
     expired_at: iso(p.expired_at),
+    cancelled_at: iso(p.cancelled_at),
   };
 }
 

@@ -345,6 +345,53 @@ describe("the merchant's backend", () => {
   });
 });
 
+describe('cancellation', () => {
+  const basic = (clientId: string, secret: string) => ({ authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}` });
+
+  it('by the payer or the merchant before authorization: nothing moves, the app hears payment.cancelled, and it cannot be paid after', async () => {
+    const app = (await api.call('POST', '/api/v1/admin/mini-apps', {
+      token: ADMIN_TOKEN,
+      body: { name: 'Fickle Shop', client_type: 'hybrid', scopes: ['user:read', 'wallet:pay'], pre_approved_scopes: ['user:read'], webhook_url: receiver.url },
+    })).body as { client_id: string; backend: { client_id: string; client_secret: string } };
+    const jo = await payer('jo', '100.00', app.client_id);
+    const backend = basic(app.backend.client_id, app.backend.client_secret);
+
+    // The payer, through the app.
+    const mine = (await request(jo)).body.payment_id as string;
+    const cancelled = await api.call('POST', `/api/v1/payments/${mine}/cancel`, { token: jo.appToken, body: { reason: 'changed my mind' } });
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body).toMatchObject({ payment_id: mine, status: 'cancelled', status_reason: 'CANCELLED_BY_PAYER', cancelled_at: expect.any(String) });
+    // Asked again, the same answer; authorizing it now is refused.
+    expect((await api.call('POST', `/api/v1/payments/${mine}/cancel`, { token: jo.appToken, body: {} })).body.status).toBe('cancelled');
+    expectError(await authorize(jo, mine, authorizeBody(jo, mine)), 409, 'INVALID_STATE');
+    const hook = await eventually(async () => receiver.received.find((r) => r.body.includes(mine)), (r) => r !== undefined);
+    expect(JSON.parse(hook!.body)).toMatchObject({ event: 'payment.cancelled', data: { payment_id: mine, cancelled_by: 'payer', reason: 'changed my mind' } });
+
+    // The merchant's backend, while the payer is asked for a second factor.
+    const big = (await request(jo, { amount: '60.00' })).body.payment_id as string;
+    expect((await authorize(jo, big, authorizeBody(jo, big, '60.00'))).body.status).toBe('mfa_required');
+    // Another merchant is told it does not exist; the payer's stranger too.
+    const other = (await api.call('POST', '/api/v1/admin/mini-apps', { token: ADMIN_TOKEN, body: { name: 'Rival Shop', client_type: 'hybrid', scopes: ['user:read'] } })).body;
+    expectError(await api.call('POST', `/api/v1/payments/${big}/cancel`, { headers: basic(other.backend.client_id, other.backend.client_secret), body: {} }), 404, 'NOT_FOUND');
+    const stranger = await payer('kim', '10.00', app.client_id);
+    expectError(await api.call('POST', `/api/v1/payments/${big}/cancel`, { token: stranger.appToken, body: {} }), 404, 'NOT_FOUND');
+    const byMerchant = await api.call('POST', `/api/v1/payments/${big}/cancel`, { headers: backend, body: { reason: 'out of stock' } });
+    expect(byMerchant.body).toMatchObject({ payment_id: big, status: 'cancelled', status_reason: 'CANCELLED_BY_MERCHANT' });
+    const verified = await verify(jo, big, { challenge_id: 'whatever', method: 'transaction_pin', credentials: { pin: PIN } });
+    expectError(verified, 409, 'INVALID_STATE');
+    expect(await available(api, jo)).toBe(100);
+    const merchantHook = await eventually(async () => receiver.received.find((r) => r.body.includes(big)), (r) => r !== undefined);
+    expect(JSON.parse(merchantHook!.body)).toMatchObject({ event: 'payment.cancelled', data: { payment_id: big, cancelled_by: 'merchant', reason: 'out of stock' } });
+
+    // A completed payment is not cancelled: it is refunded.
+    const paid = (await request(jo)).body.payment_id as string;
+    expect((await authorize(jo, paid, authorizeBody(jo, paid))).body.status).toBe('completed');
+    expectError(await api.call('POST', `/api/v1/payments/${paid}/cancel`, { headers: backend, body: {} }), 409, 'INVALID_STATE');
+    expect(await available(api, jo)).toBe(90);
+    expectError(await api.call('POST', `/api/v1/payments/${paid}/cancel`, { token: jo.appToken, body: { reason: '' } }), 400, 'INVALID_REQUEST', 'reason');
+  });
+});
+
 describe('refunds', () => {
   let shop: { client_id: string; webhook_secret: string; backend: { client_id: string; client_secret: string } };
   beforeAll(async () => {

@@ -252,6 +252,23 @@ test("a mini-app payment in the room, with a second factor: the room sees the pa
   expect(receipts).toHaveLength(1);
   expect(receipts[0]).toMatchObject({ sender: PAYMENTS });
   expect(receipts[0]!.content).toMatchObject({ msgtype: 'm.tween.payment', payment_type: 'completed', amount: '5.00', currency: 'USD', payer: { user_id: alice.userId }, merchant: { miniapp_id: 'ma_demo' } });
+  // The request came first (PROTO 8.1.2), once, and the receipt refers to it.
+  const request = (await bob.timeline(room)).filter((e) => e.type === 'm.tween.payment.request' && e.content.payment_id === id);
+  expect(request).toHaveLength(1);
+  expect(request[0]).toMatchObject({ sender: PAYMENTS, content: { miniapp_id: 'ma_demo', payment: { payment_id: id, amount: '5.00', currency: 'USD', description: 'Cinema tickets' } } });
+  expect(receipts[0]!.content['m.relates_to']).toEqual({ rel_type: 'm.reference', event_id: request[0]!.event_id });
+
+  // One she cancels: the room hears the request and the cancellation, once each.
+  const dropped = await client.call('POST', '/api/v1/payments/request', {
+    token: aliceWallet.token,
+    body: { amount: '7.00', currency: 'USD', description: 'Popcorn', room_id: room, idempotency_key: 'popcorn' },
+  });
+  expect((await client.call('POST', `/api/v1/payments/${dropped.body.payment_id}/cancel`, { token: aliceWallet.token, body: {} })).body.status).toBe('cancelled');
+  const ofDropped = await eventually(
+    async () => (await bob.timeline(room)).filter((e) => e.content.payment_id === dropped.body.payment_id),
+    (events) => events.some((e) => e.type === 'm.tween.payment.cancelled'),
+  );
+  expect(ofDropped.map((e) => e.type)).toEqual(['m.tween.payment.request', 'm.tween.payment.cancelled']);
 });
 
 test('a group gift in the room: Bob opens it, and both see the gift and its opening from the payments bot', async () => {

@@ -96,9 +96,16 @@ test('an expired challenge cannot be answered; a new one can, and the payment co
 
   const result = await env.client.workflow.getHandle(`payment-${id}`).result();
   expect(result).toMatchObject({ status: 'completed', eventId: expect.stringMatching(/^\$stub/) });
+  // The request was told to the room first (PROTO 8.1.2), and the receipt refers to it.
+  const asking = hs.events().filter((e) => e.roomId === ROOM && e.type === 'm.tween.payment.request' && e.content.payment_id === id);
+  expect(asking).toHaveLength(1);
+  expect(asking[0]).toMatchObject({ txnId: `payment-${id}.request`, userId: '@_tmcp_payments:tmcp.test' });
+  expect(asking[0]!.content).toMatchObject({ miniapp_id: 'ma_demo', payment: { payment_id: id, amount: '60.00', currency: 'USD', description: 'Lunch' }, status: 'pending_authorization' });
   const event = hs.events().find((e) => e.roomId === ROOM && e.type === 'm.tween.payment.completed');
   expect(event).toMatchObject({ txnId: `payment-${id}.completed`, userId: '@_tmcp_payments:tmcp.test' });
   expect(event!.content).toMatchObject({ msgtype: 'm.tween.payment', payment_id: id, amount: '60.00', currency: 'USD', status: 'completed', payer: { user_id: bob.userId } });
+  expect(event!.content).toMatchObject({ request_event_id: result.requestEventId, 'm.relates_to': { rel_type: 'm.reference', event_id: result.requestEventId } });
+  expect(result.requestEventId).toMatch(/^\$stub/);
   await recordHistory(env.client, `payment-${id}`, 'payment', 'mfa-completed');
 
   // A refund is told to the same room.
@@ -110,6 +117,23 @@ test('an expired challenge cannot be answered; a new one can, and the payment co
   expect(told).toMatchObject({ roomId: ROOM, txnId: `refund-${refundId}.refunded` });
   expect(told!.content).toMatchObject({ payment_id: id, amount: '20.00', refunded_amount: '20.00', status: 'partially_refunded' });
   await recordHistory(env.client, `refund-${refundId}`, 'refund', 'announced');
+});
+
+test('a payment cancelled by its payer ends at once: the room hears of it, referring to the request, and nothing moves', async () => {
+  const dee = await payer('dee');
+  const CAFE = '!cafe:tmcp.test';
+  hs.replyFor('joined_members', CAFE, { status: 200, body: { joined: { [dee.userId]: {} } } });
+  const id = await requested(dee, '15.00', { room_id: CAFE });
+  const cancelled = await api.call('POST', `/api/v1/payments/${id}/cancel`, { token: dee.token, body: {} });
+  expect(cancelled.body).toMatchObject({ status: 'cancelled' });
+  const result = await env.client.workflow.getHandle(`payment-${id}`).result();
+  expect(result).toMatchObject({ status: 'cancelled', requestEventId: expect.any(String) });
+  const told = hs.events().filter((e) => e.roomId === CAFE && e.content.payment_id === id).map((e) => [e.type, e.txnId]);
+  expect(told).toEqual([['m.tween.payment.request', `payment-${id}.request`], ['m.tween.payment.cancelled', `payment-${id}.cancelled`]]);
+  const event = hs.events().find((e) => e.type === 'm.tween.payment.cancelled' && e.content.payment_id === id);
+  expect(event!.content).toMatchObject({ status: 'cancelled', cancelled_by: 'payer', 'm.relates_to': { rel_type: 'm.reference', event_id: result.requestEventId } });
+  expect(await available(api, dee)).toBe(100);
+  await recordHistory(env.client, `payment-${id}`, 'payment', 'cancelled');
 });
 
 test('a payment without a second factor completes in one step', async () => {

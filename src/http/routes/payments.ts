@@ -4,7 +4,7 @@ import { isId } from '../../domain/ids';
 import { DomainError, invalidField, type ErrorCode } from '../../domain/errors';
 import { paymentWebhookLog, redeliverWebhook } from '../../miniapps/webhookStarter';
 import { refund, type Refunder } from '../../payments/refunds';
-import { authorize, getPaymentForMerchant, getPaymentForPayer, newMfaChallenge, requestPayment, verifyMfaAnswer, type PaymentDeps } from '../../payments/payments';
+import { authorize, cancelPaymentFor, getPaymentForMerchant, getPaymentForPayer, newMfaChallenge, requestPayment, verifyMfaAnswer, type PaymentDeps } from '../../payments/payments';
 import { adminTokenCheck, bearerToken, type CallerGates } from '../middleware/auth';
 import { confidentialClientOf, merchantUnauthorized } from '../middleware/merchant';
 import { errorBody } from '../middleware/errors';
@@ -42,6 +42,8 @@ const RefundBody = z
   })
   .strict();
 
+const CancelBody = z.object({ reason: z.string().trim().min(1).max(200).optional() }).strict();
+
 const AuthorizeBody = z.object({ signature: Base64Signature, device_id: DeviceId, timestamp: Timestamp }).strict();
 
 // PROTO-mfa 7.4.3 shows device_id and timestamp beside the credentials; a biometric answer carries its own inside.
@@ -61,6 +63,7 @@ const doc = {
   request: documented({ summary: 'The mini-app asks its user to pay it (saga payment-<id>); the user then authorizes it', callers: ['mini-app'], body: RequestBody, responses: { 201: PaymentRequested } }),
   get: documented({ summary: 'One payment, to its payer through the requesting app or to its merchant', callers: ['mini-app', 'merchant'], responses: { 200: PaymentAnswer } }),
   refund: documented({ summary: 'Give a completed payment back to its payer, all of it or part', callers: ['merchant', 'operator'], body: RefundBody, responses: { 201: RefundAnswer } }),
+  cancel: documented({ summary: 'Cancel a payment not yet authorized (nothing moved): its payer through the app, or its merchant', callers: ['mini-app', 'merchant'], body: CancelBody, responses: { 200: PaymentAnswer } }),
   webhooks: documented({ summary: "The payment's webhook events and every delivery attempt", callers: ['merchant'], responses: { 200: WebhookLog } }),
   redeliver: documented({ summary: 'Deliver a delivered or failed webhook event once more', callers: ['merchant'], responses: { 202: Redelivery } }),
   authorize: documented({ summary: "The payer's device signature: the payment completes, or a second factor is asked for", callers: ['mini-app'], body: AuthorizeBody, responses: { 200: PaymentOutcome } }),
@@ -130,6 +133,19 @@ export function paymentRoutes(deps: PaymentDeps, auth: CallerGates['tep'], admin
     });
   }, limited, async (ctx) => {
     ctx.body = await getPaymentForPayer(deps, ctx.state.caller!, paymentIdOf(ctx));
+  });
+
+  // The payer with a TEP (wallet:pay), or the merchant's backend with its client credentials.
+  router.post('/:payment_id/cancel', doc.cancel, async (ctx, next) => {
+    const client = await confidentialClient(ctx);
+    if (!client) return payer(ctx, next);
+    return limited(ctx, async () => {
+      const body = parseInput(CancelBody, ctx.request.body ?? {});
+      ctx.body = await cancelPaymentFor(deps, { kind: 'merchant', client }, paymentIdOf(ctx), body.reason);
+    });
+  }, limit('payment_authorization'), async (ctx) => {
+    const body = parseInput(CancelBody, ctx.request.body ?? {});
+    ctx.body = await cancelPaymentFor(deps, { kind: 'payer', caller: ctx.state.caller! }, paymentIdOf(ctx), body.reason);
   });
 
   // The merchant's backend (Basic, its confidential client) or an operator (the admin token).
