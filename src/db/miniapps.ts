@@ -25,6 +25,8 @@ const MiniappRecordRow = MiniappRow.extend({
   backend_of: z.string().nullable(),
   source: z.enum(['file', 'api']),
   has_secret: z.boolean(),
+  developer_id: z.string().nullable(),
+  description: z.string().nullable(),
   created_at: z.date(),
   updated_at: z.date(),
 });
@@ -32,7 +34,7 @@ export type MiniappRecord = z.infer<typeof MiniappRecordRow>;
 
 const RECORD_COLUMNS = sql.fragment`
   client_id, name, scopes, pre_approved_scopes, status, first_party, client_type, redirect_uris,
-  webhook_url, backend_of, source, secret_hash IS NOT NULL AS has_secret, created_at, updated_at`;
+  webhook_url, backend_of, source, secret_hash IS NOT NULL AS has_secret, developer_id, description, created_at, updated_at`;
 
 export interface NewMiniapp {
   clientId: string;
@@ -46,16 +48,19 @@ export interface NewMiniapp {
   webhookUrl: string | null;
   sealedWebhookSecret: string | null;
   backendOf: string | null;
+  /** A developer's registration (PROTO 9.1): theirs, waiting for review. */
+  developer?: { id: string; description: string | null };
 }
 
 /** Registers a client made through the admin API, with its merchant account in `currency` when one is given. */
 export async function insertMiniapp(db: DatabaseConnection, app: NewMiniapp, currency: Currency | null): Promise<MiniappRecord> {
   const row = await db.one(sql.type(MiniappRecordRow)`
     INSERT INTO miniapps (client_id, name, client_type, redirect_uris, scopes, pre_approved_scopes, first_party,
-                          secret_hash, webhook_url, sealed_webhook_secret, backend_of, source)
+                          secret_hash, webhook_url, sealed_webhook_secret, backend_of, source, status, developer_id, description)
     VALUES (${app.clientId}, ${app.name}, ${app.clientType}, ${sql.array(app.redirectUris, 'text')}, ${sql.array(app.scopes, 'text')},
             ${sql.array(app.preApprovedScopes, 'text')}, ${app.firstParty}, ${app.secretHash}, ${app.webhookUrl},
-            ${app.sealedWebhookSecret}, ${app.backendOf}, 'api')
+            ${app.sealedWebhookSecret}, ${app.backendOf}, 'api', ${app.developer ? 'pending_review' : 'active'},
+            ${app.developer?.id ?? null}, ${app.developer?.description ?? null})
     RETURNING ${RECORD_COLUMNS}`);
   if (currency) await db.query(sql.unsafe`INSERT INTO accounts (kind, owner, currency) VALUES ('merchant', ${app.clientId}, ${currency}) ON CONFLICT DO NOTHING`);
   return row;
@@ -63,6 +68,12 @@ export async function insertMiniapp(db: DatabaseConnection, app: NewMiniapp, cur
 
 export function miniappRecord(db: DatabaseConnection, clientId: string): Promise<MiniappRecord | null> {
   return db.maybeOne(sql.type(MiniappRecordRow)`SELECT ${RECORD_COLUMNS} FROM miniapps WHERE client_id = ${clientId}`);
+}
+
+/** A developer's own apps (never the backend twins, which go with their app). */
+export function miniappsOfDeveloper(db: DatabaseConnection, developerId: string): Promise<readonly MiniappRecord[]> {
+  return db.any(sql.type(MiniappRecordRow)`
+    SELECT ${RECORD_COLUMNS} FROM miniapps WHERE developer_id = ${developerId} AND backend_of IS NULL ORDER BY created_at, client_id`);
 }
 
 export function listMiniapps(db: DatabaseConnection): Promise<readonly MiniappRecord[]> {
@@ -76,6 +87,7 @@ export interface MiniappChange {
   preApprovedScopes?: string[];
   webhook?: { url: string; sealedSecret: string } | null;
   status?: (typeof MINIAPP_STATUSES)[number];
+  description?: string;
 }
 
 /** Changes a client; a status change applies to its backend twin too. Null when there is no such client. */
@@ -87,6 +99,7 @@ export async function updateMiniapp(db: DatabaseConnection, clientId: string, ch
     change.preApprovedScopes && sql.fragment`pre_approved_scopes = ${sql.array(change.preApprovedScopes, 'text')}`,
     change.webhook !== undefined && sql.fragment`webhook_url = ${change.webhook?.url ?? null}, sealed_webhook_secret = ${change.webhook?.sealedSecret ?? null}`,
     change.status && sql.fragment`status = ${change.status}`,
+    change.description !== undefined && sql.fragment`description = ${change.description}`,
     sql.fragment`updated_at = now()`,
   ].filter((f) => f !== false && f !== undefined);
   return db.transaction(async (tx) => {

@@ -78,14 +78,22 @@ const EventLogRow = z.object({
 });
 export type WebhookEventLog = z.infer<typeof EventLogRow>;
 
+const LOG_COLUMNS = sql.fragment`
+    e.event_id, e.event, e.status, e.created_at, e.finished_at,
+      coalesce((SELECT json_agg(json_build_object('attempt', a.attempt, 'attempted_at', to_char(a.attempted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                                                  'http_status', a.http_status, 'duration_ms', a.duration_ms, 'error', a.error) ORDER BY a.attempt)
+                FROM webhook_attempts a WHERE a.event_id = e.event_id), '[]'::json) AS attempts`;
+
 /** The webhook events of a payment with every attempt, oldest first. */
 export function webhookLogOfPayment(db: DatabaseConnection, paymentId: string): Promise<readonly WebhookEventLog[]> {
   return db.any(sql.type(EventLogRow)`
-    SELECT e.event_id, e.event, e.status, e.created_at, e.finished_at,
-      coalesce((SELECT json_agg(json_build_object('attempt', a.attempt, 'attempted_at', to_char(a.attempted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                                                  'http_status', a.http_status, 'duration_ms', a.duration_ms, 'error', a.error) ORDER BY a.attempt)
-                FROM webhook_attempts a WHERE a.event_id = e.event_id), '[]'::json) AS attempts
-    FROM webhook_events e WHERE e.data ->> 'payment_id' = ${paymentId} ORDER BY e.created_at, e.event_id`);
+    SELECT ${LOG_COLUMNS} FROM webhook_events e WHERE e.data ->> 'payment_id' = ${paymentId} ORDER BY e.created_at, e.event_id`);
+}
+
+/** A mini-app's latest webhook events (every kind) with every attempt, newest first. */
+export function webhookLogOfApp(db: DatabaseConnection, clientId: string, limit: number): Promise<readonly WebhookEventLog[]> {
+  return db.any(sql.type(EventLogRow)`
+    SELECT ${LOG_COLUMNS} FROM webhook_events e WHERE e.client_id = ${clientId} ORDER BY e.created_at DESC, e.event_id DESC LIMIT ${limit}`);
 }
 
 /**

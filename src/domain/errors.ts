@@ -91,6 +91,8 @@ export const OAuthErrors = {
   slow_down: { status: 400 },
   expired_token: { status: 400 },
   consent_required: { status: 403 },
+  /** PROTO 4.4.3: a Matrix user no operator enrolled as a developer. */
+  developer_not_whitelisted: { status: 403 },
   temporarily_unavailable: { status: 503 },
 } as const satisfies Record<string, { status: number; wire?: string }>;
 

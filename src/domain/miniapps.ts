@@ -1,4 +1,13 @@
-export const MINIAPP_STATUSES = ['active', 'suspended', 'deleted'] as const;
+/**
+ * PROTO 9.2-9.3 as kept here: a developer's registration waits in `pending_review`; an operator
+ * approves it (`active`, the only status whose tokens work) or rejects it; a rejected or suspended
+ * app may `appeal`, which an operator reviews again. `deleted` is final.
+ */
+export const MINIAPP_STATUSES = ['pending_review', 'active', 'rejected', 'appeal', 'suspended', 'deleted'] as const;
+export type MiniappStatus = (typeof MINIAPP_STATUSES)[number];
+/** What a developer may appeal from, and what an operator may review. */
+export const APPEALABLE_STATUSES: readonly MiniappStatus[] = ['rejected', 'suspended'];
+export const REVIEWABLE_STATUSES: readonly MiniappStatus[] = ['pending_review', 'appeal'];
 /** What an operator may set by a change: deletion is its own call (DELETE), and final. */
 export const SETTABLE_MINIAPP_STATUSES = ['active', 'suspended'] as const;
 export const CLIENT_TYPES = ['public', 'confidential', 'hybrid'] as const;

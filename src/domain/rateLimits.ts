@@ -18,6 +18,9 @@ export const RATE_LIMIT_DEFAULTS = {
   resolution: { limit: 100, windowMs: 60_000, burst: 20 },
   storage: { limit: 100, windowMs: 60_000, burst: 20 },
   storage_batch: { limit: 10, windowMs: 60_000, burst: 2 },
+  /** PROTO 11.4.1's Mini-App Registry rows, per developer. */
+  app_registration: { limit: 5, windowMs: 86_400_000, burst: 0 },
+  app_updates: { limit: 10, windowMs: 3_600_000, burst: 0 },
   /** Every other route a user or an address calls (not in PROTO's table; generous). */
   default: { limit: 120, windowMs: 60_000, burst: 30 },
 } as const satisfies Record<string, RateLimit>;

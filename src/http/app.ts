@@ -5,6 +5,7 @@ import type { TepKeys } from '../auth/keys';
 import { accessChecks, type AccessChecks } from '../auth/clients';
 import { cachedTepVerifier } from '../auth/tep';
 import { matrixTokenChecker, type MatrixTokenChecker } from '../auth/matrixTokens';
+import { developerRoutes } from './routes/developers';
 import type { DatabasePool } from '../db/pool';
 import type { Logger } from '../logger';
 import { startInviteSagas } from '../matrix/invites';
@@ -117,6 +118,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     storageRoutes({ ...deps, cipher: storageCipher(parseStorageKeys(deps.config.storage.encryptionKeys, dataKey)) }, auth, bodies, limit),
     adminRoutes({ ...deps, buckets: deps.buckets }, deps.config.adminToken),
     miniappRoutes({ ...deps, webhookSealer: webhookSealer(dataKey) }, deps.config.adminToken),
+    ...developerRoutes({ ...deps, webhookSealer: webhookSealer(dataKey), matrixTokens }, deps.config.adminToken, limit),
     mountedAt(oauthRoutes({ ...oauth, matrixTokens }, messenger, limit), ['/api/v1/oauth', PROTO_OAUTH]),
     authRevokeRoutes(deps, messenger, limit),
     mountedAt(oauth2Routes(oauth, messenger, limit), ['/api/v1/oauth2', PROTO_OAUTH]),

@@ -13,6 +13,8 @@ export interface AppState {
   messengerUser?: string;
   /** The mini-app whose merchant backend is calling (merchantGate): its confidential client authenticated. */
   merchant?: string;
+  /** The developer whose developer token is calling (developerGate). */
+  developer?: string;
 }
 
 export type AppContext = ParameterizedContext<AppState>;

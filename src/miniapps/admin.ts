@@ -37,6 +37,8 @@ export interface MiniappInput {
   preApprovedScopes: string[];
   webhookUrl?: string;
   firstParty: boolean;
+  /** A developer's own registration (PROTO 9.1), which waits for an operator's review. */
+  developer?: { id: string; description: string | null };
 }
 
 const BACKEND_SUFFIX = '_backend';
@@ -63,6 +65,8 @@ export function miniappView(app: MiniappRecord) {
     webhook_url: app.webhook_url,
     has_client_secret: app.has_secret,
     ...(app.backend_of ? { backend_of: app.backend_of } : {}),
+    ...(app.developer_id ? { developer_id: app.developer_id } : {}),
+    ...(app.description ? { description: app.description } : {}),
     source: app.source,
     created_at: app.created_at.toISOString(),
     updated_at: app.updated_at.toISOString(),
@@ -95,6 +99,7 @@ export async function createMiniapp(deps: RegistryDeps, input: MiniappInput) {
       webhookUrl: webhook?.stored.url ?? null,
       sealedWebhookSecret: webhook?.stored.sealedSecret ?? null,
       backendOf: null,
+      ...(input.developer ? { developer: input.developer } : {}),
     }, currency);
     if (backendSecret) {
       await insertMiniapp(tx, {
@@ -109,6 +114,7 @@ export async function createMiniapp(deps: RegistryDeps, input: MiniappInput) {
         webhookUrl: null,
         sealedWebhookSecret: null,
         backendOf: clientId,
+        ...(input.developer ? { developer: { id: input.developer.id, description: null } } : {}),
       }, null); // the app's merchant account is the one it is paid into
     }
     return created;
@@ -121,7 +127,7 @@ export async function createMiniapp(deps: RegistryDeps, input: MiniappInput) {
   };
 }
 
-function notFound(clientId: string): DomainError {
+export function notFound(clientId: string): DomainError {
   return new DomainError('MINIAPP_NOT_FOUND', 'Mini-app not found', { client_id: clientId });
 }
 

@@ -1,4 +1,4 @@
-import { markWebhookStarted, reopenWebhookEvent, unstartedWebhookEvents, webhookEventStatus, webhookLogOfPayment } from '../db/webhooks';
+import { markWebhookStarted, reopenWebhookEvent, unstartedWebhookEvents, webhookEventStatus, webhookLogOfApp, webhookLogOfPayment, type WebhookEventLog } from '../db/webhooks';
 import { DomainError } from '../domain/errors';
 import type { DatabasePool } from '../db/pool';
 import { webhookWorkflowId } from '../domain/webhooks';
@@ -35,17 +35,22 @@ export async function sweepUnstartedWebhooks(deps: WebhookStarterDeps, graceMs: 
 
 /** A payment's webhook events and every attempt (time, status, duration, error), for the merchant. */
 export async function paymentWebhookLog(deps: Pick<WebhookStarterDeps, 'pool'>, paymentId: string) {
-  const events = await webhookLogOfPayment(deps.pool, paymentId);
+  return { payment_id: paymentId, events: (await webhookLogOfPayment(deps.pool, paymentId)).map(webhookEventView) };
+}
+
+/** A mini-app's latest 100 webhook events with their attempts, for its developer. */
+export async function appWebhookLog(deps: Pick<WebhookStarterDeps, 'pool'>, clientId: string) {
+  return { client_id: clientId, events: (await webhookLogOfApp(deps.pool, clientId, 100)).map(webhookEventView) };
+}
+
+function webhookEventView(e: WebhookEventLog) {
   return {
-    payment_id: paymentId,
-    events: events.map((e) => ({
-      event_id: e.event_id,
-      event: e.event,
-      status: e.status,
-      created_at: e.created_at.toISOString(),
-      ...(e.finished_at ? { finished_at: e.finished_at.toISOString() } : {}),
-      attempts: e.attempts,
-    })),
+    event_id: e.event_id,
+    event: e.event,
+    status: e.status,
+    created_at: e.created_at.toISOString(),
+    ...(e.finished_at ? { finished_at: e.finished_at.toISOString() } : {}),
+    attempts: e.attempts,
   };
 }
 

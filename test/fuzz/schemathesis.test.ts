@@ -42,6 +42,8 @@ beforeAll(async () => {
   credentials.merchant = basic(shop.body.backend.client_id, shop.body.backend.client_secret);
   credentials.client = basic(shop.body.backend.client_id, shop.body.backend.client_secret);
   credentials.operator = `Bearer ${ADMIN_TOKEN}`;
+  const developer = await api.call('POST', '/api/v1/admin/developers', { token: ADMIN_TOKEN, body: { user_id: user.userId } });
+  credentials.developer = `Bearer ${developer.body.access_token}`;
   credentials.synapse = `Bearer ${stubMatrixEnv(hs, 'fuzz').MATRIX_HS_TOKEN}`;
 });
 afterAll(async () => {
@@ -99,6 +101,7 @@ const RUNS: [Caller, number][] = [
   ['anyone', 10],
   ['provider', 5],
   ['browser', 10],
+  ['developer', 15],
   ['operator', 25],
 ];
 

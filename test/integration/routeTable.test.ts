@@ -155,6 +155,17 @@ beforeAll(async () => {
   tokens.suspendedMessenger = await api.token('@suspended:tmcp.test', ALL_SCOPES, ids.suspendedMessenger);
   await admin('PATCH', `/mini-apps/${ids.suspendedApp}`, { status: 'suspended' });
   await admin('PATCH', `/mini-apps/${ids.suspendedMessenger}`, { status: 'suspended' });
+  // Developers: the owner's app, another developer (the stranger), one taken off the whitelist, one whose app is deleted.
+  const enroll = async (userId: string) => (await admin('POST', '/developers', { user_id: userId })).body.access_token as string;
+  tokens.developer = await enroll(owner.userId);
+  tokens.strangerDeveloper = await enroll(stranger.userId);
+  tokens.revokedDeveloper = await enroll('@gone-dev:tmcp.test');
+  await admin('DELETE', `/developers/${encodeURIComponent('@gone-dev:tmcp.test')}`);
+  const register = async (name: string) =>
+    (await api.call('POST', '/mini-apps/v1/register', { token: tokens.developer, body: { name, technical: { client_type: 'hybrid', scopes_requested: ['user:read'], webhook_url: 'https://dev.example/hooks' } } })).body.miniapp_id as string;
+  ids.devApp = await register('Developer app');
+  ids.doomedDevApp = await register('Developer app to delete');
+  await admin('POST', `/mini-apps/${ids.devApp}/review`, { decision: 'reject', reason: 'needs a privacy policy' });
   const suspendedMerchant = await admin('POST', '/mini-apps', { name: 'Suspended shop', client_type: 'confidential', scopes: ALL_SCOPES });
   merchants.suspended = basic(suspendedMerchant.body.client_id, suspendedMerchant.body.client_secret);
   await admin('PATCH', `/mini-apps/${suspendedMerchant.body.client_id}`, { status: 'suspended' });
@@ -179,6 +190,7 @@ function pathOf(row: Row): string {
     gift_id: 'gift_aaaaaaaaaaaaaaaaaaaaaaaa',
     user_id: '@someone:tmcp.test',
     client_id: row.method === 'DELETE' && row.path.startsWith('/api/v1/admin/mini-apps') ? ids.doomedApp! : 'ma_demo',
+    miniapp_id: row.method === 'DELETE' ? ids.doomedDevApp! : ids.devApp!,
     wallet_id: owner.walletId,
     suspension_id: 'sus_aaaaaaaaaaaaaaaaaaaaaaaa',
     txnId: 'txn1',
@@ -196,6 +208,8 @@ function bodyOf(row: Row): unknown {
   if (row.path.endsWith('/mfa/verify')) return { challenge_id: 'mfa_aaaaaaaaaaaaaaaaaaaaaaaa', method: 'transaction_pin', credentials: { pin: '1234' } };
   if (row.path.endsWith('/refund')) return { amount: '1.00', reason: 'test', idempotency_key: 'refund-1' };
   if (row.path.endsWith('/reject')) return { reason: 'no' };
+  if (row.path === '/mini-apps/v1/:miniapp_id' && row.method === 'PATCH') return { name: 'Taken over' };
+  if (row.path.endsWith('/appeal')) return { reason: 'let me in' };
   return row.method === 'GET' || row.method === 'DELETE' ? undefined : {};
 }
 
@@ -230,7 +244,7 @@ test('/openapi.json describes every mounted route, for the callers its row names
 });
 
 test('every row names a known kind of caller and a known rate-limit category', () => {
-  const callers = new Set([...TEP_CALLERS, ...MERCHANT_CALLERS, 'operator', 'Synapse', 'provider', 'client', 'browser', 'anyone']);
+  const callers = new Set([...TEP_CALLERS, ...MERCHANT_CALLERS, 'operator', 'developer', 'Synapse', 'provider', 'client', 'browser', 'anyone']);
   for (const row of rows) {
     expect([row.route, callers.has(row.caller)]).toEqual([row.route, true]);
     const category = row.limit.split(/[ ,]/)[0]!;
@@ -268,6 +282,11 @@ describe.each(rows.map((row) => [row.route, row] as const))('%s', (_route, row) 
       return expect(answer(await call(row, { authorization: basic(ids.frontEnd!, '') }))).toEqual([401, 'INVALID_TOKEN']);
     }
     if (row.caller === 'operator') return expect(answer(await call(row, bearer(appToken)))).toEqual([401, 'INVALID_TOKEN']);
+    // A TEP, and the operator's token, are not a developer's.
+    if (row.caller === 'developer') {
+      expect(answer(await call(row, bearer(appToken)))).toEqual([401, 'INVALID_TOKEN']);
+      return expect(answer(await call(row, bearer(ADMIN_TOKEN)))).toEqual([401, 'INVALID_TOKEN']);
+    }
     if (row.caller === 'Synapse') return expect(answer(await call(row, bearer(appToken)))).toEqual([403, 'M_FORBIDDEN']);
     if (row.caller === 'provider') return expect(answer(await call(row, bearer(appToken)))).toEqual([401, 'INVALID_SIGNATURE']);
     // client: a TEP is not client authentication.
@@ -288,6 +307,8 @@ describe.each(rows.map((row) => [row.route, row] as const))('%s', (_route, row) 
     let res: ApiResponse;
     if (MERCHANT_CALLERS.has(row.caller)) {
       res = await call(row, { authorization: merchants.rival! });
+    } else if (row.caller === 'developer') {
+      res = await call(row, bearer(tokens.strangerDeveloper!));
     } else {
       // The stranger, through the app the owner used.
       const clientId = row.caller === 'messenger' ? MESSENGER_CLIENT : row.path.startsWith('/api/v1/payments') ? ids.merchantClient : 'ma_demo';
@@ -303,6 +324,7 @@ describe.each(rows.map((row) => [row.route, row] as const))('%s', (_route, row) 
       expect(answer(await call(row, bearer(messenger ? tokens.suspendedMessenger! : tokens.suspended!)))).toEqual([401, 'INVALID_TOKEN']);
     }
     if (MERCHANT_CALLERS.has(row.caller)) expect(answer(await call(row, { authorization: merchants.suspended! }))).toEqual([401, 'INVALID_TOKEN']);
+    if (row.caller === 'developer') expect(answer(await call(row, bearer(tokens.revokedDeveloper!)))).toEqual([401, 'INVALID_TOKEN']);
   });
 
   test('spends the documented rate-limit bucket', async () => {
@@ -314,6 +336,9 @@ describe.each(rows.map((row) => [row.route, row] as const))('%s', (_route, row) 
       headers = { authorization: merchants.merchant! };
     } else if (row.caller === 'operator') {
       headers = bearer(ADMIN_TOKEN);
+    } else if (row.caller === 'developer') {
+      // A fresh token each time: the revoke row revokes the one it is called with.
+      headers = bearer((await admin('POST', '/developers', { user_id: owner.userId })).body.access_token);
     }
     const res = await call(row, headers);
     expect([row.route, res.headers.get('x-ratelimit-limit')]).toEqual([row.route, category === '—' ? null : String(limitOf(category as RateCategory))]);

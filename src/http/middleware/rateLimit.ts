@@ -40,6 +40,7 @@ async function subjectOf(ctx: AppContext, access: Pick<AccessChecks, 'client'>):
   const { caller, messengerUser } = ctx.state;
   if (caller) return { key: `user:${caller.userId}|client:${caller.clientId}`, userId: caller.userId, clientId: caller.clientId, address: null };
   if (messengerUser) return { key: `user:${messengerUser}|client:matrix`, userId: messengerUser, clientId: null, address: null };
+  if (ctx.state.developer) return { key: `developer:${ctx.state.developer}`, userId: ctx.state.developer, clientId: null, address: null };
   // Only a registered, active client gets a bucket of its own: made-up client ids share one, so
   // an address cannot get fresh buckets by naming new clients.
   const named = namedClient(ctx);

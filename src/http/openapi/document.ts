@@ -36,6 +36,7 @@ const SECURITY_SCHEMES: Record<Exclude<Caller, 'anyone'>, { type: 'http'; scheme
   matrix: { type: 'http', scheme: 'bearer' },
   messenger: { type: 'http', scheme: 'bearer' },
   merchant: { type: 'http', scheme: 'basic' },
+  developer: { type: 'http', scheme: 'bearer' },
   operator: { type: 'http', scheme: 'bearer' },
   synapse: { type: 'http', scheme: 'bearer' },
   provider: { type: 'apiKey', in: 'header', name: 'X-Provider-Signature' },

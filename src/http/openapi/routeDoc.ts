@@ -12,10 +12,11 @@ export const CALLERS = {
   matrix: "The user's Matrix access token from the messenger (`Authorization: Bearer syt_…`), checked at the homeserver.",
   messenger: "A TEP token of the messenger itself (the first-party client): the user's own app.",
   merchant: "A mini-app's backend: HTTP Basic with its client id and secret (the app itself when confidential, or its `<client_id>_backend` twin).",
+  developer: "A mini-app developer (PROTO 4.4): `Authorization: Bearer dev_…`, from an operator's enrolment or /oauth2/developer/token.",
   operator: 'The operator: `Authorization: Bearer <ADMIN_TOKEN>`.',
   synapse: "The homeserver: `Authorization: Bearer <hs_token>` of the Application Service registration.",
   provider: 'A payment or wallet provider: its signature over the raw body, in its own header.',
-  client: "An OAuth client: its client id (and a confidential client's secret, in HTTP Basic or the form).",
+  client: "An OAuth client: its client id (and a confidential client's secret, in HTTP Basic or the form); or a developer's grant at /oauth2/developer/token.",
   browser: "The user's browser on the server's own pages: the sign-in cookie and the page's CSRF token.",
 } as const;
 export type Caller = keyof typeof CALLERS;

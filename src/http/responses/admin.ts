@@ -79,6 +79,8 @@ export const MiniappAnswer = describes(
     webhook_url: z.string().nullable(),
     has_client_secret: z.boolean(),
     backend_of: z.string().optional(),
+    developer_id: z.string().optional(),
+    description: z.string().optional(),
     source: z.enum(['file', 'api']),
     created_at: Instant,
     updated_at: Instant,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { PAYMENT_STATES, MFA_METHODS, type MfaMethod } from '../../domain/payments';
 import type { refundPayment } from '../../ledger/payments';
-import { paymentWebhookLog, redeliverWebhook } from '../../miniapps/webhookStarter';
+import { appWebhookLog, paymentWebhookLog, redeliverWebhook } from '../../miniapps/webhookStarter';
 import { getPaymentForMerchant, getPaymentForPayer, verifyMfaAnswer } from '../../payments/payments';
 import { outcome, paymentView } from '../../payments/views';
 import { acceptWalletCallback } from '../../wallet/providerCallbacks';
@@ -51,6 +51,7 @@ export const PaymentAnswer = describes(
     completed_at: Instant.optional(),
     failed_at: Instant.optional(),
     expired_at: Instant.optional(),
+    cancelled_at: Instant.optional(),
   }),
   paymentView,
   getPaymentForPayer,
@@ -112,22 +113,19 @@ export const RefundAnswer = describes(
   (built: BuiltRefund) => built,
 );
 
-export const WebhookLog = describes(
-  z.object({
-    payment_id: z.string(),
-    events: z.array(
-      z.object({
-        event_id: z.string(),
-        event: z.string(),
-        status: z.enum(['pending', 'delivered', 'failed']),
-        created_at: Instant,
-        finished_at: Instant.optional(),
-        attempts: z.array(z.object({ attempt: z.number().int(), attempted_at: Instant, http_status: z.number().int().nullable(), duration_ms: z.number(), error: z.string().nullable() })),
-      }),
-    ),
-  }),
-  paymentWebhookLog,
-);
+const WebhookEvent = z.object({
+  event_id: z.string(),
+  event: z.string(),
+  status: z.enum(['pending', 'delivered', 'failed']),
+  created_at: Instant,
+  finished_at: Instant.optional(),
+  attempts: z.array(z.object({ attempt: z.number().int(), attempted_at: Instant, http_status: z.number().int().nullable(), duration_ms: z.number(), error: z.string().nullable() })),
+});
+
+export const WebhookLog = describes(z.object({ payment_id: z.string(), events: z.array(WebhookEvent) }), paymentWebhookLog);
+
+/** A mini-app's latest webhook events, of every kind, for its developer. */
+export const AppWebhookLog = describes(z.object({ client_id: z.string(), events: z.array(WebhookEvent) }), appWebhookLog);
 
 export const Redelivery = describes(
   z.object({ event_id: z.string(), status: z.literal('pending'), redelivery: z.number().int(), workflow_id: z.string() }),

@@ -3,7 +3,9 @@ import { z } from 'zod';
 import { CLIENT_TYPES, SETTABLE_MINIAPP_STATUSES } from '../../domain/miniapps';
 import { isScope } from '../../domain/scopes';
 import { createMiniapp, deleteMiniapp, getMiniapp, listMiniappViews, patchMiniapp, rotateAppWebhookSecret, rotateClientSecret, type RegistryDeps } from '../../miniapps/admin';
+import { reviewApp } from '../../developers/apps';
 import { adminAuth } from '../middleware/auth';
+import { DeveloperApp } from '../responses/developers';
 import { documented } from '../openapi/routeDoc';
 import { ClientSecretRotated, MiniappAnswer, MiniappChanged, MiniappCreated, MiniappDeleted, MiniappList, WebhookSecretRotated } from '../responses/admin';
 import type { AppState } from '../state';
@@ -42,6 +44,8 @@ const MiniappPatchBody = z
   .strict()
   .refine((patch) => Object.keys(patch).length > 0, 'must change at least one field');
 
+const ReviewBody = z.object({ decision: z.enum(['approve', 'reject']), reason: z.string().trim().min(1).max(2000).optional() }).strict();
+
 const doc = {
   create: documented({ summary: 'Register a mini-app; the answer holds its secrets, shown once', callers: ['operator'], body: MiniappBody, responses: { 201: MiniappCreated } }),
   list: documented({ summary: 'Every registered mini-app', callers: ['operator'], responses: { 200: MiniappList } }),
@@ -53,6 +57,7 @@ const doc = {
   }),
   patch: documented({ summary: 'Change a mini-app; suspending it stops every token it holds', callers: ['operator'], body: MiniappPatchBody, responses: { 200: MiniappChanged } }),
   secret: documented({ summary: "A new client secret for a confidential client; the old one stops working", callers: ['operator'], responses: { 200: ClientSecretRotated } }),
+  review: documented({ summary: "Approve or reject an app waiting for review (a developer's registration, a new scope, an appeal)", callers: ['operator'], body: ReviewBody, responses: { 200: DeveloperApp } }),
   webhookSecret: documented({ summary: 'A new webhook secret; the previous one keeps signing beside it for a while', callers: ['operator'], responses: { 200: WebhookSecretRotated } }),
 };
 
@@ -111,6 +116,12 @@ export function miniappRoutes(deps: RegistryDeps, adminToken: string | undefined
     ctx.state.log.info({ client_id: rotated.client_id }, 'client secret rotated');
     ctx.set('Cache-Control', 'no-store');
     ctx.body = rotated;
+  });
+
+  router.post('/:client_id/review', doc.review, async (ctx) => {
+    const body = parseInput(ReviewBody, ctx.request.body ?? {});
+    ctx.body = await reviewApp(deps, ctx.params.client_id!, { approve: body.decision === 'approve', ...(body.reason ? { reason: body.reason } : {}) });
+    ctx.state.log.info({ client_id: ctx.params.client_id, decision: body.decision }, 'mini-app reviewed by an operator');
   });
 
   router.post('/:client_id/webhook-secret', doc.webhookSecret, async (ctx) => {

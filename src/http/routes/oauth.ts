@@ -88,7 +88,7 @@ const doc = {
 };
 
 /** One form field of the token request: a string, at most once (RFC 6749 3.2: parameters must not repeat). */
-function field(form: Record<string, unknown>, name: string, required = false): string | undefined {
+export function field(form: Record<string, unknown>, name: string, required = false): string | undefined {
   const value = form[name];
   if (Array.isArray(value)) throw new OAuthError('invalid_request', `${name} must be given once`);
   if (value === undefined || value === '') {
@@ -121,7 +121,7 @@ function launchContext(text: string | undefined): Record<string, unknown> | unde
 }
 
 /** Token responses are never cached (RFC 6749 5.1); errors are OAuth's shape, not PROTO's. */
-async function oauthAnswer(ctx: AppContext, produce: () => Promise<unknown>): Promise<void> {
+export async function oauthAnswer(ctx: AppContext, produce: () => Promise<unknown>): Promise<void> {
   ctx.set('Cache-Control', 'no-store');
   ctx.set('Pragma', 'no-cache');
   try {
@@ -201,7 +201,7 @@ export function oauthRoutes(
 }
 
 /** The form of an OAuth request, or invalid_request when the body is something else. */
-function oauthForm(ctx: AppContext): Record<string, unknown> {
+export function oauthForm(ctx: AppContext): Record<string, unknown> {
   if (!ctx.is('application/x-www-form-urlencoded')) throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
   return (ctx.request.body ?? {}) as Record<string, unknown>;
 }
