@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { TMCP_ROOM_ID } from '../domain/searchAttributes';
 import type { OAuthClient } from '../db/miniapps';
 import { miniappRecord } from '../db/miniapps';
+import { developerById } from '../db/developers';
 import { paymentById, refundById, unannouncedRefunds, type Payment } from '../db/payments';
 import { DomainError } from '../domain/errors';
 import { displayAmount, formatAmount, parseAmount } from '../domain/money';
@@ -14,8 +15,25 @@ import type { PaymentDeps } from './payments';
 
 type RefundDeps = Pick<PaymentDeps, 'pool' | 'temporal' | 'log' | 'config'>;
 
-/** Who asks for a refund: the merchant's backend (its confidential client) or an operator. */
-export type Refunder = { kind: 'client'; client: OAuthClient } | { kind: 'admin' };
+/**
+ * Who asks for a refund: the merchant's backend (its confidential client), an operator, or, for an
+ * app with no backend, its developer through the app itself (their TEP of the payment's app).
+ */
+export type Refunder = { kind: 'client'; client: OAuthClient } | { kind: 'admin' } | { kind: 'developer'; userId: string; clientId: string };
+
+/**
+ * PROTO 7.4 shows a refund asked with a TEP. A TEP is any user's, so only one user's may: the app's
+ * enrolled developer (the merchant), through that app, and only where the app has no backend to
+ * ask from (a public client). A payer holding the app's TEP is told the payment does not exist.
+ */
+async function mayRefund(deps: Pick<RefundDeps, 'pool'>, refunder: Refunder, p: Payment): Promise<boolean> {
+  if (refunder.kind === 'admin') return true;
+  if (refunder.kind === 'client') return refunder.client.client_id === p.client_id || refunder.client.backend_of === p.client_id;
+  if (refunder.clientId !== p.client_id) return false;
+  const app = await miniappRecord(deps.pool, p.client_id);
+  if (!app || app.client_type !== 'public' || app.developer_id !== refunder.userId) return false;
+  return (await developerById(deps.pool, refunder.userId))?.status === 'active';
+}
 
 function announcement(p: Payment, merchantName: string, refund: { id: string; amount: bigint; refundedAmount: bigint; at: string }): RefundAnnouncement {
   return {
@@ -59,14 +77,13 @@ async function announce(deps: RefundDeps, input: RefundAnnouncement): Promise<vo
 }
 
 /**
- * PROTO 7.4: the merchant's backend (or an operator) gives money back, all of it or part, once or
+ * PROTO 7.4: the merchant's backend (or an operator, or a backend-less app's developer) gives money back, all of it or part, once or
  * several times up to the captured amount. Answers the refund; a repeat of the same request answers
  * the stored one.
  */
 export async function refund(deps: RefundDeps, refunder: Refunder, paymentId: string, req: { amount?: number | string; reason?: string; idempotencyKey: string }) {
   const p = await paymentById(deps.pool, paymentId);
-  const mine = p && (refunder.kind === 'admin' || refunder.client.client_id === p.client_id || refunder.client.backend_of === p.client_id);
-  if (!p || !mine) throw new DomainError('NOT_FOUND', 'Payment not found', { payment_id: paymentId });
+  if (!p || !(await mayRefund(deps, refunder, p))) throw new DomainError('NOT_FOUND', 'Payment not found', { payment_id: paymentId });
   const amount = req.amount === undefined ? undefined : parseAmount(req.amount, p.currency, 'amount');
   const requestHash = createHash('sha256').update(JSON.stringify([amount?.toString() ?? null, req.reason ?? null])).digest('hex');
   const done = await refundPayment(deps.pool, {
@@ -75,7 +92,7 @@ export async function refund(deps: RefundDeps, refunder: Refunder, paymentId: st
     reason: req.reason,
     idempotencyKey: req.idempotencyKey,
     requestHash,
-    requestedBy: refunder.kind === 'admin' ? 'admin' : refunder.client.client_id,
+    requestedBy: refunder.kind === 'admin' ? 'admin' : refunder.kind === 'client' ? refunder.client.client_id : `developer:${refunder.userId}`,
   });
   if (done.webhookEventId) await startWebhookDeliveries(deps, [done.webhookEventId]);
   if (!done.replayed && p.room_id) {

@@ -456,6 +456,43 @@ describe('refunds', () => {
     expectError(await refund(pending.payment_id, { idempotency_key: 'early' }), 409, 'INVALID_STATE');
     expectError(await refund(id, { amount: '1.001', idempotency_key: 'bad' }), 400, 'INVALID_REQUEST', 'amount');
   });
+
+  it("by a TEP only for the developer of a backend-less app, through that app (PROTO 7.4); never by its payer", async () => {
+    // A developer's public app, approved, and a payment to it.
+    const dev = await walletUser(api, { name: 'stallholder' });
+    const devToken = (await api.call('POST', '/api/v1/admin/developers', { token: ADMIN_TOKEN, body: { user_id: dev.userId } })).body.access_token;
+    const stall = (await api.call('POST', '/mini-apps/v1/register', { token: devToken, body: { name: 'Market Stall', technical: { client_type: 'public', scopes_requested: ['user:read', 'wallet:pay'] } } })).body.miniapp_id as string;
+    await api.call('POST', `/api/v1/admin/mini-apps/${stall}/review`, { token: ADMIN_TOKEN, body: { decision: 'approve' } });
+    const nina = await payer('nina', '100.00', stall);
+    const { body: requested } = await request(nina);
+    expect((await authorize(nina, requested.payment_id, authorizeBody(nina, requested.payment_id))).body.status).toBe('completed');
+    const id = requested.payment_id as string;
+    const byTep = (token: string, key: string) => api.call('POST', `/api/v1/payments/${id}/refund`, { token, body: { amount: '4.00', reason: 'customer_request', notes: 'as PROTO shows', idempotency_key: key } });
+
+    // The payer holds a TEP of the app too: told the payment does not exist, and nothing moves.
+    expectError(await byTep(nina.appToken, 'self'), 404, 'NOT_FOUND');
+    // The developer, through another app, likewise.
+    expectError(await byTep(await api.token(dev.userId, ALL_WALLET_SCOPES, 'ma_demo'), 'elsewhere'), 404, 'NOT_FOUND');
+    expect(await available(api, nina)).toBe(90);
+    const refunded = await byTep(await api.token(dev.userId, ALL_WALLET_SCOPES, stall), 'by-dev');
+    expect(refunded.status).toBe(201);
+    expect(refunded.body).toMatchObject({ payment_id: id, amount: 4, status: 'partially_refunded' });
+    expect(await available(api, nina)).toBe(94);
+
+    // A developer taken off the whitelist cannot; nor can the developer of an app with a backend (its backend refunds).
+    await api.call('DELETE', `/api/v1/admin/developers/${encodeURIComponent(dev.userId)}`, { token: ADMIN_TOKEN });
+    expectError(await byTep(await api.token(dev.userId, ALL_WALLET_SCOPES, stall), 'revoked'), 404, 'NOT_FOUND');
+    const shopDev = await walletUser(api, { name: 'shopkeeper' });
+    const shopDevToken = (await api.call('POST', '/api/v1/admin/developers', { token: ADMIN_TOKEN, body: { user_id: shopDev.userId } })).body.access_token;
+    const shopApp = (await api.call('POST', '/mini-apps/v1/register', { token: shopDevToken, body: { name: 'Hybrid Stall', technical: { client_type: 'hybrid', scopes_requested: ['user:read', 'wallet:pay'] } } })).body.miniapp_id as string;
+    await api.call('POST', `/api/v1/admin/mini-apps/${shopApp}/review`, { token: ADMIN_TOKEN, body: { decision: 'approve' } });
+    const oscar = await payer('oscar', '100.00', shopApp);
+    const { body: hybridPaid } = await request(oscar);
+    expect((await authorize(oscar, hybridPaid.payment_id, authorizeBody(oscar, hybridPaid.payment_id))).body.status).toBe('completed');
+    const viaTep = await api.call('POST', `/api/v1/payments/${hybridPaid.payment_id}/refund`, { token: await api.token(shopDev.userId, ALL_WALLET_SCOPES, shopApp), body: { idempotency_key: 'hybrid' } });
+    expectError(viaTep, 404, 'NOT_FOUND');
+    expect(await available(api, oscar)).toBe(90);
+  });
 });
 
 describe('the new-device rule (PAYMENT_MFA_NEW_DEVICE_DAYS=7)', () => {

@@ -38,7 +38,7 @@ function tableRows(): Row[] {
 }
 
 const rows = tableRows();
-const TEP_CALLERS = new Set(['mini-app', 'mini-app or Matrix', 'mini-app or merchant', 'messenger']);
+const TEP_CALLERS = new Set(['mini-app', 'mini-app or Matrix', 'mini-app or merchant', 'mini-app or merchant or operator', 'messenger']);
 const MERCHANT_CALLERS = new Set(['merchant', 'merchant or operator']);
 const ALL_SCOPES = ['user:read', 'wallet:balance', 'wallet:pay', 'wallet:history', 'storage:read', 'storage:write'];
 // A distinct limit per category, so the X-RateLimit-Limit a route answers names its bucket.
@@ -275,6 +275,8 @@ describe.each(rows.map((row) => [row.route, row] as const))('%s', (_route, row) 
       // An ordinary mini-app's TEP, whatever its scopes.
       return expect(answer(await call(row, bearer(appToken)))).toEqual([403, 'INSUFFICIENT_PERMISSIONS']);
     }
+    // The refund takes a TEP, a merchant backend or the operator: a front-end (public) client is none of them.
+    if (row.caller === 'mini-app or merchant or operator') return expect(answer(await call(row, { authorization: basic(ids.frontEnd!, '') }))).toEqual([401, 'INVALID_TOKEN']);
     if (TEP_CALLERS.has(row.caller)) return expect(answer(await call(row, bearer(ADMIN_TOKEN)))).toEqual([401, 'INVALID_TOKEN']);
     if (MERCHANT_CALLERS.has(row.caller)) {
       // A TEP, and a front-end (public) client, are not a merchant backend.

@@ -62,7 +62,7 @@ const VerifyBody = z.discriminatedUnion('method', [
 const doc = {
   request: documented({ summary: 'The mini-app asks its user to pay it (saga payment-<id>); the user then authorizes it', callers: ['mini-app'], body: RequestBody, responses: { 201: PaymentRequested } }),
   get: documented({ summary: 'One payment, to its payer through the requesting app or to its merchant', callers: ['mini-app', 'merchant'], responses: { 200: PaymentAnswer } }),
-  refund: documented({ summary: 'Give a completed payment back to its payer, all of it or part', callers: ['merchant', 'operator'], body: RefundBody, responses: { 201: RefundAnswer } }),
+  refund: documented({ summary: "Give a completed payment back to its payer, all of it or part: its merchant's backend, an operator, or a backend-less app's developer through the app", callers: ['mini-app', 'merchant', 'operator'], body: RefundBody, responses: { 201: RefundAnswer } }),
   cancel: documented({ summary: 'Cancel a payment not yet authorized (nothing moved): its payer through the app, or its merchant', callers: ['mini-app', 'merchant'], body: CancelBody, responses: { 200: PaymentAnswer } }),
   webhooks: documented({ summary: "The payment's webhook events and every delivery attempt", callers: ['merchant'], responses: { 200: WebhookLog } }),
   redeliver: documented({ summary: 'Deliver a delivered or failed webhook event once more', callers: ['merchant'], responses: { 202: Redelivery } }),
@@ -91,12 +91,13 @@ export function paymentRoutes(deps: PaymentDeps, auth: CallerGates['tep'], admin
   const unauthorized = merchantUnauthorized;
   const confidentialClient = (ctx: AppContext) => confidentialClientOf(ctx, deps.pool);
 
-  /** The merchant's confidential client or the operator (Bearer admin token); anyone else 401. */
-  async function refunderOf(ctx: AppContext): Promise<Refunder> {
-    const client = await confidentialClient(ctx);
-    if (client) return { kind: 'client', client };
-    if (isAdmin(bearerToken(ctx))) return { kind: 'admin' };
-    throw unauthorized(ctx, "A refund needs the merchant backend's client credentials or the admin token");
+  async function refundAs(ctx: AppContext, refunder: Refunder): Promise<void> {
+    const id = paymentIdOf(ctx);
+    const body = parseInput(RefundBody, ctx.request.body ?? {});
+    const result = await refund(deps, refunder, id, { amount: body.amount, reason: body.reason, idempotencyKey: body.idempotency_key });
+    if (result.replayed) ctx.set('Idempotent-Replayed', 'true');
+    ctx.status = 201;
+    ctx.body = result.body;
   }
 
   /** The merchant's backend of this payment, or 401/404. */
@@ -148,15 +149,16 @@ export function paymentRoutes(deps: PaymentDeps, auth: CallerGates['tep'], admin
     ctx.body = await cancelPaymentFor(deps, { kind: 'payer', caller: ctx.state.caller! }, paymentIdOf(ctx), body.reason);
   });
 
-  // The merchant's backend (Basic, its confidential client) or an operator (the admin token).
-  router.post('/:payment_id/refund', doc.refund, limited, async (ctx) => {
-    const id = paymentIdOf(ctx);
-    const refunder = await refunderOf(ctx);
-    const body = parseInput(RefundBody, ctx.request.body ?? {});
-    const result = await refund(deps, refunder, id, { amount: body.amount, reason: body.reason, idempotencyKey: body.idempotency_key });
-    if (result.replayed) ctx.set('Idempotent-Replayed', 'true');
-    ctx.status = 201;
-    ctx.body = result.body;
+  // The merchant's backend (Basic, its confidential client), an operator (the admin token), or a
+  // backend-less app's developer with their TEP of the app (src/payments/refunds.ts).
+  router.post('/:payment_id/refund', doc.refund, async (ctx, next) => {
+    const client = await confidentialClient(ctx);
+    if (client) return limited(ctx, () => refundAs(ctx, { kind: 'client', client }));
+    if (isAdmin(bearerToken(ctx))) return limited(ctx, () => refundAs(ctx, { kind: 'admin' }));
+    return payer(ctx, next);
+  }, limited, async (ctx) => {
+    const caller = ctx.state.caller!;
+    await refundAs(ctx, { kind: 'developer', userId: caller.userId, clientId: caller.clientId });
   });
 
   router.get('/:payment_id/webhooks', doc.webhooks, limited, async (ctx) => {
