@@ -6,6 +6,7 @@ import { accessChecks, type AccessChecks } from '../auth/clients';
 import { cachedTepVerifier } from '../auth/tep';
 import { matrixTokenChecker, type MatrixTokenChecker } from '../auth/matrixTokens';
 import { developerRoutes } from './routes/developers';
+import { matrixActionRoutes } from './routes/matrixActions';
 import type { DatabasePool } from '../db/pool';
 import type { Logger } from '../logger';
 import { startInviteSagas } from '../matrix/invites';
@@ -107,6 +108,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     systemRoutes(deps),
     mountedAt(walletRoutes({ ...deps, rooms, profiles: oauth.userContexts }, auth, gates.tepOrMatrix, limit), WALLET),
     capabilityRoutes(deps, auth, limit),
+    matrixActionRoutes({ ...deps, rooms }, auth, limit),
     mountedAt(paymentMethodRoutes({ ...deps, ...proofs }, messenger, limit), WALLET),
     mountedAt(p2pRoutes({ ...deps, clock, rooms, ...p2pSecrets(dataKey) }, auth, limit), WALLET.map((p) => `${p}/p2p`)),
     paymentRoutes({ ...deps, clock, rooms, ...paymentSecrets(dataKey) }, auth, deps.config.adminToken, limit),

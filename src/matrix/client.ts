@@ -151,6 +151,22 @@ export async function createDirectRoom(settings: MatrixSettings, asUser: string,
   return { roomId: body.room_id };
 }
 
+/** A private room one of our users creates for people (a mini-app's bot, for its user: PROTO 4.16), inviting them. */
+export async function createPrivateRoom(settings: MatrixSettings, asUser: string, room: { name: string; topic?: string; invite: readonly string[] }): Promise<{ roomId: string }> {
+  const body = await call<{ room_id: string }>(settings.homeserverUrl, settings.asToken, {
+    method: 'POST',
+    path: ['v3', 'createRoom'],
+    asUser,
+    body: { preset: 'private_chat', visibility: 'private', name: room.name, ...(room.topic ? { topic: room.topic } : {}), invite: room.invite },
+  });
+  return { roomId: body.room_id };
+}
+
+/** `POST /rooms/{roomId}/invite` as one of our users in the room. */
+export async function inviteToRoom(settings: MatrixSettings, roomId: string, asUser: string, userId: string): Promise<void> {
+  await call(settings.homeserverUrl, settings.asToken, { method: 'POST', path: ['v3', 'rooms', roomId, 'invite'], asUser, body: { user_id: userId } });
+}
+
 /** The joined members of a room, read as one of our users who is in it. */
 export async function joinedMembers(settings: MatrixSettings, roomId: string, asUser: string): Promise<string[]> {
   const body = await call<{ joined?: Record<string, unknown> }>(settings.homeserverUrl, settings.asToken, { method: 'GET', path: ['v3', 'rooms', roomId, 'joined_members'], asUser });

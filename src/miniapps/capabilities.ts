@@ -13,7 +13,7 @@ export const TMCP_VERSION = '1.0';
  * token's scopes (10.5.4) and, for an app with `wallet:pay`, the user's wallet and payment factors. The device's own features
  * (camera, location) are the messenger's to answer, not the server's, and are left out.
  */
-export async function capabilitiesFor(deps: { pool: DatabasePool; config: Pick<Config, 'storage'> }, tep: VerifiedTep) {
+export async function capabilitiesFor(deps: { pool: DatabasePool; config: Pick<Config, 'storage' | 'matrix'> }, tep: VerifiedTep) {
   // The wallet's limit and the user's factors are the user's own: only an app they let pay sees them.
   const mayPay = tep.scopes.has('wallet:pay');
   const [wallet, methods] = mayPay ? await Promise.all([walletByUser(deps.pool, tep.userId), availableMethods(deps.pool, tep.userId)]) : [null, []];
@@ -29,8 +29,8 @@ export async function capabilitiesFor(deps: { pool: DatabasePool; config: Pick<C
         quota_bytes: deps.config.storage.quotaBytes,
         persistent: true,
       },
-      // Mini-apps cannot yet send into rooms through the server (PROTO 4.16): only the payments bot's cards.
-      messaging: { available: false, rich_cards: true, file_upload: false },
+      // Through the app's bot, in rooms it was let into (PROTO 4.16: src/matrix/appActions.ts); no uploads.
+      messaging: { available: deps.config.matrix !== undefined && tep.scopes.has('messaging:send'), rich_cards: true, file_upload: false },
       // The user's payment factors: what a payment's second factor can ask for (wallet:pay only).
       biometric: { available: methods.includes('biometric'), types: methods },
     },

@@ -36,7 +36,7 @@ beforeAll(async () => {
   });
   if (shop.status !== 201) throw new Error(`mini-app: ${JSON.stringify(shop.body)}`);
   const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
-  credentials['mini-app'] = `Bearer ${await api.token(user.userId, ['user:read', 'wallet:balance', 'wallet:pay', 'wallet:history', 'storage:read', 'storage:write'])}`;
+  credentials['mini-app'] = `Bearer ${await api.token(user.userId, ['user:read', 'wallet:balance', 'wallet:pay', 'wallet:history', 'storage:read', 'storage:write', 'messaging:send', 'room:create', 'room:invite'])}`;
   credentials.messenger = `Bearer ${user.messenger}`;
   credentials.matrix = `Bearer ${stubSession(hs, 'fuzzed').token}`;
   credentials.merchant = basic(shop.body.backend.client_id, shop.body.backend.client_secret);

@@ -23,7 +23,7 @@ export interface Call {
   at: number;
 }
 
-export type CallKind = 'join' | 'register' | 'profile' | 'createRoom' | 'joined_members' | 'ping' | 'whoami' | 'loginFlows' | 'login' | 'logout' | 'getProfile' | 'ssoRedirect' | 'state';
+export type CallKind = 'join' | 'register' | 'profile' | 'createRoom' | 'joined_members' | 'ping' | 'whoami' | 'loginFlows' | 'login' | 'logout' | 'getProfile' | 'ssoRedirect' | 'state' | 'invite';
 
 /** What the stub answers to one request: a status and body, or `hold` to never answer (a homeserver that hangs). */
 export type Reply = { status: number; body?: unknown } | 'hold';
@@ -34,6 +34,7 @@ const ROUTES: { kind: CallKind; method: string; pattern: RegExp }[] = [
   { kind: 'profile', method: 'PUT', pattern: /^\/_matrix\/client\/v3\/profile\/([^/]+)\/([^/]+)$/ },
   { kind: 'createRoom', method: 'POST', pattern: /^\/_matrix\/client\/v3\/createRoom$/ },
   { kind: 'state', method: 'PUT', pattern: /^\/_matrix\/client\/v3\/rooms\/([^/]+)\/state\/([^/]+)\/([^/]*)$/ },
+  { kind: 'invite', method: 'POST', pattern: /^\/_matrix\/client\/v3\/rooms\/([^/]+)\/invite$/ },
   { kind: 'joined_members', method: 'GET', pattern: /^\/_matrix\/client\/v3\/rooms\/([^/]+)\/joined_members$/ },
   { kind: 'ping', method: 'POST', pattern: /^\/_matrix\/client\/v1\/appservice\/([^/]+)\/ping$/ },
   { kind: 'whoami', method: 'GET', pattern: /^\/_matrix\/client\/v3\/account\/whoami$/ },

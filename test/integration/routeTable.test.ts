@@ -40,7 +40,7 @@ function tableRows(): Row[] {
 const rows = tableRows();
 const TEP_CALLERS = new Set(['mini-app', 'mini-app or Matrix', 'mini-app or merchant', 'mini-app or merchant or operator', 'messenger']);
 const MERCHANT_CALLERS = new Set(['merchant', 'merchant or operator']);
-const ALL_SCOPES = ['user:read', 'wallet:balance', 'wallet:pay', 'wallet:history', 'storage:read', 'storage:write'];
+const ALL_SCOPES = ['user:read', 'wallet:balance', 'wallet:pay', 'wallet:history', 'storage:read', 'storage:write', 'messaging:send', 'room:create', 'room:invite'];
 // A distinct limit per category, so the X-RateLimit-Limit a route answers names its bucket.
 const CATEGORIES = Object.keys(RATE_LIMIT_DEFAULTS) as RateCategory[];
 const limitOf = (category: RateCategory) => 5000 + CATEGORIES.indexOf(category);

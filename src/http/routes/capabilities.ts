@@ -15,7 +15,7 @@ const doc = documented({
 });
 
 /** PROTO 10.5.2: any mini-app's TEP, whatever its scopes (the answer follows them). */
-export function capabilityRoutes(deps: { pool: DatabasePool; config: Pick<Config, 'storage'> }, auth: CallerGates['tep'], limit: RateLimit): Router<AppState> {
+export function capabilityRoutes(deps: { pool: DatabasePool; config: Pick<Config, 'storage' | 'matrix'> }, auth: CallerGates['tep'], limit: RateLimit): Router<AppState> {
   const router = new Router<AppState>();
   router.get('/api/v1/capabilities', doc, auth(), limit('default'), async (ctx) => {
     ctx.body = await capabilitiesFor(deps, ctx.state.tep!);
