@@ -1,10 +1,12 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { DatabasePool } from '../src/db/pool';
 import type { Logger } from '../src/logger';
-import { paymentsBot } from '../src/matrix/bots';
-import { directRoomOf, keepDirectRoom } from '../src/db/matrix';
+import { matrixUserId, paymentsBot, SYSTEM_BOTS } from '../src/matrix/bots';
+import { directRoomOf, keepDirectRoom, roomsJoinedBy } from '../src/db/matrix';
+import { createHash } from 'node:crypto';
+import type { MiniappAnnouncement } from '../src/domain/miniappEvents';
 import { matrixSends } from '../src/metrics/metrics';
-import { createDirectRoom, joinRoom, MatrixRequestError, sendRoomEvent, type MatrixSettings } from '../src/matrix/client';
+import { createDirectRoom, inviteToRoom, joinRoom, MatrixRequestError, sendRoomEvent, type MatrixSettings } from '../src/matrix/client';
 import { readRoomMembers } from '../src/matrix/rooms';
 
 export interface MatrixActivityDeps {
@@ -106,8 +108,63 @@ export async function directRoomWith(deps: MatrixActivityDeps, matrix: MatrixSet
   }
 }
 
+/** Rooms an announcement reaches at most: the app's bot's rooms, as far as we know them. */
+const ANNOUNCEMENT_ROOMS = 500;
+
+/**
+ * One room's lifecycle event from the updater bot. Not in the room yet, it is let in by the app's
+ * bot (an invitation the updater accepts) and sends again. Answers whether it was sent; a final
+ * refusal (the room is gone, the app's bot may not invite) skips the room; a retryable one throws.
+ */
+async function announceInRoom(deps: MatrixActivityDeps, matrix: MatrixSettings, req: MiniappAnnouncement & { txnId: string; roomId: string }): Promise<boolean> {
+  const updater = matrixUserId(SYSTEM_BOTS.updater.localpart, matrix.serverName);
+  const appBot = matrixUserId(req.clientId, matrix.serverName);
+  const send = () => sendRoomEvent(matrix, { roomId: req.roomId, type: req.type, content: req.content, txnId: req.txnId, asUser: updater });
+  const skip = (err: MatrixRequestError) => {
+    deps.log.warn({ room_id: req.roomId, client_id: req.clientId, type: req.type, errcode: err.errcode }, `the updater bot could not announce in the room: ${err.message}`);
+    return false;
+  };
+  try {
+    await send();
+    return true;
+  } catch (err) {
+    if (!(err instanceof MatrixRequestError)) throw err;
+    if (err.retryable) throw asFailure(err, SEND);
+    if (err.errcode !== 'M_FORBIDDEN') return skip(err);
+  }
+  try {
+    // Already invited or joined is a refusal of the invitation, not of the join that follows.
+    await inviteToRoom(matrix, req.roomId, appBot, updater).catch((err: unknown) => {
+      if (!(err instanceof MatrixRequestError) || err.retryable) throw err;
+    });
+    await joinRoom(matrix, req.roomId, updater);
+    await send();
+    return true;
+  } catch (err) {
+    if (!(err instanceof MatrixRequestError)) throw err;
+    if (err.retryable) throw asFailure(err, SEND);
+    return skip(err);
+  }
+}
+
 export function matrixActivities(deps: MatrixActivityDeps) {
   return {
+    /**
+     * PROTO 8.1.4: a mini-app's lifecycle event, from the updater bot, into every room the app's bot
+     * is in. Each room's send has its own transaction id, so a retried activity sends each once.
+     */
+    async announceToAppRooms(req: MiniappAnnouncement & { announcementId: string }): Promise<{ sent: number; skipped: number }> {
+      if (!deps.matrix) return { sent: 0, skipped: 0 };
+      const matrix = deps.matrix;
+      const rooms = await roomsJoinedBy(deps.pool, matrixUserId(req.clientId, matrix.serverName), ANNOUNCEMENT_ROOMS);
+      let sent = 0;
+      for (const roomId of rooms) {
+        const txnId = `${req.announcementId}.${createHash('sha256').update(roomId).digest('hex').slice(0, 16)}`;
+        if (await announceInRoom(deps, matrix, { ...req, roomId, txnId })) sent += 1;
+      }
+      return { sent, skipped: rooms.length - sent };
+    },
+
     /**
      * Injects an event into a room as the payments bot. Refused with M_FORBIDDEN (typically: the
      * bot is not in the room), the bot joins (which works where it is invited or the room is

@@ -11,3 +11,4 @@ export { topUpSaga } from './topup';
 export { withdrawalSaga } from './withdrawal';
 export { authorizationRecord } from './authorizationRecord';
 export { walletInvite } from './walletInvite';
+export { miniappAnnouncement } from './miniappAnnouncement';

@@ -70,6 +70,12 @@ export function joinedAmong(db: DatabaseConnection, roomId: string, userIds: rea
     SELECT user_id FROM room_members WHERE room_id = ${roomId} AND membership = 'join' AND user_id = ANY(${sql.array([...userIds], 'text')})`);
 }
 
+/** The rooms a user (one of our bots) is joined to, as far as we know; at most `limit`. */
+export function roomsJoinedBy(db: DatabaseConnection, userId: string, limit: number): Promise<readonly string[]> {
+  return db.anyFirst(sql.type(z.object({ room_id: z.string() }))`
+    SELECT room_id FROM room_members WHERE user_id = ${userId} AND membership = 'join' ORDER BY room_id LIMIT ${limit}`);
+}
+
 export function joinedMembersOf(db: DatabaseConnection, roomId: string): Promise<readonly string[]> {
   return db.anyFirst(sql.type(z.object({ user_id: z.string() }))`
     SELECT user_id FROM room_members WHERE room_id = ${roomId} AND membership = 'join' ORDER BY user_id`);

@@ -27,6 +27,8 @@ const MiniappRecordRow = MiniappRow.extend({
   has_secret: z.boolean(),
   developer_id: z.string().nullable(),
   description: z.string().nullable(),
+  version: z.string(),
+  announced_version: z.string().nullable(),
   created_at: z.date(),
   updated_at: z.date(),
 });
@@ -34,7 +36,7 @@ export type MiniappRecord = z.infer<typeof MiniappRecordRow>;
 
 const RECORD_COLUMNS = sql.fragment`
   client_id, name, scopes, pre_approved_scopes, status, first_party, client_type, redirect_uris,
-  webhook_url, backend_of, source, secret_hash IS NOT NULL AS has_secret, developer_id, description, created_at, updated_at`;
+  webhook_url, backend_of, source, secret_hash IS NOT NULL AS has_secret, developer_id, description, version, announced_version, created_at, updated_at`;
 
 export interface NewMiniapp {
   clientId: string;
@@ -49,18 +51,18 @@ export interface NewMiniapp {
   sealedWebhookSecret: string | null;
   backendOf: string | null;
   /** A developer's registration (PROTO 9.1): theirs, waiting for review. */
-  developer?: { id: string; description: string | null };
+  developer?: { id: string; description: string | null; version?: string };
 }
 
 /** Registers a client made through the admin API, with its merchant account in `currency` when one is given. */
 export async function insertMiniapp(db: DatabaseConnection, app: NewMiniapp, currency: Currency | null): Promise<MiniappRecord> {
   const row = await db.one(sql.type(MiniappRecordRow)`
     INSERT INTO miniapps (client_id, name, client_type, redirect_uris, scopes, pre_approved_scopes, first_party,
-                          secret_hash, webhook_url, sealed_webhook_secret, backend_of, source, status, developer_id, description)
+                          secret_hash, webhook_url, sealed_webhook_secret, backend_of, source, status, developer_id, description, version)
     VALUES (${app.clientId}, ${app.name}, ${app.clientType}, ${sql.array(app.redirectUris, 'text')}, ${sql.array(app.scopes, 'text')},
             ${sql.array(app.preApprovedScopes, 'text')}, ${app.firstParty}, ${app.secretHash}, ${app.webhookUrl},
             ${app.sealedWebhookSecret}, ${app.backendOf}, 'api', ${app.developer ? 'pending_review' : 'active'},
-            ${app.developer?.id ?? null}, ${app.developer?.description ?? null})
+            ${app.developer?.id ?? null}, ${app.developer?.description ?? null}, ${app.developer?.version ?? '1.0.0'})
     RETURNING ${RECORD_COLUMNS}`);
   if (currency) await db.query(sql.unsafe`INSERT INTO accounts (kind, owner, currency) VALUES ('merchant', ${app.clientId}, ${currency}) ON CONFLICT DO NOTHING`);
   return row;
@@ -88,6 +90,7 @@ export interface MiniappChange {
   webhook?: { url: string; sealedSecret: string } | null;
   status?: (typeof MINIAPP_STATUSES)[number];
   description?: string;
+  version?: string;
 }
 
 /** Changes a client; a status change applies to its backend twin too. Null when there is no such client. */
@@ -100,6 +103,7 @@ export async function updateMiniapp(db: DatabaseConnection, clientId: string, ch
     change.webhook !== undefined && sql.fragment`webhook_url = ${change.webhook?.url ?? null}, sealed_webhook_secret = ${change.webhook?.sealedSecret ?? null}`,
     change.status && sql.fragment`status = ${change.status}`,
     change.description !== undefined && sql.fragment`description = ${change.description}`,
+    change.version !== undefined && sql.fragment`version = ${change.version}`,
     sql.fragment`updated_at = now()`,
   ].filter((f) => f !== false && f !== undefined);
   return db.transaction(async (tx) => {
@@ -110,6 +114,14 @@ export async function updateMiniapp(db: DatabaseConnection, clientId: string, ch
     }
     return row;
   });
+}
+
+/** Records the version the app's rooms were told of, if it is still `previous` (so two racing changes tell it once). */
+export async function markVersionAnnounced(db: DatabaseConnection, clientId: string, previous: string | null, version: string): Promise<boolean> {
+  const row = await db.maybeOne(sql.type(z.object({ client_id: z.string() }))`
+    UPDATE miniapps SET announced_version = ${version}
+    WHERE client_id = ${clientId} AND announced_version IS NOT DISTINCT FROM ${previous} RETURNING client_id`);
+  return row !== null;
 }
 
 /** Replaces a client's secret hash; false when the client has none (public) or does not exist. */

@@ -4,6 +4,12 @@ import { DomainError } from '../domain/errors';
 import { APPEALABLE_STATUSES, REVIEWABLE_STATUSES } from '../domain/miniapps';
 import { createMiniapp, deleteMiniapp, miniappView, notFound, patchMiniapp, rotateAppWebhookSecret, rotateClientSecret, type RegistryDeps } from '../miniapps/admin';
 import { appWebhookLog } from '../miniapps/webhookStarter';
+import { announceRemoval, announceVersionChange, type AnnouncementDeps } from '../miniapps/announcements';
+import { updateType } from '../domain/miniappEvents';
+import { invalidField } from '../domain/errors';
+
+/** The registry and the updater bot's announcements. */
+export type DeveloperAppDeps = RegistryDeps & AnnouncementDeps;
 
 /**
  * Developer self-service (PROTO 9.1-9.3): a developer registers and changes their own mini-apps,
@@ -19,6 +25,7 @@ export interface Registration {
   redirectUris: string[];
   webhookUrl?: string;
   scopes: string[];
+  version?: string;
 }
 
 /** The developer's own app (never a backend twin, which goes with its app); anyone else's is not found. */
@@ -50,7 +57,7 @@ export async function registerApp(deps: RegistryDeps, developerId: string, reg: 
     preApprovedScopes: [],
     ...(reg.webhookUrl ? { webhookUrl: reg.webhookUrl } : {}),
     firstParty: false,
-    developer: { id: developerId, description: reg.description ?? null },
+    developer: { id: developerId, description: reg.description ?? null, ...(reg.version ? { version: reg.version } : {}) },
   });
   await recordReview(deps.pool, created.client_id, 'submitted', developerId, null);
   const webhook = 'webhook_secret' in created ? { webhook_secret: created.webhook_secret } : {};
@@ -79,14 +86,19 @@ export interface AppUpdate {
   redirectUris?: string[];
   webhookUrl?: string | null;
   scopes?: string[];
+  /** Only upwards; an approved app's rooms hear of it (m.tween.miniapp.updated). */
+  version?: string;
 }
 
 /**
  * The developer changes their app. Asking for a scope it did not have sends an approved app back
  * to review (no token works until an operator approves it again); other changes apply at once.
  */
-export async function updateApp(deps: RegistryDeps, developerId: string, clientId: string, update: AppUpdate) {
+export async function updateApp(deps: DeveloperAppDeps, developerId: string, clientId: string, update: AppUpdate) {
   const app = await ownApp(deps, developerId, clientId);
+  if (update.version !== undefined && updateType(app.version, update.version) === undefined) {
+    throw invalidField('version', `must be above the current version ${app.version}`);
+  }
   const widened = update.scopes?.some((s) => !app.scopes.includes(s)) ?? false;
   const changed = await patchMiniapp(deps, clientId, {
     name: update.name,
@@ -94,13 +106,16 @@ export async function updateApp(deps: RegistryDeps, developerId: string, clientI
     scopes: update.scopes,
     webhookUrl: update.webhookUrl,
   });
-  if (update.description !== undefined) await updateMiniapp(deps.pool, clientId, { description: update.description });
+  if (update.description !== undefined || update.version !== undefined) {
+    await updateMiniapp(deps.pool, clientId, { ...(update.description !== undefined ? { description: update.description } : {}), ...(update.version ? { version: update.version } : {}) });
+  }
   let status = changed.status;
   if (widened && status === 'active') {
     await updateMiniapp(deps.pool, clientId, { status: 'pending_review' });
     status = 'pending_review';
   }
   await recordReview(deps.pool, clientId, 'updated', developerId, widened ? `new scopes: ${update.scopes!.filter((s) => !app.scopes.includes(s)).join(', ')}` : null);
+  await announceVersionChange(deps, clientId);
   const now = await ownApp(deps, developerId, clientId);
   return { ...miniappView(now), miniapp_id: clientId, status, ...('webhook_secret' in changed ? { webhook_secret: changed.webhook_secret } : {}) };
 }
@@ -135,13 +150,15 @@ export async function appeal(deps: RegistryDeps, developerId: string, clientId: 
 }
 
 /** The developer deletes their app, as an operator would (src/miniapps/admin.ts: sessions revoked, users' data deleted). */
-export async function deleteMyApp(deps: RegistryDeps, developerId: string, clientId: string) {
+export async function deleteMyApp(deps: DeveloperAppDeps, developerId: string, clientId: string) {
   await ownApp(deps, developerId, clientId);
-  return deleteMiniapp(deps, clientId);
+  const deleted = await deleteMiniapp(deps, clientId);
+  await announceRemoval(deps, clientId, 'developer');
+  return deleted;
 }
 
 /** An operator's decision on an app waiting for review (a registration, a change of scopes, or an appeal). */
-export async function reviewApp(deps: RegistryDeps, clientId: string, decision: { approve: boolean; reason?: string }) {
+export async function reviewApp(deps: DeveloperAppDeps, clientId: string, decision: { approve: boolean; reason?: string }) {
   const app = await miniappRecord(deps.pool, clientId);
   if (!app || app.backend_of !== null) throw notFound(clientId);
   if (!REVIEWABLE_STATUSES.includes(app.status)) {
@@ -150,5 +167,6 @@ export async function reviewApp(deps: RegistryDeps, clientId: string, decision: 
   const status = decision.approve ? 'active' : 'rejected';
   await updateMiniapp(deps.pool, clientId, { status });
   await recordReview(deps.pool, clientId, decision.approve ? 'approved' : 'rejected', 'operator', decision.reason ?? null);
+  if (decision.approve) await announceVersionChange(deps, clientId);
   return withReviews(deps, (await miniappRecord(deps.pool, clientId))!);
 }

@@ -38,7 +38,7 @@ export interface MiniappInput {
   webhookUrl?: string;
   firstParty: boolean;
   /** A developer's own registration (PROTO 9.1), which waits for an operator's review. */
-  developer?: { id: string; description: string | null };
+  developer?: { id: string; description: string | null; version?: string };
 }
 
 const BACKEND_SUFFIX = '_backend';
@@ -67,6 +67,7 @@ export function miniappView(app: MiniappRecord) {
     ...(app.backend_of ? { backend_of: app.backend_of } : {}),
     ...(app.developer_id ? { developer_id: app.developer_id } : {}),
     ...(app.description ? { description: app.description } : {}),
+    version: app.version,
     source: app.source,
     created_at: app.created_at.toISOString(),
     updated_at: app.updated_at.toISOString(),

@@ -292,6 +292,35 @@ test('a group gift in the room: Bob opens it, and both see the gift and its open
   expect(seen.find((e) => e.type === 'm.tween.gift.opened')!.content).toMatchObject({ opened_by: bob.userId, amount: '3.00', leaderboard: [{ user: bob.userId, amount: '3.00' }] });
 });
 
+test("a developer's app in the room: its bot speaks for Alice, and the updater bot tells the room of its new version, once", async () => {
+  const devToken = (await client.call('POST', '/api/v1/admin/developers', { token: ADMIN_TOKEN, body: { user_id: `@quizmaker:${SERVER}` } })).body.access_token as string;
+  const registered = await client.call('POST', '/mini-apps/v1/register', {
+    token: devToken,
+    body: { name: 'Quiz Night', version: '1.0.0', technical: { client_type: 'public', scopes_requested: ['user:read', 'messaging:send'] } },
+  });
+  const id = registered.body.miniapp_id as string;
+  expect((await client.call('POST', `/api/v1/admin/mini-apps/${id}/review`, { token: ADMIN_TOKEN, body: { decision: 'approve' } })).body.status).toBe('active');
+  const appBot = `@${id}:${SERVER}`;
+  await alice.invite(room, appBot);
+  await eventually(() => alice.joinedMembers(room), (members) => members.includes(appBot));
+
+  // PROTO 4.16: the app's bot, for Alice (messaging:send); the same txn_id again sends nothing more.
+  const appToken = await client.token(alice.userId, ['messaging:send'], id);
+  const say = () => client.call('PUT', `/api/v1/matrix/rooms/${encodeURIComponent(room)}/send/quiz-1`, { token: appToken, body: { msgtype: 'm.text', body: 'Quiz starts at 8' } });
+  const sent = await eventually(say, (res) => res.status === 200, 15_000);
+  expect((await say()).body.event_id).toBe(sent.body.event_id);
+  const said = await eventually(async () => (await bob.timeline(room)).filter((e) => e.sender === appBot && e.type === 'm.room.message'), (events) => events.length > 0);
+  expect(said).toHaveLength(1);
+  expect(said[0]!.content).toMatchObject({ msgtype: 'm.text', body: 'Quiz starts at 8', 'm.tween.sent_for': { user_id: alice.userId, miniapp_id: id } });
+
+  // PROTO 8.1.4: a new version; the updater bot is let in by the app's bot and tells the room once.
+  expect((await client.call('PATCH', `/mini-apps/v1/${id}`, { token: devToken, body: { version: '1.1.0' } })).body.version).toBe('1.1.0');
+  const updater = `@_tmcp_updater:${SERVER}`;
+  const told = await eventually(async () => (await bob.timeline(room)).filter((e) => e.type === 'm.tween.miniapp.updated' && e.content.miniapp_id === id), (events) => events.length > 0, 30_000);
+  expect(told).toHaveLength(1);
+  expect(told[0]).toMatchObject({ sender: updater, content: { previous_version: '1.0.0', new_version: '1.1.0', update_type: 'minor' } });
+});
+
 test("money from outside: a top-up and a withdrawal are told once each, in the user's direct room with the payments bot", async () => {
   const dave = await person('dave');
   const wallet = await walletUser(client, { userId: dave.userId });

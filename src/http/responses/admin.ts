@@ -81,6 +81,7 @@ export const MiniappAnswer = describes(
     backend_of: z.string().optional(),
     developer_id: z.string().optional(),
     description: z.string().optional(),
+    version: z.string(),
     source: z.enum(['file', 'api']),
     created_at: Instant,
     updated_at: Instant,

@@ -7,6 +7,8 @@ import { appeal, deleteMyApp, myApp, myApps, myWebhookLog, registerApp, rotateMy
 import { CLIENT_TYPES } from '../../domain/miniapps';
 import { isScope } from '../../domain/scopes';
 import type { RegistryDeps } from '../../miniapps/admin';
+import type { DeveloperAppDeps } from '../../developers/apps';
+import { isVersion } from '../../domain/miniappEvents';
 import { OAuthError } from '../../oauth/errors';
 import { TOKEN_EXCHANGE_GRANT } from '../../oauth/tokenExchange';
 import { adminAuth, bearerToken } from '../middleware/auth';
@@ -25,9 +27,12 @@ const Scopes = z.array(Scope).min(1).max(50).transform((list) => [...new Set(lis
 const RedirectUris = z.array(clientUrl('a redirect URI')).max(10);
 
 /** PROTO 9.1.1's request. Kept: name, description, client type, redirect URIs, webhook URL and scopes; the rest is accepted as PROTO shows it and not kept. */
+const Version = z.string().refine(isVersion, 'must be a version like 1.2.3');
+
 const RegisterBody = z
   .object({
     name: z.string().trim().min(1).max(200),
+    version: Version.optional(),
     short_name: z.string().max(50).optional(),
     description: z.string().trim().max(1000).optional(),
     category: z.string().max(50).optional(),
@@ -52,6 +57,7 @@ const UpdateBody = z
     redirect_uris: RedirectUris.optional(),
     webhook_url: clientUrl('webhooks').nullable().optional(),
     scopes: Scopes.optional(),
+    version: Version.optional(),
   })
   .strict()
   .refine((patch) => Object.keys(patch).length > 0, 'must change at least one field');
@@ -93,7 +99,7 @@ function developerGate(deps: Pick<RegistryDeps, 'pool'>): Middleware<AppState> {
 }
 
 /** PROTO 4.4's developer accounts and 9.1-9.3's self-service registry, and the operator's side of both. */
-export function developerRoutes(deps: RegistryDeps & { matrixTokens: MatrixTokenChecker }, adminToken: string | undefined, limit: RateLimit): Router<AppState>[] {
+export function developerRoutes(deps: DeveloperAppDeps & { matrixTokens: MatrixTokenChecker }, adminToken: string | undefined, limit: RateLimit): Router<AppState>[] {
   const gate = developerGate(deps);
   const id = (ctx: { params: Record<string, string> }) => ctx.params.miniapp_id!;
 
@@ -122,6 +128,7 @@ export function developerRoutes(deps: RegistryDeps & { matrixTokens: MatrixToken
       redirectUris: body.technical.redirect_uris,
       ...(body.technical.webhook_url ? { webhookUrl: body.technical.webhook_url } : {}),
       scopes: body.technical.scopes_requested,
+      ...(body.version ? { version: body.version } : {}),
     });
     ctx.state.log.info({ client_id: registered.miniapp_id, developer_id: ctx.state.developer }, 'mini-app registered by its developer');
     ctx.set('Cache-Control', 'no-store');
@@ -142,6 +149,7 @@ export function developerRoutes(deps: RegistryDeps & { matrixTokens: MatrixToken
       redirectUris: body.redirect_uris,
       webhookUrl: body.webhook_url,
       scopes: body.scopes,
+      version: body.version,
     });
     if ('webhook_secret' in updated) ctx.set('Cache-Control', 'no-store');
     ctx.body = updated;

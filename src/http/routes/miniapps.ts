@@ -2,8 +2,9 @@ import Router from '@koa/router';
 import { z } from 'zod';
 import { CLIENT_TYPES, SETTABLE_MINIAPP_STATUSES } from '../../domain/miniapps';
 import { isScope } from '../../domain/scopes';
-import { createMiniapp, deleteMiniapp, getMiniapp, listMiniappViews, patchMiniapp, rotateAppWebhookSecret, rotateClientSecret, type RegistryDeps } from '../../miniapps/admin';
-import { reviewApp } from '../../developers/apps';
+import { createMiniapp, deleteMiniapp, getMiniapp, listMiniappViews, patchMiniapp, rotateAppWebhookSecret, rotateClientSecret } from '../../miniapps/admin';
+import { reviewApp, type DeveloperAppDeps } from '../../developers/apps';
+import { announceRemoval } from '../../miniapps/announcements';
 import { adminAuth } from '../middleware/auth';
 import { DeveloperApp } from '../responses/developers';
 import { documented } from '../openapi/routeDoc';
@@ -62,7 +63,7 @@ const doc = {
 };
 
 /** The mini-app registry for operators (PROTO 4.2), guarded by ADMIN_TOKEN. */
-export function miniappRoutes(deps: RegistryDeps, adminToken: string | undefined): Router<AppState> {
+export function miniappRoutes(deps: DeveloperAppDeps, adminToken: string | undefined): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/admin/mini-apps' });
   router.use(adminAuth(adminToken));
 
@@ -108,6 +109,7 @@ export function miniappRoutes(deps: RegistryDeps, adminToken: string | undefined
 
   router.delete('/:client_id', doc.remove, async (ctx) => {
     ctx.body = await deleteMiniapp(deps, ctx.params.client_id!);
+    await announceRemoval(deps, ctx.params.client_id!, 'operator');
     ctx.state.log.info({ client_id: ctx.params.client_id, ...ctx.body }, 'mini-app deleted by an operator');
   });
 
