@@ -10,12 +10,19 @@ export const DeveloperRow = z.object({
 });
 export type Developer = z.infer<typeof DeveloperRow>;
 
-/** Enrolls a Matrix user as a developer (PROTO 4.4's whitelist), or enrolls them again after a revocation. */
+/**
+ * Enrolls a Matrix user as a developer (PROTO 4.4's whitelist), or enrolls them again after a
+ * revocation: then every token from before it stays dead (it was only dead while they were revoked).
+ */
 export function enrollDeveloper(db: DatabaseConnection, userId: string): Promise<Developer> {
-  return db.one(sql.type(DeveloperRow)`
-    INSERT INTO developers (user_id, status) VALUES (${userId}, 'active')
-    ON CONFLICT (user_id) DO UPDATE SET status = 'active', revoked_at = NULL
-    RETURNING *`);
+  return db.transaction(async (tx) => {
+    const before = await tx.maybeOneFirst(sql.type(z.object({ status: z.string() }))`SELECT status FROM developers WHERE user_id = ${userId} FOR UPDATE`);
+    if (before === 'revoked') await tx.query(sql.unsafe`UPDATE developer_tokens SET revoked_at = now() WHERE user_id = ${userId} AND revoked_at IS NULL`);
+    return tx.one(sql.type(DeveloperRow)`
+      INSERT INTO developers (user_id, status) VALUES (${userId}, 'active')
+      ON CONFLICT (user_id) DO UPDATE SET status = 'active', revoked_at = NULL
+      RETURNING *`);
+  });
 }
 
 export function developerById(db: DatabaseConnection, userId: string): Promise<Developer | null> {
@@ -28,10 +35,12 @@ export function listDevelopers(db: DatabaseConnection): Promise<readonly Develop
 
 /** Takes a developer off the whitelist: every token they hold stops at once. Null when there is no such developer. */
 export async function revokeDeveloper(db: DatabaseConnection, userId: string): Promise<Developer | null> {
-  const row = await db.maybeOne(sql.type(DeveloperRow)`
-    UPDATE developers SET status = 'revoked', revoked_at = coalesce(revoked_at, now()) WHERE user_id = ${userId} RETURNING *`);
-  if (row) await db.query(sql.unsafe`UPDATE developer_tokens SET revoked_at = now() WHERE user_id = ${userId} AND revoked_at IS NULL`);
-  return row;
+  return db.transaction(async (tx) => {
+    const row = await tx.maybeOne(sql.type(DeveloperRow)`
+      UPDATE developers SET status = 'revoked', revoked_at = coalesce(revoked_at, now()) WHERE user_id = ${userId} RETURNING *`);
+    if (row) await tx.query(sql.unsafe`UPDATE developer_tokens SET revoked_at = now() WHERE user_id = ${userId} AND revoked_at IS NULL`);
+    return row;
+  });
 }
 
 export interface NewDeveloperToken {
@@ -40,12 +49,23 @@ export interface NewDeveloperToken {
   expiresAt: Date;
 }
 
-export async function insertDeveloperTokens(db: DatabaseConnection, userId: string, grantId: string, tokens: readonly NewDeveloperToken[]): Promise<void> {
-  for (const t of tokens) {
-    await db.query(sql.unsafe`
-      INSERT INTO developer_tokens (token_hash, user_id, kind, grant_id, expires_at)
-      VALUES (${t.hash}, ${userId}, ${t.kind}, ${grantId}, ${t.expiresAt.toISOString()})`);
-  }
+/**
+ * Keeps new tokens of an active developer; false (and nothing kept) when they are not one. The
+ * developer's row is held while they are written, so a revocation at the same moment either comes
+ * first (no token) or after (and revokes them).
+ */
+export async function insertDeveloperTokens(db: DatabaseConnection, userId: string, grantId: string, tokens: readonly NewDeveloperToken[]): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const active = await tx.maybeOneFirst(sql.type(z.object({ user_id: z.string() }))`
+      SELECT user_id FROM developers WHERE user_id = ${userId} AND status = 'active' FOR SHARE`);
+    if (!active) return false;
+    for (const t of tokens) {
+      await tx.query(sql.unsafe`
+        INSERT INTO developer_tokens (token_hash, user_id, kind, grant_id, expires_at)
+        VALUES (${t.hash}, ${userId}, ${t.kind}, ${grantId}, ${t.expiresAt.toISOString()})`);
+    }
+    return true;
+  });
 }
 
 const TokenRow = z.object({ user_id: z.string(), grant_id: z.string(), kind: z.enum(['access', 'refresh']) });

@@ -89,6 +89,8 @@ export interface MiniappChange {
   preApprovedScopes?: string[];
   webhook?: { url: string; sealedSecret: string } | null;
   status?: (typeof MINIAPP_STATUSES)[number];
+  /** An approved app goes back to review with this change (in the same UPDATE, so no token sees the change unreviewed). */
+  backToReview?: boolean;
   description?: string;
   version?: string;
 }
@@ -102,6 +104,7 @@ export async function updateMiniapp(db: DatabaseConnection, clientId: string, ch
     change.preApprovedScopes && sql.fragment`pre_approved_scopes = ${sql.array(change.preApprovedScopes, 'text')}`,
     change.webhook !== undefined && sql.fragment`webhook_url = ${change.webhook?.url ?? null}, sealed_webhook_secret = ${change.webhook?.sealedSecret ?? null}`,
     change.status && sql.fragment`status = ${change.status}`,
+    !change.status && change.backToReview && sql.fragment`status = CASE WHEN status = 'active' THEN 'pending_review' ELSE status END`,
     change.description !== undefined && sql.fragment`description = ${change.description}`,
     change.version !== undefined && sql.fragment`version = ${change.version}`,
     sql.fragment`updated_at = now()`,
@@ -109,8 +112,8 @@ export async function updateMiniapp(db: DatabaseConnection, clientId: string, ch
   return db.transaction(async (tx) => {
     const row = await tx.maybeOne(sql.type(MiniappRecordRow)`
       UPDATE miniapps SET ${sql.join(sets, sql.fragment`, `)} WHERE client_id = ${clientId} RETURNING ${RECORD_COLUMNS}`);
-    if (row && change.status) {
-      await tx.query(sql.unsafe`UPDATE miniapps SET status = ${change.status}, updated_at = now() WHERE backend_of = ${clientId}`);
+    if (row && (change.status || change.backToReview)) {
+      await tx.query(sql.unsafe`UPDATE miniapps SET status = ${row.status}, updated_at = now() WHERE backend_of = ${clientId}`);
     }
     return row;
   });

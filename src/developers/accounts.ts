@@ -27,10 +27,11 @@ async function issueTokens(deps: DeveloperDeps, userId: string) {
   const access = newSecret('dev');
   const refresh = newSecret('rtdev');
   const now = Date.now();
-  await insertDeveloperTokens(deps.pool, userId, randomUUID(), [
+  const kept = await insertDeveloperTokens(deps.pool, userId, randomUUID(), [
     { hash: access.hash, kind: 'access', expiresAt: new Date(now + DEVELOPER_TOKEN_SECONDS * 1000) },
     { hash: refresh.hash, kind: 'refresh', expiresAt: new Date(now + REFRESH_SECONDS * 1000) },
   ]);
+  if (!kept) throw new OAuthError('developer_not_whitelisted', `${userId} is not an enrolled developer; ask an operator`);
   return {
     access_token: access.secret,
     token_type: 'Bearer' as const,

@@ -6,6 +6,7 @@ import { createMiniapp, deleteMiniapp, miniappView, notFound, patchMiniapp, rota
 import { appWebhookLog } from '../miniapps/webhookStarter';
 import { announceRemoval, announceVersionChange, type AnnouncementDeps } from '../miniapps/announcements';
 import { updateType } from '../domain/miniappEvents';
+import { SYSTEM_BOTS } from '../matrix/bots';
 import { invalidField } from '../domain/errors';
 
 /** The registry and the updater bot's announcements. */
@@ -48,6 +49,7 @@ function withReviews(deps: Pick<RegistryDeps, 'pool'>, app: MiniappRecord) {
  * approves it), with PROTO's credentials answer: the secrets, shown once.
  */
 export async function registerApp(deps: RegistryDeps, developerId: string, reg: Registration) {
+  refuseSystemName(reg.name);
   const created = await createMiniapp(deps, {
     name: reg.name,
     clientType: reg.clientType,
@@ -91,33 +93,42 @@ export interface AppUpdate {
 }
 
 /**
- * The developer changes their app. Asking for a scope it did not have sends an approved app back
- * to review (no token works until an operator approves it again); other changes apply at once.
+ * The developer changes their app. What users see of an approved app (its name, its version, which
+ * the updater bot announces) and what it may ask of them (a new scope) goes back to review with the
+ * change, in one UPDATE: no token works, and nothing is announced, until an operator approves it.
+ * The rest (description, redirect URIs, webhook) applies at once.
  */
 export async function updateApp(deps: DeveloperAppDeps, developerId: string, clientId: string, update: AppUpdate) {
   const app = await ownApp(deps, developerId, clientId);
   if (update.version !== undefined && updateType(app.version, update.version) === undefined) {
     throw invalidField('version', `must be above the current version ${app.version}`);
   }
-  const widened = update.scopes?.some((s) => !app.scopes.includes(s)) ?? false;
+  if (update.name !== undefined) refuseSystemName(update.name);
+  const newScopes = update.scopes?.filter((s) => !app.scopes.includes(s)) ?? [];
+  const renamed = update.name !== undefined && update.name !== app.name;
+  const reviewed = newScopes.length > 0 || renamed || update.version !== undefined;
   const changed = await patchMiniapp(deps, clientId, {
     name: update.name,
     redirectUris: update.redirectUris,
     scopes: update.scopes,
     webhookUrl: update.webhookUrl,
+    description: update.description,
+    version: update.version,
+    backToReview: reviewed,
   });
-  if (update.description !== undefined || update.version !== undefined) {
-    await updateMiniapp(deps.pool, clientId, { ...(update.description !== undefined ? { description: update.description } : {}), ...(update.version ? { version: update.version } : {}) });
-  }
-  let status = changed.status;
-  if (widened && status === 'active') {
-    await updateMiniapp(deps.pool, clientId, { status: 'pending_review' });
-    status = 'pending_review';
-  }
-  await recordReview(deps.pool, clientId, 'updated', developerId, widened ? `new scopes: ${update.scopes!.filter((s) => !app.scopes.includes(s)).join(', ')}` : null);
+  const why = [newScopes.length > 0 ? `new scopes: ${newScopes.join(', ')}` : '', renamed ? `renamed from ${app.name}` : '', update.version ? `version ${update.version}` : ''].filter(Boolean).join('; ');
+  await recordReview(deps.pool, clientId, 'updated', developerId, why || null);
   await announceVersionChange(deps, clientId);
   const now = await ownApp(deps, developerId, clientId);
-  return { ...miniappView(now), miniapp_id: clientId, status, ...('webhook_secret' in changed ? { webhook_secret: changed.webhook_secret } : {}) };
+  return { ...miniappView(now), miniapp_id: clientId, ...('webhook_secret' in changed ? { webhook_secret: changed.webhook_secret } : {}) };
+}
+
+/** The system bots' names are theirs: an app's bot named "Tween Payments" would pass for the payments bot. */
+function refuseSystemName(name: string): void {
+  const plain = (text: string) => text.toLowerCase().replace(/[^a-z0-9]/g, '');
+  if (Object.values(SYSTEM_BOTS).some((bot) => plain(bot.displayName) === plain(name))) {
+    throw invalidField('name', "is a system bot's name");
+  }
 }
 
 /** A new client secret: a confidential app's own, or a hybrid app's backend's; the old one stops working. */

@@ -63,7 +63,12 @@ const txnFor = (userId: string, txnId: string) => `app.${createHash('sha256').up
 export async function sendForUser(deps: AppActionDeps, caller: Caller, req: { roomId: string; txnId: string; content: Record<string, unknown> }) {
   const settings = settingsOf(deps);
   const bot = await botInRoomWithUser(deps, caller, req.roomId);
-  const content = { ...req.content, 'm.tween.sent_for': { user_id: caller.userId, miniapp_id: caller.clientId } };
+  // Whom it was sent for, and a card's app, are the server's to say.
+  const content = {
+    ...req.content,
+    ...(req.content.msgtype === 'm.tween.card' ? { miniapp_id: caller.clientId } : {}),
+    'm.tween.sent_for': { user_id: caller.userId, miniapp_id: caller.clientId },
+  };
   try {
     const sent = await sendRoomEvent(settings, { roomId: req.roomId, type: 'm.room.message', content, txnId: txnFor(caller.userId, req.txnId), asUser: bot });
     return { event_id: sent.eventId, sender: bot };

@@ -159,6 +159,9 @@ export interface MiniappPatch {
   /** null removes the webhook; a new URL gets a new webhook secret (answered once). */
   webhookUrl?: string | null;
   status?: MiniappChange['status'];
+  backToReview?: boolean;
+  description?: string;
+  version?: string;
 }
 
 /** Changes a mini-app. Suspending it (or its backend twin with it) stops every token it holds at once. */
@@ -176,6 +179,9 @@ export async function patchMiniapp(deps: RegistryDeps, clientId: string, patch: 
     preApprovedScopes: patch.scopes || patch.preApprovedScopes ? preApproved : undefined,
     webhook: patch.webhookUrl === null ? null : webhook?.stored,
     status: patch.status,
+    backToReview: patch.backToReview,
+    description: patch.description,
+    version: patch.version,
   });
   if (!app) throw notFound(clientId);
   return { ...miniappView(app), ...(webhook ? { webhook_secret: webhook.secret } : {}) };

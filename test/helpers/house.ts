@@ -19,7 +19,7 @@ const FLOORS: string[][] = [
   ['src/api.ts', 'src/worker.ts', 'src/cli', 'src/dev', 'src/runtime.ts', 'src/sweeps.ts'],
   ['src/http'],
   ['activities'],
-  ['src/p2p', 'src/payments', 'src/gifts', 'src/topups', 'src/withdrawals', 'src/merchants', 'src/housekeeping', 'src/wallet', 'src/oauth', 'src/storage', 'src/miniapps', 'src/matrix', 'src/factors', 'src/abuse', 'src/auth'],
+  ['src/p2p', 'src/payments', 'src/gifts', 'src/topups', 'src/withdrawals', 'src/merchants', 'src/housekeeping', 'src/wallet', 'src/oauth', 'src/storage', 'src/developers', 'src/miniapps', 'src/matrix', 'src/factors', 'src/abuse', 'src/auth'],
   ['src/ledger'],
   ['src/temporal', 'src/providers', 'workflows'],
   ['src/db'],

@@ -72,8 +72,14 @@ test('a developer registers an app that works only once an operator approves it,
   // Apps an operator registered belong to no developer.
   expectError(await api.call('GET', '/mini-apps/v1/ma_demo', { token }), 404, 'MINIAPP_NOT_FOUND');
 
-  // A rename applies at once; a new scope sends it back to review, and its backend stops until approved.
-  expect((await api.call('PATCH', `/mini-apps/v1/${id}`, { token, body: { name: 'Tea House' } })).body).toMatchObject({ name: 'Tea House', status: 'active' });
+  // A new description applies at once; a new name (what users see) or a new scope sends it back to
+  // review, and its backend stops until it is approved again.
+  expect((await api.call('PATCH', `/mini-apps/v1/${id}`, { token, body: { description: 'Sells green tea' } })).body).toMatchObject({ description: 'Sells green tea', status: 'active' });
+  expect((await api.call('PATCH', `/mini-apps/v1/${id}`, { token, body: { name: 'Tea House' } })).body).toMatchObject({ name: 'Tea House', status: 'pending_review' });
+  expect(status(await backendReads(backend))).toBe(401);
+  await review(id, 'approve');
+  expectError(await api.call('PATCH', `/mini-apps/v1/${id}`, { token, body: { name: 'Tween  payments' } }), 400, 'INVALID_REQUEST', 'name');
+  expectError(await register(token, 'TMCP Bot'), 400, 'INVALID_REQUEST', 'name');
   const widened = await api.call('PATCH', `/mini-apps/v1/${id}`, { token, body: { scopes: ['user:read', 'wallet:pay', 'storage:write'] } });
   expect(widened.body).toMatchObject({ status: 'pending_review', scopes: ['user:read', 'wallet:pay', 'storage:write'] });
   expect(status(await backendReads(backend))).toBe(401);
@@ -139,6 +145,10 @@ test("a developer token on request for an enrolled developer's Matrix session; r
   expectError(await api.call('GET', '/mini-apps/v1', { token: another }), 401, 'INVALID_TOKEN');
   expect((await exchange(dev.token)).body.error).toBe('developer_not_whitelisted');
   expect((await api.call('GET', '/api/v1/admin/developers', { token: ADMIN_TOKEN })).body.developers).toContainEqual(expect.objectContaining({ developer_id: dev.userId, status: 'revoked' }));
+  // Enrolled again, they start afresh: a token from before stays dead.
+  const fresh = (await enroll(dev.userId)).body.access_token as string;
+  expectError(await api.call('GET', '/mini-apps/v1', { token: another }), 401, 'INVALID_TOKEN');
+  expect((await api.call('GET', '/mini-apps/v1', { token: fresh })).status).toBe(200);
 });
 
 test('PROTO 11.4.1: 5 registrations a day and 10 changes an hour per developer', async () => {

@@ -46,12 +46,17 @@ test("messaging:send: the app's bot sends for its user into a room both are in, 
   expect(sent[0]).toMatchObject({ type: 'm.room.message', userId: BOT, content: { msgtype: 'm.text', body: 'Your order has shipped', 'm.tween.sent_for': { user_id: alice, miniapp_id: 'ma_demo' } } });
   // PROTO 8.1.3's card is a message too.
   expect((await send(token, shared, 'card-1', { msgtype: 'm.tween.card', body: 'Tea', card: { type: 'product', title: 'Tea' } })).status).toBe(200);
+  expect(hs.events().find((e) => e.content.msgtype === 'm.tween.card')?.content).toMatchObject({ miniapp_id: 'ma_demo', card: { title: 'Tea' } });
 
   // Not the payments bot's events, and not anyone else's words.
   expectError(await send(token, shared, 'fake', { msgtype: 'm.tween.payment', body: 'Payment completed' }), 400, 'INVALID_REQUEST', 'msgtype');
-  const forged = await send(token, shared, 'forged', { msgtype: 'm.text', body: 'hi', 'm.tween.sent_for': { user_id: '@someone:tmcp.test' } });
-  expect(hs.events().find((e) => e.content.body === 'hi' && e.roomId === shared)?.content['m.tween.sent_for']).toEqual({ user_id: alice, miniapp_id: 'ma_demo' });
-  expect(forged.status).toBe(200);
+  expectError(await send(token, shared, 'forged', { msgtype: 'm.text', body: 'hi', 'm.tween.sent_for': { user_id: '@someone:tmcp.test' } }), 400, 'INVALID_REQUEST');
+  // No edits: every user of the app posts through its bot, so an edit would rewrite another user's message.
+  const edit = { msgtype: 'm.text', body: '* changed', 'm.relates_to': { rel_type: 'm.replace', event_id: first.body.event_id }, 'm.new_content': { msgtype: 'm.text', body: 'changed' } };
+  expectError(await send(token, shared, 'edit', edit), 400, 'INVALID_REQUEST');
+  const reply = await send(token, shared, 'reply', { msgtype: 'm.text', body: 'Tracking: 123', 'm.relates_to': { 'm.in_reply_to': { event_id: first.body.event_id } } });
+  expect(reply.status).toBe(200);
+  expect(hs.events().filter((e) => e.roomId === shared).map((e) => e.content.body)).not.toContain('* changed');
   expectError(await send(token, shared, 'big', { msgtype: 'm.text', body: 'x', padding: 'y'.repeat(17_000) }), 400, 'INVALID_REQUEST');
 });
 

@@ -35,26 +35,33 @@ test("an approved app's new version is told to its rooms once, by the updater bo
 
   // A version may only go up.
   expectError(await api.call('PATCH', `/mini-apps/v1/${id}`, { token, body: { version: '0.9.0' } }), 400, 'INVALID_REQUEST', 'version');
+  // A new version is reviewed before anyone hears of it.
   const updated = await api.call('PATCH', `/mini-apps/v1/${id}`, { token, body: { version: '1.1.0' } });
-  expect(updated.body).toMatchObject({ version: '1.1.0', status: 'active' });
+  expect(updated.body).toMatchObject({ version: '1.1.0', status: 'pending_review' });
+  expect(lifecycle()).toEqual([]);
+  await api.call('POST', `/api/v1/admin/mini-apps/${id}/review`, { token: ADMIN_TOKEN, body: { decision: 'approve' } });
   const told = await eventually(async () => lifecycle(), (events) => events.length === 2);
   expect(told.map((e) => e.roomId).sort()).toEqual(rooms);
   for (const event of told) {
     expect(event).toMatchObject({ type: 'm.tween.miniapp.updated', userId: UPDATER, content: { miniapp_id: id, name: 'Quiz Night', previous_version: '1.0.0', new_version: '1.1.0', update_type: 'minor' } });
   }
   // A change that is not a version tells nothing more.
-  await api.call('PATCH', `/mini-apps/v1/${id}`, { token, body: { name: 'Quiz Night!' } });
+  await api.call('PATCH', `/mini-apps/v1/${id}`, { token, body: { description: 'Every Friday' } });
   const workflowId = miniappAnnouncementWorkflowId(id, 'v1.1.0');
   expect(await api.temporal.client.workflow.getHandle(workflowId).result()).toEqual({ sent: 2, skipped: 0 });
   expect(lifecycle()).toHaveLength(2);
   await recordHistory(api.temporal.client, workflowId, 'miniappAnnouncement', 'updated');
 
-  // A version that needs review (a new scope with it) is told when it is approved.
-  expect((await api.call('PATCH', `/mini-apps/v1/${id}`, { token, body: { version: '2.0.0', scopes: ['user:read', 'storage:read'] } })).body.status).toBe('pending_review');
+  // A rejected version is never told; the next approved one is, from the last one told.
+  expect((await api.call('PATCH', `/mini-apps/v1/${id}`, { token, body: { version: '1.2.0', scopes: ['user:read', 'storage:read'] } })).body.status).toBe('pending_review');
+  await api.call('POST', `/api/v1/admin/mini-apps/${id}/review`, { token: ADMIN_TOKEN, body: { decision: 'reject' } });
+  await api.call('POST', `/mini-apps/v1/${id}/appeal`, { token, body: { reason: 'fixed' } });
+  expect((await api.call('PATCH', `/mini-apps/v1/${id}`, { token, body: { version: '2.0.0' } })).body.status).toBe('appeal');
   expect(lifecycle()).toHaveLength(2);
   await api.call('POST', `/api/v1/admin/mini-apps/${id}/review`, { token: ADMIN_TOKEN, body: { decision: 'approve' } });
   const major = await eventually(async () => lifecycle().filter((e) => e.content.new_version === '2.0.0'), (events) => events.length === 2);
   expect(major[0]!.content).toMatchObject({ previous_version: '1.1.0', update_type: 'major' });
+  expect(lifecycle().filter((e) => e.content.new_version === '1.2.0')).toEqual([]);
 
   // Removed by its developer: each room hears it once.
   expect((await api.call('DELETE', `/mini-apps/v1/${id}`, { token })).body.deleted).toBe(true);
@@ -74,6 +81,7 @@ test('a room that refuses the updater bot lets it in through the app bot, and a 
   stack.hs.reply(notIn, notIn);
   stack.hs.replyFor('join', '!trivia0:tmcp.test', { status: 404, body: { errcode: 'M_NOT_FOUND', error: 'no such room' } });
   await api.call('PATCH', `/mini-apps/v1/${id}`, { token, body: { version: '1.0.1' } });
+  await api.call('POST', `/api/v1/admin/mini-apps/${id}/review`, { token: ADMIN_TOKEN, body: { decision: 'approve' } });
   const result = await api.temporal.client.workflow.getHandle(miniappAnnouncementWorkflowId(id, 'v1.0.1')).result();
   expect(result).toEqual({ sent: 1, skipped: 1 });
   expect(stack.hs.events().filter((e) => e.roomId === '!trivia0:tmcp.test' && e.type.startsWith('m.tween.miniapp.'))).toEqual([]);

@@ -221,6 +221,19 @@ test('wallets resolve only for people who share a room, and a room never seen is
   expectError(await initiate(client, aliceWallet, { recipient: carol.userId, amount: '1.00', room_id: theirs }), 403, 'INSUFFICIENT_PERMISSIONS', 'room_id');
 });
 
+test('someone in the room without a wallet is invited to make one by the payments bot, once (PROTO 6.3.10)', async () => {
+  const gus = await person('gus');
+  await alice.invite(room, gus.userId);
+  await gus.join(room);
+  const ask = () => client.call('POST', '/wallet/v1/invite', { token: aliceWallet.token, body: { user_id: gus.userId, room_id: room } });
+  // The server hears of Gus's join from Synapse's transaction.
+  const first = await eventually(ask, (res) => res.status === 202, 15_000);
+  expect((await ask()).body.workflow_id).toBe(first.body.workflow_id);
+  const invites = await eventually(async () => (await gus.timeline(room)).filter((e) => e.type === 'm.tween.wallet.invite'), (events) => events.length > 0);
+  expect(invites).toHaveLength(1);
+  expect(invites[0]).toMatchObject({ sender: PAYMENTS, content: { inviter: alice.userId, invitee: gus.userId } });
+});
+
 test("a mini-app payment in the room, with a second factor: the room sees the payments bot's receipt", async () => {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const key_data = publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
@@ -315,6 +328,7 @@ test("a developer's app in the room: its bot speaks for Alice, and the updater b
 
   // PROTO 8.1.4: a new version; the updater bot is let in by the app's bot and tells the room once.
   expect((await client.call('PATCH', `/mini-apps/v1/${id}`, { token: devToken, body: { version: '1.1.0' } })).body.version).toBe('1.1.0');
+  await client.call('POST', `/api/v1/admin/mini-apps/${id}/review`, { token: ADMIN_TOKEN, body: { decision: 'approve' } });
   const updater = `@_tmcp_updater:${SERVER}`;
   const told = await eventually(async () => (await bob.timeline(room)).filter((e) => e.type === 'm.tween.miniapp.updated' && e.content.miniapp_id === id), (events) => events.length > 0, 30_000);
   expect(told).toHaveLength(1);

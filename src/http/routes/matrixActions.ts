@@ -12,10 +12,21 @@ import { parseInput } from '../validate';
 
 const MAX_CONTENT_BYTES = 16 * 1024;
 
-/** An m.room.message's content: one of the app's message types, and whatever else Matrix messages carry (formatted_body, a card). */
+/**
+ * An m.room.message's content, its keys listed: every user of an app posts through the same bot, so
+ * an edit (`m.replace`, `m.new_content`) would let one rewrite another's message; only a reply may
+ * relate to another event.
+ */
 const MessageBody = z
-  .object({ msgtype: z.enum(SENDABLE_MSGTYPES), body: z.string().min(1).max(4000) })
-  .passthrough()
+  .object({
+    msgtype: z.enum(SENDABLE_MSGTYPES),
+    body: z.string().min(1).max(4000),
+    format: z.literal('org.matrix.custom.html').optional(),
+    formatted_body: z.string().max(8000).optional(),
+    card: z.record(z.unknown()).optional().describe("PROTO 8.1.3's card, with msgtype m.tween.card"),
+    'm.relates_to': z.object({ 'm.in_reply_to': z.object({ event_id: z.string().min(1).max(255) }).strict() }).strict().optional(),
+  })
+  .strict()
   .refine((content) => Buffer.byteLength(JSON.stringify(content)) <= MAX_CONTENT_BYTES, `must be at most ${MAX_CONTENT_BYTES} bytes of JSON`);
 const SendParams = z.object({ room_id: RoomId, txn_id: z.string().regex(/^[A-Za-z0-9._~-]{1,64}$/, 'must be 1 to 64 letters, digits or ._~-') });
 const RoomParams = z.object({ room_id: RoomId });
