@@ -26,6 +26,9 @@ interface TokenOwner {
 /** The checker does not know the token (or says it is inactive): a 401, and the checker working. */
 class TokenRefused extends Error {}
 
+/** A bearer token as HTTP carries one (printable ASCII, RFC 6750's b64token and more), of a sane length. */
+const PLAUSIBLE_TOKEN = /^[\x21-\x7e]{1,2048}$/;
+
 interface CheckerOptions {
   now?: () => number;
   cacheMs?: number;
@@ -52,6 +55,9 @@ function rememberingChecker(what: string, lookup: (token: string) => Promise<Tok
 
   return {
     async userIdOf(accessToken) {
+      // No homeserver issues such a token, and it could not even be sent in a header: refused here,
+      // so it neither reaches the checker nor counts as the checker failing (which would open the breaker).
+      if (!PLAUSIBLE_TOKEN.test(accessToken)) throw new DomainError('INVALID_TOKEN', 'Invalid or expired Matrix access token');
       const key = createHash('sha256').update(accessToken).digest('base64url');
       const cached = cache.get(key);
       if (cached && cached.until > now()) return cached.userId;

@@ -5,6 +5,7 @@ import { developerById, enrollDeveloper, insertDeveloperTokens, listDevelopers, 
 import type { DatabasePool } from '../db/pool';
 import { DomainError } from '../domain/errors';
 import { OAuthError } from '../oauth/errors';
+import { ACCESS_TOKEN_TYPE, subjectUser } from '../oauth/tokenExchange';
 
 /** PROTO 4.4.8: a developer token lives at most 24 hours; its refresh token is single-use. */
 export const DEVELOPER_TOKEN_SECONDS = 24 * 3600;
@@ -66,14 +67,10 @@ export async function unenroll(deps: DeveloperDeps, userId: string) {
  * `developer_not_whitelisted`. (PROTO's portal goes through MAS's authorization code; this server
  * accepts the Matrix token that flow ends with, so a portal or a script can use it alike.)
  */
-export async function developerTokenForMatrixUser(deps: DeveloperDeps & { matrixTokens: MatrixTokenChecker }, matrixToken: string) {
-  let userId: string;
-  try {
-    userId = await deps.matrixTokens.userIdOf(matrixToken);
-  } catch (err) {
-    if (err instanceof DomainError && err.code === 'INVALID_TOKEN') throw new OAuthError('invalid_subject_token', 'subject_token is not a live Matrix access token');
-    throw err;
-  }
+export async function developerTokenForMatrixUser(deps: DeveloperDeps & { matrixTokens: MatrixTokenChecker }, matrixToken: string, tokenType: string) {
+  if (tokenType !== ACCESS_TOKEN_TYPE) throw new OAuthError('invalid_request', `subject_token_type must be ${ACCESS_TOKEN_TYPE}`);
+  // The checker's refusals and outages answered as at the token endpoint (an outage: 503 with Retry-After).
+  const userId = await subjectUser(deps, matrixToken);
   const developer = await developerById(deps.pool, userId);
   if (developer?.status !== 'active') throw new OAuthError('developer_not_whitelisted', `${userId} is not an enrolled developer; ask an operator`);
   return issueTokens(deps, userId);

@@ -36,7 +36,7 @@ export interface TokenExchangeRequest {
 }
 
 /** The Matrix user behind the subject token, with the checker's refusals as OAuth errors. */
-async function subjectUser(deps: TokenExchangeDeps, token: string): Promise<string> {
+export async function subjectUser(deps: Pick<TokenExchangeDeps, 'matrixTokens'>, token: string): Promise<string> {
   try {
     return await deps.matrixTokens.userIdOf(token);
   } catch (err) {

@@ -190,6 +190,29 @@ describe('registering a wallet from the messenger', () => {
 });
 
 describe('checking Matrix tokens while the homeserver fails', () => {
+  it('refuses a token no homeserver would issue without asking it, so garbage never opens the circuit', async () => {
+    const own = await startTestApi(db, stubMatrixEnv(hs, 'garbage'));
+    try {
+      const asked = () => hs.calls.filter((c) => c.kind === 'whoami').length;
+      const before = asked();
+      const exchange = (subject: string) =>
+        own.call('POST', '/oauth2/token', {
+          raw: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: subject, subject_token_type: 'urn:ietf:params:oauth:token-type:access_token', client_id: 'ma_demo' }).toString(),
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        });
+      for (let i = 0; i < 8; i += 1) {
+        const res = await exchange(`tok\u00e9n ${i}\r\n`);
+        expect([res.status, res.body.error]).toEqual([401, 'invalid_grant']);
+      }
+      expect(asked()).toBe(before);
+      const user = newUserId('erin');
+      hs.addSession('syt_erin_fine', user);
+      expect((await exchange('syt_erin_fine')).status).toBe(200);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('answers 503 at once, without asking the homeserver, after 5 failures in 10 checks (PROTO 7.7)', async () => {
     // An API of its own: its circuit opens for a minute.
     const own = await startTestApi(db, stubMatrixEnv(hs, 'breaker'));

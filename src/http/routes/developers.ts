@@ -110,7 +110,7 @@ export function developerRoutes(deps: DeveloperAppDeps & { matrixTokens: MatrixT
       const grantType = field(form, 'grant_type', true)!;
       if (grantType === 'refresh_token') return refreshDeveloperToken(deps, field(form, 'refresh_token', true)!);
       if (grantType !== TOKEN_EXCHANGE_GRANT) throw new OAuthError('unsupported_grant_type', `grant_type ${grantType} is not supported here`);
-      return developerTokenForMatrixUser(deps, field(form, 'subject_token', true)!);
+      return developerTokenForMatrixUser(deps, field(form, 'subject_token', true)!, field(form, 'subject_token_type', true)!);
     });
   });
   tokens.post('/revoke', doc.revoke, gate, limit('default'), async (ctx) => {

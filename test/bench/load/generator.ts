@@ -135,6 +135,28 @@ function paymentOperation(plan: GeneratorPlan, http: HttpClient, clients: { toke
   return { operation, settled: completed };
 }
 
+/** One operation is one payment requested and cancelled by its payer (the cancel is the Update timed as confirmMs). */
+function paymentCancelOperation(plan: GeneratorPlan, http: HttpClient, workload: Extract<GeneratorPlan['workload'], { kind: 'payment-cancel' }>) {
+  const sequence = workload.clients.map(() => 0);
+  const operation = async (i: number): Promise<Outcome> => {
+    sequence[i]! += 1;
+    const client = workload.clients[i]!;
+    const asked = await http.request('POST', '/api/v1/payments/request', {
+      token: client.token,
+      json: { amount: workload.amount, currency: workload.currency, description: 'bench', idempotency_key: `bench-${plan.runId}-${plan.scenario}-${i}-${sequence[i]}` },
+    });
+    if (asked.status !== 201) return { ok: false, error: failure('request', asked) };
+    const paymentId = (JSON.parse(asked.body) as { payment_id: string }).payment_id;
+    const cancelStart = performance.now();
+    const done = await http.request('POST', `/api/v1/payments/${paymentId}/cancel`, { token: client.token, json: {} });
+    const confirmMs = performance.now() - cancelStart;
+    if (done.status !== 200 || (JSON.parse(done.body) as { status?: string }).status !== 'cancelled') return { ok: false, error: failure('cancel', done) };
+    return { ok: true, confirmMs };
+  };
+  // Nothing moves: no balance to settle.
+  return { operation, settled: workload.clients.map(() => 0) };
+}
+
 /** One operation is one gift given and taken: create (a one-share gift, device-signed), then open by the client's opener. */
 function giftOperation(plan: GeneratorPlan, http: HttpClient, workload: Extract<GeneratorPlan['workload'], { kind: 'gift' }>) {
   const keys = workload.clients.map((c) => createPrivateKey(c.privateKeyPem));
@@ -250,12 +272,14 @@ async function readStdin(): Promise<string> {
 async function main(): Promise<void> {
   const plan = JSON.parse(await readStdin()) as GeneratorPlan;
   const { workload } = plan;
-  const clients = workload.kind === 'p2p' || workload.kind === 'payment' || workload.kind === 'gift' || workload.kind === 'topup' || workload.kind === 'withdrawal' ? workload.clients.length : workload.kind === 'refresh' ? workload.refreshTokens.length : workload.connections;
+  const clients = workload.kind === 'p2p' || workload.kind === 'payment' || workload.kind === 'payment-cancel' || workload.kind === 'gift' || workload.kind === 'topup' || workload.kind === 'withdrawal' ? workload.clients.length : workload.kind === 'refresh' ? workload.refreshTokens.length : workload.connections;
   const http = httpClient(plan.baseUrl, clients);
   const p2p = workload.kind === 'p2p' ? p2pOperation(plan, http, workload.clients, workload.amount, workload.currency) : undefined;
   const payments =
     workload.kind === 'payment'
       ? paymentOperation(plan, http, workload.clients, workload.amount, workload.currency)
+      : workload.kind === 'payment-cancel'
+        ? paymentCancelOperation(plan, http, workload)
       : workload.kind === 'gift'
         ? giftOperation(plan, http, workload)
         : workload.kind === 'topup'
@@ -272,7 +296,7 @@ async function main(): Promise<void> {
         ? formOperation(http, workload.path, workload.form)
         : workload.kind === 'refresh'
           ? refreshOperation(http, workload.clientId, workload.refreshTokens)
-          : workload.kind === 'payment' || workload.kind === 'gift' || workload.kind === 'topup' || workload.kind === 'withdrawal'
+          : workload.kind === 'payment' || workload.kind === 'payment-cancel' || workload.kind === 'gift' || workload.kind === 'topup' || workload.kind === 'withdrawal'
             ? payments!.operation
             : p2p!.operation;
 

@@ -21,6 +21,8 @@ export type Workload =
   | { kind: 'form'; path: string; connections: number; form: Record<string, string> }
   /** Mini-app payments: client i requests and authorizes (device signature) payments of its own payer. */
   | { kind: 'payment'; amount: string; currency: string; clients: { token: string; deviceId: string; privateKeyPem: string }[] }
+  /** Mini-app payments cancelled by their payer before authorization: request, then cancel; nothing moves. */
+  | { kind: 'payment-cancel'; amount: string; currency: string; clients: { token: string }[] }
   /** Gifts: client i's sender drops a one-share gift (device signature) and its opener opens it. */
   | { kind: 'gift'; amount: string; currency: string; roomId: string; clients: { senderToken: string; deviceId: string; privateKeyPem: string; openerToken: string }[] }
   /** The refresh grant: client i rotates its own refresh token chain, starting from refreshTokens[i]. */

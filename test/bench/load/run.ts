@@ -36,6 +36,8 @@ import { checkBalances, checkLedger, type BalanceCheck, type LedgerCheck } from 
  *   payment       a mini-app payment of 0.01 USD to ma_demo: request + authorize with a device signature,
  *                 at BENCH_PAYMENT_CLIENTS (16); no second factor (below the threshold, and the system runs
  *                 with PAYMENT_MFA_NEW_DEVICE_DAYS=0: the payers' devices are registered just before)
+ *   payment-cancel  a mini-app payment of 0.01 USD requested and cancelled by its payer before
+ *                 authorization (the cancel Update), at BENCH_PAYMENT_CLIENTS; nothing moves
  *   topup         a top-up of 0.01 USD paid at the provider simulator the launcher runs (its callback wakes
  *                 the saga), at BENCH_PAYMENT_CLIENTS users; one operation is one top-up credited
  *   withdrawal    a withdrawal of 0.01 USD to a linked account (device signature), paid out at once by the
@@ -83,7 +85,7 @@ import { checkBalances, checkLedger, type BalanceCheck, type LedgerCheck } from 
  * and the ledger against zero per currency. Exits non-zero when a scenario failed or a check did.
  */
 
-const SCENARIOS = ['p2p-device', 'p2p-pin', 'payment', 'gift', 'topup', 'withdrawal', 'balance', 'transactions', 'storage-get', 'storage-put', 'device-authorization', 'refresh', 'health', 'ready'] as const;
+const SCENARIOS = ['p2p-device', 'p2p-pin', 'payment', 'payment-cancel', 'gift', 'topup', 'withdrawal', 'balance', 'transactions', 'storage-get', 'storage-put', 'device-authorization', 'refresh', 'health', 'ready'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 /** Every transfer moves one cent: far below every limit and below the acceptance threshold, so nothing is held. */
@@ -282,6 +284,13 @@ class Benchmark {
     });
   }
 
+  async paymentCancel(name: string, clients: number): Promise<void> {
+    await this.record(name, clients, async () => {
+      const payers = await mapLimit(Array.from({ length: clients }, (_, i) => i), 8, (i) => this.prepare.user(`@bench_${this.runId}_${(this.runs += 1)}_canceller_${i}:localhost`, this.fundMinor));
+      return runGenerator(this.plan(name, { kind: 'payment-cancel', amount: decimal(AMOUNT_MINOR), currency: CURRENCY, clients: payers.map((u) => ({ token: u.token })) }));
+    });
+  }
+
   async gift(name: string, clients: number): Promise<void> {
     await this.record(name, clients, async () => {
       const pairs = await mapLimit(Array.from({ length: clients }, (_, i) => i), 8, async (i) => {
@@ -356,6 +365,7 @@ class Benchmark {
       if (scenario === 'p2p-device') for (const clients of config.clients) await this.p2p(scenario, clients, 'biometric');
       if (scenario === 'p2p-pin') await this.p2p(scenario, config.pinClients, 'pin');
       if (scenario === 'payment') await this.payment(scenario, config.paymentClients);
+      if (scenario === 'payment-cancel') await this.paymentCancel(scenario, config.paymentClients);
       if (scenario === 'gift') await this.gift(scenario, config.paymentClients);
       if (scenario === 'topup') await this.topUp(scenario, config.paymentClients);
       if (scenario === 'withdrawal') await this.withdrawal(scenario, config.paymentClients);
