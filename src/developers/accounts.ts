@@ -40,7 +40,6 @@ async function issueTokens(deps: DeveloperDeps, userId: string) {
     refresh_token: refresh.secret,
     developer_id: userId,
     roles: ['developer'],
-    organizations: [] as { org_id: string; name: string; role: string }[],
   };
 }
 

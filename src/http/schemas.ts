@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DomainError } from '../domain/errors';
 import { isSnapshot } from '../domain/ledger';
 import { parseAmount, parseCurrency, type Currency as CurrencyCode } from '../domain/money';
+import { isScope } from '../domain/scopes';
 
 /** Matrix user id grammar (spec: "User Identifiers"), lenient on historical localparts. */
 export const MatrixUserId = z
@@ -112,3 +113,8 @@ export const Base64Signature = z.string().min(1).max(1024).regex(/^[A-Za-z0-9+/=
 
 /** `pagination.snapshot` handed back for the next page of a history: as the earlier page gave it. */
 export const Snapshot = z.string().max(24_000).refine(isSnapshot, 'must be the pagination.snapshot of an earlier page');
+
+/** A mini-app registration's scopes (the registry's: operators' and developers' alike), each one known, no repeats. */
+export const RegistryScope = z.string().refine(isScope, (value) => ({ message: `unknown scope '${value}'` }));
+export const RegistryScopes = z.array(RegistryScope).min(1).max(50).transform((list) => [...new Set(list)]);
+export const RedirectUris = z.array(clientUrl('a redirect URI')).max(10);

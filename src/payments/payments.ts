@@ -220,24 +220,11 @@ async function merchantPayment(deps: Pick<PaymentDeps, 'pool'>, client: OAuthCli
 }
 
 /**
- * Sends one Update to the payment's workflow; authorize may start it (the request's start failed).
+ * Sends one Update to the payment's workflow, for a caller already checked (`who`: the payer's user
+ * id, or the merchant's client id); authorize and cancel may start it (the request's start failed).
  * A refusal is counted (the next call is a new Update); a finished workflow is answered from PostgreSQL.
  */
 async function act<A>(
-  deps: PaymentDeps,
-  caller: Caller,
-  paymentId: string,
-  action: string,
-  input: unknown,
-  update: UpdateDefinition<PaymentSnapshot, [A]>,
-  arg: A,
-  startsSaga = false,
-): Promise<{ payment: Payment; answer: PaymentSnapshot }> {
-  return actOn(deps, await payerPayment(deps, caller, paymentId), caller.userId, action, input, update, arg, startsSaga);
-}
-
-/** act() on a payment whose caller (`who`: the payer's user id, or the merchant's client id) was checked. */
-async function actOn<A>(
   deps: PaymentDeps,
   p: Payment,
   who: string,
@@ -270,13 +257,13 @@ async function actOn<A>(
 /** PROTO 7.3.2: the payer's device signature; the payment completes, or a second factor is asked for. */
 export async function authorize(deps: PaymentDeps, caller: Caller, paymentId: string, body: { signature: string; deviceId: string; timestamp: string }) {
   const request = { userId: caller.userId, signature: body.signature, deviceId: body.deviceId, timestamp: body.timestamp };
-  const { payment, answer } = await act(deps, caller, paymentId, 'authorize', request, authorizePayment, request, true);
+  const { payment, answer } = await act(deps, await payerPayment(deps, caller, paymentId), caller.userId, 'authorize', request, authorizePayment, request, true);
   return outcome(payment, answer);
 }
 
 /** PROTO-mfa 7.4.2: a new challenge for a payment waiting for its second factor (the last one expired, or another method). */
 export async function newMfaChallenge(deps: PaymentDeps, caller: Caller, paymentId: string) {
-  const { payment, answer } = await act(deps, caller, paymentId, 'challenge', deps.clock.now().getTime(), issueMfaChallenge, { userId: caller.userId });
+  const { payment, answer } = await act(deps, await payerPayment(deps, caller, paymentId), caller.userId, 'challenge', deps.clock.now().getTime(), issueMfaChallenge, { userId: caller.userId });
   return outcome(payment, answer);
 }
 
@@ -284,7 +271,7 @@ export async function newMfaChallenge(deps: PaymentDeps, caller: Caller, payment
 export async function verifyMfaAnswer(deps: PaymentDeps, caller: Caller, paymentId: string, challengeId: string, answer: MfaCredentials) {
   const proof = asProof(answer);
   const request = { userId: caller.userId, challengeId, method: answer.method as MfaMethod, proof: sealProof(deps.proofSealer, paymentId, proof) };
-  const { payment, answer: snapshot } = await act(deps, caller, paymentId, 'mfa', [challengeId, proof], verifyMfa, request);
+  const { payment, answer: snapshot } = await act(deps, await payerPayment(deps, caller, paymentId), caller.userId, 'mfa', [challengeId, proof], verifyMfa, request);
   return { payment_id: payment.id, challenge_id: challengeId, status: 'verified' as const, proceed_to_processing: true as const, payment: outcome(payment, snapshot) };
 }
 
@@ -299,7 +286,7 @@ export async function cancelPaymentFor(deps: PaymentDeps, canceller: { kind: 'pa
   const request: CancelRequest = canceller.kind === 'payer' ? { by: 'payer', id: p.payer_user_id } : { by: 'merchant', id: p.client_id };
   if (reason !== undefined) request.reason = reason;
   // Started by the cancel when its request's start failed: a payment is cancelled through its workflow only.
-  await actOn(deps, p, request.id, 'cancel', reason ?? null, cancelPayment, request, true);
+  await act(deps, p, request.id, 'cancel', reason ?? null, cancelPayment, request, true);
   const now = await paymentById(deps.pool, paymentId);
   return paymentView(now ?? p);
 }

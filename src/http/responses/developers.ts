@@ -11,8 +11,7 @@ export const DeveloperView = describes(
 );
 export const DeveloperList = describes(z.object({ developers: z.array(DeveloperView) }), developers);
 
-/** PROTO 4.4.3's token answer (organizations: always none here, PROTO 4.4.4 is not implemented). */
-const Organization = z.object({ org_id: z.string(), name: z.string(), role: z.string() });
+/** PROTO 4.4.3's token answer, without its `organizations`: this server keeps none (docs/protocol.md, 4.4). */
 const TokenPair = z.object({
   access_token: z.string(),
   token_type: z.literal('Bearer'),
@@ -21,11 +20,11 @@ const TokenPair = z.object({
   developer_id: z.string(),
 });
 export const DeveloperTokenAnswer = describes(
-  TokenPair.extend({ roles: z.array(z.string()).optional(), organizations: z.array(Organization).optional() }),
+  TokenPair.extend({ roles: z.array(z.string()).optional() }),
   developerTokenForMatrixUser,
   refreshDeveloperToken,
 );
-export const DeveloperEnrolled = describes(DeveloperView.merge(TokenPair).extend({ organizations: z.array(Organization) }), enroll);
+export const DeveloperEnrolled = describes(DeveloperView.merge(TokenPair), enroll);
 export const DeveloperLogout = describes(z.object({ revoked: z.boolean(), message: z.string() }), logout);
 
 /** PROTO 9.1.1's answer: the app waits for review; its secrets are here once. */

@@ -5,7 +5,6 @@ import type { MatrixTokenChecker } from '../../auth/matrixTokens';
 import { developerOfToken, developers, developerTokenForMatrixUser, enroll, logout, refreshDeveloperToken, unenroll } from '../../developers/accounts';
 import { appeal, deleteMyApp, myApp, myApps, myWebhookLog, registerApp, rotateMySecret, rotateMyWebhookSecret, updateApp } from '../../developers/apps';
 import { CLIENT_TYPES } from '../../domain/miniapps';
-import { isScope } from '../../domain/scopes';
 import type { RegistryDeps } from '../../miniapps/admin';
 import type { DeveloperAppDeps } from '../../developers/apps';
 import { isVersion } from '../../domain/miniappEvents';
@@ -17,14 +16,11 @@ import { documented } from '../openapi/routeDoc';
 import { AppAppeal, DeveloperApp, DeveloperAppList, DeveloperEnrolled, DeveloperList, DeveloperLogout, DeveloperTokenAnswer, DeveloperView, RegisteredApp, UpdatedApp } from '../responses/developers';
 import { ClientSecretRotated, MiniappDeleted, WebhookSecretRotated } from '../responses/admin';
 import { AppWebhookLog } from '../responses/payments';
-import { clientUrl, MatrixUserId } from '../schemas';
+import { clientUrl, MatrixUserId, RedirectUris, RegistryScopes } from '../schemas';
 import type { AppState } from '../state';
 import { parseInput } from '../validate';
 import { field, oauthAnswer, oauthForm } from './oauth';
 
-const Scope = z.string().refine(isScope, (value) => ({ message: `unknown scope '${value}'` }));
-const Scopes = z.array(Scope).min(1).max(50).transform((list) => [...new Set(list)]);
-const RedirectUris = z.array(clientUrl('a redirect URI')).max(10);
 
 /** PROTO 9.1.1's request. Kept: name, description, client type, redirect URIs, webhook URL and scopes; the rest is accepted as PROTO shows it and not kept. */
 const Version = z.string().refine(isVersion, 'must be a version like 1.2.3');
@@ -42,7 +38,7 @@ const RegisterBody = z
         entry_url: clientUrl('entry_url').optional(),
         redirect_uris: RedirectUris.default([]),
         webhook_url: clientUrl('webhooks').optional(),
-        scopes_requested: Scopes,
+        scopes_requested: RegistryScopes,
         client_type: z.enum(CLIENT_TYPES).default('public'),
       })
       .strict(),
@@ -56,7 +52,7 @@ const UpdateBody = z
     description: z.string().trim().max(1000).optional(),
     redirect_uris: RedirectUris.optional(),
     webhook_url: clientUrl('webhooks').nullable().optional(),
-    scopes: Scopes.optional(),
+    scopes: RegistryScopes.optional(),
     version: Version.optional(),
   })
   .strict()

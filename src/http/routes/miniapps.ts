@@ -1,7 +1,6 @@
 import Router from '@koa/router';
 import { z } from 'zod';
 import { CLIENT_TYPES, SETTABLE_MINIAPP_STATUSES } from '../../domain/miniapps';
-import { isScope } from '../../domain/scopes';
 import { createMiniapp, deleteMiniapp, getMiniapp, listMiniappViews, patchMiniapp, rotateAppWebhookSecret, rotateClientSecret } from '../../miniapps/admin';
 import { reviewApp, type DeveloperAppDeps } from '../../developers/apps';
 import { announceRemoval } from '../../miniapps/announcements';
@@ -10,20 +9,17 @@ import { DeveloperApp } from '../responses/developers';
 import { documented } from '../openapi/routeDoc';
 import { ClientSecretRotated, MiniappAnswer, MiniappChanged, MiniappCreated, MiniappDeleted, MiniappList, WebhookSecretRotated } from '../responses/admin';
 import type { AppState } from '../state';
-import { clientUrl } from '../schemas';
+import { clientUrl, RedirectUris, RegistryScope, RegistryScopes } from '../schemas';
 import { parseInput } from '../validate';
 
-const Scope = z.string().refine(isScope, (value) => ({ message: `unknown scope '${value}'` }));
-const Scopes = z.array(Scope).min(1).max(50).transform((list) => [...new Set(list)]);
-const RedirectUris = z.array(clientUrl('a redirect URI')).max(10);
 
 const MiniappBody = z
   .object({
     name: z.string().trim().min(1).max(200),
     client_type: z.enum(CLIENT_TYPES),
     redirect_uris: RedirectUris.default([]),
-    scopes: Scopes,
-    pre_approved_scopes: z.array(Scope).max(50).default([]),
+    scopes: RegistryScopes,
+    pre_approved_scopes: z.array(RegistryScope).max(50).default([]),
     webhook_url: clientUrl('webhooks').optional(),
     first_party: z.boolean().default(false),
   })
@@ -37,8 +33,8 @@ const MiniappPatchBody = z
   .object({
     name: z.string().trim().min(1).max(200).optional(),
     redirect_uris: RedirectUris.optional(),
-    scopes: Scopes.optional(),
-    pre_approved_scopes: z.array(Scope).max(50).optional(),
+    scopes: RegistryScopes.optional(),
+    pre_approved_scopes: z.array(RegistryScope).max(50).optional(),
     webhook_url: clientUrl('webhooks').nullable().optional(),
     status: z.enum(SETTABLE_MINIAPP_STATUSES).optional(),
   })
