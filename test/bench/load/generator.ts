@@ -5,6 +5,7 @@ import { withdrawalProofMessage } from '../../../src/domain/withdrawals';
 import { httpClient, type HttpClient } from './httpClient';
 import type { ErrorSample, GeneratorPlan, GeneratorResult, P2PClientPlan } from './plan';
 import { clockTicksPerSecond, cpuDelta, cpuSnapshot } from './processes';
+import { startFloor } from './floor';
 import { summarize } from './stats';
 import { failure, prover, settleTransfer } from './transfer';
 
@@ -272,7 +273,7 @@ async function readStdin(): Promise<string> {
 async function main(): Promise<void> {
   const plan = JSON.parse(await readStdin()) as GeneratorPlan;
   const { workload } = plan;
-  const clients = workload.kind === 'p2p' || workload.kind === 'payment' || workload.kind === 'payment-cancel' || workload.kind === 'gift' || workload.kind === 'topup' || workload.kind === 'withdrawal' ? workload.clients.length : workload.kind === 'refresh' ? workload.refreshTokens.length : workload.connections;
+  const clients = workload.kind === 'floor' ? workload.clients : workload.kind === 'p2p' || workload.kind === 'payment' || workload.kind === 'payment-cancel' || workload.kind === 'gift' || workload.kind === 'topup' || workload.kind === 'withdrawal' ? workload.clients.length : workload.kind === 'refresh' ? workload.refreshTokens.length : workload.connections;
   const http = httpClient(plan.baseUrl, clients);
   const p2p = workload.kind === 'p2p' ? p2pOperation(plan, http, workload.clients, workload.amount, workload.currency) : undefined;
   const payments =
@@ -287,8 +288,12 @@ async function main(): Promise<void> {
           : workload.kind === 'withdrawal'
             ? withdrawalOperation(plan, http, workload)
             : undefined;
+  // The floor's client and worker run in this process: its CPU column is theirs.
+  const floor = workload.kind === 'floor' ? await startFloor(workload.temporalAddress, `bench-${plan.runId}`) : undefined;
   const operation =
-    workload.kind === 'get'
+    floor
+      ? floor.operation
+      : workload.kind === 'get'
       ? getOperation(http, workload.path, workload.tokens)
       : workload.kind === 'put'
         ? putOperation(http, workload.path, workload.tokens, workload.json)
@@ -340,6 +345,7 @@ async function main(): Promise<void> {
     drainTimedOut: !drained,
   };
   http.close();
+  await floor?.stop();
   process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
 }
 

@@ -12,6 +12,8 @@ export interface P2PClientPlan {
 }
 
 export type Workload =
+  /** The floor: empty workflows started by Update-with-Start (as p2pSaga is), client and worker in the generator. */
+  | { kind: 'floor'; temporalAddress: string; clients: number }
   | { kind: 'p2p'; amount: string; currency: string; clients: P2PClientPlan[] }
   /** GET `path` with `connections` closed-loop callers; caller i uses tokens[i % tokens.length] (none: no auth). */
   | { kind: 'get'; path: string; connections: number; tokens: string[] }

@@ -20,26 +20,38 @@ function hasFontFiles(dir: string, depth = 3): boolean {
   );
 }
 
-/** One panel: a line through the points, each labelled with its value. */
-function panel(field: keyof P2PPoint, title: string, format: string) {
+/** One panel: a line through the points, each labelled with its value; `floor` adds a dashed line at that value. */
+function panel(field: keyof P2PPoint, title: string, format: string, floor?: { value: number; label: string }) {
   const x = { field: 'clients', type: 'ordinal' as const, title: 'clients (closed loop)', axis: { labelAngle: 0 } };
   const y = { field, type: 'quantitative' as const, title, scale: { zero: true } };
+  const floorLayers = floor
+    ? [
+        { data: { values: [{ [field]: floor.value }] }, mark: { type: 'rule' as const, strokeDash: [6, 4], color: 'firebrick' }, encoding: { y } },
+        {
+          data: { values: [{ [field]: floor.value, label: floor.label }] },
+          mark: { type: 'text' as const, align: 'left' as const, dx: 4, dy: -8, x: 0, color: 'firebrick' },
+          encoding: { y, text: { field: 'label', type: 'nominal' as const } },
+        },
+      ]
+    : [];
   return {
     width: 300,
     height: 220,
     layer: [
       { mark: { type: 'line' as const, point: true }, encoding: { x, y } },
       { mark: { type: 'text' as const, dy: -10 }, encoding: { x, y, text: { field, type: 'quantitative' as const, format } } },
+      ...floorLayers,
     ],
   };
 }
 
 /**
- * Throughput and p99 of the whole transfer against clients, as a PNG: a Vega-Lite spec rendered to
+ * Throughput and p99 of the whole transfer against clients, the floor's rate of the same run drawn
+ * across the throughput panel, as a PNG: a Vega-Lite spec rendered to
  * SVG by Vega (no canvas needed for SVG) and rasterized by resvg. Text is drawn with the system's
  * fonts; answers a warning when the machine has none (the PNG then has no text).
  */
-export async function plotP2P(file: string, points: P2PPoint[], subtitle: string): Promise<string | undefined> {
+export async function plotP2P(file: string, points: P2PPoint[], subtitle: string, floorRate?: number): Promise<string | undefined> {
   const vegaLite = await import('vega-lite');
   const vega = await import('vega');
   const { Resvg } = await import('@resvg/resvg-js');
@@ -47,7 +59,10 @@ export async function plotP2P(file: string, points: P2PPoint[], subtitle: string
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: { text: 'P2P settlement with device signatures (initiate + confirm)', subtitle },
     data: { values: points.map((p) => ({ ...p })) },
-    hconcat: [panel('settledPerSecond', 'settled transfers per second', '.1f'), panel('p99Ms', 'p99 of the whole transfer (ms)', '.0f')],
+    hconcat: [
+      panel('settledPerSecond', 'settled transfers per second', '.1f', floorRate === undefined ? undefined : { value: floorRate, label: `floor: ${floorRate.toFixed(1)} empty workflows/s` }),
+      panel('p99Ms', 'p99 of the whole transfer (ms)', '.0f'),
+    ],
     config: { font: FONT, background: 'white', view: { stroke: null } },
   };
   const view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: 'none' });

@@ -11,6 +11,8 @@ export interface ScenarioReport {
   /** Why it did not run (e.g. /ready answers 404), or why it failed. */
   skipped?: string;
   failed?: string;
+  /** Measured, but impossible against the floor of the same run (see refuseImpossible): not to be published. */
+  refused?: string;
   result?: GeneratorResult;
   /** CPU milliseconds per successful operation; null where unknown (an external process) or nothing succeeded. */
   cpuMsPerOp?: Record<CpuColumn, number | null>;
@@ -57,7 +59,10 @@ export function resultsTable(reports: ScenarioReport[]): string {
       cpu(r.cpuMsPerOp?.total),
     ];
   });
-  const notes = reports.filter((r) => !r.result).map((r) => `${r.name} (${r.clients}): ${r.skipped ?? `failed: ${r.failed}`}`);
+  const notes = [
+    ...reports.filter((r) => !r.result).map((r) => `${r.name} (${r.clients}): ${r.skipped ?? `failed: ${r.failed}`}`),
+    ...reports.filter((r) => r.refused).map((r) => `${r.name} (${r.clients}): REFUSED, ${r.refused}`),
+  ];
   return [table(header, rows), 'latency in ms (successful operations); CPU columns in ms per operation (n/a: not measured here)', ...notes].join('\n');
 }
 
@@ -70,4 +75,90 @@ export function confirmTable(reports: ScenarioReport[]): string {
       return [r.name, String(r.result!.clients), ms(c.p50), ms(c.p95), ms(c.p99), ms(c.max)];
     });
   return table(['confirm only', 'clients', 'p50', 'p95', 'p99', 'max'], rows);
+}
+
+/** Scenarios of which every operation runs at least one workflow from start to completion. */
+export const SAGA_SCENARIOS = ['p2p-device', 'p2p-pin', 'payment', 'payment-cancel', 'gift', 'topup', 'withdrawal'] as const;
+/** Scenarios that start workflows: the floor runs with them. */
+export const WORKFLOW_SCENARIOS = [...SAGA_SCENARIOS, 'device-authorization'] as const;
+/** Reads reported beside GET /health of the same run. */
+export const READ_SCENARIOS = ['balance', 'transactions', 'storage-get'] as const;
+
+/** The system's own CPU per operation: everything but the load generator and the launcher. */
+function systemCpu(cpu: Record<CpuColumn, number | null> | undefined): number | null {
+  if (!cpu) return null;
+  const parts = [cpu.api, cpu.worker, cpu.temporal, cpu.postgres];
+  return parts.some((p) => p === null) ? null : parts.reduce<number>((sum, p) => sum + p!, 0);
+}
+
+/**
+ * The floor's CPU per workflow: the Temporal server's, plus the client and worker that ran in the
+ * generator (an empty workflow touches neither the API nor PostgreSQL).
+ */
+function floorCpu(floor: ScenarioReport): { temporal: number | null; total: number | null } {
+  const cpu = floor.cpuMsPerOp;
+  const temporal = cpu?.temporal ?? null;
+  return { temporal, total: temporal === null || cpu?.generator == null ? null : temporal + cpu.generator };
+}
+
+/**
+ * Refuses (marks `refused`) every saga row whose Temporal server CPU per operation is under the
+ * floor's per empty workflow: a saga is at least one workflow, so such a row counted something
+ * else (two operations per saga, a window that missed the server's work, another machine).
+ */
+export function refuseImpossible(reports: ScenarioReport[]): void {
+  const floor = reports.find((r) => r.name === 'floor' && r.result);
+  const floorTemporal = floor ? floorCpu(floor).temporal : null;
+  if (floorTemporal === null) return;
+  for (const r of reports) {
+    const temporal = r.cpuMsPerOp?.temporal;
+    if (!(SAGA_SCENARIOS as readonly string[]).includes(r.name) || temporal === null || temporal === undefined) continue;
+    if (temporal < floorTemporal) {
+      r.refused = `impossible: the Temporal server spent ${temporal.toFixed(1)} ms per ${r.name} operation, under the ${floorTemporal.toFixed(1)} ms it spends on an empty workflow in this run`;
+    }
+  }
+}
+
+/** Each saga against the floor of the same run, and each read against GET /health of the same run. */
+export function ratiosTable(reports: ScenarioReport[]): string | undefined {
+  const lines: string[] = [];
+  const floor = reports.find((r) => r.name === 'floor' && r.result);
+  if (floor) {
+    const base = floorCpu(floor);
+    const rate = floor.result!.opsPerSecond;
+    const rows = reports
+      .filter((r) => r.result && (WORKFLOW_SCENARIOS as readonly string[]).includes(r.name))
+      .map((r) => {
+        const own = systemCpu(r.cpuMsPerOp);
+        return [
+          r.name,
+          String(r.clients),
+          r.result!.opsPerSecond.toFixed(1),
+          (r.result!.opsPerSecond / rate).toFixed(2),
+          cpu(own),
+          own === null || base.total === null ? 'n/a' : `${own - base.total >= 0 ? '+' : ''}${(own - base.total).toFixed(1)}`,
+          cpu(r.cpuMsPerOp?.temporal),
+          r.refused ? 'REFUSED' : '',
+        ];
+      });
+    lines.push(
+      `floor of this run: ${rate.toFixed(1)} empty workflows/s at ${floor.clients} clients; CPU per workflow: Temporal server ${cpu(base.temporal)} ms, ` +
+        `client and worker ${cpu(floor.cpuMsPerOp?.generator)} ms, together ${cpu(base.total)} ms`,
+      table(['against the floor', 'clients', 'ops/s', 'x floor rate', 'system CPU/op', 'minus floor', 'temporal', ''], rows),
+      'system CPU: API + worker + Temporal server + PostgreSQL, ms per operation; device-authorization starts a workflow per operation but does not finish it',
+    );
+  }
+  const health = reports.find((r) => r.name === 'health' && r.result);
+  const reads = reports.filter((r) => r.result && (READ_SCENARIOS as readonly string[]).includes(r.name));
+  if (health && reads.length > 0) {
+    const rate = health.result!.opsPerSecond;
+    lines.push(
+      table(
+        ['against GET /health', 'connections', 'ops/s', 'x /health', 'p99', 'system CPU/op'],
+        reads.map((r) => [r.name, String(r.clients), r.result!.opsPerSecond.toFixed(0), (r.result!.opsPerSecond / rate).toFixed(2), ms(r.result!.latency?.p99), cpu(systemCpu(r.cpuMsPerOp) ?? r.cpuMsPerOp?.api)]),
+      ),
+      `GET /health in this run: ${rate.toFixed(0)}/s`,
+    );
+  }
+  return lines.length > 0 ? lines.join('\n') : undefined;
 }

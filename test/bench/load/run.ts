@@ -7,7 +7,7 @@ import { httpClient, type HttpClient } from './httpClient';
 import type { GeneratorPlan, GeneratorResult, ProofMaterial, Workload } from './plan';
 import { plotP2P, type P2PPoint } from './plot';
 import { clockTicksPerSecond, launcherTree } from './processes';
-import { confirmTable, cpuPerOp, resultsTable, type ScenarioReport } from './report';
+import { confirmTable, cpuPerOp, ratiosTable, READ_SCENARIOS, refuseImpossible, resultsTable, WORKFLOW_SCENARIOS, type ScenarioReport } from './report';
 import { bootSystem, PROJECT_ROOT, type RunningSystem } from './system';
 import { prover, settleTransfer } from './transfer';
 import { decimal, mapLimit, p2pPairs, preparer, seedSessions, type BenchUser, type Preparer } from './users';
@@ -30,6 +30,9 @@ import { checkBalances, checkLedger, type BalanceCheck, type LedgerCheck } from 
  * stopped with Ctrl-C (SIGINT to its process group), also when a scenario failed.
  *
  * Scenarios (BENCH_SCENARIOS=name,... picks some; all by default):
+ *   floor         the engine's floor: empty workflows started by Update-with-Start (as a P2P confirm starts
+ *                 p2pSaga) on the system's Temporal server, client and worker in the generator, at
+ *                 BENCH_FLOOR_CLIENTS; run first whenever a scenario that runs workflows is picked
  *   p2p-device    initiate + confirm with a device signature (ECDSA P-256), at each BENCH_CLIENTS;
  *                 one operation is one settled transfer of 0.01 USD, each client its own sender and recipient
  *   p2p-pin       the same with PIN proofs (scrypt on purpose), at BENCH_PIN_CLIENTS
@@ -63,6 +66,7 @@ import { checkBalances, checkLedger, type BalanceCheck, type LedgerCheck } from 
  *   BENCH_CLIENTS          client counts of p2p-device (1,4,16,32,64)
  *   BENCH_PIN_CLIENTS      client count of p2p-pin (16)
  *   BENCH_PAYMENT_CLIENTS  client count of payment (16)
+ *   BENCH_FLOOR_CLIENTS    client count of the floor (32)
  *   BENCH_CONNECTIONS      connections of the GET scenarios (64)
  *   BENCH_LOG_LEVEL        LOG_LEVEL of the system (default: the launcher's own, info, as users run it)
  *   BENCH_LIMITER_COST     0 skips the limiter's cost (below)
@@ -85,7 +89,7 @@ import { checkBalances, checkLedger, type BalanceCheck, type LedgerCheck } from 
  * and the ledger against zero per currency. Exits non-zero when a scenario failed or a check did.
  */
 
-const SCENARIOS = ['p2p-device', 'p2p-pin', 'payment', 'payment-cancel', 'gift', 'topup', 'withdrawal', 'balance', 'transactions', 'storage-get', 'storage-put', 'device-authorization', 'refresh', 'health', 'ready'] as const;
+const SCENARIOS = ['floor', 'p2p-device', 'p2p-pin', 'payment', 'payment-cancel', 'gift', 'topup', 'withdrawal', 'balance', 'transactions', 'storage-get', 'storage-put', 'device-authorization', 'refresh', 'health', 'ready'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 /** Every transfer moves one cent: far below every limit and below the acceptance threshold, so nothing is held. */
@@ -117,6 +121,7 @@ interface BenchConfig {
   limiterCost: boolean;
   /** Users whose tokens the read scenarios spread their requests over (each its own rate-limit bucket). */
   readers: number;
+  floorClients: number;
 }
 
 function benchConfig(env: NodeJS.ProcessEnv): BenchConfig {
@@ -133,6 +138,9 @@ function benchConfig(env: NodeJS.ProcessEnv): BenchConfig {
   const scenarios = list('BENCH_SCENARIOS', SCENARIOS.join(','));
   const unknown = scenarios.filter((s) => !(SCENARIOS as readonly string[]).includes(s));
   if (unknown.length > 0) throw new Error(`BENCH_SCENARIOS: unknown ${unknown.join(', ')} (known: ${SCENARIOS.join(', ')})`);
+  // A ratio needs its base from the same run: the floor under the sagas, /health beside GET balance.
+  if (scenarios.some((s) => (WORKFLOW_SCENARIOS as readonly string[]).includes(s))) scenarios.push('floor');
+  if (scenarios.some((s) => (READ_SCENARIOS as readonly string[]).includes(s))) scenarios.push('health');
   return {
     seconds: count('BENCH_SECONDS', env.BENCH_SECONDS?.trim() || '20'),
     warmupSeconds: count('BENCH_WARMUP_SECONDS', env.BENCH_WARMUP_SECONDS?.trim() || '3', 0),
@@ -144,6 +152,7 @@ function benchConfig(env: NodeJS.ProcessEnv): BenchConfig {
     logLevel: env.BENCH_LOG_LEVEL?.trim() || undefined,
     limiterCost: env.BENCH_LIMITER_COST?.trim() !== '0',
     readers: count('BENCH_READERS', env.BENCH_READERS?.trim() || '4'),
+    floorClients: count('BENCH_FLOOR_CLIENTS', env.BENCH_FLOOR_CLIENTS?.trim() || '32'),
   };
 }
 
@@ -362,6 +371,7 @@ class Benchmark {
   async runAll(): Promise<void> {
     const { config } = this;
     for (const scenario of config.scenarios) {
+      if (scenario === 'floor') await this.record(scenario, config.floorClients, () => runGenerator(this.plan(scenario, { kind: 'floor', temporalAddress: this.system.temporalAddress, clients: config.floorClients })));
       if (scenario === 'p2p-device') for (const clients of config.clients) await this.p2p(scenario, clients, 'biometric');
       if (scenario === 'p2p-pin') await this.p2p(scenario, config.pinClients, 'pin');
       if (scenario === 'payment') await this.payment(scenario, config.paymentClients);
@@ -487,14 +497,16 @@ async function main(): Promise<number> {
     reports.push(...cost.reports);
     notes.push(cost.note);
   }
+  refuseImpossible(reports);
   const finishedAt = new Date();
+  const floorRate = reports.find((r) => r.name === 'floor')?.result?.opsPerSecond;
   const points: P2PPoint[] = reports
     .filter((r) => r.name === 'p2p-device' && r.result?.latency)
     .map((r) => ({ clients: r.clients, settledPerSecond: r.result!.opsPerSecond, p99Ms: r.result!.latency!.p99 }));
   let plot: string | undefined;
   if (points.length > 0) {
     const subtitle = `${startedAt.toISOString().slice(0, 10)}, ${facts.nproc} cores (${facts.cpuModel}), ${config.seconds} s per point after ${config.warmupSeconds} s warm-up, Node ${facts.node}`;
-    const warning = await plotP2P(PLOT_FILE, points, subtitle);
+    const warning = await plotP2P(PLOT_FILE, points, subtitle, floorRate);
     if (warning) notes.push(warning);
     plot = path.relative(PROJECT_ROOT, PLOT_FILE);
   }
@@ -526,6 +538,8 @@ async function main(): Promise<number> {
 
   console.log(`\n${resultsTable(reports)}\n`);
   if (reports.some((r) => r.result?.confirmLatency)) console.log(`${confirmTable(reports)}\n`);
+  const ratios = ratiosTable(reports);
+  if (ratios) console.log(`${ratios}\n`);
   for (const note of notes) console.log(`note: ${note}`);
   if (verification) {
     const { balances, ledger } = verification;
@@ -544,7 +558,7 @@ async function main(): Promise<number> {
   }
   console.log(`results: ${path.relative(PROJECT_ROOT, resultsFile)}${plot ? `; plot: ${plot}` : ''}; run took ${durationSeconds.toFixed(0)} s`);
 
-  const failed = fatal !== undefined || reports.some((r) => r.failed) || !verification?.balances.ok || !verification?.ledger.ok;
+  const failed = fatal !== undefined || reports.some((r) => r.failed || r.refused) || !verification?.balances.ok || !verification?.ledger.ok;
   return failed ? 1 : 0;
 }
 

@@ -23,6 +23,8 @@ export interface RunningSystem {
   dataDir: string;
   launcherPid: number;
   ports: { api: number; postgres: number; temporal: number; temporalUi: number };
+  /** The Temporal server the worker and API use (the dev server the launcher runs, or TEMPORAL_ADDRESS). */
+  temporalAddress: string;
   /** Parts that DATABASE_URL / TEMPORAL_ADDRESS point elsewhere: the launcher does not run them. */
   external: { postgres: boolean; temporal: boolean };
   adminToken: string;
@@ -158,6 +160,7 @@ export async function bootSystem(options: { logLevel: string | undefined; env?: 
     dataDir,
     launcherPid: child.pid!,
     ports,
+    temporalAddress: config.temporal.address ?? `127.0.0.1:${ports.temporal}`,
     external: { postgres: config.database.url !== undefined, temporal: config.temporal.address !== undefined },
     // The launcher hands the API ADMIN_TOKEN from the environment, else the one it generated.
     adminToken: env.ADMIN_TOKEN || secrets.admin_token,
