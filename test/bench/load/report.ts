@@ -98,7 +98,7 @@ function systemCpu(cpu: Record<CpuColumn, number | null> | undefined): number | 
 function floorCpu(floor: ScenarioReport): { temporal: number | null; total: number | null } {
   const cpu = floor.cpuMsPerOp;
   const temporal = cpu?.temporal ?? null;
-  return { temporal, total: temporal === null || cpu?.generator == null ? null : temporal + cpu.generator };
+  return { temporal, total: temporal === null || cpu?.generator === null || cpu?.generator === undefined ? null : temporal + cpu.generator };
 }
 
 /**
