@@ -239,7 +239,8 @@ export async function openGiftFor(deps: GiftDeps, userId: string, giftId: string
   // A second opening is refused (409 ALREADY_OPENED, with what the first received), not answered
   // as the first: the Update gets an id of its own each time.
   const outcome = await updateSaga(deps, { workflowId: giftWorkflowId(giftId), update: openGiftUpdate, arg: { userId }, fields: { gift_id: giftId }, unavailable: UNAVAILABLE });
-  if ('refusal' in outcome) throw outcome.refusal;
+  // The saga's ALREADY_OPENED counts in minor units: answer it as a finished gift's is (the decimal amount_received).
+  if ('refusal' in outcome) throw outcome.refusal.code === 'ALREADY_OPENED' ? await refusalAfterEnd(deps, g, userId) : outcome.refusal;
   if ('finished' in outcome) throw await refusalAfterEnd(deps, (await giftById(deps.pool, giftId))!, userId);
   const { answer } = outcome;
   return {

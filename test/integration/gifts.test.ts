@@ -84,8 +84,12 @@ describe('group gifts', () => {
     const { body } = await create(sender, { total_amount: '5.00', count: 2 });
     expectError(await open(sender, body.gift_id), 403, 'INSUFFICIENT_PERMISSIONS');
     const guest = await walletUser(api, { name: 'once', pin: false });
-    expect((await open(guest, body.gift_id)).status).toBe(200);
-    expectError(await open(guest, body.gift_id), 409, 'ALREADY_OPENED');
+    const first = await open(guest, body.gift_id);
+    expect(first.status).toBe(200);
+    // While the gift is still open to others, a second try answers what the first received, as a decimal amount.
+    const again = await open(guest, body.gift_id);
+    expectError(again, 409, 'ALREADY_OPENED');
+    expect(again.body.error.details).toEqual({ gift_id: body.gift_id, amount_received: first.body.amount_received, your_rank: first.body.stats.your_rank });
 
     expectError(await create(sender, { total_amount: '0.01', count: 2 }), 400, 'INVALID_REQUEST', 'total_amount');
     expectError(await create(sender, { total_amount: '1.00', count: 0 }), 400, 'INVALID_REQUEST', 'count');
