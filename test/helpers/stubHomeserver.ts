@@ -74,6 +74,8 @@ export async function startStubHomeserver(options: { port?: number } = {}) {
   let ssoUser: string | undefined;
   let counter = 0;
   let onRequest: ((e: SentEvent) => void) | undefined;
+  /** While set, every request is answered with this status and nothing is stored (a homeserver in trouble). */
+  let failingWith: number | undefined;
 
   const answer = (res: ServerResponse, reply: Reply, ok: () => unknown) => {
     if (reply === 'hold') {
@@ -89,6 +91,10 @@ export async function startStubHomeserver(options: { port?: number } = {}) {
     let raw = '';
     req.on('data', (chunk: Buffer) => (raw += chunk.toString()));
     req.on('end', () => {
+      if (failingWith !== undefined) {
+        res.writeHead(failingWith, { 'content-type': 'application/json' }).end(JSON.stringify({ errcode: 'M_UNKNOWN', error: 'stub outage' }));
+        return;
+      }
       const send = /^\/_matrix\/client\/v3\/rooms\/([^/]+)\/send\/([^/]+)\/([^/]+)$/.exec(url.pathname);
       if (req.method === 'PUT' && send) {
         const event: SentEvent = {
@@ -229,6 +235,8 @@ export async function startStubHomeserver(options: { port?: number } = {}) {
     setSsoUser: (userId: string | undefined) => void (ssoUser = userId),
     /** Access tokens of live sessions (logout ends one). */
     liveSessions: () => [...sessions.keys()],
+    /** Answers every request with `status` from now on (nothing stored), or normally again with undefined. */
+    failWith: (status: number | undefined) => void (failingWith = status),
     /** Resolves at the next send. */
     nextRequest: () => new Promise<SentEvent>((resolve) => (onRequest = (e) => ((onRequest = undefined), resolve(e)))),
     async close() {
