@@ -6,7 +6,7 @@ import { UNKNOWN_SCOPE } from '../src/domain/lockout';
 import { giftProofMessage, type GiftTerms } from '../src/domain/gifts';
 import { formatAmount, type Currency } from '../src/domain/money';
 import type { SealedProof } from '../src/domain/p2p';
-import { closeUnfundedGift, postGiftExpiry, postGiftFunding, postGiftOpening } from '../src/ledger/gifts';
+import { closeUnfundedGift, postGiftExpiry, postGiftFunding, postGiftOpening, postGiftOpenings } from '../src/ledger/gifts';
 import { openProof, verifyPaymentProof, type ProofDeps } from '../src/factors/proofs';
 import { domainFailures } from './failures';
 
@@ -56,6 +56,11 @@ export function giftActivities(deps: GiftActivityDeps) {
     /** One opening (the API checked that the opener is a joined member of the room). */
     openGift(req: { giftId: string; roomId: string; userId: string; amountMinor: string; rank: number }) {
       return domainFailures(() => postGiftOpening(deps.pool, req));
+    },
+
+    /** The openings that arrived together, in one transaction (gift v3); each opener's refusal comes back beside the others' openings. */
+    openGiftBatch(req: { giftId: string; roomId: string; userIds: string[]; shares: string[] }) {
+      return domainFailures(() => postGiftOpenings(deps.pool, req));
     },
 
     expireGift(req: { giftId: string }) {

@@ -1,4 +1,4 @@
-import { ActivityFailure, allHandlersFinished, condition, patched, proxyActivities, proxyLocalActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, allHandlersFinished, ApplicationFailure, condition, patched, proxyActivities, proxyLocalActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { TMCP_STATUS } from '../src/domain/searchAttributes';
 import type { Activities } from '../activities';
 import { distributeGift } from '../src/domain/giftDistribution';
@@ -12,8 +12,18 @@ const { expireGift, failGift, fundGift } = proxyLocalActivities<Activities>(LOCA
 // Openings are regular activities: a gift takes many Updates at once, and a workflow task held open
 // by local activities while more Updates arrive is what the SDK handles worst; each opening's task
 // then completes at once and the next Updates come in the next one.
-const { openGift } = proxyActivities<Activities>(REMOTE_STEPS);
+const { openGift, openGiftBatch } = proxyActivities<Activities>(REMOTE_STEPS);
 const { sendMatrixEvent } = roomEvents();
+
+/** v3: the openings that arrive while one batch is written are written together, in one activity (a burst of 200 openers is a few batches, not 200 round trips). */
+const GIFT_BATCH_OPENINGS = 'gift-v3-batch-openings';
+
+/** An opening waiting for its batch. */
+interface Waiting {
+  userId: string;
+  resolve: (answer: { opening: Opening; totalOpened: number; remaining: number }) => void;
+  reject: (err: unknown) => void;
+}
 
 /**
  * One gift (PROTO 7.5), from the sender's proof until every share is taken or it expires. The
@@ -24,6 +34,7 @@ const { sendMatrixEvent } = roomEvents();
  */
 export async function giftSaga(input: GiftInput): Promise<GiftSnapshot> {
   const { giftId } = input;
+  const batched = patched(GIFT_BATCH_OPENINGS);
   const expiresAt = workflowNow() + input.expiresInMs;
   const snapshot: GiftSnapshot = { giftId, status: 'pending', remaining: input.count, openings: [], expiresAt: new Date(expiresAt).toISOString() };
   let shares: string[] = [];
@@ -103,25 +114,88 @@ export async function giftSaga(input: GiftInput): Promise<GiftSnapshot> {
     if (snapshot.status !== 'active') refuse('INVALID_STATE', `The gift is ${snapshot.status}`, { gift_id: giftId, status: snapshot.status });
   };
 
+  /** Records an opening the ledger made, and announces it. */
+  const opened = (opening: Opening) => {
+    snapshot.openings.push(opening);
+    snapshot.remaining -= 1;
+    if (snapshot.remaining === 0) setStatus('fully_opened');
+    void announce(GIFT_OPENED_EVENT_TYPE, giftOpenedContent(input, opening, snapshot.openings, snapshot.remaining), `opened.${opening.rank}`);
+    return { opening, totalOpened: snapshot.openings.length, remaining: snapshot.remaining };
+  };
+
+  // v3: openings wait here while a batch is written; the next batch takes every one that is still allowed.
+  const waiting: Waiting[] = [];
+  let writing = false;
+  const writeBatches = async () => {
+    writing = true;
+    try {
+      while (waiting.length > 0) {
+        const asking: Waiting[] = [];
+        const later: Waiting[] = [];
+        for (const w of waiting.splice(0)) {
+          // One opening per person per batch (a second waits for the first's answer), and no more than the shares left.
+          if (asking.some((a) => a.userId === w.userId) || asking.length >= snapshot.remaining) {
+            later.push(w);
+            continue;
+          }
+          try {
+            refusal(w.userId);
+            asking.push(w);
+          } catch (err) {
+            w.reject(err);
+          }
+        }
+        if (asking.length > 0) {
+          let results;
+          try {
+            results = await openGiftBatch({ giftId, roomId: input.roomId, userIds: asking.map((a) => a.userId), shares });
+          } catch (err) {
+            const failure = domainFailure(err) ?? err;
+            for (const a of asking) a.reject(failure);
+            results = undefined;
+          }
+          results?.forEach((r, i) => {
+            if ('refusal' in r) asking[i]!.reject(ApplicationFailure.create({ type: r.refusal.type, message: r.refusal.message, details: [r.refusal.details], nonRetryable: true }));
+            else asking[i]!.resolve(opened({ userId: r.userId, amountMinor: r.amountMinor, rank: r.rank, openedAt: r.openedAt }));
+          });
+        }
+        waiting.unshift(...later);
+        // Those left over are asked again only once something changed (a share was taken or refused).
+        if (asking.length === 0) {
+          for (const w of waiting.splice(0)) {
+            try {
+              refusal(w.userId);
+              w.reject(ApplicationFailure.create({ type: 'GIFT_EMPTY', message: 'Gift has already been fully opened', details: [{ gift_id: giftId }], nonRetryable: true }));
+            } catch (err) {
+              w.reject(err);
+            }
+          }
+        }
+      }
+    } finally {
+      writing = false;
+    }
+  };
+
   setHandler(
     openGiftUpdate,
     ({ userId }) =>
-      serially(async () => {
+      batched
+        ? new Promise((resolve, reject) => {
+            waiting.push({ userId, resolve, reject });
+            if (!writing) void writeBatches();
+          })
+        : serially(async () => {
         // Checked again in turn: the openings before this one may have taken the last share.
         refusal(userId);
         const rank = snapshot.openings.length + 1;
-        let opened;
+        let done;
         try {
-          opened = await openGift({ giftId, roomId: input.roomId, userId, amountMinor: shares[rank - 1]!, rank });
+          done = await openGift({ giftId, roomId: input.roomId, userId, amountMinor: shares[rank - 1]!, rank });
         } catch (err) {
           throw domainFailure(err) ?? err;
         }
-        const opening: Opening = { userId, amountMinor: opened.amountMinor, rank: opened.rank, openedAt: opened.openedAt };
-        snapshot.openings.push(opening);
-        snapshot.remaining -= 1;
-        if (snapshot.remaining === 0) setStatus('fully_opened');
-        void announce(GIFT_OPENED_EVENT_TYPE, giftOpenedContent(input, opening, snapshot.openings, snapshot.remaining), `opened.${rank}`);
-        return { opening, totalOpened: snapshot.openings.length, remaining: snapshot.remaining };
+        return opened({ userId, amountMinor: done.amountMinor, rank: done.rank, openedAt: done.openedAt });
       }),
     { validator: ({ userId }) => refusal(userId) },
   );
@@ -132,6 +206,7 @@ export async function giftSaga(input: GiftInput): Promise<GiftSnapshot> {
     // A start still funding the gift finishes first: its money is then refunded, not left in escrow.
     await condition(() => !starting);
     await serially(async () => undefined);
+    await condition(() => !writing);
     if (snapshot.status === 'active') {
       const { refundedMinor } = await expireGift({ giftId });
       setStatus('expired');

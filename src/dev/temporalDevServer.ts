@@ -8,6 +8,13 @@ import { SEARCH_ATTRIBUTES } from '../domain/searchAttributes';
  */
 const QUEUE_POLL_LIMITS = ['history.transferProcessorMaxPollRPS', 'history.timerProcessorMaxPollRPS', 'history.visibilityProcessorMaxPollRPS'];
 
+/**
+ * A workflow takes at most 10 Updates in flight by default; the rest are refused (RESOURCE_EXHAUSTED)
+ * and the API sends them again. A gift opened by 200 people at once then costs hundreds of refused
+ * calls; with room for them, they wait in the gift's workflow and are written in a few batches.
+ */
+const MAX_IN_FLIGHT_UPDATES = 500;
+
 export interface DevServerOptions {
   cliPath: string | undefined;
   /** SQLite file that keeps workflows across restarts; omit for an in-memory server. */
@@ -39,6 +46,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
         '--sqlite-pragma', 'journal_mode=wal',
         '--sqlite-pragma', 'synchronous=normal',
         ...QUEUE_POLL_LIMITS.flatMap((key) => ['--dynamic-config-value', `${key}=10000`]),
+        '--dynamic-config-value', `history.maxInFlightUpdates=${MAX_IN_FLIGHT_UPDATES}`,
       ],
       log: { format: 'json', level: 'warn' },
     },

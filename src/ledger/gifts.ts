@@ -1,7 +1,7 @@
 import { postEntryIn } from '../db/ledger';
 import { giftById, insertOpening, markGiftExpired, openingOf, setGiftStatus, takeShare, type Gift } from '../db/gifts';
 import type { DatabasePool } from '../db/pool';
-import { walletById, walletByUser } from '../db/wallets';
+import { walletById, walletByUser, type Wallet } from '../db/wallets';
 import { DomainError } from '../domain/errors';
 import type { AccountRef } from '../domain/ledger';
 import { checkSendLimits } from './limits';
@@ -86,6 +86,64 @@ export async function postGiftOpening(pool: DatabasePool, req: { giftId: string;
     await insertOpening(tx, { giftId: g.id, userId: req.userId, walletId: opener.id, amount, rank: req.rank, txnId: posted.txnId });
     await takeShare(tx, g.id, amount);
     return { amountMinor: amount.toString(), rank: req.rank, openedAt: posted.createdAt.toISOString(), repeated: false };
+  });
+}
+
+/** Why an opener takes no share: `g` as read before the batch, `taken` counting the batch's openings so far. */
+function openingRefusal(g: Gift, taken: number, userId: string, opener: Wallet | null): DomainError | undefined {
+  if (g.status === 'expired') return new DomainError('GIFT_EXPIRED', 'The gift has expired', { gift_id: g.id });
+  if (g.status !== 'active' || taken >= g.count) return new DomainError('GIFT_EMPTY', 'Gift has already been fully opened', { gift_id: g.id });
+  if (!opener || opener.status !== 'active') return new DomainError('NO_WALLET', 'Open a wallet to receive the gift', { user_id: userId });
+  if (opener.currency !== g.currency) return currencyMismatch(opener, g.currency, 'gift_id');
+  return undefined;
+}
+
+/** What one opener of a batch got: their opening, or why not (a domain error's code, message and details). */
+export type BatchOpening =
+  | { userId: string; amountMinor: string; rank: number; openedAt: string; repeated: boolean }
+  | { userId: string; refusal: { type: string; message: string; details: Record<string, unknown> } };
+
+/**
+ * Several openings in one transaction, in the order given, with the gift's row locked once: each
+ * takes the next share (rank = shares taken so far + 1, amount = shares[rank - 1]) unless the
+ * opener is refused (no wallet, another currency, no share left), which takes nothing. A repeat
+ * (an activity retried after its commit) answers the openings already made.
+ */
+export async function postGiftOpenings(pool: DatabasePool, req: { giftId: string; userIds: readonly string[]; shares: readonly string[] }): Promise<BatchOpening[]> {
+  return pool.transaction(async (tx) => {
+    const g = await giftById(tx, req.giftId, true);
+    if (!g) throw notFound(req.giftId);
+    let taken = g.count - g.remaining_count;
+    const results: BatchOpening[] = [];
+    for (const userId of req.userIds) {
+      const earlier = await openingOf(tx, g.id, userId);
+      if (earlier) {
+        results.push({ userId, amountMinor: earlier.amount.toString(), rank: earlier.rank, openedAt: earlier.opened_at.toISOString(), repeated: true });
+        continue;
+      }
+      const opener = await walletByUser(tx, userId);
+      const refusal = openingRefusal(g, taken, userId, opener);
+      if (refusal || !opener) {
+        if (refusal) results.push({ userId, refusal: { type: refusal.code, message: refusal.message, details: refusal.details ?? {} } });
+        continue;
+      }
+      taken += 1;
+      const amount = BigInt(req.shares[taken - 1]!);
+      const posted = await postEntryIn(tx, {
+        idempotencyKey: `gift:${g.id}:open:${userId}`,
+        kind: 'gift_open',
+        reference: g.id,
+        metadata: { gift_id: g.id, rank: taken },
+        postings: [
+          { account: escrow(g), amount: -amount },
+          { account: wallet(g, opener.id), amount },
+        ],
+      });
+      await insertOpening(tx, { giftId: g.id, userId, walletId: opener.id, amount, rank: taken, txnId: posted.txnId });
+      await takeShare(tx, g.id, amount);
+      results.push({ userId, amountMinor: amount.toString(), rank: taken, openedAt: posted.createdAt.toISOString(), repeated: false });
+    }
+    return results;
   });
 }
 

@@ -85,20 +85,29 @@ export interface SagaUpdate<R, A> {
 
 /** gRPC's UNAVAILABLE: the server could not take the call now (and says so for an aborted Update). */
 const GRPC_UNAVAILABLE = 14;
+/** gRPC's RESOURCE_EXHAUSTED: among others, a workflow's limit of Updates in flight at once (10 by default). */
+const GRPC_RESOURCE_EXHAUSTED = 8;
+
+const grpcCode = (err: unknown) => (err instanceof ServiceError && isGrpcServiceError(err.cause) ? err.cause.code : undefined);
 
 /**
- * The server gives up on Updates in flight when it unloads a busy workflow (UNAVAILABLE, "workflow
- * update was aborted"); asked again under the same id, it runs the Update or answers the outcome it
- * had. A few quick attempts, within the caller's answer deadline.
+ * Sends an Update again when the server could not take it, under the same id, until `deadlineAt`:
+ * - it gives up on Updates in flight when it unloads a busy workflow (UNAVAILABLE, "workflow
+ *   update was aborted"); asked again, it runs the Update or answers the outcome it had (3 tries);
+ * - it refuses more than a few Updates in flight to one workflow (RESOURCE_EXHAUSTED): a burst of
+ *   openers of one gift waits its turn, a few tens of milliseconds apart, jittered so they do not
+ *   come back together.
  */
-async function againIfAborted<R>(send: () => Promise<R>): Promise<R> {
+async function againIfBusy<R>(send: () => Promise<R>, deadlineAt: number): Promise<R> {
   for (let attempt = 1; ; attempt += 1) {
     try {
       return await send();
     } catch (err) {
-      const aborted = err instanceof ServiceError && isGrpcServiceError(err.cause) && err.cause.code === GRPC_UNAVAILABLE;
-      if (!aborted || attempt === 3) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+      const code = grpcCode(err);
+      const wait = code === GRPC_RESOURCE_EXHAUSTED ? 20 + Math.random() * 40 : 50 * attempt;
+      const again = (code === GRPC_UNAVAILABLE && attempt < 3) || (code === GRPC_RESOURCE_EXHAUSTED && Date.now() + wait < deadlineAt);
+      if (!again) throw err;
+      await new Promise((resolve) => setTimeout(resolve, wait));
     }
   }
 }
@@ -126,7 +135,8 @@ export async function updateSaga<R, A>(deps: SagaCallDeps, call: SagaUpdate<R, A
     return handle.executeUpdate(call.update, options);
   };
   try {
-    return { answer: await withAnswerDeadline(deps, () => againIfAborted(send)) };
+    const deadlineAt = Date.now() + deps.config.sagaAnswerTimeoutMs;
+    return { answer: await withAnswerDeadline(deps, () => againIfBusy(send, deadlineAt)) };
   } catch (err) {
     const refusal = domainErrorFromUpdate(err);
     if (refusal) return { refusal };

@@ -11,7 +11,7 @@ export const HISTORIES_DIR = path.resolve(__dirname, '..', 'workflows', 'histori
  * `patched()` id in the workflow) whenever a change alters the commands a workflow issues; the
  * recorded files of every earlier version stay (see test/workflows/histories/README.md).
  */
-export const HISTORY_VERSIONS = { p2p: 'v5', invite: 'v2', device: 'v1', webhook: 'v4', payment: 'v3', refund: 'v1', walletEvent: 'v1', gift: 'v2', topup: 'v3', withdrawal: 'v4', authorization: 'v1', walletInvite: 'v1', miniappAnnouncement: 'v1' } as const;
+export const HISTORY_VERSIONS = { p2p: 'v5', invite: 'v2', device: 'v1', webhook: 'v4', payment: 'v3', refund: 'v1', walletEvent: 'v1', gift: 'v3', topup: 'v3', withdrawal: 'v4', authorization: 'v1', walletInvite: 'v1', miniappAnnouncement: 'v1' } as const;
 
 /**
  * With RECORD_HISTORIES=1 (`npm run record-histories`), saves a finished workflow's history as

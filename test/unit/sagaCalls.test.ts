@@ -41,3 +41,26 @@ describe('an Update the server aborted', () => {
     expect(ids).toHaveLength(3);
   });
 });
+
+const busy = () => {
+  throw new ServiceError('Workflow Update failed', {
+    cause: Object.assign(new Error('limit on number of concurrent in-flight updates has been reached'), { code: 8, details: 'limit on number of concurrent in-flight updates has been reached', metadata: {} }),
+  });
+};
+
+describe('an Update refused while the workflow has too many in flight', () => {
+  it('is sent again under the same id until there is room, and its answer taken', async () => {
+    const { temporal, ids } = stubTemporal([busy, busy, busy, busy, busy, () => ({ opened: true })]);
+    expect(await updateSaga(deps(temporal), call)).toEqual({ answer: { opened: true } });
+    expect(ids).toHaveLength(6);
+    expect(new Set(ids).size).toBe(1);
+  });
+
+  it('is a 503 once the answer deadline has passed', async () => {
+    const { temporal, ids } = stubTemporal(Array.from({ length: 1000 }, () => busy));
+    const started = Date.now();
+    await expect(updateSaga(deps(temporal), call)).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(ids.length).toBeGreaterThan(5);
+  });
+});

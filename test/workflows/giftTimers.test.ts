@@ -118,3 +118,23 @@ test('a gift whose room the payments bot has left still expires and refunds', as
   expect(await available(api, sender)).toBe(20);
   expect(await escrow(body.gift_id)).toBe(0n);
 });
+
+test('openers at the same moment are written in batches: exactly the shares are paid, each once, the rest told it is empty', async () => {
+  const sender = await walletUser(api, { name: 'max', fund: '50.00' });
+  const openers = await Promise.all(Array.from({ length: 8 }, (_, i) => walletUser(api, { name: `burst${i}`, pin: false })));
+  const roomId = room('burst', [sender.userId, ...openers.map((o) => o.userId), PAYMENTS]);
+  const { body } = await create(sender, { room_id: roomId, total_amount: '3.00', count: 3, distribution: 'equal' });
+  const answers = await Promise.all(openers.map((o) => open(o, body.gift_id)));
+  const paid = answers.filter((a) => a.status === 200);
+  expect(paid.map((a) => a.body.amount_received)).toEqual([1, 1, 1]);
+  expect(paid.map((a) => a.body.stats.your_rank).sort()).toEqual([1, 2, 3]);
+  for (const a of answers.filter((x) => x.status !== 200)) expectError(a, 409, 'GIFT_EMPTY');
+  for (const [i, a] of answers.entries()) expect(await available(api, openers[i]!)).toBe(a.status === 200 ? 1 : 0);
+  expect(await escrow(body.gift_id)).toBe(0n);
+  // A burst is a few batch writes, not one activity per opener.
+  const history = await env.client.workflow.getHandle(`gift-${body.gift_id}`).fetchHistory();
+  const batches = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'openGiftBatch');
+  expect(batches.length).toBeGreaterThanOrEqual(1);
+  expect(batches.length).toBeLessThanOrEqual(3);
+  await recordHistory(env.client, `gift-${body.gift_id}`, 'gift', 'burst');
+});
