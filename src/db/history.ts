@@ -69,6 +69,8 @@ export async function accountHistory(
     WHERE a.kind = ${owner.kind} AND a.owner = ${ownerId(owner)}
       AND pg_visible_in_snapshot(e.xid, ${snapshot}::pg_snapshot)`;
   const total = await db.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n ${FROM} ${where}`);
-  const rows = await db.any(sql.type(HistoryRow)`${SELECT} ${where} ORDER BY e.id DESC LIMIT ${page.limit} OFFSET ${page.offset}`);
+  // Ordered by the posting's entry id (the same order as e.id) so PostgreSQL walks postings_account_idx
+  // newest first and stops after offset + limit rows, instead of joining the whole history to sort it.
+  const rows = await db.any(sql.type(HistoryRow)`${SELECT} ${where} ORDER BY p.entry_id DESC LIMIT ${page.limit} OFFSET ${page.offset}`);
   return { rows, total, snapshot };
 }
