@@ -112,7 +112,7 @@ export function refuseImpossible(reports: ScenarioReport[]): void {
   if (floorTemporal === null) return;
   for (const r of reports) {
     const temporal = r.cpuMsPerOp?.temporal;
-    if (!(SAGA_SCENARIOS as readonly string[]).includes(r.name) || temporal === null || temporal === undefined) continue;
+    if (!(SAGA_SCENARIOS as readonly string[]).includes(baseName(r.name)) || temporal === null || temporal === undefined) continue;
     if (temporal < floorTemporal) {
       r.refused = `impossible: the Temporal server spent ${temporal.toFixed(1)} ms per ${r.name} operation, under the ${floorTemporal.toFixed(1)} ms it spends on an empty workflow in this run`;
     }
@@ -127,7 +127,7 @@ export function ratiosTable(reports: ScenarioReport[]): string | undefined {
     const base = floorCpu(floor);
     const rate = floor.result!.opsPerSecond;
     const rows = reports
-      .filter((r) => r.result && (WORKFLOW_SCENARIOS as readonly string[]).includes(r.name))
+      .filter((r) => r.result && (WORKFLOW_SCENARIOS as readonly string[]).includes(baseName(r.name)))
       .map((r) => {
         const own = systemCpu(r.cpuMsPerOp);
         return [
@@ -149,7 +149,7 @@ export function ratiosTable(reports: ScenarioReport[]): string | undefined {
     );
   }
   const health = reports.find((r) => r.name === 'health' && r.result);
-  const reads = reports.filter((r) => r.result && (READ_SCENARIOS as readonly string[]).includes(r.name));
+  const reads = reports.filter((r) => r.result && [...READ_SCENARIOS, 'transactions-page50'].includes(baseName(r.name)));
   if (health && reads.length > 0) {
     const rate = health.result!.opsPerSecond;
     lines.push(
@@ -161,4 +161,35 @@ export function ratiosTable(reports: ScenarioReport[]): string | undefined {
     );
   }
   return lines.length > 0 ? lines.join('\n') : undefined;
+}
+
+/** A scenario's kind without its phase (`p2p-device.grown` is a p2p-device row). */
+export const baseName = (name: string) => name.split('.')[0]!;
+
+/** The growth scenario: each measure on the grown ledger against the same on the ledger before it grew. */
+export function growthTable(reports: ScenarioReport[]): string | undefined {
+  const rows = reports
+    .filter((r) => r.name.endsWith('.empty') && r.result)
+    .flatMap((empty) => {
+      const grown = reports.find((r) => r.name === empty.name.replace(/\.empty$/, '.grown') && r.result);
+      if (!grown) return [];
+      const [a, b] = [systemCpu(empty.cpuMsPerOp), systemCpu(grown.cpuMsPerOp)];
+      const cpuRatio = a === null || b === null ? null : b / a;
+      const rateRatio = grown.result!.opsPerSecond / empty.result!.opsPerSecond;
+      const within = cpuRatio !== null && cpuRatio <= 1.1 && rateRatio >= 1 / 1.1;
+      return [[
+        baseName(empty.name),
+        `${empty.result!.opsPerSecond.toFixed(1)} / ${grown.result!.opsPerSecond.toFixed(1)}`,
+        rateRatio.toFixed(2),
+        `${ms(empty.result!.latency?.p99)} / ${ms(grown.result!.latency?.p99)}`,
+        `${cpu(a)} / ${cpu(b)}`,
+        cpuRatio === null ? 'n/a' : cpuRatio.toFixed(2),
+        within ? 'yes' : 'NO',
+      ]];
+    });
+  if (rows.length === 0) return undefined;
+  return [
+    table(['empty / grown ledger', 'ops/s', 'rate ratio', 'p99 ms', 'system CPU/op', 'CPU ratio', 'within 10%'], rows),
+    'system CPU: API + worker + Temporal server + PostgreSQL, ms per operation; within 10%: CPU at most 1.1x and rate at least 1/1.1x',
+  ].join('\n');
 }

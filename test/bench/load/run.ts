@@ -1,13 +1,18 @@
 import { spawn } from 'node:child_process';
+import { createPrivateKey, sign } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { giftProofMessage } from '../../../src/domain/gifts';
+import { bulkHistory, explainHotQueries, growLedger } from './growth';
 import { httpClient, type HttpClient } from './httpClient';
 import type { GeneratorPlan, GeneratorResult, ProofMaterial, Workload } from './plan';
 import { plotP2P, type P2PPoint } from './plot';
-import { clockTicksPerSecond, launcherTree } from './processes';
-import { confirmTable, cpuPerOp, ratiosTable, READ_SCENARIOS, refuseImpossible, resultsTable, WORKFLOW_SCENARIOS, type ScenarioReport } from './report';
+import { clockTicksPerSecond, cpuDelta, cpuSnapshot, launcherTree } from './processes';
+import { summarize } from './stats';
+import { confirmTable, cpuPerOp, growthTable, ratiosTable, READ_SCENARIOS, refuseImpossible, resultsTable, WORKFLOW_SCENARIOS, type ScenarioReport } from './report';
 import { bootSystem, PROJECT_ROOT, type RunningSystem } from './system';
 import { prover, settleTransfer } from './transfer';
 import { decimal, mapLimit, p2pPairs, preparer, seedSessions, type BenchUser, type Preparer } from './users';
@@ -41,6 +46,9 @@ import { checkBalances, checkLedger, type BalanceCheck, type LedgerCheck } from 
  *                 with PAYMENT_MFA_NEW_DEVICE_DAYS=0: the payers' devices are registered just before)
  *   payment-cancel  a mini-app payment of 0.01 USD requested and cancelled by its payer before
  *                 authorization (the cancel Update), at BENCH_PAYMENT_CLIENTS; nothing moves
+ *   gift-burst    one burst, not a closed loop: a 100-share gift of 100.00 USD, then 200 other users open it at
+ *                 the same moment (200 connections warmed first); exactly 100 must be paid (else the run
+ *                 fails), and the answers' latencies are reported against the 2 s the answers must come in
  *   topup         a top-up of 0.01 USD paid at the provider simulator the launcher runs (its callback wakes
  *                 the saga), at BENCH_PAYMENT_CLIENTS users; one operation is one top-up credited
  *   withdrawal    a withdrawal of 0.01 USD to a linked account (device signature), paid out at once by the
@@ -89,8 +97,10 @@ import { checkBalances, checkLedger, type BalanceCheck, type LedgerCheck } from 
  * and the ledger against zero per currency. Exits non-zero when a scenario failed or a check did.
  */
 
-const SCENARIOS = ['floor', 'p2p-device', 'p2p-pin', 'payment', 'payment-cancel', 'gift', 'topup', 'withdrawal', 'balance', 'transactions', 'storage-get', 'storage-put', 'device-authorization', 'refresh', 'health', 'ready'] as const;
+const SCENARIOS = ['floor', 'p2p-device', 'p2p-pin', 'payment', 'payment-cancel', 'gift', 'gift-burst', 'topup', 'withdrawal', 'balance', 'transactions', 'storage-get', 'storage-put', 'device-authorization', 'refresh', 'health', 'ready', 'growth'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
+/** Run only when named: it writes a million journal entries. */
+const ON_REQUEST: readonly ScenarioName[] = ['growth'];
 
 /** Every transfer moves one cent: far below every limit and below the acceptance threshold, so nothing is held. */
 const AMOUNT_MINOR = 1;
@@ -100,6 +110,12 @@ const MAX_TRANSFERS_PER_CLIENT_SECOND = 1000;
 /** A generator finishes operations in flight after its window for at most this long. */
 const DRAIN_SECONDS = 65;
 const HISTORY_TRANSFERS = 60;
+/** Entries of the growth scenario's history: more than 50 pages of 50. */
+const GROWTH_HISTORY = 2_550;
+/** The gift burst: openers, shares, and the gift's total (100.00 USD). */
+const GIFT_BURST_OPENERS = 200;
+const GIFT_BURST_SHARES = 100;
+const GIFT_BURST_TOTAL_MINOR = 10_000;
 /** Quiet time between scenarios, so one's leftover work does not land in the next one's window. */
 const SETTLE_MS = 2000;
 const PLOT_FILE = path.join(PROJECT_ROOT, 'docs', 'bench-load-p2p.png');
@@ -122,6 +138,8 @@ interface BenchConfig {
   /** Users whose tokens the read scenarios spread their requests over (each its own rate-limit bucket). */
   readers: number;
   floorClients: number;
+  /** The grown ledger of the growth scenario. */
+  growth: { entries: number; wallets: number };
 }
 
 function benchConfig(env: NodeJS.ProcessEnv): BenchConfig {
@@ -135,12 +153,12 @@ function benchConfig(env: NodeJS.ProcessEnv): BenchConfig {
     if (!Number.isInteger(n) || n < min) throw new Error(`${name}: a whole number of at least ${min}, not ${value}`);
     return n;
   };
-  const scenarios = list('BENCH_SCENARIOS', SCENARIOS.join(','));
+  const scenarios = list('BENCH_SCENARIOS', SCENARIOS.filter((s) => !ON_REQUEST.includes(s)).join(','));
   const unknown = scenarios.filter((s) => !(SCENARIOS as readonly string[]).includes(s));
   if (unknown.length > 0) throw new Error(`BENCH_SCENARIOS: unknown ${unknown.join(', ')} (known: ${SCENARIOS.join(', ')})`);
   // A ratio needs its base from the same run: the floor under the sagas, /health beside GET balance.
-  if (scenarios.some((s) => (WORKFLOW_SCENARIOS as readonly string[]).includes(s))) scenarios.push('floor');
-  if (scenarios.some((s) => (READ_SCENARIOS as readonly string[]).includes(s))) scenarios.push('health');
+  if (scenarios.some((s) => s === 'growth' || (WORKFLOW_SCENARIOS as readonly string[]).includes(s))) scenarios.push('floor');
+  if (scenarios.some((s) => s === 'growth' || (READ_SCENARIOS as readonly string[]).includes(s))) scenarios.push('health');
   return {
     seconds: count('BENCH_SECONDS', env.BENCH_SECONDS?.trim() || '20'),
     warmupSeconds: count('BENCH_WARMUP_SECONDS', env.BENCH_WARMUP_SECONDS?.trim() || '3', 0),
@@ -153,6 +171,7 @@ function benchConfig(env: NodeJS.ProcessEnv): BenchConfig {
     limiterCost: env.BENCH_LIMITER_COST?.trim() !== '0',
     readers: count('BENCH_READERS', env.BENCH_READERS?.trim() || '4'),
     floorClients: count('BENCH_FLOOR_CLIENTS', env.BENCH_FLOOR_CLIENTS?.trim() || '32'),
+    growth: { entries: count('BENCH_GROWTH_ENTRIES', env.BENCH_GROWTH_ENTRIES?.trim() || '1000000'), wallets: count('BENCH_GROWTH_WALLETS', env.BENCH_GROWTH_WALLETS?.trim() || '100000', 2) },
   };
 }
 
@@ -316,6 +335,79 @@ class Benchmark {
     });
   }
 
+  /** GIFT_BURST_OPENERS users open one GIFT_BURST_SHARES-share gift at once: exactly GIFT_BURST_SHARES are paid. */
+  async giftBurst(name: string): Promise<void> {
+    await this.record(name, GIFT_BURST_OPENERS, async () => {
+      const prefix = `bench_${this.runId}_${(this.runs += 1)}_burst`;
+      const sender = await this.prepare.user(`@${prefix}_s:localhost`, GIFT_BURST_TOTAL_MINOR);
+      const proof = await this.prepare.enrol(sender, 'biometric');
+      if (proof.method !== 'biometric') throw new Error('a sender needs a device key');
+      const openers = await mapLimit(Array.from({ length: GIFT_BURST_OPENERS }, (_, i) => i), 8, (i) => this.prepare.user(`@${prefix}_o${i}:localhost`, 0));
+      const total = decimal(GIFT_BURST_TOTAL_MINOR);
+      const idempotencyKey = `${prefix}-gift`;
+      const roomId = '!burst:localhost';
+      const timestamp = new Date().toISOString();
+      const message = giftProofMessage({ type: 'group', roomId, count: GIFT_BURST_SHARES, distribution: 'random', total, currency: CURRENCY, idempotencyKey }, timestamp);
+      const signature = sign('sha256', Buffer.from(message), { key: createPrivateKey(proof.privateKeyPem), dsaEncoding: 'ieee-p1363' }).toString('base64');
+      const created = await this.http.json('POST', '/api/v1/wallet/gift/create', [201], {
+        token: sender.token,
+        json: { type: 'group', room_id: roomId, total_amount: total, currency: CURRENCY, count: GIFT_BURST_SHARES, idempotency_key: idempotencyKey, auth_proof: { method: 'biometric', proof: { signature, device_id: proof.deviceId, timestamp } } },
+      });
+      const giftId = created.gift_id as string;
+      this.prepare.pay(sender, 1, GIFT_BURST_TOTAL_MINOR);
+      // One socket per opener, opened before the burst, so the burst is 200 requests at once and not 200 connects.
+      const burst = httpClient(this.system.baseUrl, GIFT_BURST_OPENERS);
+      try {
+        await Promise.all(openers.map(() => burst.request('GET', '/health')));
+        const before = cpuSnapshot(this.system.launcherPid, this.system.external);
+        const fired = performance.now();
+        const answers = await Promise.all(
+          openers.map(async (opener) => {
+            const answer = await burst.request('POST', `/api/v1/wallet/gift/${giftId}/open`, { token: opener.token, json: {} });
+            return { opener, answer, ms: performance.now() - fired };
+          }),
+        );
+        const windowSeconds = (performance.now() - fired) / 1000;
+        const after = cpuSnapshot(this.system.launcherPid, this.system.external);
+        const paid = answers.filter((a) => a.answer.status === 200);
+        const empty = answers.filter((a) => a.answer.status === 409 && a.answer.body.includes('GIFT_EMPTY'));
+        for (const { opener, answer } of paid) this.prepare.credit(opener, 1, Math.round((JSON.parse(answer.body) as { amount_received: number }).amount_received * 100));
+        const slowest = Math.max(...answers.map((a) => a.ms));
+        this.notes.push(
+          `${name}: ${GIFT_BURST_OPENERS} openers of a ${GIFT_BURST_SHARES}-share gift at once: ${paid.length} paid, ${empty.length} told it is empty, ` +
+            `${answers.length - paid.length - empty.length} other answers; slowest answer ${slowest.toFixed(0)} ms (${slowest <= 2000 ? 'within' : 'NOT within'} 2 s)`,
+        );
+        if (paid.length !== GIFT_BURST_SHARES || empty.length !== GIFT_BURST_OPENERS - GIFT_BURST_SHARES) {
+          const others = new Map<string, number>();
+          for (const { answer } of answers.filter((a) => !paid.includes(a) && !empty.includes(a))) {
+            const key = `${answer.status} ${answer.body.slice(0, 160)}`.replace(/"(request_id|timestamp)":"[^"]*"/g, '');
+            others.set(key, (others.get(key) ?? 0) + 1);
+          }
+          throw new Error(
+            `${paid.length} openers paid and ${empty.length} told it is empty, not ${GIFT_BURST_SHARES} and ${GIFT_BURST_OPENERS - GIFT_BURST_SHARES}; ` +
+              `other answers: ${[...others].map(([k, n]) => `${n} x ${k}`).join('; ')}`,
+          );
+        }
+        const result: GeneratorResult = {
+          scenario: name,
+          clients: GIFT_BURST_OPENERS,
+          ops: answers.length,
+          errors: 0,
+          errorsOutsideWindow: 0,
+          errorSamples: [],
+          windowSeconds,
+          opsPerSecond: answers.length / windowSeconds,
+          latency: summarize(answers.map((a) => a.ms)),
+          cpu: { ticksPerSecond: clockTicksPerSecond(), delta: cpuDelta(before, after) },
+          drainTimedOut: false,
+        };
+        return result;
+      } finally {
+        burst.close();
+      }
+    });
+  }
+
   async form(name: string, urlPath: string, form: Record<string, string>): Promise<void> {
     const connections = this.config.connections;
     await this.record(name, connections, () => runGenerator(this.plan(name, { kind: 'form', path: urlPath, connections, form })));
@@ -349,10 +441,13 @@ class Benchmark {
 
   private storageTokens: string[] | undefined;
 
+  /** The read scenarios' users, made once. */
   async readers(): Promise<string[]> {
-    const users = await Promise.all(Array.from({ length: this.config.readers }, (_, i) => this.prepare.user(`@bench_${this.runId}_reader_${i}:localhost`, 1000)));
-    return users.map((u) => u.token);
+    this.readerTokens ??= (await Promise.all(Array.from({ length: this.config.readers }, (_, i) => this.prepare.user(`@bench_${this.runId}_reader_${i}:localhost`, 1000)))).map((u) => u.token);
+    return this.readerTokens;
   }
+
+  private readerTokens: string[] | undefined;
 
   /** A wallet with a funding entry and HISTORY_TRANSFERS sent transfers: more than one page of history. */
   async historyHolder(): Promise<string[]> {
@@ -368,6 +463,34 @@ class Benchmark {
     return [holder.token];
   }
 
+  /** EXPLAIN ANALYZE of the hot queries on the grown ledger (growth scenario). */
+  plans: Record<string, string> | undefined;
+
+  /**
+   * The same work on the ledger as it is and after `growLedger` added config.growth's entries and
+   * wallets: P2P at 16 clients, GET balance, and the first and the 50th page of a history of
+   * GROWTH_HISTORY entries. Rows are named <scenario>.empty and <scenario>.grown.
+   */
+  async growth(): Promise<void> {
+    const holder = await this.prepare.user(`@bench_${this.runId}_pages:localhost`, 0);
+    await bulkHistory(this.system.databaseUrl, holder.walletId, GROWTH_HISTORY);
+    this.prepare.credit(holder, GROWTH_HISTORY, 1);
+    const pages = async () => [holder.token];
+    const round = async (phase: 'empty' | 'grown') => {
+      await this.p2p(`p2p-device.${phase}`, 16, 'biometric');
+      await this.get(`balance.${phase}`, '/api/v1/wallet/balance', () => this.readers());
+      await this.get(`transactions.${phase}`, '/api/v1/wallet/transactions?limit=50', pages);
+      await this.get(`transactions-page50.${phase}`, `/api/v1/wallet/transactions?limit=50&offset=${49 * 50}`, pages);
+    };
+    await round('empty');
+    const { entries, wallets } = this.config.growth;
+    console.log(`growth: writing ${entries} journal entries over ${wallets} wallets in bulk`);
+    const grown = await growLedger(this.system.databaseUrl, { entries, wallets });
+    this.notes.push(`growth: ${entries} journal entries over ${wallets} wallets written in ${grown.seconds.toFixed(0)} s; the ledger then held ${grown.journalEntries} entries`);
+    await round('grown');
+    this.plans = await explainHotQueries(this.system.databaseUrl, { userId: holder.userId, walletId: holder.walletId });
+  }
+
   async runAll(): Promise<void> {
     const { config } = this;
     for (const scenario of config.scenarios) {
@@ -377,6 +500,7 @@ class Benchmark {
       if (scenario === 'payment') await this.payment(scenario, config.paymentClients);
       if (scenario === 'payment-cancel') await this.paymentCancel(scenario, config.paymentClients);
       if (scenario === 'gift') await this.gift(scenario, config.paymentClients);
+      if (scenario === 'gift-burst') await this.giftBurst(scenario);
       if (scenario === 'topup') await this.topUp(scenario, config.paymentClients);
       if (scenario === 'withdrawal') await this.withdrawal(scenario, config.paymentClients);
       if (scenario === 'balance') await this.get(scenario, '/api/v1/wallet/balance', () => this.readers());
@@ -387,6 +511,7 @@ class Benchmark {
       if (scenario === 'refresh') await this.refresh(scenario, Math.max(...config.clients));
       if (scenario === 'health') await this.get(scenario, '/health', async () => []);
       if (scenario === 'ready') await this.get(scenario, '/ready', async () => []);
+      if (scenario === 'growth') await this.growth();
     }
   }
 }
@@ -530,6 +655,7 @@ async function main(): Promise<number> {
         verification,
         fatal,
         plot,
+        plans: bench?.plans,
       },
       null,
       2,
@@ -540,6 +666,9 @@ async function main(): Promise<number> {
   if (reports.some((r) => r.result?.confirmLatency)) console.log(`${confirmTable(reports)}\n`);
   const ratios = ratiosTable(reports);
   if (ratios) console.log(`${ratios}\n`);
+  const growth = growthTable(reports);
+  if (growth) console.log(`${growth}\n`);
+  for (const [name, plan] of Object.entries(bench?.plans ?? {})) console.log(`EXPLAIN ANALYZE, grown ledger: ${name}\n${plan}\n`);
   for (const note of notes) console.log(`note: ${note}`);
   if (verification) {
     const { balances, ledger } = verification;
