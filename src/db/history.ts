@@ -37,16 +37,17 @@ const FROM = sql.fragment`
   JOIN postings p ON p.account_id = a.id
   JOIN journal_entries e ON e.id = p.entry_id`;
 
-/** An entry as its account's owner sees it: with the transfer or withdrawal it belongs to, as they stand now. */
-const SELECT = sql.fragment`
+/** An entry (e) and its posting (p) as the account's owner sees them: with the transfer or withdrawal it belongs to, as they stand now. */
+const COLUMNS = sql.fragment`
   SELECT e.txn_id, e.kind, e.reference, e.metadata, e.created_at, p.currency, p.amount,
     CASE WHEN t.id IS NOT NULL THEN json_build_object(
       'status', t.status, 'sender', t.sender_user_id, 'recipient', t.recipient_user_id, 'note', t.note, 'room_id', t.room_id)
     END AS transfer,
-    wd.status AS withdrawal_status
-  ${FROM}
+    wd.status AS withdrawal_status`;
+const DETAILS = sql.fragment`
   LEFT JOIN p2p_transfers t ON t.id = e.reference AND e.kind LIKE 'p2p%'
   LEFT JOIN withdrawals wd ON wd.id = e.reference AND e.kind = 'withdrawal_hold'`;
+const SELECT = sql.fragment`${COLUMNS} ${FROM} ${DETAILS}`;
 
 /** One entry of the account's, by its txn_id (a receipt); none when the entry does not touch the account. */
 export function accountEntry(db: DatabaseConnection, owner: HistoryOwner, txnId: string): Promise<HistoryRow | null> {
@@ -65,12 +66,24 @@ export async function accountHistory(
 ): Promise<HistoryPage> {
   const snapshot =
     page.snapshot ?? (await db.oneFirst(sql.type(z.object({ s: z.string() }))`SELECT pg_current_snapshot()::text AS s`));
-  const where = sql.fragment`
-    WHERE a.kind = ${owner.kind} AND a.owner = ${ownerId(owner)}
-      AND pg_visible_in_snapshot(e.xid, ${snapshot}::pg_snapshot)`;
-  const total = await db.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n ${FROM} ${where}`);
-  // Ordered by the posting's entry id (the same order as e.id) so PostgreSQL walks postings_account_idx
-  // newest first and stops after offset + limit rows, instead of joining the whole history to sort it.
-  const rows = await db.any(sql.type(HistoryRow)`${SELECT} ${where} ORDER BY p.entry_id DESC LIMIT ${page.limit} OFFSET ${page.offset}`);
+  const visible = sql.fragment`pg_visible_in_snapshot(e.xid, ${snapshot}::pg_snapshot)`;
+  const total = await db.oneFirst(sql.type(z.object({ n: z.number() }))`
+    SELECT count(*)::int AS n ${FROM} WHERE a.kind = ${owner.kind} AND a.owner = ${ownerId(owner)} AND ${visible}`);
+  // Each of the owner's accounts (one per currency) walks postings_account_idx newest first and
+  // stops after offset + limit visible entries; only the page's rows are then joined to their
+  // details. A plain join would read and sort the whole history for every page.
+  const rows = await db.any(sql.type(HistoryRow)`
+    ${COLUMNS}
+    FROM (
+      SELECT newest.* FROM accounts a
+      CROSS JOIN LATERAL (
+        SELECT p.entry_id, p.currency, p.amount FROM postings p JOIN journal_entries e ON e.id = p.entry_id
+        WHERE p.account_id = a.id AND ${visible}
+        ORDER BY p.entry_id DESC LIMIT ${page.offset + page.limit}) newest
+      WHERE a.kind = ${owner.kind} AND a.owner = ${ownerId(owner)}
+      ORDER BY newest.entry_id DESC LIMIT ${page.limit} OFFSET ${page.offset}) p
+    JOIN journal_entries e ON e.id = p.entry_id
+    ${DETAILS}
+    ORDER BY p.entry_id DESC`);
   return { rows, total, snapshot };
 }

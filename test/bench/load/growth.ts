@@ -105,9 +105,16 @@ export async function explainHotQueries(databaseUrl: string, who: { userId: stri
     };
     const history = (offset: number) =>
       plan(
-        `SELECT e.txn_id, e.kind, p.amount FROM accounts a JOIN postings p ON p.account_id = a.id JOIN journal_entries e ON e.id = p.entry_id
-         WHERE a.kind = 'wallet' AND a.owner = $1 AND pg_visible_in_snapshot(e.xid, pg_current_snapshot())
-         ORDER BY p.entry_id DESC LIMIT 50 OFFSET ${offset}`,
+        `SELECT e.txn_id, e.kind, p.amount FROM (
+           SELECT newest.* FROM accounts a
+           CROSS JOIN LATERAL (
+             SELECT p.entry_id, p.currency, p.amount FROM postings p JOIN journal_entries e ON e.id = p.entry_id
+             WHERE p.account_id = a.id AND pg_visible_in_snapshot(e.xid, pg_current_snapshot())
+             ORDER BY p.entry_id DESC LIMIT ${offset + 50}) newest
+           WHERE a.kind = 'wallet' AND a.owner = $1
+           ORDER BY newest.entry_id DESC LIMIT 50 OFFSET ${offset}) p
+         JOIN journal_entries e ON e.id = p.entry_id
+         ORDER BY p.entry_id DESC`,
         [who.walletId],
       );
     return {

@@ -102,9 +102,18 @@ function floorCpu(floor: ScenarioReport): { temporal: number | null; total: numb
 }
 
 /**
- * Refuses (marks `refused`) every saga row whose Temporal server CPU per operation is under the
- * floor's per empty workflow: a saga is at least one workflow, so such a row counted something
- * else (two operations per saga, a window that missed the server's work, another machine).
+ * A saga row may show the server's CPU a little under the floor's: a P2P saga asks of the server
+ * what the empty workflow does (an Update-with-Start, one task, completion; its ledger steps are
+ * local activities), and two windows of one run differ by some percent. Further under than this is
+ * not noise.
+ */
+const FLOOR_TOLERANCE = 0.8;
+
+/**
+ * Refuses (marks `refused`) every saga row whose Temporal server CPU per operation is clearly under
+ * the floor's per empty workflow (below FLOOR_TOLERANCE of it): a saga is at least one workflow, so
+ * such a row counted something else (two operations per saga, a window that missed the server's
+ * work, a faster machine than the floor's).
  */
 export function refuseImpossible(reports: ScenarioReport[]): void {
   const floor = reports.find((r) => r.name === 'floor' && r.result);
@@ -113,8 +122,8 @@ export function refuseImpossible(reports: ScenarioReport[]): void {
   for (const r of reports) {
     const temporal = r.cpuMsPerOp?.temporal;
     if (!(SAGA_SCENARIOS as readonly string[]).includes(baseName(r.name)) || temporal === null || temporal === undefined) continue;
-    if (temporal < floorTemporal) {
-      r.refused = `impossible: the Temporal server spent ${temporal.toFixed(1)} ms per ${r.name} operation, under the ${floorTemporal.toFixed(1)} ms it spends on an empty workflow in this run`;
+    if (temporal < FLOOR_TOLERANCE * floorTemporal) {
+      r.refused = `impossible: the Temporal server spent ${temporal.toFixed(1)} ms per ${r.name} operation, under ${FLOOR_TOLERANCE} x the ${floorTemporal.toFixed(1)} ms it spends on an empty workflow in this run`;
     }
   }
 }
@@ -138,13 +147,14 @@ export function ratiosTable(reports: ScenarioReport[]): string | undefined {
           cpu(own),
           own === null || base.total === null ? 'n/a' : `${own - base.total >= 0 ? '+' : ''}${(own - base.total).toFixed(1)}`,
           cpu(r.cpuMsPerOp?.temporal),
+          r.cpuMsPerOp?.temporal === null || r.cpuMsPerOp?.temporal === undefined || base.temporal === null ? 'n/a' : (r.cpuMsPerOp.temporal / base.temporal).toFixed(2),
           r.refused ? 'REFUSED' : '',
         ];
       });
     lines.push(
       `floor of this run: ${rate.toFixed(1)} empty workflows/s at ${floor.clients} clients; CPU per workflow: Temporal server ${cpu(base.temporal)} ms, ` +
         `client and worker ${cpu(floor.cpuMsPerOp?.generator)} ms, together ${cpu(base.total)} ms`,
-      table(['against the floor', 'clients', 'ops/s', 'x floor rate', 'system CPU/op', 'minus floor', 'temporal', ''], rows),
+      table(['against the floor', 'clients', 'ops/s', 'x floor rate', 'system CPU/op', 'minus floor', 'temporal', 'x floor temporal', ''], rows),
       'system CPU: API + worker + Temporal server + PostgreSQL, ms per operation; device-authorization starts a workflow per operation but does not finish it',
     );
   }

@@ -472,7 +472,8 @@ class Benchmark {
    * GROWTH_HISTORY entries. Rows are named <scenario>.empty and <scenario>.grown.
    */
   async growth(): Promise<void> {
-    const holder = await this.prepare.user(`@bench_${this.runId}_pages:localhost`, 0);
+    // Funded through the API first: that makes the funding account the bulk entries draw on.
+    const holder = await this.prepare.user(`@bench_${this.runId}_pages:localhost`, 1);
     await bulkHistory(this.system.databaseUrl, holder.walletId, GROWTH_HISTORY);
     this.prepare.credit(holder, GROWTH_HISTORY, 1);
     const pages = async () => [holder.token];
