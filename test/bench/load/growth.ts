@@ -68,20 +68,37 @@ export async function growLedger(databaseUrl: string, size: { entries: number; w
     );
     await client.query('ALTER TABLE postings ENABLE TRIGGER USER');
     await client.query('COMMIT');
-    // Measured after the ledger settles: vacuumed and analysed now (not by autovacuum during the
-    // next window), its writes checkpointed, and no autovacuum worker left running.
-    await client.query('VACUUM (ANALYZE) wallets, accounts, journal_entries, postings');
-    await client.query('CHECKPOINT').catch(() => undefined); // superuser only; the embedded PostgreSQL's user is
-    for (let waited = 0; waited < 120_000; waited += 1000) {
-      const busy = await client.query(`SELECT 1 FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'`);
-      if (busy.rows.length === 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-    }
+    await settle(client);
     const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM journal_entries');
     return { seconds: (Date.now() - started) / 1000, journalEntries: Number(rows[0]!.n) };
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * The database as a measurement should find it, before the empty ledger's round as after the
+ * grown one's load: vacuumed and analysed now (not by autovacuum during the next window), its
+ * writes checkpointed, and no autovacuum worker left running.
+ */
+async function settle(client: pg.Client): Promise<void> {
+  await client.query('VACUUM (ANALYZE)');
+  await client.query('CHECKPOINT').catch(() => undefined); // superuser only; the embedded PostgreSQL's user is
+  for (let waited = 0; waited < 120_000; waited += 1000) {
+    const busy = await client.query(`SELECT 1 FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'`);
+    if (busy.rows.length === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+export async function settleDatabase(databaseUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await settle(client);
   } finally {
     await client.end();
   }

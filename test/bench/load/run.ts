@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { giftProofMessage } from '../../../src/domain/gifts';
-import { bulkHistory, explainHotQueries, growLedger } from './growth';
+import { bulkHistory, explainHotQueries, growLedger, settleDatabase } from './growth';
 import { httpClient, type HttpClient } from './httpClient';
 import type { GeneratorPlan, GeneratorResult, ProofMaterial, Workload } from './plan';
 import { plotP2P, type P2PPoint } from './plot';
@@ -483,6 +483,7 @@ class Benchmark {
       await this.get(`transactions.${phase}`, '/api/v1/wallet/transactions?limit=50', pages);
       await this.get(`transactions-page50.${phase}`, `/api/v1/wallet/transactions?limit=50&offset=${49 * 50}`, pages);
     };
+    await settleDatabase(this.system.databaseUrl);
     await round('empty');
     const { entries, wallets } = this.config.growth;
     console.log(`growth: writing ${entries} journal entries over ${wallets} wallets in bulk`);
