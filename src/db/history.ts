@@ -66,18 +66,20 @@ export async function accountHistory(
 ): Promise<HistoryPage> {
   const snapshot =
     page.snapshot ?? (await db.oneFirst(sql.type(z.object({ s: z.string() }))`SELECT pg_current_snapshot()::text AS s`));
-  const visible = sql.fragment`pg_visible_in_snapshot(e.xid, ${snapshot}::pg_snapshot)`;
+  // A posting carries its transaction's id (NULL: written before migration 0042, seen by every snapshot since).
+  const visible = sql.fragment`(p.xid IS NULL OR pg_visible_in_snapshot(p.xid, ${snapshot}::pg_snapshot))`;
   const total = await db.oneFirst(sql.type(z.object({ n: z.number() }))`
-    SELECT count(*)::int AS n ${FROM} WHERE a.kind = ${owner.kind} AND a.owner = ${ownerId(owner)} AND ${visible}`);
-  // Each of the owner's accounts (one per currency) walks postings_account_idx newest first and
-  // stops after offset + limit visible entries; only the page's rows are then joined to their
-  // details. A plain join would read and sort the whole history for every page.
+    SELECT count(*)::int AS n FROM accounts a JOIN postings p ON p.account_id = a.id
+    WHERE a.kind = ${owner.kind} AND a.owner = ${ownerId(owner)} AND ${visible}`);
+  // Each of the owner's accounts (one per currency) walks postings_account_history_idx newest first
+  // and stops after offset + limit visible postings; only the page's rows are then joined to their
+  // entries and details. A plain join would read and sort the whole history for every page.
   const rows = await db.any(sql.type(HistoryRow)`
     ${COLUMNS}
     FROM (
       SELECT newest.* FROM accounts a
       CROSS JOIN LATERAL (
-        SELECT p.entry_id, p.currency, p.amount FROM postings p JOIN journal_entries e ON e.id = p.entry_id
+        SELECT p.entry_id, p.currency, p.amount FROM postings p
         WHERE p.account_id = a.id AND ${visible}
         ORDER BY p.entry_id DESC LIMIT ${page.offset + page.limit}) newest
       WHERE a.kind = ${owner.kind} AND a.owner = ${ownerId(owner)}
