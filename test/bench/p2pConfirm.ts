@@ -23,7 +23,8 @@ import { summarize, type Summary } from './stats';
  * processes, PostgreSQL and the Temporal dev server, timed at the HTTP client. Three cases: no
  * room (the ledger entry only); a room on a stub homeserver that answers at once; and a room on a
  * real Synapse (installed from PyPI into .tools/synapse when absent), where the payments bot sends
- * `m.tween.wallet.p2p` and the confirm answers with its event id.
+ * `m.tween.wallet.p2p`, once with the confirm waiting to answer with its event id (the default) and
+ * once answering before it (MATRIX_EVENT_WAIT_MS=0).
  */
 const WARMUP = 20;
 const SERVER = 'tmcp.test';
@@ -44,7 +45,7 @@ async function deviceSender(api: ApiClient, user: TestUser): Promise<Sender> {
   return { ...user, key: privateKey, deviceId: 'bench_phone' };
 }
 
-async function timeConfirms(api: ApiClient, alice: Sender, bob: TestUser, roomId: string | undefined, count: number): Promise<number[]> {
+async function timeConfirms(api: ApiClient, alice: Sender, bob: TestUser, roomId: string | undefined, count: number, withEventId = roomId !== undefined): Promise<number[]> {
   const times: number[] = [];
   for (let i = 0; i < count; i += 1) {
     const started = await initiate(api, alice, { recipient: bob.userId, amount: '0.01', ...(roomId ? { room_id: roomId } : {}) });
@@ -56,18 +57,22 @@ async function timeConfirms(api: ApiClient, alice: Sender, bob: TestUser, roomId
     const done = await api.call('POST', `/api/v1/wallet/p2p/${transferId}/confirm`, { token: alice.token, body: { auth_proof: { method: 'biometric', proof: { signature, device_id: alice.deviceId, timestamp } } } });
     times.push(performance.now() - t0);
     if (done.status !== 200 || done.body.status !== 'completed') throw new Error(`confirm failed: ${JSON.stringify(done.body)}`);
-    if (roomId && !done.body.event_id) throw new Error('confirm answered without the event_id');
+    if (withEventId && !done.body.event_id) throw new Error('confirm answered without the event_id');
   }
   return times;
 }
 
-/** The API and worker processes on a fresh database, with the given Matrix settings. */
-async function serverProcesses(matrixEnv: Record<string, string>, port: number) {
+/**
+ * The API and worker processes on a fresh database, the worker with the given Matrix settings. The
+ * API gets them too only with `apiMatrix` (with Matrix on, it checks room membership, which the
+ * stub homeserver's rooms do not have).
+ */
+async function serverProcesses(matrixEnv: Record<string, string>, port: number, apiMatrix: boolean) {
   const db = await freshDatabase();
   const { file, keys } = await testKeys();
-  const env = { DATABASE_URL: db.url, TEMPORAL_TASK_QUEUE: uniqueTaskQueue('bench'), LOG_LEVEL: 'info', ...matrixEnv };
-  const worker = startWorkerProcess(env);
-  const api = startApiProcess(port, { ...env, TEP_KEYS_FILE: file, ADMIN_TOKEN });
+  const env = { DATABASE_URL: db.url, TEMPORAL_TASK_QUEUE: uniqueTaskQueue('bench'), LOG_LEVEL: 'info' };
+  const worker = startWorkerProcess({ ...env, ...matrixEnv });
+  const api = startApiProcess(port, { ...env, ...(apiMatrix ? matrixEnv : {}), TEP_KEYS_FILE: file, ADMIN_TOKEN });
   await Promise.all([worker.ready, api.ready]);
   const client = apiClient(`http://127.0.0.1:${port}`, keys, `http://127.0.0.1:${port}`);
   return {
@@ -83,7 +88,7 @@ async function serverProcesses(matrixEnv: Record<string, string>, port: number) 
 async function stubCases(n: number): Promise<Summary[]> {
   const hs = await startStubHomeserver();
   const port = await freePort();
-  const system = await serverProcesses({ MATRIX_HOMESERVER_URL: hs.url, MATRIX_AS_TOKEN: 'bench-as-token-0123456789', MATRIX_HS_TOKEN: 'bench-hs-token-0123456789', MATRIX_SERVER_NAME: SERVER }, port);
+  const system = await serverProcesses({ MATRIX_HOMESERVER_URL: hs.url, MATRIX_AS_TOKEN: 'bench-as-token-0123456789', MATRIX_HS_TOKEN: 'bench-hs-token-0123456789', MATRIX_SERVER_NAME: SERVER }, port, false);
   try {
     const alice = await deviceSender(system.client, await walletUser(system.client, { name: 'alice', fund: '1000.00' }));
     const bob = await walletUser(system.client, { name: 'bob' });
@@ -99,8 +104,12 @@ async function stubCases(n: number): Promise<Summary[]> {
   }
 }
 
-/** As the Application Service suite runs it: Synapse with our registration, Alice and Bob in a room with the payments bot. */
-async function synapseCase(n: number): Promise<Summary> {
+/**
+ * As the Application Service suite runs it: Synapse with our registration, Alice and Bob in a room
+ * with the payments bot. `eventWaitMs` is MATRIX_EVENT_WAIT_MS: how long the confirm waits for the
+ * event to answer with its id (0: it answers at once and the event follows).
+ */
+async function synapseCase(n: number, eventWaitMs: number): Promise<Summary> {
   const [asPort, hsPort] = [await freePort(), await freePort()];
   const dataDir = path.join(testEnv('scratchDir'), `bench-synapse-${randomBytes(4).toString('hex')}`);
   const registrationFile = path.join(dataDir, 'tmcp-registration.yaml');
@@ -114,10 +123,11 @@ async function synapseCase(n: number): Promise<Summary> {
     MATRIX_SERVER_NAME: SERVER,
     MATRIX_AS_ID: 'tween-miniapps',
     MATRIX_AS_URL: `http://127.0.0.1:${asPort}`,
+    MATRIX_EVENT_WAIT_MS: String(eventWaitMs),
   };
   await run(process.execPath, ['--import', 'tsx', 'src/cli/registration.ts', '--out', registrationFile], { env: { PATH: process.env.PATH, ...matrixEnv } });
   const synapse = await startSynapse(python, configFile, hsPort);
-  const system = await serverProcesses(matrixEnv, asPort);
+  const system = await serverProcesses(matrixEnv, asPort, true);
   try {
     const person = async (localpart: string) => matrixClient(synapse.url, await registerSynapseUser(synapse.url, sharedSecret, { localpart, password: randomBytes(8).toString('hex') }));
     const [alice, bob] = [await person('alice'), await person('bob')];
@@ -130,8 +140,15 @@ async function synapseCase(n: number): Promise<Summary> {
     }
     const sender = await deviceSender(system.client, await walletUser(system.client, { userId: alice.userId, fund: '1000.00' }));
     const recipient = await walletUser(system.client, { userId: bob.userId });
-    await timeConfirms(system.client, sender, recipient, room, WARMUP);
-    return summarize(`confirm + room event, real Synapse (${n} after ${WARMUP} warm-up)`, await timeConfirms(system.client, sender, recipient, room, n));
+    await timeConfirms(system.client, sender, recipient, room, WARMUP, eventWaitMs > 0);
+    const how = eventWaitMs > 0 ? 'answer waits for it' : 'answered before it';
+    const summary = summarize(`confirm + room event, real Synapse, ${how} (${n} after ${WARMUP})`, await timeConfirms(system.client, sender, recipient, room, n, eventWaitMs > 0));
+    // Every transfer's event reached the room, also those answered before it.
+    for (let waited = 0; (await bob.timeline(room)).filter((e) => e.type === 'm.tween.wallet.p2p').length < WARMUP + n; waited += 500) {
+      if (waited > 60_000) throw new Error('not every transfer has its event in the room');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    return summary;
   } finally {
     await system.close();
     await synapse.stop();
@@ -139,5 +156,5 @@ async function synapseCase(n: number): Promise<Summary> {
 }
 
 export async function benchP2PConfirm(n: number): Promise<Summary[]> {
-  return [...(await stubCases(n)), await synapseCase(n)];
+  return [...(await stubCases(n)), await synapseCase(n, 3000), await synapseCase(n, 0)];
 }
