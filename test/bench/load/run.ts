@@ -65,8 +65,12 @@ import { checkBalances, checkLedger, type BalanceCheck, type LedgerCheck } from 
  *                 session, which the benchmark has none of, so the grants expire unanswered)
  *   refresh       the refresh grant at POST /api/v1/oauth/token, BENCH_CLIENTS' largest count of
  *                 clients, each rotating its own token chain (sessions seeded in-process, as a grant makes them)
- *   health        GET /health
+ *   health        GET /health; run whenever a read is picked (the reads are printed against it)
  *   ready         GET /ready (skipped when the route answers 404)
+ *   growth        only when named: P2P at 16 clients, GET balance and the 1st and 50th page of a
+ *                 2,551-entry history, then BENCH_GROWTH_ENTRIES journal entries over
+ *                 BENCH_GROWTH_WALLETS wallets written in bulk (growth.ts), then the same again
+ *                 (rows <name>.empty and <name>.grown), and EXPLAIN ANALYZE of the hot queries
  *
  * Environment:
  *   BENCH_SECONDS          timed seconds per scenario (20)
@@ -75,6 +79,8 @@ import { checkBalances, checkLedger, type BalanceCheck, type LedgerCheck } from 
  *   BENCH_PIN_CLIENTS      client count of p2p-pin (16)
  *   BENCH_PAYMENT_CLIENTS  client count of payment (16)
  *   BENCH_FLOOR_CLIENTS    client count of the floor (32)
+ *   BENCH_GROWTH_ENTRIES   journal entries the growth scenario adds (1000000)
+ *   BENCH_GROWTH_WALLETS   wallets they are spread over (100000)
  *   BENCH_CONNECTIONS      connections of the GET scenarios (64)
  *   BENCH_LOG_LEVEL        LOG_LEVEL of the system (default: the launcher's own, info, as users run it)
  *   BENCH_LIMITER_COST     0 skips the limiter's cost (below)
