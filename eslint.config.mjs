@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules', 'dist', '.data', '.tools', 'coverage', 'jest.config.js', 'jest.synapse.config.js', 'jest.fuzz.config.js', 'eslint.config.mjs'] },
+  { ignores: ['node_modules', 'dist', '.data', '.tools', 'coverage', 'jest.config.js', 'jest.synapse.config.js', 'jest.fuzz.config.js', 'jest.chaos.config.js', 'eslint.config.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
