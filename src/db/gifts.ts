@@ -82,6 +82,12 @@ export function openingOf(db: DatabaseConnection, giftId: string, userId: string
   return db.maybeOne(sql.type(OpeningRow)`SELECT user_id, amount, rank, opened_at, txn_id FROM gift_openings WHERE gift_id = ${giftId} AND user_id = ${userId}`);
 }
 
+/** The openings these users made of the gift, if any (a batch's repeats). */
+export function openingsBy(db: DatabaseConnection, giftId: string, userIds: readonly string[]) {
+  return db.any(sql.type(OpeningRow)`
+    SELECT user_id, amount, rank, opened_at, txn_id FROM gift_openings WHERE gift_id = ${giftId} AND user_id = ANY(${sql.array(userIds, 'text')})`);
+}
+
 export async function insertOpening(db: DatabaseConnection, o: { giftId: string; userId: string; walletId: string; amount: bigint; rank: number; txnId: string }): Promise<void> {
   await db.query(sql.unsafe`
     INSERT INTO gift_openings (gift_id, user_id, wallet_id, amount, rank, txn_id)

@@ -1,7 +1,7 @@
 import { postEntryIn } from '../db/ledger';
-import { giftById, insertOpening, markGiftExpired, openingOf, setGiftStatus, takeShare, type Gift } from '../db/gifts';
+import { giftById, insertOpening, markGiftExpired, openingOf, openingsBy, setGiftStatus, takeShare, type Gift } from '../db/gifts';
 import type { DatabasePool } from '../db/pool';
-import { walletById, walletByUser, type Wallet } from '../db/wallets';
+import { walletById, walletByUser, walletsByUsers, type Wallet } from '../db/wallets';
 import { DomainError } from '../domain/errors';
 import type { AccountRef } from '../domain/ledger';
 import { checkSendLimits } from './limits';
@@ -67,11 +67,10 @@ export async function postGiftOpening(pool: DatabasePool, req: { giftId: string;
     if (!g) throw notFound(req.giftId);
     const earlier = await openingOf(tx, g.id, req.userId);
     if (earlier) return { amountMinor: earlier.amount.toString(), rank: earlier.rank, openedAt: earlier.opened_at.toISOString(), repeated: true };
-    if (g.status === 'expired') throw new DomainError('GIFT_EXPIRED', 'The gift has expired', { gift_id: g.id });
-    if (g.status !== 'active' || g.remaining_count === 0) throw new DomainError('GIFT_EMPTY', 'Gift has already been fully opened', { gift_id: g.id });
     const opener = await walletByUser(tx, req.userId);
-    if (!opener || opener.status !== 'active') throw new DomainError('NO_WALLET', 'Open a wallet to receive the gift', { user_id: req.userId });
-    if (opener.currency !== g.currency) throw currencyMismatch(opener, g.currency, 'gift_id');
+    const refusal = openingRefusal(g, g.count - g.remaining_count, req.userId, opener);
+    if (refusal) throw refusal;
+    if (!opener) throw new DomainError('NO_WALLET', 'Open a wallet to receive the gift', { user_id: req.userId }); // not reached: openingRefusal refuses a missing wallet
     const amount = BigInt(req.amountMinor);
     const posted = await postEntryIn(tx, {
       idempotencyKey: `gift:${g.id}:open:${req.userId}`,
@@ -115,13 +114,16 @@ export async function postGiftOpenings(pool: DatabasePool, req: { giftId: string
     if (!g) throw notFound(req.giftId);
     let taken = g.count - g.remaining_count;
     const results: BatchOpening[] = [];
+    // Read once for the whole batch: the openings already made (a retried activity) and the openers' wallets.
+    const made = new Map((await openingsBy(tx, g.id, req.userIds)).map((o) => [o.user_id, o]));
+    const wallets = new Map((await walletsByUsers(tx, req.userIds)).map((w) => [w.user_id, w]));
     for (const userId of req.userIds) {
-      const earlier = await openingOf(tx, g.id, userId);
+      const earlier = made.get(userId);
       if (earlier) {
         results.push({ userId, amountMinor: earlier.amount.toString(), rank: earlier.rank, openedAt: earlier.opened_at.toISOString(), repeated: true });
         continue;
       }
-      const opener = await walletByUser(tx, userId);
+      const opener = wallets.get(userId) ?? null;
       const refusal = openingRefusal(g, taken, userId, opener);
       if (refusal || !opener) {
         if (refusal) results.push({ userId, refusal: { type: refusal.code, message: refusal.message, details: refusal.details ?? {} } });
