@@ -33,6 +33,7 @@ async function main(): Promise<void> {
       ...(config.temporal.apiKey ? { apiKey: config.temporal.apiKey } : {}),
       taskQueue: config.temporal.taskQueue,
       workflowBundlePath: config.temporal.workflowBundlePath,
+      workflowStackTraces: config.temporal.workflowStackTraces,
     },
     createActivities({
       pool,

@@ -65,6 +65,7 @@ export const envSchema = z.object({
   TEMPORAL_DEV_PORT: port.default(7233).describe('gRPC port of the embedded Temporal dev server'),
   TEMPORAL_UI_PORT: port.default(8233).describe('Web UI port of the embedded Temporal dev server'),
   WORKFLOW_BUNDLE_PATH: optionalString.describe('prebuilt workflow bundle (npm run build) for production workers'),
+  WORKFLOW_STACK_TRACES: z.enum(['on', 'off']).default('off').describe("on: the worker records where each running workflow waits, for the Web UI's Stack Trace tab (a stack trace per promise: about a quarter of the worker's CPU)"),
 
   TEP_KEYS_FILE: optionalString.describe('JSON Web Key Set with RS256 private keys; the first signs, all verify'),
   TEP_TOKEN_TTL_SECONDS: positiveInt.default(3600).describe('lifetime of a TEP access token in seconds'),
@@ -206,6 +207,8 @@ export interface Config {
     devPort: number;
     uiPort: number;
     workflowBundlePath: string | undefined;
+    /** The Web UI's stack traces of running workflows (a stack trace captured for every promise a workflow makes). */
+    workflowStackTraces: boolean;
     /** Undefined: plain gRPC (a dev server on loopback); else TLS, with these files. */
     tls: { certFile?: string; keyFile?: string; caFile?: string; serverName?: string } | undefined;
     apiKey: string | undefined;
@@ -415,6 +418,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       devPort: e.TEMPORAL_DEV_PORT,
       uiPort: e.TEMPORAL_UI_PORT,
       workflowBundlePath: e.WORKFLOW_BUNDLE_PATH,
+      workflowStackTraces: e.WORKFLOW_STACK_TRACES === 'on',
       tls: temporalTls(e),
       apiKey: e.TEMPORAL_API_KEY,
     },

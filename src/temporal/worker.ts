@@ -85,6 +85,8 @@ export interface WorkerSettings {
   taskQueue: string;
   /** A prebuilt bundle (npm run build) saves production workers the bundling step at start. */
   workflowBundlePath?: string;
+  /** Stack traces of running workflows for the Web UI (WORKFLOW_STACK_TRACES). */
+  workflowStackTraces?: boolean;
 }
 
 const SDK_TO_PINO: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
@@ -118,6 +120,9 @@ export function installSdkRuntime(log: Logger, options: { prometheusAddress?: st
  * composes them from activities/ with their dependencies, so nothing here depends on them).
  */
 export async function createWorker(settings: WorkerSettings, activities: object, options: Partial<WorkerOptions> = {}) {
+  // Read by the SDK's workflow threads, which start with a copy of this environment
+  // (patches/@temporalio+worker: the SDK has no option for it).
+  process.env.TEMPORAL_WORKFLOW_STACK_TRACES = settings.workflowStackTraces ? '1' : '0';
   const connection = await NativeConnection.connect(temporalConnectionOptions(settings));
   const hooks = workerHooks();
   const worker = await Worker.create({
