@@ -17,6 +17,8 @@ const { sendMatrixEvent } = roomEvents();
 // change (v1) replay with the regular activities they scheduled.
 /** v2: ledger steps as local activities, and a state changes only after PostgreSQL has it. */
 const P2P_V2 = 'p2p-v2-local-ledger-write-first';
+/** p2pSaga v6: the proof and the settlement in one local activity, one workflow activation fewer per confirm. */
+const P2P_V6 = 'p2p-v6-proof-and-settlement-in-one-step';
 
 /** Proof failures that count toward the transfer's attempts. */
 const PROOF_FAILURES = new Set(['INVALID_SIGNATURE', 'INVALID_MFA_CREDENTIALS', 'MFA_LOCKED']);
@@ -56,6 +58,7 @@ async function runP2P(input: P2PInput, shape: SagaShape): Promise<P2PSnapshot> {
   const { transferId } = input;
   const { v2 } = shape;
   const { closeP2P, finishP2P, recordAuthAttempts, recordP2PEvent, settleP2P, verifyP2PProof } = v2 ? localSteps : remoteSteps;
+  const { proveAndSettleP2P } = localSteps;
   // On the workflow clock, so the Temporal server's clock and the API's need not agree: the API
   // gives what was left of the window when it started the saga, nothing when it was over.
   const windowEndsAt = workflowNow() + input.authorizationWindowMs;
@@ -147,15 +150,25 @@ async function runP2P(input: P2PInput, shape: SagaShape): Promise<P2PSnapshot> {
     confirmP2P,
     ({ userId, authProof }) =>
       gate.run(async () => {
+        // The recipient's window is counted from the settlement's workflow task.
+        const acceptanceEnd = () => (input.recipientAcceptanceRequired ? new Date(workflowNow() + input.acceptanceWindowMs).toISOString() : undefined);
+        let acceptanceExpiresAt: string | undefined;
+        const proofRequest = {
+          transferId,
+          userId,
+          amountMinor: input.amountMinor,
+          currency: input.currency,
+          proof: authProof,
+          attemptKey: `${transferId}#${(confirmations += 1)}`,
+        };
+        let settled: Awaited<ReturnType<typeof settleP2P>> | undefined;
         try {
-          await verifyP2PProof({
-            transferId,
-            userId,
-            amountMinor: input.amountMinor,
-            currency: input.currency,
-            proof: authProof,
-            attemptKey: `${transferId}#${(confirmations += 1)}`,
-          });
+          if (!shape.startedAtInitiate && patched(P2P_V6)) {
+            acceptanceExpiresAt = acceptanceEnd();
+            settled = await proveAndSettleP2P({ ...proofRequest, authAttempts: snapshot.authAttempts + 1, acceptanceExpiresAt });
+          } else {
+            await verifyP2PProof(proofRequest);
+          }
         } catch (err) {
           const failure = domainFailure(err);
           if (!failure || !PROOF_FAILURES.has(failure.type ?? '')) throw err;
@@ -180,10 +193,10 @@ async function runP2P(input: P2PInput, shape: SagaShape): Promise<P2PSnapshot> {
             nonRetryable: true,
           });
         }
-        const acceptanceExpiresAt = input.recipientAcceptanceRequired
-          ? new Date(workflowNow() + input.acceptanceWindowMs).toISOString()
-          : undefined;
-        const settled = await settleP2P({ transferId, authMethod: authProof.method, authAttempts: snapshot.authAttempts + 1, acceptanceExpiresAt });
+        if (!settled) {
+          acceptanceExpiresAt = acceptanceEnd();
+          settled = await settleP2P({ transferId, authMethod: authProof.method, authAttempts: snapshot.authAttempts + 1, acceptanceExpiresAt });
+        }
         snapshot.authAttempts += 1;
         snapshot.confirmedAt = settled.at;
         snapshot.acceptanceExpiresAt = acceptanceExpiresAt;

@@ -1,9 +1,10 @@
 import { createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto';
 import { claimProof, deviceOf, type DeviceRow } from '../db/mfa';
 import { sha256Hex } from '../crypto/secrets';
+import type { DatabaseConnection } from '../db/pool';
 import { DomainError, invalidField } from '../domain/errors';
 import type { AuthProof } from '../domain/p2p';
-import { ProofRejected, type Check, type ProofCheck, type ProofDeps } from './check';
+import { ProofRejected, type Check, type ProofCheck } from './check';
 
 /** PROTO 7.2.4: a biometric proof's timestamp must be this close to server time. */
 export const BIOMETRIC_SKEW_MS = 5 * 60 * 1000;
@@ -34,8 +35,8 @@ export function parseDeviceKey(algorithm: DeviceRegistration['algorithm'], keyDa
   return { key, der: key.export({ format: 'der', type: 'spki' }) };
 }
 
-export async function biometricCheck(deps: ProofDeps, check: ProofCheck, proof: Extract<AuthProof, { method: 'biometric' }>['proof'], now: Date): Promise<Check> {
-  const device = await deviceOf(deps.pool, check.userId, proof.device_id);
+export async function biometricCheck(db: DatabaseConnection, check: ProofCheck, proof: Extract<AuthProof, { method: 'biometric' }>['proof'], now: Date): Promise<Check> {
+  const device = await deviceOf(db, check.userId, proof.device_id);
   if (!device) {
     throw new DomainError('DEVICE_NOT_REGISTERED', 'Register this device before using biometric proofs', { device_id: proof.device_id });
   }
@@ -53,7 +54,7 @@ export async function biometricCheck(deps: ProofDeps, check: ProofCheck, proof: 
     const valid = verifySignature('sha256', Buffer.from(message, 'utf8'), { key, dsaEncoding }, signature);
     if (!valid) throw new ProofRejected('signature does not verify with the registered device key');
     // Keyed on the signed message rather than the signature bytes: ECDSA signatures are malleable.
-    const claim = await claimProof(deps.pool, sha256Hex(`biometric:${check.userId}:${device.device_id}:${message}`), check.userId, check.attemptKey);
+    const claim = await claimProof(db, sha256Hex(`biometric:${check.userId}:${device.device_id}:${message}`), check.userId, check.attemptKey);
     if (claim === 'used') throw new ProofRejected('signature was already used');
   };
 }

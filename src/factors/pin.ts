@@ -3,7 +3,8 @@ import { promisify } from 'node:util';
 import { pinOf, type PinRow } from '../db/mfa';
 import { DomainError } from '../domain/errors';
 import type { AuthProof } from '../domain/p2p';
-import { ProofRejected, type Check, type ProofCheck, type ProofDeps } from './check';
+import type { DatabaseConnection } from '../db/pool';
+import { ProofRejected, type Check, type ProofCheck } from './check';
 
 const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen: number, options: object) => Promise<Buffer>;
 
@@ -35,8 +36,8 @@ export async function hashPin(pin: string): Promise<PinRow> {
   return { salt, hash: await slowHash(pinDigest(pin), salt), params: PIN_PARAMS };
 }
 
-export async function pinCheck(deps: ProofDeps, check: ProofCheck, proof: Extract<AuthProof, { method: 'pin' }>['proof']): Promise<Check> {
-  const stored = await pinOf(deps.pool, check.userId);
+export async function pinCheck(db: DatabaseConnection, check: ProofCheck, proof: Extract<AuthProof, { method: 'pin' }>['proof']): Promise<Check> {
+  const stored = await pinOf(db, check.userId);
   if (!stored) throw new DomainError('MFA_REQUIRED', 'No PIN is set; set one with POST /api/v1/wallet/pin', { method: 'pin' });
   return async () => {
     if (!(await pinMatches(stored, proof.hashed_pin))) throw new ProofRejected('PIN does not match');

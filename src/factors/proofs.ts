@@ -1,5 +1,6 @@
 import { clearFailures, countAttempt, countWalletFailure } from '../db/mfa';
 import { createSealer, type Sealer } from '../crypto/sealing';
+import type { DatabaseConnection } from '../db/pool';
 import { DomainError } from '../domain/errors';
 import type { AuthMethod, AuthProof, SealedProof } from '../domain/p2p';
 import { ProofRejected, type Check, type ProofCheck, type ProofDeps } from './check';
@@ -26,7 +27,6 @@ export function openProof(sealer: Sealer, transferId: string, sealed: SealedProo
   return proof;
 }
 
-
 /**
  * Checks a payment proof (PROTO 7.2.1, 7.2.4) for one attempt: a transfer's confirmation, a
  * payment, a gift or a change of the user's factors. The factor it names must be set up, and a
@@ -37,38 +37,55 @@ export function openProof(sealer: Sealer, transferId: string, sealed: SealedProo
  * (or, past the wallet-wide threshold of failures across apps, everywhere; see LockoutPolicy).
  */
 export async function verifyPaymentProof(deps: ProofDeps, check: ProofCheck): Promise<{ method: AuthMethod }> {
+  const outcome = await checkPaymentProof(deps.pool, deps, check);
+  if ('refused' in outcome) throw outcome.refused;
+  return outcome;
+}
+
+/**
+ * verifyPaymentProof's checks on `db`, which may be the caller's transaction: a refused proof is
+ * answered, not thrown, so the attempt it counted commits with the caller's own writes (a proof
+ * and the settlement it authorizes, in one transaction). Input that is not a guess at all (a
+ * factor not set up, a malformed signature) is still thrown, before anything is counted.
+ */
+export async function checkPaymentProof(
+  db: DatabaseConnection,
+  deps: Omit<ProofDeps, 'pool'>,
+  check: ProofCheck,
+): Promise<{ method: AuthMethod } | { refused: DomainError }> {
   const { method } = check.proof;
   const now = deps.now();
-  const matches = await prepareCheck(deps, check, now);
-  const attempt = await countAttempt(deps.pool, check.userId, method, check.scope, now, deps.lockout);
-  if (attempt.refused) throw locked(method, attempt.lockedUntil, now);
+  const matches = await prepareCheck(db, deps, check, now);
+  const attempt = await countAttempt(db, check.userId, method, check.scope, now, deps.lockout);
+  if (attempt.refused) return { refused: locked(method, attempt.lockedUntil, now) };
   try {
     await matches();
   } catch (err) {
     if (!(err instanceof ProofRejected)) throw err;
-    const walletLock = await countWalletFailure(deps.pool, check.userId, method, now, deps.lockout);
+    const walletLock = await countWalletFailure(db, check.userId, method, now, deps.lockout);
     const lock = attempt.lockedUntil ?? walletLock;
-    if (lock) throw locked(method, lock, now, err.reason);
+    if (lock) return { refused: locked(method, lock, now, err.reason) };
     const code = method === 'biometric' ? 'INVALID_SIGNATURE' : 'INVALID_MFA_CREDENTIALS';
-    throw new DomainError(code, `The ${method} proof was not accepted: ${err.reason}`, {
-      method,
-      reason: err.reason,
-      attempts_remaining: Math.max(0, deps.lockout.threshold - attempt.failures),
-    });
+    return {
+      refused: new DomainError(code, `The ${method} proof was not accepted: ${err.reason}`, {
+        method,
+        reason: err.reason,
+        attempts_remaining: Math.max(0, deps.lockout.threshold - attempt.failures),
+      }),
+    };
   }
-  await clearFailures(deps.pool, check.userId, method, check.scope);
+  await clearFailures(db, check.userId, method, check.scope);
   return { method };
 }
 
 /** Loads the factor the proof names and returns its check. */
-function prepareCheck(deps: ProofDeps, check: ProofCheck, now: Date): Promise<Check> {
+function prepareCheck(db: DatabaseConnection, deps: Pick<ProofDeps, 'totpSealer'>, check: ProofCheck, now: Date): Promise<Check> {
   switch (check.proof.method) {
     case 'biometric':
-      return biometricCheck(deps, check, check.proof.proof, now);
+      return biometricCheck(db, check, check.proof.proof, now);
     case 'pin':
-      return pinCheck(deps, check, check.proof.proof);
+      return pinCheck(db, check, check.proof.proof);
     case 'otp':
-      return otpCheck(deps, check, check.proof.proof, now);
+      return otpCheck(db, deps, check, check.proof.proof, now);
   }
 }
-

@@ -59,7 +59,7 @@ function move(tx: DatabaseTransactionConnection, t: Transfer, { step, kind, from
   );
 }
 
-async function lockedTransfer(db: DatabaseConnection, transferId: string): Promise<Transfer> {
+export async function lockedTransfer(db: DatabaseConnection, transferId: string): Promise<Transfer> {
   const transfer = await transferById(db, transferId, true);
   if (!transfer) throw new DomainError('TRANSFER_NOT_FOUND', 'Transfer does not exist', { transfer_id: transferId });
   return transfer;
@@ -77,34 +77,55 @@ function stateError(t: Transfer, action: string): DomainError {
 export async function settleTransfer(
   pool: DatabasePool,
   request: { transferId: string; authMethod: string; authAttempts: number; acceptanceExpiresAt?: string },
-): Promise<{ status: 'completed' | 'pending_recipient_acceptance'; at: string }> {
+): Promise<SettledTransfer> {
   return pool.transaction(async (tx) => {
     const t = await lockedTransfer(tx, request.transferId);
-    const target = t.recipient_acceptance_required ? 'pending_recipient_acceptance' : 'completed';
-    if (t.status === target && t.confirmed_at) return { status: target, at: t.confirmed_at.toISOString() };
-    if (t.status !== 'pending_authorization') throw stateError(t, 'confirm');
-    const guard = async (db: DatabaseConnection) => {
-      // Both wallets and the sender's usage in one read: this runs with the accounts locked.
-      const { sender, recipientStatus, used } = await walletsOfTransfer(db, t.sender_wallet_id, t.recipient_wallet_id);
-      if (!sender || sender.status !== 'active') {
-        throw new DomainError('WALLET_SUSPENDED', "The sender's wallet is not active", { wallet_id: t.sender_wallet_id, wallet_status: sender?.status });
-      }
-      if (recipientStatus !== 'active') throw recipientNoWallet(t.recipient_user_id);
-      refuseOverLimits(sender, t.amount, used);
-    };
-    const from = walletAccount(t, t.sender_wallet_id);
-    if (t.recipient_acceptance_required) await move(tx, t, { step: 'hold', kind: 'p2p_hold', from, to: holdAccount(t), guard });
-    else await move(tx, t, { step: 'transfer', kind: 'p2p_transfer', from, to: walletAccount(t, t.recipient_wallet_id), guard });
-    const row = await changeTransferStatus(tx, t.id, {
-      status: target,
-      from: ['pending_authorization'],
-      authMethod: request.authMethod,
-      authAttempts: request.authAttempts,
-      confirmed: true,
-      acceptanceExpiresAt: request.acceptanceExpiresAt,
-    });
-    return { status: target, at: row.confirmed_at!.toISOString() };
+    return settledBefore(t) ?? settleLockedTransfer(tx, t, request);
   });
+}
+
+export interface SettledTransfer {
+  status: 'completed' | 'pending_recipient_acceptance';
+  at: string;
+}
+
+const settledStatus = (t: Transfer) => (t.recipient_acceptance_required ? 'pending_recipient_acceptance' : 'completed');
+
+/** How a transfer was settled, if it was (a retried settlement answers this and writes nothing). */
+export function settledBefore(t: Transfer): SettledTransfer | undefined {
+  const target = settledStatus(t);
+  return t.status === target && t.confirmed_at ? { status: target, at: t.confirmed_at.toISOString() } : undefined;
+}
+
+/** settleTransfer inside the caller's transaction, on a transfer it has locked (lockedTransfer) and found not settled. */
+export async function settleLockedTransfer(
+  tx: DatabaseTransactionConnection,
+  t: Transfer,
+  request: { authMethod: string; authAttempts: number; acceptanceExpiresAt?: string },
+): Promise<SettledTransfer> {
+  const target = settledStatus(t);
+  if (t.status !== 'pending_authorization') throw stateError(t, 'confirm');
+  const guard = async (db: DatabaseConnection) => {
+    // Both wallets and the sender's usage in one read: this runs with the accounts locked.
+    const { sender, recipientStatus, used } = await walletsOfTransfer(db, t.sender_wallet_id, t.recipient_wallet_id);
+    if (!sender || sender.status !== 'active') {
+      throw new DomainError('WALLET_SUSPENDED', "The sender's wallet is not active", { wallet_id: t.sender_wallet_id, wallet_status: sender?.status });
+    }
+    if (recipientStatus !== 'active') throw recipientNoWallet(t.recipient_user_id);
+    refuseOverLimits(sender, t.amount, used);
+  };
+  const from = walletAccount(t, t.sender_wallet_id);
+  if (t.recipient_acceptance_required) await move(tx, t, { step: 'hold', kind: 'p2p_hold', from, to: holdAccount(t), guard });
+  else await move(tx, t, { step: 'transfer', kind: 'p2p_transfer', from, to: walletAccount(t, t.recipient_wallet_id), guard });
+  const row = await changeTransferStatus(tx, t.id, {
+    status: target,
+    from: ['pending_authorization'],
+    authMethod: request.authMethod,
+    authAttempts: request.authAttempts,
+    confirmed: true,
+    acceptanceExpiresAt: request.acceptanceExpiresAt,
+  });
+  return { status: target, at: row.confirmed_at!.toISOString() };
 }
 
 const OUTCOMES = {

@@ -59,7 +59,7 @@ test('a P2P transfer is counted by the API and by the worker, beside the Tempora
   expect(sample(page, 'tmcp_saga_starts_total', { workflow: 'p2pSaga' })).toBe(1);
   expect(sample(page, 'tmcp_ledger_entries_total', { kind: 'p2p_transfer', currency: 'USD' })).toBe(1);
   expect(sample(page, 'tmcp_ledger_amount_minor_total', { kind: 'p2p_transfer', currency: 'USD' })).toBe(500);
-  expect(sample(page, 'tmcp_activities_total', { activity: 'settleP2P', result: 'ok' })).toBe(1);
+  expect(sample(page, 'tmcp_activities_total', { activity: 'proveAndSettleP2P', result: 'ok' })).toBe(1);
   // The Temporal SDK's own metrics, on the same page.
   expect(page).toMatch(/^temporal_\w+/m);
   expect((await fetch(`http://127.0.0.1:${metricsPort}/health`)).status).toBe(200);

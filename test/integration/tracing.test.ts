@@ -82,11 +82,11 @@ test('one P2P confirm is one trace: the API request, the workflow, the settlemen
   const trace = () => spans.filter((s) => s.traceId === request!.traceId);
   const all = await eventually(
     async () => trace(),
-    (t) => t.some((s) => s.service === 'tmcp-worker' && s.name.includes('settleP2P')) && t.some((s) => s.service === 'tmcp-worker' && s.name.includes('p2pSaga')),
+    (t) => t.some((s) => s.service === 'tmcp-worker' && s.name.includes('proveAndSettleP2P')) && t.some((s) => s.service === 'tmcp-worker' && s.name.includes('p2pSaga')),
   );
   const names = all.map((s) => `${s.service} ${s.name}`);
   expect(names).toEqual(
-    expect.arrayContaining(['tmcp-api UpdateWithStartWorkflow:confirm', 'tmcp-worker RunWorkflow:p2pSaga', 'tmcp-worker HandleUpdate:confirm', 'tmcp-worker RunActivity:settleP2P']),
+    expect.arrayContaining(['tmcp-api UpdateWithStartWorkflow:confirm', 'tmcp-worker RunWorkflow:p2pSaga', 'tmcp-worker HandleUpdate:confirm', 'tmcp-worker RunActivity:proveAndSettleP2P']),
   );
   // The settlement's PostgreSQL work, in the worker, in the same trace.
   expect(all.some((s) => s.service === 'tmcp-worker' && /^pg/.test(s.name))).toBe(true);
