@@ -3,6 +3,8 @@
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# The postinstall step applies patches/ to the installed packages.
+COPY patches patches
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY src src
