@@ -1,4 +1,4 @@
-import { sql, type FragmentSqlToken } from 'slonik';
+import { sql, type FragmentSqlToken, type ValueExpression } from 'slonik';
 import { z } from 'zod';
 import type { LockoutPolicy } from '../domain/lockout';
 import type { DatabaseConnection } from './pool';
@@ -107,6 +107,12 @@ export async function advanceTotpStep(db: DatabaseConnection, userId: string, ti
 
 const MethodsRow = z.object({ biometric: z.boolean(), pin: z.boolean(), otp: z.boolean() });
 
+/** The columns of MethodsRow for the user `userId` names (a parameter or a column): which proofs they have set up. */
+export const enrolledMethodsOf = (userId: ValueExpression) => sql.fragment`
+  EXISTS (SELECT 1 FROM devices WHERE user_id = ${userId} AND status = 'active') AS biometric,
+  EXISTS (SELECT 1 FROM user_pins WHERE user_id = ${userId}) AS pin,
+  EXISTS (SELECT 1 FROM user_totp WHERE user_id = ${userId}) AS otp`;
+
 /** Serializes changes of one user's payment factors until the transaction ends. */
 export async function lockFactors(tx: DatabaseConnection, userId: string): Promise<void> {
   await tx.query(sql.unsafe`SELECT pg_advisory_xact_lock(hashtextextended(${`factors:${userId}`}, 0))`);
@@ -114,10 +120,7 @@ export async function lockFactors(tx: DatabaseConnection, userId: string): Promi
 
 /** Which proofs the user has set up. */
 export function enrolledMethods(db: DatabaseConnection, userId: string) {
-  return db.one(sql.type(MethodsRow)`
-    SELECT EXISTS (SELECT 1 FROM devices WHERE user_id = ${userId} AND status = 'active') AS biometric,
-           EXISTS (SELECT 1 FROM user_pins WHERE user_id = ${userId}) AS pin,
-           EXISTS (SELECT 1 FROM user_totp WHERE user_id = ${userId}) AS otp`);
+  return db.one(sql.type(MethodsRow)`SELECT ${enrolledMethodsOf(userId)}`);
 }
 
 const AttemptRow = z.object({ failures: z.number(), locked_until: z.date().nullable() });

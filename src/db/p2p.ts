@@ -3,7 +3,9 @@ import { z } from 'zod';
 import type { Currency } from '../domain/money';
 import { P2P_STATES, type P2PState } from '../domain/p2p';
 import { DomainError } from '../domain/errors';
+import { enrolledMethodsOf } from './mfa';
 import type { DatabaseConnection } from './pool';
+import { walletColumns, WalletRow, WALLET_STATUSES, type Wallet, type WalletStatus } from './wallets';
 
 export const TransferRow = z.object({
   id: z.string(),
@@ -69,28 +71,84 @@ export interface NewTransfer {
  */
 export async function insertTransfer(db: DatabaseConnection, t: NewTransfer, maxPending: number): Promise<{ transfer: Transfer; created: boolean }> {
   return db.transaction(async (tx) => {
+    // The sender's wallet row serializes their initiates: the count below sees every one before it.
     await tx.query(sql.unsafe`SELECT 1 FROM wallets WHERE id = ${t.senderWalletId} FOR UPDATE`);
-    const existing = await transferByKey(tx, t.senderUserId, t.idempotencyKey);
-    if (existing) return { transfer: existing, created: false };
-    const pending = await tx.oneFirst(sql.type(z.object({ pending: z.number() }))`
-      SELECT count(*)::int AS pending FROM p2p_transfers WHERE sender_user_id = ${t.senderUserId} AND status = 'pending_authorization'`);
-    if (pending >= maxPending) {
-      throw new DomainError('RATE_LIMIT_EXCEEDED', `You have ${pending} transfers waiting for authorization; confirm or cancel one first`, {
-        pending_transfers: pending,
-        max_pending_transfers: maxPending,
-      });
-    }
-    const transfer = await tx.one(sql.type(TransferRow)`
+    const pending = sql.fragment`(SELECT count(*) FROM p2p_transfers WHERE sender_user_id = ${t.senderUserId} AND status = 'pending_authorization')`;
+    const inserted = await tx.maybeOne(sql.type(TransferRow)`
       INSERT INTO p2p_transfers (id, sender_user_id, sender_wallet_id, recipient_user_id, recipient_wallet_id, amount, currency,
         note, room_id, status, recipient_acceptance_required, idempotency_key, request_hash, initiate_response,
         client_id, created_at, updated_at, authorization_expires_at)
-      VALUES (${t.id}, ${t.senderUserId}, ${t.senderWalletId}, ${t.recipientUserId}, ${t.recipientWalletId}, ${t.amount}, ${t.currency},
+      SELECT ${t.id}, ${t.senderUserId}, ${t.senderWalletId}, ${t.recipientUserId}, ${t.recipientWalletId}, ${t.amount}, ${t.currency},
         ${t.note ?? null}, ${t.roomId ?? null}, 'pending_authorization', ${t.recipientAcceptanceRequired}, ${t.idempotencyKey},
         ${t.requestHash}, ${sql.json(JSON.parse(JSON.stringify(t.initiateResponse)))}, ${t.clientId}, ${t.createdAt.toISOString()}::timestamptz,
-        ${t.createdAt.toISOString()}::timestamptz, ${t.authorizationExpiresAt.toISOString()}::timestamptz)
+        ${t.createdAt.toISOString()}::timestamptz, ${t.authorizationExpiresAt.toISOString()}::timestamptz
+      WHERE ${pending} < ${maxPending}
+      ON CONFLICT (sender_user_id, idempotency_key) DO NOTHING
       RETURNING *`);
-    return { transfer, created: true };
+    if (inserted) return { transfer: inserted, created: true };
+    // Not inserted: the key names a transfer already (a concurrent retry), or the sender is at the cap.
+    const existing = await transferByKey(tx, t.senderUserId, t.idempotencyKey);
+    if (existing) return { transfer: existing, created: false };
+    const count = await tx.oneFirst(sql.type(z.object({ pending: z.number() }))`SELECT ${pending}::int AS pending`);
+    throw new DomainError('RATE_LIMIT_EXCEEDED', `You have ${count} transfers waiting for authorization; confirm or cancel one first`, {
+      pending_transfers: count,
+      max_pending_transfers: maxPending,
+    });
   });
+}
+
+const InitiationRow = WalletRow.extend({
+  used_day: z.bigint(),
+  used_month: z.bigint(),
+  existing_transfer_id: z.string().nullable(),
+  biometric: z.boolean(),
+  pin: z.boolean(),
+  otp: z.boolean(),
+  recipient_wallet_id: z.string().nullable(),
+  recipient_status: z.enum(WALLET_STATUSES).nullable(),
+  recipient_currency: z.string().transform((c) => c.trim() as Currency).nullable(),
+  recipient_requires_acceptance: z.boolean().nullable(),
+});
+
+export interface InitiationFacts {
+  sender: Wallet;
+  /** What left the sender's wallet today and this month (the limits' usage). */
+  used: { day: bigint; month: bigint };
+  /** The transfer the sender's idempotency key names already, if any. */
+  existingTransferId: string | null;
+  /** The proofs the sender has set up. */
+  enrolled: { biometric: boolean; pin: boolean; otp: boolean };
+  recipient: { walletId: string; status: WalletStatus; currency: Currency; requiresAcceptance: boolean } | null;
+}
+
+/**
+ * Everything an initiate checks before it writes, in one statement: the sender's wallet with its
+ * usage, the transfer the idempotency key already names, the sender's proofs, and the recipient's
+ * wallet. Null when the sender has no wallet.
+ */
+export async function initiationFacts(db: DatabaseConnection, senderUserId: string, recipientUserId: string, idempotencyKey: string): Promise<InitiationFacts | null> {
+  const row = await db.maybeOne(sql.type(InitiationRow)`
+    SELECT ${walletColumns('s')}, u.day AS used_day, u.month AS used_month,
+           (SELECT t.id FROM p2p_transfers t WHERE t.sender_user_id = s.user_id AND t.idempotency_key = ${idempotencyKey}) AS existing_transfer_id,
+           ${enrolledMethodsOf(sql.identifier(['s', 'user_id']))},
+           r.id AS recipient_wallet_id, r.status AS recipient_status, r.currency AS recipient_currency,
+           r.require_p2p_acceptance AS recipient_requires_acceptance
+    FROM wallets s
+    CROSS JOIN LATERAL wallet_spent(s.id, s.currency) u
+    LEFT JOIN wallets r ON r.user_id = ${recipientUserId}
+    WHERE s.user_id = ${senderUserId}`);
+  if (!row) return null;
+  const { used_day, used_month, existing_transfer_id, biometric, pin, otp, recipient_wallet_id, recipient_status, recipient_currency, recipient_requires_acceptance, ...sender } = row;
+  return {
+    sender,
+    used: { day: used_day, month: used_month },
+    existingTransferId: existing_transfer_id,
+    enrolled: { biometric, pin, otp },
+    recipient:
+      recipient_wallet_id && recipient_status && recipient_currency
+        ? { walletId: recipient_wallet_id, status: recipient_status, currency: recipient_currency, requiresAcceptance: recipient_requires_acceptance ?? false }
+        : null,
+  };
 }
 
 /**

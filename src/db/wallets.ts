@@ -23,7 +23,12 @@ export const WalletRow = z.object({
 });
 export type Wallet = z.infer<typeof WalletRow>;
 
-const COLUMNS = sql.fragment`id, user_id, currency, status, verification_level, verified_at, transaction_limit, daily_limit, monthly_limit, require_p2p_acceptance, require_payment_mfa, created_at`;
+const COLUMN_NAMES = ['id', 'user_id', 'currency', 'status', 'verification_level', 'verified_at', 'transaction_limit', 'daily_limit', 'monthly_limit', 'require_p2p_acceptance', 'require_payment_mfa', 'created_at'] as const;
+
+/** WalletRow's columns, of the wallets table named `alias` in a query that joins it to others. */
+export const walletColumns = (alias: string) => sql.join(COLUMN_NAMES.map((name) => sql.identifier([alias, name])), sql.fragment`, `);
+
+const COLUMNS = sql.join(COLUMN_NAMES.map((name) => sql.identifier([name])), sql.fragment`, `);
 
 export interface NewWallet {
   id: string;

@@ -110,6 +110,10 @@ export async function registerDevice(deps: ProofDeps, userId: string, reg: Devic
 
 /** Methods the user has set up, strongest first (PROTO 7.2.1: biometric > PIN > OTP). */
 export async function availableMethods(db: DatabaseConnection, userId: string): Promise<AuthMethod[]> {
-  const enrolled = await enrolledMethods(db, userId);
+  return methodsOf(await enrolledMethods(db, userId));
+}
+
+/** The proofs set up, in the order the API lists them. */
+export function methodsOf(enrolled: Record<AuthMethod, boolean>): AuthMethod[] {
   return (['biometric', 'pin', 'otp'] as const).filter((m) => enrolled[m]);
 }

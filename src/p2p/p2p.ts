@@ -2,9 +2,8 @@ import { actsThrough, type Caller } from '../auth/caller';
 import type { Config } from '../config';
 import { createKeyedDigest, type Sealer } from '../crypto/sealing';
 import { walletBalances } from '../db/ledger';
-import { countFailedCall, insertTransfer, transferById, transferByKey, type Transfer } from '../db/p2p';
+import { countFailedCall, initiationFacts, insertTransfer, transferById, type Transfer } from '../db/p2p';
 import type { DatabasePool } from '../db/pool';
-import { walletByUser } from '../db/wallets';
 import { DomainError, invalidField } from '../domain/errors';
 import { amountToJson, type Currency } from '../domain/money';
 import { p2pWorkflowId, refuseAction, type AuthProof, type P2PAction, type P2PSnapshot, type P2PState, type PartyRequest } from '../domain/p2p';
@@ -15,11 +14,11 @@ import type { Temporal } from '../temporal/client';
 import { keyedUpdateId, sagaUnavailable, updateSaga } from '../temporal/sagaCalls';
 import { replayStored, requestHash } from '../idempotency';
 import { acceptP2P, cancelP2P, confirmP2P, rejectP2P } from '../../workflows/p2pMessages';
-import { availableMethods } from '../factors/enrolment';
-import { checkSendLimits } from '../ledger/limits';
+import { methodsOf } from '../factors/enrolment';
+import { refuseOverLimits } from '../ledger/limits';
 import { recipientNoWallet } from '../ledger/p2p';
 import { proofSealer, sealProof } from '../factors/proofs';
-import { ownWallet } from '../wallet/wallets';
+import { noWallet } from '../wallet/wallets';
 import { sagaStart } from './saga';
 import { parties, transferView } from './views';
 
@@ -70,15 +69,17 @@ async function requireBothInRoom(rooms: Rooms, roomId: string, senderUserId: str
 /** PROTO 7.2.3. Idempotent per sender and idempotency_key: a repeat answers the stored response. */
 export async function initiateTransfer(deps: P2PDeps, senderUserId: string, req: InitiateRequest) {
   const hash = hashOf(req);
-  const existing = await transferByKey(deps.pool, senderUserId, req.idempotencyKey);
+  // Every check's input in one read; the checks run in the order they always did.
+  const facts = await initiationFacts(deps.pool, senderUserId, req.recipient, req.idempotencyKey);
+  const existing = facts?.existingTransferId ? await transferById(deps.pool, facts.existingTransferId) : null;
   if (existing) return replay(existing, hash);
 
-  const sender = await ownWallet(deps, senderUserId);
+  if (!facts) throw noWallet(senderUserId);
+  const { sender, recipient } = facts;
   if (sender.status !== 'active') throw new DomainError('WALLET_SUSPENDED', 'Your wallet is not active', { wallet_status: sender.status });
   if (req.recipient === senderUserId) throw invalidField('recipient', 'must not be the sender');
   if (req.roomId !== undefined) await requireBothInRoom(deps.rooms, req.roomId, senderUserId, req.recipient);
   else if (!(await deps.rooms.sharingARoom(senderUserId, [req.recipient])).has(req.recipient)) throw recipientNoWallet(req.recipient);
-  const recipient = await walletByUser(deps.pool, req.recipient);
   // A suspended or closed wallet is answered like a missing one: the sender learns nothing more.
   if (!recipient || recipient.status !== 'active') throw recipientNoWallet(req.recipient);
   if (req.currency !== sender.currency || req.currency !== recipient.currency) {
@@ -89,8 +90,8 @@ export async function initiateTransfer(deps: P2PDeps, senderUserId: string, req:
       recipient_currency: recipient.currency,
     });
   }
-  await checkSendLimits(deps.pool, sender, req.amount);
-  const methods = await availableMethods(deps.pool, senderUserId);
+  refuseOverLimits(sender, req.amount, facts.used);
+  const methods = methodsOf(facts.enrolled);
   if (methods.length === 0) {
     throw new DomainError('MFA_REQUIRED', 'Set up a payment PIN, a device key or TOTP before sending money', {
       setup: ['POST /api/v1/wallet/pin', 'POST /api/v1/wallet/devices/register', 'POST /api/v1/wallet/totp/enroll'],
@@ -98,7 +99,7 @@ export async function initiateTransfer(deps: P2PDeps, senderUserId: string, req:
   }
 
   const threshold = deps.config.p2p.acceptanceThresholds[req.currency];
-  const acceptanceRequired = recipient.require_p2p_acceptance || (threshold !== undefined && req.amount > threshold);
+  const acceptanceRequired = recipient.requiresAcceptance || (threshold !== undefined && req.amount > threshold);
   const id = deps.clock.newId('transfer');
   const createdAt = deps.clock.now();
   const expiresAt = new Date(createdAt.getTime() + deps.config.p2p.authorizationWindowMs);
@@ -121,7 +122,7 @@ export async function initiateTransfer(deps: P2PDeps, senderUserId: string, req:
     senderUserId,
     senderWalletId: sender.id,
     recipientUserId: req.recipient,
-    recipientWalletId: recipient.id,
+    recipientWalletId: recipient.walletId,
     amount: req.amount,
     currency: req.currency,
     note: req.note,

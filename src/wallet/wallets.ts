@@ -54,7 +54,7 @@ export async function registerWallet(
 
 
 /** The caller's own wallet; 404 NO_WALLET until they register one. */
-const noWallet = (userId: string) => new DomainError('NO_WALLET', 'You do not have a wallet yet; register one first', { user_id: userId });
+export const noWallet = (userId: string) => new DomainError('NO_WALLET', 'You do not have a wallet yet; register one first', { user_id: userId });
 
 export async function ownWallet(deps: Pick<WalletDeps, 'pool'>, userId: string): Promise<Wallet> {
   const wallet = await walletByUser(deps.pool, userId);
