@@ -60,15 +60,9 @@ interface PostOptions {
 export async function postEntryIn(tx: DatabaseTransactionConnection, input: EntryInput, options: PostOptions = {}): Promise<PostedEntry> {
   checkBalanced(input);
   try {
-    const inserted = await tx.maybeOne(sql.type(EntryRow)`
-      INSERT INTO journal_entries (txn_id, idempotency_key, kind, reference, metadata)
-      VALUES (${newId('transaction')}, ${input.idempotencyKey}, ${input.kind}, ${input.reference ?? null},
-              ${sql.jsonb(JSON.parse(JSON.stringify(input.metadata ?? {})))})
-      ON CONFLICT (idempotency_key) DO NOTHING
-      RETURNING id, txn_id, created_at`);
+    const { inserted, accounts } = await insertEntryLockingAccounts(tx, input);
     if (!inserted) return await replay(tx, input);
 
-    const accounts = await lockAccounts(tx, input.postings.map((p) => p.account));
     await options.guard?.(tx);
     for (const { account, amount } of input.postings) {
       const row = accounts.get(accountKey(account))!;
@@ -133,19 +127,67 @@ async function replay(tx: DatabaseTransactionConnection, input: EntryInput): Pro
   return { txnId: entry.txn_id, idempotencyKey: input.idempotencyKey, createdAt: entry.created_at, replayed: true };
 }
 
+const EntryAndAccountRow = z.object({
+  entry_id: z.bigint().nullable(),
+  txn_id: z.string().nullable(),
+  created_at: z.date().nullable(),
+  id: z.bigint().nullable(),
+  kind: z.string().nullable(),
+  owner: z.string().nullable(),
+  currency: z.string().nullable(),
+  balance: z.bigint().nullable(),
+});
+
+/**
+ * Writes the entry's row under its idempotency key and locks its accounts, in one statement (one
+ * round trip): `inserted` is null when the key was posted before. The accounts are created when
+ * missing and locked in id order (lockAccounts), so concurrent entries cannot deadlock.
+ */
+async function insertEntryLockingAccounts(
+  tx: DatabaseTransactionConnection,
+  input: EntryInput,
+): Promise<{ inserted: z.infer<typeof EntryRow> | null; accounts: Map<string, AccountRow> }> {
+  const refs = accountArrays(input.postings.map((p) => p.account));
+  const rows = await tx.any(sql.type(EntryAndAccountRow)`
+    WITH entry AS (
+      INSERT INTO journal_entries (txn_id, idempotency_key, kind, reference, metadata)
+      VALUES (${newId('transaction')}, ${input.idempotencyKey}, ${input.kind}, ${input.reference ?? null},
+              ${sql.jsonb(JSON.parse(JSON.stringify(input.metadata ?? {})))})
+      ON CONFLICT (idempotency_key) DO NOTHING
+      RETURNING id, txn_id, created_at
+    )
+    SELECT e.id AS entry_id, e.txn_id, e.created_at, a.id, a.kind, a.owner, a.currency, a.balance
+    FROM (SELECT 1) AS one
+    LEFT JOIN entry e ON true
+    LEFT JOIN LATERAL (${lockedAccountsQuery(refs)}) a ON true`);
+  const [first] = rows;
+  const inserted = first !== undefined && first.entry_id !== null && first.txn_id !== null && first.created_at !== null ? { id: first.entry_id, txn_id: first.txn_id, created_at: first.created_at } : null;
+  const found = rows.flatMap((r) => (r.id !== null && r.kind !== null && r.owner !== null && r.currency !== null && r.balance !== null ? [{ id: r.id, kind: r.kind, owner: r.owner, currency: r.currency, balance: r.balance }] : []));
+  if (!inserted || found.length === input.postings.length) return { inserted, accounts: accountsByKey(found) };
+  return { inserted, accounts: await lockAccounts(tx, input.postings.map((p) => p.account)) };
+}
+
+/** The (kind, owner, currency) arrays of some accounts, in one order for every caller. */
+function accountArrays(refs: AccountRef[]) {
+  const sorted = [...refs].sort((a, b) => accountKey(a).localeCompare(accountKey(b)));
+  return { kinds: sorted.map((r) => r.kind), owners: sorted.map(accountOwner), currencies: sorted.map((r) => r.currency) };
+}
+
+/** Locks the accounts that exist, in id order. */
+const lockedAccountsQuery = ({ kinds, owners, currencies }: ReturnType<typeof accountArrays>) => sql.fragment`
+  SELECT id, kind, owner, currency, balance FROM accounts
+  WHERE (kind, owner, currency) IN (
+    SELECT * FROM unnest(${sql.array(kinds, 'text')}, ${sql.array(owners, 'text')}, ${sql.array(currencies, 'bpchar')}))
+  ORDER BY id
+  FOR UPDATE`;
+
+const accountsByKey = (rows: readonly AccountRow[]) => new Map(rows.map((row) => [`${row.kind}:${row.owner}:${row.currency}`, row]));
+
 /** Creates missing accounts, then locks all of them in id order. Returns them by accountKey. */
 async function lockAccounts(tx: DatabaseTransactionConnection, refs: AccountRef[]): Promise<Map<string, AccountRow>> {
-  const sorted = [...refs].sort((a, b) => accountKey(a).localeCompare(accountKey(b)));
-  const kinds = sorted.map((r) => r.kind);
-  const owners = sorted.map(accountOwner);
-  const currencies = sorted.map((r) => r.currency);
-  const select = () =>
-    tx.any(sql.type(AccountRow)`
-      SELECT id, kind, owner, currency, balance FROM accounts
-      WHERE (kind, owner, currency) IN (
-        SELECT * FROM unnest(${sql.array(kinds, 'text')}, ${sql.array(owners, 'text')}, ${sql.array(currencies, 'bpchar')}))
-      ORDER BY id
-      FOR UPDATE`);
+  const arrays = accountArrays(refs);
+  const { kinds, owners, currencies } = arrays;
+  const select = () => tx.any(sql.type(AccountRow)`${lockedAccountsQuery(arrays)}`);
   let rows = await select();
   if (rows.length < refs.length) {
     await tx.query(sql.unsafe`
@@ -156,7 +198,7 @@ async function lockAccounts(tx: DatabaseTransactionConnection, refs: AccountRef[
       ON CONFLICT (kind, owner, currency) DO NOTHING`);
     rows = await select();
   }
-  return new Map(rows.map((row) => [`${row.kind}:${row.owner}:${row.currency}`, row]));
+  return accountsByKey(rows);
 }
 
 const BalanceRow = z.object({ kind: z.string(), balance: z.bigint() });
