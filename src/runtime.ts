@@ -14,7 +14,7 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
   const url = required(config.database.url, 'DATABASE_URL');
   const applied = await migrate(url);
   if (applied.length > 0) log.info({ applied }, 'migrations applied');
-  return createDatabasePool(url, { maximumPoolSize: config.database.poolSize });
+  return createDatabasePool(url, { maximumPoolSize: config.database.poolSize, preparedStatements: config.database.preparedStatements });
 }
 
 /** Seals the TOTP secrets an earlier version kept in plaintext (both processes hold the key; either may run first). */

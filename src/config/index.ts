@@ -50,6 +50,7 @@ export const envSchema = z.object({
 
   DATABASE_URL: optionalString.pipe(url.optional()).describe('postgres:// connection URL'),
   DATABASE_POOL_SIZE: positiveInt.default(10).describe('maximum PostgreSQL connections per process'),
+  DATABASE_PREPARED_STATEMENTS: z.enum(['on', 'off']).default('on').describe('on: queries run as named prepared statements, planned once per connection; off for a pooler in transaction mode that cannot keep them (PgBouncer before 1.21)'),
   EMBEDDED_PG_PORT: port.default(54329).describe('port of the embedded PostgreSQL (npm start)'),
 
   TEMPORAL_ADDRESS: optionalString.describe('host:port of the Temporal frontend'),
@@ -198,7 +199,7 @@ export interface Config {
   http: { host: string; port: number; publicUrl: string; processes: number; trustProxy: TrustProxy; drainMs: number };
   /** How long a stopping worker lets running activities finish. */
   workerShutdownGraceMs: number;
-  database: { url: string | undefined; poolSize: number; embeddedPort: number };
+  database: { url: string | undefined; poolSize: number; preparedStatements: boolean; embeddedPort: number };
   temporal: {
     address: string | undefined;
     namespace: string;
@@ -409,7 +410,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     http: { host: e.HOST, port: e.PORT, publicUrl, processes: e.API_PROCESSES, trustProxy, drainMs: e.SHUTDOWN_DRAIN_SECONDS * 1000 },
     workerShutdownGraceMs: e.WORKER_SHUTDOWN_GRACE_SECONDS * 1000,
-    database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, embeddedPort: e.EMBEDDED_PG_PORT },
+    database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, preparedStatements: e.DATABASE_PREPARED_STATEMENTS === 'on', embeddedPort: e.EMBEDDED_PG_PORT },
     temporal: {
       address: e.TEMPORAL_ADDRESS,
       namespace: e.TEMPORAL_NAMESPACE,

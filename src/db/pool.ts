@@ -7,6 +7,8 @@ import {
   type QueryResultRow,
 } from 'slonik';
 
+import { preparedStatementsDriver } from './preparedStatements';
+
 export type { DatabasePool };
 export type { DatabaseConnection, DatabaseTransactionConnection } from 'slonik';
 
@@ -28,8 +30,15 @@ const typeParsers = [
   { name: 'timestamptz', parse: (value: string) => new Date(value) },
 ];
 
-export async function createDatabasePool(url: string, options: { maximumPoolSize?: number } = {}): Promise<DatabasePool> {
+export interface PoolOptions {
+  maximumPoolSize?: number;
+  /** Queries as named prepared statements (DATABASE_PREPARED_STATEMENTS; default on). */
+  preparedStatements?: boolean;
+}
+
+export async function createDatabasePool(url: string, options: PoolOptions = {}): Promise<DatabasePool> {
   const pool = await createPool(url, {
+    ...(options.preparedStatements !== false ? { driverFactory: preparedStatementsDriver() } : {}),
     interceptors: [resultParser],
     typeParsers,
     maximumPoolSize: options.maximumPoolSize ?? 10,
