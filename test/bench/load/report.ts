@@ -176,7 +176,21 @@ export function ratiosTable(reports: ScenarioReport[]): string | undefined {
 /** A scenario's kind without its phase (`p2p-device.grown` is a p2p-device row). */
 export const baseName = (name: string) => name.split('.')[0]!;
 
-/** The growth scenario: each measure on the grown ledger against the same on the ledger before it grew. */
+/** CPU per operation of the processes whose work does not depend on what the ledger holds. */
+function ledgerFreeCpu(cpu: Record<CpuColumn, number | null> | undefined): number | null {
+  if (!cpu) return null;
+  const parts = [cpu.api, cpu.worker, cpu.temporal];
+  return parts.some((p) => p === null) ? null : parts.reduce<number>((sum, p) => sum + p!, 0);
+}
+
+/**
+ * The growth scenario: each measure on the grown ledger against the same on the ledger before it
+ * grew. Two windows of one run differ by up to ~30% on this machine whatever the ledger holds
+ * (docs/performance.md), and a probe in another window does not see it. So the drift is read in
+ * the same window: the API, the worker and the Temporal server do the same work per operation
+ * whatever the ledger holds (only PostgreSQL's can grow with it), so their CPU ratio between the
+ * rounds is the machine's. Within 10% is judged with that drift taken out; the raw ratios stand beside.
+ */
 export function growthTable(reports: ScenarioReport[]): string | undefined {
   const rows = reports
     .filter((r) => r.name.endsWith('.empty') && r.result)
@@ -184,9 +198,13 @@ export function growthTable(reports: ScenarioReport[]): string | undefined {
       const grown = reports.find((r) => r.name === empty.name.replace(/\.empty$/, '.grown') && r.result);
       if (!grown) return [];
       const [a, b] = [systemCpu(empty.cpuMsPerOp), systemCpu(grown.cpuMsPerOp)];
+      const [freeA, freeB] = [ledgerFreeCpu(empty.cpuMsPerOp), ledgerFreeCpu(grown.cpuMsPerOp)];
+      const [pgA, pgB] = [empty.cpuMsPerOp?.postgres ?? null, grown.cpuMsPerOp?.postgres ?? null];
       const cpuRatio = a === null || b === null ? null : b / a;
+      const drift = freeA === null || freeB === null || freeA === 0 ? null : freeB / freeA;
+      const adjusted = cpuRatio === null || drift === null ? null : cpuRatio / drift;
       const rateRatio = grown.result!.opsPerSecond / empty.result!.opsPerSecond;
-      const within = cpuRatio !== null && cpuRatio <= 1.1 && rateRatio >= 1 / 1.1;
+      const within = adjusted !== null && drift !== null && adjusted <= 1.1 && rateRatio * drift >= 1 / 1.1;
       return [[
         baseName(empty.name),
         `${empty.result!.opsPerSecond.toFixed(1)} / ${grown.result!.opsPerSecond.toFixed(1)}`,
@@ -194,12 +212,16 @@ export function growthTable(reports: ScenarioReport[]): string | undefined {
         `${ms(empty.result!.latency?.p99)} / ${ms(grown.result!.latency?.p99)}`,
         `${cpu(a)} / ${cpu(b)}`,
         cpuRatio === null ? 'n/a' : cpuRatio.toFixed(2),
+        `${cpu(pgA)} / ${cpu(pgB)}`,
+        drift === null ? 'n/a' : drift.toFixed(2),
+        adjusted === null ? 'n/a' : adjusted.toFixed(2),
         within ? 'yes' : 'NO',
       ]];
     });
   if (rows.length === 0) return undefined;
   return [
-    table(['empty / grown ledger', 'ops/s', 'rate ratio', 'p99 ms', 'system CPU/op', 'CPU ratio', 'within 10%'], rows),
-    'system CPU: API + worker + Temporal server + PostgreSQL, ms per operation; within 10%: CPU at most 1.1x and rate at least 1/1.1x',
+    table(['empty / grown ledger', 'ops/s', 'rate ratio', 'p99 ms', 'system CPU/op', 'CPU ratio', 'PostgreSQL CPU/op', 'drift', 'CPU ratio / drift', 'within 10%'], rows),
+    'system CPU: API + worker + Temporal server + PostgreSQL, ms per operation; drift: the CPU ratio of API + worker + Temporal (their work does not grow',
+    'with the ledger: the machine\'s speed between the two windows); within 10%: CPU ratio / drift at most 1.1 and rate ratio x drift at least 1/1.1',
   ].join('\n');
 }
