@@ -17,13 +17,16 @@ import { clockTicksPerSecond, cpuDelta, cpuSnapshot } from '../load/processes';
  * (16) concurrent posters over a pool of BENCH_LEDGER_POOL (10) connections. Each entry moves one
  * minor unit between two different accounts chosen at random among N merchant accounts, for N =
  * BENCH_LEDGER_ACCOUNTS (1000,10,2): from spread out to two hot accounts, where every entry waits
- * for the one before it on the same rows. Prints entries/s, p50/p99 and PostgreSQL's CPU per entry,
- * and checks the ledger sums to zero.
+ * for the one before it on the same rows. Each count runs twice, with queries as prepared statements
+ * (DATABASE_PREPARED_STATEMENTS=on, the default) and without, in turn, so the two are compared in
+ * one machine state; BENCH_LEDGER_PREPARED=on or off runs one. Prints entries/s, p50/p99 and
+ * PostgreSQL's CPU per entry, and checks the ledger sums to zero.
  */
 const SECONDS = Number(process.env.BENCH_LEDGER_SECONDS ?? 10);
 const CLIENTS = Number(process.env.BENCH_LEDGER_CLIENTS ?? 16);
 const POOL = Number(process.env.BENCH_LEDGER_POOL ?? 10);
 const ACCOUNT_COUNTS = (process.env.BENCH_LEDGER_ACCOUNTS ?? '1000,10,2').split(',').map(Number);
+const PREPARED = { both: [true, false], on: [true], off: [false] }[process.env.BENCH_LEDGER_PREPARED ?? 'both'] ?? [true, false];
 const CURRENCY = 'USD' as const;
 
 const percentile = (sorted: readonly number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
@@ -109,16 +112,24 @@ async function main(): Promise<void> {
   }
   try {
     await migrate(url);
-    const pool = await createDatabasePool(url, { maximumPoolSize: POOL });
+    const pools = new Map(await Promise.all(PREPARED.map(async (prepared) => [prepared, await createDatabasePool(url, { maximumPoolSize: POOL, preparedStatements: prepared })] as const)));
+    const pool = pools.values().next().value!;
     try {
       console.log(`ledger benchmark: ${CLIENTS} posters, pool ${POOL}, ${SECONDS} s per account count${process.env.DATABASE_URL ? ', external PostgreSQL' : ''}`);
-      console.log('accounts   entries  failed  entries/s   p50 ms   p99 ms  pg ms/entry  node ms/entry');
-      for (const accounts of ACCOUNT_COUNTS) console.log(await run(pool, accounts, process.env.DATABASE_URL !== undefined));
+      console.log('accounts  prepared   entries  failed  entries/s   p50 ms   p99 ms  pg ms/entry  node ms/entry');
+      for (const [i, accounts] of ACCOUNT_COUNTS.entries()) {
+        // Alternating which goes first, so neither always runs on the warmer machine.
+        const order = i % 2 === 0 ? [...pools] : [...pools].reverse();
+        for (const [prepared, p] of order) {
+          const row = await run(p, accounts, process.env.DATABASE_URL !== undefined);
+          console.log(`${row.slice(0, 8)}  ${(prepared ? 'on' : 'off').padStart(8)}${row.slice(8)}`);
+        }
+      }
       const sums = await pool.any(sql.type(z.object({ currency: z.string(), total: z.string() }))`SELECT currency, sum(balance)::text AS total FROM accounts GROUP BY currency`);
       console.log(`ledger sums: ${sums.map((s) => `${s.currency} ${s.total}`).join(', ')}${sums.every((s) => s.total === '0') ? ' (zero)' : ' NOT ZERO'}`);
       if (!sums.every((s) => s.total === '0')) process.exitCode = 1;
     } finally {
-      await pool.end();
+      for (const p of pools.values()) await p.end();
     }
   } finally {
     await stop();
