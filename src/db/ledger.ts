@@ -160,9 +160,11 @@ async function insertEntryLockingAccounts(
     FROM (SELECT 1) AS one
     LEFT JOIN entry e ON true
     LEFT JOIN LATERAL (${lockedAccountsQuery(refs)}) a ON true`);
+  // Outer joins: a row's entry columns are all null or none (the key was posted before), and so are
+  // its account columns (no account exists yet), so one column of each tells.
   const [first] = rows;
-  const inserted = first !== undefined && first.entry_id !== null && first.txn_id !== null && first.created_at !== null ? { id: first.entry_id, txn_id: first.txn_id, created_at: first.created_at } : null;
-  const found = rows.flatMap((r) => (r.id !== null && r.kind !== null && r.owner !== null && r.currency !== null && r.balance !== null ? [{ id: r.id, kind: r.kind, owner: r.owner, currency: r.currency, balance: r.balance }] : []));
+  const inserted = first && first.entry_id !== null ? { id: first.entry_id, txn_id: first.txn_id!, created_at: first.created_at! } : null;
+  const found = rows.flatMap(({ id, kind, owner, currency, balance }) => (id === null ? [] : [{ id, kind: kind!, owner: owner!, currency: currency!, balance: balance! }]));
   if (!inserted || found.length === input.postings.length) return { inserted, accounts: accountsByKey(found) };
   return { inserted, accounts: await lockAccounts(tx, input.postings.map((p) => p.account)) };
 }

@@ -84,12 +84,15 @@ export const WORKFLOW_SCENARIOS = [...SAGA_SCENARIOS, 'device-authorization'] as
 /** Reads reported beside GET /health of the same run. */
 export const READ_SCENARIOS = ['balance', 'transactions', 'storage-get'] as const;
 
-/** The system's own CPU per operation: everything but the load generator and the launcher. */
-function systemCpu(cpu: Record<CpuColumn, number | null> | undefined): number | null {
+/** The CPU per operation of some processes together; null when one of them was not measured. */
+function cpuOf(cpu: Record<CpuColumn, number | null> | undefined, columns: readonly CpuColumn[]): number | null {
   if (!cpu) return null;
-  const parts = [cpu.api, cpu.worker, cpu.temporal, cpu.postgres];
+  const parts = columns.map((c) => cpu[c]);
   return parts.some((p) => p === null) ? null : parts.reduce<number>((sum, p) => sum + p!, 0);
 }
+
+/** The system's own CPU per operation: everything but the load generator and the launcher. */
+const systemCpu = (cpu: Record<CpuColumn, number | null> | undefined) => cpuOf(cpu, ['api', 'worker', 'temporal', 'postgres']);
 
 /**
  * The floor's CPU per workflow: the Temporal server's, plus the client and worker that ran in the
@@ -177,11 +180,7 @@ export function ratiosTable(reports: ScenarioReport[]): string | undefined {
 export const baseName = (name: string) => name.split('.')[0]!;
 
 /** CPU per operation of the processes whose work does not depend on what the ledger holds. */
-function ledgerFreeCpu(cpu: Record<CpuColumn, number | null> | undefined): number | null {
-  if (!cpu) return null;
-  const parts = [cpu.api, cpu.worker, cpu.temporal];
-  return parts.some((p) => p === null) ? null : parts.reduce<number>((sum, p) => sum + p!, 0);
-}
+const ledgerFreeCpu = (cpu: Record<CpuColumn, number | null> | undefined) => cpuOf(cpu, ['api', 'worker', 'temporal']);
 
 /**
  * The growth scenario: each measure on the grown ledger against the same on the ledger before it
