@@ -34,6 +34,7 @@ async function main(): Promise<void> {
       taskQueue: config.temporal.taskQueue,
       workflowBundlePath: config.temporal.workflowBundlePath,
       workflowStackTraces: config.temporal.workflowStackTraces,
+      waitForServer: log,
     },
     createActivities({
       pool,

@@ -1,11 +1,13 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import {
   DefaultLogger,
   NativeConnection,
   Runtime,
+  TransportError,
   Worker,
   type ActivityExecuteInput,
   type ActivityInboundCallsInterceptor,
@@ -94,7 +96,15 @@ export interface WorkerSettings {
   workflowBundlePath?: string;
   /** Stack traces of running workflows for the Web UI (WORKFLOW_STACK_TRACES). */
   workflowStackTraces?: boolean;
+  /**
+   * Given, a server that cannot be reached yet is waited for (each try logged here) instead of
+   * failing the start: a worker process may start before Temporal, or while it restarts.
+   */
+  waitForServer?: Logger;
 }
+
+/** Between tries to reach the server at start: doubling from the first to the last. */
+const CONNECT_RETRY_MS = { first: 250, max: 5000 };
 
 const SDK_TO_PINO: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
   TRACE: 'trace',
@@ -130,7 +140,7 @@ export async function createWorker(settings: WorkerSettings, activities: object,
   // Read by the SDK's workflow threads, which start with a copy of this environment
   // (patches/@temporalio+worker: the SDK has no option for it).
   process.env.TEMPORAL_WORKFLOW_STACK_TRACES = settings.workflowStackTraces ? '1' : '0';
-  const connection = await NativeConnection.connect(temporalConnectionOptions(settings));
+  const connection = await connectWhenReachable(settings);
   const hooks = workerHooks();
   const worker = await Worker.create({
     connection,
@@ -148,6 +158,25 @@ export async function createWorker(settings: WorkerSettings, activities: object,
     },
     ...(settings.workflowBundlePath ? {} : { bundlerOptions: { preloadModules: bundleOptions().preloadModules } }),
     ...options,
+  }).catch(async (err: unknown) => {
+    await connection.close();
+    throw err;
   });
   return { worker, connection };
+}
+
+/**
+ * Only the connection is tried again: once connected, a refused start (a namespace that does not
+ * exist, which the SDK also reports as a TransportError) is a mistake to fail on at once.
+ */
+async function connectWhenReachable(settings: WorkerSettings): Promise<NativeConnection> {
+  for (let waitMs = CONNECT_RETRY_MS.first; ; waitMs = Math.min(waitMs * 2, CONNECT_RETRY_MS.max)) {
+    try {
+      return await NativeConnection.connect(temporalConnectionOptions(settings));
+    } catch (err) {
+      if (!settings.waitForServer || !(err instanceof TransportError)) throw err;
+      settings.waitForServer.warn({ temporal_address: settings.address, retry_in_ms: waitMs, err }, 'Temporal not reachable, waiting');
+      await sleep(waitMs);
+    }
+  }
 }

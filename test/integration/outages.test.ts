@@ -11,6 +11,7 @@ import { available, confirm, expectError, initiate, walletUser } from '../helper
 import { startStubHomeserver, type StubHomeserver } from '../helpers/stubHomeserver';
 import { hostPort, startTcpProxy, type TcpProxy } from '../helpers/tcpProxy';
 import { startTestWorker, uniqueTaskQueue, type TestWorker } from '../helpers/worker';
+import { startWorkerProcess } from '../helpers/serverProcess';
 import { eventually } from '../helpers/eventually';
 import { recordHistory } from '../helpers/histories';
 import { testEnv } from '../setup/env';
@@ -240,5 +241,39 @@ describe('homeserver transactions while Temporal is down', () => {
     // pending (backoff at most 5 s plus jitter); it must fire before this API closes its connection.
     await sweeps.stop();
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, upAt + 6_500 - Date.now())));
+  });
+});
+
+describe('a worker process started while Temporal is down', () => {
+  it('waits for the server (logging each try) instead of exiting, then settles transfers once it is back', async () => {
+    const temporal = await proxy(testEnv('temporalAddress'));
+    temporal.down();
+    const queue = uniqueTaskQueue('outages-start');
+    const proc = startWorkerProcess({ DATABASE_URL: db.url, TEMPORAL_TASK_QUEUE: queue, TEMPORAL_ADDRESS: temporal.address });
+    cleanups.push(() => proc.stop());
+    const exited = new Promise<string>((resolve) => proc.child.once('exit', (code) => resolve(`exited ${code}`)));
+
+    // Two tries refused and logged, and the process still there.
+    const tries = () => proc.output().split('\n').filter((line) => line.includes('Temporal not reachable, waiting')).length;
+    expect(await eventually(async () => tries(), (n) => n >= 2, 15_000)).toBeGreaterThanOrEqual(2);
+    expect(proc.child.exitCode).toBeNull();
+
+    temporal.up();
+    expect(await Promise.race([proc.ready.then(() => 'running'), exited])).toBe('running');
+    const server = await api({ TEMPORAL_TASK_QUEUE: queue });
+    const alice = await walletUser(server, { name: 'alice', fund: '10.00' });
+    const bob = await walletUser(server, { name: 'bob' });
+    const id = (await initiate(server, alice, { recipient: bob.userId, amount: '1.50' })).body.transfer_id;
+    const res = await confirm(server, alice, id);
+    expect(res.body.status).toBe('completed');
+    expect(await available(server, bob)).toBe(1.5);
+  });
+
+  it('still exits at once when the server answers but refuses the start (an unknown namespace)', async () => {
+    const proc = startWorkerProcess({ DATABASE_URL: db.url, TEMPORAL_TASK_QUEUE: uniqueTaskQueue('outages-ns'), TEMPORAL_NAMESPACE: 'no-such-namespace' });
+    cleanups.push(() => proc.stop());
+    await expect(proc.ready).rejects.toThrow(/worker exited early \(1\)/);
+    expect(proc.output()).toContain('no-such-namespace');
+    expect(proc.output()).not.toContain('Temporal not reachable');
   });
 });
