@@ -133,13 +133,20 @@ export function installSdkRuntime(log: Logger, options: { prometheusAddress?: st
 }
 
 /**
+ * Whether the workers this process creates next record a stack trace for every promise a workflow
+ * makes (for the Web UI's Stack Trace tab). Read by the SDK's workflow threads, which start with a
+ * copy of this environment (patches/@temporalio+worker: the SDK has no option for it).
+ */
+export function setWorkflowStackTraces(enabled: boolean): void {
+  process.env.TEMPORAL_WORKFLOW_STACK_TRACES = enabled ? '1' : '0';
+}
+
+/**
  * The Temporal worker: every workflow in workflows/, and the activities it is given (src/worker.ts
  * composes them from activities/ with their dependencies, so nothing here depends on them).
  */
 export async function createWorker(settings: WorkerSettings, activities: object, options: Partial<WorkerOptions> = {}) {
-  // Read by the SDK's workflow threads, which start with a copy of this environment
-  // (patches/@temporalio+worker: the SDK has no option for it).
-  process.env.TEMPORAL_WORKFLOW_STACK_TRACES = settings.workflowStackTraces ? '1' : '0';
+  setWorkflowStackTraces(settings.workflowStackTraces ?? false);
   const connection = await connectWhenReachable(settings);
   const hooks = workerHooks();
   const worker = await Worker.create({

@@ -5,6 +5,7 @@ import { Client, Connection, WithStartWorkflowOperation } from '@temporalio/clie
 import { NativeConnection, Runtime, DefaultLogger, Worker } from '@temporalio/worker';
 import { ensureTemporalCli } from '../../../src/dev/temporalCli';
 import { startTemporalDevServer, type RunningTemporal } from '../../../src/dev/temporalDevServer';
+import { setWorkflowStackTraces } from '../../../src/temporal/worker';
 import { clockTicksPerSecond, cpuDelta, cpuSnapshot } from '../load/processes';
 import type { emptyUpdateWorkflow, emptyWorkflow } from './workflows';
 
@@ -34,6 +35,9 @@ async function main(): Promise<void> {
   const snapshot = () => cpuSnapshot(process.pid, { postgres: true, temporal: server === undefined });
   const ticksPerMs = clockTicksPerSecond() / 1000;
   const connection = await NativeConnection.connect({ address });
+  // As the system's worker runs (WORKFLOW_STACK_TRACES off): the SDK's default, a stack trace per
+  // promise, would make the floor dearer than the emptiest saga the system can run.
+  setWorkflowStackTraces(false);
   const worker = await Worker.create({ connection, taskQueue: TASK_QUEUE, workflowsPath: require.resolve('./workflows') });
   const running = worker.run();
   const client = new Client({ connection: await Connection.connect({ address }) });

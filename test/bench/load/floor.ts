@@ -1,5 +1,6 @@
 import { Client, Connection, WithStartWorkflowOperation } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { setWorkflowStackTraces } from '../../../src/temporal/worker';
 import type { emptyUpdateWorkflow } from '../floor/workflows';
 
 const TASK_QUEUE = 'bench-floor';
@@ -13,6 +14,9 @@ const TASK_QUEUE = 'bench-floor';
 export async function startFloor(address: string, prefix: string): Promise<{ operation: (i: number) => Promise<{ ok: true }>; stop: () => Promise<void> }> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const connection = await NativeConnection.connect({ address });
+  // As the system's worker runs (WORKFLOW_STACK_TRACES off): the SDK's default, a stack trace per
+  // promise, would make the floor dearer than the emptiest saga the system can run.
+  setWorkflowStackTraces(false);
   const worker = await Worker.create({ connection, taskQueue: TASK_QUEUE, workflowsPath: require.resolve('../floor/workflows') });
   const running = worker.run();
   const clientConnection = await Connection.connect({ address });
