@@ -123,7 +123,7 @@ export function enrolledMethods(db: DatabaseConnection, userId: string) {
   return db.one(sql.type(MethodsRow)`SELECT ${enrolledMethodsOf(userId)}`);
 }
 
-const AttemptRow = z.object({ failures: z.number(), locked_until: z.date().nullable() });
+const CountRow = z.object({ wallet_locked_until: z.date().nullable(), failures: z.number().nullable(), locked_until: z.date().nullable() });
 /** The wallet-wide row of a user's method: failures across apps. */
 const WALLET_SCOPE = '*';
 
@@ -144,22 +144,28 @@ export type CountedAttempt =
  */
 export async function countAttempt(db: DatabaseConnection, userId: string, method: string, scope: string, now: Date, policy: LockoutPolicy): Promise<CountedAttempt> {
   const at = sql.fragment`${now.toISOString()}::timestamptz`;
-  const walletLock = await db.maybeOneFirst(sql.type(z.object({ locked_until: z.date() }))`
-    SELECT locked_until FROM mfa_failures WHERE user_id = ${userId} AND method = ${method} AND scope = ${WALLET_SCOPE} AND locked_until > ${at}`);
-  if (walletLock) return { refused: true, lockedUntil: walletLock };
   const schedule = sql.array([...policy.scheduleMs], 'int8');
   const lockFor = (count: FragmentSqlToken) => sql.fragment`
     CASE WHEN ${count} >= ${policy.threshold}
       THEN ${at} + (${schedule})[least(${count} - ${policy.threshold}, ${policy.scheduleMs.length - 1}) + 1]::float8 * interval '1 millisecond'
     END`;
-  const counted = await db.maybeOne(sql.type(AttemptRow)`
-    INSERT INTO mfa_failures AS f (user_id, method, scope, failures, locked_until)
-    VALUES (${userId}, ${method}, ${scope}, 1, ${lockFor(sql.fragment`1`)})
-    ON CONFLICT (user_id, method, scope) DO UPDATE
-      SET failures = f.failures + 1, locked_until = ${lockFor(sql.fragment`f.failures + 1`)}
-      WHERE f.locked_until IS NULL OR f.locked_until <= ${at}
-    RETURNING failures, locked_until`);
-  if (counted) return { refused: false, failures: counted.failures, lockedUntil: counted.locked_until };
+  // The wallet-wide lock and the count in one round trip: a proof check is on every confirm's path.
+  const row = await db.one(sql.type(CountRow)`
+    WITH wallet_lock AS (
+      SELECT locked_until FROM mfa_failures WHERE user_id = ${userId} AND method = ${method} AND scope = ${WALLET_SCOPE} AND locked_until > ${at}
+    ), counted AS (
+      INSERT INTO mfa_failures AS f (user_id, method, scope, failures, locked_until)
+      SELECT ${userId}, ${method}, ${scope}, 1, ${lockFor(sql.fragment`1`)} WHERE NOT EXISTS (SELECT 1 FROM wallet_lock)
+      ON CONFLICT (user_id, method, scope) DO UPDATE
+        SET failures = f.failures + 1, locked_until = ${lockFor(sql.fragment`f.failures + 1`)}
+        WHERE f.locked_until IS NULL OR f.locked_until <= ${at}
+      RETURNING failures, locked_until
+    )
+    SELECT w.locked_until AS wallet_locked_until, c.failures, c.locked_until
+    FROM (SELECT 1) AS one LEFT JOIN wallet_lock w ON true LEFT JOIN counted c ON true`);
+  if (row.wallet_locked_until) return { refused: true, lockedUntil: row.wallet_locked_until };
+  if (row.failures !== null) return { refused: false, failures: row.failures, lockedUntil: row.locked_until };
+  // Not counted: the method is locked for this app.
   const lockedUntil = await db.oneFirst(sql.type(z.object({ locked_until: z.date() }))`
     SELECT locked_until FROM mfa_failures WHERE user_id = ${userId} AND method = ${method} AND scope = ${scope}`);
   return { refused: true, lockedUntil };
