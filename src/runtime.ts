@@ -2,17 +2,35 @@ import type { Config } from './config';
 import { required } from './config';
 import { ensureDevKeysFile, loadTepKeys, type TepKeys } from './auth/keys';
 import { migrate } from './db/migrate';
+import { databaseUnreachable } from './db/unreachable';
 import { sealPlaintextTotpSecrets } from './db/mfa';
 import { upsertMiniapps } from './db/miniapps';
 import { createDatabasePool, type DatabasePool } from './db/pool';
 import type { Logger } from './logger';
 import { readMiniappsFile } from './miniapps/registryFile';
 import { totpSealer } from './factors/totp';
+import { untilReachable } from './untilReachable';
+
+/** Where DATABASE_URL points, for a log line: host and port, never the credentials. */
+function databaseHost(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return parsed.port ? `${parsed.hostname}:${parsed.port}` : parsed.hostname;
+  } catch {
+    return 'unparsable DATABASE_URL';
+  }
+}
 
 /** Shared start-up steps of the api and worker processes. */
 export async function openDatabase(config: Config, log: Logger): Promise<DatabasePool> {
   const url = required(config.database.url, 'DATABASE_URL');
-  const applied = await migrate(url);
+  // The first contact: a process started before its PostgreSQL, or while it restarts, waits for it.
+  const applied = await untilReachable(() => migrate(url), {
+    unreachable: databaseUnreachable,
+    log,
+    message: 'PostgreSQL not reachable, waiting',
+    fields: { database_host: databaseHost(url) },
+  });
   if (applied.length > 0) log.info({ applied }, 'migrations applied');
   return createDatabasePool(url, { maximumPoolSize: config.database.poolSize, preparedStatements: config.database.preparedStatements });
 }

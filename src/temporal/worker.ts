@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import {
@@ -22,6 +21,7 @@ import { makeWorkflowExporter, OpenTelemetryActivityInboundInterceptor, type Ope
 import { tracingEnabled, workflowSpanProcessor } from '../telemetry/tracing';
 import { temporalConnectionOptions, type TlsFiles } from './connection';
 import type { Logger } from '../logger';
+import { untilReachable } from '../untilReachable';
 
 export const WORKFLOWS_PATH = path.resolve(__dirname, '..', '..', 'workflows', 'index');
 /** Bundled with the workflows (every bundle: the worker's, `npm run build`'s, the tests'). */
@@ -103,9 +103,6 @@ export interface WorkerSettings {
   waitForServer?: Logger;
 }
 
-/** Between tries to reach the server at start: doubling from the first to the last. */
-const CONNECT_RETRY_MS = { first: 250, max: 5000 };
-
 const SDK_TO_PINO: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
   TRACE: 'trace',
   DEBUG: 'debug',
@@ -176,14 +173,11 @@ export async function createWorker(settings: WorkerSettings, activities: object,
  * Only the connection is tried again: once connected, a refused start (a namespace that does not
  * exist, which the SDK also reports as a TransportError) is a mistake to fail on at once.
  */
-async function connectWhenReachable(settings: WorkerSettings): Promise<NativeConnection> {
-  for (let waitMs = CONNECT_RETRY_MS.first; ; waitMs = Math.min(waitMs * 2, CONNECT_RETRY_MS.max)) {
-    try {
-      return await NativeConnection.connect(temporalConnectionOptions(settings));
-    } catch (err) {
-      if (!settings.waitForServer || !(err instanceof TransportError)) throw err;
-      settings.waitForServer.warn({ temporal_address: settings.address, retry_in_ms: waitMs, err }, 'Temporal not reachable, waiting');
-      await sleep(waitMs);
-    }
-  }
+function connectWhenReachable(settings: WorkerSettings): Promise<NativeConnection> {
+  return untilReachable(() => NativeConnection.connect(temporalConnectionOptions(settings)), {
+    unreachable: (err) => err instanceof TransportError,
+    log: settings.waitForServer,
+    message: 'Temporal not reachable, waiting',
+    fields: { temporal_address: settings.address },
+  });
 }

@@ -277,3 +277,41 @@ describe('a worker process started while Temporal is down', () => {
     expect(proc.output()).not.toContain('Temporal not reachable');
   });
 });
+
+describe('a worker process started while PostgreSQL is down', () => {
+  it('waits for the database (logging each try, without the password) instead of exiting, then settles transfers once it is back', async () => {
+    const pg = await proxy(db.url);
+    pg.down();
+    const queue = uniqueTaskQueue('outages-pg-start');
+    const url = new URL(db.url);
+    url.host = pg.address;
+    const proc = startWorkerProcess({ DATABASE_URL: url.toString(), TEMPORAL_TASK_QUEUE: queue });
+    cleanups.push(() => proc.stop());
+    const exited = new Promise<string>((resolve) => proc.child.once('exit', (code) => resolve(`exited ${code}`)));
+
+    const waits = () => proc.output().split('\n').filter((line) => line.includes('PostgreSQL not reachable, waiting'));
+    expect(await eventually(async () => waits().length, (n) => n >= 2, 15_000)).toBeGreaterThanOrEqual(2);
+    expect(proc.child.exitCode).toBeNull();
+    expect(waits()[0]).toContain(pg.address);
+    expect(proc.output()).not.toContain(decodeURIComponent(url.password));
+
+    pg.up();
+    expect(await Promise.race([proc.ready.then(() => 'running'), exited])).toBe('running');
+    const server = await api({ TEMPORAL_TASK_QUEUE: queue });
+    const alice = await walletUser(server, { name: 'alice', fund: '10.00' });
+    const bob = await walletUser(server, { name: 'bob' });
+    const id = (await initiate(server, alice, { recipient: bob.userId, amount: '2.25' })).body.transfer_id;
+    expect((await confirm(server, alice, id)).body.status).toBe('completed');
+    expect(await available(server, bob)).toBe(2.25);
+  });
+
+  it('still exits at once when PostgreSQL answers but refuses the login', async () => {
+    const url = new URL(db.url);
+    url.password = 'not-the-password';
+    const proc = startWorkerProcess({ DATABASE_URL: url.toString(), TEMPORAL_TASK_QUEUE: uniqueTaskQueue('outages-pg-auth') });
+    cleanups.push(() => proc.stop());
+    await expect(proc.ready).rejects.toThrow(/worker exited early \(1\)/);
+    expect(proc.output()).toMatch(/password authentication failed/);
+    expect(proc.output()).not.toContain('PostgreSQL not reachable');
+  });
+});

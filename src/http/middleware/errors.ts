@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Middleware } from 'koa';
 import { ServiceError } from '@temporalio/client';
 import { BackendTerminatedError, BackendTerminatedUnexpectedlyError, ConnectionError } from 'slonik';
+import { NETWORK_ERRORS } from '../../db/unreachable';
 import { DomainError, type ErrorCode } from '../../domain/errors';
 import type { AppContext, AppState } from '../state';
 
@@ -30,7 +31,6 @@ function httpStatusOf(err: unknown): number | undefined {
   return undefined;
 }
 
-const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH']);
 const GRPC_UNAVAILABLE = new Set([4, 8, 14]);
 
 /**
