@@ -17,6 +17,9 @@ const MIGRATION_LOCK = 7_246_001;
 export async function migrate(databaseUrl: string, dir = MIGRATIONS_DIR): Promise<string[]> {
   const files = (await readdir(dir)).filter((f) => f.endsWith('.sql')).sort();
   const client = new pg.Client({ connectionString: databaseUrl });
+  // A session dropped between statements fails the next one, which is what the caller acts on;
+  // unheard, the client's error event would end the process instead.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
