@@ -23,7 +23,7 @@ const FLOORS: string[][] = [
   ['src/ledger'],
   ['src/temporal', 'src/providers', 'workflows'],
   ['src/db'],
-  ['src/config', 'src/crypto', 'src/metrics', 'src/telemetry', 'src/ids.ts', 'src/clock.ts', 'src/idempotency.ts', 'src/logger.ts'],
+  ['src/config', 'src/crypto', 'src/metrics', 'src/telemetry', 'src/ids.ts', 'src/clock.ts', 'src/idempotency.ts', 'src/logger.ts', 'src/untilReachable.ts'],
   ['src/domain'],
 ];
 
