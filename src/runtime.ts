@@ -14,8 +14,7 @@ import { untilReachable } from './untilReachable';
 /** Where DATABASE_URL points, for a log line: host and port, never the credentials. */
 function databaseHost(url: string): string {
   try {
-    const parsed = new URL(url);
-    return parsed.port ? `${parsed.hostname}:${parsed.port}` : parsed.hostname;
+    return new URL(url).host;
   } catch {
     return 'unparsable DATABASE_URL';
   }

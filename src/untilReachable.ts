@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from './logger';
 
 /** Between tries to reach a server at start: doubling from the first to the last. */
-export const REACH_RETRY_MS = { first: 250, max: 5000 };
+const REACH_RETRY_MS = { first: 250, max: 5000 };
 
 export interface ReachOptions {
   /** Errors that mean the server is not there yet (worth waiting for); any other is thrown at once. */

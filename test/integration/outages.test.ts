@@ -244,6 +244,16 @@ describe('homeserver transactions while Temporal is down', () => {
   });
 });
 
+/** A transfer through an API on `queue` completes: the worker polling it settles money. */
+async function expectSettledThrough(queue: string, amount: string): Promise<void> {
+  const server = await api({ TEMPORAL_TASK_QUEUE: queue });
+  const alice = await walletUser(server, { name: 'alice', fund: '10.00' });
+  const bob = await walletUser(server, { name: 'bob' });
+  const id = (await initiate(server, alice, { recipient: bob.userId, amount })).body.transfer_id;
+  expect((await confirm(server, alice, id)).body.status).toBe('completed');
+  expect(await available(server, bob)).toBe(Number(amount));
+}
+
 describe('a worker process started while Temporal is down', () => {
   it('waits for the server (logging each try) instead of exiting, then settles transfers once it is back', async () => {
     const temporal = await proxy(testEnv('temporalAddress'));
@@ -260,13 +270,7 @@ describe('a worker process started while Temporal is down', () => {
 
     temporal.up();
     expect(await Promise.race([proc.ready.then(() => 'running'), exited])).toBe('running');
-    const server = await api({ TEMPORAL_TASK_QUEUE: queue });
-    const alice = await walletUser(server, { name: 'alice', fund: '10.00' });
-    const bob = await walletUser(server, { name: 'bob' });
-    const id = (await initiate(server, alice, { recipient: bob.userId, amount: '1.50' })).body.transfer_id;
-    const res = await confirm(server, alice, id);
-    expect(res.body.status).toBe('completed');
-    expect(await available(server, bob)).toBe(1.5);
+    await expectSettledThrough(queue, '1.50');
   });
 
   it('still exits at once when the server answers but refuses the start (an unknown namespace)', async () => {
@@ -297,12 +301,7 @@ describe('a worker process started while PostgreSQL is down', () => {
 
     pg.up();
     expect(await Promise.race([proc.ready.then(() => 'running'), exited])).toBe('running');
-    const server = await api({ TEMPORAL_TASK_QUEUE: queue });
-    const alice = await walletUser(server, { name: 'alice', fund: '10.00' });
-    const bob = await walletUser(server, { name: 'bob' });
-    const id = (await initiate(server, alice, { recipient: bob.userId, amount: '2.25' })).body.transfer_id;
-    expect((await confirm(server, alice, id)).body.status).toBe('completed');
-    expect(await available(server, bob)).toBe(2.25);
+    await expectSettledThrough(queue, '2.25');
   });
 
   it('still exits at once when PostgreSQL answers but refuses the login', async () => {
